@@ -12,11 +12,16 @@ LIVE from the first book, RESYNCING while a snapshot is awaited (a checksum or s
 a gap in update ids, a dropped connection). Each ``FeedStatus`` says whether the book is
 verified (``verified``), and so does ``/status`` (:meth:`CcxtExchange.status`).
 
-**Orders** go through the host's executor like any venue's. Our client order id is sent as the
-venue's client id (:mod:`.orders`); a lost answer raises ``UnknownOutcome`` and the executor's
-look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is sent again. Fills
-are polled (``fill_poll_s``) with the order's trades. A rate-limit answer (HTTP 429, or the
-venue's own label) becomes ``RateLimited`` and holds every REST call for ``rate_limit_pause_s``.
+**Orders** go through the host's executor like any venue's. One off the market's lot or tick, or
+below its minimum size or value (ccxt's ``limits``), is refused before anything is sent. Our client
+order id is sent as the venue's client id (:mod:`.orders`); a lost answer raises ``UnknownOutcome``
+and the executor's look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is
+sent again. An order the venue accepted whose trades cannot then be read is an ``UnknownOutcome``
+too (never an error that reads as "not sent" or "refused"): the look-up adopts it with its fills.
+Fills are polled (``fill_poll_s``) with the order's trades; a final order whose trades do not add up
+to what it filled yet (the venue's trade list lagging) is polled until they do (at most
+``LAGGING_POLLS`` times). A rate-limit answer (HTTP 429, or the venue's own label) becomes
+``RateLimited`` and holds every REST call for ``rate_limit_pause_s``.
 
 **Transfers** (:class:`~plugins.ccxt.transfers.CcxtTransfers`): withdrawals to the ``withdraw_to``
 whitelist only, found again by our transfer id, and deposits, through the same ccxt instance.
@@ -35,6 +40,7 @@ from bot.api import (
     Balance,
     BookUpdate,
     Context,
+    ExchangeError,
     FeedState,
     FeedStatus,
     MarketInfo,
@@ -46,13 +52,15 @@ from bot.api import (
     RateLimited,
     Side,
     TimeInForce,
+    TransientError,
+    UnknownOutcome,
     split_symbol,
 )
 from bot.api.kit import DeadManSwitch, OrderMemory, PollingVenue
 
 from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelConverter, SequenceMonitor, integrity
 from .features import TICK_SIZE, dead_man_method, load_ccxt, spot_features
-from .orders import CLIENT_IDS, dec, fill_from_trade, order_state, translate
+from .orders import CLIENT_IDS, ccxt_fault, dec, fill_from_trade, order_state, translate
 from .settings import CcxtSettings
 from .transfers import CcxtTransfers
 
@@ -60,6 +68,11 @@ ORDERS_KEPT = 100_000
 """Orders whose venue client id and trades are remembered (the newest); an order still tracked is never forgotten. An
 older one is read from the venue again if ever asked for (``fetch_order``, the order's trades), as after a restart;
 a trade read again is applied once all the same (the executor de-duplicates fills by exchange and trade id)."""
+
+
+LAGGING_POLLS = 30
+"""A final order whose trades do not add up to what it filled is polled this many times more (``fill_poll_s`` apart)
+for the missing ones."""
 
 
 @dataclass
@@ -132,6 +145,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self._resubscribing: set[str] = set()
         """Symbols whose snapshot request is under way."""
         self._failures: dict[str, int] = {}
+        self._lagging: dict[str, int] = {}
+        """Final orders whose trades do not add up to what they filled yet: polls made since."""
         """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
 
     @property
@@ -386,7 +401,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             with localcontext():
                 return await getattr(self.api, method)(*args, **kwargs)
         except Exception as exc:
-            error = translate(exc, f"{self.name} {what}", sent=sent, pause_s=self.settings.rate_limit_pause_s)
+            duplicate = self._rule.duplicate if method == "create_order" and self._rule is not None else ()
+            error = translate(exc, f"{self.name} {what}", sent=sent, pause_s=self.settings.rate_limit_pause_s,
+                              duplicate=duplicate)
             if isinstance(error, RateLimited):
                 self._blocked_until = time.monotonic() + self.settings.rate_limit_pause_s
             raise error from exc
@@ -420,7 +437,14 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if order.qty % info.lot_size or (order.price is not None and order.price % info.tick_size):
             raise PermanentError(f"{self.name}: {order.symbol} qty {order.qty} / price {order.price} not on the "
                                  f"lot {info.lot_size} / tick {info.tick_size}")  # ccxt would truncate silently
-        params: dict[str, Any] = {"clientOrderId": self.venue_client_id(order.client_order_id)}
+        if order.qty < info.min_qty:  # ccxt's market limits; create_order does not check them
+            raise PermanentError(f"{self.name}: {order.symbol} qty {order.qty} is below the minimum order size "
+                                 f"{info.min_qty} {info.base}")
+        if order.price is not None and order.qty * order.price < info.min_notional:
+            raise PermanentError(f"{self.name}: {order.symbol} order value {order.qty * order.price} is below the "
+                                 f"minimum order value {info.min_notional} {info.quote}")
+        vid = self.venue_client_id(order.client_order_id)  # (refused where the venue takes no client ids)
+        params: dict[str, Any] = {self._rule.param if self._rule is not None else "clientOrderId": vid}
         if order.tif is TimeInForce.IOC:
             params["timeInForce"] = "IOC"
         if order.post_only:
@@ -430,8 +454,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             "create order", True, "create_order", order.symbol, "market" if market else "limit",
             "buy" if order.side is Side.BUY else "sell", f"{order.qty:f}",  # plain text, never "5.0E-7"
             None if order.price is None else f"{order.price:f}", params)
-        state = await self._with_fills(order.client_order_id, order.symbol, result)
-        if not state.status.terminal and state.exchange_order_id is not None:
+        try:
+            state = await self._with_fills(order.client_order_id, order.symbol, result)
+        except ExchangeError as exc:  # the order is on the venue: whatever failed after, it must not be sent again
+            raise UnknownOutcome(f"{self.name}: order {order.client_order_id} was placed (venue id "
+                                 f"{result.get('id')}) but its trades could not be read ({exc}): look it up") from exc
+        if self._unsettled(state) and state.exchange_order_id is not None:
             self.track(order.client_order_id, order.symbol, state.exchange_order_id, state)
         return state
 
@@ -456,8 +484,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if self._rule is not None and self._rule.fetch_by_id and self.api.has.get("fetchOrder"):
             try:
                 found = await self._call("look-up", False, "fetch_order", None, symbol, {"clientOrderId": vid})
-            except OrderNotFound:
-                found = None
+            except PermanentError:  # OrderNotFound, or a refusal ccxt does not class so (MEXC's -2013 "Order does
+                found = None  # not exist." is a plain ExchangeError): the lists below say (a real fault fails there)
+            except TransientError as exc:
+                if not ccxt_fault(exc):
+                    raise  # the venue may not have been asked: the lists could be partial, never guess from them
+                found = None  # ccxt's own code failed on the answer (bitget, for an order it does not have)
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
             for method, has in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
                 if self.api.has.get(has):
@@ -469,9 +501,15 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if found is None:
             return None
         state = await self._with_fills(client_order_id, symbol, found)
-        if not state.status.terminal and state.exchange_order_id is not None:
+        if self._unsettled(state) and state.exchange_order_id is not None:
             self.track(client_order_id, symbol, state.exchange_order_id, state)
         return state
+
+    @staticmethod
+    def _unsettled(state: OrderState) -> bool:
+        """Still to be polled: the order is not final, or its trades do not add up to what it filled yet (the
+        venue's trade list lagging its order state: a final order polled no more would never get those fills)."""
+        return not state.status.terminal or sum(f.qty for f in state.fills) < state.filled_qty
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
         out = []
@@ -516,5 +554,18 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """One poll of every tracked order (also called by tests)."""
         for cid, (symbol, _oid, last) in list(self._tracked.items()):
             state = await self.fetch_order(symbol, cid)
-            if state is not None:
-                self.report_change(cid, symbol, state.exchange_order_id or "", last, state)
+            if state is None:
+                continue
+            self.report_change(cid, symbol, state.exchange_order_id or "", last, state)
+            if not state.status.terminal or not self._unsettled(state):
+                self._lagging.pop(cid, None)
+                continue
+            polls = self._lagging[cid] = self._lagging.get(cid, 0) + 1  # final, some trades not listed yet
+            if polls < LAGGING_POLLS:
+                self._tracked[cid] = (symbol, state.exchange_order_id or "", state)
+            else:
+                self._lagging.pop(cid, None)
+                self._tracked.pop(cid, None)
+                self.ctx.log.error("%s: order %s filled %s but its trades still show %s after %d polls: its other "
+                                   "fills were never read; compare the position with the venue", self.name, cid,
+                                   state.filled_qty, sum(f.qty for f in state.fills), polls)

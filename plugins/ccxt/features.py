@@ -73,9 +73,11 @@ def spot_features(exchange: Any) -> dict[str, Any]:
     }
 
 
-def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0, withdraws: bool = False) -> list[
-        tuple[str, str]]:
-    """Config problems of ``[exchanges.X] type = "ccxt"``: (key, message) pairs, empty when fine."""
+def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0, withdraws: bool = False,
+             credentials: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Config problems of ``[exchanges.X] type = "ccxt"``: (key, message) pairs, empty when fine. ``credentials``:
+    the keys given (``api_key``, ``password``); with an ``api_key``, every credential ccxt requires of the
+    exchange (its ``requiredCredentials``) must be there."""
     try:
         ccxtpro = load_ccxt()
     except ImportError as exc:
@@ -86,8 +88,19 @@ def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0, withdraw
         close = difflib.get_close_matches(exchange_id, ccxtpro.exchanges, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see ccxt.pro.exchanges for the list"
         return [("id", f"ccxt has no WebSocket exchange {exchange_id!r}{hint}")]
-    features = spot_features(getattr(ccxtpro, exchange_id)())
+    exchange = getattr(ccxtpro, exchange_id)()
+    features = spot_features(exchange)
     problems = []
+    if "api_key" in credentials:
+        needed = [c for c, required in (exchange.requiredCredentials or {}).items()
+                  if required and c not in ("apiKey", "secret")]
+        if "password" in needed and "password" not in credentials:
+            problems.append(("password", f"{exchange_id} signs requests with an API passphrase too: give "
+                                         'password = "env:NAME" (or "file:PATH"), or drop the keys (market data only)'))
+        others = [c for c in needed if c != "password"]
+        if others:
+            problems.append(("id", f"{exchange_id} through ccxt needs credentials this plugin cannot pass "
+                                   f"({', '.join(others)}): not supported with keys"))
     if not features["tick_size"]:
         problems.append(("id", f"{exchange_id} gives precisions as significant digits, not tick sizes: "
                                "prices cannot be checked exactly; not supported"))

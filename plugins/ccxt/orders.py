@@ -2,9 +2,20 @@
 
 **Client ids.** Each venue has its own rule for the client order id ccxt passes on (Gate: ``text``,
 ``t-`` then at most 28 of ``[0-9A-Za-z_.-]``; Binance: ``newClientOrderId``; OKX: ``clOrdId``,
-alphanumeric, at most 32). :data:`CLIENT_IDS` holds each known rule; an id that fits is sent as
+alphanumeric, at most 32), and ccxt's unified ``clientOrderId`` reaches the venue's field on all
+but Crypto.com, where ccxt drops it: there the venue's own ``client_oid`` is sent
+(:attr:`ClientIdRule.param`). :data:`CLIENT_IDS` holds each known rule; an id that fits is sent as
 it is, a longer one as a digest of it (deterministic, so the same order is found again by the
 same id after a restart). An exchange not in the table is treated as having no client ids.
+
+**Errors.** ccxt's classes say who answered. A rate limit is ``RateLimited``; the venue's refusal
+(``ExchangeError`` and its kinds: ``InvalidOrder``, ``InsufficientFunds``, ...) is permanent;
+everything under ccxt's ``OperationFailed`` (timeouts, resets, an unavailable venue, and an answer
+ccxt could not use: Binance's -1006 "execution status unknown" is a plain ``OperationFailed``) and an
+``ExchangeError`` ccxt made of a transport failure (a body cut short) is an ``UnknownOutcome`` for a
+request that was sent, a ``TransientError`` for one that was not (:func:`translate`). So is a venue's
+"this client id exists already" answer to an order (Binance -2010 "Duplicate order sent.", OKX 51016,
+Bybit 170141/110072, which ccxt raises as ``InvalidOrder``): the order with that id is on the venue.
 
 **Numbers.** ccxt is configured with ``number = str``: prices, amounts, fees and balances arrive as
 the exchange's text and become Decimals here, never floats.
@@ -42,6 +53,12 @@ class ClientIdRule:
     max_len: int
     allowed: str = r"[A-Za-z0-9]"
     prefix: str = ""
+    param: str = "clientOrderId"
+    """The ``create_order`` parameter that carries it: ccxt's unified ``clientOrderId`` where ccxt maps it to the
+    venue's field, else the venue's own field name (ccxt passes unknown parameters on as they are)."""
+    duplicate: tuple[str, ...] = ()
+    """Patterns of the venue's answer (as ccxt's error text quotes it) to an order whose client id it already has:
+    ccxt raises them as ``InvalidOrder``, but the order with that id is on the venue (:func:`translate`)."""
     fetch_by_id: bool = True
     """ccxt's ``fetch_order`` finds an order by ``clientOrderId`` on this venue (else the open and
     closed order lists are searched)."""
@@ -74,15 +91,18 @@ class ClientIdRule:
 CLIENT_IDS: dict[str, ClientIdRule] = {
     # Gate takes 28 characters after its "t-", but ccxt's gate refuses a clientOrderId longer than 28 with it
     "gate": ClientIdRule(26, r"[A-Za-z0-9_.-]", prefix="t-"),
-    "binance": ClientIdRule(36, r"[A-Za-z0-9_-]"),
-    "okx": ClientIdRule(32),
-    "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False),
+    "binance": ClientIdRule(36, r"[A-Za-z0-9_-]", duplicate=(r"Duplicate order sent",)),  # -2010
+    "okx": ClientIdRule(32, duplicate=(r'"sCode":\s*"51016"',)),  # Duplicated clOrdId
+    "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False,
+                          duplicate=(r'"retCode":\s*(170141|110072)\b',)),  # Duplicate clientOrderId / orderLinkId
     "bitget": ClientIdRule(40, r"[A-Za-z0-9_-]"),
     "kucoin": ClientIdRule(40, r"[A-Za-z0-9_-]"),
     "mexc": ClientIdRule(32, r"[A-Za-z0-9_-]"),
     "htx": ClientIdRule(32, r"[A-Za-z0-9_-]"),
     "gemini": ClientIdRule(32, r"[A-Za-z0-9_-]", fetch_by_id=False),
-    "cryptocom": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False),
+    # ccxt's cryptocom drops a clientOrderId from create_order (it omits the key and sets no client_oid): the
+    # venue's own client_oid goes through as it is
+    "cryptocom": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False, param="client_oid"),
 }
 
 _STATUS = {"open": OrderStatus.OPEN, "closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED,
@@ -119,23 +139,41 @@ def order_state(client_order_id: str, order: dict[str, Any], fills: tuple[Fill, 
 def fill_from_trade(exchange: str, symbol: str, client_order_id: str, trade: dict[str, Any],
                     quote: str) -> Fill:
     """A ccxt trade structure (one of our executions) -> Fill; every figure from ccxt's text."""
-    fee = trade.get("fee") or {}
-    fee_cost = dec(fee.get("cost"), Decimal(0)) or Decimal(0)
+    fee_cost, fee_currency = trade_fee(trade, quote)
     role = trade.get("takerOrMaker")
     return Fill(exchange, symbol, client_order_id, str(trade["id"]),
                 Side.BUY if trade.get("side") == "buy" else Side.SELL,
                 dec(trade["price"]) or Decimal(0), dec(trade["amount"]) or Decimal(0), fee_cost,
-                str(fee.get("currency") or quote), Liquidity.MAKER if role == "maker" else Liquidity.TAKER,
+                fee_currency, Liquidity.MAKER if role == "maker" else Liquidity.TAKER,
                 int(trade.get("timestamp") or 0) * 1_000_000)
 
 
-def translate(exc: Exception, what: str, *, sent: bool, pause_s: float) -> ExchangeError:
-    """A ccxt exception -> the executor's error class. ``sent``: the request may have reached the venue."""
+def trade_fee(trade: dict[str, Any], quote: str) -> tuple[Decimal, str]:
+    """(fee, currency) of a ccxt trade. ccxt gives one ``fee`` where the venue charged in one currency, else only
+    the list ``fees`` (Gate with GT deduction or points: ``fee`` 0 in the traded currency, ``gt_fee`` in GT): the
+    one charged is the one not 0. A trade charged in two currencies at once fits no Fill: PermanentError."""
+    entries = [f for f in (trade.get("fees") or []) if f] or [trade.get("fee") or {}]
+    charged = [(dec(f.get("cost")), f.get("currency")) for f in entries]
+    nonzero = [(cost, currency) for cost, currency in charged if cost]
+    if len(nonzero) > 1:
+        raise PermanentError(f"trade {trade.get('id')} was charged fees in several currencies "
+                             f"({', '.join(f'{c} {a}' for c, a in nonzero)}): a fill carries one")
+    cost, currency = (nonzero or charged)[0]
+    return cost or Decimal(0), str(currency or quote)
+
+
+def translate(exc: Exception, what: str, *, sent: bool, pause_s: float,
+              duplicate: tuple[str, ...] = ()) -> ExchangeError:
+    """A ccxt exception -> the executor's error class. ``sent``: the request may have reached the venue;
+    ``duplicate``: for an order, the venue's "this client id exists already" answers
+    (:attr:`ClientIdRule.duplicate`)."""
     import ccxt  # the plugin is only loaded with ccxt installed
 
     text = f"{what}: {type(exc).__name__}: {exc}"
     if isinstance(exc, ExchangeError):
         return exc
+    if sent and isinstance(exc, ccxt.BaseError) and any(re.search(p, str(exc)) for p in duplicate):
+        return UnknownOutcome(f"{text} (the venue has an order with this client id: it is looked up)")
     if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)):
         return RateLimited(text, retry_after_s=pause_s)
     if isinstance(exc, ccxt.InsufficientFunds):
@@ -144,8 +182,33 @@ def translate(exc: Exception, what: str, *, sent: bool, pause_s: float) -> Excha
         return PostOnlyWouldCross(text)
     if isinstance(exc, ccxt.OrderNotFound):
         return OrderNotFound(text)
-    if isinstance(exc, ccxt.NetworkError):  # timeouts, resets, unavailable: sent or not, unknown
+    if isinstance(exc, ccxt.OperationFailed) or broken_answer(exc):
+        # timeouts, resets, unavailable, an answer cut short or unreadable: whether a request sent was done is unknown
+        cause = exc.__cause__
+        if broken_answer(exc) and cause is not None:
+            text = f"{text} ({type(cause).__name__}: {cause})"
         return UnknownOutcome(text) if sent else TransientError(text)
     if isinstance(exc, ccxt.BaseError):  # the venue answered with an error: nothing was done
         return PermanentError(text)
     return UnknownOutcome(text) if sent else TransientError(text)
+
+
+def ccxt_fault(error: ExchangeError) -> bool:
+    """``error`` came of an exception in ccxt's own code, neither ccxt's error nor a transport failure: the venue
+    answered and ccxt failed on the answer (its bitget ``fetch_order`` by client id joins the order id it was not
+    given into its OrderNotFound message for an order the venue does not have: a TypeError)."""
+    import ccxt
+
+    cause = error.__cause__
+    if cause is None or isinstance(cause, (ccxt.BaseError, ExchangeError, OSError, TimeoutError)):
+        return False
+    return type(cause).__module__.split(".")[0] != "aiohttp"  # (a transport error ccxt let through)
+
+
+def broken_answer(exc: BaseException) -> bool:
+    """ccxt's plain ``ExchangeError`` for a transport failure it does not class as a network one (its ``fetch``
+    wraps any ``aiohttp.ClientError`` other than a connection error so, e.g. a body cut short: ClientPayloadError).
+    That is no answer from the venue, let alone a refusal."""
+    import aiohttp  # ccxt's own HTTP client
+
+    return isinstance(exc.__cause__, (aiohttp.ClientError, OSError, TimeoutError))

@@ -17,7 +17,8 @@ class CcxtSettings:
     symbols: list[str] = option(["BTC/USDT"], min_items=1, help='markets in ccxt\'s unified form "BASE/QUOTE"')
     api_key: Secret | None = option(None, help='API key reference, "env:NAME" or "file:PATH"')
     api_secret: Secret | None = option(None, help='API secret reference, "env:NAME" or "file:PATH"')
-    password: Secret | None = option(None, help="API passphrase reference, for venues that have one (OKX, KuCoin)")
+    password: Secret | None = option(
+        None, help="API passphrase reference: required with keys where the venue has one (OKX, KuCoin, Bitget)")
     require: list[str] = option(
         ["order_book", "client_ids"],
         help="features the strategies on this venue need; the bot refuses to load an exchange without them: "
@@ -68,7 +69,8 @@ class CcxtSettings:
             problems.append(("require", f"unknown {', '.join(unknown)}; expected any of {', '.join(REQUIREMENTS)}"))
         from .features import refusals
 
-        problems.extend(refusals(self.id, self.require, self.dead_man_s, bool(self.withdraw_to)))
+        given = tuple(k for k in ("api_key", "password") if getattr(self, k) is not None)
+        problems.extend(refusals(self.id, self.require, self.dead_man_s, bool(self.withdraw_to), given))
         for asset, addresses in self.withdraw_to.items():
             if not addresses:
                 problems.append((f"withdraw_to.{asset}", 'give at least one "ADDRESS" = "NETWORK", or drop the entry'))

@@ -24,7 +24,10 @@ test compares the plugin against the venue rather than against itself.
 Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True`` (no data, no
 pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap),
 ``lose_create_order`` (the order is created, then the connection is closed before any answer),
-``hang_create_order_s`` (created, then the answer is late),
+``hang_create_order_s`` (created, then the answer is late), ``cut_create_order`` (created, then the
+answer stops half-way through its body and the connection is closed), ``stale_trades`` (the next
+trade lists leave out the newest trade), ``fail_next`` (per path, the errors the next requests get,
+e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
 dead-man switch) runs a real countdown that cancels the open orders when it runs out.
@@ -156,6 +159,13 @@ class FakeGate:
         self.lose_create_order = 0
         self.hang_create_order_s = 0.0
         """Create the order, then answer this late."""
+        self.cut_create_order = 0
+        """How many orders are created and their answer cut short (half the body, then the connection closes)."""
+        self.stale_trades = 0
+        """How many next ``GET /spot/my_trades`` answers leave out the newest trade (the trade list lagging the
+        order's state, as a venue's separate trade store may)."""
+        self.fail_next: dict[str, list[tuple[int, str, str]]] = {}
+        """Per path: (status, label, message) of the error each next request of it answers, oldest first."""
         self.fill_on_create: Decimal | None = None
         """Fill this fraction of each new limit order at once (a taker order), at its price."""
         self.countdown_calls: list[int] = []
@@ -422,6 +432,8 @@ class FakeGate:
         if self.http_429:
             self.http_429 -= 1 if self.http_429 > 0 else 0
             return _error(429, "TOO_MANY_REQUESTS", "Request Rate limit Exceeded")
+        if self.fail_next.get(path):
+            return _error(*self.fail_next[path].pop(0))
         self._settle_wallet()
         route = (request.method, path)
         public = {("GET", "/spot/currency_pairs"): self._pairs, ("GET", "/spot/currencies"): self._currencies,
@@ -452,6 +464,9 @@ class FakeGate:
                     raise ConnectionResetError
                 if self.hang_create_order_s:
                     await asyncio.sleep(self.hang_create_order_s)
+                if self.cut_create_order > 0:
+                    self.cut_create_order -= 1
+                    return await self._cut(request, json.dumps(order).encode())
                 return web.json_response(order, status=201)
             if path.startswith("/spot/orders/"):
                 order = self._find(path.rsplit("/", 1)[1], query.get("currency_pair", ""))
@@ -473,7 +488,11 @@ class FakeGate:
                 return web.json_response([{"currency_pair": p, "total": len(os), "orders": os}
                                           for p, os in by_pair.items()])
             if route == ("GET", "/spot/my_trades"):
-                return web.json_response([t for t in self.trades
+                trades = self.trades
+                if self.stale_trades > 0:
+                    self.stale_trades -= 1
+                    trades = trades[:-1]
+                return web.json_response([t for t in trades
                                           if t["currency_pair"] == query.get("currency_pair", t["currency_pair"])
                                           and t["order_id"] == query.get("order_id", t["order_id"])])
             if route == ("POST", "/spot/countdown_cancel_all"):
@@ -508,6 +527,17 @@ class FakeGate:
         except _GateError as exc:
             return _error(exc.status, exc.label, exc.message)
         return _error(404, "NOT_FOUND", f"{request.method} {path}")
+
+    @staticmethod
+    async def _cut(request: web.Request, body: bytes) -> web.StreamResponse:
+        """Answer 201 with a Content-Length of the whole ``body``, send half of it, and close the connection."""
+        response = web.StreamResponse(status=201, headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        assert request.transport is not None
+        request.transport.close()  # the half sent is flushed first, then the connection ends
+        raise ConnectionResetError
 
     # --- wallet ------------------------------------------------------------------------------
 
@@ -711,18 +741,22 @@ class FakeGate:
                 return order
         raise _GateError(404, "ORDER_NOT_FOUND", "Order not found")
 
-    def fill(self, order_id: str, qty: Decimal, maker: bool = True, price: Decimal | None = None) -> dict:
-        """The venue fills part of an order (by itself, or at once for a taker)."""
+    def fill(self, order_id: str, qty: Decimal, maker: bool = True, price: Decimal | None = None,
+             gt_fee: Decimal | None = None) -> dict:
+        """The venue fills part of an order (by itself, or at once for a taker). ``gt_fee``: the account pays
+        fees in GT (Gate's "GT deduction"): the trade's ``fee`` is 0 and its ``gt_fee`` this much."""
         order = self.orders[order_id]
         pair = self.pairs[order["currency_pair"]]
         price = Decimal(order["price"]) if price is None else price
         fee_rate = Decimal("0.001") if maker else Decimal("0.002")
         fee = (qty * fee_rate if order["side"] == "buy" else qty * price * fee_rate).quantize(Decimal("1e-8"))
+        fee = Decimal(0) if gt_fee is not None else fee
         trade = {"id": str(next(self._trade_ids)), "create_time": str(int(time.time())),
                  "create_time_ms": f"{time.time() * 1000:.3f}", "currency_pair": pair.id, "side": order["side"],
                  "role": "maker" if maker else "taker", "amount": _text(qty), "price": _text(price),
                  "order_id": order_id, "fee": _text(fee), "fee_currency": order["fee_currency"],
-                 "point_fee": "0", "gt_fee": "0", "amend_text": "-", "sequence_id": "1", "text": order["text"]}
+                 "point_fee": "0", "gt_fee": _text(gt_fee or Decimal(0)), "amend_text": "-", "sequence_id": "1",
+                 "text": order["text"]}
         self.trades.append(trade)
         filled = Decimal(order["filled_amount"]) + qty
         total = Decimal(order["filled_total"]) + qty * price

@@ -121,3 +121,16 @@ def test_a_strategy_needing_what_the_venue_lacks_is_refused_at_load_with_its_key
             in str(info.value))
     gate = '[exchanges.cb]\ntype = "ccxt"\nid = "gate"\nsymbols = ["BTC/USD"]\n'
     build(gate + grid)  # gate has them all
+
+
+def test_a_venue_that_needs_a_passphrase_is_refused_without_one_naming_the_key():
+    """OKX, KuCoin and Bitget sign every private request with the API passphrase too (ccxt's requiredCredentials):
+    keys without it load, then every order is refused by ccxt at run time."""
+    keys = 'api_key = "env:K"\napi_secret = "env:S"\n'
+    with pytest.raises(ConfigError) as info:
+        build(f'[exchanges.ok]\ntype = "ccxt"\nid = "okx"\n{keys}')
+    assert 'exchanges.ok.password: okx signs requests with an API passphrase too: give password = "env:NAME"' in str(
+        info.value)
+    build(f'[exchanges.ok]\ntype = "ccxt"\nid = "okx"\n{keys}password = "env:P"\n')
+    build('[exchanges.ok]\ntype = "ccxt"\nid = "okx"\n')  # market data only: no keys at all
+    build(f'[exchanges.gate]\ntype = "ccxt"\nid = "gate"\n{keys}')  # no passphrase at Gate
