@@ -109,3 +109,12 @@ async def test_a_pinned_view_asks_one_node_and_never_falls_back(node, node2):
         node.faults["getBlockHeight"] = ["500"]
         assert await rpc.get_block_height() == 1_000 and rpc.current_url == node2.url
         assert rpc.pinned().urls == [node2.url]  # a view made now pins the URL that last answered
+
+
+async def test_the_current_epoch(node):
+    node.epoch = 812
+    async with SolanaRpc([node.url]) as rpc:
+        assert await rpc.get_epoch() == 812
+        node._getEpochInfo = lambda *_: {"slotIndex": 3}  # type: ignore[method-assign]
+        with pytest.raises(MalformedReply, match="getEpochInfo"):
+            await rpc.get_epoch()
