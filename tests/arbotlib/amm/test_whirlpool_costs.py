@@ -88,9 +88,8 @@ def test_the_state_after_a_quote_keeps_the_transfer_fees():
     after = fees.sell_units(10**6)[2]
     assert isinstance(after, WhirlpoolModel)
     assert (after.base_transfer_fees, after.quote_transfer_fees) == ((IN_FEE,), (OUT_FEE,))
-    assert after.sell_units(10**6)[0] == model().at_in_range(after.sqrt_price).sell_units(
-        received_after(10**6, (IN_FEE,)))[0] - OUT_FEE.fee_on(model().at_in_range(after.sqrt_price).sell_units(
-            received_after(10**6, (IN_FEE,)))[0])
+    out = model().at_in_range(after.sqrt_price).sell_units(received_after(10**6, (IN_FEE,)))[0]
+    assert after.sell_units(10**6)[0] == out - OUT_FEE.fee_on(out)
 
 
 def test_a_fee_that_takes_the_whole_input_is_refused():

@@ -4,6 +4,7 @@ transfer fees read from the mints (for the current epoch), no size past what one
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -23,8 +24,7 @@ TOKEN_2022 = "TokenzQdBNbLqP5VEhdkAh6Z8gQ8fzRwTPnWc7XoXBRB"
 
 async def test_an_adaptive_fee_pool_is_refused_by_name(make_orca, node, caplog):
     await put_pool(node, TICK)
-    adaptive = whirlpool_state(TICK)
-    object.__setattr__(adaptive, "tick_spacing_seed", (1024 + 64).to_bytes(2, "little"))
+    adaptive = dataclasses.replace(whirlpool_state(TICK), tick_spacing_seed=(1024 + 64).to_bytes(2, "little"))
     node.put_account(WHIRLPOOL, build_whirlpool(adaptive))
     orca = await make_orca(start_timeout_s=0.5)
     await wait_for(lambda: orca.states.get("SOL/USDC") is FeedState.STALE, 10, "STALE on an adaptive-fee pool")
