@@ -265,6 +265,14 @@ class SolanaRpc:
             raise MalformedReply("getBlockHeight: result is not an integer")
         return result
 
+    async def get_epoch(self) -> int:
+        """The current epoch (``getEpochInfo``): what selects a Token-2022 mint's transfer fee."""
+        result = await self.call("getEpochInfo", [self._config()])
+        epoch = result.get("epoch") if isinstance(result, dict) else None
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise MalformedReply("getEpochInfo: result has no epoch")
+        return epoch
+
     async def send_transaction(self, signed: bytes, *, skip_preflight: bool = False) -> str:
         """Send signed transaction bytes (base64); returns the signature the node reports."""
         opts = {"encoding": "base64", "skipPreflight": skip_preflight, "preflightCommitment": self.commitment,

@@ -34,6 +34,12 @@ finds an account of the window undecodable with no good state to keep, that mark
 (a pool is never quoted without its ticks) until the account decodes. Both tick-array layouts
 decode: the fixed-size ``TickArray`` and Orca's newer variable-size ``DynamicTickArray``.
 
+**Quotes pay what a swap costs.** A pool with an adaptive fee is refused (a configuration error naming it: its swaps
+pay more than its ``fee_rate``, by how much depends on the price's recent volatility); the mints are read at every
+resync, and a Token-2022 mint's transfer fee (for the current epoch, ``getEpochInfo``; a change already scheduled is
+assumed too) is withheld in the quotes from what reaches the pool and from what reaches the trader; a quote never
+needs more than the three tick arrays one swap instruction crosses, whatever ``tick_arrays_each_side`` loads.
+
 **Quiet pools are proven current.** A node sends nothing while the watched accounts do not change, so a quiet pool
 would look as old as its last trade, and a feed status is no market data (the ``staleness`` check counts only pool
 states). A LIVE pool with no published state for ``confirm_after_s`` is read again (``getMultipleAccounts``); when
@@ -53,6 +59,7 @@ from decimal import Decimal
 from typing import Any
 
 from arbotlib.amm.whirlpool.accounts import AccountDecodeError, decode_mint_decimals
+from arbotlib.amm.whirlpool.transfer_fee import TransferFee, TransferFeeConfig, decode_transfer_fee_config
 from arbotlib.solana.rpc import MAX_MULTIPLE_ACCOUNTS, RpcError, SolanaRpc
 from arbotlib.solana.ws import AccountSubscriber
 from bot.api import (
@@ -350,28 +357,48 @@ class OrcaExchange(Exchange):
                 return
             self._publish_current(pool)
 
-    async def _load_decimals(self) -> None:
-        missing = sorted({mint for pool in self.pools.values()
-                          for mint, decimals in ((pool.base_mint, pool.base_decimals),
-                                                 (pool.quote_mint, pool.quote_decimals)) if decimals is None})
-        if not missing:
-            return
+    async def _load_mints(self) -> None:
+        """Read every pool's mints: the decimals not configured, and each mint's Token-2022 transfer fee (with the
+        current epoch, which selects it) for the quotes to pay. Read at every resync: a change to a mint's fee is
+        scheduled two epochs ahead, and :meth:`~arbotlib.amm.whirlpool.transfer_fee.TransferFeeConfig.fees_from`
+        assumes a scheduled one already."""
+        mints = sorted({mint for pool in self.pools.values() for mint in (pool.base_mint, pool.quote_mint)})
+        missing = {mint for pool in self.pools.values()
+                   for mint, decimals in ((pool.base_mint, pool.base_decimals),
+                                          (pool.quote_mint, pool.quote_decimals)) if decimals is None}
         assert self.rpc is not None
-        _, accounts = await self.rpc.get_multiple_accounts(missing)
+        _, accounts = await self.rpc.get_multiple_accounts(mints)
         found: dict[str, int] = {}
-        for mint, account in zip(missing, accounts, strict=True):
+        configs: dict[str, TransferFeeConfig] = {}
+        for mint, account in zip(mints, accounts, strict=True):
             if account is None:
                 raise PoolConfigError(f"mint {mint} does not exist: check exchanges.{self.name}.tokens")
             try:
-                found[mint] = decode_mint_decimals(account.data)
+                if mint in missing:
+                    found[mint] = decode_mint_decimals(account.data)
             except AccountDecodeError as exc:
                 raise PoolConfigError(f"mint {mint}: {exc}; give its decimals in exchanges.{self.name}.tokens"
                                       ) from None
+            try:
+                config = decode_transfer_fee_config(account.data)
+            except AccountDecodeError as exc:
+                raise PoolConfigError(f"mint {mint}: {exc}; its transfer fee cannot be known, so its pools are not "
+                                      f"quoted: remove them from exchanges.{self.name}.pools") from None
+            if config is not None:
+                configs[mint] = config
+        fees: dict[str, tuple[TransferFee, ...]] = {}
+        if configs:
+            epoch = await self.rpc.get_epoch()
+            fees = {mint: charged for mint, config in configs.items() if (charged := config.fees_from(epoch))}
         for pool in self.pools.values():
             pool.base_decimals = found.get(pool.base_mint, pool.base_decimals)
             pool.quote_decimals = found.get(pool.quote_mint, pool.quote_decimals)
+            pool.set_transfer_fees(fees)
         if self.tap is not None:
-            self.tap({"decimals": found})
+            if found:
+                self.tap({"decimals": found})
+            self.tap({"transfer_fees": {mint: [[fee.epoch, fee.maximum_fee, fee.basis_points] for fee in charged]
+                                        for mint, charged in fees.items()}})
 
     async def _resync(self, generation: int, why: str) -> None:
         """Re-read every watched account (retrying with backoff), then publish and go LIVE."""
@@ -385,7 +412,7 @@ class OrcaExchange(Exchange):
             while True:
                 try:
                     await self._read([pool.address for pool in self.pools.values()])
-                    await self._load_decimals()
+                    await self._load_mints()
                     for pool in self.pools.values():
                         if pool.whirlpool is not None:
                             await self._set_window(pool, read=False)

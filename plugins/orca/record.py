@@ -11,8 +11,10 @@ it took in, in order, as one recording line ``{"ts_ns": <receive time>, "raw": <
 * ``{"account": ADDRESS, "slot": N, "data": "<base64 as read>" | null}`` for each account read with
   ``getMultipleAccounts`` (at every (re)connection and for each new tick array);
 * ``{"window": SYMBOL, "arrays": {START: ADDRESS}}`` when the watched tick arrays change,
-  ``{"decimals": {MINT: N}}`` when mint decimals were read, ``{"feed": SYMBOL, "state": ..., "reason":
-  ...}`` for each feed state and ``{"published": SYMBOL}`` where the live venue published its pool.
+  ``{"decimals": {MINT: N}}`` when mint decimals were read, ``{"transfer_fees": {MINT: [[EPOCH, MAXIMUM_FEE,
+  BASIS_POINTS], ...]}}`` with the Token-2022 transfer fees the quotes pay (at each read of the mints),
+  ``{"feed": SYMBOL, "state": ..., "reason": ...}`` for each feed state and ``{"published": SYMBOL}`` where the
+  live venue published its pool.
 
 Replay (``arbot replay --exchange orca FILE``, and :meth:`OrcaRecorder.market_events` for a
 ``paper-dex`` with ``market = "recording"``) runs the account data through the same decoding and
@@ -35,6 +37,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from arbotlib.amm.whirlpool.accounts import AccountDecodeError
+from arbotlib.amm.whirlpool.transfer_fee import TransferFee
 from arbotlib.solana.ws import parse_account_notification
 from bot.api import FeedState, FeedStatus, PoolUpdate
 from bot.api.kit import FrameSink, RecordOptions
@@ -111,6 +114,12 @@ class RecordedPools:
             for pool in self.pools.values():
                 pool.base_decimals = found.get(pool.base_mint, pool.base_decimals)
                 pool.quote_decimals = found.get(pool.quote_mint, pool.quote_decimals)
+            return None
+        if "transfer_fees" in entry:
+            fees = {mint: tuple(TransferFee(*map(int, fee)) for fee in charged)
+                    for mint, charged in entry["transfer_fees"].items()}
+            for pool in self.pools.values():
+                pool.set_transfer_fees(fees)
             return None
         if "published" in entry:
             pool = self.pools[entry["published"]]

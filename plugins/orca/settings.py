@@ -35,7 +35,8 @@ class OrcaSettings:
         help='asset -> "MINT:DECIMALS", or "MINT" to read the decimals from the mint account')
     tick_arrays_each_side: int = option(3, ge=1, le=20,
                                         help="tick arrays watched on each side of the one holding the current tick; "
-                                             "a quote never reaches past them (the liquidity there is unknown)")
+                                             "a quote never reaches past them (the liquidity there is unknown), nor "
+                                             "past the 3 arrays one swap crosses (the current one and 2 beyond)")
     commitment: str = option("confirmed", help='"processed", "confirmed" or "finalized"')
     request_timeout_s: float = option(5.0, ge=0.01, le=600, help="HTTP timeout of one RPC request")
     silence_timeout_s: float = option(60.0, ge=0.1, le=86_400,

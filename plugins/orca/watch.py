@@ -21,6 +21,8 @@ from arbotlib.amm.whirlpool.accounts import (
 )
 from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
+from arbotlib.amm.whirlpool.pool import AdaptiveFeePool, fixed_fee_rate
+from arbotlib.amm.whirlpool.transfer_fee import TransferFee
 from bot.api import split_symbol
 
 from .settings import OrcaSettings
@@ -51,6 +53,9 @@ class PoolWatch:
     array_slots: dict[int, int] = field(default_factory=dict)
     window: dict[int, str] = field(default_factory=dict)
     """start tick index -> TickArray address, of the arrays watched now."""
+    base_transfer_fees: tuple[TransferFee, ...] = ()
+    """The base mint's Token-2022 transfer fees a swap must assume (read with the mints at each resync)."""
+    quote_transfer_fees: tuple[TransferFee, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -78,6 +83,11 @@ class PoolWatch:
             raise PoolConfigError(
                 f"{self.symbol}: whirlpool {self.address} holds mints {pool.token_mint_a} and {pool.token_mint_b}, "
                 f"not {self.base} ({self.base_mint}) and {self.quote} ({self.quote_mint})")
+        try:
+            fixed_fee_rate(pool)
+        except AdaptiveFeePool as exc:  # a pool's fee tier is fixed when it is made: this is the wrong pool
+            raise PoolConfigError(f"{self.symbol}: whirlpool {self.address}: {exc}; configure a fixed-fee whirlpool "
+                                  f"for {self.symbol} in the exchange's pools") from None
         self.base_is_a = pool.token_mint_a == self.base_mint
         self.whirlpool, self.whirlpool_slot = pool, slot
         return True
@@ -136,7 +146,14 @@ class PoolWatch:
         # the window's arrays with no account are known too (no initialized tick): quotes may cross them
         return WhirlpoolModel.of(self.whirlpool, arrays, base=self.base, quote=self.quote,
                                  base_decimals=self.base_decimals, quote_decimals=self.quote_decimals,
-                                 base_is_a=self.base_is_a, array_starts=self.window)
+                                 base_is_a=self.base_is_a, array_starts=self.window,
+                                 base_transfer_fees=self.base_transfer_fees,
+                                 quote_transfer_fees=self.quote_transfer_fees)
+
+    def set_transfer_fees(self, fees: dict[str, tuple[TransferFee, ...]]) -> None:
+        """Take the transfer fees of the mints (mint -> fees; a mint not in ``fees`` has none)."""
+        self.base_transfer_fees = fees.get(self.base_mint, ())
+        self.quote_transfer_fees = fees.get(self.quote_mint, ())
 
 
 def pool_watches(settings: OrcaSettings) -> dict[str, PoolWatch]:

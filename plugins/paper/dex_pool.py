@@ -28,6 +28,7 @@ import math
 from dataclasses import replace
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from math import isqrt
+from typing import Any
 
 from arbotlib.amm.constant_product import BPS, ConstantProductPool
 from arbotlib.amm.model import ConstantProductModel
@@ -44,6 +45,7 @@ from arbotlib.amm.whirlpool.math import (
     tick_at_sqrt_price,
 )
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
+from arbotlib.amm.whirlpool.transfer_fee import TransferFee
 from bot.api.kit import Pool, PoolError
 
 U64_MAX = (1 << 64) - 1
@@ -298,8 +300,17 @@ def dump(pool: Pool) -> str:
         state = {"kind": "concentrated", "sqrt_price": str(pool.sqrt_price), "tick": pool.tick,
                  "liquidity": str(pool.liquidity), "fee_rate": pool.fee_rate, "tick_spacing": pool.tick_spacing,
                  "ticks": [[t, str(n)] for t, n in pool.ticks]}
-        if pool.known_ticks is not None:  # a mirrored pool quotes within its loaded tick arrays only
+        # a mirrored pool (the orca venue's): within its loaded tick arrays only, as one swap goes, paying the mints'
+        # transfer fees, and its base may be token B; a pool built whole has none of these (its saved form unchanged)
+        if pool.known_ticks is not None:
             state["known_ticks"] = list(pool.known_ticks)
+        if pool.arrays_per_swap is not None:
+            state["arrays_per_swap"] = pool.arrays_per_swap
+        for side, fees in (("base", pool.base_transfer_fees), ("quote", pool.quote_transfer_fees)):
+            if fees:
+                state[f"{side}_transfer_fees"] = [[str(f.epoch), str(f.maximum_fee), f.basis_points] for f in fees]
+        if not pool.base_is_a:
+            state["base_is_a"] = False
     else:
         raise TypeError(f"cannot save a {type(pool).__name__}")
     return json.dumps(state, sort_keys=True)
@@ -315,6 +326,13 @@ def load(text: str, like: Pool) -> Pool:
     if s["kind"] == "concentrated":
         known = s.get("known_ticks")
         return WhirlpoolModel(int(s["sqrt_price"]), s["tick"], int(s["liquidity"]), s["fee_rate"], s["tick_spacing"],
-                              tuple((t, int(n)) for t, n in s["ticks"]), *names,
-                              known_ticks=None if known is None else (known[0], known[1]))
+                              tuple((t, int(n)) for t, n in s["ticks"]), *names, base_is_a=s.get("base_is_a", True),
+                              known_ticks=None if known is None else (known[0], known[1]),
+                              base_transfer_fees=_transfer_fees(s.get("base_transfer_fees")),
+                              quote_transfer_fees=_transfer_fees(s.get("quote_transfer_fees")),
+                              arrays_per_swap=s.get("arrays_per_swap"))
     raise ValueError(f"unknown saved pool kind {s['kind']!r}")
+
+
+def _transfer_fees(saved: list[list[Any]] | None) -> tuple[TransferFee, ...]:
+    return tuple(TransferFee(int(epoch), int(maximum), int(bps)) for epoch, maximum, bps in saved or ())

@@ -216,6 +216,8 @@ class FakeSolanaRpc:
         self.accounts: dict[str, Account] = {}
         self.mints: dict[str, Mint] = {USDC: Mint(), USDT: Mint()}
         self.slot_writes = 0
+        self.epoch = 700
+        """What ``getEpochInfo`` answers."""
         self.swap_effects: dict[bytes, SwapEffect] = {}
         self.token_transfers: list[tuple[str, int, str]] = []
         """(mint, raw amount, destination token account) of every TransferChecked that landed."""
@@ -626,6 +628,10 @@ class FakeSolanaRpc:
 
     def _getBlockHeight(self, *_: Any) -> int:
         return self.block_height
+
+    def _getEpochInfo(self, *_: Any) -> dict:
+        return {"epoch": self.epoch, "absoluteSlot": self.slot, "blockHeight": self.block_height, "slotIndex": 0,
+                "slotsInEpoch": 432_000}
 
     @staticmethod
     def _getMinimumBalanceForRentExemption(data_length: int, *_: Any) -> int:

@@ -108,7 +108,10 @@ class Whirlpool:
     whirlpools_config: str = ZERO_KEY
     whirlpool_bump: int = 0
     tick_spacing: int
-    tick_spacing_seed: bytes = b"\0\0"
+    tick_spacing_seed: bytes = b""
+    """The pool's ``fee_tier_index_seed`` (u16 little-endian), one of its address's seeds: the tick spacing for a
+    fixed-fee pool, the adaptive fee tier's index for an adaptive-fee one (:attr:`adaptive_fee`). Empty when built:
+    the tick spacing's (a fixed-fee pool)."""
     fee_rate: int
     """Hundredths of a basis point (3000 = 0.3 %)."""
     protocol_fee_rate: int = 0
@@ -129,6 +132,22 @@ class Whirlpool:
     reward_infos: tuple[RewardInfo, RewardInfo, RewardInfo] = field(
         default=(RewardInfo(), RewardInfo(), RewardInfo())
     )
+
+    def __post_init__(self) -> None:
+        if not self.tick_spacing_seed:
+            object.__setattr__(self, "tick_spacing_seed", self.tick_spacing.to_bytes(2, "little"))
+
+    @property
+    def fee_tier_index(self) -> int:
+        """The fee tier the pool was made with: its tick spacing, unless it has an adaptive fee."""
+        return int.from_bytes(self.tick_spacing_seed, "little")
+
+    @property
+    def adaptive_fee(self) -> bool:
+        """The pool was made with an adaptive fee tier (the program's ``is_initialized_with_adaptive_fee``): each
+        swap pays ``fee_rate`` plus a variable fee that grows with the price's recent volatility (its Oracle
+        account), so ``fee_rate`` is only the least it charges."""
+        return self.fee_tier_index != self.tick_spacing
 
 
 @dataclass(frozen=True, slots=True)

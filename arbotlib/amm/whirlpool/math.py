@@ -441,6 +441,29 @@ def known_sqrt_prices(known_ticks: tuple[int, int]) -> tuple[int, int]:
     return floor, ceiling
 
 
+MAX_SWAP_TICK_ARRAYS = 3
+"""Tick arrays one swap instruction crosses at most: the program builds its sequence of three from the current
+tick, whatever supplemental arrays the instruction is given (they only stand by in case the price has moved)."""
+
+
+def swap_known_ticks(known_ticks: tuple[int, int] | None, tick: int, tick_spacing: int, a_to_b: bool,
+                     arrays: int = MAX_SWAP_TICK_ARRAYS) -> tuple[tuple[int, int], bool]:
+    """``known_ticks`` for :func:`swap_quote` narrowed to what one swap from ``tick`` can cross:
+    ``((first, end), narrowed)``, ``narrowed`` True when the swap's reach, not ``known_ticks``, ends it.
+
+    The program's sequence (``get_start_tick_indexes``): going down, the array holding ``tick`` and the
+    ``arrays - 1`` below it, so the price can reach the start tick of the lowest; going up, ``arrays`` arrays from
+    the one holding ``tick + tick_spacing`` (the next one when ``tick`` is its array's last), to the last tick of
+    the highest. ``known_ticks`` None: every tick known."""
+    first, end = known_ticks if known_ticks is not None else (MIN_TICK, MAX_TICK + 1)
+    span = TICK_ARRAY_SIZE * tick_spacing
+    if a_to_b:
+        reach = tick // span * span - (arrays - 1) * span
+        return (max(first, reach), end), reach > first
+    reach = (tick + tick_spacing) // span * span + arrays * span - tick_spacing
+    return (first, min(end, reach)), reach < end
+
+
 def swap_quote(
     *,
     amount: int,

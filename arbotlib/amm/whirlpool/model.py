@@ -1,5 +1,9 @@
 """A Whirlpool as a :class:`bot.pool.Pool`: exact concentrated-liquidity quotes for strategies.
 
+A quote is what one swap instruction gives: at most ``arrays_per_swap`` tick arrays crossed (the program's three for
+a state built from the chain, :meth:`WhirlpoolModel.of`), the mints' Token-2022 transfer fees withheld from what
+reaches the pool and from what reaches us, and only for a fixed-fee pool (an adaptive-fee one is refused).
+
 Built once per pool state (an account update): the initialized ticks of the known tick arrays
 are sorted here and their indexes made and checked once; the state after a quote shares them.
 
@@ -33,16 +37,21 @@ from bot.api.kit import Pool, PoolLiquidityError
 
 from .accounts import TickArray, Whirlpool
 from .math import (
+    MAX_SWAP_TICK_ARRAYS,
+    U64_MAX,
+    InsufficientLiquidity,
     OrcaMathError,
     RangeQuote,
     known_sqrt_prices,
     range_ends,
     range_quoter_within,
     sorted_tick_indexes,
+    swap_known_ticks,
     swap_quote,
     tick_at_sqrt_price,
 )
-from .pool import initialized_ticks, known_ticks, price_from_sqrt_price
+from .pool import fixed_fee_rate, initialized_ticks, known_ticks, price_from_sqrt_price
+from .transfer_fee import TransferFee, received_after, sent_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,16 @@ class WhirlpoolModel(Pool):
     """``(first, end)``: the ticks ``[first, end)`` whose initialized ticks ``ticks`` holds (the tick arrays
     loaded); quotes go no further (:func:`~arbotlib.amm.whirlpool.math.swap_quote`), a size that would is
     refused. None: ``ticks`` holds every initialized tick (a pool built whole, as the paper DEX's)."""
+    base_transfer_fees: tuple[TransferFee, ...] = ()
+    """The base mint's Token-2022 transfer fees a swap must assume (the worst of them for each amount, see
+    :meth:`~arbotlib.amm.whirlpool.transfer_fee.TransferFeeConfig.fees_from`); empty: its transfers are whole."""
+    quote_transfer_fees: tuple[TransferFee, ...] = ()
+    """The same for the quote mint."""
+    arrays_per_swap: int | None = None
+    """Tick arrays one swap crosses at most, counted from the state's tick (the program's three,
+    :data:`~arbotlib.amm.whirlpool.math.MAX_SWAP_TICK_ARRAYS`; see
+    :func:`~arbotlib.amm.whirlpool.math.swap_known_ticks`): a size that needs more is refused. None: no such limit
+    (a pool built whole, as the paper DEX's)."""
 
     def __post_init__(self) -> None:
         if self.tick_indexes is None:
@@ -77,15 +96,20 @@ class WhirlpoolModel(Pool):
     @classmethod
     def of(cls, pool: Whirlpool, tick_arrays: Iterable[TickArray], *, base: str, quote: str,
            base_decimals: int, quote_decimals: int, base_is_a: bool = True,
-           array_starts: Iterable[int] | None = None) -> WhirlpoolModel:
+           array_starts: Iterable[int] | None = None, base_transfer_fees: tuple[TransferFee, ...] = (),
+           quote_transfer_fees: tuple[TransferFee, ...] = ()) -> WhirlpoolModel:
         """The state of ``pool`` with the ticks of ``tick_arrays``, known over the arrays starting at
         ``array_starts`` (default: those of ``tick_arrays``; give them to count an array start whose account
-        does not exist, no initialized tick in it), see :func:`~arbotlib.amm.whirlpool.pool.known_ticks`."""
+        does not exist, no initialized tick in it), see :func:`~arbotlib.amm.whirlpool.pool.known_ticks`; quoted
+        as one swap instruction goes (:data:`~arbotlib.amm.whirlpool.math.MAX_SWAP_TICK_ARRAYS` arrays at most),
+        paying the mints' transfer fees. Raises :class:`~arbotlib.amm.whirlpool.pool.AdaptiveFeePool` for a pool
+        with an adaptive fee (its ``fee_rate`` is not what its swaps pay)."""
         arrays = list(tick_arrays)
         starts = [array.start_tick_index for array in arrays] if array_starts is None else array_starts
-        return cls(pool.sqrt_price, pool.tick_current_index, pool.liquidity, pool.fee_rate, pool.tick_spacing,
+        return cls(pool.sqrt_price, pool.tick_current_index, pool.liquidity, fixed_fee_rate(pool), pool.tick_spacing,
                    tuple(initialized_ticks(pool, arrays)), base, quote, base_decimals, quote_decimals,
-                   base_is_a, known_ticks=known_ticks(pool, starts))
+                   base_is_a, known_ticks=known_ticks(pool, starts), base_transfer_fees=base_transfer_fees,
+                   quote_transfer_fees=quote_transfer_fees, arrays_per_swap=MAX_SWAP_TICK_ARRAYS)
 
     def mid(self) -> Decimal:
         cache = self.__dict__
@@ -144,19 +168,35 @@ class WhirlpoolModel(Pool):
         return cache[key]
 
     def _swap(self, amount: int, is_input: bool, a_to_b: bool):
+        known, one_swap = self.known_ticks, False
+        if self.arrays_per_swap is not None:
+            known, one_swap = swap_known_ticks(known, self.tick, self.tick_spacing, a_to_b, self.arrays_per_swap)
         try:
             q = swap_quote(amount=amount, amount_specified_is_input=is_input, a_to_b=a_to_b,
                            sqrt_price=self.sqrt_price, tick=self.tick, liquidity=self.liquidity,
                            fee_rate=self.fee_rate, ticks=self.ticks, tick_spacing=self.tick_spacing,
-                           tick_indexes=self.tick_indexes, known_ticks=self.known_ticks)
+                           tick_indexes=self.tick_indexes, known_ticks=known)
+        except InsufficientLiquidity as exc:
+            if one_swap and known is not None:
+                raise PoolLiquidityError(f"{self.symbol}: the pool cannot pay out {amount} units in one swap: "
+                                         f"{self._one_swap(known)}") from None
+            raise PoolLiquidityError(f"{self.symbol}: {exc}") from None
         except OrcaMathError as exc:
             raise PoolLiquidityError(f"{self.symbol}: {exc}") from None
         if q.amount_unfilled:
-            known = self.known_ticks
-            where = "" if known is None else f" within the tick arrays loaded (ticks {known[0]} to {known[1]})"
+            if one_swap and known is not None:
+                where = f" in one swap: {self._one_swap(known)}"
+            elif self.known_ticks is not None:
+                where = f" within the tick arrays loaded (ticks {self.known_ticks[0]} to {self.known_ticks[1]})"
+            else:
+                where = ""
             raise PoolLiquidityError(f"{self.symbol}: the pool can take only {amount - q.amount_unfilled} "
                                      f"of the {amount} units{where}")
         return q, self._moved(q.sqrt_price, q.tick, q.liquidity)
+
+    def _one_swap(self, known: tuple[int, int]) -> str:
+        return (f"one swap crosses at most {self.arrays_per_swap} tick arrays (from tick {self.tick}: ticks "
+                f"{known[0]} to {known[1]}); a larger size needs several swaps")
 
     def at(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
         """This pool at another price (the state after someone's swap), its ticks unchanged."""
@@ -195,7 +235,12 @@ class WhirlpoolModel(Pool):
         after.__dict__["_quoted"] = self.__dict__.get("_quoted") or self
         return after
 
+    # sell_units and buy_units are _sell_in_pool and _buy_in_pool written out again after the transfer-fee check: the
+    # hot path (a quote in range is a microsecond) does not pay a method call more for pools without transfer fees
+
     def sell_units(self, base_units: int) -> tuple[int, int, Pool]:
+        if self.base_transfer_fees or self.quote_transfer_fees:
+            return self._sell_paying_transfer_fees(base_units)
         in_range = self.__dict__.get("_sell_quoter", _UNMADE)
         if in_range is _UNMADE:
             in_range = self._range_quoter(True)
@@ -205,6 +250,48 @@ class WhirlpoolModel(Pool):
         return q.amount_out, q.fee_amount, after
 
     def buy_units(self, base_units: int) -> tuple[int, int, Pool]:
+        if self.base_transfer_fees or self.quote_transfer_fees:
+            return self._buy_paying_transfer_fees(base_units)
+        in_range = self.__dict__.get("_buy_quoter", _UNMADE)
+        if in_range is _UNMADE:
+            in_range = self._range_quoter(False)
+        if in_range is not None and (done := in_range(base_units)) is not None:
+            return done[0], done[2], self._in_range(done[3])
+        q, after = self._swap(base_units, False, a_to_b=not self.base_is_a)
+        return q.amount_in, q.fee_amount, after
+
+    def _sell_paying_transfer_fees(self, base_units: int) -> tuple[int, int, Pool]:
+        """A sale whose base reaches the pool less its transfer fee, and whose quote reaches us less its own (Orca's
+        SDK: ``try_apply_transfer_fee`` on the input, then on the swap's output)."""
+        into_pool = received_after(base_units, self.base_transfer_fees)
+        if into_pool <= 0:
+            raise PoolLiquidityError(f"{self.symbol}: the {self.base} transfer fee withholds all of the {base_units} "
+                                     "units sold; nothing would reach the pool")
+        out, fee, after = self._sell_in_pool(into_pool)
+        return received_after(out, self.quote_transfer_fees), fee, after
+
+    def _buy_paying_transfer_fees(self, base_units: int) -> tuple[int, int, Pool]:
+        """A purchase: the pool pays out what reaches us as ``base_units`` after the base's transfer fee, and we send
+        what reaches the pool as its price after the quote's (Orca's SDK: ``try_reverse_apply_transfer_fee``)."""
+        paid, fee, after = self._buy_in_pool(sent_for(base_units, self.base_transfer_fees))
+        sent = sent_for(paid, self.quote_transfer_fees)
+        if sent > U64_MAX:
+            raise PoolLiquidityError(f"{self.symbol}: {base_units} units would cost {sent} with the {self.quote} "
+                                     "transfer fee, more than a token amount can be")
+        return sent, fee, after
+
+    def _sell_in_pool(self, base_units: int) -> tuple[int, int, Pool]:
+        """What the pool pays for ``base_units`` reaching it (:meth:`sell_units` without transfer fees)."""
+        in_range = self.__dict__.get("_sell_quoter", _UNMADE)
+        if in_range is _UNMADE:
+            in_range = self._range_quoter(True)
+        if in_range is not None and (done := in_range(base_units)) is not None:
+            return done[1], done[2], self._in_range(done[3])
+        q, after = self._swap(base_units, True, a_to_b=self.base_is_a)
+        return q.amount_out, q.fee_amount, after
+
+    def _buy_in_pool(self, base_units: int) -> tuple[int, int, Pool]:
+        """What must reach the pool for it to pay out ``base_units`` (:meth:`buy_units` without transfer fees)."""
         in_range = self.__dict__.get("_buy_quoter", _UNMADE)
         if in_range is _UNMADE:
             in_range = self._range_quoter(False)
@@ -259,11 +346,14 @@ def _keep(after: Any, state: WhirlpoolModel) -> None:
     after.tick_spacing = state.tick_spacing
     after.ticks = state.ticks
     after.known_ticks = state.known_ticks
+    after.base_transfer_fees = state.base_transfer_fees
+    after.quote_transfer_fees = state.quote_transfer_fees
+    after.arrays_per_swap = state.arrays_per_swap
     after.__class__ = WhirlpoolModel
 
 
 _KEPT = ("base", "base_decimals", "base_is_a", "fee_rate", "quote", "quote_decimals", "tick_indexes", "tick_spacing",
-         "ticks", "known_ticks")
+         "ticks", "known_ticks", "base_transfer_fees", "quote_transfer_fees", "arrays_per_swap")
 """What :func:`_keep` copies: the fields a moved state keeps."""
 if set(_KEPT) != _SHARED - {"liquidity"}:
     raise ImportError(f"WhirlpoolModel._moved keeps {_KEPT}, not every field a moved state keeps")

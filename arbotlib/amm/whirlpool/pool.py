@@ -10,7 +10,29 @@ from collections.abc import Iterable
 from decimal import Context, Decimal
 
 from arbotlib.amm.whirlpool.accounts import TickArray, Whirlpool, tick_array_start_index
-from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE, SwapQuote, swap_quote
+from arbotlib.amm.whirlpool.math import (
+    TICK_ARRAY_SIZE,
+    OrcaMathError,
+    SwapQuote,
+    swap_known_ticks,
+    swap_quote,
+)
+
+
+class AdaptiveFeePool(OrcaMathError):
+    """A Whirlpool with an adaptive fee: not quoted (see :func:`fixed_fee_rate`)."""
+
+
+def fixed_fee_rate(pool: Whirlpool) -> int:
+    """The fee rate every swap on ``pool`` pays: its ``fee_rate``; raises :class:`AdaptiveFeePool` for a pool with an
+    adaptive fee, whose swaps pay more (a variable fee on top, growing with volatility, from its Oracle account):
+    quoting it at ``fee_rate`` would promise more than a swap gives."""
+    if pool.adaptive_fee:
+        raise AdaptiveFeePool(
+            f"the whirlpool has an adaptive fee (fee tier index {pool.fee_tier_index}, tick spacing "
+            f"{pool.tick_spacing}): its swaps pay its fee_rate {pool.fee_rate} plus a variable fee that grows "
+            "with volatility, so quoting it at fee_rate would understate the fee; adaptive-fee pools are not quoted")
+    return pool.fee_rate
 
 
 def initialized_ticks(pool: Whirlpool, tick_arrays: Iterable[TickArray]) -> list[tuple[int, int]]:
@@ -43,6 +65,8 @@ def known_ticks(pool: Whirlpool, array_starts: Iterable[int]) -> tuple[int, int]
 
 def _quote(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount: int, a_to_b: bool, is_input: bool) -> SwapQuote:
     arrays = list(tick_arrays)
+    known, _ = swap_known_ticks(known_ticks(pool, (array.start_tick_index for array in arrays)),
+                                pool.tick_current_index, pool.tick_spacing, a_to_b)
     return swap_quote(
         amount=amount,
         amount_specified_is_input=is_input,
@@ -50,18 +74,21 @@ def _quote(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount: int, a_to_
         sqrt_price=pool.sqrt_price,
         tick=pool.tick_current_index,
         liquidity=pool.liquidity,
-        fee_rate=pool.fee_rate,
+        fee_rate=fixed_fee_rate(pool),
         ticks=initialized_ticks(pool, arrays),
         tick_spacing=pool.tick_spacing,
-        known_ticks=known_ticks(pool, (array.start_tick_index for array in arrays)),
+        known_ticks=known,
     )
 
 
 def quote_exact_in(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_in: int, a_to_b: bool) -> SwapQuote:
     """What paying ``amount_in`` (fee included) of token A (``a_to_b``) or B buys of the other.
 
-    Only the ticks in ``tick_arrays`` are known (see :func:`known_ticks`): the swap stops at their edge,
-    and what it could not take there is the quote's ``amount_unfilled``; pass the arrays the swap can reach.
+    Only the ticks in ``tick_arrays`` are known (see :func:`known_ticks`), and one swap crosses at most
+    :data:`~arbotlib.amm.whirlpool.math.MAX_SWAP_TICK_ARRAYS` of them
+    (:func:`~arbotlib.amm.whirlpool.math.swap_known_ticks`): the swap stops at the nearer edge, and what it could
+    not take there is the quote's ``amount_unfilled``.
+    Raises :class:`AdaptiveFeePool` for a pool with an adaptive fee (:func:`fixed_fee_rate`).
     """
     return _quote(pool, tick_arrays, amount_in, a_to_b, True)
 
@@ -70,7 +97,8 @@ def quote_exact_out(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_ou
     """What receiving exactly ``amount_out`` of token B (``a_to_b``) or A costs, fee included.
 
     Raises :class:`arbotlib.amm.whirlpool.math.InsufficientLiquidity` if the pool cannot pay it out, or not
-    within ``tick_arrays`` (see :func:`known_ticks`).
+    within ``tick_arrays`` (see :func:`known_ticks`) and the :data:`~arbotlib.amm.whirlpool.math.MAX_SWAP_TICK_ARRAYS`
+    one swap crosses; :class:`AdaptiveFeePool` for a pool with an adaptive fee (:func:`fixed_fee_rate`).
     """
     return _quote(pool, tick_arrays, amount_out, a_to_b, False)
 

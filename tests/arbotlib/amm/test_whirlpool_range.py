@@ -278,7 +278,8 @@ def test_what_a_state_keeps_for_its_quotes_is_no_field_and_hides_no_method():
     model.mid(), after.mid()
     names = [f.name for f in dataclasses.fields(WhirlpoolModel)]
     assert names == ["sqrt_price", "tick", "liquidity", "fee_rate", "tick_spacing", "ticks", "base", "quote",
-                     "base_decimals", "quote_decimals", "base_is_a", "tick_indexes", "known_ticks"]
+                     "base_decimals", "quote_decimals", "base_is_a", "tick_indexes", "known_ticks",
+                     "base_transfer_fees", "quote_transfer_fees", "arrays_per_swap"]
     built = WhirlpoolModel(after.sqrt_price, tick_at_sqrt_price(after.sqrt_price), model.liquidity, model.fee_rate,
                            model.tick_spacing, model.ticks, "SOL", "USDC", 9, 6)
     assert json.dumps(jsonable(after)) == json.dumps(jsonable(built))  # the wires' encoder sees the fields only

@@ -120,3 +120,12 @@ async def test_balances_of_token_2022_mints_are_read_with_its_program_id(node):
     async with SolanaRpc([node.url]) as rpc:
         tokens = await rpc.get_token_balances(OWNER)
     assert (tokens[USDC].amount, tokens[t22].amount, tokens[t22].ui_amount) == (5, 7_000_000, Decimal(7))
+
+
+async def test_the_current_epoch(node):
+    node.epoch = 812
+    async with SolanaRpc([node.url]) as rpc:
+        assert await rpc.get_epoch() == 812
+        node._getEpochInfo = lambda *_: {"slotIndex": 3}  # type: ignore[method-assign]
+        with pytest.raises(MalformedReply, match="getEpochInfo"):
+            await rpc.get_epoch()

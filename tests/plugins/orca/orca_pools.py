@@ -8,6 +8,7 @@ from arbotlib.amm.whirlpool.accounts import (
     Tick,
     Whirlpool,
     build_dynamic_tick_array,
+    build_mint,
     build_tick_array,
     build_whirlpool,
 )
@@ -18,6 +19,7 @@ from tests.fakes.solana_rpc import FakeSolanaRpc
 SOL = "So11111111111111111111111111111111111111112"
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 PROGRAM = "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc"
+TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 WHIRLPOOL = "Czfq3xZZDmsdGdUyrNLtRhGc47cXcZtLG4crryfu44zE"
 SPACING = 64
 SPAN = 88 * SPACING
@@ -69,8 +71,12 @@ def window(tick: int, each_side: int = 3) -> list[int]:
 
 
 async def put_pool(node: FakeSolanaRpc, tick: int, positions=POSITIONS, *, arrays_from: int | None = None) -> None:
-    """Store the Whirlpool and every tick array from 5 arrays below to 5 above ``tick`` (no notification)."""
+    """Store the Whirlpool, its mints and every tick array from 5 arrays below to 5 above ``tick`` (no
+    notification)."""
     node.put_account(WHIRLPOOL, build_whirlpool(whirlpool_state(tick, positions)), owner=PROGRAM)
+    for mint, decimals in ((SOL, 9), (USDC, 6)):
+        if mint not in node.accounts:
+            node.put_account(mint, build_mint(decimals), owner=TOKEN_PROGRAM)
     for start in window(tick if arrays_from is None else arrays_from, 5):
         node.put_account(pda(start), tick_array_bytes(start, positions), owner=PROGRAM)
 

@@ -15,6 +15,7 @@ from arbotlib.amm.constant_product import ConstantProductPool
 from arbotlib.amm.model import ConstantProductModel
 from arbotlib.amm.whirlpool.math import amount_delta_a, amount_delta_b, sqrt_price_at_tick
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
+from arbotlib.amm.whirlpool.transfer_fee import TransferFee
 from bot.api import Context, PermanentError
 from bot.domain import (
     BookUpdate,
@@ -99,6 +100,17 @@ def test_a_saved_mirrored_whirlpool_keeps_the_ticks_it_knows():
     mirrored = dataclasses.replace(whirlpool(), known_ticks=(-40_000, -10_000))
     restored = dex_pool.load(dex_pool.dump(mirrored), mirrored)
     assert restored == mirrored and restored.known_ticks == (-40_000, -10_000)
+
+
+def test_a_saved_mirrored_whirlpool_keeps_what_a_swap_on_it_costs():
+    """Mirrored from the orca venue, a pool pays its mints' transfer fees and crosses at most three tick arrays per
+    swap (and may have its base as token B): restored after a restart, it must quote the same."""
+    fee, other = TransferFee(0, 10**12, 50), TransferFee(900, 5_000, 120)
+    mirrored = dataclasses.replace(whirlpool(), known_ticks=(-40_000, -10_000), base_transfer_fees=(fee,),
+                                   quote_transfer_fees=(fee, other), arrays_per_swap=3, base_is_a=False)
+    restored = dex_pool.load(dex_pool.dump(mirrored), whirlpool())
+    assert restored == mirrored
+    assert restored.sell_units(10**9)[0] == mirrored.sell_units(10**9)[0]
 
 
 # --- the pool moves ---------------------------------------------------------------------------------
