@@ -2,7 +2,9 @@
 
 Text (the default): ``2026-12-05T23:05:40.679Z INFO    arbot.exchange.paper: message``, each line
 cut to :data:`MAX_LINE` characters unless the run is verbose (``arbot run -v``, or ``log_level =
-"DEBUG"``); a traceback, when there is one, follows in full. Json (``[bot] log_format = "json"``):
+"DEBUG"``); a traceback, when there is one, follows in full. Every control character in either (C0, DEL, C1, bidi
+controls: :func:`escape_controls`) is shown as its escape, never sent to the terminal; json lines write the ones
+JSON leaves raw (DEL, C1, bidi) as ``\\uXXXX``. Json (``[bot] log_format = "json"``):
 one object per line with ``ts``, ``level``, ``logger``, ``msg``, the extras a caller passed with
 ``extra=``, and ``exc`` for a traceback, never cut. Timestamps are UTC, ISO 8601 with
 milliseconds, on every stream (alerts on the console use :func:`format_ts` too).
@@ -61,15 +63,21 @@ def fit(line: str, width: int = MAX_LINE) -> str:
     return line[: width - 1] + "…"
 
 
-CONTROLS = {code: repr(chr(code))[1:-1] for code in (*range(32), *range(127, 160))}
-"""Each C0 and C1 control character (ESC, BEL, CR, the CSI 0x9b, ...) as the escape that names it: ``\\x1b``."""
+BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+"""The bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): text after one is shown reordered,
+so a quoted stranger's text could make a line read otherwise than it is."""
+CONTROLS = {code: repr(chr(code))[1:-1] for code in (*range(32), *range(127, 160), *BIDI_CONTROLS)}
+"""Each C0 and C1 control character (ESC, BEL, CR, the CSI 0x9b, ...) and each bidi control as the escape that names
+it: ``\\x1b``, ``\\u202e``."""
+_JSON_RAW = {code: f"\\u{code:04x}" for code in (*range(127, 160), *BIDI_CONTROLS)}
+"""What :func:`json.dumps` (with ``ensure_ascii=False``) writes raw, as the JSON escape that reads back the same."""
 _CONTROLS_BUT_NEWLINE = {code: shown for code, shown in CONTROLS.items() if code != ord("\n")}
 
 
 def escape_controls(text: str, *, lines: bool = False) -> str:
-    """``text`` for a terminal: every control character shown as the escape that names it (``\\x1b``, ``\\r``),
-    never sent, since a terminal obeys an escape sequence quoted from outside (a venue's error body); with
-    ``lines``, newlines are kept."""
+    """``text`` for a terminal: every control character (C0, DEL, C1, bidi: :data:`CONTROLS`) shown as the escape
+    that names it (``\\x1b``, ``\\r``, ``\\u202e``), never sent, since a terminal obeys an escape sequence quoted
+    from outside (a venue's error body); with ``lines``, newlines are kept."""
     return text.translate(_CONTROLS_BUT_NEWLINE if lines else CONTROLS)
 
 
@@ -87,9 +95,9 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         head = f"{format_ts(int(record.created * 1e9))} {record.levelname:<7} {record.name}: "
-        text = fit(head + record.getMessage())
+        text = fit(escape_controls(head + record.getMessage()))  # a quoted stranger's text never drives a terminal
         trace = _traceback(self, record)
-        return f"{text}\n{trace}" if trace else text
+        return f"{text}\n{escape_controls(trace, lines=True)}" if trace else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -104,7 +112,9 @@ class JsonFormatter(logging.Formatter):
         trace = _traceback(self, record)
         if trace:
             entry["exc"] = trace
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # JSON escapes C0 itself; DEL, C1 and the bidi controls it writes raw are escaped too (the same text when
+        # read back), so that a log shown on a terminal (journalctl, tail) cannot drive it either.
+        return json.dumps(entry, default=str, ensure_ascii=False).translate(_JSON_RAW)
 
 
 def _traceback(formatter: logging.Formatter, record: logging.LogRecord) -> str:
