@@ -19,10 +19,11 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any, TextIO
 
-from .redact import RECORD_FIELDS
+from .redact import RECORD_FIELDS, REDACTOR
 
 MAX_LINE = 120
 """Longest text line on the console; the rest is shown with ``-v`` (or in json)."""
@@ -79,6 +80,47 @@ def escape_controls(text: str, *, lines: bool = False) -> str:
     that names it (``\\x1b``, ``\\r``, ``\\u202e``), never sent, since a terminal obeys an escape sequence quoted
     from outside (a venue's error body); with ``lines``, newlines are kept."""
     return text.translate(_CONTROLS_BUT_NEWLINE if lines else CONTROLS)
+
+
+FAILURE_MAX_CHARS = 200
+"""Longest text a status surface quotes of a failure (:func:`describe_failure`); the log keeps the whole traceback."""
+_LOCAL_PATH = re.compile(r"(?<![\w.~:/\\-])(?:~|[A-Za-z]:)?(?:[/\\]+[^\s/\\'\"<>|,;()\[\]`]+){2,}")
+"""A path on this machine (``/home/user/project/x.py``, ``~/x/y``, ``C:\\Users\\x``): at least two parts, not
+inside a URL (a venue's ``https://host/0/private/AddOrder`` is its own, not ours)."""
+
+
+def describe_failure(exc: BaseException, max_chars: int = FAILURE_MAX_CHARS) -> str:
+    """``exc`` as a status surface quotes it (a failed strategy's state in ``/status``, the stream, the web console,
+    the fleet; a risk check's): ``TYPE: message`` on one line, every known secret masked, a traceback quoted in the
+    message reduced to its error line, a local path to its file name (``…/mine.py``), every control character
+    escaped, and cut to ``max_chars`` (ending in "…"). The host records this text where it records the failure; the
+    log keeps the exception whole, with its traceback."""
+    kind = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        return f"{kind} (its text could not be read)"
+    lines: list[str] = []
+    in_traceback = False
+    for line in REDACTOR.redact(text).splitlines():
+        if line.startswith(("Traceback (most recent call last)", "During handling of the above exception",
+                            "The above exception was the direct cause")):
+            in_traceback = True
+        elif in_traceback and (not line or line[0].isspace()):
+            continue  # a frame: its file, line and source
+        else:
+            in_traceback = False
+            if line.strip():
+                lines.append(line.strip())
+    message = escape_controls(_LOCAL_PATH.sub(_file_name, " ".join(lines)))  # escapes hold a backslash: last
+    text = f"{kind}: {message}" if message else kind
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def _file_name(match: re.Match[str]) -> str:
+    path = match.group(0)
+    name = re.split(r"[/\\]", path)[-1]
+    return f"…{path[-len(name) - 1]}{name}"
 
 
 def colour_wanted(stream: TextIO, setting: str = "auto") -> bool:

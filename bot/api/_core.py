@@ -1312,7 +1312,8 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def strategy_state(self, name: str) -> str:
         """``running``, ``paused by WHO`` or ``failed (ERROR)`` (``failed (not started: WHY)`` for one of
-        :attr:`strategies_not_started`)."""
+        :attr:`strategies_not_started`). ERROR quotes the exception short: ``TYPE: message``, one line of at most
+        200 characters, secrets masked, no local path (``bot.logs.describe_failure``)."""
 
     @abc.abstractmethod
     def strategy_failed(self, name: str) -> bool:
