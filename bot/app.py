@@ -1458,6 +1458,10 @@ class HostOperator(Operator):
     def notifiers(self) -> Mapping[str, Notifier]:
         return MappingProxyType(self._bot.notifiers)
 
+    @property
+    def services(self) -> Mapping[str, Service]:
+        return MappingProxyType(self._bot.services)
+
     def strategy_type(self, name: str) -> str:
         return self._bot.config.of_kind("strategy")[name].type
 
