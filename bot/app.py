@@ -1341,12 +1341,12 @@ class Bot:
                        "by itself when it can", error=describe_store_error(exc))
             self.executor.store_failed(exc, f"strategy {owner}")
             return
-        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
+        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)  # the whole exception: here only
         if owner in self.strategies and owner not in self._failed:
-            self._failed[owner] = describe_failure(exc)
+            self._failed[owner] = why = describe_failure(exc)
             self.bus.unsubscribe_owner(owner)
-            self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '
-                                       f'{type(event).__name__}; it is stopped until /resume {owner}', exc)
+            self.plugin_failed(plugin, f'strategy "{owner}" raised {why} on {type(event).__name__}; it is stopped '
+                                       f'until /resume {owner}', exc)
         elif owner not in self.strategies:
             self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}', exc)
 

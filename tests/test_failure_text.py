@@ -30,7 +30,7 @@ def check_quoted(text: str) -> None:
     assert secret_kit.KEY not in text and "apikey=***" in text, text
     assert "secret-project" not in text and "/home/" not in text and "mine.py" in text, text
     assert "\n" not in text and "\x1b" not in text and "line 12" not in text, text
-    assert len(text) <= FAILURE_MAX_CHARS + 60, len(text)  # the bound, and the host's "failed (...)" around it
+    assert len(text) <= FAILURE_MAX_CHARS + 80, len(text)  # the bound, and the host's words around it
 
 
 def test_describe_failure_keeps_the_type_and_message_masked_short_and_without_paths(monkeypatch):
@@ -124,6 +124,9 @@ async def test_every_status_surface_quotes_a_failed_strategy_short_masked_and_wi
                                 headers={"Authorization": f"Bearer {TOKENS['vera'][1]}"}) as response:
                 on_web = {s["name"]: s["state"] for s in (await response.json())["items"]}
         on_web_events = console.events.status()["strategies"]
+        # /plugins, `arbot plugins`, the web console's plugins and the alert: the plugin's error says it too
+        [raised] = [e for info in op.plugins() if info.name == "brittle" for e in info.errors if '"s" raised' in e]
+        check_quoted(raised)
         for name in ("s", "n"):
             for surface in (rows, listed, on_web, on_web_events):  # /status, /strategies, the web console
                 check_quoted(surface[name])
