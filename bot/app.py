@@ -76,6 +76,7 @@ from .execution import Executor
 from .filemodes import make_private
 from .identity import StoreIdentity, StoreMismatch, StoreWatch, check_strategy_names, establish
 from .ledger import Ledger, StrategyFigures, period_start_ns
+from .logs import describe_failure
 from .markouts import MarkoutSampler
 from .opportunities import OpportunityLog
 from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
@@ -258,9 +259,9 @@ class Bot:
             except Exception as exc:
                 self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}',
                                    exc)
-                self._build_failures[name] = f"{type(exc).__name__}: {exc}"
+                self._build_failures[name] = describe_failure(exc)
                 if kind == "strategy":
-                    self.not_started[name] = f"could not be created: {type(exc).__name__}: {exc}"
+                    self.not_started[name] = f"could not be created: {describe_failure(exc)}"
         return built
 
     async def _start_each(self, components: dict[str, Any], kind: str) -> dict[str, str]:
@@ -273,9 +274,9 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'{kind} "{name}" failed to start: '
                                                             f'{type(exc).__name__}: {exc}', exc)
                 del components[name]
-                failures[name] = f"{type(exc).__name__}: {exc}"
+                failures[name] = describe_failure(exc)
                 if kind == "strategy":
-                    self.not_started[name] = f"start() raised {type(exc).__name__}: {exc}"
+                    self.not_started[name] = f"start() raised {describe_failure(exc)}"
                 continue
             self._started.append(component)
         return failures
@@ -346,7 +347,7 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" failed to start: markets() raised '
                                                              f'{type(exc).__name__}: {exc}', exc)
                 del self.strategies[name]
-                self.not_started[name] = f"markets() raised {type(exc).__name__}: {exc}"
+                self.not_started[name] = f"markets() raised {describe_failure(exc)}"
                 continue
             untraded = None if missing else self._untraded_market(name, pairs)
             if untraded is not None:
@@ -1341,12 +1342,12 @@ class Bot:
                        "by itself when it can", error=describe_store_error(exc))
             self.executor.store_failed(exc, f"strategy {owner}")
             return
-        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
+        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)  # the whole exception: here only
         if owner in self.strategies and owner not in self._failed:
-            self._failed[owner] = f"{type(exc).__name__}: {exc}"
+            self._failed[owner] = why = describe_failure(exc)
             self.bus.unsubscribe_owner(owner)
-            self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '
-                                       f'{type(event).__name__}; it is stopped until /resume {owner}', exc)
+            self.plugin_failed(plugin, f'strategy "{owner}" raised {why} on {type(event).__name__}; it is stopped '
+                                       f'until /resume {owner}', exc)
         elif owner not in self.strategies:
             self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}', exc)
 
@@ -1463,6 +1464,10 @@ class HostOperator(Operator):
     @property
     def notifiers(self) -> Mapping[str, Notifier]:
         return MappingProxyType(self._bot.notifiers)
+
+    @property
+    def services(self) -> Mapping[str, Service]:
+        return MappingProxyType(self._bot.services)
 
     def strategy_type(self, name: str) -> str:
         return self._bot.config.of_kind("strategy")[name].type

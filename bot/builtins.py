@@ -57,7 +57,7 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows.append(("transfers", f"cannot be read ({type(exc).__name__})"))
     for (exchange, symbol), ts in sorted(op.feeds().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
-    for name, component in [*op.exchanges.items(), *op.notifiers.items()]:
+    for name, component in [*op.exchanges.items(), *op.notifiers.items(), *op.services.items()]:
         rows.extend((f"{name} {key}", value) for key, value in _facts(op, component))
     today = op.pnl(since_ns=op.period_start_ns("day"))
     rows.append(("PnL today", "; ".join(

@@ -2,7 +2,9 @@
 
 Text (the default): ``2026-12-05T23:05:40.679Z INFO    arbot.exchange.paper: message``, each line
 cut to :data:`MAX_LINE` characters unless the run is verbose (``arbot run -v``, or ``log_level =
-"DEBUG"``); a traceback, when there is one, follows in full. Json (``[bot] log_format = "json"``):
+"DEBUG"``); a traceback, when there is one, follows in full. Every control character in either (C0, DEL, C1, bidi
+controls: :func:`escape_controls`) is shown as its escape, never sent to the terminal; json lines write the ones
+JSON leaves raw (DEL, C1, bidi) as ``\\uXXXX``. Json (``[bot] log_format = "json"``):
 one object per line with ``ts``, ``level``, ``logger``, ``msg``, the extras a caller passed with
 ``extra=``, and ``exc`` for a traceback, never cut. Timestamps are UTC, ISO 8601 with
 milliseconds, on every stream (alerts on the console use :func:`format_ts` too).
@@ -17,10 +19,11 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any, TextIO
 
-from .redact import RECORD_FIELDS
+from .redact import RECORD_FIELDS, REDACTOR
 
 MAX_LINE = 120
 """Longest text line on the console; the rest is shown with ``-v`` (or in json)."""
@@ -61,16 +64,63 @@ def fit(line: str, width: int = MAX_LINE) -> str:
     return line[: width - 1] + "…"
 
 
-CONTROLS = {code: repr(chr(code))[1:-1] for code in (*range(32), *range(127, 160))}
-"""Each C0 and C1 control character (ESC, BEL, CR, the CSI 0x9b, ...) as the escape that names it: ``\\x1b``."""
+BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+"""The bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): text after one is shown reordered,
+so a quoted stranger's text could make a line read otherwise than it is."""
+CONTROLS = {code: repr(chr(code))[1:-1] for code in (*range(32), *range(127, 160), *BIDI_CONTROLS)}
+"""Each C0 and C1 control character (ESC, BEL, CR, the CSI 0x9b, ...) and each bidi control as the escape that names
+it: ``\\x1b``, ``\\u202e``."""
+_JSON_RAW = {code: f"\\u{code:04x}" for code in (*range(127, 160), *BIDI_CONTROLS)}
+"""What :func:`json.dumps` (with ``ensure_ascii=False``) writes raw, as the JSON escape that reads back the same."""
 _CONTROLS_BUT_NEWLINE = {code: shown for code, shown in CONTROLS.items() if code != ord("\n")}
 
 
 def escape_controls(text: str, *, lines: bool = False) -> str:
-    """``text`` for a terminal: every control character shown as the escape that names it (``\\x1b``, ``\\r``),
-    never sent, since a terminal obeys an escape sequence quoted from outside (a venue's error body); with
-    ``lines``, newlines are kept."""
+    """``text`` for a terminal: every control character (C0, DEL, C1, bidi: :data:`CONTROLS`) shown as the escape
+    that names it (``\\x1b``, ``\\r``, ``\\u202e``), never sent, since a terminal obeys an escape sequence quoted
+    from outside (a venue's error body); with ``lines``, newlines are kept."""
     return text.translate(_CONTROLS_BUT_NEWLINE if lines else CONTROLS)
+
+
+FAILURE_MAX_CHARS = 200
+"""Longest text a status surface quotes of a failure (:func:`describe_failure`); the log keeps the whole traceback."""
+_LOCAL_PATH = re.compile(r"(?<![\w.~:/\\-])(?:~|[A-Za-z]:)?(?:[/\\]+[^\s/\\'\"<>|,;()\[\]`]+){2,}")
+"""A path on this machine (``/home/user/project/x.py``, ``~/x/y``, ``C:\\Users\\x``): at least two parts, not
+inside a URL (a venue's ``https://host/0/private/AddOrder`` is its own, not ours)."""
+
+
+def describe_failure(exc: BaseException, max_chars: int = FAILURE_MAX_CHARS) -> str:
+    """``exc`` as a status surface quotes it (a failed strategy's state in ``/status``, the stream, the web console,
+    the fleet; a risk check's): ``TYPE: message`` on one line, every known secret masked, a traceback quoted in the
+    message reduced to its error line, a local path to its file name (``…/mine.py``), every control character
+    escaped, and cut to ``max_chars`` (ending in "…"). The host records this text where it records the failure; the
+    log keeps the exception whole, with its traceback."""
+    kind = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        return f"{kind} (its text could not be read)"
+    lines: list[str] = []
+    in_traceback = False
+    for line in REDACTOR.redact(text).splitlines():
+        if line.startswith(("Traceback (most recent call last)", "During handling of the above exception",
+                            "The above exception was the direct cause")):
+            in_traceback = True
+        elif in_traceback and (not line or line[0].isspace()):
+            continue  # a frame: its file, line and source
+        else:
+            in_traceback = False
+            if line.strip():
+                lines.append(line.strip())
+    message = escape_controls(_LOCAL_PATH.sub(_file_name, " ".join(lines)))  # escapes hold a backslash: last
+    text = f"{kind}: {message}" if message else kind
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def _file_name(match: re.Match[str]) -> str:
+    path = match.group(0)
+    name = re.split(r"[/\\]", path)[-1]
+    return f"…{path[-len(name) - 1]}{name}"
 
 
 def colour_wanted(stream: TextIO, setting: str = "auto") -> bool:
@@ -87,9 +137,9 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         head = f"{format_ts(int(record.created * 1e9))} {record.levelname:<7} {record.name}: "
-        text = fit(head + record.getMessage())
+        text = fit(escape_controls(head + record.getMessage()))  # a quoted stranger's text never drives a terminal
         trace = _traceback(self, record)
-        return f"{text}\n{trace}" if trace else text
+        return f"{text}\n{escape_controls(trace, lines=True)}" if trace else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -104,7 +154,9 @@ class JsonFormatter(logging.Formatter):
         trace = _traceback(self, record)
         if trace:
             entry["exc"] = trace
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # JSON escapes C0 itself; DEL, C1 and the bidi controls it writes raw are escaped too (the same text when
+        # read back), so that a log shown on a terminal (journalctl, tail) cannot drive it either.
+        return json.dumps(entry, default=str, ensure_ascii=False).translate(_JSON_RAW)
 
 
 def _traceback(formatter: logging.Formatter, record: logging.LogRecord) -> str:

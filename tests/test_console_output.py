@@ -363,3 +363,46 @@ def test_windows_close_oldest_first_and_the_ones_still_open_stay_open():
     alerts._close_windows()
     assert seen == ["fill 0 (1 more in 60 s)", "fill 1 (2 more in 60 s)", "fill 2 (1 more in 60 s)"]
     assert [key[3] for key in alerts._windows] == ["fill 3", "fill 4", "fill 5"]
+
+
+HOSTILE = "venue said: \x1b[2J\x07\x7f\x9b31m \u202eevil\u202c \u2066x\u2069\x00"
+"""A stranger's text (a venue's error body, a chat message) with what a terminal obeys: ESC (clear screen), BEL,
+DEL, the C1 CSI, bidi overrides and isolates, NUL."""
+RAW = [chr(c) for c in (*range(32), *range(127, 160), *range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+
+
+@pytest.mark.parametrize("details", [False, True])
+def test_text_log_lines_show_every_control_character_escaped_never_sent(details):
+    """`logging.getLogger("x").warning("\\x1b[2J")` under `arbot run` cleared the operator's terminal: the text
+    format escaped line breaks only. Every C0/DEL/C1 control and bidi override is now shown as its escape, in the
+    message and in a traceback's text, with -v too."""
+    stream = io.StringIO()
+    logs.configure(stream=stream, details=details)
+    log = logging.getLogger("arbot.test")
+    log.warning(HOSTILE)
+    try:
+        raise ValueError(HOSTILE)
+    except ValueError:
+        log.exception("failed")
+    out = stream.getvalue()
+    assert not [ch for ch in out if ch in RAW and ch != "\n"], out
+    first = out.splitlines()[0]
+    assert "venue said: \\x1b[2J\\x07\\x7f\\x9b31m \\u202eevil\\u202c \\u2066x\\u2069\\x00" in first or not details
+    assert out.splitlines()[-1].startswith("ValueError: venue said: \\x1b[2J")
+
+
+def test_json_log_lines_carry_control_characters_escaped_and_stay_json():
+    """JSON escapes C0 by itself; DEL, C1 (CSI 0x9b) and bidi overrides went out raw (``ensure_ascii=False``): each
+    is now a ``\\uXXXX`` escape, and the object still reads back to the very same text."""
+    stream = io.StringIO()
+    logs.configure(fmt="json", stream=stream)
+    log = logging.getLogger("arbot.test")
+    try:
+        raise ValueError(HOSTILE)
+    except ValueError:
+        log.exception(HOSTILE, extra={"reason": HOSTILE, "venue": "крак€n"})
+    [line] = stream.getvalue().splitlines()
+    assert not [ch for ch in line if ch in RAW], line
+    entry = json.loads(line)
+    assert entry["msg"] == HOSTILE and entry["reason"] == HOSTILE and HOSTILE in entry["exc"]
+    assert entry["venue"] == "крак€n" and "крак€n" in line  # other text stays readable

@@ -202,3 +202,51 @@ async def test_a_service_registered_by_reference_loads_when_it_starts(make_bot):
         assert len(errors) == 1 and "NoSuchEar" in errors[0]
     finally:
         await bot.stop()
+
+
+class Tally(Service):
+    """Publishes its own figures the generic way: facts for /status, counters and gauges for the metrics."""
+
+    broken = False
+    count = 0
+
+    def status(self) -> dict[str, str]:
+        if self.broken:
+            raise RuntimeError("tally lost count")
+        return {"seen": f"{self.count} things"}
+
+    def counters(self) -> dict[str, int]:
+        return {"seen": self.count}
+
+    def gauges(self) -> dict[str, int | Decimal]:
+        return {"backlog": 2, "ratio": Decimal("0.25")}
+
+
+class tally_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("quiet", Quiet)
+
+    @staticmethod
+    @hookimpl
+    def register_services(register):
+        register("tally", Tally)
+
+
+async def test_a_services_own_facts_are_in_status_and_one_that_raises_is_named_not_fatal(make_bot):
+    """A service's counters were readable only through its own object: /status listed exchanges and notifiers, no
+    service. Its status() facts are now rows named after it, as an exchange's are; one that raises shows
+    "status() failed" and is reported against its plugin."""
+    from bot.builtins import status
+
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("tally", tally_plugin)])
+    op = bot.operator
+    tally = op.service("tally")
+    assert isinstance(tally, Tally) and op.services["tally"] is tally
+    tally.count = 3
+    admin = Caller("local", "uid:0", "admin")
+    assert dict((await status(op, admin, [])).rows)["tally seen"] == "3 things"
+    tally.broken = True
+    assert dict((await status(op, admin, [])).rows)["tally status()"] == "failed"
+    assert any("tally lost count" in error for info in op.plugins() if info.name == "tally" for error in info.errors)

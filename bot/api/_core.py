@@ -881,7 +881,28 @@ class Service(Component[SettingsT]):
     (``ctx.bus.subscribe``) and alerts (``ctx.subscribe_alerts``), runs background tasks
     (``ctx.create_task``) and reads or controls the bot (``ctx.operator``). Subscriptions made with
     its name as owner and its tasks end when it stops.
+
+    Its own figures (connections, refusals, drops) are published through :meth:`status`, :meth:`counters` and
+    :meth:`gauges`: ``/status`` shows the first, the metrics plugin exports the others, neither knowing the service
+    by name. The host reads each as :meth:`Operator.ask` does: one that raises is reported against its plugin and
+    left out of that page or scrape.
     """
+
+    def status(self) -> dict[str, str]:
+        """A few short facts for ``/status``, already text (``{"clients": "2 connected"}``), each shown as a row
+        ``NAME KEY``; optional. Keep it to what an operator acts on (leave out what is zero)."""
+        return {}
+
+    def counters(self) -> Mapping[str, int]:
+        """Counts since the service started, each only going up (``{"bad_frames": 2}``); optional. Exported as
+        ``arbot_service_counter_total{service="NAME", figure="KEY"}``. Keep the keys a fixed few, in snake_case
+        (each is a time series), and give each one from the start, at 0, so that a rule sees it before it moves."""
+        return {}
+
+    def gauges(self) -> Mapping[str, int | Decimal]:
+        """Levels now, going up and down (``{"open_connections": 3}``); optional. Exported as
+        ``arbot_service_gauge{service="NAME", figure="KEY"}`` (a float only there); keys as for :meth:`counters`."""
+        return {}
 
 
 # --- commands and jobs -------------------------------------------------------------------------
@@ -1302,6 +1323,13 @@ class Operator(abc.ABC):
         """Running notifiers by name (read-only mapping; ``/status`` shows their :meth:`Notifier.status`)."""
         return {}
 
+    @property
+    def services(self) -> Mapping[str, Service]:
+        """Running services by name, in start order (read-only mapping; ``/status`` shows their
+        :meth:`Service.status`, the metrics plugin exports their :meth:`Service.counters` and
+        :meth:`Service.gauges`)."""
+        return {}
+
     @abc.abstractmethod
     def strategy_type(self, name: str) -> str:
         """The registered type of strategy ``name`` (its ``type = "..."``)."""
@@ -1321,7 +1349,8 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def strategy_state(self, name: str) -> str:
         """``running``, ``paused by WHO`` or ``failed (ERROR)`` (``failed (not started: WHY)`` for one of
-        :attr:`strategies_not_started`)."""
+        :attr:`strategies_not_started`). ERROR quotes the exception short: ``TYPE: message``, one line of at most
+        200 characters, secrets masked, no local path (``bot.logs.describe_failure``)."""
 
     @abc.abstractmethod
     def strategy_failed(self, name: str) -> bool:

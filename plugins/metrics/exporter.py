@@ -352,6 +352,18 @@ class MetricsExporter:
             if dropped is not None:  # None: it raised, and the host reported it against its plugin
                 c.add_metric([name], dropped)
         yield c
+        # every service's own figures, under its name: this exporter knows no service (the stream's refusals...)
+        c = CounterMetricFamily("arbot_service_counter", "A service's own count since it started (Service.counters)",
+                                labels=["service", "figure"])
+        g = GaugeMetricFamily("arbot_service_gauge", "A service's own level now (Service.gauges)",
+                              labels=["service", "figure"])
+        for name, service in op.services.items():
+            for family, method in ((c, "counters"), (g, "gauges")):
+                figures = op.ask(service, method)
+                for figure, number in (figures or {}).items():  # None: it raised, reported against its plugin
+                    family.add_metric([name, figure], float(number))
+        yield c
+        yield g
 
     # --- HTTP -------------------------------------------------------------------------------------
 

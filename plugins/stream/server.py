@@ -121,6 +121,10 @@ class StreamServer:
         self.open_connections = 0
         """TCP connections open now, from accept to close, whether authenticated, waiting or closing."""
 
+    def waiting(self) -> int:
+        """Connections waiting to authenticate now."""
+        return len(self._waiting)
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:

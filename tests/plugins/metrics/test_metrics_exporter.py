@@ -471,3 +471,25 @@ async def test_a_scrape_that_cannot_be_built_answers_500_with_the_reason_and_log
     logged = [r for r in caplog.records if r.name == "arbot.metrics" and r.levelname == "ERROR"]
     assert len(logged) == 1 and "a few" in logged[0].getMessage()  # once, not on every scrape
     assert "client_connected_cb" not in caplog.text
+
+
+async def test_a_services_own_counters_and_gauges_are_exported_without_naming_it(make_bot):
+    """A service's figures were readable only through its own object; exporting one service's would tie the
+    metrics plugin to it by name. Any service's ``counters()`` and ``gauges()`` are exported under its name; one
+    whose figures raise is left out of that scrape (and reported against its plugin), the scrape still answers."""
+    from tests.fakes.venue import plugin as venue_plugin
+    from tests.test_services import CONFIG, tally_plugin
+
+    bot = await make_bot('name = "alpha"\n' + CONFIG
+                         + "[plugins.metrics]\nenabled = true\nport = 0\n",
+                         extra=[("venue", venue_plugin), ("tally", tally_plugin)])
+    tally = bot.operator.service("tally")
+    tally.count = 7
+    samples = await scrape(running_exporter(bot.operator).port)
+    assert value(samples, "arbot_service_counter_total", service="tally", figure="seen") == 7
+    assert value(samples, "arbot_service_gauge", service="tally", figure="backlog") == 2
+    assert value(samples, "arbot_service_gauge", service="tally", figure="ratio") == 0.25
+    tally.counters = None  # not callable: it raises when asked
+    samples = await scrape(running_exporter(bot.operator).port)
+    assert ("arbot_service_counter_total", (("bot", "alpha"), ("figure", "seen"), ("service", "tally"))) not in samples
+    assert value(samples, "arbot_service_gauge", service="tally", figure="backlog") == 2

@@ -636,3 +636,32 @@ async def test_a_refused_or_evicted_stranger_that_reads_nothing_is_not_held_for_
     await wait_for(lambda: server.open_connections <= 2, timeout_s=1.0, what="refused and evicted ones gone")
     for ws in strangers:
         ws.transport.abort()
+
+
+async def test_the_streams_refusals_drops_and_connections_are_in_status_and_the_metrics(make_bot):
+    """Its bad frames, drops, refusals and open connections were readable only through the server object: no status
+    page or metric showed them. The stream publishes them the generic way (Service.status/counters/gauges), so
+    /status shows them and the metrics plugin exports them without knowing the stream."""
+    from bot.api import Caller
+    from bot.builtins import status
+    from plugins.metrics import running_exporter
+    from tests.plugins.metrics.test_metrics_exporter import scrape, value
+
+    bot = await make_bot('name = "alpha"\n' + stream_toml() + "[plugins.metrics]\nenabled = true\nport = 0\n")
+    server = running_server(bot.operator)
+    url = f"ws://127.0.0.1:{server.port}"
+    ws = await connect(url, proxy=None)
+    await ws.send(auth_frame(await recv(ws), MALLORY))
+    await refused(ws)
+    kept, _ = await login(url, ALICE)
+    await wait_for(lambda: server.refusals["unknown key"] == 1 and server.stats["authenticated"] == 1)
+    rows = dict((await status(bot.operator, Caller("local", "uid:0", "admin"), [])).rows)
+    assert rows["stream clients"].startswith("1 connected"), rows
+    assert rows["stream refused"] == "unknown key 1", rows
+    samples = await scrape(running_exporter(bot.operator).port)
+    assert value(samples, "arbot_service_counter_total", service="stream", figure="refused_unknown_key") == 1
+    assert value(samples, "arbot_service_counter_total", service="stream", figure="authenticated") == 1
+    assert value(samples, "arbot_service_counter_total", service="stream", figure="bad_frames") == 0
+    assert value(samples, "arbot_service_gauge", service="stream", figure="clients") == 1
+    assert value(samples, "arbot_service_gauge", service="stream", figure="open_connections") >= 1
+    await kept.close()
