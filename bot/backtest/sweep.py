@@ -93,7 +93,13 @@ def axes_from_table(table: Any, source: str) -> list[Axis]:
         if not isinstance(values, list) or not values or any(isinstance(v, (dict, list)) for v in values):
             issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", 'expected a non-empty list of values, e.g. ["5", "10"]'))
             continue
-        axes.append(Axis(key, tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)))
+        texts = tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
+        twice = sorted({t for t in texts if texts.count(t) > 1})
+        if twice:  # as --sweep refuses it: one setting would run as two rows under one label
+            issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", f"a value is given twice ({', '.join(twice)}): give "
+                                      "each value once"))
+            continue
+        axes.append(Axis(key, texts))
     if issues:
         raise ConfigError(issues, source)
     return axes
@@ -506,11 +512,11 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     registry = collect(plugins)
     check_overlaps(raw, axes, registry)
     strategies = swept_strategies(raw, axes, registry)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for axis in axes:  # every value is valid before anything runs: a bad one is a config error naming its key
-        for value in axis.values:
+        for value in axis.values:  # (nothing is written: the output directory is made once they all are)
             backtest_config(config_path, out_dir, out_dir / "backtest.db", extra_plugins=extra_plugins,
                             overrides=[(axis.key, value)])
+    out_dir.mkdir(parents=True, exist_ok=True)
     extra = tuple((name, getattr(module, "__name__", str(module))) for name, module in extra_plugins)
     jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies))
             for i, combo in enumerate(combos, 1)]

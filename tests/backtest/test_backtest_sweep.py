@@ -218,3 +218,21 @@ def test_a_rows_captured_pnl_is_its_runs_arbitrage_captured_and_its_net_pnl_the_
     # without arbitrage there is no captured PnL: the ledger's net alone
     [plain] = build_rows([Outcome(**{**outcome.__dict__, "arb": None})], ["a"], walk_forward=None)
     assert plain.as_json()["quotes"]["USDC"]["captured"] is None
+
+
+@pytest.mark.parametrize("values", ['["5", 5]', "[1, 1]", '["5", "10", "5"]'])
+def test_a_sweep_table_value_given_twice_is_refused_naming_the_key_as_the_flag_is(tmp_path, values):
+    # each value ran twice as two rows under one label: the table's rank and chart counted one setting twice
+    config = write_config(tmp_path)
+    config.write_text(config.read_text() + f"\n[sweep]\nmin_edge_bps = {values}\n")
+    out = arbot("backtest", "--config", str(config), "--out", "sw", "--steps", "60", "--workers", "1", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout
+    assert "sweep.min_edge_bps" in out.stderr and "given twice" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "sw").exists(), "a refused sweep writes nothing"
+
+
+def test_a_refused_sweep_value_leaves_no_output_directory(tmp_path):
+    with pytest.raises(ConfigError, match="min_edge_bps"):
+        run_sweep(write_config(tmp_path), tmp_path / "x", [parse_axis("min_edge_bps=5,ten")], STEPS,
+                  extra_plugins=arb_plugins())
+    assert not (tmp_path / "x").exists()
