@@ -12,10 +12,11 @@ from .contract import DEFAULT_STEPS
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    """0 when the report is written, 2 bad config or arguments (raised as ConfigError to the CLI), 1 failed."""
+    """0 when the report is written, 2 bad config, arguments (raised as ConfigError to the CLI) or input (a recording
+    that yields no market event), 1 failed."""
     from ..units import moneys
     from .clock import NS_PER_S
-    from .driver import BacktestError, Progress, run_backtest
+    from .driver import BacktestError, BacktestInputError, Progress, run_backtest
 
     value = args.config or os.environ.get("ARBOT_CONFIG")
     path = Path(value) if value else None  # None: the embedded default (the demo)
@@ -29,6 +30,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     progress = Progress(args.steps)
     try:
         result = run_backtest(path, Path(args.out), args.steps, progress)
+    except BacktestInputError as exc:  # the input is wrong, as a config error is: fix it and run again
+        progress.close()
+        print(f"arbot: bad backtest input: {exc}", file=sys.stderr)
+        return 2
     except BacktestError as exc:
         progress.close()
         print(f"arbot: backtest failed: {exc}", file=sys.stderr)
@@ -56,7 +61,7 @@ def _has_sweep_table(path: Path | None) -> bool:
 
 def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
     from ..units import money
-    from .driver import BacktestError
+    from .driver import BacktestError, BacktestInputError
     from .sweep import parse_axis, ranking_quote, run_sweep, table_quotes
 
     try:
@@ -72,6 +77,9 @@ def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
                            walk_forward=args.walk_forward)
     except ValueError as exc:  # a malformed sweep (a bad setting value is a ConfigError: the CLI prints it)
         print(f"arbot: {exc}", file=sys.stderr)
+        return 2
+    except BacktestInputError as exc:
+        print(f"arbot: bad backtest input: {exc}", file=sys.stderr)
         return 2
     except BacktestError as exc:
         print(f"arbot: backtest failed: {exc}", file=sys.stderr)

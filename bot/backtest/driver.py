@@ -28,6 +28,7 @@ the bot (:mod:`.report`), plugin sections and chart layers from the ``backtest_r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import heapq
 import inspect
@@ -48,7 +49,7 @@ from ..recording_stats import ReadStats
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, BacktestLoop, run_simulated
 from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
-from .report import HostFigures, host_figures, write_report
+from .report import REPORT_JSON, REPORT_MD, HostFigures, host_figures, write_report
 
 log = logging.getLogger("arbot.backtest")
 
@@ -63,6 +64,11 @@ STORE_WATCH_TASK = "host:store watch"
 
 class BacktestError(Exception):
     """A backtest that cannot run as configured: printed as one paragraph, no traceback."""
+
+
+class BacktestInputError(BacktestError):
+    """A backtest whose input is wrong (a recording that yields no market event: empty, not a recording, of
+    another symbol): the user fixes the file or the config, as for a config error (``arbot backtest`` exits 2)."""
 
 
 @dataclass
@@ -322,7 +328,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     for index, venue in enumerate(venues):
         first = venue.exchange.next_event_ns() if venue.plan.recorded else 0
         if first is None:  # it would never end, nor end the backtest: synthetic venues beside it would run forever
-            raise BacktestError(nothing_recorded(venue))
+            raise BacktestInputError(nothing_recorded(venue))
         queue.append((start + lag.get(index, 0) + first, index, venue))
     heapq.heapify(queue)
     recordings = sum(1 for v in venues if v.plan.recorded)
@@ -475,12 +481,33 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     watchdog's timer on): ``benchmarks/arb.py`` measures both in one run; ``focus`` names strategies whose
     plugin sections are also made alone (``BacktestResult.focus_sections``: a sweep's swept strategies).
 
-    Raises ConfigError (a bad config, every problem with its key path) or BacktestError.
+    Raises ConfigError (a bad config, every problem with its key path), BacktestInputError (a recording that
+    yields no market event) or BacktestError. A run that fails leaves nothing half-written: its store, the report
+    files it made and ``out_dir`` when it made it (then empty) are removed; what ``out_dir`` held before stays.
     """
+    made_out = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     db_path = out_dir / "backtest.db"
-    for stale in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+    store_files = (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm"))
+    for stale in store_files:
         stale.unlink(missing_ok=True)
+    reports = [out_dir / name for name in (CHART_FILE, REPORT_JSON, REPORT_MD) if not (out_dir / name).exists()]
+    try:
+        return _run_backtest(config_path, out_dir, db_path, steps, progress, chart, require_strategy, extra_plugins,
+                             overrides, loop_per_step, focus)
+    except BaseException:  # nothing half-written: no store of a run that did not finish, no file or directory it made
+        for written in (*store_files, *reports):
+            written.unlink(missing_ok=True)
+        if made_out:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only when empty
+        raise
+
+
+def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps: int | None,
+                  progress: Progress | None, chart: bool, require_strategy: bool,
+                  extra_plugins: Sequence[tuple[str, object]], overrides: Sequence[tuple[str, str]],
+                  loop_per_step: bool, focus: Sequence[str]) -> BacktestResult:  # fmt: skip
     data_dir = Path(tempfile.mkdtemp(prefix="arbot-backtest-"))
     try:
         plugins, registry, config, plans = backtest_config(config_path, data_dir, db_path,

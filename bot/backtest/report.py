@@ -30,6 +30,9 @@ from ..store import Store
 from ..units import money, moneys
 from .contract import Curve, ReportSection
 
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
 
 def exact(value: Decimal) -> str:
     """A Decimal as plain text with every significant digit and no trailing zeros ("12.5", not "1.25E+1"), never
@@ -206,9 +209,9 @@ def write_report(out_dir: Path, host: HostFigures, sections: Sequence[ReportSect
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {"scenario": scenario, "recordings": {name: stats.as_json() for name, stats in sorted(recordings.items())},
             **host.as_json(), "sections": {s.key: s.data for s in sections}, "chart": chart, "run": run}
-    json_path = out_dir / "report.json"
+    json_path = out_dir / REPORT_JSON
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    md_path = out_dir / "report.md"
+    md_path = out_dir / REPORT_MD
     md_path.write_text(render_markdown(host, sections, scenario, run, chart, recordings), encoding="utf-8")
     return json_path, md_path
 

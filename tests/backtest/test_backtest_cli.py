@@ -127,28 +127,42 @@ def test_an_empty_recording_beside_a_synthetic_pool_ends_with_a_clear_error_not_
         out = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
     except subprocess.TimeoutExpired:
         raise AssertionError("arbot backtest over an empty recording was still running after 60 s") from None
-    assert out.returncode == 1, (out.returncode, out.stdout, out.stderr[-2000:])
+    assert out.returncode == 2, (out.returncode, out.stdout, out.stderr[-2000:])
     assert "sol.jsonl" in out.stderr and "empty" in out.stderr and 'exchange "sol-cex"' in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
     with_steps = arbot("backtest", "--config", str(config), "--out", "o", "--steps", "100", cwd=tmp_path, timeout=60)
-    assert with_steps.returncode == 1 and "sol.jsonl" in with_steps.stderr, with_steps.stderr[-2000:]
-    assert not (tmp_path / "o" / "report.json").exists()
+    assert with_steps.returncode == 2 and "sol.jsonl" in with_steps.stderr, with_steps.stderr[-2000:]
+    assert not (tmp_path / "o").exists(), "a refused recording leaves nothing in --out"
+
 
 
 def test_a_recording_alone_that_yields_no_market_event_is_an_error_not_a_0_step_report(tmp_path):
     config = recorded_book_config(tmp_path, pool=False)
     (tmp_path / "sol.jsonl").write_text("")
     empty = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
-    assert empty.returncode == 1 and "sol.jsonl" in empty.stderr and "empty" in empty.stderr, empty.stderr[-2000:]
+    assert empty.returncode == 2 and "sol.jsonl" in empty.stderr and "empty" in empty.stderr, empty.stderr[-2000:]
     write_kraken_recording(tmp_path / "sol.jsonl", 20)  # a book, but of another market than the venue's
     (tmp_path / "sol.jsonl").write_text((tmp_path / "sol.jsonl").read_text().replace("SOL/USDC", "ETH/USDC"))
     other = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
-    assert other.returncode == 1 and "no market event" in other.stderr, other.stderr[-2000:]
+    assert other.returncode == 2 and "no market event" in other.stderr, other.stderr[-2000:]
     assert "22 frames" in other.stderr, other.stderr[-2000:]
+    # the fix: what the file holds, against what the venue trades
+    assert "holds ETH/USDC" in other.stderr and "SOL/USDC" in other.stderr, other.stderr[-2000:]
     (tmp_path / "sol.jsonl").write_text("not a recording\n" * 3)
     junk = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
-    assert junk.returncode == 1 and "not JSON: 3" in junk.stderr, junk.stderr[-2000:]
-    assert not (tmp_path / "o" / "report.json").exists()
+    assert junk.returncode == 2 and "not JSON: 3" in junk.stderr, junk.stderr[-2000:]
+    assert not (tmp_path / "o").exists(), "a refused recording leaves nothing in --out"
+
+
+def test_a_failed_backtest_leaves_no_half_written_store_and_keeps_what_out_held(tmp_path):
+    config = recorded_book_config(tmp_path, pool=False)
+    write_kraken_recording(tmp_path / "sol.jsonl", 20)
+    (tmp_path / "sol.jsonl").write_text((tmp_path / "sol.jsonl").read_text().replace("SOL/USDC", "ETH/USDC"))
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "notes.txt").write_text("mine")
+    out = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["notes.txt"]
 
 
 def test_a_backtest_over_a_recording_with_a_damaged_line_says_so(tmp_path):
