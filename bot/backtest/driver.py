@@ -38,13 +38,15 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..config import BACKTEST_BOT, DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
-from ..domain import ExecutionResult, Fill, Opportunity
+from ..domain import ExecutionResult, Fill, FillApplied, Opportunity
+from ..ledger import MarkChange
 from ..recording_stats import ReadStats
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, BacktestLoop, run_simulated
@@ -90,6 +92,35 @@ class Collector:
     def subscribe(self, bus: Any) -> None:
         bus.subscribe(Opportunity, self.opportunities.append, owner="backtest")
         bus.subscribe(ExecutionResult, self.executions.append, owner="backtest")
+
+
+MARK_EVERY_NS = NS_PER_S
+"""Simulated time between two readings of the markets' mids for the equity curve (besides one at each fill)."""
+
+
+class MarkTape:
+    """Each market's mid as the bot's portfolio holds it, noted when it changed: at each applied fill, every
+    :data:`MARK_EVERY_NS` of simulated time and at the end; what open lots are marked at on the equity curve
+    (:func:`bot.ledger.equity_curves`), whose drawdown the report gives."""
+
+    def __init__(self, portfolio: Any, clock: BacktestClock):
+        self.portfolio = portfolio
+        self.clock = clock
+        self.changes: list[MarkChange] = []
+        self._last: dict[tuple[str, str], Decimal] = {}
+
+    def subscribe(self, bus: Any) -> None:
+        bus.subscribe(FillApplied, self.take, owner="backtest")
+
+    def take(self, *_: Any) -> None:
+        """Note the mids that changed since the last reading, at the current simulated time."""
+        now = self.clock.time_ns()
+        last = self._last
+        for key in sorted(self.portfolio.data_times()):
+            mid = self.portfolio.last_price(*key)
+            if mid is not None and last.get(key) != mid:
+                last[key] = mid
+                self.changes.append((now, key[0], key[1], mid))
 
 
 @dataclass(frozen=True)
@@ -306,7 +337,7 @@ def _one_turn() -> Generator[None, None, None]:
 
 
 async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
-                synchronous: bool = True) -> int:
+                synchronous: bool = True, sample: Callable[[], None] | None = None) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
     BacktestError, naming the venue and its file, when a recording yields no market event at all.
 
@@ -316,7 +347,9 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     own nanosecond too) run first, in their order. ``synchronous`` (the default): when nothing would run by
     the due time, the clock moves and the step runs without a turn of the loop; callbacks ready now take one
     turn at the current time; otherwise the loop runs what is due by then, and the step still runs at exactly
-    its time. False enters the loop at every step (the engine before, for comparison).
+    its time. False enters the loop at every step (the engine before, for comparison). ``sample`` is called after
+    the first step and then after the first step :data:`MARK_EVERY_NS` or more after the last call (the mids the
+    equity curve is marked at).
     """
     start = clock.time_ns()
     # Recordings play together in receive-time order: each one's offsets count from its own first
@@ -342,6 +375,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     recorded = [venue.plan.recorded for venue in venues]
     paces = [venue.plan.pace_ns for venue in venues]
     last = [due - start for due, _, _ in sorted(queue, key=lambda q: q[1])]  # each recording's offset (with lag)
+    next_sample = start
     while queue and (steps is None or done < steps):
         due, index, venue = pop(queue)
         if fast is None:  # the engine before: a turn of the loop per step, landing within a ns of it
@@ -364,6 +398,9 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                                 f"({(clock.time_ns() - start) / NS_PER_S} s simulated): {type(exc).__name__}: {exc}"
                                 ) from exc
         done += 1
+        if sample is not None and due >= next_sample:
+            sample()
+            next_sample = due + MARK_EVERY_NS
         if recorded[index]:
             offset = venue.exchange.next_event_ns() if more else None
             if offset is None:
@@ -412,6 +449,8 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
     bot.alerts.nowhere = True  # no notifier ever: an alert no plugin listens to is not even composed
     bot.markouts.gathered = True  # nothing reads the store before the run ends: samples are written in batches
     collector.subscribe(bot.bus)  # before start: the first books already count
+    tape = MarkTape(bot.portfolio, clock)
+    tape.subscribe(bot.bus)
     await bot.start()
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
     # would run them at moments that depend on the machine's speed, so it runs none.
@@ -433,17 +472,18 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         if steps is None and not any(v.plan.recorded for v in venues):
             steps = DEFAULT_STEPS
         wall, cpu = time.perf_counter(), time.process_time()
-        done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step)
+        done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step, sample=tape.take)
         drive_wall_s, drive_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
         last_step_ns = clock.time_ns()
         await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
         await bot.executor.settle(SETTLE_S)
         bot.markouts.flush()
+        tape.take()  # the mids at the end: the equity curve ends at the net + the unrealized PnL the report gives
         status = {name: {str(k): str(v) for k, v in (bot.ask(s, "status") or {"status()": "failed"}).items()}
                   for name, s in sorted(bot.strategies.items())}
         types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
         fills = bot.store.fills()
-        host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status)
+        host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status, tape.changes)
         outcome = RunOutcome(steps=done, last_step_ns=last_step_ns, settled_ns=clock.time_ns(),
                              drive_wall_s=drive_wall_s, drive_cpu_s=drive_cpu_s, host=host, fills=fills,
                              recordings=recording_stats(venues))
@@ -530,7 +570,7 @@ def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps:
         strategies={name: comp.type for name, comp in config.of_kind("strategy").items()},
         status={s.name: s.status for s in outcome.host.strategies if s.status},
         opportunities=tuple(collector.opportunities), executions=tuple(collector.executions),
-        fills=tuple(outcome.fills), pnl_curves=outcome.host.curves,
+        fills=tuple(outcome.fills), pnl_curves=outcome.host.curves, equity_curves=outcome.host.equity,
     )  # fmt: skip
     sections = _sections(plugins, run)
     focus_sections: list[ReportSection] = []

@@ -22,7 +22,19 @@ from typing import Any
 
 from ..domain import ZERO, Fill
 from ..exact import plain
-from ..ledger import EXACT_DIGITS, DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps, totals
+from ..ledger import (
+    EXACT_DIGITS,
+    DayFigures,
+    Ledger,
+    MarkChange,
+    Marks,
+    daily,
+    equity_curves,
+    pnl_curve_drawdown,
+    pnl_curves,
+    steps,
+    totals,
+)
 from ..markouts import MarkoutFigures
 from ..recording_stats import ReadStats
 from ..report import fills_count_text
@@ -91,10 +103,14 @@ class HostFigures:
     """Each strategy's fills and PnL per UTC day (the ledger's :func:`~bot.ledger.daily`)."""
     markouts: list[MarkoutFigures] = field(default_factory=list)
     """Each strategy's markouts per horizon (:meth:`bot.ledger.Ledger.markouts`)."""
+    equity: dict[str, dict[str, Curve]] = field(default_factory=dict)
+    """Strategy -> quote -> (ts_ns, equity): net realized PnL plus the open lots marked at the mids then
+    (:func:`bot.ledger.equity_curves`), what the max drawdown is measured on."""
 
     def drawdown(self, strategy: str) -> dict[str, Decimal]:
-        """Quote -> the largest fall of the strategy's cumulative net realized PnL from its peak."""
-        return {quote: pnl_curve_drawdown(curve) for quote, curve in sorted(self.curves.get(strategy, {}).items())}
+        """Quote -> the largest fall of the strategy's equity (net realized PnL plus its open lots marked at the mids
+        then) from its peak."""
+        return {quote: pnl_curve_drawdown(curve) for quote, curve in sorted(self.equity.get(strategy, {}).items())}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -107,13 +123,17 @@ class HostFigures:
             "risk_events": dict(self.risk_events),
             "pnl_curves": {name: {quote: [[ts, exact(v)] for ts, v in curve] for quote, curve in by_quote.items()}
                            for name, by_quote in self.curves.items()},
+            "equity_curves": {name: {quote: [[ts, exact(v)] for ts, v in curve] for quote, curve in by_quote.items()}
+                              for name, by_quote in sorted(self.equity.items())},
         }
 
 
 def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, strategies: dict[str, str],
-                 status: dict[str, dict[str, str]]) -> HostFigures:  # fmt: skip
+                 status: dict[str, dict[str, str]],
+                 mark_changes: Sequence[MarkChange] = ()) -> HostFigures:  # fmt: skip
     """The generic figures from the store the backtest wrote (``fills``: its (strategy, fill) pairs in time
-    order; ``marks``: the last mids; ``strategies``: name -> type; ``status``: each final ``status()``)."""
+    order; ``marks``: the last mids; ``strategies``: name -> type; ``status``: each final ``status()``;
+    ``mark_changes``: the mids over the run, in time order, that the equity curves mark open lots at)."""
     ledger = Ledger(store, marks)
     figures = ledger.report()
     results = []
@@ -132,10 +152,11 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, stra
         for _, fill in fills:
             fees_total[fill.fee_asset] = fees_total.get(fill.fee_asset, ZERO) + fill.fee
     risk = {f"{check} {action}": n for (check, action), n in sorted(store.risk_event_counts().items())}
-    ledger_steps = list(steps(fills, closes=store.closes()))
+    closes = store.closes()
+    ledger_steps = list(steps(fills, closes=closes))
     # the ledger's count of trades (a fee-only entry is a cost, not a fill), the sum of the table's column
     return HostFigures(results, totals(figures.values()).fills, fees_total, risk, pnl_curves(ledger_steps),
-                       daily(ledger_steps), ledger.markouts())
+                       daily(ledger_steps), ledger.markouts(), equity_curves(fills, mark_changes, closes))
 
 
 def markout_lines(figures: Iterable[MarkoutFigures]) -> list[str]:
@@ -245,7 +266,9 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
         "its lot is matched to it, anything else FIFO), before fees; fees "
         "in the quote asset (a base-asset fee at its fill's price; any other asset apart); net = realized - fees; "
         "unrealized: the lots still open at the end, marked to the last mids; max drawdown: the largest fall of "
-        "the cumulative net realized PnL from its peak (the start counting as one).",
+        "equity from its peak (the start counting as one), equity being the net realized PnL plus the open lots "
+        "marked at the mids then (read at each fill, each second of simulated time and at the end): a loss held "
+        "in open lots counts.",
         "",
         "## Per day (UTC)",
         "",

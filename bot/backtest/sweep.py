@@ -5,7 +5,8 @@ table of ``key = [values]``) runs one backtest per combination, in worker proces
 default), each in its own ``run-NNN/`` directory with its own report, and writes one table
 (``sweep.md``, ``sweep.json``) ranked by the net realized PnL the ledger gives the swept strategies
 ("net realized PnL", ``net``: each run's report's ``net`` of them), with the max drawdown of their summed
-curve, their fills, and when an ``arb`` section is there their arbitrage's captured PnL, executions,
+equity (net realized PnL plus open lots marked at the mids: each run's report's curve), their fills, and
+when an ``arb`` section is there their arbitrage's captured PnL, executions,
 capture rate and prediction error (the section of the swept strategies' run alone: sweeping one pair of
 three shows that pair's), and a chart (``sweep.png``).
 
@@ -41,6 +42,7 @@ values are given; ties rank by that number.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import itertools
 import json
@@ -176,6 +178,9 @@ class Outcome:
     steps_wall_s: float
     cpu_s: float
     """CPU time the whole backtest took in its worker."""
+    equity: dict[str, dict[str, Curve]] = dataclasses.field(default_factory=dict)
+    """Strategy -> quote -> equity (net realized PnL plus open lots marked at the mids then): the report's curve
+    its max drawdown is measured on."""
 
 
 def run_job(job: Job) -> Outcome:
@@ -193,7 +198,7 @@ def run_job(job: Job) -> Outcome:
         index=job.index, overrides=job.overrides, net={s.name: dict(s.net) for s in result.host.strategies},
         fills={s.name: s.fills for s in result.host.strategies}, curves=result.host.curves, arb=arb,
         start_ns=START_NS, end_ns=START_NS + result.simulated_ns, steps=result.steps,
-        steps_wall_s=result.steps_wall_s, cpu_s=time.process_time() - cpu,
+        steps_wall_s=result.steps_wall_s, cpu_s=time.process_time() - cpu, equity=result.host.equity,
     )  # fmt: skip
 
 
@@ -321,21 +326,24 @@ def _row(o: Outcome, strategies: Sequence[str], walk_forward: float | None) -> R
     """One combination's row (in the caller's exact context)."""
     arb = _arb_by_quote(o.arb)
     quotes = sorted({q for name in strategies for q in o.net.get(name, {})}
-                    | {q for name in strategies for q in o.curves.get(name, {})} | set(arb))
+                    | {q for name in strategies for q in o.curves.get(name, {})}
+                    | {q for name in strategies for q in o.equity.get(name, {})} | set(arb))
     figures = []
     for quote in quotes:
         curve = combined_curve(o.curves, strategies, quote)
+        equity = combined_curve(o.equity, strategies, quote)  # the drawdowns': the report's, open lots marked
         net = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
         tune = rest = rest_dd = None
         if walk_forward is not None:
             split_ns = o.start_ns + int((o.end_ns - o.start_ns) * walk_forward)
             tune = value_at(curve, split_ns)
             rest = net - tune
-            rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in curve if ts > split_ns])
+            at_split = value_at(equity, split_ns)
+            rest_dd = pnl_curve_drawdown([(ts, v - at_split) for ts, v in equity if ts > split_ns])
         section = arb.get(quote, {})
         captured = (section.get("pnl") or {}).get("captured")
         figures.append(QuoteFigures(
-            quote=quote, net=net, max_drawdown=pnl_curve_drawdown(curve),
+            quote=quote, net=net, max_drawdown=pnl_curve_drawdown(equity),
             captured=None if captured is None else Decimal(captured),
             capture_rate=(section.get("pnl") or {}).get("capture_rate"),
             prediction_error=((section.get("prediction_error") or {}).get("abs_quote") or {}).get("mean"),

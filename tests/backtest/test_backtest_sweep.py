@@ -78,7 +78,7 @@ def test_a_row_shows_the_reports_exact_figures_however_many_digits():
     curve = [(1, long), (2, Decimal("0.1") + long), (3, Decimal("-100.0000000000000000000000000001"))]
     outcome = Outcome(index=1, overrides=(), net={"a": {"USDC": curve[-1][1]}}, fills={"a": 3},
                       curves={"a": {"USDC": curve}}, arb=None, start_ns=0, end_ns=3, steps=3, steps_wall_s=0.0,
-                      cpu_s=0.0)
+                      cpu_s=0.0, equity={"a": {"USDC": curve}})  # nothing left open: equity is the realized curve
     row = build_rows([outcome], ["a"], walk_forward=None)[0]
     assert combined_curve({"a": {"USDC": curve}}, ["a"], "USDC") == curve
     assert row.in_quote("USDC").net == curve[-1][1]
@@ -145,12 +145,11 @@ def test_a_sweep_row_carries_every_quotes_pnl_and_the_table_does_not_rank_across
     from bot.backtest.sweep import ranking_quote, render_markdown, sweep_chart_png
 
     def outcome(index: int, usdc: int, usdt: int) -> Outcome:  # sol-usdc trades in USDC, sol-usdt in USDT
+        curves = {"sol-usdc": {"USDC": [(10, Decimal(usdc))]}, "sol-usdt": {"USDT": [(20, Decimal(usdt))]}}
         return Outcome(index=index, overrides=(("min_edge_bps", str(index)),),
                        net={"sol-usdc": {"USDC": Decimal(usdc)}, "sol-usdt": {"USDT": Decimal(usdt)}},
-                       fills={"sol-usdc": 2, "sol-usdt": 2},
-                       curves={"sol-usdc": {"USDC": [(10, Decimal(usdc))]},
-                               "sol-usdt": {"USDT": [(20, Decimal(usdt))]}},
-                       arb=None, start_ns=0, end_ns=30, steps=3, steps_wall_s=0.0, cpu_s=0.0)
+                       fills={"sol-usdc": 2, "sol-usdt": 2}, curves=curves,
+                       arb=None, start_ns=0, end_ns=30, steps=3, steps_wall_s=0.0, cpu_s=0.0, equity=curves)
 
     rows = build_rows([outcome(1, 1, -500), outcome(2, 5, -600)], ["sol-usdc", "sol-usdt"], walk_forward=None)
     first = rows[0]
@@ -236,3 +235,17 @@ def test_a_refused_sweep_value_leaves_no_output_directory(tmp_path):
         run_sweep(write_config(tmp_path), tmp_path / "x", [parse_axis("min_edge_bps=5,ten")], STEPS,
                   extra_plugins=arb_plugins())
     assert not (tmp_path / "x").exists()
+
+
+def test_a_rows_drawdowns_are_of_equity_with_open_lots_marked_as_the_report_gives_them():
+    # realized 0 then +10, but a lot held from 2 to 4 lost 30 at its mark before closing: the row's drawdown is the
+    # report's (equity), and the walk-forward rest's counts from the equity at the split
+    realized = [(4, Decimal(10))]
+    equity = [(2, Decimal(0)), (3, Decimal(-30)), (4, Decimal(10)), (6, Decimal(-5))]
+    outcome = Outcome(index=1, overrides=(), net={"a": {"USDC": Decimal(10)}}, fills={"a": 2},
+                      curves={"a": {"USDC": realized}}, arb=None, start_ns=0, end_ns=6, steps=6, steps_wall_s=0.0,
+                      cpu_s=0.0, equity={"a": {"USDC": equity}})
+    [figures] = build_rows([outcome], ["a"], walk_forward=None)[0].quotes
+    assert figures.max_drawdown == Decimal(30) and figures.net == Decimal(10)
+    [split] = build_rows([outcome], ["a"], walk_forward=0.5)[0].quotes  # split at 3: equity -30 there
+    assert (split.tune, split.rest, split.rest_drawdown) == (Decimal(0), Decimal(10), Decimal(15))
