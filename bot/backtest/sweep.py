@@ -33,7 +33,11 @@ refused, naming both: compared by what they set, not by their text.
 **Walk-forward** (``--walk-forward 0.5``): each combination's run is split at that fraction of its
 simulated span; the table is ranked on the first part (tuning) and shows the rest (out of sample)
 next to it, with the best tuned combination's result on the rest: how much of the tuned figure was
-fitting.
+fitting. Each part is what the equity gained in it (net realized PnL plus what is held marked at the mids:
+a lot bought in the tuning part and sold in the rest credits each part with its own move, and a loss held at
+the split is the tuning part's). The rest continues the same run, from the bot's state at the split: what it
+held then is carried (shown, as its unrealized PnL at the split, "held at the split"), not flat as a fresh
+bot would start.
 
 Deterministic: the same config, data and sweep give the same table and chart, byte for byte (wall
 times are printed, never written into them). Combinations are numbered in the order the axes and
@@ -245,10 +249,15 @@ class QuoteFigures:
     prediction_error: str | None = None
     """Mean absolute difference between an execution's predicted and realized PnL (quote), from the arb section."""
     tune: Decimal | None = None
-    """Walk-forward: net realized PnL in the tuning part (up to the split)."""
+    """Walk-forward: what the tuning part made, up to the split: the equity there (net realized PnL plus what was
+    held marked at the mids then)."""
     rest: Decimal | None = None
-    """Walk-forward: net realized PnL in the rest (after the split)."""
+    """Walk-forward: what the rest made, after the split: the equity at the end less the equity at the split (a lot
+    carried over the split counts only its move after it)."""
     rest_drawdown: Decimal | None = None
+    carried: Decimal | None = None
+    """Walk-forward: the unrealized PnL of what was held at the split (counted in the tuning part): the rest
+    continues the same run, so it starts holding that, not flat as a fresh bot would."""
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -258,6 +267,7 @@ class QuoteFigures:
         }  # fmt: skip
         if self.tune is not None and self.rest is not None and self.rest_drawdown is not None:
             out["walk_forward"] = {"tune": exact(self.tune), "rest": exact(self.rest),
+                                   "carried": exact(self.carried or ZERO),
                                    "rest_max_drawdown": exact(self.rest_drawdown)}
         return out
 
@@ -333,13 +343,13 @@ def _row(o: Outcome, strategies: Sequence[str], walk_forward: float | None) -> R
         curve = combined_curve(o.curves, strategies, quote)
         equity = combined_curve(o.equity, strategies, quote)  # the drawdowns': the report's, open lots marked
         net = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
-        tune = rest = rest_dd = None
-        if walk_forward is not None:
+        tune = rest = rest_dd = carried = None
+        if walk_forward is not None:  # split on equity: each part is credited what the market did in it
             split_ns = o.start_ns + int((o.end_ns - o.start_ns) * walk_forward)
-            tune = value_at(curve, split_ns)
-            rest = net - tune
-            at_split = value_at(equity, split_ns)
-            rest_dd = pnl_curve_drawdown([(ts, v - at_split) for ts, v in equity if ts > split_ns])
+            tune = value_at(equity, split_ns)
+            rest = (equity[-1][1] if equity else ZERO) - tune
+            carried = tune - value_at(curve, split_ns)
+            rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in equity if ts > split_ns])
         section = arb.get(quote, {})
         captured = (section.get("pnl") or {}).get("captured")
         figures.append(QuoteFigures(
@@ -347,7 +357,7 @@ def _row(o: Outcome, strategies: Sequence[str], walk_forward: float | None) -> R
             captured=None if captured is None else Decimal(captured),
             capture_rate=(section.get("pnl") or {}).get("capture_rate"),
             prediction_error=((section.get("prediction_error") or {}).get("abs_quote") or {}).get("mean"),
-            tune=tune, rest=rest, rest_drawdown=rest_dd,
+            tune=tune, rest=rest, rest_drawdown=rest_dd, carried=carried,
         ))  # fmt: skip
     return Row(index=o.index, params=o.overrides, quotes=tuple(figures),
                fills=sum(o.fills.get(name, 0) for name in strategies),
@@ -367,7 +377,7 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
     head = ["rank", "run", *keys]
     for quote in quotes:
         unit = f" ({quote})" if len(quotes) > 1 else ""
-        head += [f"tuning part{unit}", f"the rest{unit}"] if wf else []
+        head += [f"tuning part{unit}", f"held at the split{unit}", f"the rest{unit}"] if wf else []
         head += [f"net realized PnL{unit}", f"max drawdown{unit}", f"captured PnL{unit}", f"capture rate{unit}",
                  f"prediction error (mean abs){unit}"]
     head += ["executions", "fills"]
@@ -389,7 +399,10 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         assert walk_forward is not None
         lines += [
             f"Walk-forward: each run is split at {walk_forward:.0%} of its simulated span; ranked on the tuning "
-            "part, the rest is out of sample.",
+            "part, the rest is out of sample. Each part is what the equity (net realized PnL plus what is held, "
+            "marked at the mids) gained in it. The rest continues the same run: it starts holding what the "
+            "tuning part held at the split (its unrealized PnL then, in the tuning part's figure, is \"held at "
+            "the split\"), not flat as a fresh bot would.",
             "",
         ]
         if rows and ranked_by is not None:
@@ -409,7 +422,7 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         for quote in quotes:
             f = r.in_quote(quote)
             if wf:
-                cells += [money(f.tune or ZERO, quote), money(f.rest or ZERO, quote)]
+                cells += [money(f.tune or ZERO, quote), money(f.carried or ZERO, quote), money(f.rest or ZERO, quote)]
             cells += [money(f.net, quote), money(f.max_drawdown, quote),
                       "-" if f.captured is None else money(f.captured, quote), _rate(f.capture_rate),
                       "-" if f.prediction_error is None else money(Decimal(f.prediction_error), quote)]

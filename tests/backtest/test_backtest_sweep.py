@@ -60,7 +60,9 @@ def test_walk_forward_ranks_on_the_tuning_part_and_shows_the_rest(tmp_path):
     with localcontext(prec=200):  # exact figures (a pool price has ~50 digits)
         for r in result.rows:
             [f] = r.quotes
-            assert f.tune + f.rest == f.net
+            report = json.loads((tmp_path / "wf" / f"run-{r.index:03d}" / "report.json").read_text())
+            equity = report["equity_curves"]["sol-arb"]["USDC"]
+            assert f.tune + f.rest == Decimal(equity[-1][1])  # the parts add up to the run's equity at the end
     assert "Walk-forward" in result.table_md.read_text() and result.chart is None
 
 
@@ -248,4 +250,20 @@ def test_a_rows_drawdowns_are_of_equity_with_open_lots_marked_as_the_report_give
     [figures] = build_rows([outcome], ["a"], walk_forward=None)[0].quotes
     assert figures.max_drawdown == Decimal(30) and figures.net == Decimal(10)
     [split] = build_rows([outcome], ["a"], walk_forward=0.5)[0].quotes  # split at 3: equity -30 there
-    assert (split.tune, split.rest, split.rest_drawdown) == (Decimal(0), Decimal(10), Decimal(15))
+    assert (split.tune, split.rest, split.rest_drawdown, split.carried) == (Decimal(-30), Decimal(25), Decimal(15),
+                                                                           Decimal(-30))
+
+
+def test_walk_forward_parts_split_equity_so_a_lot_carried_over_the_split_credits_each_part_its_own_move():
+    # bought at 100 in the tuning part, marked 90 at the split, sold at 95 in the rest: the tuning part lost 10
+    # (it held the loss at the split) and the rest made 5. Split on realized PnL, the tuning part showed 0 (its
+    # held loss unseen, so it ranked as if flat) and the rest -5 (the tuning part's loss booked out of sample).
+    outcome = Outcome(index=1, overrides=(), net={"a": {"USDC": Decimal(-5)}}, fills={"a": 2},
+                      curves={"a": {"USDC": [(4, Decimal(-5))]}}, arb=None, start_ns=0, end_ns=6, steps=6,
+                      steps_wall_s=0.0, cpu_s=0.0,
+                      equity={"a": {"USDC": [(2, Decimal(-10)), (4, Decimal(-5))]}})
+    [row] = build_rows([outcome], ["a"], walk_forward=0.5)
+    [f] = row.quotes
+    assert (f.tune, f.rest, f.carried) == (Decimal(-10), Decimal(5), Decimal(-10))
+    assert row.as_json()["quotes"]["USDC"]["walk_forward"] == {"tune": "-10", "rest": "5", "carried": "-10",
+                                                               "rest_max_drawdown": "0"}
