@@ -524,6 +524,7 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
         raise ValueError(f"--walk-forward must be a fraction between 0 and 1 (the tuning part), got {walk_forward}")
     raw = read_toml(config_path) if config_path is not None else default_toml()
     source = str(config_path) if config_path is not None else DEFAULT_SOURCE
+    flags = bool(axes)
     if not axes and SWEEP_TABLE in raw:
         axes = axes_from_table(raw[SWEEP_TABLE], source)
     combos = combinations(axes)
@@ -535,8 +536,12 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     strategies = swept_strategies(raw, axes, registry)
     for axis in axes:  # every value is valid before anything runs: a bad one is a config error naming its key
         for value in axis.values:  # (nothing is written: the output directory is made once they all are)
-            backtest_config(config_path, out_dir, out_dir / "backtest.db", extra_plugins=extra_plugins,
-                            overrides=[(axis.key, value)])
+            try:
+                backtest_config(config_path, out_dir, out_dir / "backtest.db", extra_plugins=extra_plugins,
+                                overrides=[(axis.key, value)])
+            except ConfigError as exc:  # the value is the sweep's, not the file's: say which one
+                swept = f"--sweep {axis.key}={value}" if flags else f"its [{SWEEP_TABLE}] {axis.key} = {value}"
+                raise ConfigError(exc.issues, f"{exc.source} with {swept}") from None
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = tuple((name, getattr(module, "__name__", str(module))) for name, module in extra_plugins)
     jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies))

@@ -267,3 +267,24 @@ def test_walk_forward_parts_split_equity_so_a_lot_carried_over_the_split_credits
     assert (f.tune, f.rest, f.carried) == (Decimal(-10), Decimal(5), Decimal(-10))
     assert row.as_json()["quotes"]["USDC"]["walk_forward"] == {"tune": "-10", "rest": "5", "carried": "-10",
                                                                "rest_max_drawdown": "0"}
+
+
+def test_a_swept_value_the_settings_refuse_is_named_as_the_sweeps_not_the_files(tmp_path):
+    # the config file sets max_notional = "1500": the bad value came from the sweep, and the error says so
+    with pytest.raises(ConfigError) as caught:
+        run_sweep(write_config(tmp_path), tmp_path / "x", [parse_axis("max_notional=500,lots")], STEPS,
+                  extra_plugins=arb_plugins())
+    text = str(caught.value)
+    assert "strategies.sol-arb.max_notional" in text and '"lots"' in text
+    assert "--sweep max_notional=lots" in text.splitlines()[0], text
+
+
+def test_a_sweep_key_naming_a_component_the_config_lacks_is_refused_naming_the_configured_ones(tmp_path):
+    # it made an empty [strategies.nope] table, refused as 'no strategy plugin provides "nope"'
+    with pytest.raises(ConfigError) as caught:
+        run_sweep(write_config(tmp_path), tmp_path / "x", [parse_axis("strategies.nope.min_edge_bps=5")], STEPS,
+                  extra_plugins=arb_plugins())
+    text = str(caught.value)
+    assert "sweep.strategies.nope.min_edge_bps" in text and "no [strategies.nope]" in text and "sol-arb" in text
+    assert "plugin" not in text
+    assert not (tmp_path / "x").exists()
