@@ -385,10 +385,11 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         "# Parameter sweep",
         "",
         f"{scenario}; {len(rows)} combinations of " + ", ".join(f"`{a.key}` ({', '.join(a.values)})" for a in axes)
-        + f"; figures of {', '.join(strategies)}: net realized PnL and max drawdown from the ledger (after fees, "
-        "as each run's report shows them per strategy); captured PnL, capture rate and prediction error from the "
-        "run's Arbitrage section (the executions' own realized PnL: a residual valued at the mid, a fee in a "
-        "third asset at its execution's price, so it differs from the net by those).",
+        + f"; figures of {', '.join(strategies)}: net realized PnL and max drawdown (of equity: open lots marked at "
+        "the mids) from the ledger (after fees, as each run's report shows them per strategy); captured PnL, "
+        "capture rate and prediction error from the run's Arbitrage section (the executions' own realized PnL: "
+        "a residual valued at the mid, a fee in a third asset at its execution's price, so it differs from the "
+        "net by those).",
         "",
     ]
     if len(quotes) > 1:
