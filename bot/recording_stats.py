@@ -110,6 +110,19 @@ class ReadStats:
             return f"{text}: it holds no market event of any symbol"
         return text
 
+    def stopped_early(self) -> str:
+        """Why playback stopped before the end of the file, and how to play what comes before; "" when it did not
+        (a backtest refuses a recording it cannot play to its end rather than report on part of it)."""
+        if self.stopped_at is None:
+            return ""
+        text = f"playback stops at line {self.stopped_at} of {self.lines}: {self.stopped}"
+        if self.malformed:
+            text += (f" ({self.malformed} malformed lines skipped, first at line "
+                     + ", ".join(map(str, self.first_bad)) + ")")
+        keep = max(self.stopped_at - 1, 0)
+        return (f"{text}. To play the part before it: head -n {keep} {self.path} > PART.jsonl, and play that file; "
+                "else record the market again")
+
     def as_json(self) -> dict[str, Any]:
         """The figures as JSON types (a backtest report's ``recordings``); ``went_back`` only when receive times
         went back."""

@@ -474,6 +474,10 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         wall, cpu = time.perf_counter(), time.process_time()
         done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step, sample=tape.take)
         drive_wall_s, drive_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+        damaged = [f'exchange "{name}": its recording {stats.path} cannot be played to its end: {why}'
+                   for name, stats in recording_stats(venues).items() if (why := stats.stopped_early())]
+        if damaged:  # a report on part of the data, the rest silently missing, is not what was asked for
+            raise BacktestInputError("\n".join(damaged))
         last_step_ns = clock.time_ns()
         await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
         await bot.executor.settle(SETTLE_S)

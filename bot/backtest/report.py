@@ -197,10 +197,10 @@ def recording_lines(recordings: Mapping[str, ReadStats]) -> list[str]:
         return []
     lines = ["## Recordings", "",
              "Each recorded venue's file as read: a malformed line (not a recording line: cut short, not JSON, ...) "
-             "is skipped; playback stops early at a line it cannot get past, or where the market broke (a book "
-             "whose checksum failed) and no later line (a fresh snapshot) restored it: the rest of the file is "
-             "not played. A receive time earlier than the line's before (the recorder's wall clock stepped back) "
-             "is played in file order as no time passing.", "",
+             "is skipped; a recording whose playback could not go on to its end (a line it cannot get past, or a "
+             "market that broke, a book whose checksum failed, and no later line restored) is refused, so each "
+             "here played to its end. A receive time earlier than the line's before (the recorder's wall clock "
+             "stepped back) is played in file order as no time passing.", "",
              "| venue | file | lines | frames | malformed lines skipped | receive times | playback |",
              "| --- | --- | ---: | ---: | --- | --- | --- |"]
     for name, stats in sorted(recordings.items()):

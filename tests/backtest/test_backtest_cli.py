@@ -165,25 +165,37 @@ def test_a_failed_backtest_leaves_no_half_written_store_and_keeps_what_out_held(
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["notes.txt"]
 
 
-def test_a_backtest_over_a_recording_with_a_damaged_line_says_so(tmp_path):
+def test_a_recording_damaged_where_playback_cannot_go_on_is_bad_input_naming_the_file_the_line_and_the_fix(tmp_path):
     """One line cut in half: the book's checksum fails after it and no later snapshot restores it, so the market
-    ends there. The backtest still reports, and says on stderr (without -v) and in the report what it read."""
+    would end there, two thirds of the file unplayed. That was a report on a third of the data with a warning; it
+    is bad input (exit 2), naming the file, the line, and how to backtest the part before it."""
     write_kraken_recording(tmp_path / "sol.jsonl", 600)  # 60 s of book
     lines = (tmp_path / "sol.jsonl").read_text().splitlines(keepends=True)
     lines[100] = lines[100][: len(lines[100]) // 2] + "\n"  # one line of 602 cut in half (a bad copy, a full disk)
     (tmp_path / "sol.jsonl").write_text("".join(lines))
     out = arbot("backtest", "--config", str(recorded_book_config(tmp_path)), "--out", "o", cwd=tmp_path)
+    assert out.returncode == 2, (out.stdout, out.stderr[-2000:])
+    assert "sol.jsonl" in out.stderr and "line 101" in out.stderr and "line 102" in out.stderr, out.stderr[-2000:]
+    assert "SOL/USDC" in out.stderr and "head -n 101" in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "o").exists(), "nothing half-written"
+
+
+def test_a_recording_whose_last_line_was_cut_plays_to_its_end_and_says_so(tmp_path):
+    """A recorder killed mid-write leaves its last line cut: nothing comes after it, so the backtest runs on
+    everything before it, and says on stderr (without -v) and in the report what it skipped."""
+    write_kraken_recording(tmp_path / "sol.jsonl", 300)
+    text = (tmp_path / "sol.jsonl").read_text()
+    (tmp_path / "sol.jsonl").write_text(text[:-40])
+    out = arbot("backtest", "--config", str(recorded_book_config(tmp_path)), "--out", "o", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     warned = [line for line in out.stderr.splitlines() if "sol.jsonl" in line]
-    assert warned and "1 malformed line" in warned[0] and "line 101" in warned[0], out.stderr[-2000:]
-    assert "stopped early at line 102" in warned[0] and "SOL/USDC" in warned[0], warned
+    assert warned and "1 malformed line" in warned[0] and "line 302" in warned[0], out.stderr[-2000:]
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     read = report["recordings"]["sol-cex"]
-    assert (read["file"], read["lines"], read["frames"], read["malformed"]) == ("sol.jsonl", 602, 601, 1)
-    assert read["skipped"] == {"not JSON": 1} and read["first_malformed_lines"] == [101]
-    assert read["stopped_early"]["line"] == 102 and "SOL/USDC" in read["stopped_early"]["why"]
-    markdown = (tmp_path / "o" / "report.md").read_text()
-    assert "## Recordings" in markdown and "stopped early at line 102" in markdown
+    assert (read["lines"], read["frames"], read["malformed"]) == (302, 301, 1)
+    assert read["first_malformed_lines"] == [302] and read["stopped_early"] is None
+    assert "## Recordings" in (tmp_path / "o" / "report.md").read_text()
 
 
 def test_a_damaged_line_followed_by_a_fresh_snapshot_is_skipped_and_the_book_resyncs(tmp_path):
