@@ -46,12 +46,14 @@ values are given; ties rank by that number.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import itertools
 import json
 import multiprocessing
 import os
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -513,7 +515,9 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     """Backtest every combination of ``axes`` (``workers`` processes, default one per core) and write the table.
 
     Raises ConfigError (a key nothing has, a value the settings refuse: checked on the first combination
-    before any worker starts), ValueError (a malformed sweep) or BacktestError.
+    before any worker starts), ValueError (a malformed sweep) or BacktestError (BacktestInputError: a recording
+    that cannot be played). A sweep that fails writes no table and removes the run directories and the output
+    directory it made.
     """
     import time
 
@@ -543,18 +547,28 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
             except ConfigError as exc:  # the value is the sweep's, not the file's: say which one
                 swept = f"--sweep {axis.key}={value}" if flags else f"its [{SWEEP_TABLE}] {axis.key} = {value}"
                 raise ConfigError(exc.issues, f"{exc.source} with {swept}") from None
+    made_out = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = tuple((name, getattr(module, "__name__", str(module))) for name, module in extra_plugins)
     jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies))
             for i, combo in enumerate(combos, 1)]
+    made = [job.out_dir for job in jobs if not job.out_dir.exists()]
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     wall = time.perf_counter()
-    if count == 1:
-        outcomes = [run_job(job) for job in jobs]
-    else:
-        context = _worker_context([module for _, module in extra])
-        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            outcomes = list(pool.map(run_job, jobs))
+    try:
+        if count == 1:
+            outcomes = [run_job(job) for job in jobs]
+        else:
+            context = _worker_context([module for _, module in extra])
+            with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+                outcomes = list(pool.map(run_job, jobs))
+    except BaseException:  # no table: nothing half-written, no run directory it made, no output directory
+        for run_dir in made:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if made_out:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only when empty
+        raise
     wall_s = time.perf_counter() - wall
     rows = build_rows(outcomes, strategies, walk_forward)
     scenario = f"Config `{source}`, {outcomes[0].steps:,} market steps a run"

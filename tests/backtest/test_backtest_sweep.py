@@ -288,3 +288,20 @@ def test_a_sweep_key_naming_a_component_the_config_lacks_is_refused_naming_the_c
     assert "sweep.strategies.nope.min_edge_bps" in text and "no [strategies.nope]" in text and "sol-arb" in text
     assert "plugin" not in text
     assert not (tmp_path / "x").exists()
+
+
+def test_a_sweep_whose_run_fails_leaves_no_run_directories_and_no_table(tmp_path):
+    # the second combination plays a recording damaged mid-file (bad input): the first one's run-001 was left
+    # behind beside no table, an output that looked like a sweep of one combination
+    from tests.backtest.backtest_kit import recorded_cex_config, write_kraken_recording
+
+    write_kraken_recording(tmp_path / "sol.jsonl", 300)
+    lines = (tmp_path / "sol.jsonl").read_text().splitlines(keepends=True)
+    lines[100] = lines[100][: len(lines[100]) // 2] + "\n"
+    (tmp_path / "cut.jsonl").write_text("".join(lines))
+    config = recorded_cex_config(tmp_path)
+    out = arbot("backtest", "--config", str(config), "--out", "sw", "--workers", "1",
+                "--sweep", "exchanges.sol-cex.recording=sol.jsonl,cut.jsonl", cwd=tmp_path)
+    assert out.returncode == 2, (out.stdout, out.stderr[-2000:])
+    assert "cut.jsonl" in out.stderr and "line 102" in out.stderr, out.stderr[-2000:]
+    assert not (tmp_path / "sw").exists(), sorted(p.name for p in (tmp_path / "sw").iterdir())
