@@ -51,7 +51,7 @@ from ..recording_stats import ReadStats
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, BacktestLoop, run_simulated
 from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
-from .report import REPORT_JSON, REPORT_MD, HostFigures, host_figures, write_report
+from .report import REPORT_JSON, REPORT_MD, RUN_JSON, HostFigures, host_figures, write_report
 
 log = logging.getLogger("arbot.backtest")
 
@@ -535,7 +535,8 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     store_files = (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm"))
     for stale in store_files:
         stale.unlink(missing_ok=True)
-    reports = [out_dir / name for name in (CHART_FILE, REPORT_JSON, REPORT_MD) if not (out_dir / name).exists()]
+    reports = [out_dir / name for name in (CHART_FILE, REPORT_JSON, REPORT_MD, RUN_JSON)
+               if not (out_dir / name).exists()]
     try:
         return _run_backtest(config_path, out_dir, db_path, steps, progress, chart, require_strategy, extra_plugins,
                              overrides, loop_per_step, focus)

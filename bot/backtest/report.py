@@ -7,8 +7,8 @@ per strategy and market, a named lot else FIFO; fees in quote, net, open lots ma
 mids), risk events and each strategy's final ``status()``. A plugin adds its own sections
 through the ``backtest_report_sections`` hook (the arb plugin: opportunities, capture rate,
 prediction error). ``report.json`` keeps money as exact decimal strings; what depends on the
-machine (wall time, ticks per second) is under ``run``, apart, so two runs compare equal on
-everything else.
+machine (wall time, ticks per second) is in ``run.json``, apart, so two runs of one scenario write the
+same ``report.json`` and ``report.md``, byte for byte.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ from .contract import Curve, ReportSection
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+RUN_JSON = "run.json"
+"""The run's machine-dependent figures (wall time, ticks per second), apart from the report."""
 
 
 def exact(value: Decimal) -> str:
@@ -219,27 +221,27 @@ def recording_lines(recordings: Mapping[str, ReadStats]) -> list[str]:
 def write_report(out_dir: Path, host: HostFigures, sections: Sequence[ReportSection], scenario: dict[str, Any],
                  run: dict[str, Any], chart: str | None,
                  recordings: Mapping[str, ReadStats] | None = None) -> tuple[Path, Path]:  # fmt: skip
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths.
+    """Write ``report.json``, ``report.md`` and ``run`` as ``run.json`` into ``out_dir``; returns the report's paths.
 
     ``scenario`` describes the input (config, venues, steps, simulated span): same scenario, same
-    figures. ``recordings``: each recorded venue's read statistics (lines, frames, malformed lines
-    skipped, where playback stopped early). ``run`` holds what depends on the machine (wall time,
-    ticks per second).
+    figures, same bytes of ``report.json`` and ``report.md``. ``recordings``: each recorded venue's read statistics
+    (lines, frames, malformed lines skipped). ``run`` holds what depends on the machine (wall time, ticks per
+    second): written apart, in ``run.json``, so the report's files compare equal between two runs.
     """
     recordings = recordings or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {"scenario": scenario, "recordings": {name: stats.as_json() for name, stats in sorted(recordings.items())},
-            **host.as_json(), "sections": {s.key: s.data for s in sections}, "chart": chart, "run": run}
+            **host.as_json(), "sections": {s.key: s.data for s in sections}, "chart": chart}
+    (out_dir / RUN_JSON).write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     json_path = out_dir / REPORT_JSON
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     md_path = out_dir / REPORT_MD
-    md_path.write_text(render_markdown(host, sections, scenario, run, chart, recordings), encoding="utf-8")
+    md_path.write_text(render_markdown(host, sections, scenario, chart, recordings), encoding="utf-8")
     return json_path, md_path
 
 
 def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenario: dict[str, Any],
-                    run: dict[str, Any], chart: str | None,
-                    recordings: Mapping[str, ReadStats] | None = None) -> str:  # fmt: skip
+                    chart: str | None, recordings: Mapping[str, ReadStats] | None = None) -> str:  # fmt: skip
     lines = [
         "# Backtest report",
         "",
@@ -297,9 +299,5 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
         lines += [f"## {section.title}", "", section.markdown.rstrip("\n"), ""]
     if chart:
         lines += [f"![cumulative PnL]({chart})", ""]
-    lines += [
-        f"Run: {run.get('wall_s')} s wall in all, the market steps {run.get('steps_wall_s')} s: "
-        f"{run.get('ticks_per_s')} ticks/s (machine-dependent; not part of the scenario's result).",
-        "",
-    ]
+    lines += [f"This run's wall time and ticks per second, which depend on the machine: `{RUN_JSON}`.", ""]
     return "\n".join(lines)
