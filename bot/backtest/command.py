@@ -109,7 +109,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument("--config", "-c", help="config file (default: $ARBOT_CONFIG, else the embedded default: "
                                                "the paper grid and SOL/USDC arbitrage demo)")
     parser.add_argument("--out", default="backtest-report",
-                        help="directory for report.md, report.json, pnl.png and backtest.db (default: backtest-report)")
+                        help="directory for report.md, report.json, pnl.png, run.json and backtest.db (default: "
+                             "backtest-report)")
     parser.add_argument("--steps", type=int, help=f"market steps to run (default: {DEFAULT_STEPS:,} for a synthetic "
                                                   "scenario; a recording plays to its end)")
     parser.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
