@@ -60,6 +60,7 @@ def _has_sweep_table(path: Path | None) -> bool:
 
 
 def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
+    from ..domain import ZERO
     from ..units import money
     from .driver import BacktestError, BacktestInputError
     from .sweep import parse_axis, ranking_quote, run_sweep, table_quotes
@@ -93,8 +94,8 @@ def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
         params = ", ".join(f"{k}={v}" for k, v in row.params)
         figures = []
         for f in row.quotes:
-            extra = (f" (tuning {money(f.tune, f.quote)}, rest {money(f.rest, f.quote)})"
-                     if f.tune is not None and f.rest is not None else "")
+            extra = (f" (tuning {money(f.tune, f.quote)}, held at the split {money(f.carried or ZERO, f.quote)}, "
+                     f"rest {money(f.rest, f.quote)})" if f.tune is not None and f.rest is not None else "")
             captured = "" if f.captured is None else f", captured {money(f.captured, f.quote)} (arbitrage)"
             figures.append(f"net realized {money(f.net, f.quote)}{extra}, max drawdown "
                            f"{money(f.max_drawdown, f.quote)}{captured}")
