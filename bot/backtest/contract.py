@@ -49,6 +49,10 @@ class BacktestPlan:
     recorded: bool = False
     """True: the steps are due at the times :meth:`Steppable.next_event_ns` gives (a recording);
     the backtest ends when every recorded venue has ended. ``pace_ns`` is then ignored."""
+    recorder: tuple[str, str] | None = None
+    """A recording played through another exchange type's recorder: (the venue's setting that names it, that
+    exchange type), e.g. ``("recording_exchange", "kraken")``. The host checks, before anything runs, that the
+    type is installed and can play recordings back as market events; else a config error names that key."""
 
 
 class Steppable(abc.ABC):

@@ -198,6 +198,22 @@ def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config
     return plan
 
 
+def recorder_issues(path: str, recorder: tuple[str, str], classes: Any) -> list[ConfigIssue]:
+    """Whether the exchange type a venue plays its recording through (``recorder``: its setting, the type) can play
+    recordings back as market events; a problem names the venue's setting at ``path``."""
+    from ..recording import recorder_in
+
+    key, exchange = recorder
+    try:
+        found = recorder_in(classes, exchange)
+    except ValueError as exc:  # names the types that can record
+        return [ConfigIssue(f"{path}.{key}", f"{exc}; name the exchange type the recording was made from")]
+    if not hasattr(found, "market_events"):
+        return [ConfigIssue(f"{path}.{key}", f'the "{exchange}" recorder cannot play a recording back as market '
+                                             "events")]
+    return []
+
+
 def backtest_config(
     path: Path | None, data_dir: Path, db_path: Path, *, require_strategy: bool = True,
     extra_plugins: Sequence[tuple[str, object]] = (), overrides: Sequence[tuple[str, str]] = (),
@@ -250,7 +266,11 @@ def backtest_config(
 
     plans: dict[str, BacktestPlan] = {}
     for name, comp in exchanges.items():
-        plans[name] = venue_plan(name, comp, steppable[name], source)
+        plan = plans[name] = venue_plan(name, comp, steppable[name], source)
+        if plan.recorder is not None:
+            issues += recorder_issues(comp.path, plan.recorder, classes)
+    if issues:
+        raise ConfigError(issues, source)
     components = dict(config.components)
     components["exchange"] = {name: dataclasses.replace(comp, settings=plans[name].settings)
                               for name, comp in exchanges.items()}

@@ -215,3 +215,15 @@ def test_a_damaged_line_followed_by_a_fresh_snapshot_is_skipped_and_the_book_res
     assert read["malformed"] == 1 and read["stopped_early"] is None, read
     assert float(report["scenario"]["simulated_s"]) > 59, report["scenario"]
     assert "1 malformed line" in out.stderr and "stopped early" not in out.stderr
+
+
+def test_a_recording_exchange_that_cannot_play_recordings_is_a_config_error_naming_its_key(tmp_path):
+    # the venue failed to start: exit 1, "a plugin failed while the bot started", three cascading errors
+    write_kraken_recording(tmp_path / "sol.jsonl", 20)
+    config = recorded_book_config(tmp_path)
+    config.write_text(config.read_text().replace('recording_exchange = "kraken"', 'recording_exchange = "krakn"'))
+    out = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
+    assert out.returncode == 2, (out.stdout, out.stderr[-2000:])
+    assert "exchanges.sol-cex.recording_exchange" in out.stderr and "kraken" in out.stderr, out.stderr[-2000:]
+    assert "failed while the bot started" not in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "o").exists()
