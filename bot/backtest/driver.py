@@ -359,7 +359,7 @@ def _one_turn() -> Generator[None, None, None]:
 async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
                 synchronous: bool = True, sample: Callable[[], None] | None = None) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
-    BacktestError, naming the venue and its file, when a recording yields no market event at all.
+    BacktestInputError, naming the venue and its file, when a recording yields no market event at all.
 
     Each venue is due at its own pace (a recording at its next event's time); the earliest goes
     first, ties in config order. Waiting for a due time is a simulated sleep (``BacktestLoop.wake_until``: no
