@@ -227,3 +227,13 @@ def test_a_recording_exchange_that_cannot_play_recordings_is_a_config_error_nami
     assert "exchanges.sol-cex.recording_exchange" in out.stderr and "kraken" in out.stderr, out.stderr[-2000:]
     assert "failed while the bot started" not in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_the_same_backtest_in_two_processes_with_other_hash_seeds_writes_the_same_report_bytes(tmp_path, monkeypatch):
+    config = write_config(tmp_path)
+    for seed, out in (("1", "a"), ("2", "b")):
+        monkeypatch.setenv("PYTHONHASHSEED", seed)
+        done = arbot("backtest", "--config", str(config), "--out", out, "--steps", "300", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("report.json", "report.md", "pnl.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
