@@ -407,6 +407,68 @@ def pnl_curves(ledger_steps: Iterable[Step], since_ns: int | None = None,
     return curves
 
 
+MarkChange = tuple[int, str, str, Decimal]
+"""(ts_ns, exchange, symbol, mid): a market's mid from that time on (what :func:`equity_curves` marks lots at)."""
+
+
+def equity_curves(fills: Iterable[tuple[str, Fill]], marks: Iterable[MarkChange],
+                  closes: Mapping[str, str] | None = None) -> dict[str, dict[str, list[tuple[int, Decimal]]]]:
+    """Each strategy's equity per quote over time: its cumulative net realized PnL plus its open lots marked at the
+    mids in force then (:meth:`Position.unrealized`, a lot marked as :func:`lot_mark` marks it; a lot whose market
+    has no mid yet counts 0), a (ts_ns, value) point after each fill and each mid change that moved it.
+
+    ``fills`` in time order (every fill of the strategies: the lots need them all), ``marks`` in time order; a
+    fill and a mid change at the same nanosecond: the fill first. What a drawdown is measured on: a loss held in
+    open lots is a loss (realized PnL alone shows none until the lots close). The last point is the net plus the
+    unrealized PnL at the last marks (the ledger's figures at the end, marked there).
+    """
+    positions: dict[tuple[str, str], Position] = {}
+    holders: dict[str, set[str]] = {}
+    """Symbol -> the strategies with a position in it (the ones a mid change of it moves)."""
+    net: dict[tuple[str, str], Decimal] = {}
+    mids: dict[tuple[str, str], Decimal] = {}
+    curves: dict[str, dict[str, list[tuple[int, Decimal]]]] = {}
+
+    def mark(exchange: str, symbol: str) -> Decimal | None:
+        return mids.get((exchange, symbol))
+
+    def point(ts_ns: int, strategy: str, quote: str) -> None:
+        value = net.get((strategy, quote), ZERO)
+        for (name, symbol), book in positions.items():
+            if name == strategy and book.held and split_symbol(symbol)[1] == quote:
+                value += book.unrealized(lot_mark(mark, symbol, book))
+        curve = curves.setdefault(strategy, {}).setdefault(quote, [])
+        if (curve[-1][1] if curve else ZERO) != value:
+            curve.append((ts_ns, value))
+
+    changes = iter(marks)
+    pending = next(changes, None)
+    with localcontext(prec=EXACT_DIGITS):
+        def marks_until(ts_ns: int | None) -> None:
+            nonlocal pending
+            while pending is not None and (ts_ns is None or pending[0] < ts_ns):
+                at, exchange, symbol, mid = pending
+                mids[(exchange, symbol)] = mid
+                quote = split_symbol(symbol)[1]
+                for strategy in sorted(holders.get(symbol, ())):
+                    point(at, strategy, quote)
+                pending = next(changes, None)
+
+        def after_marks() -> Iterator[tuple[str, Fill]]:
+            for strategy, fill in fills:  # the mids before each fill move the lots as they were before it
+                marks_until(fill.ts_ns)
+                yield strategy, fill
+
+        for step in steps(after_marks(), positions, closes):
+            fill = step.fill
+            key = (step.strategy, step.quote)
+            net[key] = net.get(key, ZERO) + step.net
+            holders.setdefault(fill.symbol, set()).add(step.strategy)
+            point(fill.ts_ns, step.strategy, step.quote)
+        marks_until(None)
+    return curves
+
+
 def pnl_curve_drawdown(curve: Iterable[tuple[int, Decimal]]) -> Decimal:
     """The largest fall of a cumulative PnL curve ((ts_ns, value) points in time order) from its running
     peak, the start (0) counting as a peak: 0 when it never fell below a level it had reached."""

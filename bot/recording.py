@@ -352,8 +352,9 @@ def learn_secrets_of(path: Path) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording; exit 0 when every line was a frame, 2 when malformed lines were skipped (the
-    summary on stderr counts them by reason), the file holds no frame at all, or a frame could not be
-    replayed (the message names its line). With ``--config``, every secret that config resolves here is masked in
+    summary on stderr counts them by reason), the file holds no frame at all, a frame could not be
+    replayed (the message names its line), or the recorder cannot honour the options (a ``--symbol`` the file
+    does not hold: the message names the file). With ``--config``, every secret that config resolves here is masked in
     all it prints (the summary, log lines, an error)."""
     from .redact import REDACTOR
 
@@ -377,7 +378,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except ValueError as exc:
         if stats.frames and not read_all:  # raised while replaying the frame read last: name its line
             raise UserError(REDACTOR.redact(f"{path}: cannot replay line {stats.lines}: {exc}")) from None
-        raise UserError(REDACTOR.redact(str(exc))) from None
+        raise UserError(REDACTOR.redact(f"{path}: {exc}" if read_all else str(exc))) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
     print(REDACTOR.redact(text))

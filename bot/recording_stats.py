@@ -36,6 +36,11 @@ class ReadStats:
     """The largest of them."""
     first_went_back: int | None = None
     """The line of the first such frame."""
+    symbols: tuple[str, ...] = ()
+    """The symbols its reader asked for (the venue's markets); empty: every one."""
+    found: tuple[str, ...] | None = None
+    """The symbols the recording's market events are of, read when none was of :attr:`symbols` (what
+    :meth:`nothing_played` names); None: not read."""
 
     @property
     def malformed(self) -> int:
@@ -96,7 +101,27 @@ class ReadStats:
         if not self.frames:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
             return f"none of its {self.lines} lines is a recording frame ({reasons})"
-        return f"none of its {self.frames} frames is a market event of the venue's symbols ({self.summary()})"
+        wanted = ", ".join(self.symbols) or "the venue's symbols"
+        text = f"none of its {self.frames} frames is a market event of {wanted} ({self.summary()})"
+        if self.found:
+            return (f"{text}: the file holds {', '.join(self.found)}; play a recording of {wanted} (`arbot record "
+                    f"--symbol {self.symbols[0] if self.symbols else 'SYMBOL'}`), or trade the recorded symbol")
+        if self.found is not None:
+            return f"{text}: it holds no market event of any symbol"
+        return text
+
+    def stopped_early(self) -> str:
+        """Why playback stopped before the end of the file, and how to play what comes before; "" when it did not
+        (a backtest refuses a recording it cannot play to its end rather than report on part of it)."""
+        if self.stopped_at is None:
+            return ""
+        text = f"playback stops at line {self.stopped_at} of {self.lines}: {self.stopped}"
+        if self.malformed:
+            text += (f" ({self.malformed} malformed lines skipped, first at line "
+                     + ", ".join(map(str, self.first_bad)) + ")")
+        keep = max(self.stopped_at - 1, 0)
+        return (f"{text}. To play the part before it: head -n {keep} {self.path} > PART.jsonl, and play that file; "
+                "else record the market again")
 
     def as_json(self) -> dict[str, Any]:
         """The figures as JSON types (a backtest report's ``recordings``); ``went_back`` only when receive times

@@ -403,3 +403,30 @@ def test_a_time_ordered_position_books_fills_arriving_in_any_order_as_the_ledger
     ledger = {s.fill.ts_ns: s.net for s in steps(("s", f) for f in fills)}
     assert {ts: net for ts, net in nets.items() if net} == {ts: net for ts, net in ledger.items() if net}
     assert book.position.qty == sum((f.base_change for f in fills), Decimal(0))
+
+
+def test_the_equity_curve_marks_open_lots_at_the_mid_in_force_and_its_drawdown_sees_an_unrealized_loss():
+    from bot.ledger import equity_curves
+
+    fills = [("grid", fill("buy", "1", "100", fee="0.1", ts=1 * NS)),
+             ("grid", fill("sell", "1", "104", fee="0.1", ts=4 * NS))]
+    marks = [(0, "paper", "BTC/USD", D(100)), (2 * NS, "paper", "BTC/USD", D(90)),
+             (3 * NS, "paper", "BTC/USD", D(105)), (3 * NS, "other", "ETH/USD", D(7)),  # a market not held: no point
+             (5 * NS, "paper", "BTC/USD", D(50))]  # nothing open any more: no point
+    curve = equity_curves(fills, marks)["grid"]["USD"]
+    assert curve == [(1 * NS, D("-0.1")), (2 * NS, D("-10.1")), (3 * NS, D("4.9")), (4 * NS, D("3.8"))]
+    assert pnl_curve_drawdown(curve) == D("10.1")  # the realized curve alone fell 0.1: the 10 USD dip was unseen
+    # the last point is the ledger's net (nothing open at the end)
+    assert curve[-1][1] == strategy_figures(fills)["grid"].net["USD"]
+
+
+def test_an_equity_curve_sums_a_strategys_markets_of_one_quote_and_keeps_quotes_apart():
+    from bot.ledger import equity_curves
+
+    fills = [("arb", fill("buy", "2", "10", symbol="SOL/USDC", ts=1)),
+             ("arb", fill("buy", "1", "5", symbol="JUP/USDC", ts=2)),
+             ("arb", fill("sell", "1", "30", symbol="ETH/EUR", ts=3))]
+    marks = [(4, "paper", "SOL/USDC", D(11)), (5, "paper", "JUP/USDC", D(4)), (6, "paper", "ETH/EUR", D(31))]
+    curves = equity_curves(fills, marks)["arb"]
+    assert curves["USDC"] == [(4, D(2)), (5, D(1))]
+    assert curves["EUR"] == [(6, D(-1))]

@@ -164,6 +164,6 @@ def test_backtest_report_shows_the_fee_only_entries_and_sums_the_fees_paid_exact
     assert result.as_json()["fee_only"] == fig.fee_only == 1
     assert host.fees == fig.other_fees | {"USDC": fig.fees["USDC"]} == {
         "USDC": Decimal("0.0600000000000000000000000000000002"), "SOL": Decimal("0.000005")}
-    markdown = render_markdown(host, [], {}, {}, None)
+    markdown = render_markdown(host, [], {}, None)
     assert f"| arb | arb | 0 | {fills_text(fig)} | 1 |" in markdown and fills_text(fig) == "2 (+1 fee only)"
     assert "Fills: 2 (+1 fee only); fees paid, each in the asset it was paid in" in markdown

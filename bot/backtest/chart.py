@@ -2,7 +2,8 @@
 
 matplotlib's Agg canvas on its own ``Figure`` (no pyplot, no display), imported only when a chart
 is drawn. The x axis is seconds of simulated time since the backtest began. The host draws each
-strategy's cumulative net realized PnL (the ledger's); a plugin's ``backtest_chart`` hook draws on
+strategy's cumulative net realized PnL (the ledger's) and, dashed, its equity (open lots marked at the mids: what
+the max drawdown is measured on); a plugin's ``backtest_chart`` hook draws on
 the same axes first (the arb plugin: its opportunities, marked on its strategy's curve) and may
 name strategies whose curve it drew itself, which the host then leaves to it. No timestamp in the file: the same
 backtest gives the same bytes.
@@ -44,11 +45,17 @@ def pnl_chart_png(run: BacktestRun, title: str, plugin_charts: Callable[[Any, Ba
         if strategy in drawn:
             continue
         for quote, curve in sorted(curves[strategy].items()):
+            colour = next(colours)
+            equity = run.equity_curves.get(strategy, {}).get(quote, [])
             xs = [0.0] + [run.seconds(ts) for ts, _ in curve] + [end_s]
             ys = [0.0] + [float(v) for _, v in curve] + [float(curve[-1][1])]
-            axes.step(xs, ys, where="post", color=next(colours), linewidth=1.5,
-                      label=f"{strategy}: net realized PnL ({money(curve[-1][1], quote)}; max drawdown "
-                            f"{money(pnl_curve_drawdown(curve), quote)})")
+            axes.step(xs, ys, where="post", color=colour, linewidth=1.5,
+                      label=f"{strategy}: net realized PnL ({money(curve[-1][1], quote)}; max drawdown of equity "
+                            f"{money(pnl_curve_drawdown(equity), quote)})")
+            if equity:  # what the drawdown is measured on: open lots marked at the mids then
+                axes.step([0.0] + [run.seconds(ts) for ts, _ in equity] + [end_s],
+                          [0.0] + [float(v) for _, v in equity] + [float(equity[-1][1])], where="post",
+                          color=colour, linewidth=0.8, linestyle="--", label=f"{strategy}: equity ({quote})")
     axes.axhline(0, color="#7f7f7f", linewidth=0.8)
     axes.set_title(title)
     axes.set_xlabel("simulated time (s since start)")

@@ -12,10 +12,11 @@ from .contract import DEFAULT_STEPS
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    """0 when the report is written, 2 bad config or arguments (raised as ConfigError to the CLI), 1 failed."""
+    """0 when the report is written, 2 bad config, arguments (raised as ConfigError to the CLI) or input (a recording
+    that yields no market event), 1 failed."""
     from ..units import moneys
     from .clock import NS_PER_S
-    from .driver import BacktestError, Progress, run_backtest
+    from .driver import BacktestError, BacktestInputError, Progress, run_backtest
 
     value = args.config or os.environ.get("ARBOT_CONFIG")
     path = Path(value) if value else None  # None: the embedded default (the demo)
@@ -29,6 +30,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     progress = Progress(args.steps)
     try:
         result = run_backtest(path, Path(args.out), args.steps, progress)
+    except BacktestInputError as exc:  # the input is wrong, as a config error is: fix it and run again
+        progress.close()
+        print(f"arbot: bad backtest input: {exc}", file=sys.stderr)
+        return 2
     except BacktestError as exc:
         progress.close()
         print(f"arbot: backtest failed: {exc}", file=sys.stderr)
@@ -55,8 +60,9 @@ def _has_sweep_table(path: Path | None) -> bool:
 
 
 def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
+    from ..domain import ZERO
     from ..units import money
-    from .driver import BacktestError
+    from .driver import BacktestError, BacktestInputError
     from .sweep import parse_axis, ranking_quote, run_sweep, table_quotes
 
     try:
@@ -73,6 +79,9 @@ def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
     except ValueError as exc:  # a malformed sweep (a bad setting value is a ConfigError: the CLI prints it)
         print(f"arbot: {exc}", file=sys.stderr)
         return 2
+    except BacktestInputError as exc:
+        print(f"arbot: bad backtest input: {exc}", file=sys.stderr)
+        return 2
     except BacktestError as exc:
         print(f"arbot: backtest failed: {exc}", file=sys.stderr)
         return 1
@@ -85,8 +94,8 @@ def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
         params = ", ".join(f"{k}={v}" for k, v in row.params)
         figures = []
         for f in row.quotes:
-            extra = (f" (tuning {money(f.tune, f.quote)}, rest {money(f.rest, f.quote)})"
-                     if f.tune is not None and f.rest is not None else "")
+            extra = (f" (tuning {money(f.tune, f.quote)}, held at the split {money(f.carried or ZERO, f.quote)}, "
+                     f"rest {money(f.rest, f.quote)})" if f.tune is not None and f.rest is not None else "")
             captured = "" if f.captured is None else f", captured {money(f.captured, f.quote)} (arbitrage)"
             figures.append(f"net realized {money(f.net, f.quote)}{extra}, max drawdown "
                            f"{money(f.max_drawdown, f.quote)}{captured}")
@@ -101,7 +110,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument("--config", "-c", help="config file (default: $ARBOT_CONFIG, else the embedded default: "
                                                "the paper grid and SOL/USDC arbitrage demo)")
     parser.add_argument("--out", default="backtest-report",
-                        help="directory for report.md, report.json, pnl.png and backtest.db (default: backtest-report)")
+                        help="directory for report.md, report.json, pnl.png, run.json and backtest.db (default: "
+                             "backtest-report)")
     parser.add_argument("--steps", type=int, help=f"market steps to run (default: {DEFAULT_STEPS:,} for a synthetic "
                                                   "scenario; a recording plays to its end)")
     parser.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",

@@ -49,6 +49,10 @@ class BacktestPlan:
     recorded: bool = False
     """True: the steps are due at the times :meth:`Steppable.next_event_ns` gives (a recording);
     the backtest ends when every recorded venue has ended. ``pace_ns`` is then ignored."""
+    recorder: tuple[str, str] | None = None
+    """A recording played through another exchange type's recorder: (the venue's setting that names it, that
+    exchange type), e.g. ``("recording_exchange", "kraken")``. The host checks, before anything runs, that the
+    type is installed and can play recordings back as market events; else a config error names that key."""
 
 
 class Steppable(abc.ABC):
@@ -131,6 +135,9 @@ class BacktestRun:
     pnl_curves: dict[str, dict[str, Curve]] = field(default_factory=dict)
     """Strategy -> quote -> cumulative net realized PnL from the ledger, after each fill that changed it
     (the host's chart draws these: mark your events on them)."""
+    equity_curves: dict[str, dict[str, Curve]] = field(default_factory=dict)
+    """Strategy -> quote -> equity: net realized PnL plus the open lots marked at the mids then
+    (:func:`bot.ledger.equity_curves`); the report's max drawdown is measured on it."""
 
     def of_strategies(self, names: Iterable[str]) -> BacktestRun:
         """This run as ``names`` alone saw it: their strategies, status, opportunities, executions, fills and
@@ -143,6 +150,7 @@ class BacktestRun:
             executions=tuple(e for e in self.executions if e.strategy in keep),
             fills=tuple((n, f) for n, f in self.fills if n in keep),
             pnl_curves={n: c for n, c in self.pnl_curves.items() if n in keep},
+            equity_curves={n: c for n, c in self.equity_curves.items() if n in keep},
         )  # fmt: skip
 
     def pnl_at(self, strategy: str, quote: str, ts_ns: int) -> Decimal:

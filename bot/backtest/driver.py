@@ -28,6 +28,7 @@ the bot (:mod:`.report`), plugin sections and chart layers from the ``backtest_r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import heapq
 import inspect
@@ -37,18 +38,20 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..config import BACKTEST_BOT, DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
-from ..domain import ExecutionResult, Fill, Opportunity
+from ..domain import ExecutionResult, Fill, FillApplied, Opportunity
+from ..ledger import MarkChange
 from ..recording_stats import ReadStats
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, BacktestLoop, run_simulated
 from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
-from .report import HostFigures, host_figures, write_report
+from .report import REPORT_JSON, REPORT_MD, RUN_JSON, HostFigures, host_figures, write_report
 
 log = logging.getLogger("arbot.backtest")
 
@@ -63,6 +66,11 @@ STORE_WATCH_TASK = "host:store watch"
 
 class BacktestError(Exception):
     """A backtest that cannot run as configured: printed as one paragraph, no traceback."""
+
+
+class BacktestInputError(BacktestError):
+    """A backtest whose input is wrong (a recording that yields no market event: empty, not a recording, of
+    another symbol): the user fixes the file or the config, as for a config error (``arbot backtest`` exits 2)."""
 
 
 @dataclass
@@ -84,6 +92,35 @@ class Collector:
     def subscribe(self, bus: Any) -> None:
         bus.subscribe(Opportunity, self.opportunities.append, owner="backtest")
         bus.subscribe(ExecutionResult, self.executions.append, owner="backtest")
+
+
+MARK_EVERY_NS = NS_PER_S
+"""Simulated time between two readings of the markets' mids for the equity curve (besides one at each fill)."""
+
+
+class MarkTape:
+    """Each market's mid as the bot's portfolio holds it, noted when it changed: at each applied fill, every
+    :data:`MARK_EVERY_NS` of simulated time and at the end; what open lots are marked at on the equity curve
+    (:func:`bot.ledger.equity_curves`), whose drawdown the report gives."""
+
+    def __init__(self, portfolio: Any, clock: BacktestClock):
+        self.portfolio = portfolio
+        self.clock = clock
+        self.changes: list[MarkChange] = []
+        self._last: dict[tuple[str, str], Decimal] = {}
+
+    def subscribe(self, bus: Any) -> None:
+        bus.subscribe(FillApplied, self.take, owner="backtest")
+
+    def take(self, *_: Any) -> None:
+        """Note the mids that changed since the last reading, at the current simulated time."""
+        now = self.clock.time_ns()
+        last = self._last
+        for key in sorted(self.portfolio.data_times()):
+            mid = self.portfolio.last_price(*key)
+            if mid is not None and last.get(key) != mid:
+                last[key] = mid
+                self.changes.append((now, key[0], key[1], mid))
 
 
 @dataclass(frozen=True)
@@ -161,6 +198,22 @@ def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config
     return plan
 
 
+def recorder_issues(path: str, recorder: tuple[str, str], classes: Any) -> list[ConfigIssue]:
+    """Whether the exchange type a venue plays its recording through (``recorder``: its setting, the type) can play
+    recordings back as market events; a problem names the venue's setting at ``path``."""
+    from ..recording import recorder_in
+
+    key, exchange = recorder
+    try:
+        found = recorder_in(classes, exchange)
+    except ValueError as exc:  # names the types that can record
+        return [ConfigIssue(f"{path}.{key}", f"{exc}; name the exchange type the recording was made from")]
+    if not hasattr(found, "market_events"):
+        return [ConfigIssue(f"{path}.{key}", f'the "{exchange}" recorder cannot play a recording back as market '
+                                             "events")]
+    return []
+
+
 def backtest_config(
     path: Path | None, data_dir: Path, db_path: Path, *, require_strategy: bool = True,
     extra_plugins: Sequence[tuple[str, object]] = (), overrides: Sequence[tuple[str, str]] = (),
@@ -213,7 +266,11 @@ def backtest_config(
 
     plans: dict[str, BacktestPlan] = {}
     for name, comp in exchanges.items():
-        plans[name] = venue_plan(name, comp, steppable[name], source)
+        plan = plans[name] = venue_plan(name, comp, steppable[name], source)
+        if plan.recorder is not None:
+            issues += recorder_issues(comp.path, plan.recorder, classes)
+    if issues:
+        raise ConfigError(issues, source)
     components = dict(config.components)
     components["exchange"] = {name: dataclasses.replace(comp, settings=plans[name].settings)
                               for name, comp in exchanges.items()}
@@ -300,9 +357,9 @@ def _one_turn() -> Generator[None, None, None]:
 
 
 async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
-                synchronous: bool = True) -> int:
+                synchronous: bool = True, sample: Callable[[], None] | None = None) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
-    BacktestError, naming the venue and its file, when a recording yields no market event at all.
+    BacktestInputError, naming the venue and its file, when a recording yields no market event at all.
 
     Each venue is due at its own pace (a recording at its next event's time); the earliest goes
     first, ties in config order. Waiting for a due time is a simulated sleep (``BacktestLoop.wake_until``: no
@@ -310,7 +367,9 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     own nanosecond too) run first, in their order. ``synchronous`` (the default): when nothing would run by
     the due time, the clock moves and the step runs without a turn of the loop; callbacks ready now take one
     turn at the current time; otherwise the loop runs what is due by then, and the step still runs at exactly
-    its time. False enters the loop at every step (the engine before, for comparison).
+    its time. False enters the loop at every step (the engine before, for comparison). ``sample`` is called after
+    the first step and then after the first step :data:`MARK_EVERY_NS` or more after the last call (the mids the
+    equity curve is marked at).
     """
     start = clock.time_ns()
     # Recordings play together in receive-time order: each one's offsets count from its own first
@@ -322,7 +381,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     for index, venue in enumerate(venues):
         first = venue.exchange.next_event_ns() if venue.plan.recorded else 0
         if first is None:  # it would never end, nor end the backtest: synthetic venues beside it would run forever
-            raise BacktestError(nothing_recorded(venue))
+            raise BacktestInputError(nothing_recorded(venue))
         queue.append((start + lag.get(index, 0) + first, index, venue))
     heapq.heapify(queue)
     recordings = sum(1 for v in venues if v.plan.recorded)
@@ -336,6 +395,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     recorded = [venue.plan.recorded for venue in venues]
     paces = [venue.plan.pace_ns for venue in venues]
     last = [due - start for due, _, _ in sorted(queue, key=lambda q: q[1])]  # each recording's offset (with lag)
+    next_sample = start
     while queue and (steps is None or done < steps):
         due, index, venue = pop(queue)
         if fast is None:  # the engine before: a turn of the loop per step, landing within a ns of it
@@ -358,6 +418,9 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                                 f"({(clock.time_ns() - start) / NS_PER_S} s simulated): {type(exc).__name__}: {exc}"
                                 ) from exc
         done += 1
+        if sample is not None and due >= next_sample:
+            sample()
+            next_sample = due + MARK_EVERY_NS
         if recorded[index]:
             offset = venue.exchange.next_event_ns() if more else None
             if offset is None:
@@ -406,6 +469,8 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
     bot.alerts.nowhere = True  # no notifier ever: an alert no plugin listens to is not even composed
     bot.markouts.gathered = True  # nothing reads the store before the run ends: samples are written in batches
     collector.subscribe(bot.bus)  # before start: the first books already count
+    tape = MarkTape(bot.portfolio, clock)
+    tape.subscribe(bot.bus)
     await bot.start()
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
     # would run them at moments that depend on the machine's speed, so it runs none.
@@ -427,17 +492,22 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         if steps is None and not any(v.plan.recorded for v in venues):
             steps = DEFAULT_STEPS
         wall, cpu = time.perf_counter(), time.process_time()
-        done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step)
+        done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step, sample=tape.take)
         drive_wall_s, drive_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+        damaged = [f'exchange "{name}": its recording {stats.path} cannot be played to its end: {why}'
+                   for name, stats in recording_stats(venues).items() if (why := stats.stopped_early())]
+        if damaged:  # a report on part of the data, the rest silently missing, is not what was asked for
+            raise BacktestInputError("\n".join(damaged))
         last_step_ns = clock.time_ns()
         await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
         await bot.executor.settle(SETTLE_S)
         bot.markouts.flush()
+        tape.take()  # the mids at the end: the equity curve ends at the net + the unrealized PnL the report gives
         status = {name: {str(k): str(v) for k, v in (bot.ask(s, "status") or {"status()": "failed"}).items()}
                   for name, s in sorted(bot.strategies.items())}
         types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
         fills = bot.store.fills()
-        host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status)
+        host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status, tape.changes)
         outcome = RunOutcome(steps=done, last_step_ns=last_step_ns, settled_ns=clock.time_ns(),
                              drive_wall_s=drive_wall_s, drive_cpu_s=drive_cpu_s, host=host, fills=fills,
                              recordings=recording_stats(venues))
@@ -475,12 +545,34 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     watchdog's timer on): ``benchmarks/arb.py`` measures both in one run; ``focus`` names strategies whose
     plugin sections are also made alone (``BacktestResult.focus_sections``: a sweep's swept strategies).
 
-    Raises ConfigError (a bad config, every problem with its key path) or BacktestError.
+    Raises ConfigError (a bad config, every problem with its key path), BacktestInputError (a recording that
+    yields no market event) or BacktestError. A run that fails leaves nothing half-written: its store, the report
+    files it made and ``out_dir`` when it made it (then empty) are removed; what ``out_dir`` held before stays.
     """
+    made_out = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     db_path = out_dir / "backtest.db"
-    for stale in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+    store_files = (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm"))
+    for stale in store_files:
         stale.unlink(missing_ok=True)
+    reports = [out_dir / name for name in (CHART_FILE, REPORT_JSON, REPORT_MD, RUN_JSON)
+               if not (out_dir / name).exists()]
+    try:
+        return _run_backtest(config_path, out_dir, db_path, steps, progress, chart, require_strategy, extra_plugins,
+                             overrides, loop_per_step, focus)
+    except BaseException:  # nothing half-written: no store of a run that did not finish, no file or directory it made
+        for written in (*store_files, *reports):
+            written.unlink(missing_ok=True)
+        if made_out:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only when empty
+        raise
+
+
+def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps: int | None,
+                  progress: Progress | None, chart: bool, require_strategy: bool,
+                  extra_plugins: Sequence[tuple[str, object]], overrides: Sequence[tuple[str, str]],
+                  loop_per_step: bool, focus: Sequence[str]) -> BacktestResult:  # fmt: skip
     data_dir = Path(tempfile.mkdtemp(prefix="arbot-backtest-"))
     try:
         plugins, registry, config, plans = backtest_config(config_path, data_dir, db_path,
@@ -503,7 +595,7 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
         strategies={name: comp.type for name, comp in config.of_kind("strategy").items()},
         status={s.name: s.status for s in outcome.host.strategies if s.status},
         opportunities=tuple(collector.opportunities), executions=tuple(collector.executions),
-        fills=tuple(outcome.fills), pnl_curves=outcome.host.curves,
+        fills=tuple(outcome.fills), pnl_curves=outcome.host.curves, equity_curves=outcome.host.equity,
     )  # fmt: skip
     sections = _sections(plugins, run)
     focus_sections: list[ReportSection] = []

@@ -7,6 +7,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..config import SECTIONS
 from ..settings import ConfigError, ConfigIssue
 
 SWEEP_TABLE = "sweep"
@@ -74,6 +75,13 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[tuple[str, str]], r
             issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", "no configured strategy has this setting; name its "
                                       "path (e.g. strategies.NAME.min_edge_bps or exchanges.NAME.fee_bps)"))
         for path in paths:
+            if path[0] in SECTIONS and len(path) > 2:  # a component's setting: the component must be configured
+                tables = raw.get(path[0])
+                names = sorted(tables) if isinstance(tables, dict) else []
+                if path[1] not in names:
+                    issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", f"the config has no [{path[0]}.{path[1]}] "
+                                              f"(configured: {', '.join(names) or 'none'}); name one of them"))
+                    continue
             table: Any = raw
             for part in path[:-1]:
                 nxt = table.get(part) if isinstance(table, dict) else None

@@ -7,8 +7,8 @@ per strategy and market, a named lot else FIFO; fees in quote, net, open lots ma
 mids), risk events and each strategy's final ``status()``. A plugin adds its own sections
 through the ``backtest_report_sections`` hook (the arb plugin: opportunities, capture rate,
 prediction error). ``report.json`` keeps money as exact decimal strings; what depends on the
-machine (wall time, ticks per second) is under ``run``, apart, so two runs compare equal on
-everything else.
+machine (wall time, ticks per second) is in ``run.json``, apart, so two runs of one scenario write the
+same ``report.json`` and ``report.md``, byte for byte.
 """
 
 from __future__ import annotations
@@ -22,13 +22,30 @@ from typing import Any
 
 from ..domain import ZERO, Fill
 from ..exact import plain
-from ..ledger import EXACT_DIGITS, DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps, totals
+from ..ledger import (
+    EXACT_DIGITS,
+    DayFigures,
+    Ledger,
+    MarkChange,
+    Marks,
+    daily,
+    equity_curves,
+    pnl_curve_drawdown,
+    pnl_curves,
+    steps,
+    totals,
+)
 from ..markouts import MarkoutFigures
 from ..recording_stats import ReadStats
 from ..report import fills_count_text
 from ..store import Store
 from ..units import money, moneys
 from .contract import Curve, ReportSection
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+RUN_JSON = "run.json"
+"""The run's machine-dependent figures (wall time, ticks per second), apart from the report."""
 
 
 def exact(value: Decimal) -> str:
@@ -88,10 +105,14 @@ class HostFigures:
     """Each strategy's fills and PnL per UTC day (the ledger's :func:`~bot.ledger.daily`)."""
     markouts: list[MarkoutFigures] = field(default_factory=list)
     """Each strategy's markouts per horizon (:meth:`bot.ledger.Ledger.markouts`)."""
+    equity: dict[str, dict[str, Curve]] = field(default_factory=dict)
+    """Strategy -> quote -> (ts_ns, equity): net realized PnL plus the open lots marked at the mids then
+    (:func:`bot.ledger.equity_curves`), what the max drawdown is measured on."""
 
     def drawdown(self, strategy: str) -> dict[str, Decimal]:
-        """Quote -> the largest fall of the strategy's cumulative net realized PnL from its peak."""
-        return {quote: pnl_curve_drawdown(curve) for quote, curve in sorted(self.curves.get(strategy, {}).items())}
+        """Quote -> the largest fall of the strategy's equity (net realized PnL plus its open lots marked at the mids
+        then) from its peak."""
+        return {quote: pnl_curve_drawdown(curve) for quote, curve in sorted(self.equity.get(strategy, {}).items())}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -104,13 +125,17 @@ class HostFigures:
             "risk_events": dict(self.risk_events),
             "pnl_curves": {name: {quote: [[ts, exact(v)] for ts, v in curve] for quote, curve in by_quote.items()}
                            for name, by_quote in self.curves.items()},
+            "equity_curves": {name: {quote: [[ts, exact(v)] for ts, v in curve] for quote, curve in by_quote.items()}
+                              for name, by_quote in sorted(self.equity.items())},
         }
 
 
 def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, strategies: dict[str, str],
-                 status: dict[str, dict[str, str]]) -> HostFigures:  # fmt: skip
+                 status: dict[str, dict[str, str]],
+                 mark_changes: Sequence[MarkChange] = ()) -> HostFigures:  # fmt: skip
     """The generic figures from the store the backtest wrote (``fills``: its (strategy, fill) pairs in time
-    order; ``marks``: the last mids; ``strategies``: name -> type; ``status``: each final ``status()``)."""
+    order; ``marks``: the last mids; ``strategies``: name -> type; ``status``: each final ``status()``;
+    ``mark_changes``: the mids over the run, in time order, that the equity curves mark open lots at)."""
     ledger = Ledger(store, marks)
     figures = ledger.report()
     results = []
@@ -129,10 +154,11 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, stra
         for _, fill in fills:
             fees_total[fill.fee_asset] = fees_total.get(fill.fee_asset, ZERO) + fill.fee
     risk = {f"{check} {action}": n for (check, action), n in sorted(store.risk_event_counts().items())}
-    ledger_steps = list(steps(fills, closes=store.closes()))
+    closes = store.closes()
+    ledger_steps = list(steps(fills, closes=closes))
     # the ledger's count of trades (a fee-only entry is a cost, not a fill), the sum of the table's column
     return HostFigures(results, totals(figures.values()).fills, fees_total, risk, pnl_curves(ledger_steps),
-                       daily(ledger_steps), ledger.markouts())
+                       daily(ledger_steps), ledger.markouts(), equity_curves(fills, mark_changes, closes))
 
 
 def markout_lines(figures: Iterable[MarkoutFigures]) -> list[str]:
@@ -173,10 +199,10 @@ def recording_lines(recordings: Mapping[str, ReadStats]) -> list[str]:
         return []
     lines = ["## Recordings", "",
              "Each recorded venue's file as read: a malformed line (not a recording line: cut short, not JSON, ...) "
-             "is skipped; playback stops early at a line it cannot get past, or where the market broke (a book "
-             "whose checksum failed) and no later line (a fresh snapshot) restored it: the rest of the file is "
-             "not played. A receive time earlier than the line's before (the recorder's wall clock stepped back) "
-             "is played in file order as no time passing.", "",
+             "is skipped; a recording whose playback could not go on to its end (a line it cannot get past, or a "
+             "market that broke, a book whose checksum failed, and no later line restored) is refused, so each "
+             "here played to its end. A receive time earlier than the line's before (the recorder's wall clock "
+             "stepped back) is played in file order as no time passing.", "",
              "| venue | file | lines | frames | malformed lines skipped | receive times | playback |",
              "| --- | --- | ---: | ---: | --- | --- | --- |"]
     for name, stats in sorted(recordings.items()):
@@ -195,27 +221,27 @@ def recording_lines(recordings: Mapping[str, ReadStats]) -> list[str]:
 def write_report(out_dir: Path, host: HostFigures, sections: Sequence[ReportSection], scenario: dict[str, Any],
                  run: dict[str, Any], chart: str | None,
                  recordings: Mapping[str, ReadStats] | None = None) -> tuple[Path, Path]:  # fmt: skip
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths.
+    """Write ``report.json``, ``report.md`` and ``run`` as ``run.json`` into ``out_dir``; returns the report's paths.
 
     ``scenario`` describes the input (config, venues, steps, simulated span): same scenario, same
-    figures. ``recordings``: each recorded venue's read statistics (lines, frames, malformed lines
-    skipped, where playback stopped early). ``run`` holds what depends on the machine (wall time,
-    ticks per second).
+    figures, same bytes of ``report.json`` and ``report.md``. ``recordings``: each recorded venue's read statistics
+    (lines, frames, malformed lines skipped). ``run`` holds what depends on the machine (wall time, ticks per
+    second): written apart, in ``run.json``, so the report's files compare equal between two runs.
     """
     recordings = recordings or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {"scenario": scenario, "recordings": {name: stats.as_json() for name, stats in sorted(recordings.items())},
-            **host.as_json(), "sections": {s.key: s.data for s in sections}, "chart": chart, "run": run}
-    json_path = out_dir / "report.json"
+            **host.as_json(), "sections": {s.key: s.data for s in sections}, "chart": chart}
+    (out_dir / RUN_JSON).write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    json_path = out_dir / REPORT_JSON
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    md_path = out_dir / "report.md"
-    md_path.write_text(render_markdown(host, sections, scenario, run, chart, recordings), encoding="utf-8")
+    md_path = out_dir / REPORT_MD
+    md_path.write_text(render_markdown(host, sections, scenario, chart, recordings), encoding="utf-8")
     return json_path, md_path
 
 
 def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenario: dict[str, Any],
-                    run: dict[str, Any], chart: str | None,
-                    recordings: Mapping[str, ReadStats] | None = None) -> str:  # fmt: skip
+                    chart: str | None, recordings: Mapping[str, ReadStats] | None = None) -> str:  # fmt: skip
     lines = [
         "# Backtest report",
         "",
@@ -242,7 +268,9 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
         "its lot is matched to it, anything else FIFO), before fees; fees "
         "in the quote asset (a base-asset fee at its fill's price; any other asset apart); net = realized - fees; "
         "unrealized: the lots still open at the end, marked to the last mids; max drawdown: the largest fall of "
-        "the cumulative net realized PnL from its peak (the start counting as one).",
+        "equity from its peak (the start counting as one), equity being the net realized PnL plus the open lots "
+        "marked at the mids then (read at each fill, each second of simulated time and at the end): a loss held "
+        "in open lots counts.",
         "",
         "## Per day (UTC)",
         "",
@@ -271,9 +299,5 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
         lines += [f"## {section.title}", "", section.markdown.rstrip("\n"), ""]
     if chart:
         lines += [f"![cumulative PnL]({chart})", ""]
-    lines += [
-        f"Run: {run.get('wall_s')} s wall in all, the market steps {run.get('steps_wall_s')} s: "
-        f"{run.get('ticks_per_s')} ticks/s (machine-dependent; not part of the scenario's result).",
-        "",
-    ]
+    lines += [f"This run's wall time and ticks per second, which depend on the machine: `{RUN_JSON}`.", ""]
     return "\n".join(lines)

@@ -5,7 +5,8 @@ table of ``key = [values]``) runs one backtest per combination, in worker proces
 default), each in its own ``run-NNN/`` directory with its own report, and writes one table
 (``sweep.md``, ``sweep.json``) ranked by the net realized PnL the ledger gives the swept strategies
 ("net realized PnL", ``net``: each run's report's ``net`` of them), with the max drawdown of their summed
-curve, their fills, and when an ``arb`` section is there their arbitrage's captured PnL, executions,
+equity (net realized PnL plus open lots marked at the mids: each run's report's curve), their fills, and
+when an ``arb`` section is there their arbitrage's captured PnL, executions,
 capture rate and prediction error (the section of the swept strategies' run alone: sweeping one pair of
 three shows that pair's), and a chart (``sweep.png``).
 
@@ -32,7 +33,11 @@ refused, naming both: compared by what they set, not by their text.
 **Walk-forward** (``--walk-forward 0.5``): each combination's run is split at that fraction of its
 simulated span; the table is ranked on the first part (tuning) and shows the rest (out of sample)
 next to it, with the best tuned combination's result on the rest: how much of the tuned figure was
-fitting.
+fitting. Each part is what the equity gained in it (net realized PnL plus what is held marked at the mids:
+a lot bought in the tuning part and sold in the rest credits each part with its own move, and a loss held at
+the split is the tuning part's). The rest continues the same run, from the bot's state at the split: what it
+held then is carried (shown, as its unrealized PnL at the split, "held at the split"), not flat as a fresh
+bot would start.
 
 Deterministic: the same config, data and sweep give the same table and chart, byte for byte (wall
 times are printed, never written into them). Combinations are numbered in the order the axes and
@@ -41,11 +46,14 @@ values are given; ties rank by that number.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib
 import itertools
 import json
 import multiprocessing
 import os
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -93,7 +101,13 @@ def axes_from_table(table: Any, source: str) -> list[Axis]:
         if not isinstance(values, list) or not values or any(isinstance(v, (dict, list)) for v in values):
             issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", 'expected a non-empty list of values, e.g. ["5", "10"]'))
             continue
-        axes.append(Axis(key, tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)))
+        texts = tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
+        twice = sorted({t for t in texts if texts.count(t) > 1})
+        if twice:  # as --sweep refuses it: one setting would run as two rows under one label
+            issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", f"a value is given twice ({', '.join(twice)}): give "
+                                      "each value once"))
+            continue
+        axes.append(Axis(key, texts))
     if issues:
         raise ConfigError(issues, source)
     return axes
@@ -170,6 +184,9 @@ class Outcome:
     steps_wall_s: float
     cpu_s: float
     """CPU time the whole backtest took in its worker."""
+    equity: dict[str, dict[str, Curve]] = dataclasses.field(default_factory=dict)
+    """Strategy -> quote -> equity (net realized PnL plus open lots marked at the mids then): the report's curve
+    its max drawdown is measured on."""
 
 
 def run_job(job: Job) -> Outcome:
@@ -187,7 +204,7 @@ def run_job(job: Job) -> Outcome:
         index=job.index, overrides=job.overrides, net={s.name: dict(s.net) for s in result.host.strategies},
         fills={s.name: s.fills for s in result.host.strategies}, curves=result.host.curves, arb=arb,
         start_ns=START_NS, end_ns=START_NS + result.simulated_ns, steps=result.steps,
-        steps_wall_s=result.steps_wall_s, cpu_s=time.process_time() - cpu,
+        steps_wall_s=result.steps_wall_s, cpu_s=time.process_time() - cpu, equity=result.host.equity,
     )  # fmt: skip
 
 
@@ -234,10 +251,15 @@ class QuoteFigures:
     prediction_error: str | None = None
     """Mean absolute difference between an execution's predicted and realized PnL (quote), from the arb section."""
     tune: Decimal | None = None
-    """Walk-forward: net realized PnL in the tuning part (up to the split)."""
+    """Walk-forward: what the tuning part made, up to the split: the equity there (net realized PnL plus what was
+    held marked at the mids then)."""
     rest: Decimal | None = None
-    """Walk-forward: net realized PnL in the rest (after the split)."""
+    """Walk-forward: what the rest made, after the split: the equity at the end less the equity at the split (a lot
+    carried over the split counts only its move after it)."""
     rest_drawdown: Decimal | None = None
+    carried: Decimal | None = None
+    """Walk-forward: the unrealized PnL of what was held at the split (counted in the tuning part): the rest
+    continues the same run, so it starts holding that, not flat as a fresh bot would."""
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -247,6 +269,7 @@ class QuoteFigures:
         }  # fmt: skip
         if self.tune is not None and self.rest is not None and self.rest_drawdown is not None:
             out["walk_forward"] = {"tune": exact(self.tune), "rest": exact(self.rest),
+                                   "carried": exact(self.carried or ZERO),
                                    "rest_max_drawdown": exact(self.rest_drawdown)}
         return out
 
@@ -315,25 +338,28 @@ def _row(o: Outcome, strategies: Sequence[str], walk_forward: float | None) -> R
     """One combination's row (in the caller's exact context)."""
     arb = _arb_by_quote(o.arb)
     quotes = sorted({q for name in strategies for q in o.net.get(name, {})}
-                    | {q for name in strategies for q in o.curves.get(name, {})} | set(arb))
+                    | {q for name in strategies for q in o.curves.get(name, {})}
+                    | {q for name in strategies for q in o.equity.get(name, {})} | set(arb))
     figures = []
     for quote in quotes:
         curve = combined_curve(o.curves, strategies, quote)
+        equity = combined_curve(o.equity, strategies, quote)  # the drawdowns': the report's, open lots marked
         net = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
-        tune = rest = rest_dd = None
-        if walk_forward is not None:
+        tune = rest = rest_dd = carried = None
+        if walk_forward is not None:  # split on equity: each part is credited what the market did in it
             split_ns = o.start_ns + int((o.end_ns - o.start_ns) * walk_forward)
-            tune = value_at(curve, split_ns)
-            rest = net - tune
-            rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in curve if ts > split_ns])
+            tune = value_at(equity, split_ns)
+            rest = (equity[-1][1] if equity else ZERO) - tune
+            carried = tune - value_at(curve, split_ns)
+            rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in equity if ts > split_ns])
         section = arb.get(quote, {})
         captured = (section.get("pnl") or {}).get("captured")
         figures.append(QuoteFigures(
-            quote=quote, net=net, max_drawdown=pnl_curve_drawdown(curve),
+            quote=quote, net=net, max_drawdown=pnl_curve_drawdown(equity),
             captured=None if captured is None else Decimal(captured),
             capture_rate=(section.get("pnl") or {}).get("capture_rate"),
             prediction_error=((section.get("prediction_error") or {}).get("abs_quote") or {}).get("mean"),
-            tune=tune, rest=rest, rest_drawdown=rest_dd,
+            tune=tune, rest=rest, rest_drawdown=rest_dd, carried=carried,
         ))  # fmt: skip
     return Row(index=o.index, params=o.overrides, quotes=tuple(figures),
                fills=sum(o.fills.get(name, 0) for name in strategies),
@@ -353,7 +379,7 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
     head = ["rank", "run", *keys]
     for quote in quotes:
         unit = f" ({quote})" if len(quotes) > 1 else ""
-        head += [f"tuning part{unit}", f"the rest{unit}"] if wf else []
+        head += [f"tuning part{unit}", f"held at the split{unit}", f"the rest{unit}"] if wf else []
         head += [f"net realized PnL{unit}", f"max drawdown{unit}", f"captured PnL{unit}", f"capture rate{unit}",
                  f"prediction error (mean abs){unit}"]
     head += ["executions", "fills"]
@@ -361,10 +387,11 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         "# Parameter sweep",
         "",
         f"{scenario}; {len(rows)} combinations of " + ", ".join(f"`{a.key}` ({', '.join(a.values)})" for a in axes)
-        + f"; figures of {', '.join(strategies)}: net realized PnL and max drawdown from the ledger (after fees, "
-        "as each run's report shows them per strategy); captured PnL, capture rate and prediction error from the "
-        "run's Arbitrage section (the executions' own realized PnL: a residual valued at the mid, a fee in a "
-        "third asset at its execution's price, so it differs from the net by those).",
+        + f"; figures of {', '.join(strategies)}: net realized PnL and max drawdown (of equity: open lots marked at "
+        "the mids) from the ledger (after fees, as each run's report shows them per strategy); captured PnL, "
+        "capture rate and prediction error from the run's Arbitrage section (the executions' own realized PnL: "
+        "a residual valued at the mid, a fee in a third asset at its execution's price, so it differs from the "
+        "net by those).",
         "",
     ]
     if len(quotes) > 1:
@@ -375,7 +402,10 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         assert walk_forward is not None
         lines += [
             f"Walk-forward: each run is split at {walk_forward:.0%} of its simulated span; ranked on the tuning "
-            "part, the rest is out of sample.",
+            "part, the rest is out of sample. Each part is what the equity (net realized PnL plus what is held, "
+            "marked at the mids) gained in it. The rest continues the same run: it starts holding what the "
+            "tuning part held at the split (its unrealized PnL then, in the tuning part's figure, is \"held at "
+            "the split\"), not flat as a fresh bot would.",
             "",
         ]
         if rows and ranked_by is not None:
@@ -395,7 +425,7 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         for quote in quotes:
             f = r.in_quote(quote)
             if wf:
-                cells += [money(f.tune or ZERO, quote), money(f.rest or ZERO, quote)]
+                cells += [money(f.tune or ZERO, quote), money(f.carried or ZERO, quote), money(f.rest or ZERO, quote)]
             cells += [money(f.net, quote), money(f.max_drawdown, quote),
                       "-" if f.captured is None else money(f.captured, quote), _rate(f.capture_rate),
                       "-" if f.prediction_error is None else money(Decimal(f.prediction_error), quote)]
@@ -485,7 +515,9 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     """Backtest every combination of ``axes`` (``workers`` processes, default one per core) and write the table.
 
     Raises ConfigError (a key nothing has, a value the settings refuse: checked on the first combination
-    before any worker starts), ValueError (a malformed sweep) or BacktestError.
+    before any worker starts), ValueError (a malformed sweep) or BacktestError (BacktestInputError: a recording
+    that cannot be played). A sweep that fails writes no table and removes the run directories and the output
+    directory it made.
     """
     import time
 
@@ -497,6 +529,7 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
         raise ValueError(f"--walk-forward must be a fraction between 0 and 1 (the tuning part), got {walk_forward}")
     raw = read_toml(config_path) if config_path is not None else default_toml()
     source = str(config_path) if config_path is not None else DEFAULT_SOURCE
+    flags = bool(axes)
     if not axes and SWEEP_TABLE in raw:
         axes = axes_from_table(raw[SWEEP_TABLE], source)
     combos = combinations(axes)
@@ -506,22 +539,36 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     registry = collect(plugins)
     check_overlaps(raw, axes, registry)
     strategies = swept_strategies(raw, axes, registry)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for axis in axes:  # every value is valid before anything runs: a bad one is a config error naming its key
-        for value in axis.values:
-            backtest_config(config_path, out_dir, out_dir / "backtest.db", extra_plugins=extra_plugins,
-                            overrides=[(axis.key, value)])
+        for value in axis.values:  # (nothing is written: the output directory is made once they all are)
+            try:
+                backtest_config(config_path, out_dir, out_dir / "backtest.db", extra_plugins=extra_plugins,
+                                overrides=[(axis.key, value)])
+            except ConfigError as exc:  # the value is the sweep's, not the file's: say which one
+                swept = f"--sweep {axis.key}={value}" if flags else f"its [{SWEEP_TABLE}] {axis.key} = {value}"
+                raise ConfigError(exc.issues, f"{exc.source} with {swept}") from None
+    made_out = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
     extra = tuple((name, getattr(module, "__name__", str(module))) for name, module in extra_plugins)
     jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies))
             for i, combo in enumerate(combos, 1)]
+    made = [job.out_dir for job in jobs if not job.out_dir.exists()]
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     wall = time.perf_counter()
-    if count == 1:
-        outcomes = [run_job(job) for job in jobs]
-    else:
-        context = _worker_context([module for _, module in extra])
-        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            outcomes = list(pool.map(run_job, jobs))
+    try:
+        if count == 1:
+            outcomes = [run_job(job) for job in jobs]
+        else:
+            context = _worker_context([module for _, module in extra])
+            with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+                outcomes = list(pool.map(run_job, jobs))
+    except BaseException:  # no table: nothing half-written, no run directory it made, no output directory
+        for run_dir in made:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if made_out:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only when empty
+        raise
     wall_s = time.perf_counter() - wall
     rows = build_rows(outcomes, strategies, walk_forward)
     scenario = f"Config `{source}`, {outcomes[0].steps:,} market steps a run"

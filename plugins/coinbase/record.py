@@ -32,6 +32,13 @@ class CoinbaseRecorder:
         return summary(books)
 
     def replay(self, frames: Iterable[str], options: RecordOptions) -> str:
+        frames = list(frames)
+        held = sorted({p.replace("-", "/") for p in _snapshot_products(frames)})
+        missing = sorted(set(options.symbols) - set(held))
+        if missing and frames:  # asked for a product the file does not hold: say which ones it does
+            raise ValueError(f"no book of {', '.join(missing)} in the recording: it holds "
+                             f"{', '.join(held) or 'no book'}; replay those (--symbol), or record {', '.join(missing)} "
+                             "(arbot record --exchange coinbase --symbol ...)")
         return summary(replay(frames, options.symbols or None))  # level2 has no depth: options.depth unused
 
     def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,

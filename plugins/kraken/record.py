@@ -33,7 +33,14 @@ class KrakenRecorder:
     def replay(self, frames: Iterable[str], options: RecordOptions) -> str:
         frames = list(frames)
         depth = _depth(options.depth) or recorded_depth(frames) or 10
-        return summary(replay(frames, depth, options.symbols or None), asked=options.symbols)
+        books = replay(frames, depth, options.symbols or None)
+        missing = sorted(set(options.symbols) - set(books.books))
+        if missing and frames:  # asked for a market the file does not hold: say which ones it does
+            held = sorted(replay(frames, depth).books)
+            raise ValueError(f"no book of {', '.join(missing)} in the recording: it holds "
+                             f"{', '.join(held) or 'no book'}; replay those (--symbol), or record "
+                             f"{', '.join(missing)} (arbot record --exchange kraken --symbol ...)")
+        return summary(books, asked=options.symbols)
 
     def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,
                       levels: int) -> Iterator[BookUpdate | FeedStatus]:

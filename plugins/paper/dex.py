@@ -432,7 +432,8 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             return BacktestPlan(plan_settings, f"mirror of {settings.source}")
         if settings.market == "recording":
             return BacktestPlan(plan_settings, f"recording {Path(settings.recording).name} "
-                                               f"({settings.recording_exchange})", recorded=True)
+                                               f"({settings.recording_exchange})", recorded=True,
+                                recorder=("recording_exchange", settings.recording_exchange))
         pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS
         return BacktestPlan(plan_settings, f"synthetic paper-dex seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
 

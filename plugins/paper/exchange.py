@@ -302,7 +302,8 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         plan_settings = dataclasses.replace(settings, tick_interval_ms=0, playback_speed=Decimal(0), state_file="")
         if settings.market == "recording":
             return BacktestPlan(plan_settings, f"recording {Path(settings.recording).name} "
-                                               f"({settings.recording_exchange})", recorded=True)
+                                               f"({settings.recording_exchange})", recorded=True,
+                                recorder=("recording_exchange", settings.recording_exchange))
         if settings.market == "mirror":
             return BacktestPlan(plan_settings, f"mirror of {settings.source}")
         pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS

@@ -168,7 +168,7 @@ class RecordingPlayer:
         self.passes += 1
         self._pass_events = 0
         self._broken = {}
-        self.stats = ReadStats(self.path)
+        self.stats = ReadStats(self.path, symbols=tuple(self.options.symbols))
         self._frames = read_recording(self.path, self.stats)
         self._events = iter(self.recorder.market_events(self._frames, self.options, self.levels))
 
@@ -218,6 +218,8 @@ class RecordingPlayer:
                     self._broken.pop(event.symbol, None)
                 return self._base_ns + ts - first, event
             self._stopped_early()
+            if self._pass_events == 0 and self.stats.frames and self.stats.stopped_at is None:
+                self.stats.found = self._symbols_held()
             if self.passes == 1 and self.stats.troubled:
                 self.report(self.stats.summary())
             first = self._first_ts  # None exactly when this pass had no event
@@ -227,6 +229,23 @@ class RecordingPlayer:
             self._base_ns += self._last_ts - first + LOOP_GAP_NS
             self._first_ts = None
             self._open()
+
+    def _symbols_held(self, most: int = 5) -> tuple[str, ...]:
+        """The symbols of the recording's market events (the first ``most``): read again, of every symbol, only when
+        none was of ours, so that the error can say what the file holds."""
+        found: list[str] = []
+        frames = read_recording(self.path, ReadStats(self.path))
+        try:
+            for event in self.recorder.market_events(frames, RecordOptions(symbols=[]), 1):
+                if event.symbol not in found:
+                    found.append(event.symbol)
+                    if len(found) >= most:
+                        break
+        except (OSError, ValueError):  # what it holds is only a hint: the error stands without it
+            pass
+        finally:
+            frames.close()
+        return tuple(found)
 
     def _broke(self, status: FeedStatus, offset_ns: int) -> None:
         """A symbol's market broke (not LIVE) at the line just read, or came back (LIVE)."""

@@ -111,10 +111,6 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     return chunks
 
 
-def without_run(report: dict) -> dict:
-    return {k: v for k, v in report.items() if k != "run"}
-
-
 def write_kraken_recording(path: Path, updates: int, seed: int = 3) -> int:
     """A Kraken v2 SOL/USDC book recording (instrument, snapshot, updates 100 ms apart, CRC32 on each),
     as `arbot record` writes it; returns the number of book frames."""

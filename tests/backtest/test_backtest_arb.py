@@ -20,7 +20,6 @@ from tests.backtest.backtest_kit import (
     backtest,
     png_chunks,
     recorded_cex_config,
-    without_run,
     write_config,
     write_kraken_recording,
 )
@@ -116,11 +115,8 @@ def test_the_same_seed_gives_the_same_report_and_another_seed_does_not(tmp_path)
     backtest(config, tmp_path / "a")
     backtest(config, tmp_path / "b")
     first = json.loads((tmp_path / "a" / "report.json").read_text())
-    second = json.loads((tmp_path / "b" / "report.json").read_text())
-    assert without_run(first) == without_run(second)
-    assert (tmp_path / "a" / "pnl.png").read_bytes() == (tmp_path / "b" / "pnl.png").read_bytes()
-    assert (tmp_path / "a" / "report.md").read_text().split("Run: ")[0] == \
-        (tmp_path / "b" / "report.md").read_text().split("Run: ")[0]
+    for name in ("report.json", "report.md", "pnl.png"):  # byte for byte: the machine's timings are in run.json
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
     other = write_config(tmp_path, "other.toml", pool_seed=8)
     backtest(other, tmp_path / "c")

@@ -127,49 +127,75 @@ def test_an_empty_recording_beside_a_synthetic_pool_ends_with_a_clear_error_not_
         out = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
     except subprocess.TimeoutExpired:
         raise AssertionError("arbot backtest over an empty recording was still running after 60 s") from None
-    assert out.returncode == 1, (out.returncode, out.stdout, out.stderr[-2000:])
+    assert out.returncode == 2, (out.returncode, out.stdout, out.stderr[-2000:])
     assert "sol.jsonl" in out.stderr and "empty" in out.stderr and 'exchange "sol-cex"' in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
     with_steps = arbot("backtest", "--config", str(config), "--out", "o", "--steps", "100", cwd=tmp_path, timeout=60)
-    assert with_steps.returncode == 1 and "sol.jsonl" in with_steps.stderr, with_steps.stderr[-2000:]
-    assert not (tmp_path / "o" / "report.json").exists()
+    assert with_steps.returncode == 2 and "sol.jsonl" in with_steps.stderr, with_steps.stderr[-2000:]
+    assert not (tmp_path / "o").exists(), "a refused recording leaves nothing in --out"
+
 
 
 def test_a_recording_alone_that_yields_no_market_event_is_an_error_not_a_0_step_report(tmp_path):
     config = recorded_book_config(tmp_path, pool=False)
     (tmp_path / "sol.jsonl").write_text("")
     empty = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
-    assert empty.returncode == 1 and "sol.jsonl" in empty.stderr and "empty" in empty.stderr, empty.stderr[-2000:]
+    assert empty.returncode == 2 and "sol.jsonl" in empty.stderr and "empty" in empty.stderr, empty.stderr[-2000:]
     write_kraken_recording(tmp_path / "sol.jsonl", 20)  # a book, but of another market than the venue's
     (tmp_path / "sol.jsonl").write_text((tmp_path / "sol.jsonl").read_text().replace("SOL/USDC", "ETH/USDC"))
     other = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
-    assert other.returncode == 1 and "no market event" in other.stderr, other.stderr[-2000:]
+    assert other.returncode == 2 and "no market event" in other.stderr, other.stderr[-2000:]
     assert "22 frames" in other.stderr, other.stderr[-2000:]
+    # the fix: what the file holds, against what the venue trades
+    assert "holds ETH/USDC" in other.stderr and "SOL/USDC" in other.stderr, other.stderr[-2000:]
     (tmp_path / "sol.jsonl").write_text("not a recording\n" * 3)
     junk = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
-    assert junk.returncode == 1 and "not JSON: 3" in junk.stderr, junk.stderr[-2000:]
-    assert not (tmp_path / "o" / "report.json").exists()
+    assert junk.returncode == 2 and "not JSON: 3" in junk.stderr, junk.stderr[-2000:]
+    assert not (tmp_path / "o").exists(), "a refused recording leaves nothing in --out"
 
 
-def test_a_backtest_over_a_recording_with_a_damaged_line_says_so(tmp_path):
+def test_a_failed_backtest_leaves_no_half_written_store_and_keeps_what_out_held(tmp_path):
+    config = recorded_book_config(tmp_path, pool=False)
+    write_kraken_recording(tmp_path / "sol.jsonl", 20)
+    (tmp_path / "sol.jsonl").write_text((tmp_path / "sol.jsonl").read_text().replace("SOL/USDC", "ETH/USDC"))
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "notes.txt").write_text("mine")
+    out = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["notes.txt"]
+
+
+def test_a_recording_damaged_where_playback_cannot_go_on_is_bad_input_naming_the_file_the_line_and_the_fix(tmp_path):
     """One line cut in half: the book's checksum fails after it and no later snapshot restores it, so the market
-    ends there. The backtest still reports, and says on stderr (without -v) and in the report what it read."""
+    would end there, two thirds of the file unplayed. That was a report on a third of the data with a warning; it
+    is bad input (exit 2), naming the file, the line, and how to backtest the part before it."""
     write_kraken_recording(tmp_path / "sol.jsonl", 600)  # 60 s of book
     lines = (tmp_path / "sol.jsonl").read_text().splitlines(keepends=True)
     lines[100] = lines[100][: len(lines[100]) // 2] + "\n"  # one line of 602 cut in half (a bad copy, a full disk)
     (tmp_path / "sol.jsonl").write_text("".join(lines))
     out = arbot("backtest", "--config", str(recorded_book_config(tmp_path)), "--out", "o", cwd=tmp_path)
+    assert out.returncode == 2, (out.stdout, out.stderr[-2000:])
+    assert "sol.jsonl" in out.stderr and "line 101" in out.stderr and "line 102" in out.stderr, out.stderr[-2000:]
+    assert "SOL/USDC" in out.stderr and "head -n 101" in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "o").exists(), "nothing half-written"
+
+
+def test_a_recording_whose_last_line_was_cut_plays_to_its_end_and_says_so(tmp_path):
+    """A recorder killed mid-write leaves its last line cut: nothing comes after it, so the backtest runs on
+    everything before it, and says on stderr (without -v) and in the report what it skipped."""
+    write_kraken_recording(tmp_path / "sol.jsonl", 300)
+    text = (tmp_path / "sol.jsonl").read_text()
+    (tmp_path / "sol.jsonl").write_text(text[:-40])
+    out = arbot("backtest", "--config", str(recorded_book_config(tmp_path)), "--out", "o", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     warned = [line for line in out.stderr.splitlines() if "sol.jsonl" in line]
-    assert warned and "1 malformed line" in warned[0] and "line 101" in warned[0], out.stderr[-2000:]
-    assert "stopped early at line 102" in warned[0] and "SOL/USDC" in warned[0], warned
+    assert warned and "1 malformed line" in warned[0] and "line 302" in warned[0], out.stderr[-2000:]
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     read = report["recordings"]["sol-cex"]
-    assert (read["file"], read["lines"], read["frames"], read["malformed"]) == ("sol.jsonl", 602, 601, 1)
-    assert read["skipped"] == {"not JSON": 1} and read["first_malformed_lines"] == [101]
-    assert read["stopped_early"]["line"] == 102 and "SOL/USDC" in read["stopped_early"]["why"]
-    markdown = (tmp_path / "o" / "report.md").read_text()
-    assert "## Recordings" in markdown and "stopped early at line 102" in markdown
+    assert (read["lines"], read["frames"], read["malformed"]) == (302, 301, 1)
+    assert read["first_malformed_lines"] == [302] and read["stopped_early"] is None
+    assert "## Recordings" in (tmp_path / "o" / "report.md").read_text()
 
 
 def test_a_damaged_line_followed_by_a_fresh_snapshot_is_skipped_and_the_book_resyncs(tmp_path):
@@ -189,3 +215,25 @@ def test_a_damaged_line_followed_by_a_fresh_snapshot_is_skipped_and_the_book_res
     assert read["malformed"] == 1 and read["stopped_early"] is None, read
     assert float(report["scenario"]["simulated_s"]) > 59, report["scenario"]
     assert "1 malformed line" in out.stderr and "stopped early" not in out.stderr
+
+
+def test_a_recording_exchange_that_cannot_play_recordings_is_a_config_error_naming_its_key(tmp_path):
+    # the venue failed to start: exit 1, "a plugin failed while the bot started", three cascading errors
+    write_kraken_recording(tmp_path / "sol.jsonl", 20)
+    config = recorded_book_config(tmp_path)
+    config.write_text(config.read_text().replace('recording_exchange = "kraken"', 'recording_exchange = "krakn"'))
+    out = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
+    assert out.returncode == 2, (out.stdout, out.stderr[-2000:])
+    assert "exchanges.sol-cex.recording_exchange" in out.stderr and "kraken" in out.stderr, out.stderr[-2000:]
+    assert "failed while the bot started" not in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_same_backtest_in_two_processes_with_other_hash_seeds_writes_the_same_report_bytes(tmp_path, monkeypatch):
+    config = write_config(tmp_path)
+    for seed, out in (("1", "a"), ("2", "b")):
+        monkeypatch.setenv("PYTHONHASHSEED", seed)
+        done = arbot("backtest", "--config", str(config), "--out", out, "--steps", "300", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("report.json", "report.md", "pnl.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

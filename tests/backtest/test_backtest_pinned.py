@@ -82,7 +82,6 @@ def outcome(tmp_path: Path, config: Path, steps: int | None) -> dict:
     """What a backtest decided, without what depends on the machine or the temporary paths."""
     result = run_backtest(config, tmp_path / "out", steps, chart=False, extra_plugins=arb_plugins())
     report = json.loads(result.report_json.read_text())
-    report.pop("run", None)
     report["scenario"].pop("config", None)
     report["scenario"]["input"] = report["scenario"]["input"].replace(str(tmp_path), "TMP")
     db = tmp_path / "out" / "backtest.db"

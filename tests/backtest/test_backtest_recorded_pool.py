@@ -9,9 +9,11 @@ import logging
 import math
 from pathlib import Path
 
+import pytest
+
 from arbotlib.amm.whirlpool.accounts import build_whirlpool
 from bot.api.kit import RecordOptions
-from bot.backtest.driver import run_backtest
+from bot.backtest.driver import BacktestInputError, run_backtest
 from bot.recording import frame_line, read_recording
 from plugins.orca.record import OrcaRecorder
 from plugins.orca.settings import OrcaSettings
@@ -124,9 +126,10 @@ def test_an_arbitrage_backtest_over_a_recorded_book_and_a_recorded_pool(tmp_path
     assert (tmp_path / "out" / "report.md").is_file() and (tmp_path / "out" / "pnl.png").is_file()
 
 
-def test_a_recorded_pool_that_cannot_be_played_past_a_bad_line_is_reported_not_ended_silently(tmp_path, caplog):
+def test_a_recorded_pool_that_cannot_be_played_past_a_bad_line_is_refused_not_ended_silently(tmp_path, caplog):
     """An orca line the replay refuses (an account read without its data) stops the pool's playback: logged at
-    ERROR naming the file and the line, as the paper CEX does, and counted in the report's recordings."""
+    ERROR naming the file and the line, as the paper CEX does, and the backtest is refused as bad input (a report
+    on the part before it, the rest missing, is not what was asked for), naming the file, the line and the fix."""
     write_kraken_recording(tmp_path / "sol.jsonl", 300)
     ticks = [TICK_150 + m for m in (0, 3, 60, 58, 2, -60, 0, 1)]
     asyncio.run(record_pool(tmp_path / "pool.jsonl", ticks, KRAKEN_START_NS + 50_000_000, 2_000_000_000))
@@ -137,14 +140,15 @@ def test_a_recorded_pool_that_cannot_be_played_past_a_bad_line_is_reported_not_e
     config = tmp_path / "recorded.toml"
     config.write_text(CONFIG.format(cex=tmp_path / "sol.jsonl", pool=tmp_path / "pool.jsonl"))
 
-    with caplog.at_level(logging.ERROR):
-        result = run_backtest(config, tmp_path / "out", None, extra_plugins=arb_plugins())
+    with caplog.at_level(logging.ERROR), pytest.raises(BacktestInputError) as refused:
+        run_backtest(config, tmp_path / "out", None, extra_plugins=arb_plugins())
 
     told = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and "pool.jsonl" in r.getMessage()]
     assert told and f"line {middle + 1}" in told[0], told
-    stopped = json.loads(result.report_json.read_text())["recordings"]["sol-pool"]["stopped_early"]
-    assert stopped["line"] == middle + 1 and "data" in stopped["why"], stopped
-    assert json.loads(result.report_json.read_text())["recordings"]["sol-cex"]["stopped_early"] is None
+    message = str(refused.value)
+    assert 'exchange "sol-pool"' in message and "pool.jsonl" in message and f"line {middle + 1}" in message
+    assert "data" in message and f"head -n {middle}" in message and "sol-cex" not in message, message
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_book_recording_whose_clock_stepped_back_plays_as_if_it_had_not_beside_a_recorded_pool(tmp_path):
@@ -168,8 +172,7 @@ def test_a_book_recording_whose_clock_stepped_back_plays_as_if_it_had_not_beside
         config.write_text(CONFIG.format(cex=cex, pool=tmp_path / "pool.jsonl"))
         result = run_backtest(config, tmp_path / cex.stem, None, chart=False, extra_plugins=arb_plugins())
         report = json.loads(result.report_json.read_text())
-        for key in ("run", "recordings"):
-            report.pop(key)
+        report.pop("recordings")
         report["scenario"].pop("config")
         report["scenario"]["input"] = report["scenario"]["input"].replace(cex.name, "CEX")
         return report, result

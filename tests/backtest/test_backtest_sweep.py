@@ -60,7 +60,9 @@ def test_walk_forward_ranks_on_the_tuning_part_and_shows_the_rest(tmp_path):
     with localcontext(prec=200):  # exact figures (a pool price has ~50 digits)
         for r in result.rows:
             [f] = r.quotes
-            assert f.tune + f.rest == f.net
+            report = json.loads((tmp_path / "wf" / f"run-{r.index:03d}" / "report.json").read_text())
+            equity = report["equity_curves"]["sol-arb"]["USDC"]
+            assert f.tune + f.rest == Decimal(equity[-1][1])  # the parts add up to the run's equity at the end
     assert "Walk-forward" in result.table_md.read_text() and result.chart is None
 
 
@@ -78,7 +80,7 @@ def test_a_row_shows_the_reports_exact_figures_however_many_digits():
     curve = [(1, long), (2, Decimal("0.1") + long), (3, Decimal("-100.0000000000000000000000000001"))]
     outcome = Outcome(index=1, overrides=(), net={"a": {"USDC": curve[-1][1]}}, fills={"a": 3},
                       curves={"a": {"USDC": curve}}, arb=None, start_ns=0, end_ns=3, steps=3, steps_wall_s=0.0,
-                      cpu_s=0.0)
+                      cpu_s=0.0, equity={"a": {"USDC": curve}})  # nothing left open: equity is the realized curve
     row = build_rows([outcome], ["a"], walk_forward=None)[0]
     assert combined_curve({"a": {"USDC": curve}}, ["a"], "USDC") == curve
     assert row.in_quote("USDC").net == curve[-1][1]
@@ -145,12 +147,11 @@ def test_a_sweep_row_carries_every_quotes_pnl_and_the_table_does_not_rank_across
     from bot.backtest.sweep import ranking_quote, render_markdown, sweep_chart_png
 
     def outcome(index: int, usdc: int, usdt: int) -> Outcome:  # sol-usdc trades in USDC, sol-usdt in USDT
+        curves = {"sol-usdc": {"USDC": [(10, Decimal(usdc))]}, "sol-usdt": {"USDT": [(20, Decimal(usdt))]}}
         return Outcome(index=index, overrides=(("min_edge_bps", str(index)),),
                        net={"sol-usdc": {"USDC": Decimal(usdc)}, "sol-usdt": {"USDT": Decimal(usdt)}},
-                       fills={"sol-usdc": 2, "sol-usdt": 2},
-                       curves={"sol-usdc": {"USDC": [(10, Decimal(usdc))]},
-                               "sol-usdt": {"USDT": [(20, Decimal(usdt))]}},
-                       arb=None, start_ns=0, end_ns=30, steps=3, steps_wall_s=0.0, cpu_s=0.0)
+                       fills={"sol-usdc": 2, "sol-usdt": 2}, curves=curves,
+                       arb=None, start_ns=0, end_ns=30, steps=3, steps_wall_s=0.0, cpu_s=0.0, equity=curves)
 
     rows = build_rows([outcome(1, 1, -500), outcome(2, 5, -600)], ["sol-usdc", "sol-usdt"], walk_forward=None)
     first = rows[0]
@@ -218,3 +219,89 @@ def test_a_rows_captured_pnl_is_its_runs_arbitrage_captured_and_its_net_pnl_the_
     # without arbitrage there is no captured PnL: the ledger's net alone
     [plain] = build_rows([Outcome(**{**outcome.__dict__, "arb": None})], ["a"], walk_forward=None)
     assert plain.as_json()["quotes"]["USDC"]["captured"] is None
+
+
+@pytest.mark.parametrize("values", ['["5", 5]', "[1, 1]", '["5", "10", "5"]'])
+def test_a_sweep_table_value_given_twice_is_refused_naming_the_key_as_the_flag_is(tmp_path, values):
+    # each value ran twice as two rows under one label: the table's rank and chart counted one setting twice
+    config = write_config(tmp_path)
+    config.write_text(config.read_text() + f"\n[sweep]\nmin_edge_bps = {values}\n")
+    out = arbot("backtest", "--config", str(config), "--out", "sw", "--steps", "60", "--workers", "1", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout
+    assert "sweep.min_edge_bps" in out.stderr and "given twice" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "sw").exists(), "a refused sweep writes nothing"
+
+
+def test_a_refused_sweep_value_leaves_no_output_directory(tmp_path):
+    with pytest.raises(ConfigError, match="min_edge_bps"):
+        run_sweep(write_config(tmp_path), tmp_path / "x", [parse_axis("min_edge_bps=5,ten")], STEPS,
+                  extra_plugins=arb_plugins())
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_rows_drawdowns_are_of_equity_with_open_lots_marked_as_the_report_gives_them():
+    # realized 0 then +10, but a lot held from 2 to 4 lost 30 at its mark before closing: the row's drawdown is the
+    # report's (equity), and the walk-forward rest's counts from the equity at the split
+    realized = [(4, Decimal(10))]
+    equity = [(2, Decimal(0)), (3, Decimal(-30)), (4, Decimal(10)), (6, Decimal(-5))]
+    outcome = Outcome(index=1, overrides=(), net={"a": {"USDC": Decimal(10)}}, fills={"a": 2},
+                      curves={"a": {"USDC": realized}}, arb=None, start_ns=0, end_ns=6, steps=6, steps_wall_s=0.0,
+                      cpu_s=0.0, equity={"a": {"USDC": equity}})
+    [figures] = build_rows([outcome], ["a"], walk_forward=None)[0].quotes
+    assert figures.max_drawdown == Decimal(30) and figures.net == Decimal(10)
+    [split] = build_rows([outcome], ["a"], walk_forward=0.5)[0].quotes  # split at 3: equity -30 there
+    assert (split.tune, split.rest, split.rest_drawdown, split.carried) == (Decimal(-30), Decimal(25), Decimal(15),
+                                                                           Decimal(-30))
+
+
+def test_walk_forward_parts_split_equity_so_a_lot_carried_over_the_split_credits_each_part_its_own_move():
+    # bought at 100 in the tuning part, marked 90 at the split, sold at 95 in the rest: the tuning part lost 10
+    # (it held the loss at the split) and the rest made 5. Split on realized PnL, the tuning part showed 0 (its
+    # held loss unseen, so it ranked as if flat) and the rest -5 (the tuning part's loss booked out of sample).
+    outcome = Outcome(index=1, overrides=(), net={"a": {"USDC": Decimal(-5)}}, fills={"a": 2},
+                      curves={"a": {"USDC": [(4, Decimal(-5))]}}, arb=None, start_ns=0, end_ns=6, steps=6,
+                      steps_wall_s=0.0, cpu_s=0.0,
+                      equity={"a": {"USDC": [(2, Decimal(-10)), (4, Decimal(-5))]}})
+    [row] = build_rows([outcome], ["a"], walk_forward=0.5)
+    [f] = row.quotes
+    assert (f.tune, f.rest, f.carried) == (Decimal(-10), Decimal(5), Decimal(-10))
+    assert row.as_json()["quotes"]["USDC"]["walk_forward"] == {"tune": "-10", "rest": "5", "carried": "-10",
+                                                               "rest_max_drawdown": "0"}
+
+
+def test_a_swept_value_the_settings_refuse_is_named_as_the_sweeps_not_the_files(tmp_path):
+    # the config file sets max_notional = "1500": the bad value came from the sweep, and the error says so
+    with pytest.raises(ConfigError) as caught:
+        run_sweep(write_config(tmp_path), tmp_path / "x", [parse_axis("max_notional=500,lots")], STEPS,
+                  extra_plugins=arb_plugins())
+    text = str(caught.value)
+    assert "strategies.sol-arb.max_notional" in text and '"lots"' in text
+    assert "--sweep max_notional=lots" in text.splitlines()[0], text
+
+
+def test_a_sweep_key_naming_a_component_the_config_lacks_is_refused_naming_the_configured_ones(tmp_path):
+    # it made an empty [strategies.nope] table, refused as 'no strategy plugin provides "nope"'
+    with pytest.raises(ConfigError) as caught:
+        run_sweep(write_config(tmp_path), tmp_path / "x", [parse_axis("strategies.nope.min_edge_bps=5")], STEPS,
+                  extra_plugins=arb_plugins())
+    text = str(caught.value)
+    assert "sweep.strategies.nope.min_edge_bps" in text and "no [strategies.nope]" in text and "sol-arb" in text
+    assert "plugin" not in text
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_sweep_whose_run_fails_leaves_no_run_directories_and_no_table(tmp_path):
+    # the second combination plays a recording damaged mid-file (bad input): the first one's run-001 was left
+    # behind beside no table, an output that looked like a sweep of one combination
+    from tests.backtest.backtest_kit import recorded_cex_config, write_kraken_recording
+
+    write_kraken_recording(tmp_path / "sol.jsonl", 300)
+    lines = (tmp_path / "sol.jsonl").read_text().splitlines(keepends=True)
+    lines[100] = lines[100][: len(lines[100]) // 2] + "\n"
+    (tmp_path / "cut.jsonl").write_text("".join(lines))
+    config = recorded_cex_config(tmp_path)
+    out = arbot("backtest", "--config", str(config), "--out", "sw", "--workers", "1",
+                "--sweep", "exchanges.sol-cex.recording=sol.jsonl,cut.jsonl", cwd=tmp_path)
+    assert out.returncode == 2, (out.stdout, out.stderr[-2000:])
+    assert "cut.jsonl" in out.stderr and "line 102" in out.stderr, out.stderr[-2000:]
+    assert not (tmp_path / "sw").exists(), sorted(p.name for p in (tmp_path / "sw").iterdir())

@@ -68,3 +68,14 @@ def test_record_refuses_an_exchange_that_cannot_record(capsys):
     assert main(["replay", "--exchange", "paper", "nothing.jsonl"]) == 2
     err = capsys.readouterr().err
     assert 'exchange type "paper" cannot record' in err and "coinbase" in err and "kraken" in err
+
+
+def test_replay_of_a_product_the_recording_does_not_hold_is_bad_input_naming_what_it_holds(tmp_path, capsys):
+    # it printed an empty "ETH/USD (synced: no)" book and exited 0
+    frames = [_frame(1, "snapshot", [("bid", "29999.99", "0.1"), ("offer", "30000.01", "1.5")])]
+    path = tmp_path / "rec.jsonl"
+    path.write_text("".join(json.dumps({"ts_ns": i, "raw": f}) + "\n" for i, f in enumerate(frames)))
+    assert main(["replay", "--exchange", "coinbase", "--symbol", "ETH/USD", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "rec.jsonl" in err and "ETH/USD" in err and "holds BTC/USD" in err, err
+    assert main(["replay", "--exchange", "coinbase", "--symbol", "BTC/USD", str(path)]) == 0

@@ -108,5 +108,8 @@ def test_kraken_replay_rebuilds_only_the_symbols_asked_for(tmp_path, capsys):
     assert main(["replay", "--exchange", "kraken", str(path)]) == 0  # no --symbol: every recorded market
     out = capsys.readouterr().out
     assert "SOL/USDC (synced: yes)" in out and "ETH/USDC (synced: yes)" in out
-    assert main(["replay", "--exchange", "kraken", "--symbol", "BTC/USD", str(path)]) == 0
-    assert "BTC/USD: no book in the recording" in capsys.readouterr().out
+    # a market the recording does not hold is bad input (exit 2), naming the file, what it holds and the fix
+    assert main(["replay", "--exchange", "kraken", "--symbol", "BTC/USD", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "two.jsonl" in err and "BTC/USD" in err and "ETH/USDC, SOL/USDC" in err, err
+    assert main(["replay", "--exchange", "kraken", "--symbol", "SOL/USDC", "--symbol", "BTC/USD", str(path)]) == 2
