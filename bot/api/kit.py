@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
-    from ..flapping import COUNTED, FLAP_WINDOW_S, FLAPPING, LOST, Flapping
+    from ..flapping import COUNTED, FLAP_WINDOW_S, FLAPPING, LOST, Flapping, Loss
     from ..jsonable import fill_data, jsonable, to_data
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
     from ..logs import colour_wanted, escape_controls, fit, format_ts, json_lines
@@ -84,7 +84,7 @@ _WHERE = {
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "Flapping": "bot.flapping", "FLAP_WINDOW_S": "bot.flapping", "LOST": "bot.flapping", "FLAPPING": "bot.flapping",
-    "COUNTED": "bot.flapping",
+    "COUNTED": "bot.flapping", "Loss": "bot.flapping",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
     "Outbox": "bot.outbox", "drop_least_urgent": "bot.outbox",
     "colour_wanted": "bot.logs", "escape_controls": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
@@ -104,6 +104,7 @@ __all__ = [
     "FLAPPING",
     "FLAP_WINDOW_S",
     "LOST",
+    "Loss",
     "MAX_JSON_DEPTH",
     "REDACTOR",
     "BookPublisher",
