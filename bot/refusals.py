@@ -64,6 +64,7 @@ class RefusalAlerts:
         """Causes alerted and not over yet."""
         self._quiet_check: asyncio.TimerHandle | None = None
         """Pending while causes are open: ends those refused no more for :attr:`repeat_s`."""
+        self._closed = False
 
     def refused(self, strategy: str, exchange: str, symbol: str, cause: str, detail: str, *,
                 level: AlertLevel = AlertLevel.WARNING, kind: str = KIND, before_venue: bool = False,
@@ -76,7 +77,7 @@ class RefusalAlerts:
         market = f"{strategy} on {exchange} {symbol}"
         if episode is None:
             self._open[key] = _Episode(kind, level, before_venue, now, now, now)
-            if self._quiet_check is None:
+            if self._quiet_check is None and not self._closed:
                 self._quiet_check = self._later(self.repeat_s, self._check_quiet)
             self._alert(level, kind, f"orders of {market} {cause}: {detail}; more like it are counted, not alerted, "
                         f"and a note follows when orders go through again", source=strategy, exchange=exchange,
@@ -103,6 +104,16 @@ class RefusalAlerts:
         if self._open:
             self._end(strategy, exchange, symbol, "go through", lambda episode: True)
 
+    def close(self) -> None:
+        """The bot stops: no cause is said to go quiet (its open episodes are left as they are)."""
+        self._closed = True
+        self._cancel_check()
+
+    def _cancel_check(self) -> None:
+        if self._quiet_check is not None:
+            self._quiet_check.cancel()
+            self._quiet_check = None
+
     def _check_quiet(self) -> None:
         """End each cause refused no more for :attr:`repeat_s` though no order went through (a strategy paused after
         its refusals): its count is said; check again when the next open cause could be quiet."""
@@ -119,7 +130,7 @@ class RefusalAlerts:
                         f"for {_duration(quiet)}, though none went through either ({counted}{episode.total} in "
                         f"{_duration(episode.last - episode.started)}); the next refusal is alerted again",
                         source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
-        if self._open:
+        if self._open and not self._closed:
             due = min(episode.last for episode in self._open.values()) + self.repeat_s - now
             self._quiet_check = self._later(max(due, 0.0), self._check_quiet)
 
@@ -134,9 +145,8 @@ class RefusalAlerts:
             self._alert(AlertLevel.INFO, episode.kind, f"orders of {strategy} on {exchange} {symbol} {what} again "
                         f"after being {cause} ({counted}{episode.total} in {_duration(now - episode.started)})",
                         source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
-        if not self._open and self._quiet_check is not None:
-            self._quiet_check.cancel()
-            self._quiet_check = None
+        if not self._open:
+            self._cancel_check()
 
 
 def _call_later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
