@@ -596,7 +596,9 @@ class Executor:
     async def close(self, timeout_s: float) -> bool:
         """Take no new orders and wait for those queued or in flight to settle; False on timeout."""
         self.closing = True
-        if not await self.settle(timeout_s):
+        settled = await self.settle(timeout_s)
+        self.refusals.close()  # a stopping bot's refusals do not go quiet: it stops
+        if not settled:
             log.warning("%d order(s) still in flight at shutdown; recovery settles them on the next start",
                         self._in_flight)
             return False

@@ -6,12 +6,15 @@ cause (strategy, exchange, symbol and the kind of refusal: ``rejected (Insuffici
 ``vetoed by max_position``) is an episode: its first refusal is alerted at once, the next ones are counted, a cause
 still refused after :data:`REPEAT_S` is alerted again with its count ("and 19 more like it"), and when an order of that
 strategy on that market goes through again (the host's checks let it pass, for a veto or an order no venue could
-take; the venue accepts it, for any cause) one INFO note ends the episode with what it counted. Every refusal is still
-logged (and stored: the order's row, a veto's ``risk_events`` row): only the alerts are gathered.
+take; the venue accepts it, for any cause) one INFO note ends the episode with what it counted. A cause that stops
+being refused without any order going through (the strategy was paused, or stopped sending) ends too once it has been
+quiet for :data:`REPEAT_S`: one INFO note with its count, so the trader's last word on it is not its first alert.
+Every refusal is still logged (and stored: the order's row, a veto's ``risk_events`` row): only the alerts are gathered.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +38,8 @@ class _Episode:
     the market passes the host's checks."""
     started: float
     alerted: float
+    last: float
+    """When the cause was last refused: quiet for :data:`REPEAT_S` since, the episode is over."""
     total: int = 1
     unalerted: int = 0
     """Refusals counted since the last alert of the cause."""
@@ -45,14 +50,21 @@ Key = tuple[str, str, str, str]
 
 
 class RefusalAlerts:
-    """Gathers the alerts of refused orders by cause; ``alert(level, kind, message, source=..., **fields)``."""
+    """Gathers the alerts of refused orders by cause; ``alert(level, kind, message, source=..., **fields)``;
+    ``later(delay_s, callback)`` calls back after a delay (the running loop's ``call_later`` unless given): the check
+    for causes gone quiet."""
 
-    def __init__(self, alert: Callable[..., None], monotonic: Callable[[], float], repeat_s: float = REPEAT_S):
+    def __init__(self, alert: Callable[..., None], monotonic: Callable[[], float], repeat_s: float = REPEAT_S,
+                 later: Callable[[float, Callable[[], None]], asyncio.TimerHandle] | None = None):
         self._alert = alert
         self._monotonic = monotonic
         self.repeat_s = repeat_s
+        self._later = later or _call_later
         self._open: dict[Key, _Episode] = {}
         """Causes alerted and not over yet."""
+        self._quiet_check: asyncio.TimerHandle | None = None
+        """Pending while causes are open: ends those refused no more for :attr:`repeat_s`."""
+        self._closed = False
 
     def refused(self, strategy: str, exchange: str, symbol: str, cause: str, detail: str, *,
                 level: AlertLevel = AlertLevel.WARNING, kind: str = KIND, before_venue: bool = False,
@@ -64,13 +76,16 @@ class RefusalAlerts:
         episode = self._open.get(key)
         market = f"{strategy} on {exchange} {symbol}"
         if episode is None:
-            self._open[key] = _Episode(kind, level, before_venue, now, now)
+            self._open[key] = _Episode(kind, level, before_venue, now, now, now)
+            if self._quiet_check is None and not self._closed:
+                self._quiet_check = self._later(self.repeat_s, self._check_quiet)
             self._alert(level, kind, f"orders of {market} {cause}: {detail}; more like it are counted, not alerted, "
                         f"and a note follows when orders go through again", source=strategy, exchange=exchange,
                         symbol=symbol, cause=cause, **fields)
             return
         episode.total += 1
         episode.unalerted += 1
+        episode.last = now
         if now - episode.alerted >= self.repeat_s:
             more, episode.unalerted, episode.alerted = episode.unalerted, 0, now
             self._alert(episode.level, kind, f"orders of {market} still {cause}: {detail} (and {more - 1} more like "
@@ -89,6 +104,36 @@ class RefusalAlerts:
         if self._open:
             self._end(strategy, exchange, symbol, "go through", lambda episode: True)
 
+    def close(self) -> None:
+        """The bot stops: no cause is said to go quiet (its open episodes are left as they are)."""
+        self._closed = True
+        self._cancel_check()
+
+    def _cancel_check(self) -> None:
+        if self._quiet_check is not None:
+            self._quiet_check.cancel()
+            self._quiet_check = None
+
+    def _check_quiet(self) -> None:
+        """End each cause refused no more for :attr:`repeat_s` though no order went through (a strategy paused after
+        its refusals): its count is said; check again when the next open cause could be quiet."""
+        self._quiet_check = None
+        now = self._monotonic()
+        for key, episode in list(self._open.items()):
+            quiet = now - episode.last
+            if quiet < self.repeat_s:
+                continue
+            del self._open[key]
+            strategy, exchange, symbol, cause = key
+            counted = (f"and {episode.unalerted} more like it since the last alert, " if episode.unalerted else "")
+            self._alert(AlertLevel.INFO, episode.kind, f"orders of {strategy} on {exchange} {symbol} no more {cause} "
+                        f"for {_duration(quiet)}, though none went through either ({counted}{episode.total} in "
+                        f"{_duration(episode.last - episode.started)}); the next refusal is alerted again",
+                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
+        if self._open and not self._closed:
+            due = min(episode.last for episode in self._open.values()) + self.repeat_s - now
+            self._quiet_check = self._later(max(due, 0.0), self._check_quiet)
+
     def _end(self, strategy: str, exchange: str, symbol: str, what: str, ends: Callable[[_Episode], bool]) -> None:
         now = self._monotonic()
         for key, episode in list(self._open.items()):
@@ -100,6 +145,12 @@ class RefusalAlerts:
             self._alert(AlertLevel.INFO, episode.kind, f"orders of {strategy} on {exchange} {symbol} {what} again "
                         f"after being {cause} ({counted}{episode.total} in {_duration(now - episode.started)})",
                         source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
+        if not self._open:
+            self._cancel_check()
+
+
+def _call_later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+    return asyncio.get_running_loop().call_later(delay_s, callback)
 
 
 def _duration(seconds: float) -> str:

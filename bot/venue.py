@@ -30,10 +30,11 @@ from typing import Any
 
 from .api import Context, Exchange
 from .domain import AlertLevel, FeedState, FeedStatus, Fill, OrderReport, OrderState
+from .flapping import COUNTED, FLAP_WINDOW_S, FLAPPING, Flapping
 
 log = logging.getLogger("arbot.venue")
 
-STREAM_FLAP_WINDOW_S = 300.0
+STREAM_FLAP_WINDOW_S = FLAP_WINDOW_S
 """A private stream lost again within this long of its return flaps (see :meth:`PollingVenue.stream_down`)."""
 
 
@@ -110,13 +111,9 @@ class PollingVenue(Exchange):
         self.streaming = False
         """The venue's private order stream is up (see :meth:`stream_up`)."""
         self._stream_lost = False
-        self._stream_back_at: float | None = None
-        """When the stream's last return was alerted (monotonic): a loss soon after is a flap."""
-        self._flaps = 0
-        """Losses counted, not alerted, since the stream was alerted as flapping; 0: it is not flapping."""
-        self._flapping_since = 0.0
-        self._holding: asyncio.Task[None] | None = None
-        """Waits for a flapping stream to hold for :attr:`stream_flap_window_s`, then says so."""
+        self.stream_flap = Flapping(monotonic=ctx.clock.monotonic, spawn=ctx.create_task, held=self._stream_held,
+                                    what="private stream", window_s=STREAM_FLAP_WINDOW_S)
+        """The flap rule of the private order stream (its ``window_s``: :data:`STREAM_FLAP_WINDOW_S`)."""
 
     # --- feeds ------------------------------------------------------------------------------
 
@@ -178,9 +175,15 @@ class PollingVenue(Exchange):
         """Time between two polls while orders are tracked: ``stream_poll_s`` while a private stream is up."""
         return float(self.settings.stream_poll_s if self.streaming else self.settings.fill_poll_s)
 
-    stream_flap_window_s = STREAM_FLAP_WINDOW_S
-    """A loss this soon after the stream's return was alerted is a flap; a flapping stream's return is alerted once it
-    has held this long."""
+    @property
+    def stream_flap_window_s(self) -> float:
+        """A loss this soon after the stream's return was alerted is a flap; a flapping stream's return is alerted
+        once it has held this long (:attr:`stream_flap`'s window)."""
+        return self.stream_flap.window_s
+
+    @stream_flap_window_s.setter
+    def stream_flap_window_s(self, seconds: float) -> None:
+        self.stream_flap.window_s = seconds
 
     def stream_up(self) -> None:
         """The private order stream is subscribed: poll only to reconcile; after a loss, poll now and alert the return
@@ -190,12 +193,9 @@ class PollingVenue(Exchange):
             return
         self._stream_lost = False
         self.poll_soon()
-        if self._flaps:
-            self._holding = self.ctx.create_task(self._held(), "private stream holding")
-            return
-        self._stream_back_at = self.ctx.clock.monotonic()
-        self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream is back; "
-                       "reading what happened meanwhile", exchange=self.name)
+        if self.stream_flap.back():
+            self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream is back; "
+                           "reading what happened meanwhile", exchange=self.name)
 
     def stream_down(self, reason: str) -> None:
         """The private order stream is lost: poll every ``fill_poll_s`` until it is back; alert the loss, or (lost
@@ -205,37 +205,26 @@ class PollingVenue(Exchange):
         self.streaming = False
         self._stream_lost = True
         self.poll_soon()
-        now = self.ctx.clock.monotonic()
         polling = f"polling orders every {self.settings.fill_poll_s:g} s while it is down"
-        if self._flaps:
-            self._flaps += 1
-            if self._holding is not None:
-                self._holding.cancel()
-                self._holding = None
+        flap = self.stream_flap
+        loss = flap.lost()
+        if loss == COUNTED:
             log.warning("%s: private order stream lost again (%s): %d losses since it began flapping", self.name,
-                        reason, self._flaps)
-            return
-        back_at = self._stream_back_at
-        if back_at is not None and now - back_at < self.stream_flap_window_s:
-            self._flaps, self._flapping_since = 1, now
+                        reason, flap.losses)
+        elif loss == FLAPPING:
             self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream flapping: lost "
-                           f"again ({reason}) {now - back_at:.0f} s after it came back; {polling}; its next losses "
-                           f"are counted, not alerted, until it holds for {self.stream_flap_window_s:g} s",
+                           f"again ({reason}) {flap.up_s:.0f} s after it came back; {polling}; its next losses "
+                           f"are counted, not alerted, until it holds for {flap.window_s:g} s", exchange=self.name)
+        else:
+            self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream lost ({reason}); "
+                           f"polling orders every {self.settings.fill_poll_s:g} s until it is back",
                            exchange=self.name)
-            return
-        self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream lost ({reason}); "
-                       f"polling orders every {self.settings.fill_poll_s:g} s until it is back", exchange=self.name)
 
-    async def _held(self) -> None:
-        """A flapping stream is back: once it has held for :attr:`stream_flap_window_s`, say so with its count."""
-        await asyncio.sleep(self.stream_flap_window_s)
-        if not self.streaming:
-            return
-        now = self.ctx.clock.monotonic()
-        flaps, self._flaps, self._holding, self._stream_back_at = self._flaps, 0, None, now
+    def _stream_held(self, losses: int, seconds: float) -> None:
+        """A flapping stream has held for :attr:`stream_flap_window_s`: say so with its count."""
         self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream holds again: up for "
-                       f"{self.stream_flap_window_s:g} s after {flaps} losses in "
-                       f"{now - self._flapping_since:.0f} s", exchange=self.name, losses=flaps)
+                       f"{self.stream_flap_window_s:g} s after {losses} losses in {seconds:.0f} s",
+                       exchange=self.name, losses=losses)
 
     def poll_soon(self) -> None:
         """Poll the tracked orders now rather than at the end of the current interval."""
@@ -279,7 +268,9 @@ class DeadManSwitch:
     :meth:`start` arms it (``arm(timeout_s)``) and re-arms it every ``refresh_s`` while the venue runs;
     :meth:`stop`, on a clean stop, disarms it (``arm(0)``), so orders kept with ``on_shutdown = "keep"``
     stay. A failure to arm is alerted once (kind ``dead-man``), and so is its recovery; the venue keeps
-    running either way.
+    running either way. Arming that fails again within :data:`~bot.flapping.FLAP_WINDOW_S` of its recovery flaps
+    (:attr:`flap`): alerted once, its next failures counted (logged), and its recovery alerted once arming has held
+    that long.
     """
 
     def __init__(self, venue: str, ctx: Context, arm: Callable[[int], Awaitable[object]], *, timeout_s: int,
@@ -292,6 +283,9 @@ class DeadManSwitch:
         self.armed = False
         self._failing = False
         self._running = False
+        self.flap = Flapping(monotonic=ctx.clock.monotonic, spawn=ctx.create_task, held=self._held,
+                             what="dead-man switch")
+        """The flap rule of arming (see :mod:`bot.flapping`)."""
 
     async def start(self) -> None:
         self._running = True
@@ -304,14 +298,36 @@ class DeadManSwitch:
         except Exception as exc:
             if not self._failing:
                 self._failing = True
-                self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.venue}: arming the dead-man switch failed: "
-                               f"{exc}; resting orders are not protected if the bot dies", exchange=self.venue)
+                self._failed(exc)
             return
         self.armed = True
         if self._failing:
             self._failing = False
-            self.ctx.alert(AlertLevel.WARNING, "dead-man", f"{self.venue}: the dead-man switch is armed again",
+            if self.flap.back():
+                self.ctx.alert(AlertLevel.WARNING, "dead-man", f"{self.venue}: the dead-man switch is armed again",
+                               exchange=self.venue)
+
+    def _failed(self, exc: Exception) -> None:
+        unprotected = "resting orders are not protected if the bot dies"
+        flap = self.flap
+        loss = flap.lost()
+        if loss == COUNTED:
+            log.warning("%s: arming the dead-man switch failed again (%s): %d failures since it began flapping",
+                        self.venue, exc, flap.losses)
+        elif loss == FLAPPING:
+            self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.venue}: arming the dead-man switch flapping: failed "
+                           f"again ({exc}) {flap.up_s:.0f} s after it was armed again; {unprotected} while it fails; "
+                           f"its next failures are counted, not alerted, until arming holds for {flap.window_s:g} s",
                            exchange=self.venue)
+        else:
+            self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.venue}: arming the dead-man switch failed: "
+                           f"{exc}; {unprotected}", exchange=self.venue)
+
+    def _held(self, failures: int, seconds: float) -> None:
+        """Arming that flapped has held for the flap window: say so with its count."""
+        self.ctx.alert(AlertLevel.WARNING, "dead-man", f"{self.venue}: arming the dead-man switch holds again: armed "
+                       f"for {self.flap.window_s:g} s after {failures} failures in {seconds:.0f} s",
+                       exchange=self.venue, failures=failures)
 
     async def _refresh(self) -> None:
         while self._running:
@@ -321,6 +337,7 @@ class DeadManSwitch:
 
     async def stop(self) -> None:
         self._running = False
+        self.flap.close()
         if not self.armed:
             return
         try:

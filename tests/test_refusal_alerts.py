@@ -146,3 +146,24 @@ async def test_a_closing_order_that_skips_the_checks_does_not_end_their_vetoes(b
     assert [a.level for a in seen if a.kind == "risk"] == [AlertLevel.WARNING]
     bot.strategies["s"].ctx.submit(intent("after-1"))
     assert [a.level for a in seen if a.kind == "risk"] == [AlertLevel.WARNING, AlertLevel.INFO]
+
+
+async def test_refusals_that_stop_without_an_order_going_through_are_reported_once_quiet(bot):
+    """The strategy was paused after a burst of rejections: no order goes through and none is refused again. The
+    episode's count is said once it has been quiet for the window, not left at the first alert's "1 rejection"."""
+    seen = heard(bot)
+    bot.executor.refusals.repeat_s = 0.2
+    venue(bot).faults = ["reject"] * 5
+    for n in range(5):
+        bot.strategies["s"].ctx.submit(intent(f"q-{n}"))
+    await wait_for(lambda: all(final_status(bot, f"q-{n}") is OrderStatus.REJECTED for n in range(5)))
+    assert len(orders_alerts(seen)) == 1
+    await wait_for(lambda: len(orders_alerts(seen)) == 2, what="the note that the refusals stopped")
+    note = orders_alerts(seen)[1]
+    assert note.level is AlertLevel.INFO and "no more" in note.message and "4 more like it" in note.message, note
+    assert "5 in" in note.message, note.message
+    venue(bot).faults = ["reject"]  # after the note, a refusal is a new problem: heard at once
+    bot.strategies["s"].ctx.submit(intent("q-again"))
+    await wait_for(lambda: final_status(bot, "q-again") is OrderStatus.REJECTED)
+    assert len(orders_alerts(seen)) == 3 and "more like it are counted" in orders_alerts(seen)[2].message
+

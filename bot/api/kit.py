@@ -14,7 +14,10 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * market-data plumbing: :class:`ReconnectingFeed` (reconnects with backoff, reports
   :class:`~bot.api.FeedStatus`), :class:`PollingVenue` (a venue that polls a REST API),
   :class:`OrderMemory` (the venue's ids and fills read of its newest orders, bounded, never a tracked one),
-  :class:`TokenBucket` (client-side rate limit);
+  :class:`TokenBucket` (client-side rate limit); :class:`Flapping`, the one flap rule of anything that drops and
+  comes back (a private stream, a connection, a dead-man switch): a loss alerted once, a flap once, the losses after
+  it counted, and one note when it has held :data:`FLAP_WINDOW_S` again (:data:`LOST`, :data:`FLAPPING`,
+  :data:`COUNTED`: what :meth:`Flapping.lost` says a loss is worth);
 * recording and replay of raw frames (``arbot record`` / ``arbot replay``): :class:`Recorder`,
   :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording` (skips and counts
   malformed lines in a :class:`ReadStats`, and receive times that went back, read as no time passing);
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
+    from ..flapping import COUNTED, FLAP_WINDOW_S, FLAPPING, LOST, Flapping, Loss
     from ..jsonable import fill_data, jsonable, to_data
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
     from ..logs import colour_wanted, escape_controls, fit, format_ts, json_lines
@@ -79,6 +83,8 @@ _WHERE = {
     "ManualClock": "bot.clock",
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
+    "Flapping": "bot.flapping", "FLAP_WINDOW_S": "bot.flapping", "LOST": "bot.flapping", "FLAPPING": "bot.flapping",
+    "COUNTED": "bot.flapping", "Loss": "bot.flapping",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
     "Outbox": "bot.outbox", "drop_least_urgent": "bot.outbox",
     "colour_wanted": "bot.logs", "escape_controls": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
@@ -94,12 +100,18 @@ _WHERE = {
     "TokenLease": "bot.standby", "Topic": "bot.bus",
 }
 __all__ = [
+    "COUNTED",
+    "FLAPPING",
+    "FLAP_WINDOW_S",
+    "LOST",
+    "Loss",
     "MAX_JSON_DEPTH",
     "REDACTOR",
     "BookPublisher",
     "BookViews",
     "Clock",
     "DeadManSwitch",
+    "Flapping",
     "FrameSink",
     "ManualClock",
     "OrderBook",

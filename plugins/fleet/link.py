@@ -38,7 +38,7 @@ from bot.api import (
     OrderUpdate,
     Reply,
 )
-from bot.api.kit import REDACTOR, fill_data, to_data
+from bot.api.kit import COUNTED, FLAPPING, LOST, REDACTOR, Flapping, Loss, fill_data, to_data
 from bot.api.ledger import totals
 
 from . import wire
@@ -141,6 +141,10 @@ class NatsFleet(FleetLink):
         self._answered.set()
         self._command_sub: Any = None
         self._outage_alerted = False
+        self.flap = Flapping(monotonic=ctx.clock.monotonic, spawn=ctx.create_task, held=self._held,
+                             what="NATS connection")
+        """The flap rule of the NATS connection: a drop soon after its return is alerted once as flapping, the drops
+        after it counted, and one note when it has held again (see :class:`bot.api.kit.Flapping`)."""
         self._drop_alerted = False
         self._servers = ""
         self._stopping = False
@@ -175,6 +179,7 @@ class NatsFleet(FleetLink):
 
     async def stop(self) -> None:
         self._stopping = True
+        self.flap.close()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         nc = self.nc
@@ -227,11 +232,12 @@ class NatsFleet(FleetLink):
             text = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
             if not nc.is_connected and not self._outage_alerted and not self._stopping:
                 self._outage_alerted = True
-                log.warning("fleet: NATS at %s unreachable (%s); trading goes on, events are buffered "
-                            "(at most %d) and NATS is tried every %g s", self._servers, text,
-                            self.settings.buffer_max, self.settings.reconnect_wait_s)
-                self.ctx.alert(AlertLevel.WARNING, "fleet", "NATS unreachable: trading goes on, events are "
-                               "buffered until it is back", servers=self._servers, error=text)
+                if self._lost(text) == LOST:
+                    log.warning("fleet: NATS at %s unreachable (%s); trading goes on, events are buffered "
+                                "(at most %d) and NATS is tried every %g s", self._servers, text,
+                                self.settings.buffer_max, self.settings.reconnect_wait_s)
+                    self.ctx.alert(AlertLevel.WARNING, "fleet", "NATS unreachable: trading goes on, events are "
+                                   "buffered until it is back", servers=self._servers, error=text)
             else:
                 log.debug("fleet: NATS error: %s", text)
 
@@ -240,10 +246,11 @@ class NatsFleet(FleetLink):
             self._listening_since_ns = None
             if not self._outage_alerted and not self._stopping:
                 self._outage_alerted = True
-                log.warning("fleet: lost NATS at %s; trading goes on, events are buffered (at most %d)",
-                            self._servers, self.settings.buffer_max)
-                self.ctx.alert(AlertLevel.WARNING, "fleet", "lost the NATS connection: trading goes on, events "
-                               "are buffered until it is back", servers=self._servers)
+                if self._lost("disconnected") == LOST:
+                    log.warning("fleet: lost NATS at %s; trading goes on, events are buffered (at most %d)",
+                                self._servers, self.settings.buffer_max)
+                    self.ctx.alert(AlertLevel.WARNING, "fleet", "lost the NATS connection: trading goes on, events "
+                                   "are buffered until it is back", servers=self._servers)
 
         async def on_reconnected() -> None:  # not inside nats-py's reconnect: JetStream requests follow
             self.ctx.create_task(self._on_connected(again=True), what="rejoining NATS")
@@ -280,11 +287,36 @@ class NatsFleet(FleetLink):
         if after_outage:
             log.warning("fleet: NATS at %s reached; %d buffered event(s) sent, %d dropped since the start",
                         self._servers, waiting, dropped)
-            self.ctx.alert(AlertLevel.INFO, "fleet", "NATS connection back: buffered events sent",
-                           buffered=str(waiting), dropped=str(dropped))
+            if self.flap.back():
+                self.ctx.alert(AlertLevel.INFO, "fleet", "NATS connection back: buffered events sent",
+                               buffered=str(waiting), dropped=str(dropped))
         else:
             log.info("fleet: bot %s on NATS at %s", self.name, self._servers)
         self._drop_alerted = False
+
+    def _lost(self, reason: str) -> Loss:
+        """The connection is lost (or unreachable): the flap rule's word on it. A flap is alerted here, once; a drop
+        while flapping is only logged; a plain loss is the caller's to alert ("lost")."""
+        flap = self.flap
+        loss = flap.lost()
+        if loss == COUNTED:
+            log.warning("fleet: NATS at %s lost again (%s): %d drops since the connection began flapping",
+                        self._servers, reason, flap.losses)
+        elif loss == FLAPPING:
+            log.warning("fleet: NATS at %s lost again (%s) %.0f s after it came back: flapping", self._servers,
+                        reason, flap.up_s)
+            self.ctx.alert(AlertLevel.WARNING, "fleet", f"NATS connection flapping: lost again {flap.up_s:.0f} s "
+                           "after it came back; trading goes on, events are buffered while it is down; its next "
+                           f"drops are counted, not alerted, until it holds for {flap.window_s / 60:g} minutes",
+                           servers=self._servers)
+        return loss
+
+    def _held(self, drops: int, seconds: float) -> None:
+        """The flapping connection has held for the flap window: said once, with the drops counted."""
+        log.warning("fleet: NATS at %s holds again after %d drops in %.0f s", self._servers, drops, seconds)
+        self.ctx.alert(AlertLevel.INFO, "fleet", f"NATS connection holds again: held for {self.flap.window_s / 60:g} "
+                       f"minutes after {drops} losses in {seconds:.0f} s", servers=self._servers,
+                       drops=str(drops))
 
     async def _setup_jetstream(self, nc: NATS) -> None:
         """The events stream and the status bucket, created if absent, updated if their limits changed."""
