@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from bot import hookimpl
-from bot.api import Notifier, Service, Strategy
+from bot.api import Job, Notifier, Service, Strategy
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
 
@@ -75,6 +75,28 @@ class failing:
         register("no-build-service", NoBuildService)
 
 
+class raising_hooks:
+    """A startup hook that raises, an async shutdown that raises, and a job that raises: each quoting a path."""
+
+    @staticmethod
+    @hookimpl
+    def startup(bot):
+        raise local()
+
+    @staticmethod
+    @hookimpl
+    async def shutdown(bot):
+        raise local()
+
+    @staticmethod
+    @hookimpl
+    def register_jobs(register, config):
+        async def tick(op):
+            raise local()
+
+        register(Job("tick", tick, every_s=0.05))
+
+
 TOML = """
 [exchanges.v]
 type = "scripted"
@@ -111,3 +133,15 @@ async def test_a_component_that_fails_to_build_or_start_is_quoted_short_and_logg
     logged = [r for r in caplog.records if r.exc_info and PATH in str(r.exc_info[1])]
     for name in expected:  # the log keeps the whole exception, with its traceback
         assert any(f'"{name}"' in r.getMessage() for r in logged), (name, [r.getMessage() for r in caplog.records])
+
+
+async def test_a_hook_or_job_that_raises_is_quoted_short(make_bot):
+    toml = '[exchanges.v]\ntype = "scripted"\n'
+    bot = await make_bot(toml, extra=[("venue", venue_plugin), ("hooks", raising_hooks)])
+    info = bot.plugins.infos["hooks"]
+    await wait_for(lambda: any(e.startswith('job "tick" raised') for e in info.errors), what="the job to fail")
+    await bot.stop()
+    assert any(e.startswith("startup raised") for e in info.errors), info.errors
+    assert any(e.startswith("shutdown raised") for e in info.errors), info.errors
+    for text in info.errors:
+        assert "RuntimeError: cannot open …/x.py" in text and "/home/" not in text, text
