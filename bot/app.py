@@ -257,7 +257,7 @@ class Bot:
                 settings = resolve_paths(comp.settings, self.data_dir)
                 built[name] = reg.obj(name, settings, Context(self, kind, name))
             except Exception as exc:
-                self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}',
+                self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {describe_failure(exc)}',
                                    exc)
                 self._build_failures[name] = describe_failure(exc)
                 if kind == "strategy":
@@ -272,7 +272,7 @@ class Bot:
                 await component.start()
             except Exception as exc:
                 self.plugin_failed(self._owner_plugin[name], f'{kind} "{name}" failed to start: '
-                                                            f'{type(exc).__name__}: {exc}', exc)
+                                                            f'{describe_failure(exc)}', exc)
                 del components[name]
                 failures[name] = describe_failure(exc)
                 if kind == "strategy":
@@ -344,8 +344,8 @@ class Bot:
                 pairs = strategy.markets()
                 missing = [e for e, _ in pairs if e not in self.exchanges]
             except Exception as exc:
-                self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" failed to start: markets() raised '
-                                                             f'{type(exc).__name__}: {exc}', exc)
+                self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" failed to start: markets() '
+                                                             f'raised {describe_failure(exc)}', exc)
                 del self.strategies[name]
                 self.not_started[name] = f"markets() raised {describe_failure(exc)}"
                 continue
@@ -388,8 +388,8 @@ class Bot:
             try:
                 self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
             except Exception as exc:  # a schedule the Job let through that the scheduler cannot take
-                self.plugin_failed(reg.plugin, f'job "{reg.name}" could not be scheduled: {type(exc).__name__}: '
-                                               f'{exc}', exc)
+                self.plugin_failed(reg.plugin, f'job "{reg.name}" could not be scheduled: '
+                                               f'{describe_failure(exc)}', exc)
         self.scheduler.start()
         store_id = self.identity.store_id
         self.tasks.supervise(lambda: self._watch_store(store_id), owner="host", what="store watch")
@@ -551,15 +551,14 @@ class Bot:
             except ComponentLoadError:
                 continue  # the reference reported itself against the plugin
             except Exception as exc:
-                log.debug("service %s could not be created", name, exc_info=exc)
-                self.plugin_failed(reg.plugin, f'service "{name}" could not be created: {type(exc).__name__}: {exc}')
+                self.plugin_failed(reg.plugin, f'service "{name}" could not be created: {describe_failure(exc)}',
+                                   exc)
                 continue
             try:
                 await service.start()
             except Exception as exc:
-                log.debug("service %s failed to start", name, exc_info=exc)
                 self._end_service(name)
-                self.plugin_failed(reg.plugin, f'service "{name}" failed to start: {type(exc).__name__}: {exc}')
+                self.plugin_failed(reg.plugin, f'service "{name}" failed to start: {describe_failure(exc)}', exc)
                 continue
             self.services[name] = service
 
@@ -1308,7 +1307,7 @@ class Bot:
                 self._failing_reads.add(key)
                 kind = getattr(getattr(component, "ctx", None), "kind", "component")
                 self.plugin_failed(self._owner_plugin.get(component.name, component.name),
-                                   f'{kind} "{component.name}": {method}() raised {type(exc).__name__}: {exc}', exc)
+                                   f'{kind} "{component.name}": {method}() raised {describe_failure(exc)}', exc)
             return None
         self._failing_reads.discard(key)
         return answer
@@ -1349,7 +1348,7 @@ class Bot:
             self.plugin_failed(plugin, f'strategy "{owner}" raised {why} on {type(event).__name__}; it is stopped '
                                        f'until /resume {owner}', exc)
         elif owner not in self.strategies:
-            self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}', exc)
+            self.plugin_failed(plugin, f'"{owner}" raised {describe_failure(exc)} on {type(event).__name__}', exc)
 
     def _task_recovered(self, owner: str, what: str, failures: int) -> None:
         """A supervised task whose failure was alerted ("restarting by itself") has held since: its end, alerted."""
@@ -1361,9 +1360,9 @@ class Bot:
         log.error("background task %s of %s failed", what, owner, exc_info=exc)
         plugin = self._owner_plugin.get(owner)
         if plugin is not None:
-            self.plugin_failed(plugin, f'{what} of "{owner}" raised {type(exc).__name__}: {exc}', exc)
+            self.plugin_failed(plugin, f'{what} of "{owner}" raised {describe_failure(exc)}', exc)
         else:
-            self.alert(AlertLevel.ERROR, "bot", f"{what} failed: {type(exc).__name__}: {exc}", source=owner)
+            self.alert(AlertLevel.ERROR, "bot", f"{what} failed: {describe_failure(exc)}", source=owner)
 
 
 # --- the operator: what commands, jobs, services and startup/shutdown hooks get -------------------

@@ -30,7 +30,7 @@ def _age(ns: int) -> str:
 
 async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     from .ledger import totals
-    from .report import IN_FLIGHT, fees_text, transfer_text
+    from .report import fees_text, transfer_text
     now = op.now_ns()
     mode = op.mode
     if op.mode != op.configured_mode:
@@ -52,7 +52,7 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if alerts_dropped:  # lost before any chat: a trader must not read the silence as "nothing happened"
         rows.append(("alerts dropped", f"{alerts_dropped} (alert queue full, or no notifier took them)"))
     try:  # funds that left a venue and are not credited yet
-        rows.extend((f"transfer {t.transfer_id}", transfer_text(t, now)) for t in op.store.transfers(IN_FLIGHT))
+        rows.extend((f"transfer {t.transfer_id}", transfer_text(t, now)) for t in op.transfers_in_flight())
     except Exception as exc:  # the store down: /status still answers, saying what it could not read
         rows.append(("transfers", f"cannot be read ({type(exc).__name__})"))
     for (exchange, symbol), ts in sorted(op.feeds().items()):

@@ -41,6 +41,7 @@ import pluggy
 
 from . import PROJECT, hookspecs
 from .api import ROLE_RANK, Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
+from .logs import describe_failure
 from .redact import REDACTOR
 from .settings import NoSettings, settings_problem
 
@@ -355,7 +356,7 @@ class PluginSet:
                     log.debug("plugin %s: %s raised", impl.plugin_name, hook_name, exc_info=exc)
                     on_error(impl.plugin_name, exc)
                 else:
-                    self.fail(impl.plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}", exc)
+                    self.fail(impl.plugin_name, f"{hook_name} raised {describe_failure(exc)}", exc)
                 continue
             yield impl.plugin_name, result
 
@@ -377,7 +378,7 @@ class PluginSet:
             if isinstance(exc, TimeoutError) and deadline.expired():
                 self.fail(plugin_name, f"{what} did not finish within {timeout_s:g} s; cancelled")
             else:
-                self.fail(plugin_name, f"{what} raised {type(exc).__name__}: {exc}", exc)
+                self.fail(plugin_name, f"{what} raised {describe_failure(exc)}", exc)
 
 
 async def await_me_maybe(value: Any) -> Any:

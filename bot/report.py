@@ -15,7 +15,7 @@ from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from .api import Reply
-from .domain import ZERO, Transfer, TransferStatus
+from .domain import ZERO, Transfer
 from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, totals
 from .units import money, moneys, signed_money
 
@@ -122,10 +122,6 @@ def balance_lines(store: Store) -> list[str]:
     return lines
 
 
-IN_FLIGHT = [TransferStatus.PLANNED, TransferStatus.SENT]
-"""A transfer on its way: stored, not credited (nor failed) yet."""
-
-
 def transfer_text(transfer: Transfer, now_ns: int) -> str:
     """One transfer as every surface shows it (``/status``, ``arbot report``, ``/rebalance``): where it stands, what
     moves where, its fees and its age."""
@@ -148,7 +144,7 @@ def age_text(ns: int) -> str:
 
 def transfer_lines(store: Store, now_ns: int) -> list[str]:
     """The report's transfers section: every transfer on its way (funds that left one venue, not credited yet)."""
-    moving = store.transfers(IN_FLIGHT)
+    moving = store.transfers_in_flight()
     if not moving:
         return []
     return ["Transfers on their way (not credited yet):", *(f"  {t.transfer_id}  {transfer_text(t, now_ns)}"

@@ -42,6 +42,7 @@ from .api import Job, Operator
 from .clock import Clock
 from .config import SchedulerSettings
 from .domain import AlertLevel
+from .logs import describe_failure
 from .writer import describe_store_error, is_store_error
 
 log = logging.getLogger("arbot.scheduler")
@@ -178,7 +179,7 @@ class Scheduler:
                 log.debug("job %s cancelled on stop", job.name)
             except Exception as exc:  # report with the job's name; it runs again next time
                 log.exception("job %s (plugin %s) failed", job.name, plugin)
-                failed(plugin, f'job "{job.name}" raised {type(exc).__name__}: {exc}')
+                failed(plugin, f'job "{job.name}" raised {describe_failure(exc)}')
             finally:
                 self._running.pop(task, None)
                 started = self._run_started.pop(job.name, None)

@@ -1385,6 +1385,11 @@ class Operator(abc.ABC):
         (``[alerts] queue_size``), or refused by every notifier that wanted them. A notifier's own losses after
         taking an alert are its :meth:`Notifier.dropped_alerts`."""
 
+    def transfers_in_flight(self) -> list[Transfer]:
+        """The transfers of funds between venues on their way (stored, not credited nor failed yet), oldest first,
+        as :class:`Transfer` values; ``bot.api.ledger.transfer_text`` words one as ``/status`` does."""
+        return self.store.transfers_in_flight()
+
     @abc.abstractmethod
     def positions(self) -> dict[tuple[str, str], Decimal]:
         """Net base position per (exchange, symbol) from this bot's fills; flat markets left out."""

@@ -5,7 +5,8 @@ order names, else FIFO), realized PnL before fees, fees apart, unrealized PnL ma
 command or service gets the bot's ledger from ``operator.ledger()``; a risk check or strategy that
 books its own fills keeps a :class:`Position` (``apply_fill(fill, closes)``). Figures are exact
 Decimals; :func:`money`, :func:`amount`, :func:`signed_money`, :func:`price` and :func:`qty` round
-them for people only.
+them for people only; :func:`fees_text` and :func:`transfer_text` word a strategy's fees and a transfer on its
+way as the host's ``/status`` and ``arbot report`` do.
 """
 
 from __future__ import annotations
@@ -37,19 +38,20 @@ if TYPE_CHECKING:
         steps,
         totals,
     )
-    from ..report import fees_text
+    from ..report import fees_text, transfer_text
     from ..units import amount, money, moneys, price, qty, signed_money, significant
 
 _LEDGER = ("EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
            "TimeOrderedPosition", "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "next_day_start_ns",
            "period_start_ns", "pnl_curves", "predicted_for_filled", "prediction_error", "steps", "totals")
 _UNITS = ("amount", "money", "moneys", "price", "qty", "signed_money", "significant")
-_WHERE = {**dict.fromkeys(_LEDGER, "bot.ledger"), **dict.fromkeys(_UNITS, "bot.units"), "fees_text": "bot.report"}
+_WHERE = {**dict.fromkeys(_LEDGER, "bot.ledger"), **dict.fromkeys(_UNITS, "bot.units"),
+          **dict.fromkeys(("fees_text", "transfer_text"), "bot.report")}
 __all__ = [
     "EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
     "TimeOrderedPosition", "amount", "fees_text",
     "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "money", "moneys", "next_day_start_ns",
     "period_start_ns", "price", "pnl_curves", "predicted_for_filled", "prediction_error", "qty", "signed_money",
-    "significant", "steps", "totals",
+    "significant", "steps", "totals", "transfer_text",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -1239,6 +1239,11 @@ class Store:
                 row.status = transfer.status.value
             s.add(row)
 
+    def transfers_in_flight(self) -> list[Transfer]:
+        """The transfers on their way, oldest first: stored, not credited nor failed yet (funds that may have left
+        one venue and are not on the other)."""
+        return self.transfers([status for status in TransferStatus if not status.final])
+
     def transfers(self, statuses: list[TransferStatus] | None = None, since_ns: int = 0) -> list[Transfer]:
         """Stored transfers, oldest first (of these statuses, created since ``since_ns``)."""
         with self.session() as s:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.api import Caller, Command, Operator, Reply, TransferStatus, hookimpl
+from bot.api.ledger import transfer_text
 
 if TYPE_CHECKING:
     from .service import RebalanceService
@@ -37,8 +38,8 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if not args:
         rows: list[tuple[str, ...]] = [("id", "proposal or transfer")]
         rows += [(pid, p.describe()) for pid, p in service.proposals.items()]
-        rows += [(t.transfer_id, f"{t.status.value}: {t.amount} {t.asset} {t.source} -> {t.destination}")
-                 for t in op.store.transfers([TransferStatus.PLANNED, TransferStatus.SENT])]
+        now = op.now_ns()
+        rows += [(t.transfer_id, transfer_text(t, now)) for t in op.transfers_in_flight()]
         return Reply("Rebalance", rows=rows, header=True,
                      text="" if len(rows) > 1 else "No proposal waiting, no transfer on its way.")
     transfer = await service.confirm(args[0])

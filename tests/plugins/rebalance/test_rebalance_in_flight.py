@@ -132,3 +132,27 @@ async def test_a_needed_transfer_that_cannot_be_sent_is_alerted_once_not_only_lo
         assert store.transfers() == []
     finally:
         store.close()
+
+
+async def test_rebalance_lists_the_transfers_on_their_way_as_status_words_them(tmp_path, db_url):
+    """``/rebalance`` reads the transfers on their way through ``op.transfers_in_flight()`` (the domain Transfers,
+    oldest first) and words each as ``/status`` and ``arbot report`` do."""
+    bot = build_bot(f'db_url = "{db_url}"\n' + PAPER + "\n[plugins.rebalance]\nenabled = true\n", data_dir=tmp_path)
+    await bot.start()
+    try:
+        bot.store.save_transfer(transfer("rb-moving", TransferStatus.SENT))
+        bot.store.save_transfer(transfer("rb-intent", TransferStatus.PLANNED, age_s=10))
+        bot.store.save_transfer(transfer("rb-done", TransferStatus.CREDITED))
+        moving = bot.operator.transfers_in_flight()
+        assert [(t.transfer_id, t.status) for t in moving] == [("rb-moving", TransferStatus.SENT),
+                                                             ("rb-intent", TransferStatus.PLANNED)]
+        assert all(isinstance(t, Transfer) for t in moving)
+        status = dict((await bot.commands.dispatch(ADMIN, "status", [])).rows)
+        listed = dict((await bot.commands.dispatch(ADMIN, "rebalance", [])).rows)
+        for tid in ("rb-moving", "rb-intent"):
+            words = status[f"transfer {tid}"].rsplit(", ", 1)[0]  # its age: read a moment apart
+            assert listed[tid].rsplit(", ", 1)[0] == words, (listed[tid], words)
+        assert listed["rb-moving"].startswith("sent 5 SOL kraken -> jupiter (fee 0.01 SOL, ref FTQ1), ")
+        assert "rb-done" not in listed
+    finally:
+        await bot.stop()

@@ -1,0 +1,147 @@
+"""What a plugin's error says of a component that could not be built or started (a strategy, a risk check, a
+notifier, a venue, a service): the failure's short text (:func:`bot.logs.describe_failure`), never the exception's
+whole text with a local path, in ``op.plugins()`` (``/plugins``, ``arbot plugins``, the web console) and the
+``plugin_error`` alert; the log keeps the whole exception, with its traceback (at DEBUG, as for every plugin
+error)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot import hookimpl
+from bot.api import Job, Notifier, Service, Strategy
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
+
+PATH = "/home/u/secret-project/x.py"
+
+
+def local() -> RuntimeError:
+    return RuntimeError(f"cannot open {PATH}")
+
+
+class Recording(Notifier):
+    sent: list = []
+
+    async def send(self, alert):
+        Recording.sent.append(alert)
+
+
+class NoStart(Strategy):
+    def markets(self):
+        return [("v", "BTC/USD")]
+
+    async def start(self) -> None:
+        raise local()
+
+
+class NoMarkets(Strategy):
+    def markets(self):
+        raise local()
+
+
+class NoBuild(Strategy):
+    def __init__(self, *args):
+        raise local()
+
+
+class NoStartService(Service):
+    async def start(self) -> None:
+        raise local()
+
+
+class NoBuildService(Service):
+    def __init__(self, *args):
+        raise local()
+
+
+class failing:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("no-start", NoStart)
+        register("no-markets", NoMarkets)
+        register("no-build", NoBuild)
+
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("recording", Recording)
+
+    @staticmethod
+    @hookimpl
+    def register_services(register):
+        register("no-start-service", NoStartService)
+        register("no-build-service", NoBuildService)
+
+
+class raising_hooks:
+    """A startup hook that raises, an async shutdown that raises, and a job that raises: each quoting a path."""
+
+    @staticmethod
+    @hookimpl
+    def startup(bot):
+        raise local()
+
+    @staticmethod
+    @hookimpl
+    async def shutdown(bot):
+        raise local()
+
+    @staticmethod
+    @hookimpl
+    def register_jobs(register, config):
+        async def tick(op):
+            raise local()
+
+        register(Job("tick", tick, every_s=0.05))
+
+
+TOML = """
+[exchanges.v]
+type = "scripted"
+[notifiers.rec]
+type = "recording"
+[strategies.started]
+type = "no-start"
+[strategies.listed]
+type = "no-markets"
+[strategies.built]
+type = "no-build"
+"""
+
+
+async def test_a_component_that_fails_to_build_or_start_is_quoted_short_and_logged_whole(make_bot, caplog):
+    Recording.sent.clear()
+    caplog.set_level(logging.DEBUG)
+    bot = await make_bot(TOML, extra=[("venue", venue_plugin), ("failing", failing)])
+    op = bot.operator
+    [errors] = [info.errors for info in op.plugins() if info.name == "failing"]
+    expected = {"built": 'strategy "built" could not be created', "listed": 'strategy "listed" failed to start',
+                "started": 'strategy "started" failed to start',
+                "no-build-service": 'service "no-build-service" could not be created',
+                "no-start-service": 'service "no-start-service" failed to start'}
+    for what in expected.values():
+        assert any(e.startswith(what) for e in errors), (what, errors)
+    assert len(errors) == len(expected), errors
+    await wait_for(lambda: sum(a.kind == "plugin_error" for a in Recording.sent) >= len(expected),
+                   what="the plugin errors alerted")
+    alerted = [a.message for a in Recording.sent if a.kind == "plugin_error"]
+    for text in [*errors, *alerted]:
+        assert "RuntimeError: cannot open …/x.py" in text, text
+        assert "/home/" not in text and "secret-project" not in text, text
+    logged = [r for r in caplog.records if r.exc_info and PATH in str(r.exc_info[1])]
+    for name in expected:  # the log keeps the whole exception, with its traceback
+        assert any(f'"{name}"' in r.getMessage() for r in logged), (name, [r.getMessage() for r in caplog.records])
+
+
+async def test_a_hook_or_job_that_raises_is_quoted_short(make_bot):
+    toml = '[exchanges.v]\ntype = "scripted"\n'
+    bot = await make_bot(toml, extra=[("venue", venue_plugin), ("hooks", raising_hooks)])
+    info = bot.plugins.infos["hooks"]
+    await wait_for(lambda: any(e.startswith('job "tick" raised') for e in info.errors), what="the job to fail")
+    await bot.stop()
+    assert any(e.startswith("startup raised") for e in info.errors), info.errors
+    assert any(e.startswith("shutdown raised") for e in info.errors), info.errors
+    for text in info.errors:
+        assert "RuntimeError: cannot open …/x.py" in text and "/home/" not in text, text
