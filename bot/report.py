@@ -130,10 +130,17 @@ def transfer_text(transfer: Transfer, now_ns: int) -> str:
     """One transfer as every surface shows it (``/status``, ``arbot report``, ``/rebalance``): where it stands, what
     moves where, its fees and its age."""
     t = transfer
-    fees = f"fee {money(t.fee, t.asset)}" + (f", network fee {t.network_fee}" if t.network_fee else "")
+    fees = f"fee {money(t.fee, t.asset)}" + (f", network fee {network_fee_text(t)}" if t.network_fee else "")
     ref = f", ref {t.venue_ref}" if t.venue_ref else ""
     return (f"{t.status.value} {money(t.amount, t.asset)} {t.source} -> {t.destination} ({fees}{ref}), "
             f"{age_text(now_ns - t.created_ns)} old")
+
+
+def network_fee_text(transfer: Transfer) -> str:
+    """A transfer's network fee with its unit, or saying the unit is not known (a row stored before 0.2)."""
+    if transfer.network_fee_asset is None:
+        return f"{transfer.network_fee} (unit unknown)"
+    return money(transfer.network_fee, transfer.network_fee_asset)
 
 
 def age_text(ns: int) -> str:
