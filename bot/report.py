@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .api import Reply
 from .domain import ZERO, Transfer, TransferStatus
-from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, totals
+from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, net_after_transfer_costs, totals
 from .units import money, moneys, signed_money
 
 if TYPE_CHECKING:
@@ -69,7 +69,8 @@ def report_reply(store: Store, marks: Marks | None = None, *, bot: str | None = 
     rows: list[tuple[str, ...]] = [("strategy", *FIGURE_COLUMNS) + (("unrealized",) if marks else ())]
     for name in sorted(figures):
         rows.append((name, *figure_cells(figures[name], marks)))
-    sections = [text for text in ("\n".join(markout_text(ledger.markouts())), "\n".join(balance_lines(store)),
+    sections = [text for text in (transfer_costs_text(ledger, figures), "\n".join(markout_text(ledger.markouts())),
+                                  "\n".join(balance_lines(store)),
                                   "\n".join(transfer_lines(store, time.time_ns())), "\n".join(risk_lines(store)))
                 if text]
     more = "\n\n".join(sections)
@@ -81,6 +82,17 @@ def report_reply(store: Store, marks: Marks | None = None, *, bot: str | None = 
               "per strategy and market; net = realized - fees.")
     return Reply("arbot report" + (f": {who}" if who else ""), rows=rows, header=True,
                  text=f"{method}\n\n{more}" if more else method)
+
+
+def transfer_costs_text(ledger: Ledger, figures: Mapping[str, StrategyFigures]) -> str:
+    """The report's transfer costs line (empty without any): what moving funds cost the bot, and the strategies' net
+    with it taken off (:func:`bot.ledger.net_after_transfer_costs`)."""
+    costs = ledger.transfer_costs()
+    if not costs:
+        return ""
+    after = net_after_transfer_costs(totals(figures.values()).net, costs)
+    return (f"Transfer costs (the bot's, no strategy's): {moneys(costs)}; bot net after transfer costs: "
+            f"{moneys(after)}")
 
 
 def fleet_reply(store: Store) -> Reply:
