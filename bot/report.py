@@ -101,9 +101,26 @@ def fleet_reply(store: Store) -> Reply:
     per_bot = {bot: totals(Ledger(store, bot=bot).report().values()) for bot in store.bots()}
     rows: list[tuple[str, ...]] = [("bot", *FIGURE_COLUMNS)]
     rows += [(bot or "(unnamed)", *figure_cells(fig)) for bot, fig in per_bot.items()]
-    rows.append(("fleet total", *figure_cells(totals(per_bot.values()))))
+    fleet = totals(per_bot.values())
+    rows.append(("fleet total", *figure_cells(fleet)))
+    costs = {bot: Ledger(store, bot=bot).transfer_costs() for bot in per_bot}
+    fleet_costs: dict[str, Decimal] = {}
+    with localcontext(prec=EXACT_DIGITS):
+        for paid in costs.values():
+            for asset, value in paid.items():
+                fleet_costs[asset] = fleet_costs.get(asset, ZERO) + value
+    lines = [f"{bot or '(unnamed)'}: {costs_and_net_text(per_bot[bot].net, paid)}"
+             for bot, paid in costs.items() if paid]
+    if fleet_costs:
+        lines.append(f"fleet total: {costs_and_net_text(fleet.net, fleet_costs)}")
     return Reply(f"arbot report --all: {len(per_bot)} bot(s)", rows=rows, header=True,
-                 text=f"store: {store.url}")
+                 text="\n".join([f"store: {store.url}", *lines]))
+
+
+def costs_and_net_text(net: Mapping[str, Decimal], costs: Mapping[str, Decimal]) -> str:
+    """Transfer costs and the net after them, as ``arbot report --all`` shows each bot's and the fleet's."""
+    after = net_after_transfer_costs(net, costs)
+    return f"transfer costs {moneys(dict(costs))}; net after transfer costs {moneys(after)}"
 
 
 def markout_text(figures: Sequence[MarkoutFigures]) -> list[str]:
