@@ -236,31 +236,47 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
     start = dt.datetime.fromtimestamp(since // 1_000_000_000, zoneinfo.ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M")
     title = f"PnL this {period} (since {start} {tz})"
     figures = op.pnl(since_ns=since)
+    costs = op.ledger().transfer_costs(since_ns=since)
     if not figures:
-        return Reply(title, text=f"No fills this {period}.", data=_pnl_data(None))
+        return Reply(title, text=f"No fills this {period}." + _transfer_costs_text({}, costs),
+                     data=_pnl_data(None, costs))
     rows: list[tuple[str, ...]] = [("strategy", "fills", "realized", "fees", "net", "unrealized now")]
     for name in sorted(figures):
         fig = figures[name]
         rows.append((name, fills_text(fig), moneys(fig.realized, fig.quotes), fees_text(fig),
                      moneys(fig.net, fig.quotes), moneys(fig.unrealized, fig.quotes)))
     total = totals(figures.values())
-    text = (f"total net: {moneys(total.net)}; unrealized now: {moneys(total.unrealized)}\n"
+    text = (f"total net: {moneys(total.net)}; unrealized now: {moneys(total.unrealized)}"
+            f"{_transfer_costs_text(total.net, costs)}\n"
             "Realized PnL, before fees: a closing order that names its lot is matched to it, anything else FIFO "
             "per strategy and market; unrealized: open lots marked to mid.")
-    return Reply(title, rows=rows, header=True, text=text, data=_pnl_data(total))
+    return Reply(title, rows=rows, header=True, text=text, data=_pnl_data(total, costs))
 
 
-def _pnl_data(total: StrategyFigures | None) -> dict[str, Any]:
+def _transfer_costs_text(net: dict[str, Decimal], costs: dict[str, Decimal]) -> str:
+    """/pnl's transfer costs line (empty without any): the bot's, in no strategy's net."""
+    from .ledger import net_after_transfer_costs
+    if not costs:
+        return ""
+    return (f"\ntransfer costs: {moneys(costs)}; net after transfer costs: "
+            f"{moneys(net_after_transfer_costs(net, costs))} (transfers are the bot's, no strategy's)")
+
+
+def _pnl_data(total: StrategyFigures | None, costs: dict[str, Decimal]) -> dict[str, Any]:
     """The bot's own ledger totals, exact, for a fleet front to add up (``/pnl all``): ``fees`` is every fee paid
     per asset (a DEX swap's SOL network fee too), ``other_fees`` the part of it paid in an asset that is not the
-    market's quote (left out of ``net``), so the fleet total shows them as the bot's fees column does."""
-    from .ledger import StrategyFigures
+    market's quote (left out of ``net``), so the fleet total shows them as the bot's fees column does;
+    ``transfer_costs`` what moving funds cost the bot in the period (``costs``, per asset, in no strategy's figures)
+    and ``net_after_transfer_costs`` ``net`` less them."""
+    from .ledger import StrategyFigures, net_after_transfer_costs
     from .report import fills_text
     fig = total or StrategyFigures("total")
     return {"summary": {"fills": fills_text(fig), "net": moneys(fig.net) if total else "-",
                         "unrealized": moneys(fig.unrealized) if total else "-"},
             "totals": {"realized": exact(fig.realized), "fees": exact(fig.fees_paid),
-                       "other_fees": exact(fig.other_fees), "net": exact(fig.net), "unrealized": exact(fig.unrealized)}}
+                       "other_fees": exact(fig.other_fees), "net": exact(fig.net), "unrealized": exact(fig.unrealized),
+                       "transfer_costs": exact(costs),
+                       "net_after_transfer_costs": exact(net_after_transfer_costs(fig.net, costs))}}
 
 
 OPPORTUNITIES_SHOWN = 10

@@ -489,13 +489,18 @@ class Transfer:
     address: str
     """The destination's deposit address (or the source venue's name for it: a withdrawal key)."""
     fee: Decimal
+    """The source venue's withdrawal fee, in ``asset`` (:attr:`TransferTerms.fee`)."""
     network_fee: Decimal
+    """The chain's fee the source pays on top, in ``network_fee_asset`` (a wallet's; 0 for a CEX)."""
     status: TransferStatus
     created_ns: int
     updated_ns: int
     venue_ref: str = ""
     """The source venue's reference (refid, transaction signature) once sent."""
     reason: str = ""
+    network_fee_asset: str | None = None
+    """What ``network_fee`` is paid in (:attr:`TransferTerms.network_fee_asset`, SOL for a Solana wallet); None:
+    not known (a transfer stored before 0.2 without a network fee)."""
 
 
 class AlertLevel(enum.IntEnum):

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, Inexact, localcontext
 from typing import TYPE_CHECKING, Any
 
-from .domain import ZERO, ExecutionResult, Fill, Side, split_symbol
+from .domain import ZERO, ExecutionResult, Fill, Side, Transfer, TransferStatus, split_symbol
 
 if TYPE_CHECKING:
     from .markouts import MarkoutFigures
@@ -721,6 +721,35 @@ def fleet_totals(parts: Iterable[Mapping[str, Mapping[str, str]]]) -> dict[str, 
     return out
 
 
+TRANSFERS_PAID = (TransferStatus.SENT, TransferStatus.CREDITED)
+"""Transfers whose fees were paid: the source sent them. One refused or not sent yet cost nothing."""
+
+UNIT_UNKNOWN = "(unit unknown)"
+"""The key of a network fee whose asset a transfer did not record (none is stored so since revision 0011)."""
+
+
+def transfer_costs(transfers: Iterable[Transfer]) -> dict[str, Decimal]:
+    """What moving funds between venues cost, per asset: each sent transfer's withdrawal fee (in the asset it moved)
+    and its network fee (in the asset the chain charged it in). A bot's cost: no transfer is a strategy's."""
+    out: dict[str, Decimal] = {}
+    with localcontext(prec=EXACT_DIGITS):
+        for t in transfers:
+            if t.status not in TRANSFERS_PAID:
+                continue
+            for asset, fee in ((t.asset, t.fee), (t.network_fee_asset or UNIT_UNKNOWN, t.network_fee)):
+                if fee:
+                    out[asset] = out.get(asset, ZERO) + fee
+    return dict(sorted(out.items()))
+
+
+def net_after_transfer_costs(net: Mapping[str, Decimal], costs: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """The bot's net result per asset once what moving funds cost is taken off: the strategies' ``net`` less the
+    ``costs`` paid in the same asset; a cost in an asset no strategy quotes in (a wallet's SOL network fee on a
+    USDC transfer) stands as a loss in that asset, never converted at a price."""
+    with localcontext(prec=EXACT_DIGITS):
+        return {asset: net.get(asset, ZERO) - costs.get(asset, ZERO) for asset in sorted(net.keys() | costs)}
+
+
 class Ledger:
     """The figures of one bot's stored fills, per strategy and market, marked with the bot's current mids.
 
@@ -744,6 +773,10 @@ class Ledger:
         """Each fill from ``since_ns`` on with what it realized (lots built from every fill)."""
         return [s for s in steps(self.store.fills(), closes=self.store.closes())
                 if since_ns is None or s.fill.ts_ns >= since_ns]
+
+    def transfer_costs(self, since_ns: int | None = None) -> dict[str, Decimal]:
+        """:func:`transfer_costs` of the bot's transfers created from ``since_ns`` on (all of them without it)."""
+        return transfer_costs(self.store.transfers(since_ns=since_ns or 0))
 
     def report(self) -> dict[str, StrategyFigures]:
         """All-time figures per strategy, with their stored orders counted by status."""

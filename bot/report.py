@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .api import Reply
 from .domain import ZERO, Transfer
-from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, totals
+from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, net_after_transfer_costs, totals
 from .units import money, moneys, signed_money
 
 if TYPE_CHECKING:
@@ -69,7 +69,8 @@ def report_reply(store: Store, marks: Marks | None = None, *, bot: str | None = 
     rows: list[tuple[str, ...]] = [("strategy", *FIGURE_COLUMNS) + (("unrealized",) if marks else ())]
     for name in sorted(figures):
         rows.append((name, *figure_cells(figures[name], marks)))
-    sections = [text for text in ("\n".join(markout_text(ledger.markouts())), "\n".join(balance_lines(store)),
+    sections = [text for text in (transfer_costs_text(ledger, figures), "\n".join(markout_text(ledger.markouts())),
+                                  "\n".join(balance_lines(store)),
                                   "\n".join(transfer_lines(store, time.time_ns())), "\n".join(risk_lines(store)))
                 if text]
     more = "\n\n".join(sections)
@@ -83,15 +84,43 @@ def report_reply(store: Store, marks: Marks | None = None, *, bot: str | None = 
                  text=f"{method}\n\n{more}" if more else method)
 
 
+def transfer_costs_text(ledger: Ledger, figures: Mapping[str, StrategyFigures]) -> str:
+    """The report's transfer costs line (empty without any): what moving funds cost the bot, and the strategies' net
+    with it taken off (:func:`bot.ledger.net_after_transfer_costs`)."""
+    costs = ledger.transfer_costs()
+    if not costs:
+        return ""
+    after = net_after_transfer_costs(totals(figures.values()).net, costs)
+    return (f"Transfer costs (the bot's, no strategy's): {moneys(costs)}; bot net after transfer costs: "
+            f"{moneys(after)}")
+
+
 def fleet_reply(store: Store) -> Reply:
     """Every bot of the store's database: its totals (each bot's report summed over its strategies) and
     the fleet's (the sum of those)."""
     per_bot = {bot: totals(Ledger(store, bot=bot).report().values()) for bot in store.bots()}
     rows: list[tuple[str, ...]] = [("bot", *FIGURE_COLUMNS)]
     rows += [(bot or "(unnamed)", *figure_cells(fig)) for bot, fig in per_bot.items()]
-    rows.append(("fleet total", *figure_cells(totals(per_bot.values()))))
+    fleet = totals(per_bot.values())
+    rows.append(("fleet total", *figure_cells(fleet)))
+    costs = {bot: Ledger(store, bot=bot).transfer_costs() for bot in per_bot}
+    fleet_costs: dict[str, Decimal] = {}
+    with localcontext(prec=EXACT_DIGITS):
+        for paid in costs.values():
+            for asset, value in paid.items():
+                fleet_costs[asset] = fleet_costs.get(asset, ZERO) + value
+    lines = [f"{bot or '(unnamed)'}: {costs_and_net_text(per_bot[bot].net, paid)}"
+             for bot, paid in costs.items() if paid]
+    if fleet_costs:
+        lines.append(f"fleet total: {costs_and_net_text(fleet.net, fleet_costs)}")
     return Reply(f"arbot report --all: {len(per_bot)} bot(s)", rows=rows, header=True,
-                 text=f"store: {store.url}")
+                 text="\n".join([f"store: {store.url}", *lines]))
+
+
+def costs_and_net_text(net: Mapping[str, Decimal], costs: Mapping[str, Decimal]) -> str:
+    """Transfer costs and the net after them, as ``arbot report --all`` shows each bot's and the fleet's."""
+    after = net_after_transfer_costs(net, costs)
+    return f"transfer costs {moneys(dict(costs))}; net after transfer costs {moneys(after)}"
 
 
 def markout_text(figures: Sequence[MarkoutFigures]) -> list[str]:
@@ -126,10 +155,17 @@ def transfer_text(transfer: Transfer, now_ns: int) -> str:
     """One transfer as every surface shows it (``/status``, ``arbot report``, ``/rebalance``): where it stands, what
     moves where, its fees and its age."""
     t = transfer
-    fees = f"fee {money(t.fee, t.asset)}" + (f", network fee {t.network_fee}" if t.network_fee else "")
+    fees = f"fee {money(t.fee, t.asset)}" + (f", network fee {network_fee_text(t)}" if t.network_fee else "")
     ref = f", ref {t.venue_ref}" if t.venue_ref else ""
     return (f"{t.status.value} {money(t.amount, t.asset)} {t.source} -> {t.destination} ({fees}{ref}), "
             f"{age_text(now_ns - t.created_ns)} old")
+
+
+def network_fee_text(transfer: Transfer) -> str:
+    """A transfer's network fee with its unit, or saying the unit is not known (a row stored before 0.2)."""
+    if transfer.network_fee_asset is None:
+        return f"{transfer.network_fee} (unit unknown)"
+    return money(transfer.network_fee, transfer.network_fee_asset)
 
 
 def age_text(ns: int) -> str:

@@ -250,7 +250,22 @@ async def test_pnl_all_gives_each_bots_figures_and_a_fleet_total(fleet):
     reply = await fleet.bots["front"].commands.dispatch(ADMIN, "pnl", ["all", "week"])
     assert reply.ok and reply.rows[0] == ("bot", "answer", "fills", "net", "unrealized")
     assert "PnL this week" in reply.text and "fleet total" not in reply.text and reply.data["totals"] == {
-        "realized": {}, "fees": {}, "other_fees": {}, "net": {}, "unrealized": {}}
+        "realized": {}, "fees": {}, "other_fees": {}, "net": {}, "unrealized": {}, "transfer_costs": {},
+        "net_after_transfer_costs": {}}
+    # what moving funds cost each bot is in the fleet total, as in each bot's own
+    from decimal import Decimal
+
+    from bot.domain import Transfer, TransferStatus
+
+    for name, fee in (("arb", "0.5"), ("grid", "0.25")):
+        bot = fleet.bots[name]
+        now = bot.operator.now_ns()
+        bot.store.save_transfer(Transfer(f"t-{name}", "USD", Decimal(5), "a", "b", "addr", Decimal(fee),
+                                         Decimal("0.000005"), TransferStatus.SENT, now, now, network_fee_asset="SOL"))
+    reply = await fleet.bots["front"].commands.dispatch(ADMIN, "pnl", ["all", "week"])
+    assert reply.data["totals"]["transfer_costs"] == {"SOL": "0.000010", "USD": "0.75"}
+    assert reply.data["totals"]["net_after_transfer_costs"] == {"SOL": "-0.000010", "USD": "-0.75"}
+    assert "transfer_costs 0.00001 SOL, 0.75 USD" in reply.text
 
 
 async def test_help_shows_the_fleet_targets(fleet, make_bot):

@@ -135,7 +135,8 @@ def test_arb_total_shows_the_fees_pnl_shows(monkeypatch):
     strategy.quote = "USDC"
     strategy.status = dict  # type: ignore[method-assign]
     op = SimpleNamespace(strategies={"arb": strategy}, store=None, timezone="UTC", period_start_ns=lambda p: 0,
-                         ledger=lambda: SimpleNamespace(strategy=lambda name: figures[name]),
+                         ledger=lambda: SimpleNamespace(strategy=lambda name: figures[name],
+                                                        transfer_costs=lambda since_ns=None: {}),
                          pnl=lambda since_ns=None: figures)
     monkeypatch.setattr(commands, "executions", lambda store, name, limit: [])
     total = asyncio.run(commands.arb(op, None, [])).text.splitlines()[0]

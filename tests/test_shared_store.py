@@ -109,6 +109,22 @@ def test_the_fleet_total_is_the_sum_of_the_bots_reports(two):
     assert reply.rows[-1][1:] == ("4", "4", "4", "2", "40.00 USD", "0.04 USD", "39.96 USD")
 
 
+
+def test_the_fleet_report_takes_each_bots_transfer_costs_off_its_net_and_the_fleets(two):
+    alpha, beta = two
+    trade(alpha, "30000", "30100")  # net 49.98 USD
+    trade(beta, "30000", "29980")  # net -10.02 USD
+    alpha.save_transfer(Transfer("a-1", "USD", D(5), "paper", "other", "addr", D("0.5"), D("0.000005"),
+                                 TransferStatus.CREDITED, T0, T0, network_fee_asset="SOL"))
+    beta.save_transfer(Transfer("b-1", "USD", D(5), "paper", "other", "addr", D("9"), D(0), TransferStatus.FAILED,
+                                T0, T0))
+    text = fleet_reply(beta).text
+    assert "alpha: transfer costs 0.000005 SOL, 0.50 USD; net after transfer costs -0.000005 SOL, 49.48 USD" in text
+    assert "beta: transfer costs" not in text  # a refused withdrawal cost nothing
+    assert "fleet total: transfer costs 0.000005 SOL, 0.50 USD; net after transfer costs -0.000005 SOL, 39.46 USD" \
+        in text
+
+
 def config_file(tmp_path: Path, db_url: str, bot: str, **bot_keys: object) -> Path:
     path = tmp_path / f"{bot}.toml"
     extra = "".join(f"{k} = {v!r}\n" for k, v in bot_keys.items())

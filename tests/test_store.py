@@ -539,3 +539,38 @@ def store_module_timeout() -> int:
     from bot import store as store_module
 
     return store_module.PG_CONNECT_TIMEOUT_S
+
+
+def test_a_transfers_network_fee_gets_its_asset_when_the_store_upgrades(db_url):
+    # 0011: a transfer stored its network fee without the asset it was paid in (a Jupiter USDC transfer's 0.00204428
+    # was SOL, shown with no unit). Every venue that charged one before 0011 paid it in SOL; a row without a
+    # network fee had no asset to record: it stays NULL, shown as "unit unknown" should a fee ever be read
+    from alembic import command
+
+    from bot.domain import Transfer, TransferStatus
+    from bot.report import transfer_text
+
+    old = Store(db_url, bot="b")
+    with old.engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn, "b"), "0010")
+        conn.execute(text(
+            "INSERT INTO transfers (bot, transfer_id, asset, amount, source, destination, address, fee, network_fee, "
+            "status, venue_ref, reason, created_ns, updated_ns) VALUES (:bot, :tid, :asset, '5', 'a', 'b', 'addr', "
+            ":fee, :nf, 'sent', '', '', 1, 2)"),
+            [{"bot": "b", "tid": "t-wallet", "asset": "USDC", "fee": "0", "nf": "0.00204428"},
+             {"bot": "b", "tid": "t-cex", "asset": "SOL", "fee": "0.01", "nf": "0"}])
+    old.close()
+    store = Store(db_url, bot="b").open()
+    try:
+        assert migrate.current(store) == migrate.head()
+        by_id = {t.transfer_id: t for t in store.transfers()}
+        wallet, cex = by_id["t-wallet"], by_id["t-cex"]
+        assert (wallet.network_fee, wallet.network_fee_asset) == (D("0.00204428"), "SOL")
+        assert (cex.network_fee, cex.network_fee_asset) == (D(0), None)
+        assert "network fee 0.00204428 SOL" in transfer_text(wallet, 3)
+        # what a transfer stores from now on is read back the same
+        store.save_transfer(Transfer("t-new", "USDC", D(1), "a", "b", "addr", D(0), D("0.000005"),
+                                     TransferStatus.PLANNED, 5, 5, network_fee_asset="SOL"))
+        assert {t.transfer_id: t for t in store.transfers()}["t-new"].network_fee_asset == "SOL"
+    finally:
+        store.close()

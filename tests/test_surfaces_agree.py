@@ -175,3 +175,62 @@ async def test_all_time_every_surface_shows_the_ledgers_figures(bot):
     assert isinstance(grid, StrategyFigures) and arb.fee_only == 1
     with localcontext(prec=EXACT_DIGITS):
         assert host.fees == {"SOL": arb.other_fees["SOL"], "USD": grid.fees["USD"], "USDC": arb.fees["USDC"]}
+
+
+def moved(bot, tid: str, asset: str, fee: str, network_fee: str, network_fee_asset: str | None, status, ts_ns: int):
+    from bot.domain import Transfer
+
+    bot.store.save_transfer(Transfer(tid, asset, Decimal(5), "w", "v", "addr", Decimal(fee), Decimal(network_fee),
+                                     status, ts_ns, ts_ns, network_fee_asset=network_fee_asset))
+
+
+async def test_what_moving_funds_cost_is_in_the_bots_net_on_every_surface_and_in_no_strategys(bot):
+    from bot.domain import TransferStatus
+    from bot.ledger import net_after_transfer_costs
+    from plugins.web.api import Endpoints
+
+    # a wallet's USDC transfer paid its network fee in SOL; a CEX's withdrawal fee is in the asset moved; a refused
+    # withdrawal and one not sent yet cost nothing; one sent yesterday counts all time, not today
+    moved(bot, "t-wallet", "USDC", "0", "0.00204428", "SOL", TransferStatus.CREDITED, NOW - 100_000_000_000)
+    moved(bot, "t-cex", "USD", "0.5", "0", "USD", TransferStatus.SENT, NOW - 50_000_000_000)
+    moved(bot, "t-refused", "USD", "9", "0", "USD", TransferStatus.FAILED, NOW - 40_000_000_000)
+    moved(bot, "t-intent", "USD", "7", "0", "USD", TransferStatus.PLANNED, NOW - 30_000_000_000)
+    moved(bot, "t-yesterday", "USDC", "1", "0", None, TransferStatus.CREDITED, BEFORE_MIDNIGHT)
+    op = bot.operator
+    day = op.period_start_ns("day")
+    costs_all = op.ledger().transfer_costs()
+    assert costs_all == {"SOL": Decimal("0.00204428"), "USD": Decimal("0.5"), "USDC": Decimal(1)}
+    assert op.ledger().transfer_costs(since_ns=day) == {"SOL": Decimal("0.00204428"), "USD": Decimal("0.5")}
+    figures = op.pnl()
+    total = totals(figures.values())
+    net_all = net_after_transfer_costs(total.net, costs_all)
+    assert net_all == {"SOL": Decimal("-0.00204428"), "USD": total.net["USD"] - Decimal("0.5"),
+                       "USDC": total.net["USDC"] - 1}
+    # the strategies' own figures are what their fills made: no transfer is attributed to a strategy
+    assert figures["grid"].net == {"USD": Decimal("-0.53")} and figures["arb"].net == {"USDC": Decimal("-1.02")}
+
+    report = report_reply(bot.store)
+    assert (f"Transfer costs (the bot's, no strategy's): {moneys(costs_all)}; bot net after transfer costs: "
+            f"{moneys(net_all)}") in report.text
+
+    # /pnl month (yesterday is in it), /pnl and /pnl all (today; a fleet front sums each bot's totals)
+    month = await bot.commands.dispatch(VIEWER, "pnl", ["month"])
+    assert op.period_start_ns("month") < BEFORE_MIDNIGHT
+    assert month.data["totals"]["transfer_costs"] == exact(costs_all)
+    assert month.data["totals"]["net_after_transfer_costs"] == exact(net_all)
+    assert f"transfer costs: {moneys(costs_all)}; net after transfer costs: {moneys(net_all)}" in month.text
+    day_costs = {"SOL": Decimal("0.00204428"), "USD": Decimal("0.5")}
+    day_net = net_after_transfer_costs(totals(op.pnl(since_ns=day).values()).net, day_costs)
+    for args in ([], ["all"]):
+        today = await bot.commands.dispatch(VIEWER, "pnl", args)
+        assert today.data["totals"]["transfer_costs"] == exact(day_costs)
+        assert today.data["totals"]["net_after_transfer_costs"] == exact(day_net)
+        assert f"net after transfer costs: {moneys(day_net)}" in today.text
+
+    async def shared(key, func, **kwargs):
+        return func(**kwargs)
+
+    endpoints = SimpleNamespace(op=op, _shared=shared, _curve=lambda since_ns: {})
+    web = await Endpoints.pnl(endpoints, SimpleNamespace(query={"period": "all"}))
+    assert web["transfer_costs"] == exact(costs_all) and web["net_after_transfer_costs"] == exact(net_all)
+    assert web["total"]["net"] == exact(total.net)  # the strategies' net, as before

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         fee_in_quote,
         is_trade,
         lot_mark,
+        net_after_transfer_costs,
         next_day_start_ns,
         period_start_ns,
         pnl_curves,
@@ -42,15 +43,17 @@ if TYPE_CHECKING:
     from ..units import amount, money, moneys, price, qty, signed_money, significant
 
 _LEDGER = ("EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
-           "TimeOrderedPosition", "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "next_day_start_ns",
-           "period_start_ns", "pnl_curves", "predicted_for_filled", "prediction_error", "steps", "totals")
+           "TimeOrderedPosition", "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "net_after_transfer_costs",
+           "next_day_start_ns", "period_start_ns", "pnl_curves", "predicted_for_filled", "prediction_error", "steps",
+           "totals")
 _UNITS = ("amount", "money", "moneys", "price", "qty", "signed_money", "significant")
 _WHERE = {**dict.fromkeys(_LEDGER, "bot.ledger"), **dict.fromkeys(_UNITS, "bot.units"),
           **dict.fromkeys(("fees_text", "transfer_text"), "bot.report")}
 __all__ = [
     "EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
     "TimeOrderedPosition", "amount", "fees_text",
-    "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "money", "moneys", "next_day_start_ns",
+    "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "money", "moneys", "net_after_transfer_costs",
+    "next_day_start_ns",
     "period_start_ns", "price", "pnl_curves", "predicted_for_filled", "prediction_error", "qty", "signed_money",
     "significant", "steps", "totals", "transfer_text",
 ]

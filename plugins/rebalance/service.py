@@ -218,7 +218,8 @@ class RebalanceService(Service[RebalanceSettings]):
             proposal = await self._priced(proposal, address)  # the cost recorded is the cost to this address
             transfer = Transfer(f"rb-{uuid.uuid4().hex[:20]}", proposal.asset, proposal.amount, proposal.source,
                                 proposal.destination, address, proposal.terms.fee, proposal.terms.network_fee,
-                                TransferStatus.PLANNED, now, now)
+                                TransferStatus.PLANNED, now, now,
+                                network_fee_asset=proposal.terms.network_fee_asset)
             await self._save(transfer)
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
                            f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination} "

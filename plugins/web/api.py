@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.api import Alert, AlertLevel, OrderStatus, Refused, Reply
 from bot.api.kit import REDACTOR
-from bot.api.ledger import PERIODS, StrategyFigures, pnl_curves, totals
+from bot.api.ledger import PERIODS, StrategyFigures, net_after_transfer_costs, pnl_curves, totals
 
 from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
 from .views import (
@@ -320,9 +320,12 @@ class Endpoints:
         since = None if period == "all" else self.op.period_start_ns(period)
         figures = await self._shared(("pnl", since), self.op.pnl, since_ns=since)
         curves = await self._shared(("pnl-curve", since), self._curve, since_ns=since)
+        costs = await self._shared(("transfer-costs", since), self.op.ledger().transfer_costs, since_ns=since)
+        total = totals(figures.values())
         return {"period": period, "since_ns": since, "timezone": self.op.timezone,
                 "strategies": {name: _figures(fig) for name, fig in sorted(figures.items())},
-                "total": _figures(totals(figures.values())),
+                "total": _figures(total), "transfer_costs": money_map(costs),
+                "net_after_transfer_costs": money_map(net_after_transfer_costs(total.net, costs)),
                 "curve": {quote: [[ts, str(value)] for ts, value in points] for quote, points in curves.items()}}
 
     def _curve(self, since_ns: int | None) -> dict[str, list[tuple[int, Decimal]]]:

@@ -156,3 +156,15 @@ async def test_rebalance_lists_the_transfers_on_their_way_as_status_words_them(t
         assert "rb-done" not in listed
     finally:
         await bot.stop()
+
+
+def test_a_transfers_network_fee_is_shown_with_its_unit_or_says_the_unit_is_unknown():
+    from dataclasses import replace
+
+    from bot.report import transfer_text
+
+    wallet = Transfer("rb-w", "USDC", Decimal("5"), "jupiter", "kraken", "DePosit", Decimal(0),
+                      Decimal("0.00204428"), TransferStatus.SENT, 0, 0, "sig", network_fee_asset="SOL")
+    assert "(fee 0.00 USDC, network fee 0.00204428 SOL, ref sig)" in transfer_text(wallet, 1)
+    stored_before = replace(wallet, network_fee_asset=None)  # a row of an old build that charged a fee in ?
+    assert "network fee 0.00204428 (unit unknown)" in transfer_text(stored_before, 1)

@@ -61,6 +61,7 @@ async def test_auto_mode_sends_once_and_the_arbitrage_keeps_trading(tmp_path, db
                        what="an automatic transfer credited")
         (transfer, *more) = bot.store.transfers()
         assert transfer.asset == "SOL" and (transfer.source, transfer.destination) == ("paper", "dex")
+        assert transfer.network_fee_asset == "SOL"  # the source's terms say what its network fee is paid in
         cex = bot.component("exchange", "paper")
         dex = bot.component("exchange", "dex")
         assert dex._transfer_file().transfer(transfer.transfer_id, "out") is None
