@@ -975,6 +975,7 @@ class Executor:
     def _apply(self, order: Order, state: OrderState) -> None:
         for fill in state.fills:
             self.apply_fill(fill)
+        state = self._at_least_its_fills(order, state)
         if state.filled_qty < order.filled_qty or (order.status.terminal and not state.status.terminal):
             # older than what the venue reported since (its stream outran its answer to the request): the order
             # keeps the newer state; a FILLED order taken back to OPEN would be open again here and nowhere else
@@ -1003,6 +1004,31 @@ class Executor:
                 # the venue's answer or its stream said so, not an error: heard as any rejection (once per cause)
                 self._refused(order, AlertLevel.WARNING, "rejected", order.reason or "no reason given")
             self._notify(order)
+
+    def _at_least_its_fills(self, order: Order, state: OrderState) -> OrderState:
+        """``state``, filled no less than the order's applied fills add up to (the one rule, for every venue): a
+        venue that published a fill before its answer to the order, then answered "open, nothing filled", left the
+        order under-filled until its next state. A fully filled order is FILLED."""
+        cid = order.client_order_id
+        keys = self._applied.get(cid)
+        if not keys:
+            return state
+        known = {(f.exchange, f.trade_id): f for f in state.fills}
+        if not keys <= known.keys():  # applied from elsewhere (the bus): not written yet, or the store's
+            known.update(((f.exchange, f.trade_id), f) for _, f in self._new_fills if f.client_order_id == cid)
+            if not keys <= known.keys():
+                known.update(((f.exchange, f.trade_id), f) for _, f in self.store.fills(client_order_id=cid))
+        fills = [known[k] for k in keys if k in known]
+        with localcontext(prec=EXACT_DIGITS):
+            applied = sum((f.qty for f in fills), ZERO)
+            if applied <= state.filled_qty:
+                return state
+            avg = (state.avg_fill_price if state.filled_qty and state.avg_fill_price is not None
+                   else sum((f.qty * f.price for f in fills), ZERO) / applied)
+        status = OrderStatus.FILLED if applied >= order.qty else state.status
+        log.info("order %s: its venue says %s with %s filled, its applied fills add up to %s: %s with %s filled",
+                 cid, state.status.value, state.filled_qty, applied, status.value, applied)
+        return replace(state, status=status, filled_qty=applied, avg_fill_price=avg)
 
     def _finish(self, order: Order, status: OrderStatus, reason: str, cause: str = "") -> None:
         """End an order refused or given up on: logged and stored each time, alerted once per ``cause`` (default: the

@@ -433,10 +433,10 @@ async def test_a_supervised_task_that_runs_again_after_its_reported_failures_say
         await asyncio.gather(task, return_exceptions=True)
 
 
-def _answer_after_the_feed(bot):
-    """place_order that fills the order at once and publishes its fill and its FILLED report before its own answer,
-    the order as first acknowledged (OPEN, nothing filled), comes back: a private stream faster than the REST
-    answer."""
+def _answer_after_the_feed(bot, report: bool = True):
+    """place_order that fills the order at once and publishes its fill and (``report``) its FILLED report before its
+    own answer, the order as first acknowledged (OPEN, nothing filled), comes back: a private stream faster than the
+    REST answer."""
     from bot.domain import OrderReport
 
     venue = bot.exchanges["v"]
@@ -447,7 +447,8 @@ def _answer_after_the_feed(bot):
                     "USD", Liquidity.MAKER, 1)
         venue.ctx.bus.publish(fill)
         filled = OrderState(order.client_order_id, OrderStatus.FILLED, "X1", order.qty, Decimal("100"), (fill,))
-        venue.ctx.bus.publish(OrderReport("v", "BTC/USD", filled, 1))
+        if report:
+            venue.ctx.bus.publish(OrderReport("v", "BTC/USD", filled, 1))
         await asyncio.sleep(0)
         return OrderState(order.client_order_id, OrderStatus.OPEN, "X1")
 
@@ -467,6 +468,47 @@ async def test_an_answer_older_than_what_the_venue_reported_never_takes_the_orde
         assert (order.status, order.filled_qty) == (OrderStatus.FILLED, Decimal("0.4"))
     assert bot.executor.open_orders() == []
     assert [u.status for u in bot.strategies["s"].updates][-1] is OrderStatus.FILLED
+
+
+async def test_a_fill_heard_before_its_orders_answer_counts_in_the_order_however_the_answer_says(bot):
+    """A venue publishes a fill, then answers the order "OPEN, nothing filled" (no report in between): the order was
+    open with 0 filled beside its applied fill until its next state. Its filled quantity is never less than its
+    applied fills': FILLED, here and in the store."""
+    _answer_after_the_feed(bot, report=False)
+    bot.strategies["s"].ctx.submit(intent("late-2", qty="0.4"))
+    await wait_for(lambda: bot.executor.order("late-2") is not None
+                   and bot.exchanges["v"].submissions["late-2"] == 1, what="the order sent")
+    await bot.executor.settle(5)
+    await bot.executor.flush()
+    for order in (bot.executor.order("late-2"), bot.store.get_order("late-2")):
+        assert (order.status, order.filled_qty) == (OrderStatus.FILLED, Decimal("0.4"))
+    assert bot.executor.open_orders() == []
+    assert [u.status for u in bot.strategies["s"].updates][-1] is OrderStatus.FILLED
+
+
+async def test_a_fill_already_stored_counts_in_the_order_when_its_answer_says_nothing_filled(bot):
+    """The fill was written before the answer came: its quantity is read from the store. Part filled: the order
+    stays OPEN, 0.1 filled at the fill's price."""
+    venue = bot.exchanges["v"]
+    answer = asyncio.Event()
+
+    async def fill_then_wait(order):
+        venue.submissions[order.client_order_id] += 1
+        venue.ctx.bus.publish(Fill("v", "BTC/USD", order.client_order_id, "T3", order.side, Decimal("100"),
+                                   Decimal("0.1"), Decimal(0), "USD", Liquidity.MAKER, 1))
+        await answer.wait()
+        return OrderState(order.client_order_id, OrderStatus.OPEN, "X3")
+
+    venue.place_order = fill_then_wait
+    bot.strategies["s"].ctx.submit(intent("late-3", qty="0.4"))
+    await wait_for(lambda: venue.submissions["late-3"] == 1, what="the order sent")
+    await bot.executor.flush()
+    assert bot.store.fill_stored("v", "T3")
+    answer.set()
+    await wait_for(lambda: bot.executor.order("late-3").exchange_order_id == "X3", what="the answer applied")
+    order = bot.executor.order("late-3")
+    assert (order.status, order.filled_qty, order.avg_fill_price) == (OrderStatus.OPEN, Decimal("0.1"),
+                                                                      Decimal("100"))
 
 
 async def test_an_unknown_order_found_resting_no_longer_says_its_outcome_is_unknown(bot):

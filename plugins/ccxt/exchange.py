@@ -73,6 +73,14 @@ a trade read again is applied once all the same (the executor de-duplicates fill
 LAGGING_POLLS = 30
 """A final order whose trades do not add up to what it filled is polled this many times more (``fill_poll_s`` apart)
 for the missing ones."""
+TRADE_PAGES = 10
+"""At most this many pages of the account's trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are
+read for one order's where the venue lists none by order: an order whose trades lie further on shows them short,
+and its polls say so (:data:`LAGGING_POLLS`)."""
+TRADE_PAGE_SIZE = 100
+TRADE_ORDER_PARAMS = {"bitget": "orderId"}
+"""The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
+has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
 
 
 @dataclass
@@ -534,7 +542,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if state.filled_qty <= 0 or state.exchange_order_id is None:
             return state
         quote = split_symbol(symbol)[1]
-        trades = await self._order_trades(symbol, state.exchange_order_id)
+        created = order.get("timestamp")
+        trades = await self._order_trades(symbol, state.exchange_order_id, None if created is None else int(created),
+                                          state.filled_qty)
         kept = self.memory.fills
         for t in trades:
             if str(t["id"]) not in kept:
@@ -544,11 +554,30 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return OrderState(cid, state.status, state.exchange_order_id, state.filled_qty, state.avg_fill_price,
                           fills, state.reason)
 
-    async def _order_trades(self, symbol: str, order_id: str) -> list[dict[str, Any]]:
+    async def _order_trades(self, symbol: str, order_id: str, created_ms: int | None,
+                            filled: Decimal) -> list[dict[str, Any]]:
+        """The order's trades: by order where the venue lists them so; else from the account's trade list, read
+        from the order's creation on (with the venue's own order filter where it has one), page after page until
+        they add up to what it filled, at most :data:`TRADE_PAGES` pages (an order's trades the newest page of
+        the account's missed were never read)."""
         if self.api.has.get("fetchOrderTrades") is True:
             return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
-        trades = await self._call("my trades", False, "fetch_my_trades", symbol)
-        return [t for t in trades if str(t.get("order")) == order_id]
+        key = TRADE_ORDER_PARAMS.get(self.settings.id)
+        params = {} if key is None else {key: order_id}
+        since = created_ms
+        seen: set[str] = set()
+        mine: dict[str, dict[str, Any]] = {}
+        for _ in range(TRADE_PAGES):
+            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE, params)
+            new = [t for t in page if str(t["id"]) not in seen]
+            seen.update(str(t["id"]) for t in new)
+            mine.update((str(t["id"]), t) for t in new if str(t.get("order")) == order_id)
+            times = [int(t["timestamp"]) for t in page if t.get("timestamp") is not None]
+            if (since is None or not times or len(page) < TRADE_PAGE_SIZE
+                    or sum((dec(t.get("amount")) or Decimal(0) for t in mine.values()), Decimal(0)) >= filled):
+                break  # all of it read, or no time to page on (the newest page is all there is)
+            since = max(max(times), since + 1)  # the same millisecond again: its other trades, known ones skipped
+        return list(mine.values())
 
     async def poll_once(self) -> None:
         """One poll of every tracked order (also called by tests)."""

@@ -10,7 +10,7 @@ test compares the plugin against the venue rather than against itself.
   HMAC-SHA512 of ``METHOD\\n/api/v4/PATH\\nQUERY\\nhex(SHA512(body))\\nTIMESTAMP``):
   ``POST /spot/orders``, ``GET /spot/orders/{id}`` (order id, or the ``text`` "t-..." of an open
   order), ``DELETE /spot/orders/{id}``, ``GET /spot/orders`` (status open/finished),
-  ``GET /spot/open_orders``, ``GET /spot/my_trades``, ``GET /spot/accounts``,
+  ``GET /spot/open_orders``, ``GET /spot/my_trades`` (pages: :meth:`FakeGate._trade_page`), ``GET /spot/accounts``,
   ``GET /account/detail``. Errors are Gate's ``{"label": ..., "message": ...}``.
 * WebSocket: ``spot.obu`` (order book v2, what ccxt 4.5 subscribes for Gate spot: payload
   ``["ob.BTC_USDT.50"]``, a ``full`` snapshot first, then updates with ``U`` = previous ``u`` + 1
@@ -492,9 +492,7 @@ class FakeGate:
                 if self.stale_trades > 0:
                     self.stale_trades -= 1
                     trades = trades[:-1]
-                return web.json_response([t for t in trades
-                                          if t["currency_pair"] == query.get("currency_pair", t["currency_pair"])
-                                          and t["order_id"] == query.get("order_id", t["order_id"])])
+                return web.json_response(self._trade_page(trades, query))
             if route == ("POST", "/spot/countdown_cancel_all"):
                 return web.json_response(self._countdown_cancel_all(data))
             if route == ("GET", "/spot/accounts"):
@@ -631,6 +629,18 @@ class FakeGate:
                and int(query.get("from", 0)) <= int(r["timestamp"]) <= int(query.get("to", 2**40))]
         offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
         return [{k: v for k, v in r.items() if not k.startswith("_")} for r in out[offset:offset + limit]]
+
+    @staticmethod
+    def _trade_page(trades: list[dict], query: dict) -> list[dict]:
+        """One page of ``GET /spot/my_trades``: filtered by ``currency_pair``, ``order_id`` and ``from``/``to``
+        (seconds, inclusive); ``limit`` trades (default 100) of page ``page`` (from 1): the newest first, or, with
+        ``from``, the oldest first from that time (what ccxt's forward pagination from a ``since`` reads)."""
+        start, end = int(query.get("from", 0)), int(query.get("to", 2**62))
+        out = [t for t in trades if t["currency_pair"] == query.get("currency_pair", t["currency_pair"])
+               and t["order_id"] == query.get("order_id", t["order_id"]) and start <= int(t["create_time"]) <= end]
+        out.sort(key=lambda t: Decimal(t["create_time_ms"]), reverse="from" not in query)
+        limit, page = int(query.get("limit", 100)), int(query.get("page", 1))
+        return out[(page - 1) * limit:page * limit]
 
     def _deposit_address(self, query: dict) -> dict:
         currency = self.wallet.get(query.get("currency", ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal as D
 
 import pytest
@@ -426,3 +427,49 @@ async def test_a_look_up_ccxt_itself_fails_on_falls_back_to_the_order_lists(gate
     fake_gate.http_429 = 1  # a real transient failure of the look-up still fails it (the lists may be partial)
     with pytest.raises(RateLimited):
         await gate.fetch_order(SYMBOL, "bug-1")
+
+
+async def test_an_orders_trades_beyond_the_newest_page_are_read_where_the_venue_lists_no_order_trades(
+        gate_bot, fake_gate):
+    """Bitget, Gemini and Crypto.com have no fetchOrderTrades: the order's trades came from one call of
+    fetchMyTrades with no ``since``, the newest page only. An order whose first fill had 250 other trades after it
+    showed its last fill only. Its trades are read from its creation time on, page after page, until they add up
+    to what it filled."""
+    bot, gate = await gate_bot()
+    gate.api.has["fetchOrderTrades"] = False
+    await gate.place_order(order("deep-1"))
+    [mine] = fake_gate.orders.values()
+    other = fake_gate._create({"currency_pair": "BTC_USDT", "side": "sell", "amount": "1", "price": "40000"})
+    start = int(time.time()) - 1000
+    mine.update(create_time=str(start), create_time_ms=start * 1000)
+
+    def at(trade: dict, second: int) -> None:
+        trade.update(create_time=str(start + second), create_time_ms=f"{(start + second) * 1000}.000")
+
+    at(fake_gate.fill(mine["id"], D("0.004")), 1)
+    for i in range(250):
+        at(fake_gate.fill(other["id"], D("0.0001")), 2 + i)
+    at(fake_gate.fill(mine["id"], D("0.006")), 300)
+    state = await gate.fetch_order(SYMBOL, "deep-1")
+    assert state.status is OrderStatus.FILLED and state.filled_qty == D("0.01")
+    assert [f.qty for f in state.fills] == [D("0.004"), D("0.006")]
+
+
+async def test_a_venues_order_filter_on_its_trade_list_is_sent(gate_bot, fake_gate, monkeypatch):
+    """Where fetchMyTrades takes an order filter (Bitget's ``orderId``: here Gate's ``order_id`` stands for it),
+    one page holds the order's trades however many other trades the account made since."""
+    import plugins.ccxt.exchange as exchange
+
+    monkeypatch.setattr(exchange, "TRADE_ORDER_PARAMS", {"gate": "order_id"})
+    monkeypatch.setattr(exchange, "TRADE_PAGES", 1)
+    bot, gate = await gate_bot()
+    gate.api.has["fetchOrderTrades"] = False
+    await gate.place_order(order("filt-1"))
+    [mine] = fake_gate.orders.values()
+    other = fake_gate._create({"currency_pair": "BTC_USDT", "side": "sell", "amount": "1", "price": "40000"})
+    fake_gate.fill(mine["id"], D("0.004"))
+    for _ in range(150):
+        fake_gate.fill(other["id"], D("0.0001"))
+    fake_gate.fill(mine["id"], D("0.006"))
+    state = await gate.fetch_order(SYMBOL, "filt-1")
+    assert sorted(f.qty for f in state.fills) == [D("0.004"), D("0.006")]
