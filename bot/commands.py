@@ -529,10 +529,11 @@ def masked(reply: Reply) -> Reply:
 
 
 def _totals_text(summed: dict[str, dict[str, Decimal]]) -> dict[str, str]:
-    """Each fleet total as shown: ``fees`` as a bot's fees column shows them (those in a quote asset, then
-    ``+`` each paid in another asset, the ``other_fees`` part of them, not shown apart); the others per asset."""
+    """Each fleet total as shown, named in words (``transfer_costs`` as "transfer costs", as each bot's own text
+    words it): ``fees`` as a bot's fees column shows them (those in a quote asset, then ``+`` each paid in another
+    asset, the ``other_fees`` part of them, not shown apart); the others per asset."""
     other = summed.get("other_fees", {}) if "fees" in summed else None
-    return {figure: fee_sums_text(sums, other or {}) if figure == "fees" else moneys(sums)
+    return {figure.replace("_", " "): fee_sums_text(sums, other or {}) if figure == "fees" else moneys(sums)
             for figure, sums in summed.items() if sums and not (figure == "other_fees" and other is not None)}
 
 

@@ -265,7 +265,10 @@ async def test_pnl_all_gives_each_bots_figures_and_a_fleet_total(fleet):
     reply = await fleet.bots["front"].commands.dispatch(ADMIN, "pnl", ["all", "week"])
     assert reply.data["totals"]["transfer_costs"] == {"SOL": "0.000010", "USD": "0.75"}
     assert reply.data["totals"]["net_after_transfer_costs"] == {"SOL": "-0.000010", "USD": "-0.75"}
-    assert "transfer_costs 0.00001 SOL, 0.75 USD" in reply.text
+    # worded as the other figures are, never a raw key name
+    assert ("transfer costs 0.00001 SOL, 0.75 USD; net after transfer costs -0.00001 SOL, -0.75 USD"
+            in reply.text), reply.text
+    assert "transfer_costs" not in reply.text and "net_after" not in reply.text
 
 
 async def test_help_shows_the_fleet_targets(fleet, make_bot):
