@@ -29,7 +29,7 @@ def _age(ns: int) -> str:
 
 
 async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    from .ledger import totals
+    from .ledger import net_after_transfer_costs, totals
     from .report import fees_text, transfer_text
     now = op.now_ns()
     mode = op.mode
@@ -59,11 +59,19 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
     for name, component in [*op.exchanges.items(), *op.notifiers.items(), *op.services.items()]:
         rows.extend((f"{name} {key}", value) for key, value in _facts(op, component))
-    today = op.pnl(since_ns=op.period_start_ns("day"))
+    day = op.period_start_ns("day")
+    today = op.pnl(since_ns=day)
     rows.append(("PnL today", "; ".join(
         f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"
         f", unrealized now {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(today.items()))
         or "no fills today"))
+    # the bot's net is the strategies' less what moving funds cost (no strategy's): as /pnl and `arbot report` say
+    costs = op.ledger().transfer_costs(since_ns=day)
+    net_today = totals(today.values()).net
+    bot_net_today = net_after_transfer_costs(net_today, costs)
+    if costs:
+        rows.append(("transfer costs today", f"{moneys(costs)}; bot net after transfer costs: {moneys(bot_net_today)}"
+                                             " (transfers are the bot's, no strategy's)"))
     for check in op.risk():  # each limit with its use and unit; /risk has the whole picture
         if check.usage:
             rows.append((f"risk {check.name}", "; ".join(
@@ -71,10 +79,12 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
                 for key, use in check.usage.items())))
     running = sum(op.strategy_state(name) == "running" for name in op.strategies)
     configured = len(op.strategy_names())
-    net_today = totals(today.values()).net
-    summary = {"mode": op.mode, "running": f"{running}/{configured}",
-               "orders": str(len(op.open_orders())), "PnL today": moneys(net_today) if today else "-"}
-    return Reply("Status", rows=rows, data={"summary": summary, "totals": {"net today": exact(net_today)}})
+    summary = {"mode": op.mode, "running": f"{running}/{configured}", "orders": str(len(op.open_orders())),
+               "PnL today": moneys(bot_net_today) if today or costs else "-"}
+    # a fleet front sums these (`/status all`): the strategies' net, labelled apart from the bot's
+    return Reply("Status", rows=rows, data={"summary": summary, "totals": {
+        "net today": exact(net_today), "transfer costs today": exact(costs),
+        "net after transfer costs today": exact(bot_net_today)}})
 
 
 def _facts(op: Operator, component: Component) -> list[tuple[str, str]]:

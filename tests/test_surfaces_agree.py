@@ -113,6 +113,9 @@ async def test_today_every_surface_shows_the_ledgers_figures(bot):
     assert "grid realized -0.40 USD, fees 0.03 USD, net -0.43 USD" in today_text
     assert "arb realized -1.00 USDC, fees 0.02 USDC + 0.00001 SOL, net -1.02 USDC" in today_text
     assert status.data["totals"]["net today"] == exact(total.net)
+    assert status.data["totals"]["net after transfer costs today"] == exact(total.net)
+    assert status.data["summary"]["PnL today"] == moneys(total.net)
+    assert "transfer costs today" not in dict(status.rows)
 
     # /risk: the limits' daily loss is the ledger's day net, to the last digit
     usage = risk_check(bot, "limits").usage()
@@ -125,7 +128,7 @@ async def test_today_every_surface_shows_the_ledgers_figures(bot):
     # the web console
     assert _figures(grid)["net"] == exact(grid.net) and _figures(arb)["fee_only"] == 1
     web = Endpoints._summary(SimpleNamespace(op=op))
-    assert web["pnl_today"]["net"] == exact(total.net)
+    assert web["pnl_today"]["net"] == web["pnl_today"]["net_after_transfer_costs"] == exact(total.net)
 
     # /chart pnl day: each curve ends at the day's net, its legend counts the day's fills
     from plugins.charts.command import pnl_title
@@ -234,3 +237,23 @@ async def test_what_moving_funds_cost_is_in_the_bots_net_on_every_surface_and_in
     web = await Endpoints.pnl(endpoints, SimpleNamespace(query={"period": "all"}))
     assert web["transfer_costs"] == exact(costs_all) and web["net_after_transfer_costs"] == exact(net_all)
     assert web["total"]["net"] == exact(total.net)  # the strategies' net, as before
+
+    # the day's bot-level net is the same figure on /status, /status all, the web overview and the fleet heartbeat:
+    # the strategies' net is labelled as theirs, next to the bot's net after transfer costs
+    from bot.builtins import status as status_command
+    from plugins.fleet.link import NatsFleet
+
+    day_total = totals(op.pnl(since_ns=day).values())
+    status = await status_command(op, VIEWER, [])
+    assert status.data["summary"]["PnL today"] == moneys(day_net)
+    assert status.data["totals"] == {"net today": exact(day_total.net), "transfer costs today": exact(day_costs),
+                                     "net after transfer costs today": exact(day_net)}
+    rows = dict(status.rows)
+    assert rows["transfer costs today"] == (f"{moneys(day_costs)}; bot net after transfer costs: {moneys(day_net)} "
+                                            "(transfers are the bot's, no strategy's)")
+    overview = Endpoints._summary(SimpleNamespace(op=op))["pnl_today"]
+    beat = NatsFleet.status(SimpleNamespace(op=op, name="b", instance="i", stats=dict, view=dict))["pnl_today"]
+    for pnl_today in (overview, beat):
+        assert pnl_today["net"] == exact(day_total.net)
+        assert pnl_today["transfer_costs"] == exact(day_costs)
+        assert pnl_today["net_after_transfer_costs"] == exact(day_net)

@@ -39,7 +39,7 @@ from bot.api import (
     Reply,
 )
 from bot.api.kit import COUNTED, FLAPPING, LOST, REDACTOR, Flapping, Loss, fill_data, to_data
-from bot.api.ledger import totals
+from bot.api.ledger import net_after_transfer_costs, totals
 
 from . import wire
 from .client import connect_options, servers_of, shown
@@ -456,8 +456,10 @@ class NatsFleet(FleetLink):
         masked (a failed strategy's state quotes its exception, which may quote a venue's request)."""
         op = self.op
         now = op.now_ns()
-        today = op.pnl(since_ns=op.period_start_ns("day"))
+        day = op.period_start_ns("day")
+        today = op.pnl(since_ns=day)
         total = totals(today.values())
+        costs = op.ledger().transfer_costs(since_ns=day)  # the bot's, no strategy's: out of the strategies' net
 
         def money(values: dict[str, Any]) -> dict[str, str]:
             return {asset: str(v) for asset, v in sorted(values.items())}
@@ -470,6 +472,8 @@ class NatsFleet(FleetLink):
             "open_orders": len(op.open_orders()), "unknown_orders": len(op.unknown_orders()),
             "store_error": op.store_error,
             "pnl_today": {"realized": money(total.realized), "net": money(total.net),
+                          "transfer_costs": money(costs),
+                          "net_after_transfer_costs": money(net_after_transfer_costs(total.net, costs)),
                           "unrealized": money(total.unrealized),
                           "strategies": {name: {"realized": money(fig.realized), "net": money(fig.net)}
                                          for name, fig in sorted(today.items())}},

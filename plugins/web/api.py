@@ -526,14 +526,19 @@ class Endpoints:
     # --- the fleet: read from the fleet link, act through the command layer (roles, confirmation, audit) -----
 
     def _summary(self) -> dict[str, Any]:
-        """This bot's status summary when no fleet link gives one (the same keys a link's heartbeat has)."""
+        """This bot's status summary when no fleet link gives one (the same keys a link's heartbeat has): the day's
+        ``net`` is the strategies', ``net_after_transfer_costs`` the bot's (as in ``GET /api/v1/pnl``)."""
         op = self.op
-        today = totals(op.pnl(since_ns=op.period_start_ns("day")).values())
+        day = op.period_start_ns("day")
+        today = totals(op.pnl(since_ns=day).values())
+        costs = op.ledger().transfer_costs(since_ns=day)
         return {"mode": op.mode, "configured_mode": op.configured_mode, "started_ns": op.started_ns,
                 "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
                                for name in op.strategy_names()},
                 "open_orders": len(op.open_orders()), "unknown_orders": len(op.unknown_orders()),
-                "store_error": op.store_error, "pnl_today": {"net": money_map(today.net)}}
+                "store_error": op.store_error, "pnl_today": {
+                    "net": money_map(today.net), "transfer_costs": money_map(costs),
+                    "net_after_transfer_costs": money_map(net_after_transfer_costs(today.net, costs))}}
 
     def _bots(self) -> list[str]:
         link, me = self.op.fleet, self.op.bot_name

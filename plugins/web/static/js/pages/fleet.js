@@ -73,7 +73,9 @@ export default {
           return `${all.filter((s) => String(s.state).startsWith("running")).length}/${all.length}`;
         } },
         { label: "Orders", num: true, value: (m) => String(m.status?.open_orders ?? "—") },
-        { label: "PnL today", num: true, value: (m) => h("span", {}, moneyNodes(m.status?.pnl_today?.net)) },
+        // the bot's net: its strategies' less what moving funds cost (a bot too old to send it: its strategies')
+        { label: "PnL today", num: true, value: (m) => h("span", {}, moneyNodes(
+          m.status?.pnl_today?.net_after_transfer_costs ?? m.status?.pnl_today?.net)) },
       ], members, { testid: "fleet-summary", rowClass: (m) => (m.alive ? "" : "muted") }));
       replace(cards, members.map((m) => {
         const kill = ctx.can("admin") && m.alive
