@@ -7,9 +7,10 @@ error)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot import hookimpl
-from bot.api import Job, Notifier, Service, Strategy
+from bot.api import Job, Notifier, Secret, Service, Strategy, option
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
 
@@ -145,3 +146,59 @@ async def test_a_hook_or_job_that_raises_is_quoted_short(make_bot):
     assert any(e.startswith("shutdown raised") for e in info.errors), info.errors
     for text in info.errors:
         assert "RuntimeError: cannot open …/x.py" in text and "/home/" not in text, text
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    token: Secret = option(help='"file:PATH"')
+
+
+class NoNewToken(Notifier):
+    Settings = TokenSettings
+
+    async def send(self, alert):
+        Recording.sent.append(alert)
+
+    async def reload_secrets(self) -> None:
+        raise local()
+
+
+class NoReloadService(Service):
+    async def reload_secrets(self) -> None:
+        raise local()
+
+
+class refusing_reload:
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("no-new-token", NoNewToken)
+
+    @staticmethod
+    @hookimpl
+    def register_services(register):
+        register("no-reload-service", NoReloadService)
+
+
+async def test_a_reload_that_raises_is_quoted_short_in_the_reply_and_the_alert(make_bot, tmp_path, caplog):
+    Recording.sent.clear()
+    caplog.set_level(logging.DEBUG)
+    token = tmp_path / "tg.token"
+    token.write_text("before")
+    token.chmod(0o600)
+    bot = await make_bot(f'[notifiers.tg]\ntype = "no-new-token"\ntoken = "file:{token}"\n',
+                         extra=[("refusing", refusing_reload)])
+    token.write_text("after")
+    lines = await bot.reload_secrets(by="test")
+    assert any(line.startswith("tg: could not take the new value") for line in lines), lines
+    assert any(line.startswith("no-reload-service: ") for line in lines), lines
+    await wait_for(lambda: sum(a.source in ("tg", "no-reload-service") for a in Recording.sent
+                               if "error" in a.fields) >= 2, what="both failures alerted")
+    alerted = [a.fields["error"] for a in Recording.sent if a.source in ("tg", "no-reload-service")]
+    for text in [*lines[1:], *alerted]:
+        assert "/home/" not in text and "secret-project" not in text, text
+    for text in [*[line for line in lines if line.startswith(("tg:", "no-reload-service:"))], *alerted]:
+        assert "RuntimeError: cannot open …/x.py" in text, text
+    logged = [r for r in caplog.records if r.exc_info and PATH in str(r.exc_info[1])]
+    assert {n for n in ("tg", "no-reload-service") if any(n in r.getMessage() for r in logged)} == \
+        {"tg", "no-reload-service"}, [r.getMessage() for r in caplog.records]
