@@ -495,8 +495,10 @@ def add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
         return {"register": register}
 
-    def failed(plugin: str, exc: Exception) -> None:
-        print(f"arbot: {plugins.info(plugin).label}: register_cli raised {type(exc).__name__}: {exc}", file=sys.stderr)
+    def failed(plugin: str, exc: Exception) -> None:  # printed by every command, `arbot run`'s journal too
+        log.debug("%s: register_cli raised", plugins.info(plugin).label, exc_info=exc)
+        print(f"arbot: {plugins.info(plugin).label}: register_cli raised {logs.describe_failure(exc)}",
+              file=sys.stderr)
 
     for _ in plugins.call_each("register_cli", arguments, on_error=failed):
         pass
