@@ -198,7 +198,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                      f"{info.dist} {info.version}" if info.dist else "-", status))
     wide = getattr(args, "verbose", False)
     print_plugin_table(rows, wide=wide)
-    errors = [(info, e) for info in plugins.infos.values() for e in info.errors]
+    # -v: each error whole (a local path, a long message), for the developer; else short, as /plugins says it
+    errors = [(info, e) for info in plugins.infos.values() for e in (info.details if wide else info.errors)]
     notes = [f"{info.label}: {error}" for info, error in errors] + [f"conflict: {c}" for c in registry.conflicts]
     for note in notes:
         print()

@@ -6,11 +6,17 @@ error)."""
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import logging
+import sys
 from dataclasses import dataclass
+
+import pytest
 
 from bot import hookimpl
 from bot.api import Job, Notifier, Secret, Service, Strategy, option
+from bot.plugins import ComponentLoadError, collect, load_plugins, verify_registrations
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
 
@@ -202,3 +208,79 @@ async def test_a_reload_that_raises_is_quoted_short_in_the_reply_and_the_alert(m
     logged = [r for r in caplog.records if r.exc_info and PATH in str(r.exc_info[1])]
     assert {n for n in ("tg", "no-reload-service") if any(n in r.getMessage() for r in logged)} == \
         {"tg", "no-reload-service"}, [r.getMessage() for r in caplog.records]
+
+
+# --- a plugin that cannot be loaded: short on the running bot's surfaces, whole on the developer's CLI ---------
+
+BROKEN = 'raise RuntimeError("cannot open /home/u/secret-project/x.py")\n'
+
+
+@pytest.fixture
+def broken_modules(tmp_path, monkeypatch):
+    """``brokenpkg`` raises on import (a parent package of ``brokenpkg.sub``); ``brokenmod`` too, when imported."""
+    (tmp_path / "brokenpkg").mkdir()
+    (tmp_path / "brokenpkg" / "__init__.py").write_text(BROKEN)
+    (tmp_path / "brokenpkg" / "sub.py").write_text("class Cls: ...\n")
+    (tmp_path / "brokenmod.py").write_text(BROKEN + "class Cls: ...\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("brokenpkg", "brokenpkg.sub", "brokenmod"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+class by_reference:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("parent-fails", "brokenpkg.sub:Cls")
+        register("module-fails", "brokenmod:Cls")
+
+
+BAD_ENTRY_POINT = importlib.metadata.EntryPoint(name="badep", value="brokenpkg", group="arbot")
+
+
+def short_and_whole(info) -> None:
+    assert info.errors and len(info.errors) == len(info.details), (info.errors, info.details)
+    for short, whole in zip(info.errors, info.details, strict=True):
+        assert "RuntimeError: cannot open …/x.py" in short and "/home/" not in short, short
+        assert f"RuntimeError: cannot open {PATH}" in whole, whole
+
+
+def test_a_plugin_that_cannot_be_loaded_is_quoted_short_and_kept_whole_for_the_cli(broken_modules):
+    plugins = load_plugins(entry_points=[BAD_ENTRY_POINT], extra=[("refs", by_reference)],
+                           report=lambda info, message: None)
+    registry = collect(plugins)
+    verify_registrations(registry)  # the parent package fails to import: reported now
+    short_and_whole(plugins.infos["badep"])
+    assert len(plugins.infos["refs"].errors) == 1
+    with pytest.raises(ComponentLoadError) as raised:  # a config using it: the whole text, for check-config
+        registry.classes("strategy")["module-fails"]
+    assert f"RuntimeError: cannot open {PATH}" in str(raised.value)
+    short_and_whole(plugins.infos["badep"])
+    short_and_whole(plugins.infos["refs"])
+    assert len(plugins.infos["refs"].errors) == 2
+
+
+def test_arbot_plugins_quotes_a_load_error_short_and_plugins_v_whole(broken_modules, monkeypatch, capsys):
+    from bot import cli
+
+    monkeypatch.setattr(cli, "load_plugins", functools.partial(cli.load_plugins, entry_points=[BAD_ENTRY_POINT],
+                                                               extra=[("refs", by_reference)]))
+    monkeypatch.delenv("ARBOT_CONFIG", raising=False)
+    assert cli.main(["plugins"]) == 1
+    out = capsys.readouterr().out
+    assert "RuntimeError: cannot open …/x.py" in out and "/home/" not in out, out
+    assert cli.main(["plugins", "-v"]) == 1
+    out = capsys.readouterr().out
+    assert out.count(f"RuntimeError: cannot open {PATH}") == 2, out
+
+
+async def test_the_running_bot_quotes_a_load_error_short(broken_modules, make_bot, monkeypatch):
+    Recording.sent.clear()
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [BAD_ENTRY_POINT])
+    bot = await make_bot('[notifiers.rec]\ntype = "recording"\n', extra=[("failing", failing)])
+    [errors] = [info.errors for info in bot.operator.plugins() if info.name == "badep"]
+    await wait_for(lambda: any(a.kind == "plugin_error" and a.source == "badep" for a in Recording.sent),
+                   what="the load error alerted")
+    alerted = [a.message for a in Recording.sent if a.kind == "plugin_error" and a.source == "badep"]
+    for text in [*errors, *alerted]:
+        assert "RuntimeError: cannot open …/x.py" in text and "/home/" not in text, text
