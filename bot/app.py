@@ -769,9 +769,10 @@ class Bot:
                 except Exception as exc:
                     log.error("%s could not take its new secret: %s: %s", target, type(exc).__name__, exc,
                               exc_info=exc)
+                    failure = describe_failure(exc)  # the reply and the alert reach a phone: short, no local path
                     self.alert(AlertLevel.ERROR, "bot", f"{target} could not take its new secret; it goes on with "
-                               "the old one", source=target, error=f"{type(exc).__name__}: {exc}")
-                    lines.append(f"{target}: could not take the new value ({type(exc).__name__}: {exc})")
+                               "the old one", source=target, error=failure)
+                    lines.append(f"{target}: could not take the new value ({failure})")
                     self._secrets_to_retry[(kind, name)] = keys
                     continue
                 if type(component).reload_secrets is Component.reload_secrets:
@@ -790,9 +791,11 @@ class Bot:
             try:
                 await service.reload_secrets()
             except Exception as exc:
+                log.warning("%s could not re-read its secrets: %s: %s", name, type(exc).__name__, exc, exc_info=exc)
+                failure = describe_failure(exc)
                 self.alert(AlertLevel.WARNING, "bot", f"{name} could not re-read its secrets; it goes on with the "
-                           "old ones", source=name, error=f"{type(exc).__name__}: {exc}")
-                lines.append(f"{name}: {type(exc).__name__}: {exc}; the old values stay")
+                           "old ones", source=name, error=failure)
+                lines.append(f"{name}: {failure}; the old values stay")
                 continue
             lines.append(f"{name}: secrets re-read")
         for key, problem in rotation.failed:

@@ -198,7 +198,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                      f"{info.dist} {info.version}" if info.dist else "-", status))
     wide = getattr(args, "verbose", False)
     print_plugin_table(rows, wide=wide)
-    errors = [(info, e) for info in plugins.infos.values() for e in info.errors]
+    # -v: each error whole (a local path, a long message), for the developer; else short, as /plugins says it
+    errors = [(info, e) for info in plugins.infos.values() for e in (info.details if wide else info.errors)]
     notes = [f"{info.label}: {error}" for info, error in errors] + [f"conflict: {c}" for c in registry.conflicts]
     for note in notes:
         print()
@@ -495,8 +496,10 @@ def add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
         return {"register": register}
 
-    def failed(plugin: str, exc: Exception) -> None:
-        print(f"arbot: {plugins.info(plugin).label}: register_cli raised {type(exc).__name__}: {exc}", file=sys.stderr)
+    def failed(plugin: str, exc: Exception) -> None:  # printed by every command, `arbot run`'s journal too
+        log.debug("%s: register_cli raised", plugins.info(plugin).label, exc_info=exc)
+        print(f"arbot: {plugins.info(plugin).label}: register_cli raised {logs.describe_failure(exc)}",
+              file=sys.stderr)
 
     for _ in plugins.call_each("register_cli", arguments, on_error=failed):
         pass

@@ -71,6 +71,10 @@ class PluginInfo:
     version: str | None = None
     kinds: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+    """Each error as a running bot shows it (``/plugins``, the web console, alerts): an exception quoted short."""
+    details: list[str] = field(default_factory=list)
+    """The same errors as the developer's CLI shows them (``arbot plugins -v``): an exception's whole text.
+    Both are kept with every known secret masked."""
 
     @property
     def label(self) -> str:
@@ -119,9 +123,9 @@ def _top_level_names(tree: ast.Module) -> set[str] | None:
     return names
 
 
-def reference_problem(ref: str) -> tuple[str, Exception] | None:
+def reference_problem(ref: str) -> Exception | None:
     """Why the ``"module:Attr"`` reference ``ref`` cannot be loaded, as the error :func:`load_reference` would raise
-    (its text, the exception), found without running the module: it is not on the path, or its source does not
+    (the exception), found without running the module: it is not on the path, or its source does not
     bind ``Attr``. None when it may load (a module that binds names only when run, an extension module, is given
     the benefit of the doubt). ``arbot plugins`` checks each reference this way, so a broken one is an error there
     before any config uses it, and a lazy one stays unimported."""
@@ -141,7 +145,7 @@ def reference_problem(ref: str) -> tuple[str, Exception] | None:
         if names is not None and first not in names:
             raise AttributeError(f"module {module_name!r} has no attribute {first!r}")
     except Exception as exc:  # a parent package that fails to import, a syntax error: as loading would fail
-        return f"{type(exc).__name__}: {exc}", exc
+        return exc
     return None
 
 
@@ -188,7 +192,8 @@ class Registered:
     plugin: str
     base: type | None = None
     kind: str = ""
-    on_error: Callable[[str, str, BaseException], None] | None = field(default=None, repr=False)
+    on_error: Callable[[str, str, BaseException, str], None] | None = field(default=None, repr=False)
+    """``on_error(plugin, message, exc, detail)``: as :meth:`PluginSet.fail` takes them."""
     _obj: Any = field(default=_UNLOADED, init=False, repr=False)
 
     @property
@@ -209,7 +214,8 @@ class Registered:
             try:
                 obj = load_reference(self.ref)
             except Exception as exc:
-                self._failed(f"{what} could not be loaded: {type(exc).__name__}: {exc}", exc)
+                self._failed(f"{what} could not be loaded: {describe_failure(exc)}", exc,
+                             f"{what} could not be loaded: {type(exc).__name__}: {exc}")
         if self.base is None:
             return obj
         if not (isinstance(obj, type) and issubclass(obj, self.base)):
@@ -239,16 +245,19 @@ class Registered:
         found = reference_problem(self.ref)
         if found is None:
             return True
-        problem, exc = found
         if self.on_error is not None:
-            self.on_error(self.plugin, f'{self.kind or "component"} "{self.name}" ({self.ref}) could not be loaded: '
-                                       f"{problem}", exc)
+            what = f'{self.kind or "component"} "{self.name}" ({self.ref}) could not be loaded: '
+            self.on_error(self.plugin, what + describe_failure(found), found,
+                          f"{what}{type(found).__name__}: {found}")
         return False
 
-    def _failed(self, message: str, exc: BaseException) -> NoReturn:
+    def _failed(self, message: str, exc: BaseException, detail: str | None = None) -> NoReturn:
+        """Report ``message`` (a failure quoted short) against the plugin, ``detail`` (its whole text) to the
+        developer's CLI; the error raised (a config issue in ``check-config``, at ``arbot run``) says ``detail``."""
+        detail = detail or message
         if self.on_error is not None:
-            self.on_error(self.plugin, message, exc)
-        raise ComponentLoadError(f'plugin "{self.plugin}": {message}') from exc
+            self.on_error(self.plugin, message, exc, detail)
+        raise ComponentLoadError(REDACTOR.redact(f'plugin "{self.plugin}": {detail}')) from exc
 
 
 class ComponentClasses(Mapping[str, type[Component]]):
@@ -319,17 +328,21 @@ class PluginSet:
     def info(self, plugin_name: str) -> PluginInfo:
         return self.infos.setdefault(plugin_name, PluginInfo(plugin_name))
 
-    def fail(self, plugin_name: str, message: str, exc: BaseException | None = None) -> None:
+    def fail(self, plugin_name: str, message: str, exc: BaseException | None = None, detail: str | None = None) -> None:
         """Record and report a plugin error (load, hook or run time); its traceback goes to DEBUG.
 
-        The message is kept with every known secret masked: ``/plugins``, ``arbot plugins`` and the web
-        console serve it as kept (an exception's text may quote a request with its key)."""
+        ``message`` is what a running bot shows (``/plugins``, the web console, the ``plugin_error`` alert: an
+        exception quoted short, :func:`~bot.logs.describe_failure`); ``detail``, when given, the same with the
+        exception's whole text, for the developer's CLI (``arbot plugins -v``) and the log. Both are kept with
+        every known secret masked (an exception's text may quote a request with its key)."""
         info = self.info(plugin_name)
         message = REDACTOR.redact(message)
+        detail = REDACTOR.redact(detail) if detail is not None else message
         info.errors.append(message)
+        info.details.append(detail)
         if exc is not None:
-            log.debug("%s: %s", info.label, message, exc_info=exc)
-        self._report(info, message)
+            log.debug("%s: %s", info.label, detail, exc_info=exc)
+        self._report(info, detail)
 
     def impls(self, hook_name: str) -> list[pluggy.HookImpl]:
         """The implementations of a hook in the order pluggy's caller runs them.
@@ -434,7 +447,8 @@ def _register(plugins: PluginSet, name: str, plugin: object, what: str) -> None:
     try:
         pm.register(plugin, name=name)
     except Exception as exc:
-        plugins.fail(name, f"cannot be registered: {type(exc).__name__}: {exc}", exc)
+        plugins.fail(name, f"cannot be registered: {describe_failure(exc)}", exc,
+                     f"cannot be registered: {type(exc).__name__}: {exc}")
         return
     callers = pm.get_hookcallers(plugin) or []
     wrappers = sorted(caller.name for caller in callers for impl in caller.get_hookimpls()
@@ -491,7 +505,8 @@ def load_plugins(
         try:
             module = ep.load()
         except Exception as exc:  # a broken third-party package must not stop the bot
-            plugins.fail(ep.name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}", exc)
+            plugins.fail(ep.name, f"failed to import {ep.value}: {describe_failure(exc)}", exc,
+                         f"failed to import {ep.value}: {type(exc).__name__}: {exc}")
             continue
         _register(plugins, ep.name, module, ep.value)
     for name, obj in extra:
@@ -606,8 +621,8 @@ def _add(plugins: PluginSet, registry: Registry, kind: str, table: dict[str, Reg
     table[item.name] = item
 
 
-def _report_load_error(plugins: PluginSet) -> Callable[[str, str, BaseException], None]:
-    return lambda plugin, message, exc: plugins.fail(plugin, message, exc)
+def _report_load_error(plugins: PluginSet) -> Callable[[str, str, BaseException, str], None]:
+    return lambda plugin, message, exc, detail: plugins.fail(plugin, message, exc, detail)
 
 
 def _collect_named(plugins: PluginSet, registry: Registry, kind: str, hook_name: str,

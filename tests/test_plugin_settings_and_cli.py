@@ -187,3 +187,20 @@ def test_a_subcommand_clash_names_the_plugin(capsys):
 
     build_parser(load_plugins(entry_points=[], extra=[("clash", clash)]))
     assert 'plugin "clash": register_cli raised ValueError: subcommand "run" already exists' in capsys.readouterr().err
+
+
+def test_a_register_cli_that_raises_is_quoted_short_and_masked(capsys):
+    from bot.redact import REDACTOR
+
+    REDACTOR.add("sk-register-cli-secret")
+
+    class broken:
+        @staticmethod
+        @hookimpl
+        def register_cli(register):
+            raise RuntimeError("cannot open /home/u/secret-project/x.py with key sk-register-cli-secret")
+
+    build_parser(load_plugins(entry_points=[], extra=[("broken", broken)]))
+    err = capsys.readouterr().err
+    assert 'plugin "broken": register_cli raised RuntimeError: cannot open …/x.py with key ' in err, err
+    assert "/home/" not in err and "sk-register-cli-secret" not in err, err
