@@ -524,7 +524,7 @@ class Bot:
         while True:
             await asyncio.sleep(STORE_WATCH_EVERY_S)
             # on the writer's thread: a server that stopped answering delays the watch, never the loop
-            problem = await self.writer.call(watch.problem)
+            problem = await self.writer.read(watch.problem)
             if problem and problem != reported:
                 log.critical("%s", problem)
                 self.alert(AlertLevel.CRITICAL, "store", f"{problem}: what the bot writes now is lost at the next "

@@ -75,6 +75,8 @@ STORE_RETRY_S = (0.2, 5.0)
 FINISHED_KEPT = 10_000
 """Orders final and written whose fill keys the executor still remembers (the latest), so a fill of theirs that
 comes again (a stream's replay of its last trades on reconnect, a look-up) is dropped without a store read."""
+FILLS_PAGE = 5_000
+"""Stored fills read at start per read on the store writer's thread (a short read each, however big the store)."""
 STORED_IDS_KEPT = 20_000
 """Client order ids known to be stored (the latest) that :meth:`Executor.submit` refuses, on a store whose reads are
 round trips (PostgreSQL), without reading the store on the loop; an older one is refused by its row's insert."""
@@ -677,7 +679,7 @@ class Executor:
     async def _own_row(self, order: Order) -> bool:
         """Whether the stored row of ``order``'s client order id is ``order``'s own (an insert that raised may
         have written it), not an earlier order's that carried the same id."""
-        stored = await self.writer.call(self.store.get_order, order.client_order_id)
+        stored = await self.writer.read(self.store.get_order, order.client_order_id)
         return stored is not None and (
             (stored.created_ns, stored.strategy, stored.exchange, stored.symbol, stored.side, stored.qty, stored.price)
             == (order.created_ns, order.strategy, order.exchange, order.symbol, order.side, order.qty, order.price))
@@ -1155,9 +1157,15 @@ class Executor:
     async def load(self) -> int:
         """On start: read the fills already applied (the store's) back into the portfolio, and their keys into
         :attr:`_applied` (:meth:`recover` keeps those of the orders it holds)."""
-        stored = await self.writer.call(self.store.fills)
+        stored: list[tuple[str, Fill]] = []
+        after: tuple[int, int] | None = None
+        while True:  # a page per read: writes handed over meanwhile run between them (bot.writer: the stall alarm)
+            page, after = await self.writer.read(self.store.fills_page, after, FILLS_PAGE)
+            stored += page
+            if len(page) < FILLS_PAGE:
+                break
         if not self.store.records_inline:  # what submit checks a strategy's own ids against (oldest first)
-            for cid in reversed(await self.writer.call(self.store.recent_client_ids, STORED_IDS_KEPT)):
+            for cid in reversed(await self.writer.read(self.store.recent_client_ids, STORED_IDS_KEPT)):
                 self._remember_stored(cid)
         for _strategy, fill in stored:
             keys = self._applied.setdefault(fill.client_order_id, set())
@@ -1175,7 +1183,7 @@ class Executor:
         """
         await self.load()
         counts = {"adopted": 0, "failed": 0, "unknown": 0}
-        for order in await self.writer.call(self.store.orders, statuses=list(OPEN_STATUSES)):
+        for order in await self.writer.read(self.store.orders, statuses=list(OPEN_STATUSES)):
             lane = self._lanes.get(order.exchange)
             if lane is None:
                 log.error("order %s is on exchange %s, which is not configured; left as is",
