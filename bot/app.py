@@ -385,7 +385,10 @@ class Bot:
         collect_jobs(self.plugins, self.registry, self.config)
         for reg in self.registry.jobs.values():
             try:
-                self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+                if self.store.records_inline:  # a read in microseconds (a lock waited for 50 ms at most)
+                    self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+                else:  # a round trip: a server that stopped answering delays the start, not the loop
+                    await self.scheduler.schedule(reg.obj, reg.plugin, self.operator, self.plugin_failed)
             except Exception as exc:  # a schedule the Job let through that the scheduler cannot take
                 self.plugin_failed(reg.plugin, f'job "{reg.name}" could not be scheduled: {type(exc).__name__}: '
                                                f'{exc}', exc)

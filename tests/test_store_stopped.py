@@ -1,5 +1,6 @@
 """A real PostgreSQL server stopped with SIGSTOP (ARBOT_TEST_DB_URL; :mod:`tests.helpers.pg_stop`) holds no read on the
-event loop: a late fill of an order no longer held in memory reads the store on the store writer's thread."""
+event loop: a late fill of an order no longer held in memory, and the scheduling of a daily job at start, read the
+store on the store writer's thread."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from decimal import Decimal
 import pytest
 
 from bot import writer
+from bot.api import Job
+from bot.config import SchedulerSettings
 from bot.domain import Fill, Liquidity, OrderStatus, Side
+from bot.scheduler import Scheduler
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.pg_stop import stopped_server
@@ -61,3 +65,25 @@ async def test_a_late_fill_of_an_order_no_longer_held_is_looked_up_off_the_loop(
     assert bot.portfolio.position("v", "BTC/USD") == Decimal("0.04")  # applied once
     assert bot.store.get_order("gone-1").fee == Decimal("0.01")
 
+
+async def test_a_daily_job_is_scheduled_without_a_read_on_the_loop(make_bot, postgresql):
+    """Scheduling a daily job at start reads its record (and stores it the first time): on the store writer's
+    thread, so a server that stopped answering delays the start, not the loop's feeds and orders."""
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)])
+    scheduler = Scheduler(SchedulerSettings(), clock=bot.clock, state=bot.store, off_loop=bot.writer.call)
+    with LagMeter() as lag, stopped_server(bot.store.engine, max_s=STOPPED_S + 2) as server:
+        await asyncio.sleep(0.05)  # the meter runs
+        scheduling = asyncio.ensure_future(scheduler.schedule(Job("report", report, at="23:59"), "mine", bot.operator,
+                                                              lambda *_: None))
+        for _ in range(round(STOPPED_S / 0.05)):  # the server stays stopped meanwhile; the meter measures
+            await asyncio.sleep(0.05)
+        assert not scheduling.done()  # it waits for the store
+        server.resume()
+    await asyncio.wait_for(scheduling, 10)
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert scheduler._scheduler.get_job("report") is not None
+    assert bot.store.get_state("daily_job:report") is not None  # its record, stored the first time
+
+
+async def report(operator) -> None:
+    """A daily job's body: the test looks at its scheduling, not its runs."""
