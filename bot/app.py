@@ -625,6 +625,9 @@ class Bot:
     def order(self, client_order_id: str) -> Order | None:
         return self.executor.order(client_order_id)
 
+    def held_order(self, client_order_id: str) -> Order | None:
+        return self.executor.held(client_order_id)
+
     def recorder(self, exchange_type: str) -> Any:
         from .recording import recorder_in
 

@@ -253,11 +253,16 @@ class Executor:
         return list(self._active.values())
 
     def order(self, client_order_id: str) -> Order | None:
-        order = (self._active.get(client_order_id) or self._dirty.get(client_order_id)
-                 or self._unwritten.get(client_order_id) or self._observed.get(client_order_id))
+        """The order with this id: :meth:`held`, else the store's (a read on the calling thread)."""
+        order = self.held(client_order_id)
         if order is not None:
             return order
         return self.store.get_order(client_order_id)
+
+    def held(self, client_order_id: str) -> Order | None:
+        """The order with this id held here (not final, or changes not yet written), None for any other."""
+        return (self._active.get(client_order_id) or self._dirty.get(client_order_id)
+                or self._unwritten.get(client_order_id) or self._observed.get(client_order_id))
 
     def _in_memory(self, client_order_id: str) -> bool:
         """An order of this run not yet written back carries this id."""

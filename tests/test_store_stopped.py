@@ -87,3 +87,37 @@ async def test_a_daily_job_is_scheduled_without_a_read_on_the_loop(make_bot, pos
 
 async def report(operator) -> None:
     """A daily job's body: the test looks at its scheduling, not its runs."""
+
+
+async def test_the_arbs_reconcile_reads_its_legs_orders_off_the_loop(make_bot, postgresql):
+    """A leg whose end the arb missed is settled by ``reconcile`` from the executor's record of its order; an order
+    the executor no longer holds (final and written) is the store's: read, with its fills, on the store writer's
+    thread, so a server that stopped answering delays the reconcile, not the loop."""
+    from plugins.arb.execution import Execution
+    from plugins.arb.records import executions
+    from tests.plugins.arb.arb_kit import config, extra
+
+    bot = await make_bot(config(), extra=extra())
+    strategy = bot.strategies["sol-arb"]
+    await wait_for(lambda: strategy.executions.done_count, timeout_s=20, what="an execution done")
+    bot.mode = "observe"  # no other
+    await wait_for(lambda: not strategy.executions.busy, timeout_s=20, what="every execution over")
+    assert await bot.executor.flush()
+    await bot.writer.drained()
+    row = executions(bot.store, "sol-arb")[-1]
+    missed = Execution(row)  # as if the ends of its legs had not been heard of
+    missed.reported = row.realized_pnl
+    for leg in missed.legs():
+        leg.submitted_ns, leg.final_ns = row.created_ns, 0
+        assert not bot.executor._in_memory(leg.cid)  # the store's only
+    strategy.executions._track(missed)
+
+    with LagMeter() as lag, stopped_server(bot.store.engine, max_s=STOPPED_S + 2) as server:
+        await asyncio.sleep(0.05)  # the meter runs
+        reconciling = asyncio.ensure_future(strategy.reconcile())
+        for _ in range(round(STOPPED_S / 0.05)):  # the server stays stopped meanwhile; the meter measures
+            await asyncio.sleep(0.05)
+        server.resume()
+    await asyncio.wait_for(reconciling, 10)
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert all(leg.final for leg in missed.legs()), [(leg.name, leg.status) for leg in missed.legs()]
