@@ -427,8 +427,8 @@ class TelegramNotifier(Notifier):
 
     async def recorded(self) -> None:
         """Return once every update id asked to be recorded as handled so far has been written (or failed)."""
-        while self._recorder is not None:
-            await asyncio.shield(self._recorder)
+        while (recorder := self._recorder) is not None:
+            await asyncio.wait({recorder})  # (a recorder cancelled on stop ends this too, raising nothing here)
 
     def _bot(self) -> Any:
         """The bot of the Application in force (a token change replaces it), or None once stopped."""
