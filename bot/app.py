@@ -386,7 +386,10 @@ class Bot:
         collect_jobs(self.plugins, self.registry, self.config)
         for reg in self.registry.jobs.values():
             try:
-                self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+                if self.store.records_inline:  # a read in microseconds (a lock waited for 50 ms at most)
+                    self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+                else:  # a round trip: a server that stopped answering delays the start, not the loop
+                    await self.scheduler.schedule(reg.obj, reg.plugin, self.operator, self.plugin_failed)
             except Exception as exc:  # a schedule the Job let through that the scheduler cannot take
                 self.plugin_failed(reg.plugin, f'job "{reg.name}" could not be scheduled: '
                                                f'{describe_failure(exc)}', exc)
@@ -525,7 +528,7 @@ class Bot:
         while True:
             await asyncio.sleep(STORE_WATCH_EVERY_S)
             # on the writer's thread: a server that stopped answering delays the watch, never the loop
-            problem = await self.writer.call(watch.problem)
+            problem = await self.writer.read(watch.problem)
             if problem and problem != reported:
                 log.critical("%s", problem)
                 self.alert(AlertLevel.CRITICAL, "store", f"{problem}: what the bot writes now is lost at the next "
@@ -621,6 +624,9 @@ class Bot:
 
     def order(self, client_order_id: str) -> Order | None:
         return self.executor.order(client_order_id)
+
+    def held_order(self, client_order_id: str) -> Order | None:
+        return self.executor.held(client_order_id)
 
     def recorder(self, exchange_type: str) -> Any:
         from .recording import recorder_in

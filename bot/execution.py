@@ -77,6 +77,8 @@ STORE_RETRY_S = (0.2, 5.0)
 FINISHED_KEPT = 10_000
 """Orders final and written whose fill keys the executor still remembers (the latest), so a fill of theirs that
 comes again (a stream's replay of its last trades on reconnect, a look-up) is dropped without a store read."""
+FILLS_PAGE = 5_000
+"""Stored fills read at start per read on the store writer's thread (a short read each, however big the store)."""
 STORED_IDS_KEPT = 20_000
 """Client order ids known to be stored (the latest) that :meth:`Executor.submit` refuses, on a store whose reads are
 round trips (PostgreSQL), without reading the store on the loop; an older one is refused by its row's insert."""
@@ -193,8 +195,13 @@ class Executor:
         """The fill keys of the latest :data:`FINISHED_KEPT` orders dropped from :attr:`_applied`: fills the store
         has, remembered so that their repeats cost no store read (a miss here is looked up there)."""
         self._from_store: set[str] = set()
-        """Orders read back from the store for a late fill: their earlier fills are the store's, not in
-        :attr:`_applied`, so each fill of theirs not known here is looked up there before it is applied."""
+        """Orders read back from the store for a late fill on the loop (file-backed SQLite): their earlier fills are
+        the store's, not in :attr:`_applied`, so each fill of theirs not known here is looked up there before it is
+        applied. Elsewhere such an order is read with its fills' keys off the loop (:meth:`_look_up`)."""
+        self._looking_up: dict[str, list[Fill | OrderState]] = {}
+        """Orders being read back on the store writer's thread (:meth:`_look_up`): the late fills and states of each
+        that wait for it, in the order they came."""
+        self._look_ups: dict[str, asyncio.Task[None]] = {}
         self._stored_ids: OrderedDict[str, None] = OrderedDict()
         """The latest :data:`STORED_IDS_KEPT` client order ids known to be stored (read at start, then every order
         row this run wrote): what :meth:`_carried` checks on a store whose reads are round trips."""
@@ -251,11 +258,16 @@ class Executor:
         return list(self._active.values())
 
     def order(self, client_order_id: str) -> Order | None:
-        order = (self._active.get(client_order_id) or self._dirty.get(client_order_id)
-                 or self._unwritten.get(client_order_id) or self._observed.get(client_order_id))
+        """The order with this id: :meth:`held`, else the store's (a read on the calling thread)."""
+        order = self.held(client_order_id)
         if order is not None:
             return order
         return self.store.get_order(client_order_id)
+
+    def held(self, client_order_id: str) -> Order | None:
+        """The order with this id held here (not final, or changes not yet written), None for any other."""
+        return (self._active.get(client_order_id) or self._dirty.get(client_order_id)
+                or self._unwritten.get(client_order_id) or self._observed.get(client_order_id))
 
     def _in_memory(self, client_order_id: str) -> bool:
         """An order of this run not yet written back carries this id."""
@@ -689,7 +701,7 @@ class Executor:
     async def _own_row(self, order: Order) -> bool:
         """Whether the stored row of ``order``'s client order id is ``order``'s own (an insert that raised may
         have written it), not an earlier order's that carried the same id."""
-        stored = await self.writer.call(self.store.get_order, order.client_order_id)
+        stored = await self.writer.read(self.store.get_order, order.client_order_id)
         return stored is not None and (
             (stored.created_ns, stored.strategy, stored.exchange, stored.symbol, stored.side, stored.qty, stored.price)
             == (order.created_ns, order.strategy, order.exchange, order.symbol, order.side, order.qty, order.price))
@@ -903,7 +915,10 @@ class Executor:
     # --- state from the venue -------------------------------------------------------------
 
     def apply_fill(self, fill: Fill) -> bool:
-        """Apply a fill of one of our orders once, however it arrived; True if it was new.
+        """Apply a fill of one of our orders once, however it arrived; True if it was new (and applied now).
+
+        On a store whose reads are round trips, the fill of an order only the store holds is applied once that
+        order is read back off the loop (:meth:`_look_up`): False here.
 
         Bus subscriber for the venues' published ``Fill``; also called for the fills in every
         order state (answers, look-ups, reconciliation, recovery).
@@ -925,6 +940,9 @@ class Executor:
             finished = self._finished.get(cid)
             if finished is not None and key in finished:
                 return False  # a repeat of a fill of a recently finished order
+            if not self.store.records_inline:  # a read is a round trip: on the writer thread, then applied
+                self._look_up(cid, fill)
+                return False
             if self.store.fill_stored(fill.exchange, fill.trade_id):
                 return False  # a repeat of an older one: one indexed read, before the order's row is read
         order = self.order(cid)
@@ -943,6 +961,48 @@ class Executor:
         self.dispatch.fill(order.strategy, fill)
         return True
 
+    def _look_up(self, cid: str, late: Fill | OrderState) -> None:
+        """A fill (or a final order's state, :meth:`_filled_after_all`) of order ``cid``, which only the store holds,
+        on a store whose reads are round trips (PostgreSQL): the order and its stored fills' keys are read on the
+        store writer's thread, in order with the writes handed over before, and what came meanwhile for that order
+        is applied once they are back (one read per order at a time, so each is applied to one order object)."""
+        waiting = self._looking_up.get(cid)
+        if waiting is not None:
+            waiting.append(late)
+            return
+        self._looking_up[cid] = [late]
+        self._look_ups[cid] = asyncio.get_running_loop().create_task(self._looked_up(cid),
+                                                                     name=f"look up order {cid}")
+
+    async def _looked_up(self, cid: str) -> None:
+        try:
+            try:
+                order, stored = await self.writer.read(_order_and_fill_keys, self.store, cid)
+            except Exception as exc:
+                waiting = self._looking_up.pop(cid, [])
+                log.error("order %s could not be read back for %d late report(s) (%s): not applied now; a later "
+                          "report of it (reconciliation, the venue's) applies it", cid, len(waiting),
+                          describe_store_error(exc))
+                return
+            waiting = self._looking_up.pop(cid, [])
+            if order is None:
+                for late in waiting:
+                    if isinstance(late, Fill):
+                        log.warning("fill %s for unknown order %s ignored", late.trade_id, cid)
+                return
+            if not self._in_memory(cid):  # held here from now on, until written: its fills' keys with it
+                known = self._applied.setdefault(cid, set())
+                known |= stored | self._finished.get(cid, set())
+                self._dirty[cid] = order
+                self._changed()
+            for late in waiting:
+                if isinstance(late, Fill):
+                    self.apply_fill(late)
+                else:
+                    self._filled_after_all(late)
+        finally:
+            self._look_ups.pop(cid, None)
+
     def handle_report(self, report: OrderReport) -> None:
         """Bus subscriber: a venue reported a change of one of our orders."""
         order = self._active.get(report.state.client_order_id)
@@ -959,7 +1019,11 @@ class Executor:
         venue gives is taken (FAILED -> FILLED); a live one is not (reconciliation finds a live order)."""
         if not state.filled_qty:
             return
-        order = self.order(state.client_order_id)
+        cid = state.client_order_id
+        if not self.store.records_inline and (cid in self._looking_up or not self._in_memory(cid)):
+            self._look_up(cid, state)  # after the fills of this report that went to be looked up
+            return
+        order = self.order(cid)
         if order is None or not order.status.terminal or state.filled_qty <= order.filled_qty:
             return
         log.warning("order %s, %s here, is %s at the venue with %s filled: its row now says so",
@@ -1103,6 +1167,8 @@ class Executor:
         A failed batch is kept (changes made since win) and written by the next attempt. ``probe``:
         with nothing to write, write a small state row to learn whether the store works again.
         """
+        while self._look_ups:  # late fills being looked up are written with this batch
+            await asyncio.wait(list(self._look_ups.values()))
         async with self._flush_lock:
             dirty, self._dirty = self._dirty, {}
             fills, self._new_fills = self._new_fills, []
@@ -1222,9 +1288,15 @@ class Executor:
     async def load(self) -> int:
         """On start: read the fills already applied (the store's) back into the portfolio, and their keys into
         :attr:`_applied` (:meth:`recover` keeps those of the orders it holds)."""
-        stored = await self.writer.call(self.store.fills)
+        stored: list[tuple[str, Fill]] = []
+        after: tuple[int, int] | None = None
+        while True:  # a page per read: writes handed over meanwhile run between them (bot.writer: the stall alarm)
+            page, after = await self.writer.read(self.store.fills_page, after, FILLS_PAGE)
+            stored += page
+            if len(page) < FILLS_PAGE:
+                break
         if not self.store.records_inline:  # what submit checks a strategy's own ids against (oldest first)
-            for cid in reversed(await self.writer.call(self.store.recent_client_ids, STORED_IDS_KEPT)):
+            for cid in reversed(await self.writer.read(self.store.recent_client_ids, STORED_IDS_KEPT)):
                 self._remember_stored(cid)
         for _strategy, fill in stored:
             keys = self._applied.setdefault(fill.client_order_id, set())
@@ -1242,7 +1314,7 @@ class Executor:
         """
         await self.load()
         counts = {"adopted": 0, "failed": 0, "unknown": 0}
-        for order in await self.writer.call(self.store.orders, statuses=list(OPEN_STATUSES)):
+        for order in await self.writer.read(self.store.orders, statuses=list(OPEN_STATUSES)):
             lane = self._lanes.get(order.exchange)
             if lane is None:
                 log.error("order %s is on exchange %s, which is not configured; left as is",
@@ -1351,3 +1423,11 @@ else:  # pragma: no cover - the domain type changed shape
 def partial_lane(executor: Executor, lane: _Lane) -> Callable[[], Any]:
     """The factory :meth:`Tasks.supervise` restarts a lane worker with (its queue and held orders stay)."""
     return lambda: executor._lane_worker(lane)
+
+
+def _order_and_fill_keys(store: Store, client_order_id: str) -> tuple[Order | None, set[tuple[str, str]]]:
+    """The stored order ``client_order_id`` and the (exchange, trade id) of its stored fills (on the writer thread)."""
+    order = store.get_order(client_order_id)
+    if order is None:
+        return None, set()
+    return order, {(f.exchange, f.trade_id) for _, f in store.fills(client_order_id=client_order_id)}

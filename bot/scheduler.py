@@ -118,7 +118,8 @@ class Scheduler:
         """``alert(level, kind, message, source=plugin)``: how a run skipped behind a hung one is told. ``clock``
         says which local day it is; ``state`` keeps each daily job's last run day across restarts. ``off_loop(fn,
         *args)`` runs ``fn(*args)`` away from the event loop and returns its result (the store writer's
-        :meth:`~bot.writer.StoreWriter.call`): a run's claim of its day goes there (None: on the loop)."""
+        :meth:`~bot.writer.StoreWriter.call`): a run's claim of its day, and the record read when the job is
+        scheduled (:meth:`schedule`), go there (None: on the loop)."""
         self.settings = settings
         self._alert = alert
         self._clock = clock or Clock()
@@ -145,8 +146,20 @@ class Scheduler:
 
         A daily job runs at most once a local day, across restarts too; one with ``catch_up`` whose time today
         passed while the bot was down (it was scheduled before that time, and has not run today) runs once now,
-        and a run of it that comes late (a loop asleep past its time) is made however late."""
-        daily = self._daily(job) if job.at is not None else None
+        and a run of it that comes late (a loop asleep past its time) is made however late. A daily job's record
+        is read (and stored the first time) here, on the calling thread: :meth:`schedule` reads it off the loop."""
+        self._add(job, plugin, operator, failed, self._daily(job) if job.at is not None else None)
+
+    async def schedule(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
+        """:meth:`add`, a daily job's record read (and stored the first time) off the loop when the scheduler was
+        given a way (``off_loop``): a database that stops answering delays the start, never the loop."""
+        if job.at is None or self._off_loop is None:
+            self.add(job, plugin, operator, failed)
+            return
+        self._add(job, plugin, operator, failed, await self._off_loop(self._daily, job))
+
+    def _add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None],
+             daily: _Daily | None) -> None:
         trigger = trigger_of(job, self.tz, last_day=daily.last_day(self.tz) if daily else None)
         options: dict[str, Any] = {}
         if job.every_s is not None:

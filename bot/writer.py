@@ -20,6 +20,12 @@ without a reset) raises no error on the writer thread, and no client-side timeou
 :data:`WRITE_STALL_S` the writer tells its watcher (:meth:`StoreWriter.watch`: the executor raises the CRITICAL
 "store cannot be written" alert and refuses new orders), and tells it again when a write succeeds.
 
+Reads that must keep their place among the writes (a late fill's order, what the executor loads at start) run on
+the same thread (:meth:`StoreWriter.read`, :meth:`StoreWriter.read_later`) and never count toward that alarm by
+themselves: reading every stored fill of a big store may take longer than :data:`WRITE_STALL_S` while the
+database answers. What counts is how long the oldest write not yet done has waited since it was handed over, so a
+write held behind a read the database never answers raises the alarm as one held behind a write does.
+
 A statement run *on the loop's thread* (a plugin's table, an audit row) waits at most
 :data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails (SQLite: ``database is locked``;
 PostgreSQL: ``lock_timeout``) instead of freezing the loop; the writer thread waits up to
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
 import logging
 import sqlite3
 import threading
@@ -53,7 +60,7 @@ LOOP_BUSY_TIMEOUT_MS = 50
 WRITER_BUSY_TIMEOUT_MS = 5000
 """How long one write on the writer thread waits for an SQLite lock (then it is retried)."""
 WRITE_STALL_S = 5.0
-"""A write on the writer thread still running after this many seconds: the store is taken as not answering."""
+"""A write handed to the writer thread and not done after this many seconds: the store is taken as not answering."""
 STALL_CHECK_EVERY_S = 0.25
 """How often the loop looks at the write in progress (a fraction of :data:`WRITE_STALL_S` at most)."""
 CHECKPOINT_EVERY_S = 1.0
@@ -94,8 +101,11 @@ class StoreWriter:
         """The checkpoint scheduled on the loop (None: none waiting to start)."""
         self._checkpoint_due = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._running_since: float | None = None
-        """When the write in progress started (``time.monotonic``; set on the writer thread), None between writes."""
+        self._writes: dict[int, float] = {}
+        """The writes handed over and not done, by number: when each was handed over (``time.monotonic``; added on
+        the loop's thread, removed on the writer's, under ``_writes_lock``). Oldest first."""
+        self._writes_lock = threading.Lock()
+        self._numbers = itertools.count()
         self._stalled = False
         """The write in progress was reported as not answered (:meth:`watch`), and no write has succeeded since."""
         self._watch: asyncio.TimerHandle | None = None
@@ -114,20 +124,39 @@ class StoreWriter:
         self._on_stalled, self._on_answered = stalled, answered
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
+        """Run the write ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
         if not self.threaded:
             return fn(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread(), partial(self._timed, fn, args, kwargs))
+        return await self._handed(True, fn, args, kwargs)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """:meth:`call` for a read: in order with the writes, not watched by itself (see the module doc)."""
+        if not self.threaded:
+            return fn(*args, **kwargs)
+        return await self._handed(False, fn, args, kwargs)
 
     def later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
-        """Hand ``fn(*args, **kwargs)`` to the writer thread without waiting for it (a record that may land a
-        little later: a log row, a markout): a future of the loop, done when it has run, with its result or
+        """Hand the write ``fn(*args, **kwargs)`` to the writer thread without waiting for it (a record that may
+        land a little later: a log row, a markout): a future of the loop, done when it has run, with its result or
         error. It runs after every write handed over before it; :meth:`close` waits for it. Inline on
         simulated time (the future is done when this returns)."""
+        return self._handed(True, fn, args, kwargs)
+
+    def read_later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """:meth:`later` for a read: in order with the writes, not watched by itself (see the module doc)."""
+        return self._handed(False, fn, args, kwargs)
+
+    def _handed(self, write: bool, fn: Callable[..., T], args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         if self.threaded:
-            return loop.run_in_executor(self._thread(), partial(self._timed, fn, args, kwargs))
+            pool = self._thread()
+            number = None
+            if write:
+                number = next(self._numbers)
+                with self._writes_lock:
+                    self._writes[number] = time.monotonic()
+            return loop.run_in_executor(pool, partial(self._timed, number, fn, args, kwargs))
         done: asyncio.Future[T] = loop.create_future()
         try:
             done.set_result(fn(*args, **kwargs))
@@ -137,7 +166,7 @@ class StoreWriter:
 
     async def drained(self) -> None:
         """Return once every write handed over before this call has run (they run in order)."""
-        await self.call(_nothing)
+        await self.read(_nothing)
 
     def settle(self, timeout_s: float = 10.0) -> None:
         """:meth:`drained` for a caller that cannot await (a test reading what a check just stored): block until
@@ -146,16 +175,23 @@ class StoreWriter:
         if self.threaded and self._pool is not None:
             self._pool.submit(_nothing).result(timeout_s)
 
-    def _timed(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-        """Run one write on the writer thread, its start known to the loop's watch (:meth:`_look`)."""
-        self._running_since = time.monotonic()
+    def _timed(self, number: int | None, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        """Run one call on the writer thread; a write (``number``) is done for the loop's watch (:meth:`_look`)
+        once it returns or raises."""
         try:
             result = fn(*args, **kwargs)
         finally:
-            self._running_since = None
-        if self._stalled and self._loop is not None:  # the database answers again
+            if number is not None:
+                with self._writes_lock:
+                    self._writes.pop(number, None)
+        if number is not None and self._stalled and self._loop is not None:  # a write the database answered
             self._loop.call_soon_threadsafe(self._answered)
         return result
+
+    def _oldest_write(self) -> float | None:
+        """When the oldest write not yet done was handed over, None when every write is done."""
+        with self._writes_lock:
+            return next(iter(self._writes.values()), None)
 
     def _look(self) -> None:
         """The loop's watch over the write in progress (every :data:`STALL_CHECK_EVERY_S`)."""
@@ -163,10 +199,10 @@ class StoreWriter:
         if loop is None:
             return
         self._watch = loop.call_later(min(STALL_CHECK_EVERY_S, WRITE_STALL_S / 2), self._look)
-        started = self._running_since
-        if started is None or self._stalled:
+        handed = self._oldest_write()
+        if handed is None or self._stalled:
             return
-        waited_s = time.monotonic() - started
+        waited_s = time.monotonic() - handed
         if waited_s > WRITE_STALL_S:
             self._stalled = True
             log.error("a store write has waited %.1f s for the database", waited_s)

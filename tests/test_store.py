@@ -6,6 +6,7 @@ import asyncio
 import logging
 import subprocess
 import sys
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -574,3 +575,18 @@ def test_a_transfers_network_fee_gets_its_asset_when_the_store_upgrades(db_url):
         assert {t.transfer_id: t for t in store.transfers()}["t-new"].network_fee_asset == "SOL"
     finally:
         store.close()
+
+
+def test_every_fill_is_read_a_page_at_a_time_in_time_order_ties_included(store):
+    """``fills_page``: the executor's start reads the fills in short reads (bot.writer: the stall alarm); the pages
+    together are ``fills()``, fills made at one instant neither lost nor read twice at a page's edge."""
+    store.write_batch([], [("s", replace(fill(f"t-{n}"), ts_ns=BIG_NS + n // 3)) for n in range(7)])
+    pages, after = [], None
+    while True:
+        page, after = store.fills_page(after, 2)
+        pages.append([f.trade_id for _, f in page])
+        if len(page) < 2:
+            break
+    assert pages == [["t-0", "t-1"], ["t-2", "t-3"], ["t-4", "t-5"], ["t-6"]]
+    assert [f for page in pages for f in page] == [f.trade_id for _, f in store.fills()]
+    assert store.fills_page(after, 2) == ([], None)

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from bot import hookimpl
 from bot.api import Caller, Strategy
 from bot.domain import AlertLevel, OrderIntent, OrderStatus, Side
+from bot.store import Store
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
@@ -214,3 +215,60 @@ async def test_operator_records_are_written_off_the_loop(make_bot):
     assert bot.store.get_state("observe") == "on"
     assert '"s"' not in (bot.store.get_state("paused") or "")  # paused, then resumed: the last write stays
     assert [(a.user_id, a.command) for a in reversed(bot.store.audit_log())] == [("ada", "pause"), ("bob", "resume")]
+
+
+async def test_a_long_read_on_the_writer_thread_raises_no_stall_alarm(make_bot, db_url, monkeypatch):
+    """The stall alarm says the store cannot be written: reading every stored fill at start, on a big store, may take
+    longer than ``WRITE_STALL_S`` while the database answers, and is no reason to refuse orders; it is read a page at
+    a time, so what is written meanwhile waits one page at most. A write handed over behind a read that waits past
+    ``WRITE_STALL_S`` still raises it (a read the database never answers holds every write behind it)."""
+    from bot import execution, writer
+    from bot.domain import Fill, Liquidity
+
+    monkeypatch.setattr(writer, "WRITE_STALL_S", 0.3)
+    monkeypatch.setattr(execution, "FILLS_PAGE", 2)
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)], start=False)
+    earlier = Store(db_url, bot=bot.name).open()  # a run before this one filled six times
+    earlier.write_batch([], [("s", Fill("v", "BTC/USD", "old-1", f"t-{n}", Side.BUY, Decimal("100"),
+                                        Decimal("0.01"), Decimal("0"), "USD", Liquidity.TAKER, 1_000 + n))
+                             for n in range(6)])
+    earlier.close()
+    alerts: list = []
+    bot.alerts.subscribe(alerts.append, "test")
+
+    def slowly(read):  # a database that takes 0.12 s per row read (what it stands for, not a wait on anything)
+        def slow(*args, **kwargs):
+            rows = read(*args, **kwargs)
+            time.sleep(0.12 * len(rows[0] if isinstance(rows, tuple) else rows))
+            return rows
+        return slow
+
+    monkeypatch.setattr(bot.store, "fills", slowly(bot.store.fills))
+    monkeypatch.setattr(bot.store, "fills_page", slowly(bot.store.fills_page))
+    writes: list[asyncio.Future] = []
+
+    async def writing():  # records handed over while the bot starts, as a plugin's or a check's are
+        while True:
+            writes.append(bot.writer.later(bot.store.set_state, "written-at-start", str(len(writes))))
+            await asyncio.sleep(0.05)
+
+    writer_task = asyncio.get_running_loop().create_task(writing())
+    try:
+        await bot.start()  # 0.7 s of reads, writes handed over among them
+        writer_task.cancel()
+        await asyncio.gather(*writes)
+        assert len(writes) > 5
+        assert [a for a in alerts if a.kind == "store"] == []
+        assert bot.executor.store_error is None
+        assert bot.portfolio.position("v", "BTC/USD") == Decimal("0.06")  # every page read
+
+        reading = bot.writer.read_later(bot.store.fills)  # 0.7 s
+        written = bot.writer.later(bot.store.set_state, "behind-a-read", "1")
+        await wait_for(lambda: [a for a in alerts if a.kind == "store" and a.level is AlertLevel.CRITICAL],
+                       timeout_s=5, what="the store alert for the write waiting behind the read")
+        await reading
+        await written
+        await wait_for(lambda: bot.executor.store_error is None, timeout_s=5, what="the store writable again")
+    finally:
+        writer_task.cancel()
+        await bot.stop()

@@ -194,6 +194,7 @@ class Host(Protocol):
     def fills_read(self, component: str, fills: list[Fill]) -> None: ...
     def cancel(self, client_order_id: str) -> None: ...
     def order(self, client_order_id: str) -> Order | None: ...
+    def held_order(self, client_order_id: str) -> Order | None: ...
     def recorder(self, exchange_type: str) -> Any: ...
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]: ...
     def traded_quotes(self) -> Mapping[str, frozenset[str] | None]: ...
@@ -356,8 +357,15 @@ class Context:
         self._host.cancel(client_order_id)
 
     def order(self, client_order_id: str) -> Order | None:
-        """The executor's record of an order, from memory or the store."""
+        """The executor's record of an order, from memory or the store (where ``store.records_inline`` is false, a
+        read on the loop: see :meth:`held_order`)."""
         return self._host.order(client_order_id)
+
+    def held_order(self, client_order_id: str) -> Order | None:
+        """The executor's record of an order it holds in memory (not final, or its changes not yet written), its
+        newest state; None for any other, never a store read (what the store holds can be read off the loop with
+        :meth:`write_later`)."""
+        return self._host.held_order(client_order_id)
 
     # --- for strategies: what the store holds about us -------------------------------------
 

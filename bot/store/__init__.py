@@ -46,12 +46,14 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    and_,
     bindparam,
     delete,
     event,
     func,
     insert,
     inspect,
+    or_,
     text,
     update,
 )
@@ -1086,6 +1088,24 @@ class Store:
                 q = q.where(FillRow.ts_ns >= since_ns)
             q = q.order_by(col(FillRow.ts_ns), col(FillRow.id))
             return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
+
+    def fills_page(self, after: tuple[int, int] | None,
+                   limit: int) -> tuple[list[tuple[str, Fill]], tuple[int, int] | None]:
+        """Up to ``limit`` (strategy, fill) pairs in time order after the place ``after`` (None: from the first),
+        and the place of the last one (None: none left). Every fill, a page at a time: each page is a short read,
+        so writes handed to the store writer's thread meanwhile run between the pages, not after them all."""
+        with self.session() as s:
+            q = select(FillRow).where(FillRow.bot == self.bot)
+            if after is not None:
+                ts_ns, row_id = after
+                q = q.where(or_(col(FillRow.ts_ns) > ts_ns,
+                                and_(col(FillRow.ts_ns) == ts_ns, col(FillRow.id) > row_id)))
+            rows = s.exec(q.order_by(col(FillRow.ts_ns), col(FillRow.id)).limit(limit)).all()
+            if not rows:
+                return [], None
+            last = rows[-1]
+            assert last.id is not None  # a stored row
+            return [(r.strategy, row_to_fill(r)) for r in rows], (last.ts_ns, last.id)
 
     # --- markouts -------------------------------------------------------------------------
 

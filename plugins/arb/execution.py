@@ -93,6 +93,7 @@ from .records import (
     ArbExecutionRow,
     ExecutionRecord,
     FinishedExecution,
+    StoredLegs,
     earlier_hedge_ids,
     executed,
     execution_changes,
@@ -103,6 +104,7 @@ from .records import (
     new_execution,
     open_executions,
     save_execution,
+    stored_legs,
     update_execution,
 )
 from .settings import SOL, ArbSettings
@@ -300,9 +302,9 @@ class ArbExecutions:
         self._finished: OrderedDict[str, Execution] = OrderedDict()
         """The legs' client ids of the latest finished executions (about :data:`FINISHED_KEPT`): a fill that lands
         after its execution finished (a swap confirmed after the executor gave it up) reopens it."""
-        self._prefetched: FinishedExecution | None = None
-        """While a late fill's execution read off the loop is rebuilt: what was read (the late leg's order as the
-        executor held it when the fill came)."""
+        self._prefetched: FinishedExecution | StoredLegs | None = None
+        """While a late fill's execution read off the loop is rebuilt, or legs are reconciled: what was read (the late
+        leg's order as the executor held it when the fill came). An order the executor holds is newer: it wins."""
         self.done_count = 0
         self.refused_count = 0
         self.realized_total = ZERO
@@ -525,7 +527,11 @@ class ArbExecutions:
             self._late_fill(late, fill)
 
     def _order(self, cid: str) -> Order | None:
-        """``ctx.order(cid)``, or the order read with a finished execution off the loop (:meth:`_looked_up`)."""
+        """``ctx.order(cid)``: the order the executor holds, else the one read off the loop (:meth:`_looked_up`,
+        :meth:`reconcile`), else the store's."""
+        held = self.ctx.held_order(cid)
+        if held is not None:
+            return held
         prefetched = self._prefetched
         if prefetched is not None and cid in prefetched.orders:
             return prefetched.orders[cid]
@@ -612,13 +618,21 @@ class ArbExecutions:
                 self._finish(ex)
 
     async def reconcile(self) -> None:
-        """Catch missed updates: settle legs against the executor's records."""
-        for ex in list(self.current.values()):
-            for leg in ex.legs():
-                if leg.sent and not leg.final:
-                    self._adopt(ex, leg)
-            if ex.id in self.current:
-                self._advance(ex)
+        """Catch missed updates: settle legs against the executor's records. Where a read is a round trip
+        (PostgreSQL) the legs' stored orders and fills are read first on the store writer's thread, in one call: a
+        server that stops answering delays the reconcile, not the loop."""
+        open_legs = [leg.cid for ex in self.current.values() for leg in ex.legs() if leg.sent and not leg.final]
+        if open_legs and not self.ctx.store.records_inline:
+            self._prefetched = await self.ctx.write_later(stored_legs, self.ctx.store, self.strategy, open_legs)
+        try:
+            for ex in list(self.current.values()):
+                for leg in ex.legs():
+                    if leg.sent and not leg.final and (self._prefetched is None or leg.cid in self._prefetched.orders):
+                        self._adopt(ex, leg)
+                if ex.id in self.current:
+                    self._advance(ex)
+        finally:
+            self._prefetched = None
 
     def _adopt(self, ex: Execution, leg: Leg) -> None:
         order = self._order(leg.cid)

@@ -292,6 +292,21 @@ def execution_of(store: Store, strategy: str, opportunity_id: str) -> ArbExecuti
 
 
 @dataclass(frozen=True)
+class StoredLegs:
+    """Legs' orders and fills as stored, by client order id (:func:`stored_legs`)."""
+
+    orders: dict[str, Order | None]
+    fills: dict[str, list[Fill]]
+
+
+def stored_legs(store: Store, strategy: str, cids: list[str]) -> StoredLegs:
+    """The stored orders and fills of these legs in one call (for the store writer's thread: the reconcile of legs
+    whose end was missed, on a store whose reads are round trips)."""
+    return StoredLegs({cid: store.get_order(cid) for cid in cids},
+                      {cid: [f for _, f in store.fills(strategy=strategy, client_order_id=cid)] for cid in cids})
+
+
+@dataclass(frozen=True)
 class FinishedExecution:
     """A finished execution as stored, with every leg's order and fills (:func:`finished_execution`)."""
 

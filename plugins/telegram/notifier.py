@@ -28,6 +28,15 @@ bot's id (the part of the token before ``:``, the bot's own user id, which a new
 getUpdates confirms it, so a holder killed in between leaves it to be handed out again: the process taking
 over reads the last id recorded for its bot and skips every update at or below it. Update ids are numbered
 per bot: another bot's record never skips, nor confirms, this one's updates.
+
+That record is a store write, and a database that stops answering (a PostgreSQL server stopped with ``kill -STOP``)
+must not hold the kill switch. A command waits for its update's record a bounded time, then runs (logged once: after
+a crash it may run again, as when the store fails): an urgent one (:attr:`bot.api.Command.urgent`) and its Confirm
+press :data:`URGENT_HANDLED_WAIT_S`, a store that answers writes it well within that; any other command
+:data:`HANDLED_WAIT_S`. An urgent update whose record is not written when a crash comes is handed out again and runs
+twice: harmless for these (a second kill or pause finds the strategies paused, a second resume finds them running, a
+second ``/status`` answers twice, a Confirm press after a restart finds its question gone and says so). One write at a
+time, always of the highest id asked for, so a higher id is never overwritten by a lower one.
 """
 
 from __future__ import annotations
@@ -59,6 +68,11 @@ UPDATES_KEPT_S = 24 * 3600
 """Telegram keeps an update it has not had confirmed for 24 hours at most: only within that long after an update
 was handled can it be handed out again. Past it the record is not used (after a week without updates Telegram
 numbers the next ones from a random id, which may be lower)."""
+HANDLED_WAIT_S = 2.0
+"""How long an ordinary (not urgent) command waits for its update's "handled" record before it runs anyway."""
+URGENT_HANDLED_WAIT_S = 0.25
+"""How long an urgent command (the kill switch, its Confirm press) waits for that record: a store that stopped
+answering delays a kill this long at most."""
 HELD_ALERTS = 100
 """Alert lines held while the bot is not up (before it is, standing by, after a failed start); beyond, the
 oldest least urgent is dropped and counted."""
@@ -106,9 +120,15 @@ class TelegramNotifier(Notifier):
         skipped."""
         self._skip_until = 0.0
         """The loop time past which ``_handled_before`` is dropped: no update handed out again can come later."""
-        self._recording = asyncio.Lock()
-        """One write of the handled id at a time, so a higher id is never overwritten by a lower one."""
+        self._to_record: dict[str, int] = {}
+        """Per bot id, the highest update id to record as handled that no write has taken yet."""
+        self._recorded_waits: list[tuple[str, int, asyncio.Future[None]]] = []
+        """Commands waiting for their update's record: (bot id, update id, done once it is written or failed)."""
+        self._recorder: asyncio.Task[None] | None = None
+        """The task writing ``_to_record`` (one write at a time), None when nothing is to be written."""
         self._record_failed = False
+        self._record_slow = False
+        """An ordinary command ran before its record was written (logged once until a record is written again)."""
         self.lease: TokenLease | None = None
         self._watch: Any = None
         self._conflict = ""
@@ -293,6 +313,11 @@ class TelegramNotifier(Notifier):
                                  len(self._held))
             self._held.clear()
         if self.lease is not None:
+            try:  # the last handled id before the lease goes: the process taking over skips it
+                await asyncio.wait_for(self.recorded(), HANDLED_WAIT_S)
+            except TimeoutError:
+                self.ctx.log.warning("telegram: the last handled update id was not stored on stop: the process "
+                                     "taking over may run it again")
             await self.lease.release()
 
     @staticmethod
@@ -345,26 +370,65 @@ class TelegramNotifier(Notifier):
         if user is not None and self.settings.role_of(user.id) is not None:
             # only what a user with a role sends can act: a stranger's flood makes no store write (it would
             # hold its chat up one write per message), and run again it is one more refusal
-            await self._record_handled(bot)
+            from telegram import Update
 
-    async def _record_handled(self, bot: str) -> None:
-        """Record ``bot``'s last update id in the store before its command runs (a failing store is logged once and
-        does not hold commands up: a crash then may run an update twice, as before)."""
+            await self._record_handled(bot, update_id, urgent=isinstance(update, Update) and self._urgent(update))
+
+    async def _record_handled(self, bot: str, update_id: int, *, urgent: bool) -> None:
+        """Record ``bot``'s update ``update_id`` as handled in the store before its command runs, waiting
+        :data:`URGENT_HANDLED_WAIT_S` (``urgent``) or :data:`HANDLED_WAIT_S` at most (see the module doc). A
+        failing store is logged once and holds no command up: a crash then may run an update twice, as before."""
         if self.lease is None or not bot:
             return
-        async with self._recording:
-            last = self._last_update_id.get(bot)
-            if last is None:
-                return
-            try:
-                await asyncio.to_thread(functools.partial(self.lease.handled, last, sequence=bot))
-            except Exception as exc:
-                if not self._record_failed:
-                    self.ctx.log.warning("telegram: the handled update id could not be stored (%s): after a crash "
-                                         "an update may be run again", error_text(exc))
-                self._record_failed = True
+        self._to_record[bot] = max(update_id, self._to_record.get(bot, update_id))
+        if self._recorder is None:
+            self._recorder = self.ctx.create_task(self._record_each(), "telegram handled updates")
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._recorded_waits.append((bot, update_id, written))
+        wait_s = URGENT_HANDLED_WAIT_S if urgent else HANDLED_WAIT_S
+        try:
+            await asyncio.wait_for(asyncio.shield(written), wait_s)
+        except TimeoutError:
+            if not self._record_slow:
+                self.ctx.log.warning("telegram: the handled update id was not stored within %.2f s: the command "
+                                     "runs anyway (after a crash it may run again)", wait_s)
+            self._record_slow = True
+
+    async def _record_each(self) -> None:
+        """Write the ids waiting in ``_to_record``, one write at a time, each the highest asked for its bot."""
+        lease = self.lease
+        try:
+            while self._to_record and lease is not None:
+                bot = next(iter(self._to_record))
+                last = self._to_record.pop(bot)
+                try:
+                    await asyncio.to_thread(functools.partial(lease.handled, last, sequence=bot))
+                except Exception as exc:
+                    if not self._record_failed:
+                        self.ctx.log.warning("telegram: the handled update id could not be stored (%s): after a "
+                                             "crash an update may be run again", error_text(exc))
+                    self._record_failed = True
+                else:
+                    self._record_failed = self._record_slow = False
+                self._release_waits(bot, last)
+        finally:
+            self._recorder = None
+
+    def _release_waits(self, bot: str, last: int) -> None:
+        """The commands of ``bot``'s updates up to ``last`` run: their record is written (or failed)."""
+        waiting = []
+        for entry in self._recorded_waits:
+            if entry[0] == bot and entry[1] <= last:
+                if not entry[2].done():
+                    entry[2].set_result(None)
             else:
-                self._record_failed = False
+                waiting.append(entry)
+        self._recorded_waits = waiting
+
+    async def recorded(self) -> None:
+        """Return once every update id asked to be recorded as handled so far has been written (or failed)."""
+        while (recorder := self._recorder) is not None:
+            await asyncio.wait({recorder})  # (a recorder cancelled on stop ends this too, raising nothing here)
 
     def _bot(self) -> Any:
         """The bot of the Application in force (a token change replaces it), or None once stopped."""

@@ -365,7 +365,7 @@ def test_a_legs_network_fee_in_sol_counts_when_its_fills_are_missing_as_when_the
     orders = {"o-1-cex": Order("o-1-cex", "arb", "cex", "JUP/USDC", Side.SELL, D(100), D("0.86"), fee=D("0.0172")),
               "o-1-dex": Order("o-1-dex", "arb", "dex", "JUP/USDC", Side.BUY, D(100), None,
                                other_fees={"SOL": sol_fee})}
-    ctx = SimpleNamespace(order=orders.get, log=logging.getLogger("test"))
+    ctx = SimpleNamespace(order=orders.get, held_order=lambda cid: None, log=logging.getLogger("test"))
     market = MarketInfo("JUP/USDC", "JUP", "USDC", D("0.0001"), D("0.01"))
     arb = ArbExecutions("arb", None, ctx, market, lambda: None, lambda ex: None)
     from_orders = Execution(row, saved={})
@@ -469,7 +469,7 @@ def test_an_execution_reopened_by_a_late_fill_recovers_every_hedge_it_sent():
                          status=OrderStatus.FAILED if cid == "o-1-dex" else OrderStatus.FILLED,
                          filled_qty=D(0) if cid == "o-1-dex" else D(1), avg_fill_price=f[0].price)
               for cid, f in fills.items()}
-    ctx = SimpleNamespace(order=orders.get, log=logging.getLogger("test"),
+    ctx = SimpleNamespace(order=orders.get, held_order=lambda cid: None, log=logging.getLogger("test"),
                           stored_fills=lambda client_order_id: fills[client_order_id])
     arb = ArbExecutions("arb", None, ctx, MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01")),
                         lambda: None, lambda ex: None)
@@ -520,6 +520,7 @@ def test_a_restart_while_a_late_fills_hedge_waits_for_a_book_sends_that_hedge(mo
     submitted = []
     ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
                           submit=lambda intent: submitted.append(intent) or intent, order=orders.get,
+                          held_order=lambda cid: None,
                           stored_fills=lambda client_order_id: fills.get(client_order_id, []),
                           alert=lambda level, kind, message, **fields: None, alerts_heard=False,
                           bus=SimpleNamespace(publish=lambda event: None), store=None)
@@ -566,6 +567,7 @@ def test_a_hedge_worth_less_than_the_cex_minimum_order_value_is_held_not_sent():
     submitted, alerts = [], []
     ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
                           submit=lambda intent: submitted.append(intent) or intent, order=lambda cid: None,
+                          held_order=lambda cid: None,
                           alert=lambda level, kind, message, **fields: alerts.append(message), alerts_heard=False,
                           bus=SimpleNamespace(publish=lambda event: None))
     market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"), min_qty=D("0.01"), min_notional=D(100))
@@ -600,6 +602,7 @@ def test_a_second_cex_leg_worth_less_than_the_cex_minimum_order_value_is_not_sen
     submitted = []
     ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
                           submit=lambda intent: submitted.append(intent) or intent, order=lambda cid: None,
+                          held_order=lambda cid: None,
                           alert=lambda level, kind, message, **fields: None, alerts_heard=False,
                           bus=SimpleNamespace(publish=lambda event: None))
     market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"), min_qty=D("0.01"), min_notional=D(100))
@@ -647,6 +650,7 @@ def test_a_late_fill_of_an_execution_finished_before_a_restart_reopens_it(monkey
     submitted, alerts = [], []
     ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
                           submit=lambda intent: submitted.append(intent) or intent, order=orders.get,
+                          held_order=lambda cid: None,
                           stored_fills=lambda client_order_id: fills.get(client_order_id, []),
                           alert=lambda level, kind, message, **fields: alerts.append(message), alerts_heard=False,
                           bus=SimpleNamespace(publish=lambda event: submitted.append(event)),
