@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.api import Caller, Command, Operator, Reply, TransferStatus, hookimpl
-from bot.api.ledger import transfer_text
 
 if TYPE_CHECKING:
     from .service import RebalanceService
@@ -36,6 +35,8 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if service is None:
         return Reply("Rebalancing is off: set [plugins.rebalance] enabled = true", ok=False)
     if not args:
+        from bot.api.ledger import transfer_text  # with the command, not when `arbot --help` loads the plugin
+
         rows: list[tuple[str, ...]] = [("id", "proposal or transfer")]
         rows += [(pid, p.describe()) for pid, p in service.proposals.items()]
         now = op.now_ns()
