@@ -515,7 +515,9 @@ async def test_a_command_in_a_chat_its_alerts_flood_is_answered_before_the_alert
     await api.wait(asked, timeout_s=15)
     sent = [m["text"] for m in api.messages_to(GROUP)]
     before = sent[:next(i for i, text in enumerate(sent) if text.startswith("<pre>Kill switch"))]
-    assert len(before) < 6, sent
+    # queued behind the group's alerts it would come after all 12 (about 12 s at 1 a second there); at the next
+    # free slot it comes after the one or two sent by then, a few more on a loaded machine
+    assert len(before) < 12, sent
     assert before == [f"⚠️ [s] order {n} blocked" for n in range(len(before))]  # the alerts keep their order
 
 
