@@ -52,7 +52,7 @@ def format_frame(frame: dict) -> str:
     try:
         line = _describe(frame)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
-        line = f"{frame.get('type')}: {json.dumps(frame, default=str)}"
+        line = f"{frame.get('type')}: {to_json(frame)}"
     return escape_controls(line)
 
 

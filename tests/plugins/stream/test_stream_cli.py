@@ -176,3 +176,12 @@ def test_watch_json_prints_a_number_with_a_fraction_exactly_as_the_server_wrote_
     assert json.loads(to_json(frame), parse_float=Decimal) == frame
     assert to_json(Decimal("0.1")) == "0.1" and to_json([Decimal("-2E+5")]) == "[-2E+5]"
     assert 'fields={"qty": 1234567.123456789012, "tiny": 1E-30' in format_frame(frame)
+
+
+def test_watch_prints_a_frame_it_cannot_read_with_its_numbers_as_the_server_wrote_them():
+    # a frame not of the documented shape was printed with json.dumps(default=str): 1.50 became the string "1.50"
+    from plugins.stream.cli import format_frame
+    from plugins.stream.protocol import loads
+
+    frame = loads('{"type": "event", "channel": "fills", "lag_s": 1.50}')
+    assert format_frame(frame) == 'event: {"type": "event", "channel": "fills", "lag_s": 1.50}'
