@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from .alerts import Alerts
 from .api import (
@@ -50,6 +50,7 @@ from .api import (
     Service,
     Strategy,
 )
+from .api._core import settings_of_class
 from .bus import Bus
 from .clock import Clock
 from .commands import CommandTable
@@ -1452,8 +1453,15 @@ class HostOperator(Operator):
     def period_start_ns(self, period: str) -> int:
         return period_start_ns(period, self.now_ns(), self.timezone)
 
-    def plugin_settings(self, plugin: str) -> Any:
-        return self._bot.config.plugin_settings.get(plugin)
+    @overload
+    def plugin_settings(self, plugin: str) -> Any: ...
+
+    @overload
+    def plugin_settings(self, plugin: str, cls: type[T]) -> T: ...
+
+    def plugin_settings(self, plugin: str, cls: type[T] | None = None) -> Any:
+        settings = self._bot.config.plugin_settings.get(plugin)
+        return settings if cls is None else settings_of_class(plugin, settings, cls)
 
     @property
     def store(self) -> Store:

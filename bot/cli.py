@@ -332,20 +332,62 @@ def open_store(url: str, config: Config, *, upgrade: bool = True, reading: bool 
     try:
         store.wait_reachable(config.bot.store_wait_s)
         if reading:
-            from .store.migrate import HEAD, behind
-
-            revision = behind(store)
-            if revision is not None:
-                store.close()
-                raise UserError(
-                    f"{store.url}: schema revision {revision}, older than this arbot's ({HEAD}); a report does not "
-                    "change the store. Upgrade it with the config of the bot that owns it (`arbot db upgrade "
-                    "--config FILE`: rows stored before bots had names go to that bot), or let that bot's next "
-                    "start upgrade it; then report again.")
+            return open_reading(store)
         return store.open() if upgrade else store
     except StoreError as exc:
         store.close()
         raise store_failed(exc, config, "Nothing done", "to try again later") from None
+    except UserError:
+        store.close()
+        raise
+
+
+def open_reading(store: Store) -> Store:
+    """``store`` for a command that only reads (a report), as it is: its schema must be this arbot's, and nothing
+    is created, upgraded or widened (:meth:`Store.open` would create the tables of every imported plugin that are
+    missing, which an older arbot's store, or one where none of a plugin's components ran, lacks: a plugin's
+    ``report_sections`` sees them missing, :meth:`Store.has_table`). Every connection is read-only (SQLite's
+    ``query_only``, PostgreSQL's ``default_transaction_read_only``): a plugin section that writes fails, named."""
+    from sqlalchemy import event, text
+    from sqlalchemy import inspect as inspect_db
+
+    from .store.migrate import HEAD, behind
+
+    revision = behind(store)
+    if revision is not None:
+        raise UserError(
+            f"{store.url}: schema revision {revision}, older than this arbot's ({HEAD}); a report does not "
+            "change the store. Upgrade it with the config of the bot that owns it (`arbot db upgrade "
+            "--config FILE`: rows stored before bots had names go to that bot), or let that bot's next "
+            "start upgrade it; then report again.")
+
+    def read() -> tuple[set[str], list[str]]:
+        with store.engine.connect() as conn:
+            tables = set(inspect_db(conn).get_table_names())
+            versions = (list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+                        if "alembic_version" in tables else [])
+        return tables, versions
+
+    tables, versions = store._guard(read, "read the schema revision")
+    if not tables & {t.name for t in store.host_tables}:
+        raise UserError(f"{store.url} holds no arbot store (none of its tables); a report does not create one: "
+                        "check --db or the config's [bot] db_url; `arbot run` creates the store on its first start")
+    if versions != [HEAD]:
+        raise UserError(f"{store.url}: schema revision {', '.join(versions) or 'none'}, which this arbot does not "
+                        f"know (its newest is {HEAD}): it was written by a newer arbot. Report with that arbot.")
+    store.engine.dispose()  # the connections above were opened before they were made read-only
+    read_only = ("PRAGMA query_only = ON" if store.engine.dialect.name == "sqlite"
+                 else "SET SESSION default_transaction_read_only = on")
+
+    def made_read_only(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute(read_only)
+        cursor.close()
+        if store.engine.dialect.name != "sqlite":
+            dbapi_conn.commit()  # the SET holds for the session once its transaction is committed
+
+    event.listen(store.engine, "connect", made_read_only)
+    return store
 
 
 def store_failed(exc: StoreError, config: Config, outcome: str, exit_1_for: str) -> UserError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 from bot import cli, hookimpl
 from bot.api import Reply
@@ -289,3 +290,97 @@ def test_report_all_names_the_bots_whose_config_it_was_not_given(tmp_path, capsy
     assert cli.main(["report", "--all", "--config", str(config)]) == 0
     err = capsys.readouterr().err
     assert "beta, gamma" in err and "--bot-config" in err and "alpha" not in err.split("beta")[0], err
+
+
+def schema_of(store: Store) -> dict[str, list[tuple[str, str, bool]]]:
+    """Every table of the store's database (its schema on PostgreSQL) with its columns' names, types and nullability."""
+    from sqlalchemy import inspect
+
+    with store.engine.connect() as conn:
+        inspector = inspect(conn)
+        return {table: [(c["name"], str(c["type"]), bool(c["nullable"])) for c in inspector.get_columns(table)]
+                for table in sorted(inspector.get_table_names())}
+
+
+class Scribbler:
+    """A plugin whose report section writes to the store it was handed to read."""
+
+    @hookimpl
+    def report_sections(self, store):
+        from sqlalchemy import text
+
+        with store.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE scribbled (x INTEGER)"))
+        return [Reply("Scribbled", text="wrote")]
+
+
+def test_the_report_reads_a_store_without_plugin_tables_as_it_is_and_creates_none(db_url, monkeypatch, capsys):
+    """`arbot report` on a store where no component of a plugin ran (an older arbot's, a grid bot's read by an
+    install with the arb plugin) created every missing plugin table in it: a report wrote to the store it read.
+    The schema is the same after the report; a plugin whose tables are missing has no section (runs on SQLite and
+    on PostgreSQL: the store opening differs)."""
+    import importlib
+
+    from sqlmodel import SQLModel
+
+    for models in ("plugins.arb.records", "plugins.grid.models", "plugins.jupiter.records", "plugins.jupiter.transfers",
+                   "plugins.limits.peaks"):
+        importlib.import_module(models)  # every plugin table known to SQLModel, as in a real `arbot report`
+
+    plugins = load_plugins(extra=[("scribbler", Scribbler())])
+    registry = collect(plugins)
+    config = build_config(default_toml(), registry, DEFAULT_SOURCE)
+    store = Store(db_url, bot=config.bot.resolved_name()).open()
+    try:
+        store.record_risk_event(check_name="limits", action="halt", reason="stop")
+        host = {t.name for t in store.host_tables}
+        with store.engine.begin() as conn:
+            for table in SQLModel.metadata.sorted_tables:
+                if table.name not in host:
+                    table.drop(conn)
+        before = schema_of(store)
+    finally:
+        store.close()
+    assert "arb_executions" not in before and "orders" in before
+    monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    assert cli.main(["report", "--db", db_url]) == 0
+    out = capsys.readouterr().out
+    assert "No orders stored yet." in out and "limits halt 1" in out, out
+    assert "plugin scribbler: its report section failed:" in out  # the report's connections are read-only
+    assert out.count("failed") == 1, out  # the arb plugin's tables are missing: no section, no error
+    store = Store(db_url)
+    try:
+        assert schema_of(store) == before
+    finally:
+        store.close()
+
+
+def test_the_report_refuses_an_empty_database_and_a_newer_revision_and_changes_neither(db_url, monkeypatch, capsys):
+    """Reading as it is: an empty database (a cron job's report before the bot's first start) got the host's tables
+    made by the report; a store of a newer arbot is refused, naming its revision, as before."""
+    from sqlalchemy import text
+
+    plugins = load_plugins()
+    registry = collect(plugins)
+    config = build_config(default_toml(), registry, DEFAULT_SOURCE)
+    monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    if db_url.startswith("sqlite:///"):
+        Path(db_url[len("sqlite:///"):]).touch()  # a file that exists: not refused as a mistyped path
+    assert cli.main(["report", "--db", db_url]) == 2
+    assert "holds no arbot store" in capsys.readouterr().err
+    store = Store(db_url)
+    try:
+        assert schema_of(store) == {}
+        store.open()
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        before = schema_of(store)
+    finally:
+        store.close()
+    assert cli.main(["report", "--db", db_url]) == 2
+    assert "schema revision 9999, which this arbot does not know" in capsys.readouterr().err
+    store = Store(db_url)
+    try:
+        assert schema_of(store) == before
+    finally:
+        store.close()

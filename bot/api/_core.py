@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, overload
 
 from ..domain import (
     Alert,
@@ -1262,6 +1262,21 @@ class ExecutionView:
 BALANCES_TIMEOUT_S = 5.0
 """How long :meth:`Operator.venue_balances` waits for a venue's balances."""
 
+
+def settings_of_class(plugin: str, settings: object, cls: type[T]) -> T:
+    """``plugin``'s settings as an instance of ``cls`` (what :meth:`Operator.plugin_settings` returns given the class);
+    a TypeError naming the plugin and both classes when they are not one, or the plugin has none (None)."""
+    if isinstance(settings, cls):
+        return settings
+    expected = f"{cls.__module__}.{cls.__qualname__}"
+    if settings is None:
+        raise TypeError(f'plugin "{plugin}" has no settings ([plugins.{plugin}]): not installed, disabled, or it '
+                        f"registers none; expected {expected}")
+    got = type(settings)
+    raise TypeError(f'plugin "{plugin}": its settings ([plugins.{plugin}]) are {got.__module__}.{got.__qualname__}, '
+                    f"not {expected}")
+
+
 class Operator(abc.ABC):
     """Read models and control verbs of one running bot."""
 
@@ -1305,9 +1320,19 @@ class Operator(abc.ABC):
     def period_start_ns(self, period: str) -> int:
         """Start of the current ``day``, ``week`` or ``month`` in :attr:`timezone`, in ns."""
 
+    @overload
+    def plugin_settings(self, plugin: str) -> Any: ...
+
+    @overload
+    def plugin_settings(self, plugin: str, cls: type[T]) -> T: ...
+
     @abc.abstractmethod
-    def plugin_settings(self, plugin: str) -> Any:
-        """The validated ``[plugins.PLUGIN]`` settings of a plugin (None if it declares none)."""
+    def plugin_settings(self, plugin: str, cls: type[T] | None = None) -> Any:
+        """The validated ``[plugins.PLUGIN]`` settings of a plugin (None if it declares none).
+
+        Given the settings class (``plugin_settings("beacon", BeaconSettings)``), they are that class's instance to a
+        type checker too, checked here (:func:`settings_of_class`): a TypeError naming the plugin and both classes
+        when they are another class's, or the plugin has none (not installed, disabled, or it registers none)."""
 
     @property
     @abc.abstractmethod

@@ -27,17 +27,20 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _number(value: object) -> float:
-    """A number with a fraction as the server wrote it: the client reads it as a Decimal, which json cannot write;
-    the float of the server's own text is that text again."""
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 def to_json(value: object) -> str:
-    """JSON of a frame or a part of it, as received (``--json`` prints each frame so)."""
-    return json.dumps(value, default=_number)
+    """JSON of a frame or a part of it, as received (``--json`` prints each frame so).
+
+    The client reads a number with a fraction as a Decimal (never a float: an amount must not round), which
+    ``json`` cannot write; it is written here as a JSON number from the Decimal's own text, the digits the server
+    sent (``1234567.123456789012``, not the float's ``1234567.123456789``). Amounts are decimal strings on the
+    wire (docs/stream.md) and stay strings; everything else is written as ``json.dumps`` writes it."""
+    if isinstance(value, Decimal):  # finite: the client parses NaN and Infinity as floats
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {to_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(to_json(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def format_frame(frame: dict) -> str:
@@ -49,7 +52,7 @@ def format_frame(frame: dict) -> str:
     try:
         line = _describe(frame)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
-        line = f"{frame.get('type')}: {json.dumps(frame, default=str)}"
+        line = f"{frame.get('type')}: {to_json(frame)}"
     return escape_controls(line)
 
 

@@ -160,3 +160,28 @@ async def test_watch_once_that_cannot_connect_says_so_and_fails(tmp_path, capsys
     assert await _watch(args) == 1
     err = capsys.readouterr().err
     assert f"ws://127.0.0.1:{port}" in err and "Traceback" not in err, err
+
+
+def test_watch_json_prints_a_number_with_a_fraction_exactly_as_the_server_wrote_it():
+    # `--json` wrote the client's Decimal through float: 1234567.123456789012 printed as 1234567.123456789, a
+    # quantity 0.000000000000000001 short; amounts the server sends as strings stay strings
+    from plugins.stream.cli import format_frame, to_json
+    from plugins.stream.protocol import loads
+
+    wire = ('{"type": "event", "channel": "alerts", "seq": 7, "ts": 1763820187512000000, "data": {"fields": '
+            '{"qty": 1234567.123456789012, "tiny": 1E-30, "neg": -0.10, "lag_s": 1.5, "n": 3, "none": null, '
+            '"ok": true, "list": [0.30000000000000004441, "2.50"]}, "price": "30000.10", "msg": "a \\"q\\" \\u00e9"}}')
+    frame = loads(wire)
+    assert to_json(frame) == wire
+    assert json.loads(to_json(frame), parse_float=Decimal) == frame
+    assert to_json(Decimal("0.1")) == "0.1" and to_json([Decimal("-2E+5")]) == "[-2E+5]"
+    assert 'fields={"qty": 1234567.123456789012, "tiny": 1E-30' in format_frame(frame)
+
+
+def test_watch_prints_a_frame_it_cannot_read_with_its_numbers_as_the_server_wrote_them():
+    # a frame not of the documented shape was printed with json.dumps(default=str): 1.50 became the string "1.50"
+    from plugins.stream.cli import format_frame
+    from plugins.stream.protocol import loads
+
+    frame = loads('{"type": "event", "channel": "fills", "lag_s": 1.50}')
+    assert format_frame(frame) == 'event: {"type": "event", "channel": "fills", "lag_s": 1.50}'
