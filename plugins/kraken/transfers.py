@@ -16,11 +16,11 @@ transfer. Once Kraken has answered a ``refid``, the withdrawal is that one: one 
 longer lists (it lists recent ones) has still left, and is never sent again.
 
 **In.** The deposit address is ``DepositAddresses`` for the asset's ``deposit_methods`` entry;
-that method's ``DepositMethods`` entry gives the deposit fee Kraken keeps (:meth:`KrakenTransfers.deposit_fee`: a
-cost of the transfer, recorded with the source's withdrawal fee), its ``minimum`` and its ``limit`` (``false``: none):
-an amount outside them is refused, naming the figure, before anything is sent. A transfer is credited when
-``DepositStatus`` lists it (by the sender's transaction reference, or by amount since the intent: the amount that
-arrived, or that less the fee) with status ``Success``.
+that method's ``DepositMethods`` entry gives the deposit fee Kraken keeps (:meth:`KrakenTransfers.deposit_fee`:
+a cost of the transfer, recorded with the source's withdrawal fee), its ``minimum`` and its ``limit`` (``false``:
+none; both of the net amount, less the fee): an amount outside them is refused, naming the figure, before anything
+is sent. A transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or by amount
+since the intent: the amount that arrived, or that less the fee) with status ``Success``.
 """
 
 from __future__ import annotations
@@ -72,24 +72,26 @@ class KrakenTransfers(TransferVenue):
 
     async def deposit_fee(self, asset: str, amount: Decimal) -> Decimal:
         """The fee Kraken keeps of a deposit of ``amount`` by the asset's ``deposit_methods`` method
-        (``DepositMethods``); :class:`PermanentError` naming the method's ``minimum`` or ``limit`` for an amount
-        outside them (Kraken would not credit it as sent)."""
+        (``DepositMethods``); :class:`PermanentError` naming the method's ``minimum`` or ``limit`` (of the net amount,
+        ``amount`` less the fee, as Kraken documents them) for an amount outside them."""
         method = self._deposit_method(asset)
         methods = await self._api().private("DepositMethods", {"asset": kraken_asset(asset)})
         found = next((m for m in methods if str(m.get("method")) == method), None)
         if found is None:
             listed = ", ".join(sorted(str(m.get("method")) for m in methods)) or "none"
             raise PermanentError(f"{self.name}: Kraken has no {method} deposit method for {asset} (it lists: {listed})")
-        minimum = Decimal(str(found.get("minimum") or "0"))
-        if amount < minimum:
-            raise PermanentError(f"{self.name}: {amount} {asset} is below Kraken's {method} deposit minimum "
-                                 f"{minimum} {asset}")
-        limit = found.get("limit")
-        if limit not in (None, False) and amount > Decimal(str(limit)):  # false: no limit
-            raise PermanentError(f"{self.name}: {amount} {asset} is over Kraken's {method} deposit limit {limit} "
-                                 f"{asset} (what it takes now)")
         fee = Decimal(str(found.get("fee") or "0"))  # Kraken pads it ("0.0200000000"): shown as 0.02
-        return fee.quantize(Decimal(1)) if fee == fee.to_integral_value() else fee.normalize()
+        fee = fee.quantize(Decimal(1)) if fee == fee.to_integral_value() else fee.normalize()
+        net = amount - fee  # Kraken's minimum and limit are of the net amount deposited
+        minimum = Decimal(str(found.get("minimum") or "0"))
+        if net < minimum:
+            raise PermanentError(f"{self.name}: {amount} {asset} ({net} after Kraken's {fee} fee) is below Kraken's "
+                                 f"{method} deposit minimum {minimum} {asset}")
+        limit = found.get("limit")
+        if limit not in (None, False) and net > Decimal(str(limit)):  # false: no limit
+            raise PermanentError(f"{self.name}: {amount} {asset} ({net} after Kraken's {fee} fee) is over Kraken's "
+                                 f"{method} deposit limit {limit} {asset} (what it takes now)")
+        return fee
 
     async def deposit_address(self, asset: str) -> str:
         method = self._deposit_method(asset)

@@ -412,9 +412,11 @@ class FakeKrakenREST:
         """Asset -> the fee Kraken keeps of each deposit (``DepositMethods``' ``fee``; ``DepositStatus`` lists the
         amount that arrived and this fee; the balance gets the difference); no entry: none."""
         self.deposit_minimums: dict[str, Decimal] = {}
-        """Asset -> ``DepositMethods``' ``minimum``; no entry: 0."""
+        """Asset -> ``DepositMethods``' ``minimum`` (the least net amount, less the fee, a deposit may bring); no
+        entry: 0."""
         self.deposit_limits: dict[str, Decimal] = {}
-        """Asset -> ``DepositMethods``' ``limit`` (the most a deposit may bring now); no entry: ``false``, no limit."""
+        """Asset -> ``DepositMethods``' ``limit`` (the most net amount a deposit may bring now); no entry: ``false``, no
+        limit."""
         self.withdrawals: list[dict] = []
         self.deposits: list[dict] = []
         self.listeners: list[Callable[[dict], None]] = []

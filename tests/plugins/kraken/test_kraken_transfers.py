@@ -183,11 +183,13 @@ async def test_a_deposit_into_kraken_counts_its_deposit_fee_and_refuses_an_amoun
     fake_rest.deposit_fees["SOL"] = Decimal("0.02")
     fake_rest.deposit_minimums["SOL"] = Decimal("0.5")
     assert await kraken.deposit_fee("SOL", Decimal("5")) == Decimal("0.02")
-    with pytest.raises(PermanentError, match=r"0\.4 SOL is below .*Solana deposit minimum 0\.5"):
-        await kraken.deposit_fee("SOL", Decimal("0.4"))
+    assert await kraken.deposit_fee("SOL", Decimal("0.52")) == Decimal("0.02")  # 0.5 net: the minimum
+    with pytest.raises(PermanentError, match=r"0\.51 SOL \(0\.49 after .*Solana deposit minimum 0\.5"):
+        await kraken.deposit_fee("SOL", Decimal("0.51"))  # Kraken's minimum is of the net amount
     fake_rest.deposit_limits["SOL"] = Decimal("4")
+    assert await kraken.deposit_fee("SOL", Decimal("4.02")) == Decimal("0.02")
     with pytest.raises(PermanentError, match=r"Solana deposit limit 4"):
-        await kraken.deposit_fee("SOL", Decimal("5"))
+        await kraken.deposit_fee("SOL", Decimal("4.03"))
     del fake_rest.deposit_limits["SOL"]
 
     source = _Source()
