@@ -489,7 +489,8 @@ class Transfer:
     address: str
     """The destination's deposit address (or the source venue's name for it: a withdrawal key)."""
     fee: Decimal
-    """The source venue's withdrawal fee, in ``asset`` (:attr:`TransferTerms.fee`)."""
+    """The transfer's fees in ``asset``: the source venue's withdrawal fee (:attr:`TransferTerms.fee`) and the
+    destination's deposit fee (:meth:`bot.api.TransferVenue.deposit_fee`)."""
     network_fee: Decimal
     """The chain's fee the source pays on top, in ``network_fee_asset`` (a wallet's; 0 for a CEX)."""
     status: TransferStatus

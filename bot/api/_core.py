@@ -740,6 +740,13 @@ class TransferVenue(abc.ABC):
     async def deposit_address(self, asset: str) -> str:
         """Where ``asset`` sent to this venue arrives (an address, or the name the source knows it by)."""
 
+    async def deposit_fee(self, asset: str, amount: Decimal) -> Decimal:
+        """What this venue, as destination, keeps of a deposit of ``amount`` of ``asset`` (in ``asset``): a cost of
+        the transfer, as the source's withdrawal fee is. Asked with the source's terms, before a proposal is shown
+        and when it is sent; raise :class:`PermanentError` for an amount it would not credit (below its deposit
+        minimum), naming that minimum. Default: 0 (a venue that takes no deposit fee)."""
+        return Decimal(0)
+
     @abc.abstractmethod
     async def withdraw(self, transfer: Transfer) -> str:
         """Send ``transfer.amount`` of ``transfer.asset`` to ``transfer.address``; return the venue's reference.

@@ -78,6 +78,10 @@ TRADE_PAGES = 10
 read for one order's where the venue lists none by order: an order whose trades lie further on shows them short,
 and its polls say so (:data:`LAGGING_POLLS`)."""
 TRADE_PAGE_SIZE = 100
+TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
+"""The longest time range (ms) fetchMyTrades takes, per ccxt id of a venue that refuses longer ones: Crypto.com's
+``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). The
+account's trades are read in windows no longer than that."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -559,22 +563,33 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """The order's trades: by order where the venue lists them so; else from the account's trade list, read
         from the order's creation on (with the venue's own order filter where it has one), page after page until
         they add up to what it filled, at most :data:`TRADE_PAGES` pages (an order's trades the newest page of
-        the account's missed were never read)."""
+        the account's missed were never read). On a venue that takes a limited time range (:data:`TRADE_WINDOW_MS`)
+        each page ends at most that long after it starts, and a window read whole moves on to the next one, up to
+        now (an order found again after a restart days later)."""
         if self.api.has.get("fetchOrderTrades") is True:
             return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
         key = TRADE_ORDER_PARAMS.get(self.settings.id)
         params = {} if key is None else {key: order_id}
+        window_ms = TRADE_WINDOW_MS.get(self.settings.id)
         since = created_ms
         seen: set[str] = set()
         mine: dict[str, dict[str, Any]] = {}
         for _ in range(TRADE_PAGES):
-            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE, params)
+            until = None
+            if window_ms is not None and since is not None and since + window_ms < self.ctx.clock.time_ns() // 10**6:
+                until = since + window_ms  # a longer range is refused; up to now needs no end
+            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE,
+                                    params if until is None else {**params, "until": until})
             new = [t for t in page if str(t["id"]) not in seen]
             seen.update(str(t["id"]) for t in new)
             mine.update((str(t["id"]), t) for t in new if str(t.get("order")) == order_id)
             times = [int(t["timestamp"]) for t in page if t.get("timestamp") is not None]
-            if (since is None or not times or len(page) < TRADE_PAGE_SIZE
-                    or sum((dec(t.get("amount")) or Decimal(0) for t in mine.values()), Decimal(0)) >= filled):
+            if sum((dec(t.get("amount")) or Decimal(0) for t in mine.values()), Decimal(0)) >= filled:
+                break
+            if since is not None and until is not None and len(page) < TRADE_PAGE_SIZE:
+                since = until + 1  # this window read whole: the next one
+                continue
+            if since is None or not times or len(page) < TRADE_PAGE_SIZE:
                 break  # all of it read, or no time to page on (the newest page is all there is)
             since = max(max(times), since + 1)  # the same millisecond again: its other trades, known ones skipped
         return list(mine.values())

@@ -16,8 +16,11 @@ transfer. Once Kraken has answered a ``refid``, the withdrawal is that one: one 
 longer lists (it lists recent ones) has still left, and is never sent again.
 
 **In.** The deposit address is ``DepositAddresses`` for the asset's ``deposit_methods`` entry;
-a transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or
-by amount since the intent) with status ``Success``.
+that method's ``DepositMethods`` entry gives the deposit fee Kraken keeps (:meth:`KrakenTransfers.deposit_fee`:
+a cost of the transfer, recorded with the source's withdrawal fee), its ``minimum`` and its ``limit`` (``false``:
+none; both of the net amount, less the fee): an amount outside them is refused, naming the figure, before anything
+is sent. A transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or by amount
+since the intent: the amount that arrived, or that less the fee) with status ``Success``.
 """
 
 from __future__ import annotations
@@ -61,10 +64,37 @@ class KrakenTransfers(TransferVenue):
                              float(self.settings.transfer_expected_s),
                              maximum=Decimal(str(limit)) if limit is not None else None)
 
-    async def deposit_address(self, asset: str) -> str:
+    def _deposit_method(self, asset: str) -> str:
         method = self.settings.deposit_methods.get(asset)
         if method is None:
             raise PermanentError(f"{self.name}: no deposit_methods entry for {asset} (e.g. {{ {asset} = \"Solana\" }})")
+        return str(method)
+
+    async def deposit_fee(self, asset: str, amount: Decimal) -> Decimal:
+        """The fee Kraken keeps of a deposit of ``amount`` by the asset's ``deposit_methods`` method
+        (``DepositMethods``); :class:`PermanentError` naming the method's ``minimum`` or ``limit`` (of the net amount,
+        ``amount`` less the fee, as Kraken documents them) for an amount outside them."""
+        method = self._deposit_method(asset)
+        methods = await self._api().private("DepositMethods", {"asset": kraken_asset(asset)})
+        found = next((m for m in methods if str(m.get("method")) == method), None)
+        if found is None:
+            listed = ", ".join(sorted(str(m.get("method")) for m in methods)) or "none"
+            raise PermanentError(f"{self.name}: Kraken has no {method} deposit method for {asset} (it lists: {listed})")
+        fee = Decimal(str(found.get("fee") or "0"))  # Kraken pads it ("0.0200000000"): shown as 0.02
+        fee = fee.quantize(Decimal(1)) if fee == fee.to_integral_value() else fee.normalize()
+        net = amount - fee  # Kraken's minimum and limit are of the net amount deposited
+        minimum = Decimal(str(found.get("minimum") or "0"))
+        if net < minimum:
+            raise PermanentError(f"{self.name}: {amount} {asset} ({net} after Kraken's {fee} fee) is below Kraken's "
+                                 f"{method} deposit minimum {minimum} {asset}")
+        limit = found.get("limit")
+        if limit not in (None, False) and net > Decimal(str(limit)):  # false: no limit
+            raise PermanentError(f"{self.name}: {amount} {asset} ({net} after Kraken's {fee} fee) is over Kraken's "
+                                 f"{method} deposit limit {limit} {asset} (what it takes now)")
+        return fee
+
+    async def deposit_address(self, asset: str) -> str:
+        method = self._deposit_method(asset)
         found = await self._api().private("DepositAddresses", {"asset": kraken_asset(asset), "method": method})
         if not found:
             raise PermanentError(f"{self.name}: Kraken has no {method} deposit address for {asset}")
@@ -105,8 +135,10 @@ class KrakenTransfers(TransferVenue):
         deposits = await self._api().private("DepositStatus", {"asset": kraken_asset(transfer.asset)})
         since = Decimal(transfer.created_ns) / 1_000_000_000
         for d in deposits:
+            arrived = Decimal(str(d.get("amount", "0")))
             same = (transfer.venue_ref and d.get("txid") == transfer.venue_ref) or (
-                Decimal(str(d.get("amount", "0"))) == transfer.amount and Decimal(str(d.get("time", "0"))) >= since)
+                transfer.amount in (arrived, arrived + Decimal(str(d.get("fee") or "0")))
+                and Decimal(str(d.get("time", "0"))) >= since)
             if same and d.get("status") == "Success":
                 return True
         return False

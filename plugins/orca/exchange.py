@@ -36,8 +36,10 @@ decode: the fixed-size ``TickArray`` and Orca's newer variable-size ``DynamicTic
 
 **Quotes pay what a swap costs.** A pool with an adaptive fee is refused (a configuration error naming it: its swaps
 pay more than its ``fee_rate``, by how much depends on the price's recent volatility); the mints are read at every
-resync, and a Token-2022 mint's transfer fee (for the current epoch, ``getEpochInfo``; a change already scheduled is
-assumed too) is withheld in the quotes from what reaches the pool and from what reaches the trader; a quote never
+resync and again every ``mint_refresh_s`` (with the epoch, ``getEpochInfo``), and a Token-2022 mint's transfer fee
+(the one charged in the current epoch, and a change already scheduled until its epoch comes; from then on the newer
+fee alone) is withheld in the quotes from what reaches the pool and from what reaches the trader: a fee scheduled
+since the last read, or the newer fee's epoch reached, re-publishes the pools it changes. A quote never
 needs more than the three tick arrays one swap instruction crosses, whatever ``tick_arrays_each_side`` loads.
 
 **Quiet pools are proven current.** A node sends nothing while the watched accounts do not change, so a quiet pool
@@ -46,7 +48,12 @@ states). A LIVE pool with no published state for ``confirm_after_s`` is read aga
 the read is at a slot at least as recent as the state held, the state is current as of that read and is published
 again with the read's time and slot (a change the subscription missed is published the same way). Each pool is read
 on its own: a read that fails, or finds the whirlpool gone, publishes nothing for that pool (its data then ages and
-goes stale, as it should) and holds up no other; the next period tries again.
+goes stale, as it should) and holds up no other; the next period tries again. The venue's lock is not held while the
+read waits on the node (up to ``request_timeout_s``): a resync or a window move goes ahead meanwhile, and the read's
+answer is applied under the lock only if the connection and the pool's window are still those it read for, each
+account only when newer than what is held (never rolling back what came in meanwhile), the pool published only when
+the read is at least as recent as its whole state. The scheduled mint reads wait on the node unlocked too, and are
+dropped when a resync read the mints meanwhile.
 """
 
 from __future__ import annotations
@@ -116,6 +123,8 @@ class OrcaExchange(Exchange):
         self._tasks: set[asyncio.Task[None]] = set()
         self._published_at: dict[str, float] = {}
         """symbol -> monotonic time its state was last published (changed or proven current)."""
+        self._mint_reads = 0
+        """Mint reads applied so far: a scheduled read answered after a resync's newer one is dropped."""
         self._undecoded: set[str] = set()
         """Markets left STALE by the last read because an account of theirs did not decode."""
         self.tap: Callable[[dict[str, Any]], None] | None = None
@@ -140,6 +149,8 @@ class OrcaExchange(Exchange):
         await self.subscriber.start()
         if s.confirm_after_s > 0:
             self._spawn(self._confirm_quiet_pools(), "quiet pools")
+        if s.mint_refresh_s > 0:
+            self._spawn(self._refresh_mints(), "mint reads")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
         # strategies start after us and assume live pools: give the first load a chance
@@ -290,38 +301,58 @@ class OrcaExchange(Exchange):
 
     async def _confirm(self, pools: list[PoolWatch]) -> None:
         """Read each of ``pools`` again, one read per pool (a pool whose accounts cannot be read holds up no other),
-        and publish those the read proves current."""
+        and publish those the read proves current. The lock is held to look and to apply, not while the node is
+        asked (see the module doc)."""
         for pool in pools:
             async with self._lock:
                 generation = self._generation
                 if self.states.get(pool.symbol) is not FeedState.LIVE:
                     continue
-                held = pool.slot
+                addresses = [pool.address, *pool.window.values()]
+            try:
+                answers = await self._fetch(addresses)
+            except RpcError as exc:
+                self.ctx.log.warning("%s %s: reading the quiet pool again failed (%s); its data ages", self.name,
+                                     pool.symbol, exc)
+                continue
+            async with self._lock:
+                if (generation != self._generation or self.states.get(pool.symbol) is not FeedState.LIVE
+                        or addresses != [pool.address, *pool.window.values()]):
+                    continue  # reconnected (its resync reads) or the window moved (its move read) meanwhile
                 try:
-                    slot = await self._read([pool.address, *pool.window.values()])
-                except (RpcError, PoolConfigError) as exc:
+                    slot = self._apply_answers(answers)
+                except PoolConfigError as exc:
                     self.ctx.log.warning("%s %s: reading the quiet pool again failed (%s); its data ages", self.name,
                                          pool.symbol, exc)
                     continue
-                if (generation != self._generation or slot is None or slot < held
-                        or self.states.get(pool.symbol) is not FeedState.LIVE):
-                    continue  # the connection was lost meanwhile (its resync reads), or a lagging node: no proof
+                if slot is None or slot < pool.slot or self.states.get(pool.symbol) is not FeedState.LIVE:
+                    continue  # a lagging node, or newer data came in meanwhile (and was published): no proof
                 if pool.window and pool.wanted_window().keys() != pool.window.keys():
                     self._spawn(self._move_window(pool), f"{pool.symbol} tick arrays")  # publishes once moved
                 else:
                     self._publish(pool)
 
     async def _read(self, addresses: list[str]) -> int | None:
-        """Read and apply ``addresses``; the oldest slot the reads were answered at (None: nothing to read).
+        """Read and apply ``addresses``; the oldest slot the reads were answered at (None: nothing to read)."""
+        return self._apply_answers(await self._fetch(addresses))
 
-        One ``getMultipleAccounts`` per :data:`MAX_MULTIPLE_ACCOUNTS` accounts, each applied at the slot of its
-        own answer: the node moves on between the requests, and an account held at an older slot than its read
-        would let a late notification from between them roll it back."""
+    async def _fetch(self, addresses: list[str]) -> list[tuple[int, list[str], list[Any]]]:
+        """Ask the node for ``addresses``: (slot, addresses, accounts) per ``getMultipleAccounts``, one per
+        :data:`MAX_MULTIPLE_ACCOUNTS` accounts. No state is touched (it may run without the lock)."""
         assert self.rpc is not None
-        oldest: int | None = None
+        answers = []
         for first in range(0, len(addresses), MAX_MULTIPLE_ACCOUNTS):
             chunk = addresses[first : first + MAX_MULTIPLE_ACCOUNTS]
             slot, accounts = await self.rpc.get_multiple_accounts(chunk)
+            answers.append((slot, chunk, list(accounts)))
+        return answers
+
+    def _apply_answers(self, answers: list[tuple[int, list[str], list[Any]]]) -> int | None:
+        """Apply what :meth:`_fetch` read, each account at the slot of its own answer (the node moves on between
+        the requests, and an account held at an older slot than its read would let a late notification from between
+        them roll it back; older than what is held, it is ignored); the oldest slot (None: nothing read)."""
+        oldest: int | None = None
+        for slot, chunk, accounts in answers:
             oldest = slot if oldest is None else min(oldest, slot)
             for address, account in zip(chunk, accounts, strict=True):
                 data = None if account is None else account.data
@@ -358,10 +389,37 @@ class OrcaExchange(Exchange):
             self._publish_current(pool)
 
     async def _load_mints(self) -> None:
-        """Read every pool's mints: the decimals not configured, and each mint's Token-2022 transfer fee (with the
-        current epoch, which selects it) for the quotes to pay. Read at every resync: a change to a mint's fee is
-        scheduled two epochs ahead, and :meth:`~arbotlib.amm.whirlpool.transfer_fee.TransferFeeConfig.fees_from`
-        assumes a scheduled one already."""
+        """Read every pool's mints and apply them (at a resync, under the lock)."""
+        self._set_mints(*await self._read_mints())
+
+    async def _refresh_mints(self) -> None:
+        """Every ``mint_refresh_s``: read the mints and the epoch again, without the lock while the node answers,
+        and re-publish the LIVE pools whose transfer fees changed (a fee scheduled since, or the newer fee's epoch
+        reached). A read a resync's newer one overtook is dropped."""
+        while True:
+            await asyncio.sleep(self.settings.mint_refresh_s)
+            before = self._mint_reads
+            try:
+                found, fees = await self._read_mints()
+            except (RpcError, PoolConfigError) as exc:
+                self.ctx.log.warning("%s: reading the mints again failed (%s); their transfer fees as last read",
+                                     self.name, exc)
+                continue
+            async with self._lock:
+                if self._mint_reads != before:
+                    continue  # a resync read them meanwhile
+                changed = self._set_mints(found, fees)
+                for pool in changed:
+                    if self.states.get(pool.symbol) is FeedState.LIVE:
+                        self.ctx.log.info("%s %s: transfer fees now %s / %s", self.name, pool.symbol,
+                                          pool.base_transfer_fees, pool.quote_transfer_fees)
+                        self._publish(pool)
+
+    async def _read_mints(self) -> tuple[dict[str, int], dict[str, tuple[TransferFee, ...]]]:
+        """Read every pool's mints: the decimals not configured, and each mint's Token-2022 transfer fees (with the
+        current epoch, which selects them) for the quotes to pay. A change to a mint's fee is scheduled two epochs
+        ahead, and :meth:`~arbotlib.amm.whirlpool.transfer_fee.TransferFeeConfig.fees_from` assumes a scheduled one
+        until its epoch comes, the newer alone from then on. No state is touched (it may run without the lock)."""
         mints = sorted({mint for pool in self.pools.values() for mint in (pool.base_mint, pool.quote_mint)})
         missing = {mint for pool in self.pools.values()
                    for mint, decimals in ((pool.base_mint, pool.base_decimals),
@@ -390,15 +448,25 @@ class OrcaExchange(Exchange):
         if configs:
             epoch = await self.rpc.get_epoch()
             fees = {mint: charged for mint, config in configs.items() if (charged := config.fees_from(epoch))}
+        return found, fees
+
+    def _set_mints(self, found: dict[str, int], fees: dict[str, tuple[TransferFee, ...]]) -> list[PoolWatch]:
+        """Apply a mint read (decimals, transfer fees); the pools whose transfer fees changed."""
+        self._mint_reads += 1
+        changed = []
         for pool in self.pools.values():
             pool.base_decimals = found.get(pool.base_mint, pool.base_decimals)
             pool.quote_decimals = found.get(pool.quote_mint, pool.quote_decimals)
+            was = (pool.base_transfer_fees, pool.quote_transfer_fees)
             pool.set_transfer_fees(fees)
+            if (pool.base_transfer_fees, pool.quote_transfer_fees) != was:
+                changed.append(pool)
         if self.tap is not None:
             if found:
                 self.tap({"decimals": found})
             self.tap({"transfer_fees": {mint: [[fee.epoch, fee.maximum_fee, fee.basis_points] for fee in charged]
                                         for mint, charged in fees.items()}})
+        return changed
 
     async def _resync(self, generation: int, why: str) -> None:
         """Re-read every watched account (retrying with backoff), then publish and go LIVE."""

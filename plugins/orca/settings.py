@@ -45,6 +45,10 @@ class OrcaSettings:
                                     help="a LIVE pool with no change for this long is read again and, once the "
                                          "read proves its state current, published with the read's time and slot "
                                          "(keep it under staleness's stale_after_s); 0: never")
+    mint_refresh_s: float = option(600.0, ge=0, le=86_400,
+                                   help="the mints and the epoch are read again this often: a Token-2022 transfer "
+                                        "fee scheduled since, or the newer fee's epoch reached, is quoted without "
+                                        "waiting for a resync; 0: only at a resync")
     reconnect_initial_s: float = option(0.25, ge=0.01, le=600,
                                         help="first reconnect delay (with jitter); doubles per failure")
     reconnect_max_s: float = option(30.0, ge=0.01, le=3600, help="longest reconnect delay")

@@ -44,11 +44,14 @@ class Proposal:
     share: Decimal
     """The destination's share of the asset when proposed."""
     total: Decimal
+    deposit_fee: Decimal = ZERO
+    """What the destination keeps of the deposit, in ``asset`` (:meth:`bot.api.TransferVenue.deposit_fee`)."""
 
     def costs(self) -> str:
         t = self.terms
         network = f"network fee {t.network_fee} {t.network_fee_asset}, " if t.network_fee else ""
-        return (f"withdrawal fee {t.fee} {self.asset} (minimum {t.minimum}), {network}"
+        deposit = f"deposit fee {self.deposit_fee} {self.asset} at {self.destination}, " if self.deposit_fee else ""
+        return (f"withdrawal fee {t.fee} {self.asset} (minimum {t.minimum}), {deposit}{network}"
                 f"expected in ~{t.expected_s:g} s")
 
     def describe(self) -> str:

@@ -217,7 +217,8 @@ class RebalanceService(Service[RebalanceSettings]):
             address = await destination.deposit_address(proposal.asset)
             proposal = await self._priced(proposal, address)  # the cost recorded is the cost to this address
             transfer = Transfer(f"rb-{uuid.uuid4().hex[:20]}", proposal.asset, proposal.amount, proposal.source,
-                                proposal.destination, address, proposal.terms.fee, proposal.terms.network_fee,
+                                proposal.destination, address, proposal.terms.fee + proposal.deposit_fee,
+                                proposal.terms.network_fee,
                                 TransferStatus.PLANNED, now, now,
                                 network_fee_asset=proposal.terms.network_fee_asset)
             await self._save(transfer)
@@ -228,14 +229,16 @@ class RebalanceService(Service[RebalanceSettings]):
 
     async def _priced(self, proposal: Proposal, address: str | None = None) -> Proposal:
         """``proposal`` at its source's terms for the destination's deposit address (``address``, else asked of the
-        destination): what sending there costs (a wallet pays the rent of a token account the transfer creates)."""
+        destination): what sending there costs (a wallet pays the rent of a token account the transfer creates), and
+        what the destination keeps of the deposit (raising, naming it, for an amount below its deposit minimum)."""
         source, destination = self._venue(proposal.source), self._venue(proposal.destination)
         if source is None or destination is None:
             return proposal
         if address is None:
             address = await destination.deposit_address(proposal.asset)
         terms = await source.transfer_terms_to(proposal.asset, address)
-        return proposal if terms is None else replace(proposal, terms=terms)
+        deposit_fee = await destination.deposit_fee(proposal.asset, proposal.amount)
+        return replace(proposal, terms=proposal.terms if terms is None else terms, deposit_fee=deposit_fee)
 
     async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
         try:

@@ -26,7 +26,8 @@ pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its
 ``lose_create_order`` (the order is created, then the connection is closed before any answer),
 ``hang_create_order_s`` (created, then the answer is late), ``cut_create_order`` (created, then the
 answer stops half-way through its body and the connection is closed), ``stale_trades`` (the next
-trade lists leave out the newest trade), ``fail_next`` (per path, the errors the next requests get,
+trade lists leave out the newest trade), ``my_trades_max_range_s`` (a trade list over a longer ``from``..``to`` is
+refused, as Crypto.com refuses one over a day), ``fail_next`` (per path, the errors the next requests get,
 e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
@@ -164,6 +165,12 @@ class FakeGate:
         self.stale_trades = 0
         """How many next ``GET /spot/my_trades`` answers leave out the newest trade (the trade list lagging the
         order's state, as a venue's separate trade store may)."""
+        self.my_trades_max_range_s: int | None = None
+        """Refuse a ``GET /spot/my_trades`` whose ``from``..``to`` (``to`` defaulting to now) spans more than this
+        many seconds, ``INVALID_PARAM_VALUE``: the rule of Crypto.com's ``private/get-trades`` (at most one day
+        between ``start_time`` and ``end_time``, which defaults to now), for the venues whose trade list has one."""
+        self.my_trades_queries: list[dict] = []
+        """Every ``GET /spot/my_trades`` query, in order."""
         self.fail_next: dict[str, list[tuple[int, str, str]]] = {}
         """Per path: (status, label, message) of the error each next request of it answers, oldest first."""
         self.fill_on_create: Decimal | None = None
@@ -488,6 +495,12 @@ class FakeGate:
                 return web.json_response([{"currency_pair": p, "total": len(os), "orders": os}
                                           for p, os in by_pair.items()])
             if route == ("GET", "/spot/my_trades"):
+                self.my_trades_queries.append(dict(query))
+                if self.my_trades_max_range_s is not None and "from" in query:
+                    span = int(query.get("to", int(time.time()))) - int(query["from"])
+                    if span > self.my_trades_max_range_s:
+                        raise _GateError(400, "INVALID_PARAM_VALUE", f"time range {span}s exceeds "
+                                                                     f"{self.my_trades_max_range_s}s")
                 trades = self.trades
                 if self.stale_trades > 0:
                     self.stale_trades -= 1

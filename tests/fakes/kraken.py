@@ -24,7 +24,9 @@ plugin against the venue rather than against itself. Faults on demand:
 Funding, as documented for withdrawals to pre-registered keys and deposits: ``WithdrawMethods``,
 ``WithdrawInfo``, ``WithdrawAddresses`` (each key's address), ``Withdraw`` (only to a key in
 ``withdraw_keys``; the amount includes the fee, taken from the balance), ``WithdrawStatus``,
-``DepositAddresses``, ``DepositStatus`` (:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
+``DepositMethods`` (``fee``, ``minimum`` and ``limit`` per method: ``deposit_fees``, ``deposit_minimums``,
+``deposit_limits``), ``DepositAddresses``, ``DepositStatus`` (:meth:`FakeKrakenREST.deposit` makes a deposit arrive,
+less the deposit fee).
 
 Balances: ``Balance`` (totals) and ``BalanceEx`` as documented (``balance``, ``hold_trade``, ``credit``,
 ``credit_used``), whose ``hold_trade`` is what the open orders hold (:meth:`FakeKrakenREST.holds`); an Earn
@@ -406,6 +408,15 @@ class FakeKrakenREST:
         """Asset -> the most a withdrawal may deliver now (``WithdrawInfo``'s ``limit``, net of the fee; ``Withdraw``
         refuses more); no entry: the balance."""
         self.deposit_addresses = {("SOL", "Solana"): "KrakenDeposit111111111111111111111111111111"}
+        self.deposit_fees: dict[str, Decimal] = {}
+        """Asset -> the fee Kraken keeps of each deposit (``DepositMethods``' ``fee``; ``DepositStatus`` lists the
+        amount that arrived and this fee; the balance gets the difference); no entry: none."""
+        self.deposit_minimums: dict[str, Decimal] = {}
+        """Asset -> ``DepositMethods``' ``minimum`` (the least net amount, less the fee, a deposit may bring); no
+        entry: 0."""
+        self.deposit_limits: dict[str, Decimal] = {}
+        """Asset -> ``DepositMethods``' ``limit`` (the most net amount a deposit may bring now); no entry: ``false``, no
+        limit."""
         self.withdrawals: list[dict] = []
         self.deposits: list[dict] = []
         self.listeners: list[Callable[[dict], None]] = []
@@ -652,6 +663,16 @@ class FakeKrakenREST:
     def _m_WithdrawStatus(self, p: dict) -> list:
         return [w for w in self.withdrawals if w["asset"] == p.get("asset")]
 
+    def _m_DepositMethods(self, p: dict) -> list:
+        """Each method with a deposit address for the asset, as documented: ``method``, ``limit`` (a string, or
+        ``false``: no limit), ``fee``, ``address-setup-fee``, ``gen-address`` and ``minimum``."""
+        asset = p.get("asset", "")
+        limit = self.deposit_limits.get(asset)
+        return [{"method": method, "limit": False if limit is None else f"{limit:f}",
+                 "fee": f"{self.deposit_fees.get(asset, Decimal(0)):.10f}", "address-setup-fee": "0.00000000",
+                 "gen-address": True, "minimum": f"{self.deposit_minimums.get(asset, Decimal(0)):f}"}
+                for (a, method) in self.deposit_addresses if a == asset]
+
     def _m_DepositAddresses(self, p: dict) -> list:
         address = self.deposit_addresses.get((p.get("asset", ""), p.get("method", "")))
         return [] if address is None else [{"address": address, "expiretm": "0", "new": False}]
@@ -660,12 +681,14 @@ class FakeKrakenREST:
         return [d for d in self.deposits if d["asset"] == p.get("asset")]
 
     def deposit(self, asset: str, amount: Decimal, txid: str, status: str = "Success") -> None:
-        """Funds arrive on the account (credited when ``status`` is Success)."""
+        """``amount`` arrives on the account (credited, less the asset's ``deposit_fees``, when ``status`` is
+        Success)."""
+        fee = self.deposit_fees.get(asset, Decimal(0))
         self.deposits.append({"method": "Solana", "aclass": "currency", "asset": asset, "refid": f"D{txid}",
-                              "txid": txid, "info": "", "amount": str(amount), "fee": "0", "time": time.time(),
+                              "txid": txid, "info": "", "amount": str(amount), "fee": str(fee), "time": time.time(),
                               "status": status})
         if status == "Success":
-            self.balances[asset] = str(Decimal(self.balances.get(asset, "0")) + amount)
+            self.balances[asset] = str(Decimal(self.balances.get(asset, "0")) + amount - fee)
 
     def _m_GetWebSocketsToken(self, p: dict) -> dict:
         token = secrets.token_urlsafe(24)

@@ -158,3 +158,59 @@ async def test_the_terms_carry_the_keys_method_minimum_and_the_withdrawal_limit(
     assert proposal is not None and proposal.amount == Decimal("3")
     sent = await rebalancer(bot, kraken)[0].send(proposal)
     assert sent.status is TransferStatus.SENT and Decimal(fake_rest.withdrawals[0]["amount"]) == Decimal("3")
+
+
+class _Source(_Wallet):
+    """A wallet sending SOL to Kraken: withdrawal fee 0.001 SOL, minimum 0.01; records what it was asked to send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Transfer] = []
+
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        return TransferTerms(asset, Decimal("0.001"), Decimal("0.01"), Decimal(0), asset, 30.0)
+
+    async def withdraw(self, transfer_: Transfer) -> str:
+        self.sent.append(transfer_)
+        return f"sig{len(self.sent)}"
+
+
+async def test_a_deposit_into_kraken_counts_its_deposit_fee_and_refuses_an_amount_below_its_minimum(
+        kraken_bot, fake_ws, fake_rest):
+    """``DepositMethods`` gives the configured method's fee and minimum: the fee is a cost of the transfer (shown and
+    recorded with the withdrawal fee), an amount below the minimum (or above the limit) is refused, naming it."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, deposit_methods='{ SOL = "Solana" }')
+    fake_rest.deposit_fees["SOL"] = Decimal("0.02")
+    fake_rest.deposit_minimums["SOL"] = Decimal("0.5")
+    assert await kraken.deposit_fee("SOL", Decimal("5")) == Decimal("0.02")
+    assert await kraken.deposit_fee("SOL", Decimal("0.52")) == Decimal("0.02")  # 0.5 net: the minimum
+    with pytest.raises(PermanentError, match=r"0\.51 SOL \(0\.49 after .*Solana deposit minimum 0\.5"):
+        await kraken.deposit_fee("SOL", Decimal("0.51"))  # Kraken's minimum is of the net amount
+    fake_rest.deposit_limits["SOL"] = Decimal("4")
+    assert await kraken.deposit_fee("SOL", Decimal("4.02")) == Decimal("0.02")
+    with pytest.raises(PermanentError, match=r"Solana deposit limit 4"):
+        await kraken.deposit_fee("SOL", Decimal("4.03"))
+    del fake_rest.deposit_limits["SOL"]
+
+    source = _Source()
+    alerts: list[str] = []
+    ctx = SimpleNamespace(name="rebalance", store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
+                          log=logging.getLogger("arbot.rebalance"),
+                          alert=lambda level, kind, message, **fields: alerts.append(message),
+                          operator=SimpleNamespace(exchanges={"kraken": kraken, "wallet": source}))
+    service = RebalanceService("rebalance", RebalanceSettings(enabled=True), ctx)  # type: ignore[arg-type]
+    proposal = Proposal("SOL", "wallet", "kraken", Decimal("5"), await source.transfer_terms("SOL"), Decimal("0.1"),
+                        Decimal("100"))
+    sent = await service.send(proposal)
+    assert sent.status is TransferStatus.SENT and sent.fee == Decimal("0.021")  # withdrawal + deposit fee
+    assert bot.store.transfers()[0].fee == Decimal("0.021")
+    assert any("deposit fee 0.02 SOL" in a for a in alerts), alerts
+    fake_rest.deposit("SOL", Decimal("5"), "sig1")
+    assert await kraken.credited(sent)
+    assert Decimal(fake_rest.balances["SOL"]) == Decimal("100") + Decimal("4.98")
+
+    small = Proposal("SOL", "wallet", "kraken", Decimal("0.4"), await source.transfer_terms("SOL"), Decimal("0.1"),
+                     Decimal("100"))
+    with pytest.raises(PermanentError, match="deposit minimum 0.5"):
+        await service.send(small)
+    assert len(source.sent) == 1 and len(bot.store.transfers()) == 1  # nothing stored, nothing sent
