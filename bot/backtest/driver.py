@@ -108,6 +108,10 @@ class MarkTape:
         self.clock = clock
         self.changes: list[MarkChange] = []
         self._last: dict[tuple[str, str], Decimal] = {}
+        self._read: dict[tuple[str, str], object] = {}
+        """Each market's latest update (:meth:`Portfolio.tops`) when its mid was last read."""
+        self._keys: list[tuple[str, str]] = []
+        """The markets, sorted: made again only when one is added (the portfolio never drops one)."""
 
     def subscribe(self, bus: Any) -> None:
         bus.subscribe(FillApplied, self.take, owner="backtest")
@@ -115,9 +119,17 @@ class MarkTape:
     def take(self, *_: Any) -> None:
         """Note the mids that changed since the last reading, at the current simulated time."""
         now = self.clock.time_ns()
-        last = self._last
-        for key in sorted(self.portfolio.data_times()):
+        last, read = self._last, self._read
+        tops = self.portfolio.tops()
+        if len(tops) != len(self._keys):
+            self._keys = sorted(tops)
+        for key in self._keys:
+            # The same update as at the last reading (a market that did not move since: a portfolio's update is
+            # immutable, replaced on each change) has the same mid: no Decimal is made, and nothing was noted.
+            if tops[key] is read.get(key):
+                continue
             mid = self.portfolio.last_price(*key)
+            read[key] = tops[key]  # as priced by that reading (pricing replaces the update with its priced copy)
             if mid is not None and last.get(key) != mid:
                 last[key] = mid
                 self.changes.append((now, key[0], key[1], mid))
