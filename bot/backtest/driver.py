@@ -482,7 +482,11 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
     bot.markouts.gathered = True  # nothing reads the store before the run ends: samples are written in batches
     collector.subscribe(bot.bus)  # before start: the first books already count
     tape = MarkTape(bot.portfolio, clock)
-    tape.subscribe(bot.bus)
+    # Without a strategy there is no fill, so no equity curve to mark (the venues alone: the benchmark's baseline):
+    # the tape would price every market each simulated second for nothing.
+    marking = bool(config.of_kind("strategy"))
+    if marking:
+        tape.subscribe(bot.bus)
     await bot.start()
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
     # would run them at moments that depend on the machine's speed, so it runs none.
@@ -504,7 +508,8 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         if steps is None and not any(v.plan.recorded for v in venues):
             steps = DEFAULT_STEPS
         wall, cpu = time.perf_counter(), time.process_time()
-        done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step, sample=tape.take)
+        sample = tape.take if marking else None
+        done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step, sample=sample)
         drive_wall_s, drive_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
         damaged = [f'exchange "{name}": its recording {stats.path} cannot be played to its end: {why}'
                    for name, stats in recording_stats(venues).items() if (why := stats.stopped_early())]
@@ -514,7 +519,8 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
         await bot.executor.settle(SETTLE_S)
         bot.markouts.flush()
-        tape.take()  # the mids at the end: the equity curve ends at the net + the unrealized PnL the report gives
+        if marking:
+            tape.take()  # the mids at the end: the equity curve ends at the net + the unrealized PnL the report gives
         status = {name: {str(k): str(v) for k, v in (bot.ask(s, "status") or {"status()": "failed"}).items()}
                   for name, s in sorted(bot.strategies.items())}
         types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
