@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import heapq
 import inspect
 import logging
@@ -362,6 +363,26 @@ def stepped_venues(bot: Any, plans: dict[str, BacktestPlan]) -> list[Venue]:
             if name in bot.exchanges and (plan.recorded or plan.pace_ns is not None)]
 
 
+YOUNG_OBJECTS_PER_COLLECTION = 10_000
+"""Allocations between two passes of the cyclic collector over the young objects while the markets are stepped
+(Python's default: 700)."""
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Generator[None, None, None]:
+    """Run the cyclic garbage collector's young-object pass every :data:`YOUNG_OBJECTS_PER_COLLECTION` allocations
+    instead of every 700, then restore the thresholds. A market step makes dozens of short-lived objects (events,
+    tuples, Decimals) that reference counting frees at once; at the default, a pass over the young objects ran
+    every few dozen steps and cost about 0.3 µs a step. Exact: the collector only frees unreachable cycles, and
+    nothing the bot decides reads when it does."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], YOUNG_OBJECTS_PER_COLLECTION), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 @types.coroutine
 def _one_turn() -> Generator[None, None, None]:
     """Let the loop take one turn: ``asyncio.sleep(0)`` without its coroutine around the bare yield."""
@@ -509,7 +530,8 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
             steps = DEFAULT_STEPS
         wall, cpu = time.perf_counter(), time.process_time()
         sample = tape.take if marking else None
-        done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step, sample=sample)
+        with fewer_collections():
+            done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step, sample=sample)
         drive_wall_s, drive_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
         damaged = [f'exchange "{name}": its recording {stats.path} cannot be played to its end: {why}'
                    for name, stats in recording_stats(venues).items() if (why := stats.stopped_early())]
