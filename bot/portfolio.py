@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, DefaultContext, localcontext
 from itertools import islice
 from operator import itemgetter
@@ -184,6 +184,12 @@ class Portfolio(PortfolioView):
                                   changed_ns=status.ts_ns if status else None,
                                   reason=status.reason if status else "", resyncs=self._resyncs.get(key, 0)))
         return views
+
+    def tops(self) -> Mapping[tuple[str, str], Top]:
+        """Each market's latest update (:data:`Top`), read-only: a market once here stays; an update is replaced,
+        never changed in place, so the same object means no update since (what the backtest's mark tape skips on).
+        Its touch may still be unpriced: read prices through :meth:`top` or :meth:`last_price`."""
+        return self._top
 
     def data_times(self) -> dict[tuple[str, str], int]:
         """Time (ns) of the latest book update per market."""
