@@ -113,3 +113,27 @@ async def test_a_transfer_cost_alone_can_trip_the_daily_loss_and_counts_in_what_
     await wait_for(lambda: [t for t in trips(limited, "limits") if "daily" in t.reason], what="the daily loss trip")
     [trip] = [t for t in trips(limited, "limits") if "daily" in t.reason]
     assert "transfer_costs" in (trip.details or "") and "2.5" in (trip.details or "")
+
+
+async def test_risk_and_pnl_day_each_say_when_their_day_began_with_a_reset_at_0800(make_bot):
+    """With ``daily_reset_at = "08:00"`` the limits' day is not /pnl day's: a loss made at 06:00 is on /pnl day and
+    not in /risk's daily loss, and each surface says when its day began."""
+    from bot.clock import ManualClock
+    from bot.domain import Side
+    from tests.helpers.risk_kit import fill
+    from tests.test_surfaces_agree import CONFIG, PLUGINS, order
+
+    config = CONFIG.replace("[risk.limits]\n", '[risk.limits]\ndaily_reset_at = "08:00"\n')
+    reset = await make_bot(config, extra=PLUGINS, clock=ManualClock(NOW))
+    await order(reset, "grid", "A", Side.BUY, "1", "100", "BTC/USD", "v")
+    await order(reset, "grid", "B", Side.SELL, "1", "99", "BTC/USD", "v")
+    reset.bus.publish(fill("A", Side.BUY, "1", "100", "0", BEFORE_MIDNIGHT))
+    reset.bus.publish(fill("B", Side.SELL, "1", "99", "0", NOW - 7 * 3600 * 1_000_000_000))  # 06:00 in Berlin
+    await reset.executor.flush()
+    pnl = await reset.commands.dispatch(VIEWER, "pnl", [])
+    assert pnl.title == "PnL this day (since Wed 2026-11-18 00:00 Europe/Berlin)"
+    assert pnl.text.startswith("total net: -1.00 USD")
+    risk = await reset.commands.dispatch(VIEWER, "risk", [])
+    facts = {row[1]: row[2] for row in risk.rows[1:]}
+    assert facts["daily loss day"] == "since Wed 2026-11-18 08:00 Europe/Berlin"
+    assert facts["daily loss USD"] == "0.00 / 1000.00 USD"
