@@ -350,13 +350,14 @@ class Limits(RiskCheck):
                     counted.append(f"{money(cost, asset)} at {money(mid, quote)}")
         return loss, counted, unpriced
 
-    @_exact
     def _day_loss(self, quote: str) -> Decimal:
         """Today's loss in ``quote`` for ``max_daily_loss``: the realized loss after fees of every strategy, plus the
-        day's transfer costs counted in ``quote`` (in the caller's exact context)."""
-        loss = -self._day_net.get(quote, ZERO)
+        day's transfer costs counted in ``quote``, exact (on the hot path: no context is entered without a cost)."""
+        net = self._day_net.get(quote)
+        loss = net.copy_negate() if net else ZERO  # exact at any precision, as a unary minus is not
         if self._transfer_costs and "max_daily_loss" in self._money:
-            loss += self._transfer_loss(quote)[0]
+            with localcontext(prec=EXACT_DIGITS):
+                loss += self._transfer_loss(quote)[0]
         return loss
 
     def _limit(self, key: str, quote: str) -> Decimal | None:
