@@ -40,8 +40,11 @@ async def chart_pnl(op: Operator, settings: ChartsSettings, args: list[str]) -> 
     costs = ledger.transfer_costs(since_ns=since)  # transfers created in the period, as /pnl counts them
     when = PNL_PERIODS[period] if period else "since the first fill"
     if not curves:
-        return Reply(f"No fills {when}: no PnL to chart." + transfer_costs_text({}, costs))
-    title = pnl_title(when, curves) + transfer_costs_text({c.asset: c.total for c in curves}, costs)
+        costs_text = transfer_costs_text({}, costs)
+        return Reply(f"No fills {when}: no PnL to chart." + (f" {costs_text[0].upper()}{costs_text[1:]}."
+                                                              if costs_text else ""))
+    costs_text = transfer_costs_text({c.asset: c.total for c in curves}, costs)
+    title = pnl_title(when, curves) + (f"; {costs_text}" if costs_text else "")
     png = await asyncio.to_thread(pnl_png, curves, title, _size(settings))
     return Reply(title, image_png=png)
 
@@ -56,7 +59,7 @@ def transfer_costs_text(net: dict[str, Decimal], costs: dict[str, Decimal]) -> s
     without any): the curves are the strategies' net, no transfer is a strategy's."""
     if not costs:
         return ""
-    return (f"; transfer costs: {moneys(costs)}; net after transfer costs: "
+    return (f"transfer costs: {moneys(costs)}; net after transfer costs: "
             f"{moneys(net_after_transfer_costs(net, costs))}")
 
 

@@ -130,10 +130,10 @@ class Limits(RiskCheck):
         """Loss limits breached today (a breach runs the action once): ``("daily", quote)`` and
         ``("daily", quote, strategy)``, kept across a restart the same day (:mod:`.tripped`)."""
         self._transfer_costs: dict[str, Decimal] = {}
-        self._reads_transfers = False
-        """Whether today's transfer costs are read from the store (from :meth:`start` on, with ``max_daily_loss``)."""
         """What moving funds cost the bot today, per asset (``Ledger.transfer_costs`` of the transfers created since
         :attr:`_day_start_ns`, as ``/pnl day``): in the daily loss (:meth:`_transfer_loss`), in no strategy's."""
+        self._reads_transfers = False
+        """Whether today's transfer costs are read from the store (from :meth:`start` on, with ``max_daily_loss``)."""
         self._recent: deque[float] = deque()
         self._next_reset_ns = 0
         self._day_start_ns = 0
@@ -322,9 +322,9 @@ class Limits(RiskCheck):
 
     @_exact
     def _transfer_loss(self, quote: str) -> tuple[Decimal, list[str], list[str]]:
-        """Today's transfer costs as a loss in ``quote`` (the rule of docs/plugins.md, "limits"): a cost in an asset
-        the daily loss is watched in counts in that asset's day only; any other (a wallet's SOL network fee) counts
-        in every quote's, at the mid the portfolio holds for ASSET/QUOTE (the first venue by name that has one).
+        """Today's transfer costs as a loss in ``quote`` (the rule of docs/architecture.md, "Accounting"): a cost in
+        an asset the daily loss is watched in counts in that asset's day only; any other (a wallet's SOL network fee)
+        counts in every quote's, at the mid the portfolio holds for ASSET/QUOTE (the first venue by name with one).
         Returns (the loss, what was counted, what could not be priced), the last two as text for ``/risk``."""
         costs = self._transfer_costs
         if not costs:
