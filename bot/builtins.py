@@ -421,16 +421,30 @@ async def snapshot_balances(op: Operator) -> None:
 
 
 async def daily_summary(op: Operator) -> None:
-    from .ledger import totals
+    """The bot's last whole day (midnight to midnight in ``[scheduler] timezone``, the day ``/pnl day`` shows while
+    it lasts): each strategy's realized PnL, fees and net, and the day's transfer costs with the bot's net after
+    them, the figures ``/pnl day`` gave at the day's end. Sent at ``daily_summary_at`` (a catch-up at start, later
+    that day, is of the same day)."""
+    from .ledger import day_start_ns, net_after_transfer_costs, strategy_figures, totals, transfer_costs
     from .report import fees_text
-    since = op.now_ns() - 86_400 * 1_000_000_000
-    figures = op.pnl(since_ns=since)
+    tz = op.timezone
+    end = op.period_start_ns("day")
+    start = day_start_ns(end - 1, tz)
+    store = op.ledger().store
+    fills = [(strategy, fill) for strategy, fill in store.fills() if fill.ts_ns < end]  # a fill counts in its day
+    figures = strategy_figures(fills, start, None, store.closes())
     fields = {name: f"realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net "
                     f"{moneys(fig.net, fig.quotes)}" for name, fig in figures.items()}
     total = totals(figures.values())
+    costs = transfer_costs(t for t in store.transfers(since_ns=start) if t.created_ns < end)  # as /pnl: created then
+    if costs:  # the bot's, no strategy's: the strategies' net less them, as /pnl says it
+        fields["transfer costs"] = moneys(costs)
+        fields["net after transfer costs"] = moneys(net_after_transfer_costs(total.net, costs))
     fee_only = (f" (and {total.fee_only} fee-only {'entry' if total.fee_only == 1 else 'entries'})"
                 if total.fee_only else "")
-    op.alert(AlertLevel.INFO, "summary", f"daily summary: {total.fills} fills in the last 24 h{fee_only}", **fields)
+    day = dt.datetime.fromtimestamp(start // 1_000_000_000, zoneinfo.ZoneInfo(tz))
+    op.alert(AlertLevel.INFO, "summary", f"daily summary: {day:%a %Y-%m-%d} (since {day:%H:%M} {tz}): "
+                                         f"{total.fills} fills{fee_only}", **fields)
 
 
 @hookimpl

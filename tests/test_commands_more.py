@@ -103,14 +103,18 @@ async def test_pnl_per_strategy_over_day_week_and_month(traded):
     assert not bad.ok and bad.title == "Usage: /pnl [day|week|month]"
 
 
-async def test_the_daily_summary_gives_the_ledgers_last_24_hours(traded):
+async def test_the_daily_summary_gives_the_ledgers_last_whole_day(traded):
     from bot.builtins import daily_summary
 
     seen = alerts_of(traded)
     await daily_summary(traded.operator)
     [alert] = [a for a in seen if a.kind == "summary"]
-    # since 12:00 yesterday: C and D for s (as /pnl's day), F and G for s2
-    assert alert.message == "daily summary: 4 fills in the last 24 h"
+    assert alert.message == "daily summary: Tue 2026-11-17 (since 00:00 Europe/Berlin): 0 fills"  # C is the 18th's
+    traded.clock.advance(86_400)  # the next day: the summary is of the 18th, what /pnl day showed at its end
+    await daily_summary(traded.operator)
+    [_, alert] = [a for a in seen if a.kind == "summary"]
+    # the 18th in Berlin: C (00:30) and D for s (as /pnl's day), F and G for s2
+    assert alert.message == "daily summary: Wed 2026-11-18 (since 00:00 Europe/Berlin): 4 fills"
     assert alert.fields == {"s": "realized 10.00 USD, fees 0.35 USD, net 9.65 USD",
                             "s2": "realized 0.10 USD, fees 0.02 USD, net 0.08 USD"}
 
@@ -440,12 +444,13 @@ async def test_a_fee_only_entry_is_not_counted_among_the_fills_on_any_surface(tr
         since_ns=traded.operator.period_start_ns("day")).values())) == "4 (+1 fee only)"
     report = {row[0]: row for row in report_reply(traded.store).rows[1:]}
     assert report["s2"][3] == "2 (+1 fee only)" and report["s2"][6] == "0.07 USD"
-    seen = alerts_of(traded)
-    await daily_summary(traded.operator)
-    [alert] = [a for a in seen if a.kind == "summary"]
-    assert alert.message == "daily summary: 4 fills in the last 24 h (and 1 fee-only entry)"
     web = _figures(traded.operator.pnl(since_ns=traded.operator.period_start_ns("day"))["s2"])
     assert (web["fills"], web["fee_only"]) == (2, 1)
+    seen = alerts_of(traded)
+    traded.clock.advance(86_400)  # the summary of the day that ended
+    await daily_summary(traded.operator)
+    [alert] = [a for a in seen if a.kind == "summary"]
+    assert alert.message == "daily summary: Wed 2026-11-18 (since 00:00 Europe/Berlin): 4 fills (and 1 fee-only entry)"
 
 
 def test_pnl_totals_for_the_fleet_carry_every_fee_the_bots_row_shows():

@@ -87,7 +87,7 @@ from bot.api import (
     Side,
     TimeInForce,
 )
-from bot.api.ledger import EXACT_DIGITS, money, significant
+from bot.api.ledger import EXACT_DIGITS, money, predicted_for_filled, significant
 
 from .records import (
     ArbExecutionRow,
@@ -203,6 +203,9 @@ class Execution:
         self.reported: Decimal | None = None
         """The realized PnL it last finished with (None: not finished in this run; the first is its ExecutionResult's,
         a late fill's finish corrects the row and this run's total)."""
+        self.reported_predicted: Decimal | None = None
+        """Its prediction for what it executed when it last finished in this run (``predicted_for_filled``: what
+        this run's predicted total counts, corrected as the realized one when a late fill changes what executed)."""
         if row.hedge_cid:
             self.hedge = Leg("hedge", row.cex_exchange, Side(row.hedge_side), row.hedge_qty, row.hedge_price,
                              row.hedge_cid, status=row.hedge_status, filled=row.hedge_filled)
@@ -862,13 +865,18 @@ class ArbExecutions:
             self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge left {residual} {self.base} "
                            f"on {self.settings.cex} ({ex.hedge.status} {ex.hedge.filled} of {ex.hedge.qty})",
                            opportunity=ex.id, qty=f"{residual} {self.base}", venue=self.settings.cex)
+        result = ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl, realized_pnl=realized,
+                                 quote=self.quote, ts_ns=now, opportunity_id=ex.id, size=r.size, filled=ex.executed())
+        predicted, _ = predicted_for_filled(result)  # a partial fill is judged on its part, as every surface does
+        if ex.reported_predicted is not None:
+            self.predicted_total += predicted - ex.reported_predicted
+        elif ex.reported is None:
+            self.predicted_total += predicted
+        ex.reported_predicted = predicted
         if ex.reported is None:
             self.done_count += 1
             self.realized_total += realized
-            self.predicted_total += r.predicted_pnl
-            self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
-                                                 realized_pnl=realized, quote=self.quote, ts_ns=now,
-                                                 opportunity_id=ex.id, size=r.size, filled=ex.executed()))
+            self.ctx.bus.publish(result)
         else:  # finished again after a late fill: the row and this run's total take the new figure, and a changed
             self.realized_total += realized - ex.reported  # one is told as a correction of the result published
             if realized != ex.reported:  # first (the backtest's captured PnL, the prediction gate count it once)

@@ -7,10 +7,11 @@ worker thread, so the loop keeps trading while matplotlib works.
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bot.api import Reply
-from bot.api.ledger import money
+from bot.api.ledger import money, moneys, net_after_transfer_costs
 
 from .history import PriceHistory
 from .render import Size, pnl_png, price_png
@@ -34,11 +35,16 @@ async def chart_pnl(op: Operator, settings: ChartsSettings, args: list[str]) -> 
     if len(args) > 1 or (period is not None and period not in PNL_PERIODS):
         return Reply(f"Usage: /chart {USAGE}", ok=False)
     since = op.period_start_ns(period) if period else None
-    curves = pnl_curves(op.ledger().steps(since_ns=since), since_ns=since)
+    ledger = op.ledger()
+    curves = pnl_curves(ledger.steps(since_ns=since), since_ns=since)
+    costs = ledger.transfer_costs(since_ns=since)  # transfers created in the period, as /pnl counts them
     when = PNL_PERIODS[period] if period else "since the first fill"
     if not curves:
-        return Reply(f"No fills {when}: no PnL to chart.")
-    title = pnl_title(when, curves)
+        costs_text = transfer_costs_text({}, costs)
+        return Reply(f"No fills {when}: no PnL to chart." + (f" {costs_text[0].upper()}{costs_text[1:]}."
+                                                              if costs_text else ""))
+    costs_text = transfer_costs_text({c.asset: c.total for c in curves}, costs)
+    title = pnl_title(when, curves) + (f"; {costs_text}" if costs_text else "")
     png = await asyncio.to_thread(pnl_png, curves, title, _size(settings))
     return Reply(title, image_png=png)
 
@@ -46,6 +52,15 @@ async def chart_pnl(op: Operator, settings: ChartsSettings, args: list[str]) -> 
 def pnl_title(when: str, curves: list[PnlCurve]) -> str:
     """The chart's title: each curve's end, the ledger's realized PnL after fees."""
     return f"Realized PnL {when}, after fees: " + ", ".join(money(c.total, c.asset) for c in curves)
+
+
+def transfer_costs_text(net: dict[str, Decimal], costs: dict[str, Decimal]) -> str:
+    """What moving funds cost in the period and the bot's net after it, worded as ``/pnl`` words them (empty
+    without any): the curves are the strategies' net, no transfer is a strategy's."""
+    if not costs:
+        return ""
+    return (f"transfer costs: {moneys(costs)}; net after transfer costs: "
+            f"{moneys(net_after_transfer_costs(net, costs))}")
 
 
 def _known_symbol(op: Operator, history: PriceHistory, wanted: str) -> str | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import logging
+import zoneinfo
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, localcontext
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from bot.api import (
     ZERO,
@@ -26,11 +28,13 @@ from bot.api import (
 from bot.api.kit import Pool, PoolError
 from bot.api.ledger import (
     EXACT_DIGITS,
+    Ledger,
     Position,
     TimeOrderedPosition,
     amount,
     day_start_ns,
     lot_mark,
+    money,
     next_day_start_ns,
 )
 
@@ -49,6 +53,10 @@ NS_PER_S = 1_000_000_000
 
 VENUE_CLOCK_AHEAD_NS = 60 * NS_PER_S
 """How far ahead of the bot's clock a fill's own time may roll the limits' day (clocks differ by milliseconds)."""
+
+TRANSFER_COSTS_EVERY_S = 10.0
+"""How often the day's transfer costs are read again from the store (no event announces a transfer's fees): a cost
+counts in the daily loss, and can trip it, this long after it was stored at most (``/risk`` reads them afresh)."""
 
 CLOSES_KEPT = 10_000
 """Accepted orders whose ``closes`` the check remembers, at most (an order is forgotten when it is final, or when
@@ -121,6 +129,11 @@ class Limits(RiskCheck):
         self._tripped: set[tuple[str, ...]] = set()
         """Loss limits breached today (a breach runs the action once): ``("daily", quote)`` and
         ``("daily", quote, strategy)``, kept across a restart the same day (:mod:`.tripped`)."""
+        self._transfer_costs: dict[str, Decimal] = {}
+        """What moving funds cost the bot today, per asset (``Ledger.transfer_costs`` of the transfers created since
+        :attr:`_day_start_ns`, as ``/pnl day``): in the daily loss (:meth:`_transfer_loss`), in no strategy's."""
+        self._reads_transfers = False
+        """Whether today's transfer costs are read from the store (from :meth:`start` on, with ``max_daily_loss``)."""
         self._recent: deque[float] = deque()
         self._next_reset_ns = 0
         self._day_start_ns = 0
@@ -153,6 +166,8 @@ class Limits(RiskCheck):
         # with none starts from its realized total
         self._peak = self._realized_total | load_peaks(self.ctx.store, self.name)
         self._saved_peak = dict(self._peak)
+        self._reads_transfers = "max_daily_loss" in self._money
+        self._read_transfer_costs()
         self._act_on_losses_past()
         self._count_recent_orders(now)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
@@ -160,6 +175,8 @@ class Limits(RiskCheck):
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
             self.ctx.bus.subscribe(PoolUpdate, self._on_pool, owner=self.name)
             self.ctx.create_task(self._keep_peaks(), "save peak equity")
+        if self._reads_transfers:
+            self.ctx.create_task(self._watch_transfer_costs(), "read the day's transfer costs")
 
     async def stop(self) -> None:
         self._save_peaks()
@@ -181,6 +198,28 @@ class Limits(RiskCheck):
             await asyncio.sleep(SAVE_EVERY_S)
             self._save_peaks()
 
+    async def _watch_transfer_costs(self) -> None:
+        while True:
+            await asyncio.sleep(TRANSFER_COSTS_EVERY_S)
+            self._roll_day(self.ctx.clock.time_ns())
+            if self._read_transfer_costs():
+                self._act_on_daily_losses()
+
+    def _read_transfer_costs(self) -> bool:
+        """Read today's transfer costs from the store; True when they changed. A store that cannot be read keeps
+        the last ones (logged): the loss limits hold on the figures known."""
+        if not self._reads_transfers:
+            return False
+        try:
+            costs = Ledger(self.ctx.store).transfer_costs(since_ns=self._day_start_ns)
+        except Exception:
+            log.exception("limits %s: today's transfer costs cannot be read; the daily loss counts those read last",
+                          self.name)
+            return False
+        changed = costs != self._transfer_costs
+        self._transfer_costs = costs
+        return changed
+
     def _save_peaks(self) -> None:
         if self._peak != self._saved_peak:
             save_peaks(self.ctx.store, self.name, self._peak, self.ctx.clock.time_ns())
@@ -190,6 +229,7 @@ class Limits(RiskCheck):
         if now_ns >= self._next_reset_ns:
             self._day_net.clear()
             self._strategy_day_net.clear()
+            self._transfer_costs = {}  # the new day's are read next (none made yet, but at the very reset)
             self._tripped = {t for t in self._tripped if t[0] != "daily"}
             zone = self._timezone()
             self._day_start_ns = day_start_ns(now_ns, zone, self.settings.daily_reset_at)
@@ -280,6 +320,46 @@ class Limits(RiskCheck):
             quote = self._quote_of(symbol)
             self._unrealized_sum[quote] = self._unrealized_sum.get(quote, ZERO) + change
 
+    @_exact
+    def _transfer_loss(self, quote: str) -> tuple[Decimal, list[str], list[str]]:
+        """Today's transfer costs as a loss in ``quote`` (the rule of docs/architecture.md, "Accounting"): a cost in
+        an asset the daily loss is watched in counts in that asset's day only; any other (a wallet's SOL network fee)
+        counts in every quote's, at the mid the portfolio holds for ASSET/QUOTE (the first venue by name with one).
+        Returns (the loss, what was counted, what could not be priced), the last two as text for ``/risk``."""
+        costs = self._transfer_costs
+        if not costs:
+            return ZERO, [], []
+        limit = self._money["max_daily_loss"]
+        watched = set(self._quotes(limit))
+        loss = ZERO
+        counted: list[str] = []
+        unpriced: list[str] = []
+        operator = self.ctx.operator
+        for asset, cost in costs.items():
+            if asset == quote:
+                loss += cost
+                counted.append(money(cost, asset))
+            elif asset not in watched:
+                symbol = f"{asset}/{quote}"
+                mid = next((p for ex in sorted(operator.exchanges)
+                            if (p := operator.last_price(ex, symbol)) is not None), None)
+                if mid is None:
+                    unpriced.append(f"{money(cost, asset)} not counted (no {symbol} price)")
+                else:
+                    loss += cost * mid
+                    counted.append(f"{money(cost, asset)} at {money(mid, quote)}")
+        return loss, counted, unpriced
+
+    def _day_loss(self, quote: str) -> Decimal:
+        """Today's loss in ``quote`` for ``max_daily_loss``: the realized loss after fees of every strategy, plus the
+        day's transfer costs counted in ``quote``, exact (on the hot path: no context is entered without a cost)."""
+        net = self._day_net.get(quote)
+        loss = net.copy_negate() if net else ZERO  # exact at any precision, as a unary minus is not
+        if self._transfer_costs and "max_daily_loss" in self._money:
+            with localcontext(prec=EXACT_DIGITS):
+                loss += self._transfer_loss(quote)[0]
+        return loss
+
     def _limit(self, key: str, quote: str) -> Decimal | None:
         """The money limit ``key`` in ``quote``: None when it is not set, or sets none there."""
         limit = self._money.get(key)
@@ -305,17 +385,29 @@ class Limits(RiskCheck):
         on today (its trip's state could not be stored, or the bot stopped before it was) is acted on now, not at
         the next fill, which may never come while the bot sits unpaused. Risk checks start before the strategies
         are built: the host pauses them once they are."""
-        for quote in sorted(self._day_net):
-            self._check_daily(quote)
+        self._act_on_daily_losses()
         for strategy, quote in sorted(self._strategy_day_net):
             self._check_strategy_daily(strategy, quote)
 
+    @_exact
+    def _act_on_daily_losses(self) -> None:
+        """Check ``max_daily_loss`` in every quote with a loss today (a fill's, or a transfer cost counted there)."""
+        if "max_daily_loss" not in self._money:
+            return
+        for quote in self._quotes(self._money["max_daily_loss"]):
+            self._check_daily(quote)
+
     def _check_daily(self, quote: str) -> None:
         """Trip ``max_daily_loss`` in ``quote`` when the day's loss is past it (once a day)."""
-        loss = -self._day_net.get(quote, ZERO)
         daily = self._limit("max_daily_loss", quote)
-        if daily is not None and loss > daily and ("daily", quote) not in self._tripped:
-            self._trip("daily realized loss limit exceeded", None, quote=quote, loss=loss, limit=daily)
+        if daily is None:
+            return
+        loss = self._day_loss(quote)
+        if loss > daily and ("daily", quote) not in self._tripped:
+            figures: dict[str, Any] = {"quote": quote, "loss": loss, "limit": daily}
+            if self._transfer_costs:  # the part of the loss that moving funds cost
+                figures["transfer_costs"] = self._transfer_loss(quote)[0]
+            self._trip("daily realized loss limit exceeded", None, **figures)
             self._tripped_now(("daily", quote))
 
     def _check_strategy_daily(self, strategy: str, quote: str) -> None:
@@ -558,7 +650,7 @@ class Limits(RiskCheck):
         checks: list[tuple[str | None, Decimal, Decimal]] = []  # (strategy or None for all, limit, loss)
         daily = self._limit("max_daily_loss", quote)
         if daily is not None:
-            checks.append((None, daily, -self._day_net.get(quote, ZERO)))
+            checks.append((None, daily, self._day_loss(quote)))
         of_strategy = self._strategy_loss.get(intent.strategy)
         if of_strategy is not None and (limit := of_strategy.of(quote)) is not None:
             checks.append((intent.strategy, limit, -self._strategy_day_net.get((intent.strategy, quote), ZERO)))
@@ -575,7 +667,9 @@ class Limits(RiskCheck):
             if loss + bound > limit:
                 who = f"strategy {strategy}'s" if strategy else "the"
                 key = f"strategy_max_daily_loss.{strategy}" if strategy else "max_daily_loss"
-                return (f"{who} day's loss could reach {loss + bound} {quote} (realized {loss}, open orders and "
+                so_far = f"realized {loss}" if strategy or not self._transfer_costs else \
+                    f"realized and transfer costs {loss}"  # a strategy's own limit counts no transfer
+                return (f"{who} day's loss could reach {loss + bound} {quote} ({so_far}, open orders and "
                         f"this one up to {bound}); {key} is {limit} {quote}")
         return None
 
@@ -586,14 +680,31 @@ class Limits(RiskCheck):
 
     # --- /risk ---------------------------------------------------------------------------------
 
+    def _transfer_note(self, quote: str) -> str:
+        """What of today's transfer costs the daily loss in ``quote`` counts, and what it could not price."""
+        loss, counted, unpriced = self._transfer_loss(quote)
+        converted = [text for text in counted if " at " in text]
+        parts = ([f"transfer costs {money(loss, quote)}" + (f" ({', '.join(converted)})" if converted else "")]
+                 if counted else []) + unpriced
+        return f" ({'; '.join(parts)})" if parts else ""
+
     def _quotes(self, limit: QuoteLimit) -> list[str]:
         """The quote assets to show ``limit`` in: those it is placed in, and those traded since the store began."""
         return sorted(set(limit.placed()) | set(self._day_net) | set(self._realized_total))
 
+    def _day_text(self) -> str:
+        """When the limits' day began, in the bot's zone: ``since Wed 2026-11-18 08:00 Europe/Berlin``."""
+        zone = self._timezone()
+        start = dt.datetime.fromtimestamp(self._day_start_ns // NS_PER_S, zoneinfo.ZoneInfo(zone))
+        return f"since {start:%a %Y-%m-%d %H:%M} {zone}"
+
     def status(self) -> dict[str, str]:
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())  # a day that ended with no fill or order since shows the new one
+        self._read_transfer_costs()  # /risk shows them as stored now, not as last read
         facts: dict[str, str] = {}
+        if "max_daily_loss" in self._money or self._strategy_loss:  # /pnl day's start is in its title: say ours
+            facts["daily loss day"] = self._day_text()
         for key, what in (("max_daily_loss", "daily loss"), ("max_drawdown", "drawdown")):
             limit = self._money.get(key)
             if limit is None:
@@ -602,11 +713,13 @@ class Limits(RiskCheck):
                 facts[what] = f"0 / {plain} (the quote asset first traded)"
                 continue
             for q in self._quotes(limit):
-                used = max(-self._day_net.get(q, ZERO), ZERO) if key == "max_daily_loss" else \
+                used = max(self._day_loss(q), ZERO) if key == "max_daily_loss" else \
                     max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
                 value = limit.placed().get(q)
                 facts[f"{what} {q}"] = f"{amount(used, q)} / " + (
                     f"{amount(value, q)} {q}" if value is not None else f"no limit in {q} (its orders are refused)")
+                if key == "max_daily_loss" and self._transfer_costs:
+                    facts[f"{what} {q}"] += self._transfer_note(q)
         for strategy, limit in self._strategy_loss.items():
             losses = {q: max(-v, ZERO) for (st, q), v in self._strategy_day_net.items() if st == strategy}
             q, loss = max(losses.items(), key=lambda item: item[1], default=("", ZERO))
@@ -641,11 +754,12 @@ class Limits(RiskCheck):
         """The loss, drawdown and rate limits as numbers (what ``status`` shows as text)."""
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())
+        self._read_transfer_costs()
         uses: dict[str, LimitUse] = {}
         for key in ("max_daily_loss", "max_drawdown"):
             limit = self._money.get(key)
             for q, value in (limit.placed() if limit is not None else {}).items():
-                used = max(-self._day_net.get(q, ZERO), ZERO) if key == "max_daily_loss" else \
+                used = max(self._day_loss(q), ZERO) if key == "max_daily_loss" else \
                     max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
                 uses[f"{key}.{q}"] = LimitUse(used, value, q)
         for (strategy, q), net in self._strategy_day_net.items():

@@ -80,14 +80,16 @@ class LimitsSettings:
                 '{ "btc-grid" = "5000" } (USD for a BTC/USD grid)')
     # --- losses: a breach runs the action; orders that could break them are vetoed ---------
     max_daily_loss: Money = option(
-        None, gt=0, help="largest realized loss after fees in one day; orders that could exceed it if they all "
-                         "filled are vetoed" + IN_QUOTE)
+        None, gt=0, help="largest realized loss after fees in one day, plus the day's transfer costs (one in "
+                         "another asset at the portfolio's ASSET/QUOTE mid, named on /risk when none is known); "
+                         "orders that could exceed it if they all filled are vetoed" + IN_QUOTE)
     strategy_max_daily_loss: dict[str, str] = option(
         {}, help='per-strategy daily loss limit, in the quote asset the strategy trades, e.g. { "btc-grid" = "50" } '
                 '(USD for a BTC/USD grid); a breach pauses only it')
     daily_reset_at: dt.time = option(
         dt.time(0, 0), help='when the day\'s loss starts again at zero, "HH:MM" in the bot\'s [scheduler] timezone '
-                            '(the default, midnight, makes it the day of /pnl day and the daily summary)')
+                            '(the default, midnight, makes it the day of /pnl day and the daily summary; /risk says '
+                            'when its day began)')
     fee_bps_bound: Decimal = option(
         Decimal(0), ge=0, lt=10_000, help="fee assumed for each order when bounding what open orders can lose, basis "
                                "points of notional (your venue's highest fee makes the bound include fees)")

@@ -33,9 +33,9 @@ def limits(clock: ManualClock, stored: list[tuple[str, Fill]]):
                           pause=lambda names, reason: [], record_trip=lambda *a, **k: None,
                           kill=lambda reason: None, order=lambda cid: None,
                           store=SimpleNamespace(fills=lambda: list(stored), closes=dict, get_state=lambda key: None,
-                                                set_state=lambda *a: None),
+                                                set_state=lambda *a: None, bot=None, transfers=lambda since_ns: []),
                           bus=SimpleNamespace(subscribe=lambda *a, **k: None),
-                          create_task=lambda *a, **k: None)
+                          create_task=lambda coro, what: coro.close())
     return Limits("limits", settings, ctx)
 
 
