@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
-from bot.store import MARKOUTS, Store, StoreBusy
+from bot.store import MARKOUTS, DecimalText, Store, StoreBusy
 from bot.store.fast import FastRecords
 from bot.writer import StoreWriter
 
@@ -398,5 +398,37 @@ def test_a_fast_record_refuses_a_money_value_that_is_not_a_decimal_as_the_engine
         with pytest.raises(Exception, match="money columns take Decimal, got float"):
             store.insert_order(bad)
         assert not store.order_exists("f-1")
+    finally:
+        store.close()
+
+
+class _Amount(Decimal):
+    """A Decimal subclass: a money column binds its ``str`` through the column's own processor."""
+
+    def __str__(self) -> str:
+        return "subclass-" + super().__str__()
+
+
+def test_every_column_is_bound_as_the_engine_binds_it_defaults_none_and_decimal_subclasses_included(
+        tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    store, fast = _with_records(tmp_path / "a.db")
+    table = sa.Table("param_probe", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("name", sa.String), sa.Column("amount", DecimalText()),
+                     sa.Column("maybe", DecimalText(), nullable=True), sa.Column("flag", sa.Boolean),
+                     sa.Column("given", sa.Integer, default=7), sa.Column("made", sa.String, default=lambda: "made"))
+    table.create(store.engine)
+    rows = [{"name": "a'b\"c", "amount": Decimal("1.50"), "maybe": None, "flag": True},
+            {"name": "x", "amount": _Amount("2"), "maybe": Decimal("-0E-8"), "flag": False}]
+    try:
+        fast.insert_many(table, rows)
+        with store.engine.begin() as conn:
+            conn.execute(table.insert(), rows)
+            stored = [tuple(r)[1:] for r in conn.execute(sa.text("SELECT * FROM param_probe ORDER BY id"))]
+        assert stored[:2] == stored[2:]  # the fast rows are the engine's
+        assert stored[:2] == [("a'b\"c", "1.50", None, 1, 7, "made"), ("x", "subclass-2", "-0E-8", 0, 7, "made")]
+        with pytest.raises(KeyError):  # a row without a column the first one has: refused, nothing written
+            fast.insert_many(table, [rows[0], {"name": "y", "amount": Decimal(1), "maybe": None}])
     finally:
         store.close()

@@ -322,7 +322,8 @@ class ArbExecutions:
     @property
     def awaiting_row(self) -> bool:
         """An execution's row is on its way to the store off the loop: its legs are not submitted yet."""
-        return any(ex.awaiting_row for ex in self.current.values())
+        # asked before every published opportunity's report: with no execution under way (most), no generator
+        return bool(self.current) and any(ex.awaiting_row for ex in self.current.values())
 
     def execute(self, oid: str, evaluation: Evaluation, sol_price: Decimal, now_ns: int) -> Execution | None:
         """Persist the execution, then submit its legs; None if this opportunity already has a row. One whose
