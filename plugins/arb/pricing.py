@@ -851,6 +851,33 @@ class Pricer:
             buy_dex = Touch.HOPELESS if hopeless_to is None or bid <= hopeless_to else Touch.OPEN
         return buy_cex, buy_dex
 
+    def alone(self, book: BookUpdate, direction: Direction) -> Touch | None:
+        """What the touch alone decides of ``direction`` (as :meth:`touch` does) when the other direction has no edge
+        at the touch; None when it has one. The question of a tick in an episode not due for a refresh (most ticks):
+        one call and the comparisons it needs, no pair made (the other side's touch is read first: when it has an
+        edge, the direction's own is not read)."""
+        if self._mid is None:
+            return Touch.NO_EDGE
+        pd = book.price_decimals
+        if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
+            self._gates(pd, book.qty_decimals)
+        if direction is Direction.BUY_CEX_SELL_DEX:
+            bid = book.best_bid_units
+            if bid is not None and bid > self._bid_edge_above:
+                return None
+            ask = book.best_ask_units
+            if ask is None or ask >= self._ask_edge_below:
+                return Touch.NO_EDGE
+            return Touch.HOPELESS if ask >= self._ask_hopeless_from else Touch.OPEN
+        ask = book.best_ask_units
+        if ask is not None and ask < self._ask_edge_below:
+            return None
+        bid = book.best_bid_units
+        if bid is None or bid <= self._bid_edge_above:
+            return Touch.NO_EDGE
+        hopeless_to = self._bid_hopeless_to
+        return Touch.HOPELESS if hopeless_to is None or bid <= hopeless_to else Touch.OPEN
+
     def edges(self, book: BookUpdate, inventory: Inventory) -> tuple[Evaluation | None, Evaluation | None]:
         """:meth:`evaluate`'s pair with None for a direction without a gross edge at the touch (no edge, no
         level on its side, or no usable pool): what a caller that acts only on an edge reads.

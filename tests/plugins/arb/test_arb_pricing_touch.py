@@ -31,6 +31,9 @@ def test_the_touch_and_the_edges_decide_as_the_full_evaluation(scene):
         quick.set_pool(the_pool)
         full.set_pool(the_pool)
         touch = quick.touch(tick)
+        # alone: a direction's touch when the other has no edge (None when it has one), as touch decides them
+        assert quick.alone(tick, Direction.BUY_CEX_SELL_DEX) == (touch[0] if touch[1] is Touch.NO_EDGE else None)
+        assert quick.alone(tick, Direction.BUY_DEX_SELL_CEX) == (touch[1] if touch[0] is Touch.NO_EDGE else None)
         edges = quick.edges(tick, inventory)
         for at, edge, e in zip(touch, edges, full.evaluate(tick, inventory), strict=True):
             event(f"{e.direction}: {at.value}")
@@ -55,8 +58,12 @@ def test_a_touch_without_a_level_or_a_pool_has_no_edge():
     assert p.edges(book(bids=[("163", 1)]), RICH)[0] is None
     assert p.touch(book([("160.70", 5)], [("160.80", 5)])) == (Touch.HOPELESS, Touch.NO_EDGE)  # 30 bps pool fee
     assert p.touch(book([("150", 5)], [("170", 5)])) == (Touch.NO_EDGE, Touch.NO_EDGE)
+    assert p.alone(book([("160.70", 5)], [("160.80", 5)]), Direction.BUY_CEX_SELL_DEX) is Touch.HOPELESS
+    assert p.alone(book(bids=[("163", 1)]), Direction.BUY_CEX_SELL_DEX) is None  # the other direction has an edge
+    assert p.alone(book(bids=[("163", 1)]), Direction.BUY_DEX_SELL_CEX) is Touch.OPEN
     p.set_pool(pool(0, 0))  # an empty pool: nothing can be priced
     assert p.touch(book([("160.70", 5)], [("160.80", 5)])) == (Touch.NO_EDGE, Touch.NO_EDGE)
+    assert p.alone(book([("160.70", 5)], [("160.80", 5)]), Direction.BUY_DEX_SELL_CEX) is Touch.NO_EDGE
     assert p.edges(book([("160.70", 5)], [("160.80", 5)]), RICH) == (None, None)
 
 
