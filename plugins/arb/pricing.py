@@ -3,7 +3,8 @@
 Pure and fast (no I/O): the strategy calls :meth:`Pricer.set_pool` on every pool update and, on
 every book tick and pool update, :meth:`Pricer.edges` (both directions, None for one without a gross
 edge at the touch; :meth:`Pricer.evaluate` hands back an evaluation for that one too), or first
-:meth:`Pricer.touch` (what the touch alone decides of each direction) when an episode may just go on.
+:meth:`Pricer.alone` (what the touch alone decides of a direction whose other has no edge) when an episode may just
+go on (:meth:`Pricer.touch`: both directions).
 
 Definitions (``q`` the base size, all amounts in quote currency, exact)
 ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ both are fresh and LIVE, price the directions with a gross edge with :class:`~pl
 (``edges``), publish the opportunity when one starts or changes, and execute it when it clears
 ``min_edge_bps`` (see :mod:`plugins.arb.execution`). While an episode that is not tradable goes on
 (no refresh due), a tick whose touch keeps its direction hopeless (no size can clear ``min_edge_bps``)
-and the other without an edge decides nothing more (``Pricer.touch``: integer comparisons).
+and the other without an edge decides nothing more (``Pricer.alone``: integer comparisons).
 Storage and alerts are off the hot path: opportunities are queued and written in batches by a
 timer (``FLUSH_EVERY_S`` after the first row queued); an execution's row is written at once (it must be
 on disk before a leg leaves), which only happens when one is taken.
