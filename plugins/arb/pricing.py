@@ -805,7 +805,7 @@ class Pricer:
         # what the pricing below reads; only while _mid is set (evaluate checks)
         self._priced_pool, self._priced_mid = pool, mid
         fee_bps = pool.fee_bps
-        if fee_bps != self._pool_fee_bps:
+        if fee_bps is not self._pool_fee_bps and fee_bps != self._pool_fee_bps:  # (a pool's states share one)
             self._pool_fee_bps, self._pool_fee = fee_bps, fee_bps.scaleb(-4)
         if pool.quote_decimals != self._quote_decimals or pool.base_decimals != self._base_decimals:
             self._quote_decimals = pool.quote_decimals
@@ -946,8 +946,11 @@ class Pricer:
         if key != self._state_key:
             self._state_key = key
             self._set_factors(*key)
-        (self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above,
-         self._bid_hopeless_to) = _touch_gates(m, self._gate_at)
+        # _touch_gates(m, self._gate_at), inline (a pool state's first tick: most ticks of a busy pool)
+        a, b, c, d, e, f = self._gate_at
+        ma = m * a
+        self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above = -(-ma // b), -(-(m * c) // d), ma // b
+        self._bid_hopeless_to = (m * e) // f if f is not None else None
         self._unscaled = m  # _scales(m) when a direction is first priced (_touch_facts)
         self._gate_decimals = (price_decimals, qty_decimals)
         self._gate_pd, self._gate_qd = price_decimals, qty_decimals
@@ -1305,10 +1308,13 @@ class Pricer:
         if self._memo:
             self._memo = {}
         self._era += 1
-        pending, self._pending, self._prune_at = self._pending, [], _NO_EDGE_KEPT
-        for ev in pending:
-            if ev._make is not None and getrefcount(ev) > _HELD:
-                ev.size  # noqa: B018 - settles it
+        self._prune_at = _NO_EDGE_KEPT
+        pending = self._pending
+        if pending:  # (an empty list is kept: no new one per pool state)
+            self._pending = []
+            for ev in pending:
+                if ev._make is not None and getrefcount(ev) > _HELD:
+                    ev.size  # noqa: B018 - settles it
 
     def _no_edge_at_touch(self, direction: Direction, t: int, price_decimals: int) -> Evaluation:
         """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept).
