@@ -3,7 +3,8 @@
 Pure and fast (no I/O): the strategy calls :meth:`Pricer.set_pool` on every pool update and, on
 every book tick and pool update, :meth:`Pricer.edges` (both directions, None for one without a gross
 edge at the touch; :meth:`Pricer.evaluate` hands back an evaluation for that one too), or first
-:meth:`Pricer.touch` (what the touch alone decides of each direction) when an episode may just go on.
+:meth:`Pricer.alone` (what the touch alone decides of a direction whose other has no edge) when an episode may just
+go on (:meth:`Pricer.touch`: both directions).
 
 Definitions (``q`` the base size, all amounts in quote currency, exact)
 ---------------------------------------------------------------------------------
@@ -804,7 +805,7 @@ class Pricer:
         # what the pricing below reads; only while _mid is set (evaluate checks)
         self._priced_pool, self._priced_mid = pool, mid
         fee_bps = pool.fee_bps
-        if fee_bps != self._pool_fee_bps:
+        if fee_bps is not self._pool_fee_bps and fee_bps != self._pool_fee_bps:  # (a pool's states share one)
             self._pool_fee_bps, self._pool_fee = fee_bps, fee_bps.scaleb(-4)
         if pool.quote_decimals != self._quote_decimals or pool.base_decimals != self._base_decimals:
             self._quote_decimals = pool.quote_decimals
@@ -850,6 +851,33 @@ class Pricer:
             hopeless_to = self._bid_hopeless_to
             buy_dex = Touch.HOPELESS if hopeless_to is None or bid <= hopeless_to else Touch.OPEN
         return buy_cex, buy_dex
+
+    def alone(self, book: BookUpdate, direction: Direction) -> Touch | None:
+        """What the touch alone decides of ``direction`` (as :meth:`touch` does) when the other direction has no edge
+        at the touch; None when it has one. The question of a tick in an episode not due for a refresh (most ticks):
+        one call and the comparisons it needs, no pair made (the other side's touch is read first: when it has an
+        edge, the direction's own is not read)."""
+        if self._mid is None:
+            return Touch.NO_EDGE
+        pd = book.price_decimals
+        if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
+            self._gates(pd, book.qty_decimals)
+        if direction is Direction.BUY_CEX_SELL_DEX:
+            bid = book.best_bid_units
+            if bid is not None and bid > self._bid_edge_above:
+                return None
+            ask = book.best_ask_units
+            if ask is None or ask >= self._ask_edge_below:
+                return Touch.NO_EDGE
+            return Touch.HOPELESS if ask >= self._ask_hopeless_from else Touch.OPEN
+        ask = book.best_ask_units
+        if ask is not None and ask < self._ask_edge_below:
+            return None
+        bid = book.best_bid_units
+        if bid is None or bid <= self._bid_edge_above:
+            return Touch.NO_EDGE
+        hopeless_to = self._bid_hopeless_to
+        return Touch.HOPELESS if hopeless_to is None or bid <= hopeless_to else Touch.OPEN
 
     def edges(self, book: BookUpdate, inventory: Inventory) -> tuple[Evaluation | None, Evaluation | None]:
         """:meth:`evaluate`'s pair with None for a direction without a gross edge at the touch (no edge, no
@@ -918,8 +946,11 @@ class Pricer:
         if key != self._state_key:
             self._state_key = key
             self._set_factors(*key)
-        (self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above,
-         self._bid_hopeless_to) = _touch_gates(m, self._gate_at)
+        # _touch_gates(m, self._gate_at), inline (a pool state's first tick: most ticks of a busy pool)
+        a, b, c, d, e, f = self._gate_at
+        ma = m * a
+        self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above = -(-ma // b), -(-(m * c) // d), ma // b
+        self._bid_hopeless_to = (m * e) // f if f is not None else None
         self._unscaled = m  # _scales(m) when a direction is first priced (_touch_facts)
         self._gate_decimals = (price_decimals, qty_decimals)
         self._gate_pd, self._gate_qd = price_decimals, qty_decimals
@@ -1277,10 +1308,13 @@ class Pricer:
         if self._memo:
             self._memo = {}
         self._era += 1
-        pending, self._pending, self._prune_at = self._pending, [], _NO_EDGE_KEPT
-        for ev in pending:
-            if ev._make is not None and getrefcount(ev) > _HELD:
-                ev.size  # noqa: B018 - settles it
+        self._prune_at = _NO_EDGE_KEPT
+        pending = self._pending
+        if pending:  # (an empty list is kept: no new one per pool state)
+            self._pending = []
+            for ev in pending:
+                if ev._make is not None and getrefcount(ev) > _HELD:
+                    ev.size  # noqa: B018 - settles it
 
     def _no_edge_at_touch(self, direction: Direction, t: int, price_decimals: int) -> Evaluation:
         """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept).

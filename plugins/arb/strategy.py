@@ -5,7 +5,7 @@ both are fresh and LIVE, price the directions with a gross edge with :class:`~pl
 (``edges``), publish the opportunity when one starts or changes, and execute it when it clears
 ``min_edge_bps`` (see :mod:`plugins.arb.execution`). While an episode that is not tradable goes on
 (no refresh due), a tick whose touch keeps its direction hopeless (no size can clear ``min_edge_bps``)
-and the other without an edge decides nothing more (``Pricer.touch``: integer comparisons).
+and the other without an edge decides nothing more (``Pricer.alone``: integer comparisons).
 Storage and alerts are off the hot path: opportunities are queued and written in batches by a
 timer (``FLUSH_EVERY_S`` after the first row queued); an execution's row is written at once (it must be
 on disk before a leg leaves), which only happens when one is taken.
@@ -298,8 +298,9 @@ class ArbStrategy(Strategy):
             if event.exchange != self._cex:
                 return
             self.book = event
-            if self._executions.current and self._fresh(event):  # hedges wait for a fresh book
-                self._executions.on_book(event)
+            executions = self.executions or self._executions  # _executions: the error before start()
+            if executions.current and self._fresh(event):  # hedges wait for a fresh book
+                executions.on_book(event)
         elif isinstance(event, PoolUpdate):
             if event.exchange != self.pool_source:
                 return
@@ -328,23 +329,23 @@ class ArbStrategy(Strategy):
             return
         self.counts["evaluations"] += 1
         episode = self._episode
-        inventory = self._inventory if self._shared.version == self._inventory_version else self._pricing_inventory()
+        pricer = self.pricer or self._pricer  # set: a pool state was (set_pool)
         if episode is not None and now - self._published_ns < self._refresh_ns:
             # an episode not due for a refresh goes on, unpublished, while the other direction has no edge and its
             # own decides the same (most ticks): not tradable while it stays hopeless at the touch or a cap rules its
             # smallest size out; tradable, not acted on for the same reason (a cooldown, an execution in progress),
             # while its smallest size clears
-            buy_cex_at, buy_dex_at = self._pricer.touch(book)
             direction, tradable, reason = episode
-            mine, other = ((buy_cex_at, buy_dex_at) if direction is Direction.BUY_CEX_SELL_DEX
-                           else (buy_dex_at, buy_cex_at))
-            if other is Touch.NO_EDGE:
+            mine = pricer.alone(book, direction)  # None: the other direction has an edge
+            if mine is not None:
                 if not tradable and mine is Touch.HOPELESS:
                     return
                 if (mine is Touch.OPEN and (not tradable or (reason and reason == self._why_not_act(now)))
-                        and self._pricer.tradable(direction, book, inventory) is tradable):
+                        and pricer.tradable(direction, book, self._pricing_inventory()) is tradable):
                     return
-        buy_cex, buy_dex = self._pricer.edges(book, inventory)  # None: no gross edge (> 0)
+        # what the pricer may spend (read after the touch: most ticks end there without it)
+        inventory = self._inventory if self._shared.version == self._inventory_version else self._pricing_inventory()
+        buy_cex, buy_dex = pricer.edges(book, inventory)  # None: no gross edge (> 0)
         if buy_cex is None:
             if buy_dex is None:  # no edge either way
                 self._episode = None

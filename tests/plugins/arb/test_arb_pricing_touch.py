@@ -31,6 +31,9 @@ def test_the_touch_and_the_edges_decide_as_the_full_evaluation(scene):
         quick.set_pool(the_pool)
         full.set_pool(the_pool)
         touch = quick.touch(tick)
+        # alone: a direction's touch when the other has no edge (None when it has one), as touch decides them
+        assert quick.alone(tick, Direction.BUY_CEX_SELL_DEX) == (touch[0] if touch[1] is Touch.NO_EDGE else None)
+        assert quick.alone(tick, Direction.BUY_DEX_SELL_CEX) == (touch[1] if touch[0] is Touch.NO_EDGE else None)
         edges = quick.edges(tick, inventory)
         for at, edge, e in zip(touch, edges, full.evaluate(tick, inventory), strict=True):
             event(f"{e.direction}: {at.value}")
@@ -55,8 +58,12 @@ def test_a_touch_without_a_level_or_a_pool_has_no_edge():
     assert p.edges(book(bids=[("163", 1)]), RICH)[0] is None
     assert p.touch(book([("160.70", 5)], [("160.80", 5)])) == (Touch.HOPELESS, Touch.NO_EDGE)  # 30 bps pool fee
     assert p.touch(book([("150", 5)], [("170", 5)])) == (Touch.NO_EDGE, Touch.NO_EDGE)
+    assert p.alone(book([("160.70", 5)], [("160.80", 5)]), Direction.BUY_CEX_SELL_DEX) is Touch.HOPELESS
+    assert p.alone(book(bids=[("163", 1)]), Direction.BUY_CEX_SELL_DEX) is None  # the other direction has an edge
+    assert p.alone(book(bids=[("163", 1)]), Direction.BUY_DEX_SELL_CEX) is Touch.OPEN
     p.set_pool(pool(0, 0))  # an empty pool: nothing can be priced
     assert p.touch(book([("160.70", 5)], [("160.80", 5)])) == (Touch.NO_EDGE, Touch.NO_EDGE)
+    assert p.alone(book([("160.70", 5)], [("160.80", 5)]), Direction.BUY_DEX_SELL_CEX) is Touch.NO_EDGE
     assert p.edges(book([("160.70", 5)], [("160.80", 5)]), RICH) == (None, None)
 
 
@@ -102,3 +109,26 @@ def test_tradable_reads_again_a_level_that_the_slippage_cap_stopped_at():
     p, buy_cex = pricer(pool(10_000, 1_610_000)), Direction.BUY_CEX_SELL_DEX
     assert p.tradable(buy_cex, book([("159", 5)], [("160.00", "0.5"), ("161.50", 50)]), RICH) is False
     assert p.tradable(buy_cex, book([("159", 5)], [("160.00", "0.5"), ("160.10", 50)]), RICH) is True
+
+
+def test_alone_decides_at_each_threshold_as_touch():
+    """``Pricer.alone`` on a touch exactly at each of the pool state's thresholds (random books seldom land there):
+    the same verdicts as ``Pricer.touch``, the other side's edge deciding None."""
+    p = pricer(pool(10_000, 1_610_000))  # mid 161: no edge from 161.00 either way
+    p.touch(book([("150.00", 1)], [("170.00", 1)]))  # the thresholds, in cents (2 price decimals)
+    buy_cex, buy_dex = Direction.BUY_CEX_SELL_DEX, Direction.BUY_DEX_SELL_CEX
+
+    def at(units: int) -> str:
+        return str(D(units).scaleb(-2))
+
+    for ask in (p._ask_edge_below, p._ask_edge_below - 1, p._ask_hopeless_from, p._ask_hopeless_from - 1):
+        for bid in (p._bid_edge_above, p._bid_edge_above + 1):
+            tick = book([(at(bid), 1)], [(at(ask), 1)])
+            mine, other = p.touch(tick)
+            assert p.alone(tick, buy_cex) == (mine if other is Touch.NO_EDGE else None)
+            assert p.alone(tick, buy_dex) == (other if mine is Touch.NO_EDGE else None)
+    assert p._bid_hopeless_to is not None
+    for bid in (p._bid_hopeless_to, p._bid_hopeless_to + 1):
+        tick = book([(at(bid), 1)], [(at(p._ask_edge_below), 1)])
+        assert p.alone(tick, buy_dex) is p.touch(tick)[1] is (Touch.HOPELESS if bid == p._bid_hopeless_to
+                                                                 else Touch.OPEN)
