@@ -11,6 +11,9 @@ A post-only sell waits while the bid is at or above its price; with ``out_of_ran
 range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
 the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
 sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it).
+"Above the range" and "back inside" each count once the bid has stayed there ``out_of_range_after_s`` (hysteresis in
+time, :meth:`GridStrategy._out_of_range`): a bid flapping across ``upper`` sends no cancel, no order and no alert per
+crossing.
 No sell goes out at or below one of the grid's own resting buys (placed before the slot below it bought): those are
 cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
@@ -170,6 +173,12 @@ class GridStrategy(Strategy[GridSettings]):
         self._wake_at = math.inf
         self._upper = ZERO
         self._shift_mode = settings.out_of_range == "shift"
+        self._beyond = False
+        """Whether the grid counts the bid above the range: it has stayed above ``upper`` ``out_of_range_after_s``
+        (and not back at or below it as long since). What the grid does above the range follows this, not each
+        book: a bid flapping across ``upper`` moves no order (:meth:`_out_of_range`)."""
+        self._crossed_at: float | None = None
+        """Monotonic time the bid last crossed ``upper`` against :attr:`_beyond` and stayed there; None: it has not."""
         self._excursion = False
         self._excursion_noted = False
         self._shifting = False
@@ -473,6 +482,7 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _adopt(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
         self._layout, self._slots, self._upper = layout, slots, layout.upper
+        self._beyond, self._crossed_at = False, None  # a new range: the bid is measured against it afresh
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._by_order.clear()
         for slot in slots:
@@ -527,16 +537,19 @@ class GridStrategy(Strategy[GridSettings]):
             ask = self._ask = event.best_ask
             if not self._live:  # no decision on a book the feed says is stale; LIVE triggers a scan
                 return
+            above = self._beyond
+            if bid is not None and ((bid > self._upper) is not above or self._crossed_at is not None):
+                above = self._out_of_range(bid > self._upper)
             if (self._dirty
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
                     or (bid is not None and self._wake_bid is not None
-                        and (bid < self._wake_bid or (self._shift_mode and bid > self._upper)))
-                    or (self._repriced and bid is not None and bid <= self._upper)
+                        and (bid < self._wake_bid or (self._shift_mode and above)))
+                    or (self._repriced and not above)
                     or (self._wake_at != math.inf and self.ctx.clock.monotonic() >= self._wake_at)):
                 self._scan()
-            if bid is not None and bid > self._upper:
+            if bid is not None and self._beyond and bid > self._upper:  # (a scan may have re-centred the grid)
                 self._above_range(bid)
-            elif self._excursion:
+            elif self._excursion and not self._beyond:
                 self._excursion = self._shift_failed = False
                 self.ctx.log.info("bid %s is back inside the grid (upper %s)", bid, self._upper)
         elif type(event) is FeedStatus:
@@ -544,6 +557,20 @@ class GridStrategy(Strategy[GridSettings]):
                 return
             self._live = event.state is FeedState.LIVE
             self._dirty = True
+
+    def _out_of_range(self, bid_above: bool) -> bool:
+        """Whether the grid counts the bid above the range, now that it is (``bid_above``) or is not above ``upper``:
+        a crossing counts once the bid has stayed on its new side ``out_of_range_after_s`` (hysteresis in time, so a
+        bid flapping across ``upper`` sends no cancel and no new order per crossing)."""
+        if bid_above is self._beyond:
+            self._crossed_at = None
+            return bid_above
+        now = self.ctx.clock.monotonic()
+        if self._crossed_at is None:
+            self._crossed_at = now
+        if now - self._crossed_at >= self.settings.out_of_range_after_s:
+            self._beyond, self._crossed_at = bid_above, None
+        return self._beyond
 
     def on_fill(self, fill: Fill) -> None:
         new = self._count(fill, self._closes_of(fill.client_order_id))
@@ -988,7 +1015,7 @@ class GridStrategy(Strategy[GridSettings]):
         bids = [s for s in self._slots if s.state is PENDING and s.order_id is not None] \
             if self._counts[PENDING] and offered is not None else []
         top_bid = max((s.buy_price for s in bids), default=None)
-        above = self._shift_mode and bid > self._upper
+        above = self._shift_mode and self._beyond
         for slot in self._slots:
             if slot.state is FREE:
                 if self._shifting or self._relayout is not None or (offered is not None and slot.buy_price >= offered):
@@ -1174,7 +1201,8 @@ class GridStrategy(Strategy[GridSettings]):
         self._unsaved.clear()
         save(self.ctx.store, self.name, self._slots, layout)
         self._upper = upper
-        self._excursion = False
+        self._excursion = self._beyond = False
+        self._crossed_at = None
         self._retry_at.clear()
         self._dirty = True
         tick = self._rules.tick_size
