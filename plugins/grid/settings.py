@@ -31,6 +31,12 @@ class GridSettings:
         "hold", help="when the bid rises above upper: hold, or re-centre the grid once no slot holds inventory (a "
                      "post-only sell the bid has passed is then offered a tick above the bid, and at its own price "
                      "again once the bid is back inside the range)")
+    out_of_range_after_s: float = option(
+        10.0, ge=0, le=86_400,
+        help="seconds the bid must stay above upper before the grid counts it out of range (re-centres, offers a "
+             "waiting sell above the bid, says it holds), and back at or below upper before it counts it inside "
+             "again (a sell offered above the bid returns to its own price): a bid flapping across upper moves no "
+             "order; 0: at once")
     post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
     retry_after_s: float = option(
         30.0, ge=0.1, le=86_400,

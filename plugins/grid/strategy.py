@@ -11,6 +11,9 @@ A post-only sell waits while the bid is at or above its price; with ``out_of_ran
 range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
 the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
 sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it).
+"Above the range" and "back inside" each count once the bid has stayed there ``out_of_range_after_s`` (hysteresis in
+time, :meth:`GridStrategy._out_of_range`): a bid flapping across ``upper`` sends no cancel, no order and no alert per
+crossing.
 No sell goes out at or below one of the grid's own resting buys (placed before the slot below it bought): those are
 cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
@@ -25,6 +28,9 @@ note follows once its slots go through. The host alerts a rejected, failed or ve
 Changed settings (bounds, levels, spacing) at start lay the grid out again: at once when every slot is free; when
 slots merely have buys resting (nothing filled), once those buys, cancelled at start, have ended (a buy that filled
 first is sold at its old price before); a slot holding base or a partly filled buy refuses the start naming the fix.
+Every layout (at start, laid out again, re-centred) reads the venue's rules of the market as they are then: all its
+prices are on the current tick and its sizes on the current lot (a venue may change them, between runs or while the
+bot runs); while a layout waits for its buys to end, the slots' sell prices are on the current tick from the start.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -170,6 +176,12 @@ class GridStrategy(Strategy[GridSettings]):
         self._wake_at = math.inf
         self._upper = ZERO
         self._shift_mode = settings.out_of_range == "shift"
+        self._beyond = False
+        """Whether the grid counts the bid above the range: it has stayed above ``upper`` ``out_of_range_after_s``
+        (and not back at or below it as long since). What the grid does above the range follows this, not each
+        book: a bid flapping across ``upper`` moves no order (:meth:`_out_of_range`)."""
+        self._crossed_at: float | None = None
+        """Monotonic time the bid last crossed ``upper`` against :attr:`_beyond` and stayed there; None: it has not."""
         self._excursion = False
         self._excursion_noted = False
         self._shifting = False
@@ -179,6 +191,10 @@ class GridStrategy(Strategy[GridSettings]):
         have ended (:meth:`_continue_relayout`); None: no such wait."""
         self._relayout_held = False
         """A buy cancelled for the new layout filled: the wait for its slot to sell was alerted."""
+        self._relayout_refused = False
+        """The new layout does not fit the venue's rules of the moment (changed since the start): alerted once."""
+        self._relayout_retry_at: float | None = None
+        """Monotonic time the refused new layout is tried again (``retry_after_s`` after the last try)."""
         self._warned_fee_assets: set[str] = set()
         self._yielding: set[str] = set()
         """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
@@ -213,8 +229,7 @@ class GridStrategy(Strategy[GridSettings]):
     async def start(self) -> None:
         """Load this strategy's slots (or lay them out), then settle each against the executor's records."""
         s = self.settings
-        market = self._market = self.ctx.exchange(s.exchange).market(s.symbol)
-        self._order_qty = market.round_qty(s.order_size)
+        market = self._read_rules()
         layout, rows = load_grid(self.ctx.store, self.name)
         self._slots_completed = sum(r.round_trips for r in rows)
         closes = self.ctx.store.closes(strategy=self.name)
@@ -251,6 +266,7 @@ class GridStrategy(Strategy[GridSettings]):
             elif not moved:
                 self._onto_tick(layout, slots)
             if resting:
+                self._onto_tick_each(slots)  # a buy filled before its cancel sells on the venue's tick of now
                 self._cancel_for_relayout(resting, changes)
         self._adopt(layout, slots)
         self._keep_open(closes)
@@ -284,6 +300,44 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("the market's tick size is %s now: %d slots' prices moved onto it",
                                  self._rules.tick_size, moved)
             self._flush()
+
+    def _onto_tick_each(self, slots: list[Slot]) -> None:
+        """At start, the grid waiting to be laid out again: each stored sell price put on the market's tick as it is
+        now (up, in the trader's favour), so a slot that trades before the new layout (a buy cancelled for it that
+        filled first) never sells off it. Each price on its own: the old grid's levels may not all fit the new tick,
+        and only the new grid has to. A buy price stays the resting buy's own until the new layout: no slot buys
+        before it."""
+        market, now = self._rules, self.ctx.clock.time_ns()
+        moved = 0
+        for slot in slots:
+            sell = market.round_price(slot.sell_price, Side.SELL)
+            if sell != slot.sell_price:
+                moved += 1
+                slot.sell_price, slot.updated_ns = sell, now
+                self._unsaved[slot.index] = slot
+        if moved:
+            self.ctx.log.warning("the market's tick size is %s now: %d slots' sell prices moved onto it until the "
+                                 "grid is laid out again", market.tick_size, moved)
+            self._flush()
+
+    def _read_rules(self) -> MarketInfo:
+        """The market's rules as the venue states them now, kept for the grid (and the order size rounded to its lot):
+        read at start and again whenever the grid lays itself out (laid out again, re-centred), as a venue may change
+        its tick or lot size while the bot runs. The rules read last when the venue has none now (KeyError)."""
+        s = self.settings
+        try:
+            market = self.ctx.exchange(s.exchange).market(s.symbol)
+        except KeyError:
+            if self._market is None:
+                raise
+            return self._market
+        old = self._market
+        if old is not None and (old.tick_size, old.lot_size) != (market.tick_size, market.lot_size):
+            self.ctx.log.warning("the market's tick size is %s (was %s) and its lot size %s (was %s): the new "
+                                 "layout uses them", market.tick_size, old.tick_size, market.lot_size, old.lot_size)
+        self._market = market
+        self._order_qty = market.round_qty(s.order_size)
+        return market
 
     def _resting_only(self, slots: list[Slot], changes: list[str], moved: bool) -> list[Slot]:
         """At start, the settings changed: the slots busy with nothing but a buy resting (nothing filled), to be
@@ -345,11 +399,26 @@ class GridStrategy(Strategy[GridSettings]):
                 self.ctx.log.warning(message)
                 self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name)
             return
-        changes, self._relayout, self._relayout_held = self._relayout, None, False
+        changes, now = self._relayout, self.ctx.clock.monotonic()
+        if self._relayout_retry_at is not None and now < self._relayout_retry_at:
+            return
         self._flush()
         self._unsaved.clear()
         _, rows = load_grid(self.ctx.store, self.name)
-        layout, slots = self._lay_out(self._layout, rows)
+        self._read_rules()
+        try:
+            layout, slots = self._lay_out(self._layout, rows)
+        except GridConfigError as exc:  # checked at start: the venue's rules changed since; tried again later
+            self._relayout_retry_at = now + self.settings.retry_after_s
+            if not self._relayout_refused:
+                self._relayout_refused = True
+                message = (f"laying the grid out again ({changes}) waits: {exc}; trying again every "
+                           f"{self.settings.retry_after_s:g}s")
+                self.ctx.log.warning(message)
+                self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name)
+            return
+        self._relayout, self._relayout_held = None, False
+        self._relayout_refused, self._relayout_retry_at = False, None
         self._adopt(layout, slots)
         self._retry_at.clear()
         self._dirty = True
@@ -473,6 +542,7 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _adopt(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
         self._layout, self._slots, self._upper = layout, slots, layout.upper
+        self._beyond, self._crossed_at = False, None  # a new range: the bid is measured against it afresh
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._by_order.clear()
         for slot in slots:
@@ -527,16 +597,19 @@ class GridStrategy(Strategy[GridSettings]):
             ask = self._ask = event.best_ask
             if not self._live:  # no decision on a book the feed says is stale; LIVE triggers a scan
                 return
+            above = self._beyond
+            if bid is not None and ((bid > self._upper) is not above or self._crossed_at is not None):
+                above = self._out_of_range(bid > self._upper)
             if (self._dirty
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
                     or (bid is not None and self._wake_bid is not None
-                        and (bid < self._wake_bid or (self._shift_mode and bid > self._upper)))
-                    or (self._repriced and bid is not None and bid <= self._upper)
+                        and (bid < self._wake_bid or (self._shift_mode and above)))
+                    or (self._repriced and not above)
                     or (self._wake_at != math.inf and self.ctx.clock.monotonic() >= self._wake_at)):
                 self._scan()
-            if bid is not None and bid > self._upper:
+            if bid is not None and self._beyond and bid > self._upper:  # (a scan may have re-centred the grid)
                 self._above_range(bid)
-            elif self._excursion:
+            elif self._excursion and not self._beyond:
                 self._excursion = self._shift_failed = False
                 self.ctx.log.info("bid %s is back inside the grid (upper %s)", bid, self._upper)
         elif type(event) is FeedStatus:
@@ -544,6 +617,20 @@ class GridStrategy(Strategy[GridSettings]):
                 return
             self._live = event.state is FeedState.LIVE
             self._dirty = True
+
+    def _out_of_range(self, bid_above: bool) -> bool:
+        """Whether the grid counts the bid above the range, now that it is (``bid_above``) or is not above ``upper``:
+        a crossing counts once the bid has stayed on its new side ``out_of_range_after_s`` (hysteresis in time, so a
+        bid flapping across ``upper`` sends no cancel and no new order per crossing)."""
+        if bid_above is self._beyond:
+            self._crossed_at = None
+            return bid_above
+        now = self.ctx.clock.monotonic()
+        if self._crossed_at is None:
+            self._crossed_at = now
+        if now - self._crossed_at >= self.settings.out_of_range_after_s:
+            self._beyond, self._crossed_at = bid_above, None
+        return self._beyond
 
     def on_fill(self, fill: Fill) -> None:
         new = self._count(fill, self._closes_of(fill.client_order_id))
@@ -960,6 +1047,8 @@ class GridStrategy(Strategy[GridSettings]):
                         break
             finally:
                 self._in_scan = False
+        if self._relayout_retry_at is not None:  # the next book update after it tries the new layout again
+            self._wake_at = min(self._wake_at, self._relayout_retry_at)
         self._flush()
 
     def _flush(self) -> None:
@@ -988,7 +1077,7 @@ class GridStrategy(Strategy[GridSettings]):
         bids = [s for s in self._slots if s.state is PENDING and s.order_id is not None] \
             if self._counts[PENDING] and offered is not None else []
         top_bid = max((s.buy_price for s in bids), default=None)
-        above = self._shift_mode and bid > self._upper
+        above = self._shift_mode and self._beyond
         for slot in self._slots:
             if slot.state is FREE:
                 if self._shifting or self._relayout is not None or (offered is not None and slot.buy_price >= offered):
@@ -1157,9 +1246,14 @@ class GridStrategy(Strategy[GridSettings]):
         self._shifting = False
         if layout is None or price is None:  # no price left to centre on: the next bid above the range tries again
             return
+        market = self._read_rules()  # the new prices and sizes on the venue's tick and lot of the moment
         try:
+            if self._order_qty <= 0 or self._order_qty < market.min_qty:
+                raise ValueError(f"order_size {s.order_size} rounds to {self._order_qty} at lot size "
+                                 f"{market.lot_size}, below the market's minimum of "
+                                 f"{max(market.min_qty, market.lot_size)} {market.base}")
             lower, upper = recentre(layout.lower, layout.upper, s.spacing, price)
-            prices = slot_prices(level_prices(lower, upper, s.levels, s.spacing), self._rules)
+            prices = slot_prices(level_prices(lower, upper, s.levels, s.spacing), market)
         except ValueError as exc:
             message = f"cannot re-centre the grid on {price}: {exc}; holding"
             self.ctx.log.warning(message)
@@ -1174,7 +1268,8 @@ class GridStrategy(Strategy[GridSettings]):
         self._unsaved.clear()
         save(self.ctx.store, self.name, self._slots, layout)
         self._upper = upper
-        self._excursion = False
+        self._excursion = self._beyond = False
+        self._crossed_at = None
         self._retry_at.clear()
         self._dirty = True
         tick = self._rules.tick_size

@@ -36,8 +36,9 @@ MARKET = MarketInfo(symbol="BTC/USD", base="BTC", quote="USD", tick_size=D("0.01
                     min_qty=D("0.001"), min_notional=D("5"))
 
 DEFAULTS: dict[str, Any] = dict(exchange="paper", symbol="BTC/USD", lower=D(100), upper=D(150), levels=6,
-                                order_size=D(1))
-"""Levels 100, 110, 120, 130, 140, 150: slot i buys at 100 + 10i and sells 10 higher."""
+                                order_size=D(1), out_of_range_after_s=0.0)
+"""Levels 100, 110, 120, 130, 140, 150: slot i buys at 100 + 10i and sells 10 higher. A bid above 150 counts at
+once (``test_grid_flapping.py`` tests the hysteresis of the default ``out_of_range_after_s``)."""
 
 
 class StandInExchange:
