@@ -77,6 +77,9 @@ MAX_PEERS = 256
 A real bot pushed out is back with its next heartbeat."""
 CLOCK_SAMPLES = 16
 """Heartbeats of each other bot kept to tell how far its clock is from this one's (:meth:`NatsFleet._transit_s`)."""
+MAX_TRANSFERS = 50
+"""Transfers on their way a status lists at most (the oldest; ``transfers_total`` counts them all): ~200 bytes each,
+well within ``max_event_bytes``."""
 MAX_FLUSH_ROUNDS = 16
 """Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
@@ -499,7 +502,23 @@ class NatsFleet(FleetLink):
                       for f in op.feed_health()],
             "link": self.stats(),
             "fleet": self.view(),
+            **self._transfers(now),
         })
+
+    def _transfers(self, now_ns: int) -> dict[str, Any]:
+        """The transfers on their way for the status (``arbot fleet transfers``): the oldest ``MAX_TRANSFERS``, each
+        with its age by this bot's clock (so another machine's clock does not matter), and how many there are;
+        ``transfers`` None when the store cannot say."""
+        try:
+            moving = self.op.transfers_in_flight()
+        except Exception as exc:  # the store failing: the heartbeat still goes out, saying so
+            log.debug("fleet: transfers on their way not read: %s", exc)
+            return {"transfers": None}
+        return {"transfers": [{"id": t.transfer_id, "asset": t.asset, "amount": str(t.amount), "source": t.source,
+                               "destination": t.destination, "status": t.status.value,
+                               "created_ns": t.created_ns, "age_ms": max(0, now_ns - t.created_ns) // 1_000_000}
+                              for t in moving[:MAX_TRANSFERS]],
+                "transfers_total": len(moving)}
 
     def view(self) -> dict[str, Any]:
         """The fleet as this bot knows it, for ``arbot fleet`` to know it at once from one status: the other bots
