@@ -3,10 +3,9 @@ routed command (and says so loudly, with both processes), until the holder is go
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.api import AlertLevel, Caller
-from plugins.fleet import running_link
+from plugins.fleet import running_link, wire
+from plugins.fleet.link import NatsFleet
 from tests.helpers.waiting import wait_for
 
 ADMIN = Caller("telegram", "123", "admin", "555")
@@ -73,11 +72,35 @@ async def test_the_first_holder_keeps_the_name_and_the_newcomer_takes_no_routed_
         await second.stop()
 
 
-async def test_two_processes_claiming_the_name_at_once_end_with_one_holder(nats_server, fleet_bot):
-    one, two = await asyncio.gather(fleet_bot("pair", nats_server.url, toml=""),
-                                    fleet_bot("pair", nats_server.url, toml=""))
+async def test_two_processes_that_both_took_the_name_end_with_the_earlier_claim_holding_it(nats_server, fleet_bot,
+                                                                                          monkeypatch):
+    """Both asked before either held the name (started at the same instant): both took it; their heartbeats tell
+    them apart, the earlier claim keeps it, and from then on a routed command runs once."""
+    async def nobody_holds_it(self, nc):
+        return None
+
+    monkeypatch.setattr(NatsFleet, "_probe", nobody_holds_it)
+    front = await fleet_bot("front", nats_server.url, toml="", fleet=ROLES)
+    one = await fleet_bot("pair", nats_server.url, fleet=ROLES)
+    two = await fleet_bot("pair", nats_server.url, fleet=ROLES)
     links = [running_link(one.operator), running_link(two.operator)]
-    await wait_for(lambda: all(link.ready for link in links) and all(link.status()["name_clash"] for link in links)
-                   and sum(link.holds_name for link in links) == 1, timeout_s=20, what="one holder")
+    await wait_for(lambda: all(link.ready and link.holds_name for link in links) or any(link.rivals for link in links),
+                   timeout_s=20, what="both on NATS")
+    await wait_for(lambda: all(link.rivals for link in links) and sum(link.holds_name for link in links) == 1,
+                   timeout_s=20, what="one holder")
     holder = next(link for link in links if link.holds_name)
     assert holder.claim == min(link.claim for link in links)  # the earliest claim keeps it, as both agree
+    await wait_for(lambda: "pair" in {m.name for m in running_link(front.operator).members()}, timeout_s=20,
+                   what="pair heard by the front")
+    reply = await front.commands.dispatch(ADMIN, "pause", ["pair:grid"])
+    assert reply.ok, reply.render_text()
+    assert [paused(bot) for bot in (one, two)] == [link.holds_name for link in links]
+
+
+def test_a_holder_of_an_older_version_answering_the_claim_as_a_malformed_command_holds_the_name():
+    assert wire.parse_holder(wire.error("malformed request: ...")) == wire.UNKNOWN_HOLDER
+    me = {"instance": "a1", "host": "h", "pid": 7, "claimed_ns": 5}
+    assert wire.parse_claim(wire.claim(me)) == me
+    assert wire.parse_holder(wire.holder(me)) == me
+    assert wire.parse_claim(b'{"caller": {}}') is None  # a command is not a claim
+    assert wire.claim_order(wire.UNKNOWN_HOLDER) < wire.claim_order(me)
