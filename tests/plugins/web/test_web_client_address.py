@@ -3,6 +3,7 @@ right-most untrusted hop of X-Forwarded-For (ignored from anyone else), and an I
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -43,6 +44,8 @@ def test_an_ipv6_client_is_counted_by_its_64():
     assert clients.client("2001:db8:1:3::1", []) == "2001:db8:1:3::/64"
     assert clients.client("::ffff:192.0.2.1", []) == "192.0.2.1"  # an IPv4 client on a dual-stack socket
     assert clients.client(None, []) == "?"
+    assert clients.peer("2001:db8:1:2::1") == ("2001:db8:1:2::/64", False)  # connections per client too
+    assert ClientAddresses(["127.0.0.1"]).peer("127.0.0.1") == ("127.0.0.1", True)
 
 
 def test_trusted_proxies_are_checked():
@@ -58,7 +61,8 @@ async def proxied(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("web-proxy")
     saved = {name: os.environ.get(f"ARBOT_WEB_TEST_{name.upper()}") for name in ("vera", "ada")}
     os.environ.update({f"ARBOT_WEB_TEST_{name.upper()}": TOKENS[name][1] for name in ("vera", "ada")})
-    web = ('[plugins.web]\nenabled = true\nport = 0\nauth_failures_per_min = 2\ntrusted_proxies = ["127.0.0.1"]\n'
+    web = ('[plugins.web]\nenabled = true\nport = 0\nauth_failures_per_min = 2\nmax_connections_per_address = 2\n'
+           'trusted_proxies = ["127.0.0.1"]\n'
            f"{users_toml(data_dir)}\n")
     under_test = build_bot(demo_toml(web), data_dir=data_dir, extra=web_plugins())
     under_test.resolve_secrets()
@@ -102,3 +106,20 @@ async def test_clients_behind_the_trusted_proxy_each_have_their_own_limit(proxie
     server.failures.clear()
     async with await proxied.get("/api/v1/status", "ada", headers={"X-Forwarded-For": "203.0.113.5"}) as r:
         assert r.status == 200
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_trusted_proxys_connections_are_not_capped_as_one_client(proxied):
+    """max_connections_per_address is 2 here: a proxy carrying many clients' connections is held by
+    max_connections only."""
+    port = int(proxied.url.rsplit(":", 1)[1])
+    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+    try:
+        for reader, writer in streams:
+            writer.write(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n")
+            await writer.drain()
+            async with asyncio.timeout(10):
+                assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    finally:
+        for _, writer in streams:
+            writer.close()
