@@ -9,8 +9,11 @@ waits on NATS: nothing on the bus path awaits.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import secrets
+import socket
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
@@ -74,6 +77,9 @@ MAX_PEERS = 256
 A real bot pushed out is back with its next heartbeat."""
 CLOCK_SAMPLES = 16
 """Heartbeats of each other bot kept to tell how far its clock is from this one's (:meth:`NatsFleet._transit_s`)."""
+MAX_TRANSFERS = 50
+"""Transfers on their way a status lists at most (the oldest; ``transfers_total`` counts them all): ~200 bytes each,
+well within ``max_event_bytes``."""
 MAX_FLUSH_ROUNDS = 16
 """Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
@@ -150,7 +156,20 @@ class NatsFleet(FleetLink):
         self._stopping = False
         self.instance = secrets.token_hex(6)
         """This process: tells this bot's own heartbeats from another process's that has the same name."""
-        self._clash_alerted = False
+        self.identity: dict[str, Any] = {"instance": self.instance, "host": socket.gethostname(), "pid": os.getpid(),
+                                         "claimed_ns": self._epoch}
+        """This process as the bus names it to another process under the same name: with ``claimed_ns`` (when it
+        claimed the name) what decides which of the two keeps the name (:func:`wire.claim_order`)."""
+        self.holds_name = False
+        """Whether this process takes the fleet's commands for its name (subscribed to ``arbot.<bot>.cmd``): the
+        first process to claim the name keeps it; another under the same name takes none until it is gone."""
+        self.rivals: dict[str, tuple[dict[str, Any], int]] = {}
+        """Other processes under this bot's name heard from (instance -> (identity, when last heard, ns))."""
+        self._name_lock = asyncio.Lock()
+        self._name_unsettled = False
+        self._clash_alerted: set[str] = set()
+        """The rivals' instances alerted already: each clash is alerted once, by each of the two processes."""
+        self._yielded = False
         self._big_status_said = False
         self._full_said = False
         self._back: tuple[bool, int, int] | None = None
@@ -257,10 +276,10 @@ class NatsFleet(FleetLink):
 
         await nc.connect(**options, error_cb=on_error, disconnected_cb=on_disconnected,
                          reconnected_cb=on_reconnected)
-        self._command_sub = await nc.subscribe(wire.command_subject(self.name), cb=self._on_request)
         await nc.subscribe(wire.ALL_STATUS, cb=self._on_status)
         if self.settings.relay_alerts:
             await nc.subscribe(wire.ALL_ALERTS, cb=self._on_remote_alert)
+        await self._settle_name(probe=True)  # the command subject, unless another process holds this name
         await self._on_connected(again=False)
 
     async def _on_connected(self, *, again: bool) -> None:
@@ -465,7 +484,8 @@ class NatsFleet(FleetLink):
             return {asset: str(v) for asset, v in sorted(values.items())}
 
         return REDACTOR.redact_data({
-            "bot": self.name, "instance": self.instance, "mode": op.mode, "configured_mode": op.configured_mode,
+            "bot": self.name, **self.identity, "holds_name": self.holds_name, "name_clash": self.name_clash(),
+            "mode": op.mode, "configured_mode": op.configured_mode,
             "started_ns": op.started_ns,
             "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
                            for name in op.strategy_names()},
@@ -482,7 +502,23 @@ class NatsFleet(FleetLink):
                       for f in op.feed_health()],
             "link": self.stats(),
             "fleet": self.view(),
+            **self._transfers(now),
         })
+
+    def _transfers(self, now_ns: int) -> dict[str, Any]:
+        """The transfers on their way for the status (``arbot fleet transfers``): the oldest ``MAX_TRANSFERS``, each
+        with its age by this bot's clock (so another machine's clock does not matter), and how many there are;
+        ``transfers`` None when the store cannot say."""
+        try:
+            moving = self.op.transfers_in_flight()
+        except Exception as exc:  # the store failing: the heartbeat still goes out, saying so
+            log.debug("fleet: transfers on their way not read: %s", exc)
+            return {"transfers": None}
+        return {"transfers": [{"id": t.transfer_id, "asset": t.asset, "amount": str(t.amount), "source": t.source,
+                               "destination": t.destination, "status": t.status.value,
+                               "created_ns": t.created_ns, "age_ms": max(0, now_ns - t.created_ns) // 1_000_000}
+                              for t in moving[:MAX_TRANSFERS]],
+                "transfers_total": len(moving)}
 
     def view(self) -> dict[str, Any]:
         """The fleet as this bot knows it, for ``arbot fleet`` to know it at once from one status: the other bots
@@ -503,6 +539,8 @@ class NatsFleet(FleetLink):
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
             await self._heartbeat()
+            if self.ready:
+                await self._check_rivals()
 
     async def _heartbeat(self) -> None:
         """Refresh this bot's status; publish it (not buffered: a status is only worth its latest), and put it in
@@ -543,6 +581,8 @@ class NatsFleet(FleetLink):
             self._remember(msg.data, received_ns=time.time_ns(), subject=msg.subject)
         except ValueError as exc:
             self._refuse(msg.subject, "status", exc)
+        if self._name_unsettled:
+            await self._settle_name()
 
     def _refuse(self, subject: str, what: str, exc: ValueError) -> None:
         """A heartbeat or an alert from the bus not taken: counted (``link.refused``); logged at debug only, so
@@ -560,7 +600,10 @@ class NatsFleet(FleetLink):
             raise ValueError(f"status of {bot} on the subject of {wire.bot_of(subject)}")
         if bot == self.name:
             if received_ns is not None and data.get("instance") != self.instance:  # live, and not our own
-                self._name_clash(data)
+                identity = wire.identity_of(data)
+                if identity is None:  # a bot of a version before claims: it was there first
+                    identity = {**wire.UNKNOWN_HOLDER, "instance": REDACTOR.cut(str(data.get("instance")), 64)}
+                self._rival_heard(identity)
             return
         if received_ns is None:  # from the bucket: as old as the bot's own clock says, never in the future
             received_ns = min(ts, time.time_ns()) if isinstance(ts, int) else 0
@@ -582,16 +625,142 @@ class NatsFleet(FleetLink):
         if subject is not None and isinstance(ts, int) and not isinstance(ts, bool):  # live: a clock sample
             self._clock_gaps.setdefault(bot, deque(maxlen=CLOCK_SAMPLES)).append(received_ns - ts)
 
-    def _name_clash(self, data: dict[str, Any]) -> None:
-        """Another process publishes as this bot: it answers this bot's commands too. Said loudly, once."""
-        if self._clash_alerted:
+    # --- one process per name --------------------------------------------------------------
+
+    @property
+    def claim(self) -> tuple[int, str]:
+        """This process's claim on its name: the earliest of all the processes under one name keeps it."""
+        return wire.claim_order(self.identity)
+
+    def _should_hold(self) -> bool:
+        return all(self.claim < wire.claim_order(identity) for identity, _ in self.rivals.values())
+
+    def _rival_heard(self, identity: dict[str, Any]) -> None:
+        """Another process under this bot's name was heard from (its heartbeat, its probe, its answer to ours)."""
+        if identity["instance"] == self.instance:
             return
-        self._clash_alerted = True
-        started = data.get("started_ns")
-        log.error("fleet: another bot named %s is on NATS (started_ns %s): commands for %s may reach either; "
-                  "give each bot its own [bot] name", self.name, started, self.name)
-        self.ctx.alert(AlertLevel.ERROR, "fleet", f"another bot named {self.name} is on NATS: commands may reach "
-                       "either; give each bot its own [bot] name", other_started_ns=str(started))
+        self.rivals[identity["instance"]] = (identity, time.time_ns())
+        self._name_unsettled = True
+
+    async def _probe(self, nc: NATS) -> dict[str, Any] | None:
+        """Who holds this bot's name on NATS now (it answers on the command subject), or None: nobody."""
+        try:
+            msg = await nc.request(wire.command_subject(self.name), wire.claim(self.identity),
+                                   timeout=self.settings.call_timeout_s)
+        except nats.errors.NoRespondersError:
+            return None
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            # no answer (a holder hung, or this user may not publish on its own command subject): a bot that took
+            # no command at all could not be stopped from the fleet; the heartbeats still tell a clash
+            log.warning("fleet: could not tell whether another process holds the name %s (%s: %s): taking it; "
+                        "its NATS user needs to publish on %s", self.name, type(exc).__name__, exc,
+                        wire.command_subject(self.name))
+            return None
+        return wire.parse_holder(msg.data)
+
+    async def _settle_name(self, *, probe: bool = False) -> None:
+        """Take or give up the command subject as the claims known now say; alert each clash once. ``probe``: ask
+        NATS first whether another process holds the name (before taking it for the first time, or again)."""
+        async with self._name_lock:
+            self._name_unsettled = False
+            nc = self.nc
+            if nc is None or not nc.is_connected or self._stopping:
+                return
+            if probe and not self.holds_name:
+                holder = await self._probe(nc)
+                if holder is not None:
+                    self._rival_heard(holder)
+            hold = self._should_hold()
+            subject = wire.command_subject(self.name)
+            try:
+                if hold and not self.holds_name:
+                    self._command_sub = await nc.subscribe(subject, cb=self._on_request)
+                    self.holds_name = True
+                    await flush_written(nc)
+                elif not hold and self.holds_name:
+                    self.holds_name = False
+                    sub, self._command_sub = self._command_sub, None
+                    if sub is not None:
+                        await sub.unsubscribe()
+                    self._clash_alerted.clear()  # said again, now as the one that gave the name up
+            except (nats.errors.Error, OSError, TimeoutError) as exc:
+                log.debug("fleet: the command subject not (un)subscribed yet: %s", exc)
+            if not hold:
+                self._yielded = True
+            elif self._yielded and not self.rivals:
+                self._yielded = False
+                log.warning("fleet: this process (%s) now answers the fleet's commands for %s",
+                            self._who(self.identity), self.name)
+                self.ctx.alert(AlertLevel.WARNING, "fleet", f"the clash over the name {self.name} is over: this "
+                               f"process ({self._who(self.identity)}) answers the fleet's commands for {self.name} now",
+                               **self._fields("this", self.identity))
+            for instance, (identity, _) in list(self.rivals.items()):
+                if instance not in self._clash_alerted:
+                    self._clash_alerted.add(instance)
+                    self._name_clash(identity)
+
+    async def _check_rivals(self) -> None:
+        """Forget the other processes under this name not heard from within ``alive_after_s``; a process that gave
+        the name up takes it once none is left (asking NATS first: a holder that sends no heartbeat still answers)."""
+        now = time.time_ns()
+        window = int(self.settings.alive_after_s * 1e9)
+        for instance, (identity, seen_ns) in list(self.rivals.items()):
+            if now - seen_ns > window:
+                del self.rivals[instance]
+                log.warning("fleet: the other process named %s (%s) not heard from for %g s: it is gone",
+                            self.name, self._who(identity), self.settings.alive_after_s)
+        if self._name_unsettled or (not self.holds_name and not self.rivals):
+            await self._settle_name(probe=not self.rivals)
+        if not self.rivals:  # the clash is over (a holder that sends no heartbeat was found again by the probe)
+            self._clash_alerted.clear()
+
+    @staticmethod
+    def _who(identity: dict[str, Any]) -> str:
+        return f"host {identity['host']}, pid {identity['pid']}, instance {identity['instance']}"
+
+    @staticmethod
+    def _fields(prefix: str, identity: dict[str, Any]) -> dict[str, str]:
+        return {f"{prefix}_{key}": str(value) for key, value in identity.items()}
+
+    def _name_clash(self, other: dict[str, Any]) -> None:
+        """Another process runs under this bot's name. Said loudly, once per clash, by each of the two: the one
+        that holds the name answers the fleet's commands; the other takes none, and its trading cannot be stopped
+        from the fleet."""
+        me, them = self._who(self.identity), self._who(other)
+        fields = {**self._fields("this", self.identity), **self._fields("other", other)}
+        if self.holds_name:
+            log.error("fleet: another bot named %s is on NATS (%s): it takes no fleet commands while this process "
+                      "(%s) holds the name; give each bot its own [bot] name", self.name, them, me)
+            self.ctx.alert(AlertLevel.ERROR, "fleet", f"another bot named {self.name} is on NATS ({them}): it takes "
+                           f"no fleet commands while this process ({me}) holds the name; give each bot its own "
+                           "[bot] name", **fields)
+        else:
+            log.critical("fleet: another bot named %s is on NATS and holds the name (%s): this process (%s) takes no "
+                         "fleet commands until it is gone, so a /kill or /pause of %s from the fleet does not stop "
+                         "it; stop one of them, and give each bot its own [bot] name", self.name, them, me, self.name)
+            self.ctx.alert(AlertLevel.CRITICAL, "fleet", f"another bot named {self.name} is on NATS and holds the "
+                           f"name ({them}): this process ({me}) takes no fleet commands until it is gone, so a /kill "
+                           f"or /pause of {self.name} from the fleet does not stop it; stop one of them, and give "
+                           "each bot its own [bot] name", **fields)
+
+    def name_clash(self) -> list[dict[str, Any]]:
+        """The other processes under this bot's name heard from within ``alive_after_s``, each with whether it holds
+        the name: what the status, ``/status`` and ``arbot fleet`` show."""
+        identities = [identity for identity, _ in self.rivals.values()]
+        first = min([self.identity, *identities], key=wire.claim_order)
+        return [{**identity, "holds_name": identity is first}
+                for identity in sorted(identities, key=wire.claim_order)]
+
+    def clash_text(self) -> str:
+        """The clash in one line for ``/status`` ("" when there is none)."""
+        clash = self.name_clash()
+        if not clash:
+            return ""
+        others = "; ".join(self._who(c) + (" (holds the name)" if c["holds_name"] else "") for c in clash)
+        if self.holds_name:
+            return f"{len(clash) + 1} processes named {self.name} on NATS; this one holds the name; other: {others}"
+        return (f"{len(clash) + 1} processes named {self.name} on NATS; this one takes NO fleet commands; "
+                f"other: {others}")
 
     def members(self) -> list[FleetMember]:
         now = time.time_ns()
@@ -620,6 +789,14 @@ class NatsFleet(FleetLink):
         if not msg.reply:
             self.counters["malformed"] += 1
             log.warning("fleet: a command without a reply subject ignored (use a NATS request)")
+            return
+        claimant = wire.parse_claim(msg.data)
+        if claimant is not None:  # another process under this name asks who holds it: this one, while it answers
+            if claimant["instance"] != self.instance:
+                await self._respond(msg, wire.holder(self.identity))
+                self._rival_heard(claimant)
+                # in a task: giving the name up unsubscribes from this subject, which would cancel this callback
+                self.ctx.create_task(self._settle_name(), what="settling who holds the bot's name")
             return
         try:
             request = wire.parse_request(msg.data, self.settings.max_request_bytes)
@@ -690,6 +867,10 @@ class NatsFleet(FleetLink):
             log.exception("fleet: /%s from %s@%s failed", request.name, caller.transport, request.via)
             await self._respond(msg, wire.error(f"/{request.name} failed on {self.name}: {type(exc).__name__}"))
             return
+        summary = answer.data.get("summary")
+        if self.rivals and isinstance(summary, dict):  # /status all's table shows the clash in this bot's row
+            answer = dataclasses.replace(answer, data={**answer.data, "summary": {
+                **summary, "name clash": f"{len(self.rivals) + 1} processes"}})
         max_bytes = self.nc.max_payload if self.nc is not None else 1 << 20
         await self._respond(msg, wire.reply(answer, self.name, max_bytes - 1024))
 

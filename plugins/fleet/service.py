@@ -27,6 +27,11 @@ class FleetService(Service):
         self.ctx.attach_fleet(link)
         self.link = link
 
+    def status(self) -> dict[str, str]:
+        """``/status``'s row for a clash over this bot's name (two processes under it on NATS), when there is one."""
+        text = self.link.clash_text() if self.link is not None else ""
+        return {"name clash": text} if text else {}
+
     async def stop(self) -> None:
         if self.link is not None:
             await self.link.stop()

@@ -209,3 +209,59 @@ def parse_reply(raw: bytes, bot: str) -> Reply:
     return Reply(title, rows=[tuple(r) for r in rows], header=obj.get("header") is True, text=text,
                  ok=obj.get("ok") is not False, silent=obj.get("silent") is True,
                  data=data if isinstance(data, dict) else {})
+
+
+# --- who holds a bot's name ------------------------------------------------------------------
+
+CLAIM_PREFIX = b'{"claim":'
+"""How a claim probe starts (``claim()``'s bytes): told from a command before it is parsed as one."""
+UNKNOWN_HOLDER = {"instance": "?", "host": "?", "pid": 0, "claimed_ns": 0}
+"""The identity of a holder that answered a probe without saying who it is (a bot of a version before claims
+answers it as a malformed command): it was there first."""
+
+
+def identity_of(obj: Any) -> dict[str, Any] | None:
+    """A process's identity as the bus carries it (``{"instance", "host", "pid", "claimed_ns"}``, checked and cut);
+    None when it is not one."""
+    if not isinstance(obj, dict):
+        return None
+    instance, host, pid, claimed = obj.get("instance"), obj.get("host", "?"), obj.get("pid", 0), obj.get("claimed_ns")
+    if not isinstance(instance, str) or not instance or not isinstance(claimed, int) or isinstance(claimed, bool):
+        return None
+    return {"instance": REDACTOR.cut(instance, 64), "host": REDACTOR.cut(str(host), 128),
+            "pid": pid if isinstance(pid, int) and not isinstance(pid, bool) else 0, "claimed_ns": claimed}
+
+
+def claim_order(identity: dict[str, Any]) -> tuple[int, str]:
+    """What decides which of two processes under one name keeps it: the earlier claim, then the smaller instance
+    id (so that both always agree, whatever their clocks)."""
+    return identity["claimed_ns"], identity["instance"]
+
+
+def claim(identity: dict[str, Any]) -> bytes:
+    """A probe on ``arbot.<bot>.cmd`` before taking it: whoever holds the name answers ``holder()``."""
+    return dumps({"claim": identity})
+
+
+def parse_claim(raw: bytes) -> dict[str, Any] | None:
+    """The identity in a claim probe; None when ``raw`` is not one (a command)."""
+    if not raw.startswith(CLAIM_PREFIX):
+        return None
+    try:
+        return identity_of(load_object(raw, "a claim").get("claim"))
+    except ValueError:
+        return None
+
+
+def holder(identity: dict[str, Any]) -> bytes:
+    """The holder's answer to a claim probe."""
+    return dumps({"holder": identity})
+
+
+def parse_holder(raw: bytes) -> dict[str, Any]:
+    """Who answered a claim probe: its identity, or :data:`UNKNOWN_HOLDER` (an older bot, an unreadable answer)."""
+    try:
+        found = identity_of(load_object(raw, "a holder").get("holder"))
+    except ValueError:
+        found = None
+    return found if found is not None else dict(UNKNOWN_HOLDER)

@@ -221,7 +221,7 @@ class Endpoints:
     async def login(self, call: Call) -> Any:
         server = self.server
         now = asyncio.get_running_loop().time()
-        peer = call.request.remote or "?"
+        peer = server.client_of(call.request)
         try:
             server.check_guesses(call.request, now)
             user = server.users.by_token(call.body["token"])

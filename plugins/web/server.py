@@ -25,6 +25,7 @@ from bot.api.kit import REDACTOR, TooDeep, loads_limited
 
 from .api import Endpoints
 from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
+from .clients import ClientAddresses
 from .events import EventHub
 from .routes import COOKIE, CSRF_HEADER, MAX_INT, ApiError, Param, Route, openapi
 from .settings import WebSettings
@@ -112,6 +113,8 @@ class WebServer:
         self.users = Users(settings)
         self.sessions = Sessions(settings.session_ttl_s)
         self.limits = RateLimit(settings.requests_per_s, settings.request_burst)
+        self.clients = ClientAddresses(settings.trusted_proxies)
+        """Who a request comes from, for every per-address limit below (:meth:`client_of`)."""
         self.public = RateLimit(settings.public_requests_per_s, settings.public_request_burst)
         """Requests to what needs no token (files, the OpenAPI document, the login) per address."""
         self.failures = FailureWindow(settings.auth_failures_per_min)
@@ -170,7 +173,12 @@ class WebServer:
         def connection_made(handler: Any, transport: asyncio.Transport) -> None:
             accept(handler, transport)
             peer = transport.get_extra_info("peername")
-            address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+            address, proxy = self.clients.peer(str(peer[0]) if isinstance(peer, tuple) and peer else None)
+            if proxy:  # a trusted proxy's connections carry every client behind it: only max_connections holds
+                if len(server.connections) > limit:
+                    self.refused_connections += 1
+                    transport.abort()
+                return
             address_of[handler] = address
             open_from[address] = open_from.get(address, 0) + 1
             if len(server.connections) > limit or open_from[address] > per_address:
@@ -187,6 +195,11 @@ class WebServer:
 
         server.connection_made = connection_made  # type: ignore[method-assign]
         server.connection_lost = connection_lost  # type: ignore[method-assign]
+
+    def client_of(self, request: web.Request) -> str:
+        """The client a request is counted against: its peer's address (an IPv6 one's /64), or behind one of
+        ``trusted_proxies`` the right-most untrusted hop of X-Forwarded-For (:mod:`plugins.web.clients`)."""
+        return self.clients.client(request.remote, request.headers.getall("X-Forwarded-For", []))
 
     def connections(self) -> int:
         """Connections open now."""
@@ -219,7 +232,7 @@ class WebServer:
         """Audit the refusal of a request without a valid token, folded per address (:class:`StrangerAudit`)."""
         now = asyncio.get_running_loop().time()
         self._audit_strangers(now=now)
-        if self.stranger_audit.first(request.remote or "?", command, now):
+        if self.stranger_audit.first(self.client_of(request), command, now):
             self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
 
     def refused_user(self, user: User, command: str, args: str, exc: ApiError) -> None:
@@ -298,7 +311,7 @@ class WebServer:
         scheme, _, token = header.partition(" ")
         user = self.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
-            self.failures.failed(request.remote or "?", loop_now)
+            self.failures.failed(self.client_of(request), loop_now)
             raise ApiError(401, "wrong token (send Authorization: Bearer TOKEN)", {"WWW-Authenticate": "Bearer"})
         return user, False, token_hash(token.strip()).encode()
 
@@ -312,7 +325,7 @@ class WebServer:
     def _no_token(self, request: web.Request, now: float, message: str) -> NoReturn:
         """401 for a request without a valid token (none, or an ended session); 429 once its address sent
         ``auth_failures_per_min`` of them in the last minute."""
-        address = request.remote or "?"
+        address = self.client_of(request)
         wait = self.strangers.blocked(address, now)
         if wait:
             raise ApiError(429, "too many requests without a valid token from this address; wait",
@@ -323,14 +336,14 @@ class WebServer:
     def check_guesses(self, request: web.Request, now: float) -> None:
         """429 for an address with ``auth_failures_per_min`` wrong tokens in the last minute (its token,
         right or wrong, is not even looked at until then)."""
-        wait = self.failures.blocked(request.remote or "?", now)
+        wait = self.failures.blocked(self.client_of(request), now)
         if wait:
             raise ApiError(429, "too many wrong tokens from this address; wait", {"Retry-After": str(int(wait) + 1)})
 
     def _check_public(self, request: web.Request) -> None:
         """429 for an address past its rate of requests to what needs no token: serving them runs on the bot's
         loop, so a stranger must not be able to keep it busy."""
-        wait = self.public.take(request.remote or "?", asyncio.get_running_loop().time())
+        wait = self.public.take(self.client_of(request), asyncio.get_running_loop().time())
         if wait:
             raise ApiError(429, f"more than {self.settings.public_requests_per_s:g} requests/s from this address "
                                 f"without a token (burst {self.settings.public_request_burst}); slow down",

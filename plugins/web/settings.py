@@ -46,6 +46,10 @@ class WebSettings:
     max_connections_per_address: int = option(
         100, ge=1, le=100_000, help="open connections at once from one address; one more is closed at once (behind a "
                                     "reverse proxy every client shares the proxy's address: raise it)")
+    trusted_proxies: list[str] = option(
+        [], help='reverse proxies in front of the console, addresses or CIDRs ("127.0.0.1", "10.0.0.0/8"): on a '
+                 "request from one of them the client is the right-most address of X-Forwarded-For that is not one "
+                 "of them, for the per-address limits; empty: X-Forwarded-For is ignored (anyone could forge it)")
     idle_timeout_s: float = option(30.0, ge=0.1, le=86_400,
                                    help="a connection with no request in flight is closed after this long "
                                         "(a request must arrive complete within it too)")
@@ -66,6 +70,12 @@ class WebSettings:
         host = _host_problem(self.host)
         if host:
             problems.append(("host", host))
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                problems.append(("trusted_proxies", f'expected an address or a CIDR such as "10.0.0.0/8", got '
+                                                    f'"{entry}"'))
         for name, user in self.users.items():
             unknown = sorted(set(user) - {"role", "token"})
             if unknown:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -55,10 +56,11 @@ async def fleet_bot(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
     """``bot = await fleet_bot("front", url, fleet="roles = {...}", toml=PAPER)``: a started bot in the fleet
     (``bot_keys``: more ``[bot]`` lines, e.g. a ``db_url`` two bots share; ``start=False``: the test starts it)."""
     started: list[BotUnderTest] = []
+    built = itertools.count(1)
 
     async def factory(name: str, url: str, *, fleet: str = "", toml: str = PAPER, start: bool = True,
                       extra: list[tuple[str, object]] = (), bot_keys: str = "") -> BotUnderTest:
-        data_dir = tmp_path / f"{name}.{len(started)}"  # each bot its own store, even two of one name
+        data_dir = tmp_path / f"{name}.{next(built)}"  # each bot its own store, started or not
         data_dir.mkdir(exist_ok=True)
         # build_bot opens the [bot] table: its first lines are keys of [bot]
         fleet = textwrap.dedent(fleet)

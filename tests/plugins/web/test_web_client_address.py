@@ -1,0 +1,125 @@
+"""The console's per-client limits count clients, not addresses: behind a trusted reverse proxy the client is the
+right-most untrusted hop of X-Forwarded-For (ignored from anyone else), and an IPv6 client is its /64."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+import pytest_asyncio
+from aiohttp import ClientSession
+
+from bot.api.testing import build_bot
+from plugins.web import running_server
+from plugins.web.clients import ClientAddresses
+from plugins.web.settings import WebSettings
+
+from .conftest import TOKENS, Console, demo_toml, users_toml, web_plugins
+
+
+def test_without_trusted_proxies_the_peer_is_the_client_and_x_forwarded_for_is_ignored():
+    clients = ClientAddresses(WebSettings().trusted_proxies)
+    assert WebSettings().trusted_proxies == []
+    assert clients.client("127.0.0.1", ["10.0.0.7"]) == "127.0.0.1"
+    assert clients.client("203.0.113.9", ["198.51.100.1, 10.0.0.7"]) == "203.0.113.9"
+
+
+def test_from_a_trusted_proxy_the_client_is_the_right_most_untrusted_hop():
+    clients = ClientAddresses(["127.0.0.1", "10.0.0.0/8"])
+    assert clients.client("127.0.0.1", ["203.0.113.5"]) == "203.0.113.5"
+    # a client writing its own header cannot choose its address: the hops the proxies added are read from the right
+    assert clients.client("127.0.0.1", ["1.1.1.1, 203.0.113.5, 10.1.2.3"]) == "203.0.113.5"
+    assert clients.client("127.0.0.1", ["1.1.1.1", "203.0.113.5"]) == "203.0.113.5"  # several header lines, in order
+    assert clients.client("127.0.0.1", []) == "127.0.0.1"  # no header: the proxy itself (a health check)
+    assert clients.client("127.0.0.1", ["10.9.9.9"]) == "10.9.9.9"  # every hop trusted: the left-most one
+    assert clients.client("127.0.0.1", ["garbage, 10.9.9.9"]) == "10.9.9.9"  # a hop that is no address ends it
+    assert clients.client("127.0.0.1", ["[2001:db8::1]:4711"]) == "2001:db8::/64"
+    assert clients.client("127.0.0.1", ["203.0.113.5:4711"]) == "203.0.113.5"
+
+
+def test_an_ipv6_client_is_counted_by_its_64():
+    clients = ClientAddresses([])
+    assert clients.client("2001:db8:1:2::1", []) == clients.client("2001:db8:1:2:ffff::9", []) == "2001:db8:1:2::/64"
+    assert clients.client("2001:db8:1:3::1", []) == "2001:db8:1:3::/64"
+    assert clients.client("::ffff:192.0.2.1", []) == "192.0.2.1"  # an IPv4 client on a dual-stack socket
+    assert clients.client(None, []) == "?"
+    assert clients.peer("2001:db8:1:2::1") == ("2001:db8:1:2::/64", False)  # connections per client too
+    assert ClientAddresses(["127.0.0.1"]).peer("127.0.0.1") == ("127.0.0.1", True)
+
+
+def test_trusted_proxies_are_checked():
+    assert WebSettings(trusted_proxies=["127.0.0.1", "10.0.0.0/8", "fd00::/8"]).validate() == []
+    problems = WebSettings(trusted_proxies=["10.0.0.0/33", "proxy.example"]).validate()
+    assert [key for key, _ in problems] == ["trusted_proxies", "trusted_proxies"]
+    assert "proxy.example" in problems[1][1]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def proxied(tmp_path_factory):
+    """A console behind a trusted proxy on 127.0.0.1 (the test client plays the proxy)."""
+    data_dir = tmp_path_factory.mktemp("web-proxy")
+    saved = {name: os.environ.get(f"ARBOT_WEB_TEST_{name.upper()}") for name in ("vera", "ada")}
+    os.environ.update({f"ARBOT_WEB_TEST_{name.upper()}": TOKENS[name][1] for name in ("vera", "ada")})
+    web = ('[plugins.web]\nenabled = true\nport = 0\nauth_failures_per_min = 2\nmax_connections_per_address = 2\n'
+           'trusted_proxies = ["127.0.0.1"]\n'
+           f"{users_toml(data_dir)}\n")
+    under_test = build_bot(demo_toml(web), data_dir=data_dir, extra=web_plugins())
+    under_test.resolve_secrets()
+    await under_test.start()
+    try:
+        async with ClientSession() as http:
+            yield Console(under_test, f"http://127.0.0.1:{running_server(under_test.operator).port}", http)
+    finally:
+        await under_test.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(f"ARBOT_WEB_TEST_{name.upper()}", None)
+            else:
+                os.environ[f"ARBOT_WEB_TEST_{name.upper()}"] = value
+
+
+async def guesses(console: Console, forwarded: str | None, count: int) -> list[int]:
+    statuses = []
+    for i in range(count):
+        headers = {"Authorization": f"Bearer guess-{i}"}
+        if forwarded is not None:
+            headers["X-Forwarded-For"] = forwarded
+        async with await console.get("/api/v1/status", headers=headers) as r:
+            statuses.append(r.status)
+    return statuses
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_clients_behind_the_trusted_proxy_each_have_their_own_limit(proxied):
+    server = running_server(proxied.bot.operator)
+    server.failures.clear()
+    assert await guesses(proxied, "203.0.113.5", 3) == [401, 401, 429]
+    # another client behind the same proxy is not locked out by the first one's guesses
+    assert await guesses(proxied, "198.51.100.7", 1) == [401]
+    # nor can the first one get out by writing another address in its own header: the proxy appends the real one
+    assert await guesses(proxied, "198.51.100.8, 203.0.113.5", 1) == [429]
+    # one IPv6 client with many addresses is one client: its /64
+    assert await guesses(proxied, "2001:db8:1:2::1", 2) == [401, 401]
+    assert await guesses(proxied, "2001:db8:1:2::beef", 1) == [429]
+    assert await guesses(proxied, "2001:db8:1:3::1", 1) == [401]
+    server.failures.clear()
+    async with await proxied.get("/api/v1/status", "ada", headers={"X-Forwarded-For": "203.0.113.5"}) as r:
+        assert r.status == 200
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_trusted_proxys_connections_are_not_capped_as_one_client(proxied):
+    """max_connections_per_address is 2 here: a proxy carrying many clients' connections is held by
+    max_connections only."""
+    port = int(proxied.url.rsplit(":", 1)[1])
+    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+    try:
+        for reader, writer in streams:
+            writer.write(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n")
+            await writer.drain()
+            async with asyncio.timeout(10):
+                assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    finally:
+        for _, writer in streams:
+            writer.close()
