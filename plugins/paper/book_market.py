@@ -196,8 +196,12 @@ class BookMarket:
         taken_bids, taken_asks = self._taken
         if grid is _SAME_GRID and not taken_bids and not taken_asks:
             bid_levels, bid_lots, ask_levels, ask_lots = event.unit_columns(depth)
-            if (bid_levels and ask_levels and min(bid_levels) > 0 and min(bid_lots) > 0 and min(ask_levels) > 0
-                    and min(ask_lots) > 0):
+            # every price above zero: a live book's view (not owning its levels) has them in the book's order,
+            # best first, so its lowest bid is the last and its lowest ask the first; other events are not
+            # trusted to be sorted
+            if (bid_levels and ask_levels and min(bid_lots) > 0 and min(ask_lots) > 0
+                    and (bid_levels[-1] > 0 and ask_levels[0] > 0 if not event.owns_levels
+                         else min(bid_levels) > 0 and min(ask_levels) > 0)):
                 self._bid_levels, self.bid_lots, self.bid_ticks = bid_levels, bid_lots, bid_levels[0]
                 self._ask_levels, self.ask_lots, self.ask_ticks = ask_levels, ask_lots, ask_levels[0]
                 self.updates += 1

@@ -62,10 +62,12 @@ def test_the_integer_path_publishes_what_the_decimal_path_does(tick, lot, pd, qd
 
 def test_a_live_books_view_is_copied_as_the_decimal_path_copies_its_levels():
     """A recording replays views of the recorded venue's live book (``BookUpdate.of_book``): copied as columns
-    off the book, the venue publishes what the Decimal path does, deeper or shallower than the view."""
+    off the book, the venue publishes what the Decimal path does, deeper or shallower than the view, also when
+    a level priced or sized at or below zero comes and goes."""
     from bot.api.kit import OrderBook
 
     rng = random.Random(7)
+    odd_levels = 0
     for depth, view_levels in ((5, 10), (10, 5), (10, 10)):
         decimal_path = BookMarket("paper", "SOL/USDC", Decimal("0.01"), Decimal("0.00000001"), depth)
         unit_path = BookMarket("paper", "SOL/USDC", Decimal("0.01"), Decimal("0.00000001"), depth)
@@ -75,6 +77,9 @@ def test_a_live_books_view_is_copied_as_the_decimal_path_copies_its_levels():
                 price = 15_000 + rng.choice((-1, 1)) * rng.randint(1, 14)
                 size = rng.choice((0, 0, 1, 7, 10**8, 12_345))
                 (live.set_bid if price < 15_000 else live.set_ask)(price, size)
+            if rng.random() < 0.05:  # a level no venue can trade comes or goes: priced at or below zero, or sized so
+                odd = rng.choice(((0, 10**8), (-3, 10**8), (14_990, -5), (15_010, -5), (-1, 0), (14_990, 0)))
+                (live.set_bid if odd[0] < 15_000 else live.set_ask)(*odd)
             live.truncate()
             view = BookUpdate.of_book("src", "SOL/USDC", live, view_levels, i)
             want = decimal_path.update(view.bids, view.asks, i)
@@ -84,7 +89,10 @@ def test_a_live_books_view_is_copied_as_the_decimal_path_copies_its_levels():
                                                                           want.asks)
             for name in ("bid_ticks", "ask_ticks", "bid_lots", "ask_lots", "_bid_levels", "_ask_levels"):
                 assert getattr(unit_path, name) == getattr(decimal_path, name), name
+            odd_levels += got._col is None
             if rng.random() < 0.1:
                 from_asks, lots = rng.random() < 0.5, rng.randint(1, 20_000)
                 decimal_path.consume(from_asks, lots)
                 unit_path.consume(from_asks, lots)
+        assert unit_path.skipped_prices == decimal_path.skipped_prices
+    assert odd_levels > 20  # the general path took the books with such a level (or with our fills remembered)
