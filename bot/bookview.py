@@ -22,7 +22,9 @@ Ways to make and publish one:
   after ``bus.publish(event)``; where events are handed out in batches (a replay's generator),
   :class:`BookViews` does the same before the book changes.
 * :meth:`BookUpdate.of_units` from integer levels; :meth:`BookUpdate.of_ladder` from a touch, a
-  price step and the sizes (the paper venues' synthetic books, whose levels are evenly spaced): the
+  price step and the sizes (the paper venues' synthetic books, whose levels are evenly spaced), and
+  :meth:`BookUpdate.of_columns` from a column of prices and one of sizes a side (the paper venue's
+  copy of a recorded or mirrored book, read off the source with :meth:`BookUpdate.unit_columns`): the
   level tuples are made only if a subscriber reads more than the touch.
 * ``BookUpdate(exchange, symbol, bids, asks, ts_ns)`` from Decimal levels, as before this view
   existed (tests, simple plugins); units are derived from the Decimals when asked for.
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from operator import itemgetter, neg
 from sys import getrefcount
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,6 +60,7 @@ class OrderBook(Protocol):
 Levels = tuple[tuple[Decimal, Decimal], ...]
 UnitLevels = tuple[tuple[int, int], ...]
 Ladder = tuple[int, int, int, tuple[int, ...], tuple[int, ...]]
+Columns = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 _HELD = 3
 """References to a view while :meth:`BookUpdate.release`, :meth:`BookViews.release` or
@@ -69,7 +73,7 @@ class BookUpdate:
     """Top levels of one order book after a change, best first on each side (see the module doc)."""
 
     __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_bk", "_ak", "_n", "_bu", "_au", "_bd", "_ad",
-                 "_cached", "_lad")
+                 "_cached", "_lad", "_col")
 
     exchange: str
     symbol: str
@@ -95,6 +99,8 @@ class BookUpdate:
         """A level cache was filled while the view looked at a live book (a reused view forgets it)."""
         self._lad: Ladder | None = None
         """(best bid, best ask, price step, bid sizes, ask sizes) in units (:meth:`of_ladder`): levels made if read."""
+        self._col: Columns | None = None
+        """(bid prices, bid sizes, ask prices, ask sizes) in units (:meth:`of_columns`): levels made if read."""
 
     @classmethod
     def of_units(cls, exchange: str, symbol: str, bids: UnitLevels, asks: UnitLevels, price_decimals: int,
@@ -108,7 +114,7 @@ class BookUpdate:
         ev._bd, ev._ad = decimals if decimals is not None else (None, None)
         ev._n = 0
         ev._cached = False
-        ev._lad = None
+        ev._lad = ev._col = None
         return ev
 
     @classmethod
@@ -123,7 +129,24 @@ class BookUpdate:
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
         ev._lad = (best_bid, best_ask, step, bid_sizes, ask_sizes)
         ev._pd, ev._qd = price_decimals, qty_decimals
-        ev._book = ev._bk = ev._ak = ev._bu = ev._au = ev._bd = ev._ad = None
+        ev._book = ev._bk = ev._ak = ev._bu = ev._au = ev._bd = ev._ad = ev._col = None
+        ev._n = 0
+        ev._cached = False
+        return ev
+
+    @classmethod
+    def of_columns(cls, exchange: str, symbol: str, bid_prices: tuple[int, ...], bid_sizes: tuple[int, ...],
+                   ask_prices: tuple[int, ...], ask_sizes: tuple[int, ...], price_decimals: int, qty_decimals: int,
+                   ts_ns: int) -> BookUpdate:
+        """The event of :meth:`of_units` whose levels are ``zip(bid_prices, bid_sizes)`` and ``zip(ask_prices,
+        ask_sizes)`` (units, best first, each pair of columns of one length), the level tuples made only when read:
+        a venue that holds its book as columns (the paper venue's :class:`~plugins.paper.book_market.BookMarket`)
+        publishes it without a tuple per level."""
+        ev = _new(cls)
+        ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
+        ev._col = (bid_prices, bid_sizes, ask_prices, ask_sizes)
+        ev._pd, ev._qd = price_decimals, qty_decimals
+        ev._book = ev._bk = ev._ak = ev._bu = ev._au = ev._bd = ev._ad = ev._lad = None
         ev._n = 0
         ev._cached = False
         return ev
@@ -136,7 +159,7 @@ class BookUpdate:
         ev._book, ev._n = book, levels
         ev._bk, ev._ak = book.bid_keys, book.ask_keys
         ev._pd, ev._qd = book.price_decimals, book.qty_decimals
-        ev._bu = ev._au = ev._bd = ev._ad = ev._lad = None
+        ev._bu = ev._au = ev._bd = ev._ad = ev._lad = ev._col = None
         ev._cached = False
         return ev
 
@@ -167,6 +190,9 @@ class BookUpdate:
         lad = self._lad
         if lad is not None:
             return lad[0] if lad[3] else None
+        col = self._col
+        if col is not None:
+            return col[0][0] if col[0] else None
         levels = self.bid_units
         return levels[0][0] if levels else None
 
@@ -181,6 +207,9 @@ class BookUpdate:
         lad = self._lad
         if lad is not None:
             return lad[1] if lad[4] else None
+        col = self._col
+        if col is not None:
+            return col[2][0] if col[2] else None
         levels = self.ask_units
         return levels[0][0] if levels else None
 
@@ -194,6 +223,8 @@ class BookUpdate:
                 qty = book.bids
                 levels = tuple([(-k, qty[-k]) for k in book.bid_keys[:self._n]])
                 self._cached = True
+            elif (col := self._col) is not None:
+                levels = tuple(zip(col[0], col[1], strict=True))
             elif (lad := self._lad) is not None:
                 best, step, sizes = lad[0], lad[2], lad[3]
                 levels = tuple(zip(range(best, best - len(sizes) * step, -step), sizes, strict=True))
@@ -212,6 +243,8 @@ class BookUpdate:
                 qty = book.asks
                 levels = tuple([(k, qty[k]) for k in book.ask_keys[:self._n]])
                 self._cached = True
+            elif (col := self._col) is not None:
+                levels = tuple(zip(col[2], col[3], strict=True))
             elif (lad := self._lad) is not None:
                 best, step, sizes = lad[1], lad[2], lad[4]
                 levels = tuple(zip(range(best, best + len(sizes) * step, step), sizes, strict=True))
@@ -219,6 +252,25 @@ class BookUpdate:
                 levels = self._units(self._ad or ())
             self._au = levels
         return levels
+
+    def unit_columns(self, levels: int) -> Columns:
+        """``(bid prices, bid sizes, ask prices, ask sizes)``: the best ``levels`` of each side of :attr:`bid_units`
+        and :attr:`ask_units` as columns of units, best first. A view of a live book reads them off its key lists
+        and dicts (C-level ``map``, no tuple per level, nothing kept in the view): what a venue that keeps its
+        own copy of a source's book (the paper venue's ``BookMarket``) copies at each change."""
+        book = self._book
+        if book is not None:
+            n = min(levels, self._n)
+            bid_prices = tuple(map(neg, book.bid_keys[:n]))
+            ask_prices = tuple(book.ask_keys[:n])
+            return bid_prices, _values(book.bids, bid_prices), ask_prices, _values(book.asks, ask_prices)
+        col = self._col
+        if col is not None and len(col[0]) <= levels and len(col[2]) <= levels:
+            return col
+        bids, asks = self.bid_units[:levels], self.ask_units[:levels]
+        bid_prices, bid_sizes = zip(*bids, strict=True) if bids else ((), ())
+        ask_prices, ask_sizes = zip(*asks, strict=True) if asks else ((), ())
+        return bid_prices, bid_sizes, ask_prices, ask_sizes
 
     # --- Decimals (made when read) --------------------------------------------------------------
 
@@ -250,6 +302,10 @@ class BookUpdate:
             if not lad[3]:
                 return None
             p = lad[0]
+        elif (col := self._col) is not None:
+            if not col[0]:
+                return None
+            p = col[0][0]
         else:
             units = self.bid_units
             if not units:
@@ -271,6 +327,10 @@ class BookUpdate:
             if not lad[4]:
                 return None
             p = lad[1]
+        elif (col := self._col) is not None:
+            if not col[2]:
+                return None
+            p = col[2][0]
         else:
             units = self.ask_units
             if not units:
@@ -349,6 +409,14 @@ class BookUpdate:
 
 
 _new = object.__new__
+
+
+def _values(qty: dict[int, int], prices: tuple[int, ...]) -> tuple[int, ...]:
+    """``tuple(qty[p] for p in prices)``: one ``itemgetter`` call makes the tuple in C (about half the cost of
+    ``map`` over ``qty.__getitem__`` for 10 levels); it returns the value itself for one key, and needs one."""
+    if len(prices) > 1:
+        return itemgetter(*prices)(qty)  # type: ignore[no-any-return]
+    return (qty[prices[0]],) if prices else ()
 
 _DECIMALS: dict[int, dict[int, Decimal]] = {}
 """decimals -> units -> Decimal: prices and sizes repeat from one book to the next, and a Decimal is

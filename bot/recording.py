@@ -84,11 +84,11 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest recording line read; a longer one (a corrupt file without newlines) is skipped."""
 
 
-_line: tuple[Callable[[str], Any], type[Exception]] | None = None
+_line: tuple[Callable[[bytes], Any], type[Exception]] | None = None
 """msgspec's decoder of a line as :func:`frame_line` writes it, and the error it raises (see :func:`_frame`)."""
 
 
-def _line_decoder() -> tuple[Callable[[str], Any], type[Exception]]:
+def _line_decoder() -> tuple[Callable[[bytes], Any], type[Exception]]:
     """:data:`_line`, made when a recording is first read: the commands that read none never import msgspec."""
     global _line
     if _line is None:
@@ -111,19 +111,29 @@ def _frame(line: bytes) -> tuple[int, str] | str:
     :func:`frame_line` writes) is decoded by msgspec in one call. msgspec refuses every such line that
     Python's json would read differently (a string with a lone surrogate, a control character or a bad
     escape; an integer longer than Python's limit), and any other line; those are read by :func:`_entry`
-    (``json.loads`` and the checks), so both ways give the same frame or the same reason."""
+    (``json.loads`` and the checks), so both ways give the same frame or the same reason.
+
+    msgspec reads the line's bytes as they are, without a ``str`` of the whole line made first: it decodes
+    its strings as UTF-8 strictly (raising UnicodeDecodeError otherwise) and accepts nothing but JSON's ASCII
+    outside them, so a line it reads is UTF-8, and one it refuses is decoded for :func:`_entry` or is "not
+    UTF-8", as before."""
+    decode, refused = _line or _line_decoder()
+    try:
+        entry = decode(line)
+    except (refused, UnicodeDecodeError):
+        return _general(line)
+    ts_ns, raw = entry.ts_ns, entry.raw
+    if ts_ns >= 0 and raw.count("[") + raw.count("{") <= MAX_JSON_DEPTH:  # cannot be nested too deep
+        return ts_ns, raw
+    return _general(line)
+
+
+def _general(line: bytes) -> tuple[int, str] | str:
+    """:func:`_entry` of a line's text, or "not UTF-8"."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8"
-    decode, refused = _line or _line_decoder()
-    try:
-        entry = decode(text)
-    except refused:
-        return _entry(text)
-    ts_ns, raw = entry.ts_ns, entry.raw
-    if ts_ns >= 0 and raw.count("[") + raw.count("{") <= MAX_JSON_DEPTH:  # cannot be nested too deep
-        return ts_ns, raw
     return _entry(text)
 
 

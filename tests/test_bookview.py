@@ -138,3 +138,31 @@ def test_a_publisher_reuses_its_view_until_one_is_kept_and_costs_nothing_unheard
     assert seen[3][0] != seen[2][0] and seen[3][3] == D("100.00")  # a new view after the kept one
     assert kept[0].bid_units == ((10_001, 7), (10_000, 1_000)) and kept[0].best_bid == D("100.01")
     assert kept[0].ts_ns == 3
+
+
+def test_columns_are_the_levels_taken_apart_and_an_event_of_columns_is_the_event_of_its_levels() -> None:
+    book = _book()
+    events = [BookUpdate.of_book("k", "A/B", book, 3, 7),
+              BookUpdate.of_units("k", "A/B", ((10_000, 1_000), (9_999, 1_001)), ((10_001, 2_000),), 2, 3, 7),
+              BookUpdate.of_ladder("k", "A/B", 10_000, 10_002, 5, (1_000, 1_001, 1_002), (2_000,), 2, 3, 7),
+              BookUpdate("k", "A/B", ((D("100.00"), D("1.000")),), (), 7),
+              BookUpdate.of_units("k", "A/B", (), (), 2, 3, 7)]
+    for ev in events:
+        for levels in (1, 2, 3, 10):
+            bid_prices, bid_sizes, ask_prices, ask_sizes = ev.unit_columns(levels)
+            assert tuple(zip(bid_prices, bid_sizes, strict=True)) == ev.bid_units[:levels]
+            assert tuple(zip(ask_prices, ask_sizes, strict=True)) == ev.ask_units[:levels]
+            same = BookUpdate.of_columns("k", "A/B", bid_prices, bid_sizes, ask_prices, ask_sizes, 2, 3, 7)
+            assert same.unit_columns(levels) == (bid_prices, bid_sizes, ask_prices, ask_sizes)
+            assert (same.best_bid_units, same.best_ask_units) == (
+                bid_prices[0] if bid_prices else None, ask_prices[0] if ask_prices else None)
+            assert (same.best_bid, same.best_ask) == (D(bid_prices[0]).scaleb(-2) if bid_prices else None,
+                                                      D(ask_prices[0]).scaleb(-2) if ask_prices else None)
+            assert same._bu is None and same.owns_levels  # the touch made no level tuple
+            want = BookUpdate.of_units("k", "A/B", ev.bid_units[:levels], ev.ask_units[:levels], 2, 3, 7)
+            assert (same.bid_units, same.ask_units, same.bids, same.asks) == (want.bid_units, want.ask_units,
+                                                                              want.bids, want.asks)
+            assert same == want and hash(same) == hash(want) and pickle.loads(pickle.dumps(same)) == want
+    view = BookUpdate.of_book("k", "A/B", book, 3, 7)
+    assert view.unit_columns(3) == events[0].unit_columns(3)
+    assert view._bu is None and not view._cached  # nothing kept in a view: it stays as cheap to reuse

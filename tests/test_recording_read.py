@@ -52,3 +52,6 @@ def test_well_formed_lines_are_read_directly_and_malformed_ones_keep_their_reaso
     assert _frame(b'{"ts_ns": 07, "raw": "x"}\n') == "not JSON"
     assert _frame(b'{"ts_ns": 5, "raw": "a\tb"}\n') == "not JSON"
     assert _frame(b'{"ts_ns": 5, "raw": 42}\n') == "raw not a string"
+    for not_utf8 in (b'{"ts_ns": 5, "raw": "\xff"}\n', b'{"ts_ns": 5, "raw": "\xed\xa0\x80"}\n',
+                     b'{"ts_ns": 5, "raw": "a\xe2\x82"}\n', b'{"ts_ns": 5, "raw": "x"}\xff\n', b'{"ts_ns": 5\xc3}\n'):
+        assert _frame(not_utf8) == "not UTF-8" == general(not_utf8), not_utf8

@@ -63,7 +63,6 @@ def _left_untaken(taken: dict[int, tuple[int, int]], still_taken: dict[int, tupl
         return lots - memory[1]
     return lots
 UnitLevels = tuple[tuple[int, int], ...]
-_Kept = tuple[UnitLevels, tuple[int, ...], tuple[int, ...], UnitLevels, tuple[int, ...], tuple[int, ...]]
 
 
 class Market(Protocol):
@@ -119,9 +118,6 @@ class BookMarket:
         self._grids: dict[tuple[int, int], tuple[int, int, int] | Literal[False]] = {}
         """(price decimals, size decimals) of a source -> how its units map to ticks and lots (see :meth:`_grid`)."""
         self._grid_pd = self._grid_qd = -1
-        self._kept: _Kept = ((), (), (), (), (), ())
-        """(bids, their ticks, their lots, asks, ticks, lots) of the last source book kept as it was (all priced
-        and sized above zero, on our grid): a side that did not change since is known to be kept."""
         self._grid_now: tuple[int, int, int] | Literal[False] = False
         """The grid of the source's last (price decimals, size decimals): a source rarely changes them."""
         self.clear()
@@ -181,8 +177,12 @@ class BookMarket:
 
         When the grid is the source's own (a tick is one price unit, a lot one size unit), nothing of ours
         is remembered on the levels and every level is priced and sized above zero, the source's levels
-        are kept as they are: the common case of a recording at its venue's precision costs no per-level
-        Python code."""
+        are kept as they are: the common case of a recording at its venue's precision. They are then copied
+        as columns (:meth:`BookUpdate.unit_columns`: off a live book's keys and dicts in C-level ``map``s,
+        with no tuple per level) and published as such (:meth:`BookUpdate.of_columns`, the level tuples made
+        only if a subscriber reads them): the same event, without the per-level Python code of building
+        each side's level tuples, taking them apart into ticks and lots again, and comparing them with the
+        last book's (about 2.7 -> 1.5 us a book of 10 levels a side)."""
         pd, qd = event.price_decimals, event.qty_decimals
         if pd != self._grid_pd or qd != self._grid_qd:
             grid = self._grids.get((pd, qd))
@@ -193,20 +193,21 @@ class BookMarket:
         if grid is False:
             return self.update(event.bids, event.asks, ts_ns)
         depth = self.depth_levels
-        bids, asks = event.bid_units[:depth], event.ask_units[:depth]
         taken_bids, taken_asks = self._taken
-        if grid is _SAME_GRID and bids and asks and not taken_bids and not taken_asks:
-            kept = self._kept  # a side equal to the last one kept as it was is not looked at again
-            same_bids, same_asks = bids == kept[0], asks == kept[3]
-            bid_levels, bid_lots = (kept[1], kept[2]) if same_bids else zip(*bids, strict=True)
-            ask_levels, ask_lots = (kept[4], kept[5]) if same_asks else zip(*asks, strict=True)
-            if ((same_bids or min(bid_levels) > 0 and min(bid_lots) > 0)
-                    and (same_asks or min(ask_levels) > 0 and min(ask_lots) > 0)):
-                self._kept = (bids, bid_levels, bid_lots, asks, ask_levels, ask_lots)
+        if grid is _SAME_GRID and not taken_bids and not taken_asks:
+            bid_levels, bid_lots, ask_levels, ask_lots = event.unit_columns(depth)
+            # every price above zero: a live book's view (not owning its levels) has them in the book's order,
+            # best first, so its lowest bid is the last and its lowest ask the first; other events are not
+            # trusted to be sorted
+            if (bid_levels and ask_levels and min(bid_lots) > 0 and min(ask_lots) > 0
+                    and (bid_levels[-1] > 0 and ask_levels[0] > 0 if not event.owns_levels
+                         else min(bid_levels) > 0 and min(ask_levels) > 0)):
                 self._bid_levels, self.bid_lots, self.bid_ticks = bid_levels, bid_lots, bid_levels[0]
                 self._ask_levels, self.ask_lots, self.ask_ticks = ask_levels, ask_lots, ask_levels[0]
                 self.updates += 1
-                return BookUpdate.of_units(self.exchange, self.symbol, bids, asks, pd, qd, ts_ns)
+                return BookUpdate.of_columns(self.exchange, self.symbol, bid_levels, bid_lots, ask_levels, ask_lots,
+                                             pd, qd, ts_ns)
+        bids, asks = event.bid_units[:depth], event.ask_units[:depth]
         bid_levels, bid_lots, bids = self._convert_units(bids, taken_bids, pd, qd, grid)
         ask_levels, ask_lots, asks = self._convert_units(asks, taken_asks, pd, qd, grid)
         self._bid_levels, self.bid_lots = bid_levels, bid_lots

@@ -178,6 +178,8 @@ class MatchingEngine:
     def match(self, market: Market, now_ns: int) -> None:
         """Fill resting orders of ``market.symbol`` that its last step traded through."""
         book = self._resting[market.symbol]
+        if not book.buys and not book.sells:  # nothing rests (most steps): the market's fields are not read
+            return
         best_buy = book.best_buy
         if best_buy >= market.ask_ticks or (
             market.trade_lots and not market.trade_taker_buy and market.trade_ticks <= best_buy

@@ -403,7 +403,11 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if item is None:  # published once: a state is published only when it changes
             feed.stale_all(f"recording {player.path.name} ended")
             return False
-        feed.on_event(item[1])
+        event = item[1]
+        if type(event) is BookUpdate:  # what feed.on_event does, without its call for the most common event
+            feed.on_book(event)
+        else:
+            feed.on_event(event)
         return True
 
     def _playback_failed(self, exc: Exception) -> None:
@@ -413,7 +417,9 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                            self.name, where, type(exc).__name__, exc)
 
     def _match_book(self, market: BookMarket, now: int) -> None:
-        engine = self._engine_ready()
+        engine = self._engine
+        if engine is None or self._state is None:  # what _engine_ready checks, inline: once per recorded book
+            engine = self._engine_ready()  # raises
         engine.match(market, now)
         if engine.changed:
             self._commit(now)

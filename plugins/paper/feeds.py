@@ -173,17 +173,36 @@ class RecordingPlayer:
         self._events = iter(self.recorder.market_events(self._frames, self.options, self.levels))
 
     def peek(self) -> tuple[int, MarketEvent] | None:
-        """The next event without taking it."""
-        if self._ahead is None and not self._done:
-            try:
-                self._ahead = self._read_next()
-            except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
-                self.error = exc
-                self.stats.stop(self.stats.lines, f"{type(exc).__name__}: {exc}")
-                self._done = True
-                self._frames.close()  # the file now, not whenever the failed generators are collected
-                self.failed(exc)
-        return self._ahead
+        """The next event without taking it. Read here, not in a method of its own: a backtest peeks once per
+        recorded event, and a call is a good share of what the rest of the reading costs."""
+        item = self._ahead
+        if item is not None or self._done:
+            return item
+        try:
+            while (event := next(self._events, None)) is None:
+                if not self._next_pass():
+                    self._done = True
+                    return None
+            ts = event.ts_ns
+            first = self._first_ts
+            if first is None:
+                first = self._first_ts = ts
+                if self.start_ts_ns is None:
+                    self.start_ts_ns = ts
+            self._last_ts = ts
+            self._pass_events += 1
+            if type(event) is FeedStatus:
+                self._broke(event, ts - first)
+            elif self._broken:
+                self._broken.pop(event.symbol, None)
+            item = self._ahead = (self._base_ns + ts - first, event)
+        except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
+            self.error = exc
+            self.stats.stop(self.stats.lines, f"{type(exc).__name__}: {exc}")
+            self._done = True
+            self._frames.close()  # the file now, not whenever the failed generators are collected
+            self.failed(exc)
+        return item
 
     def next(self) -> tuple[int, MarketEvent] | None:
         """Take the next event (None: the recording is over)."""
@@ -200,35 +219,20 @@ class RecordingPlayer:
     def done(self) -> bool:
         return self._done
 
-    def _read_next(self) -> tuple[int, MarketEvent] | None:
-        while True:
-            event = next(self._events, None)
-            if event is not None:
-                ts = event.ts_ns
-                first = self._first_ts
-                if first is None:
-                    first = self._first_ts = ts
-                    if self.start_ts_ns is None:
-                        self.start_ts_ns = ts
-                self._last_ts = ts
-                self._pass_events += 1
-                if type(event) is FeedStatus:
-                    self._broke(event, ts - first)
-                elif self._broken:
-                    self._broken.pop(event.symbol, None)
-                return self._base_ns + ts - first, event
-            self._stopped_early()
-            if self._pass_events == 0 and self.stats.frames and self.stats.stopped_at is None:
-                self.stats.found = self._symbols_held()
-            if self.passes == 1 and self.stats.troubled:
-                self.report(self.stats.summary())
-            first = self._first_ts  # None exactly when this pass had no event
-            if not self.loop or self._pass_events == 0 or first is None:
-                self._done = True
-                return None
-            self._base_ns += self._last_ts - first + LOOP_GAP_NS
-            self._first_ts = None
-            self._open()
+    def _next_pass(self) -> bool:
+        """The pass ended: report it, and start the next one when looping (False: playback is over)."""
+        self._stopped_early()
+        if self._pass_events == 0 and self.stats.frames and self.stats.stopped_at is None:
+            self.stats.found = self._symbols_held()
+        if self.passes == 1 and self.stats.troubled:
+            self.report(self.stats.summary())
+        first = self._first_ts  # None exactly when this pass had no event
+        if not self.loop or self._pass_events == 0 or first is None:
+            return False
+        self._base_ns += self._last_ts - first + LOOP_GAP_NS
+        self._first_ts = None
+        self._open()
+        return True
 
     def _symbols_held(self, most: int = 5) -> tuple[str, ...]:
         """The symbols of the recording's market events (the first ``most``): read again, of every symbol, only when

@@ -58,3 +58,41 @@ def test_the_integer_path_publishes_what_the_decimal_path_does(tick, lot, pd, qd
         assert unit_path.skipped_prices > 0
     if lot == "0.00001000":
         assert unit_path.rounded_sizes > 0
+
+
+def test_a_live_books_view_is_copied_as_the_decimal_path_copies_its_levels():
+    """A recording replays views of the recorded venue's live book (``BookUpdate.of_book``): copied as columns
+    off the book, the venue publishes what the Decimal path does, deeper or shallower than the view, also when
+    a level priced or sized at or below zero comes and goes."""
+    from bot.api.kit import OrderBook
+
+    rng = random.Random(7)
+    odd_levels = 0
+    for depth, view_levels in ((5, 10), (10, 5), (10, 10)):
+        decimal_path = BookMarket("paper", "SOL/USDC", Decimal("0.01"), Decimal("0.00000001"), depth)
+        unit_path = BookMarket("paper", "SOL/USDC", Decimal("0.01"), Decimal("0.00000001"), depth)
+        live = OrderBook(2, 8, depth=12)
+        for i in range(600):
+            for _ in range(rng.randint(1, 3)):
+                price = 15_000 + rng.choice((-1, 1)) * rng.randint(1, 14)
+                size = rng.choice((0, 0, 1, 7, 10**8, 12_345))
+                (live.set_bid if price < 15_000 else live.set_ask)(price, size)
+            if rng.random() < 0.05:  # a level no venue can trade comes or goes: priced at or below zero, or sized so
+                odd = rng.choice(((0, 10**8), (-3, 10**8), (14_990, -5), (15_010, -5), (-1, 0), (14_990, 0)))
+                (live.set_bid if odd[0] < 15_000 else live.set_ask)(*odd)
+            live.truncate()
+            view = BookUpdate.of_book("src", "SOL/USDC", live, view_levels, i)
+            want = decimal_path.update(view.bids, view.asks, i)
+            got = unit_path.update_event(view, i)
+            assert (got.best_bid_units, got.best_ask_units) == (want.best_bid_units, want.best_ask_units)
+            assert (got.bid_units, got.ask_units, got.bids, got.asks) == (want.bid_units, want.ask_units, want.bids,
+                                                                          want.asks)
+            for name in ("bid_ticks", "ask_ticks", "bid_lots", "ask_lots", "_bid_levels", "_ask_levels"):
+                assert getattr(unit_path, name) == getattr(decimal_path, name), name
+            odd_levels += got._col is None
+            if rng.random() < 0.1:
+                from_asks, lots = rng.random() < 0.5, rng.randint(1, 20_000)
+                decimal_path.consume(from_asks, lots)
+                unit_path.consume(from_asks, lots)
+        assert unit_path.skipped_prices == decimal_path.skipped_prices
+    assert odd_levels > 20  # the general path took the books with such a level (or with our fills remembered)
