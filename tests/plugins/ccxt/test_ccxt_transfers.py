@@ -180,3 +180,21 @@ def test_withdrawals_on_an_exchange_ccxt_cannot_withdraw_from_are_refused_at_loa
     assert "exchanges.g.withdraw_to.BTC: expected \"ADDRESS\" = \"NETWORK\"" in text
     assert "exchanges.g.withdraw_to.ETH: give at least one" in text
     build('[exchanges.g]\ntype = "ccxt"\nid = "gate"\nwithdraw_to = { BTC = { "bc1qexample" = "BTC" } }\n')
+
+
+async def test_the_destinations_deposit_fee_is_never_sent_and_never_needed_to_find_the_withdrawal(
+        wallet_gate, fake_gate, monkeypatch):
+    """``transfer.fee`` is 0.0005 (Gate's) + 0.02 (the destination's deposit fee): Gate sends 4.5 + its own 0.0005,
+    and a venue without client ids that lists the gross amount without its fee still finds the withdrawal by the
+    amount plus its own fee, so it is never sent twice."""
+    from plugins.ccxt import transfers
+
+    monkeypatch.setattr(transfers, "CLIENT_WITHDRAWAL_IDS", {})
+    gate = await wallet_gate()
+    t = transfer("rb-depfee", fee="0.0205")
+    ref = await gate.withdraw(t)
+    [made] = fake_gate.withdrawals
+    assert made["amount"] == "4.5005" and fake_gate.accounts["BTC"] == D("10") - D("4.5005")
+    made["fee"] = "0"  # as a venue whose list gives the gross amount and no fee
+    assert await gate.withdrawal(t) is TransferStatus.SENT
+    assert await gate.withdraw(t) == ref and len(fake_gate.withdrawals) == 1
