@@ -116,3 +116,33 @@ async def test_the_service_sizes_the_move_with_the_destinations_deposit_fee(db_u
         assert f"{sent.amount} SOL reached kraken" in credited and "now on" not in credited, credited
     finally:
         store.close()
+
+
+class _PercentKraken(_Kraken):
+    """A destination keeping 0.1 % of each deposit: the fee grows with the amount sized for it."""
+
+    async def deposit_fee(self, asset: str, amount: D) -> D:
+        return amount / 1000
+
+
+async def test_a_deposit_fee_that_grows_with_the_amount_is_sized_for_within_the_planners_rounding(db_url):
+    store = Store(db_url).open()
+    try:
+        balances = {"wallet": {"SOL": Balance("SOL", D(80), D(80))}, "kraken": {"SOL": Balance("SOL", D(20), D(20))}}
+
+        async def read_balances() -> dict:
+            return balances
+
+        strategy = SimpleNamespace(settings=SimpleNamespace(cex="kraken", dex="wallet", symbol="SOL/USDC"))
+        operator = SimpleNamespace(exchanges={"kraken": _PercentKraken(), "wallet": _Wallet()},
+                                   strategies={"arb": strategy}, strategy_state=lambda name: "running",
+                                   balances=read_balances)
+        ctx = SimpleNamespace(name="rebalance", store=store, clock=SimpleNamespace(time_ns=time.time_ns),
+                              log=logging.getLogger("arbot.rebalance"), operator=operator,
+                              alert=lambda level, kind, message, **fields: None)
+        service = RebalanceService("rebalance", RebalanceSettings(enabled=True), ctx)  # type: ignore[arg-type]
+        [proposal] = [p for p in await service.check() if p.asset == "SOL"]
+        assert proposal.amount == D("30.03003")  # 30 / 0.999 = 30.030030..., rounded down to the planner's quantum
+        assert D(0) <= proposal.shortfall() < D("0.000001") and "short of its target" not in proposal.describe()
+    finally:
+        store.close()
