@@ -209,8 +209,9 @@ class CcxtTransfers(TransferVenue):
             else:  # ccxt gives the amount net of the fee on some venues, with it (and no fee) on others
                 fee = dec((w.get("fee") or {}).get("cost"), Decimal(0)) or Decimal(0)
                 if own_fee is None:  # what withdraw() adds: our fee, never transfer.fee (it counts a deposit fee too)
-                    own_fee = (await self._network_terms(
-                        transfer.asset, self._network_for(transfer.asset, transfer.address)))[0]
+                    network = (self.settings.withdraw_to.get(transfer.asset) or {}).get(transfer.address)
+                    own_fee = Decimal(0) if network is None else (  # unlisted since it was sent: amount + listed fee
+                        await self._network_terms(transfer.asset, network))[0]
                 same = dec(w.get("amount")) in (transfer.amount, transfer.amount + fee, transfer.amount + own_fee)
             if same:
                 return dict(w)

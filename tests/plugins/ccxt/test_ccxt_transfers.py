@@ -198,3 +198,16 @@ async def test_the_destinations_deposit_fee_is_never_sent_and_never_needed_to_fi
     made["fee"] = "0"  # as a venue whose list gives the gross amount and no fee
     assert await gate.withdrawal(t) is TransferStatus.SENT
     assert await gate.withdraw(t) == ref and len(fake_gate.withdrawals) == 1
+
+
+async def test_a_withdrawal_is_still_found_once_its_address_left_the_whitelist(wallet_gate, fake_gate, monkeypatch):
+    """Without client ids, a transfer sent before its address was taken out of ``withdraw_to`` is still followed
+    (by the amount and the fee the venue lists), never refused as if it were being sent."""
+    from plugins.ccxt import transfers
+
+    monkeypatch.setattr(transfers, "CLIENT_WITHDRAWAL_IDS", {})
+    gate = await wallet_gate()
+    t = transfer("rb-unlisted", fee="0.0205")
+    await gate.withdraw(t)
+    monkeypatch.setitem(gate.settings.withdraw_to, "BTC", {})
+    assert await gate.withdrawal(t) is TransferStatus.SENT
