@@ -9,8 +9,9 @@ address whitelist, where the account has one, is a second guard.
 **Terms, exact.** ccxt gives every figure as the venue's text (``number = str``): the fee from
 ``fetch_deposit_withdraw_fees`` (the network's, else the currency's), the minimum from the
 currency's network limits, else the venue's own field where ccxt leaves it out (Gate:
-``withdraw_amount_mini``). The amount sent is ``transfer.amount`` plus that fee: the venue takes
-its fee out of what it sends, so the destination receives ``transfer.amount``. ccxt rounds the
+``withdraw_amount_mini``). The amount sent is ``transfer.amount`` plus that fee (never the transfer's whole
+``fee``, which also counts the destination's deposit fee): the venue takes its fee out of what it sends, so
+``transfer.amount`` reaches the destination's address. ccxt rounds the
 amount to the currency's precision: the terms give it as ``step`` (the planner proposes whole
 steps), and an amount that rounding would still change is refused, not sent.
 
@@ -198,14 +199,20 @@ class CcxtTransfers(TransferVenue):
         params = {rule.param: transfer.transfer_id} if rule is not None and rule.query else {}
         made = await self._call("withdrawals", False, "fetch_withdrawals", transfer.asset,
                                 _ms(transfer.created_ns) - 1000, None, params)
+        own_fee: Decimal | None = None
         for w in made:
             info = w.get("info") or {}
             if rule is not None:
                 same = info.get(rule.field) == transfer.transfer_id
-            else:  # ccxt gives the amount net of the fee on some venues, with it on others
+            elif w.get("address") != transfer.address:
+                same = False
+            else:  # ccxt gives the amount net of the fee on some venues, with it (and no fee) on others
                 fee = dec((w.get("fee") or {}).get("cost"), Decimal(0)) or Decimal(0)
-                same = w.get("address") == transfer.address and dec(w.get("amount")) in (
-                    transfer.amount, transfer.amount + fee, transfer.amount + transfer.fee)
+                if own_fee is None:  # what withdraw() adds: our fee, never transfer.fee (it counts a deposit fee too)
+                    network = (self.settings.withdraw_to.get(transfer.asset) or {}).get(transfer.address)
+                    own_fee = Decimal(0) if network is None else (  # unlisted since it was sent: amount + listed fee
+                        await self._network_terms(transfer.asset, network))[0]
+                same = dec(w.get("amount")) in (transfer.amount, transfer.amount + fee, transfer.amount + own_fee)
             if same:
                 return dict(w)
         return None

@@ -8,7 +8,9 @@ address (``WithdrawAddresses``) must be the destination's deposit address: other
 fails, naming both, and nothing is sent. The
 terms come from ``WithdrawMethods`` (the minimum of the key's method) and ``WithdrawInfo`` (fee for
 that key, and ``limit``: the most a withdrawal may deliver now, which caps the proposal); the transfer
-is ``Withdraw`` (``asset``, ``key``, ``amount``) and answers a ``refid``. Kraken takes no idempotency
+is ``Withdraw`` (``asset``, ``key``, ``amount``: ``transfer.amount`` plus Kraken's own fee for it, read again from
+``WithdrawInfo``, so ``transfer.amount`` reaches the address; never the transfer's whole ``fee``, which also counts
+the destination's deposit fee) and answers a ``refid``. Kraken takes no idempotency
 key, so before anything is sent again after a crash :meth:`KrakenTransfers.withdrawal` reads
 ``WithdrawStatus`` for a withdrawal of the same asset, amount and key made since the transfer's
 intent was stored (:data:`CLOCK_SKEW_S` earlier: Kraken's clock may be behind ours); found, it is that
@@ -109,9 +111,18 @@ class KrakenTransfers(TransferVenue):
         if made is not None:
             return str(made["refid"])  # sent already: never twice
         await self._check_key_address(transfer, key)
+        # Kraken's amount includes its own fee; transfer.fee also counts the destination's deposit fee, which the
+        # destination keeps out of what arrives: added here it would send more than the proposal (docs/plugins.md)
+        fee = await self._withdrawal_fee(transfer.asset, key, transfer.amount)
         result = await self._api().private("Withdraw", {"asset": kraken_asset(transfer.asset), "key": key,
-                                                        "amount": str(transfer.amount + transfer.fee)})
+                                                        "amount": str(transfer.amount + fee)})
         return str(result["refid"])
+
+    async def _withdrawal_fee(self, asset: str, key: str, amount: Decimal) -> Decimal:
+        """Kraken's own fee for withdrawing ``amount`` of ``asset`` to ``key`` now (``WithdrawInfo``)."""
+        info = await self._api().private("WithdrawInfo", {"asset": kraken_asset(asset), "key": key,
+                                                          "amount": str(amount)})
+        return Decimal(str(info["fee"]))
 
     async def _check_key_address(self, transfer: Transfer, key: str) -> None:
         """Refuse (:class:`PermanentError`) a key whose registered address (``WithdrawAddresses``) is not the
@@ -152,7 +163,8 @@ class KrakenTransfers(TransferVenue):
             return next((dict(w) for w in made if w.get("refid") == transfer.venue_ref), None)
         since = Decimal(transfer.created_ns) / 1_000_000_000 - CLOCK_SKEW_S
         for w in made:
-            if (Decimal(str(w.get("amount", "0"))) in (transfer.amount, transfer.amount + transfer.fee)
+            listed_fee = Decimal(str(w.get("fee") or "0"))  # Kraken's own; transfer.fee may hold a deposit fee too
+            if (Decimal(str(w.get("amount", "0"))) in (transfer.amount, transfer.amount + listed_fee)
                     and w.get("key", key) == key and Decimal(str(w.get("time", "0"))) >= since):
                 return dict(w)
         return None

@@ -4,10 +4,13 @@ A strategy that trades one market on two venues (the arbitrage: ``cex``, ``dex``
 settings) needs both assets of the market on both venues: it sells the base where it is dear and
 buys it where it is cheap, in both directions. Its target split is half of each asset on each
 venue. When one venue's share of an asset falls ``threshold`` below its target, :func:`plan`
-proposes moving, from the richer venue, what brings the poorer one back to its target (capped by
-``max_per_transfer``, by what the source holds free of open orders, less its fees, and by its
-withdrawal limit; rounded down to the source's ``step``), priced with the source venue's terms.
-Pure functions: the service feeds them balances and terms.
+proposes moving, from the richer venue, what brings the poorer one back to its target once the
+destination has kept its deposit fee (capped by ``max_per_transfer``, by what the source holds free
+of open orders, less its fees, and by its withdrawal limit; rounded down to the source's ``step``),
+priced with the source venue's terms. The amount is what reaches the destination's address: the
+source pays its own fees on top, the destination keeps its deposit fee out of it (docs/plugins.md).
+A capped move says by how much the destination still falls short of its target, and why.
+Pure functions: the service feeds them balances, terms and the destination's deposit fee.
 """
 
 from __future__ import annotations
@@ -46,6 +49,15 @@ class Proposal:
     total: Decimal
     deposit_fee: Decimal = ZERO
     """What the destination keeps of the deposit, in ``asset`` (:meth:`bot.api.TransferVenue.deposit_fee`)."""
+    held: Decimal = ZERO
+    """What the destination holds of the asset when proposed."""
+    limited_by: str = ""
+    """Why the amount is less than what meets the target (a cap, the source's free funds, its withdrawal limit)."""
+
+    def shortfall(self) -> Decimal:
+        """How much the destination still lacks of its target (half the total) once this transfer is credited, less
+        its deposit fee: 0 when the move meets it (a rounding to the source's step aside)."""
+        return max(ZERO, self.total * HALF - (self.held + self.amount - self.deposit_fee))
 
     def costs(self) -> str:
         t = self.terms
@@ -55,8 +67,16 @@ class Proposal:
                 f"expected in ~{t.expected_s:g} s")
 
     def describe(self) -> str:
+        short = self.shortfall()
+        rounding = max(self.terms.step, QUANTUM)  # the amount is rounded down to whole steps: not worth a word
+        if not self.limited_by and short > rounding:  # the deposit fee was asked again and grew since the plan
+            why = f"{self.destination}'s deposit fee {self.deposit_fee} {self.asset}"
+        else:
+            why = self.limited_by
+        falls = (f"; {self.destination} ends {short.normalize():f} {self.asset} short of its target ({why})"
+                 if short > rounding or (short > 0 and self.limited_by) else "")
         return (f"{self.destination} holds {self.share:.0%} of {self.total} {self.asset} (target 50%): move "
-                f"{self.amount} {self.asset} {self.source} -> {self.destination}; {self.costs()}")
+                f"{self.amount} {self.asset} {self.source} -> {self.destination}{falls}; {self.costs()}")
 
 
 def needs(strategies: dict[str, Any]) -> list[Need]:
@@ -72,14 +92,15 @@ def needs(strategies: dict[str, Any]) -> list[Need]:
 
 
 def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | None], threshold: Decimal,
-         cap: Decimal | None, free: dict[str, Decimal] | None = None) -> Proposal | None:
+         cap: Decimal | None, free: dict[str, Decimal] | None = None, deposit_fee: Decimal = ZERO) -> Proposal | None:
     """A transfer for ``need`` if one venue drifted below its target, else None.
 
     ``held``: what each venue holds of the asset (total; the service plans nothing for an asset
     while one of its transfers is on its way); ``terms``: each venue's withdrawal terms for the
-    asset (None: it cannot send it); ``free``: what each venue holds free of open orders (None: all of ``held``).
-    The amount never exceeds the source's free funds less its withdrawal fee (and a network fee it pays in the
-    same asset): what a strategy's resting orders hold is never withdrawn from under them.
+    asset (None: it cannot send it); ``free``: what each venue holds free of open orders (None: all of ``held``);
+    ``deposit_fee``: what the destination keeps of the deposit, added to the amount so the destination ends on its
+    target after it. The amount never exceeds the source's free funds less its withdrawal fee (and a network fee it
+    pays in the same asset): what a strategy's resting orders hold is never withdrawn from under them.
     """
     a, b = need.venues
     have = {v: held.get(v, ZERO) for v in (a, b)}
@@ -93,17 +114,20 @@ def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | 
     source_terms = terms.get(rich)
     if source_terms is None:
         return None
-    amount = total * HALF - have[poor]
-    if cap is not None:
-        amount = min(amount, cap)
+    amount = total * HALF - have[poor] + deposit_fee  # the destination keeps its fee out of what arrives
     spendable = (free if free is not None else held).get(rich, ZERO) - source_terms.fee
     if source_terms.network_fee_asset == need.asset:  # a wallet pays the chain's fee from the same funds
         spendable -= source_terms.network_fee
+    limits = [(spendable, f"what {rich} holds free of open orders, less its fees")]
+    if cap is not None:
+        limits.append((cap, f"max_per_transfer {cap} {need.asset}"))
     if source_terms.maximum is not None:  # the venue's withdrawal limit: more would be refused there
-        spendable = min(spendable, source_terms.maximum)
-    amount = min(amount, spendable).quantize(QUANTUM, rounding=ROUND_DOWN)
+        limits.append((source_terms.maximum, f"{rich}'s withdrawal limit {source_terms.maximum} {need.asset}"))
+    limit, why = min(limits, key=lambda limit: limit[0])
+    limited_by = why if limit < amount else ""
+    amount = min(amount, limit).quantize(QUANTUM, rounding=ROUND_DOWN)
     if source_terms.step > 0:  # the source sends whole steps only (ccxt rounds to the currency's precision)
         amount = (amount / source_terms.step).to_integral_value(rounding=ROUND_DOWN) * source_terms.step
     if amount <= 0 or amount < source_terms.minimum:
         return None
-    return Proposal(need.asset, rich, poor, amount, source_terms, share, total)
+    return Proposal(need.asset, rich, poor, amount, source_terms, share, total, deposit_fee, have[poor], limited_by)

@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 
 from bot.api import (
     ORDER_FEATURES,
@@ -42,6 +44,8 @@ from .planner import Need, Proposal, needs, plan
 from .settings import RebalanceSettings
 
 DAY_NS = 86_400 * 1_000_000_000
+SIZING_ROUNDS = 3
+"""How many times a proposal is resized for its destination's deposit fee (a fixed fee needs one)."""
 OPEN = [TransferStatus.PLANNED, TransferStatus.SENT]
 
 
@@ -137,13 +141,17 @@ class RebalanceService(Service[RebalanceSettings]):
             if any(self._venue(v) is None for v in need.venues):
                 continue
             cap = self.settings.max_per_transfer.get(need.asset)
-            proposal = plan(need, held, terms, self.settings.threshold, Decimal(cap) if cap else None, free)
+            replan = partial(plan, need, held, terms, self.settings.threshold, Decimal(cap) if cap else None, free)
+            proposal = replan()
             if proposal is None:
                 continue
             key = (proposal.asset, proposal.source, proposal.destination)
             wanted.add(key)
-            refusal = self._auto_refusal(proposal) if self.settings.mode == "auto" else None
+            refusal = None
             try:
+                if self.settings.mode == "auto" or key not in self._alerted:  # the amount sent or shown
+                    proposal = await self._sized(proposal, replan)
+                refusal = self._auto_refusal(proposal) if self.settings.mode == "auto" else None
                 if self.settings.mode == "auto" and refusal is None:
                     proposals.append(proposal)
                     await self.send(proposal)  # priced for the destination there
@@ -227,6 +235,23 @@ class RebalanceService(Service[RebalanceSettings]):
                            f"({proposal.costs()})")
             return await self._withdraw(source, transfer)
 
+    async def _sized(self, proposal: Proposal, replan: Callable[[Decimal], Proposal | None]) -> Proposal:
+        """``proposal`` sized with its destination's deposit fee (``replan(fee)``), so the destination ends on its
+        target once it has kept it; a fee that depends on the amount is asked again for the new amount (a few
+        times at most: what is left over the proposal says as a shortfall)."""
+        destination = self._venue(proposal.destination)
+        if destination is None:
+            return proposal
+        for _ in range(SIZING_ROUNDS):
+            fee = await destination.deposit_fee(proposal.asset, proposal.amount)
+            if fee == proposal.deposit_fee:
+                break
+            resized = replan(fee)
+            if resized is None:  # cannot happen (a fee only adds to the amount wanted); kept as planned
+                break
+            proposal = resized
+        return proposal
+
     async def _priced(self, proposal: Proposal, address: str | None = None) -> Proposal:
         """``proposal`` at its source's terms for the destination's deposit address (``address``, else asked of the
         destination): what sending there costs (a wallet pays the rent of a token account the transfer creates), and
@@ -287,7 +312,8 @@ class RebalanceService(Service[RebalanceSettings]):
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
-                           f"{transfer.amount} {transfer.asset} now on {transfer.destination}")
+                           f"{transfer.amount} {transfer.asset} reached {transfer.destination} (fees "
+                           f"{transfer.fee} {transfer.asset} in all: what it keeps of a deposit is not on it)")
 
     def _alert_overdue(self, transfer: Transfer) -> None:
         """Alert, once per run, a transfer sent and not credited ``overdue_after_s`` after its intent: funds that left

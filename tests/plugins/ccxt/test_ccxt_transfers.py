@@ -180,3 +180,34 @@ def test_withdrawals_on_an_exchange_ccxt_cannot_withdraw_from_are_refused_at_loa
     assert "exchanges.g.withdraw_to.BTC: expected \"ADDRESS\" = \"NETWORK\"" in text
     assert "exchanges.g.withdraw_to.ETH: give at least one" in text
     build('[exchanges.g]\ntype = "ccxt"\nid = "gate"\nwithdraw_to = { BTC = { "bc1qexample" = "BTC" } }\n')
+
+
+async def test_the_destinations_deposit_fee_is_never_sent_and_never_needed_to_find_the_withdrawal(
+        wallet_gate, fake_gate, monkeypatch):
+    """``transfer.fee`` is 0.0005 (Gate's) + 0.02 (the destination's deposit fee): Gate sends 4.5 + its own 0.0005,
+    and a venue without client ids that lists the gross amount without its fee still finds the withdrawal by the
+    amount plus its own fee, so it is never sent twice."""
+    from plugins.ccxt import transfers
+
+    monkeypatch.setattr(transfers, "CLIENT_WITHDRAWAL_IDS", {})
+    gate = await wallet_gate()
+    t = transfer("rb-depfee", fee="0.0205")
+    ref = await gate.withdraw(t)
+    [made] = fake_gate.withdrawals
+    assert made["amount"] == "4.5005" and fake_gate.accounts["BTC"] == D("10") - D("4.5005")
+    made["fee"] = "0"  # as a venue whose list gives the gross amount and no fee
+    assert await gate.withdrawal(t) is TransferStatus.SENT
+    assert await gate.withdraw(t) == ref and len(fake_gate.withdrawals) == 1
+
+
+async def test_a_withdrawal_is_still_found_once_its_address_left_the_whitelist(wallet_gate, fake_gate, monkeypatch):
+    """Without client ids, a transfer sent before its address was taken out of ``withdraw_to`` is still followed
+    (by the amount and the fee the venue lists), never refused as if it were being sent."""
+    from plugins.ccxt import transfers
+
+    monkeypatch.setattr(transfers, "CLIENT_WITHDRAWAL_IDS", {})
+    gate = await wallet_gate()
+    t = transfer("rb-unlisted", fee="0.0205")
+    await gate.withdraw(t)
+    monkeypatch.setitem(gate.settings.withdraw_to, "BTC", {})
+    assert await gate.withdrawal(t) is TransferStatus.SENT

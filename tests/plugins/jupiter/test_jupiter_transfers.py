@@ -232,3 +232,16 @@ async def test_killed_between_signing_and_sending_the_restarted_service_sends_th
     assert (stored.status, stored.venue_ref) == (TransferStatus.SENT, row.signature), alerts
     assert node.landed.keys() == {row.signature}
     assert [amount for _, amount, _ in node.token_transfers] == [100 * 10**6]
+
+
+async def test_the_wallet_sends_the_amount_whatever_the_destinations_deposit_fee(make_exchange, node, keypair):
+    """``transfer.fee`` counts Kraken's deposit fee (0.02 SOL; the wallet's own withdrawal fee is 0): the wallet sends
+    exactly ``transfer.amount`` to the deposit address, and Kraken keeps its fee out of what arrives."""
+    from dataclasses import replace
+
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10 * 10**9
+    ex = await make_exchange()
+    signature = await ex.withdraw(replace(transfer("SOL", "2.5", "rb-wallet-depfee"), fee=Decimal("0.02")))
+    assert node.lamports[KRAKEN_DEPOSIT] == 2_500_000_000
+    assert node.lamports[owner] == 10 * 10**9 - 2_500_000_000 - node.transactions[signature].fee

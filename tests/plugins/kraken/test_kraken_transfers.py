@@ -214,3 +214,16 @@ async def test_a_deposit_into_kraken_counts_its_deposit_fee_and_refuses_an_amoun
     with pytest.raises(PermanentError, match="deposit minimum 0.5"):
         await service.send(small)
     assert len(source.sent) == 1 and len(bot.store.transfers()) == 1  # nothing stored, nothing sent
+
+
+async def test_as_source_kraken_adds_only_its_own_withdrawal_fee_never_the_destinations_deposit_fee(
+        kraken_bot, fake_ws, fake_rest):
+    """``transfer.fee`` counts the destination's deposit fee too (0.01 withdrawal + 0.02 deposit): Kraken's
+    ``Withdraw`` amount includes Kraken's fee only, so 5 SOL reach the destination's address (docs/plugins.md)."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    t = transfer(amount="5", fee="0.03")
+    ref = await kraken.withdraw(t)
+    assert Decimal(fake_rest.withdrawals[0]["amount"]) == Decimal("5")  # what leaves Kraken's hands, less its fee
+    assert Decimal(fake_rest.balances["SOL"]) == Decimal("100") - Decimal("5.01")
+    assert await kraken.withdraw(t) == ref and len(fake_rest.withdrawals) == 1  # found again after a crash
+    assert await kraken.withdrawal(t) is TransferStatus.SENT
