@@ -616,6 +616,8 @@ class GridStrategy(Strategy[GridSettings]):
             if event.symbol != self._symbol or event.exchange != self._exchange:
                 return
             self._live = event.state is FeedState.LIVE
+            if not self._live:  # what the bid does while the feed is stale is unknown: its time counts for no side
+                self._crossed_at = None
             self._dirty = True
 
     def _out_of_range(self, bid_above: bool) -> bool:
