@@ -53,7 +53,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from bot.api import (
     ZERO,
@@ -76,7 +76,7 @@ from bot.api import (
 from bot.api.ledger import MarketFigures, StrategyFigures, TimeOrderedPosition, fees_text, moneys, signed_money
 
 from .accounting import Executions
-from .levels import level_prices, recentre, slot_prices
+from .levels import Spacing, level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
 from .settings import REFUSED_ALERT_AFTER, GridSettings
 
@@ -281,11 +281,10 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _onto_tick(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
         """At start: the stored prices, put on the market's tick size as it is now (a venue may change it between
-        two runs: an order off it is refused every time). Unchanged when the tick is; a tick now too coarse for the
-        grid is refused naming the fix."""
-        s = self.settings
+        two runs: an order off it is refused every time). The stored layout's levels (:meth:`_layout_prices`).
+        Unchanged when the tick is; a tick now too coarse for the grid is refused naming the fix."""
         try:
-            prices = slot_prices(level_prices(layout.lower, layout.upper, layout.levels, s.spacing), self._rules)
+            prices = self._layout_prices(layout, self._rules)
         except ValueError as exc:
             raise GridConfigError(f'strategy "{self.name}": {exc}') from None
         now = self.ctx.clock.time_ns()
@@ -300,6 +299,13 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("the market's tick size is %s now: %d slots' prices moved onto it",
                                  self._rules.tick_size, moved)
             self._flush()
+
+    @staticmethod
+    def _layout_prices(layout: GridLayoutRow, market: MarketInfo) -> list[tuple[Decimal, Decimal]]:
+        """(buy, sell) of each slot of the stored ``layout`` on ``market``'s tick: its range, levels and spacing as
+        laid out, not the settings' (which differ from them while the grid waits to be laid out again)."""
+        spacing = cast(Spacing, layout.spacing)  # written from a GridSettings; level_prices refuses anything else
+        return slot_prices(level_prices(layout.lower, layout.upper, layout.levels, spacing), market)
 
     def _onto_tick_each(self, slots: list[Slot]) -> None:
         """At start, the grid waiting to be laid out again: each stored sell price put on the market's tick as it is
