@@ -36,7 +36,8 @@ class GridSettings:
         help="seconds the bid must stay above upper before the grid counts it out of range (re-centres, offers a "
              "waiting sell above the bid, says it holds), and back at or below upper before it counts it inside "
              "again (a sell offered above the bid returns to its own price): a bid flapping across upper moves no "
-             "order; 0: at once")
+             "order; a stale feed starts the count again once it is live (what the bid did meanwhile is unknown); "
+             "0: at once")
     post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
     retry_after_s: float = option(
         30.0, ge=0.1, le=86_400,

@@ -31,6 +31,9 @@ first is sold at its old price before); a slot holding base or a partly filled b
 Every layout (at start, laid out again, re-centred) reads the venue's rules of the market as they are then: all its
 prices are on the current tick and its sizes on the current lot (a venue may change them, between runs or while the
 bot runs); while a layout waits for its buys to end, the slots' sell prices are on the current tick from the start.
+While the grid runs it reads the rules again at each reconcile and whenever an order is rejected or fails: a tick or
+lot size the venue changed with no new layout to follow moves the slots onto it at once, with one alert, rather than
+every order going out on the old tick to be refused until a restart (:meth:`GridStrategy._follow_rules`).
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -53,7 +56,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from bot.api import (
     ZERO,
@@ -76,7 +79,7 @@ from bot.api import (
 from bot.api.ledger import MarketFigures, StrategyFigures, TimeOrderedPosition, fees_text, moneys, signed_money
 
 from .accounting import Executions
-from .levels import level_prices, recentre, slot_prices
+from .levels import Spacing, level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
 from .settings import REFUSED_ALERT_AFTER, GridSettings
 
@@ -195,6 +198,9 @@ class GridStrategy(Strategy[GridSettings]):
         """The new layout does not fit the venue's rules of the moment (changed since the start): alerted once."""
         self._relayout_retry_at: float | None = None
         """Monotonic time the refused new layout is tried again (``retry_after_s`` after the last try)."""
+        self._rules_unfit: str | None = None
+        """Why the grid's levels or order size do not fit the venue's rules read while it runs (:meth:`_follow_rules`):
+        no new buy while set. None: they fit."""
         self._warned_fee_assets: set[str] = set()
         self._yielding: set[str] = set()
         """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
@@ -281,11 +287,10 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _onto_tick(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
         """At start: the stored prices, put on the market's tick size as it is now (a venue may change it between
-        two runs: an order off it is refused every time). Unchanged when the tick is; a tick now too coarse for the
-        grid is refused naming the fix."""
-        s = self.settings
+        two runs: an order off it is refused every time). The stored layout's levels (:meth:`_layout_prices`).
+        Unchanged when the tick is; a tick now too coarse for the grid is refused naming the fix."""
         try:
-            prices = slot_prices(level_prices(layout.lower, layout.upper, layout.levels, s.spacing), self._rules)
+            prices = self._layout_prices(layout, self._rules)
         except ValueError as exc:
             raise GridConfigError(f'strategy "{self.name}": {exc}') from None
         now = self.ctx.clock.time_ns()
@@ -300,6 +305,81 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("the market's tick size is %s now: %d slots' prices moved onto it",
                                  self._rules.tick_size, moved)
             self._flush()
+
+    @staticmethod
+    def _layout_prices(layout: GridLayoutRow, market: MarketInfo) -> list[tuple[Decimal, Decimal]]:
+        """(buy, sell) of each slot of the stored ``layout`` on ``market``'s tick: its range, levels and spacing as
+        laid out, not the settings' (which differ from them while the grid waits to be laid out again)."""
+        spacing = cast(Spacing, layout.spacing)  # written from a GridSettings; level_prices refuses anything else
+        return slot_prices(level_prices(layout.lower, layout.upper, layout.levels, spacing), market)
+
+    def _follow_rules(self) -> None:
+        """While running (each reconcile, and whenever an order is refused): the market's rules read again. A tick or
+        lot size the venue changed moves the slots onto them at once (prices from the layout's levels, as at start),
+        with one alert; new orders use them (a sell offers its lot rounded down to the new lot size: a later sell
+        carries the rest, :meth:`_unsold`); orders resting stay as they are. A tick too coarse for the grid's levels
+        puts each price on it alone (buys down, sells up) and places no new buy until the rules fit again or the grid
+        is laid out anew; a grid waiting to be laid out again moves only its sell prices (as :meth:`_onto_tick_each`
+        at start: its new layout reads the rules itself)."""
+        if not self._started or self._layout is None:
+            return
+        old = self._market
+        try:
+            market = self.ctx.exchange(self._exchange).market(self._symbol)
+        except KeyError:  # none now: the rules read last stand
+            return
+        self._market = market
+        if old is None or (old.tick_size, old.lot_size) == (market.tick_size, market.lot_size):
+            return
+        self._order_qty = market.round_qty(self.settings.order_size)
+        prices: list[tuple[Decimal, Decimal]] | None = None
+        unfit: str | None = None
+        if self._relayout is None:
+            try:
+                prices = self._layout_prices(self._layout, market)
+                if self._order_qty <= 0 or self._order_qty < market.min_qty:
+                    unfit = (f"order_size {self.settings.order_size} rounds to {self._order_qty} at lot size "
+                             f"{market.lot_size}, below the market's minimum of "
+                             f"{max(market.min_qty, market.lot_size)} {market.base}")
+            except ValueError as exc:
+                unfit = str(exc)
+        now, moved = self.ctx.clock.time_ns(), 0
+        for slot in self._slots:
+            if prices is not None:
+                buy, sell = prices[slot.index]
+            elif self._relayout is None:
+                buy, sell = market.round_price(slot.buy_price, Side.BUY), market.round_price(slot.sell_price, Side.SELL)
+            else:  # a buy price stays the resting buy's own until the new layout: no slot buys before it
+                buy, sell = slot.buy_price, market.round_price(slot.sell_price, Side.SELL)
+            if (slot.buy_price, slot.sell_price) != (buy, sell):
+                moved += 1
+                slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
+                self._unsaved[slot.index] = slot
+            if (slot.state is LOCKED and slot.order_id is None
+                    and not self._sellable(market.round_qty(slot.qty), slot.sell_price)):
+                self.ctx.log.warning("slot %d: %s %s left unsold: below the market minimum at the new lot size %s",
+                                     slot.index, slot.qty, market.base, market.lot_size)
+                self._complete(slot)  # else its sell would be refused every retry_after_s
+                slot.updated_ns = now
+                self._unsaved[slot.index] = slot
+        self._rules_unfit = unfit
+        self._retry_at.clear()  # an order refused for the old rules goes out again at once, on the new ones
+        self._wake_at = math.inf
+        self._dirty = True
+        self._flush()
+        changed = "; ".join(f"{what} {before} -> {after}" for what, before, after in (
+            ("tick size", old.tick_size, market.tick_size), ("lot size", old.lot_size, market.lot_size))
+            if before != after)
+        message = (f"the venue's rules of {self._symbol} changed ({changed}) while the grid runs: {moved} slots' "
+                   f"prices moved onto them; new buys of {self._order_qty} {market.base}")
+        if unfit is not None:
+            message = (f"the venue's rules of {self._symbol} changed ({changed}) while the grid runs and the grid "
+                       f"does not fit them: {unfit}. Each slot's price is put on the new tick alone and the grid "
+                       f"places no new buys (slots holding base still sell) until the rules fit again; restart it "
+                       f"with settings that fit")
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, tick_size=market.tick_size,
+                       lot_size=market.lot_size)
 
     def _onto_tick_each(self, slots: list[Slot]) -> None:
         """At start, the grid waiting to be laid out again: each stored sell price put on the market's tick as it is
@@ -323,7 +403,8 @@ class GridStrategy(Strategy[GridSettings]):
     def _read_rules(self) -> MarketInfo:
         """The market's rules as the venue states them now, kept for the grid (and the order size rounded to its lot):
         read at start and again whenever the grid lays itself out (laid out again, re-centred), as a venue may change
-        its tick or lot size while the bot runs. The rules read last when the venue has none now (KeyError)."""
+        its tick or lot size while the bot runs (between layouts: :meth:`_follow_rules`). The rules read last when the
+        venue has none now (KeyError)."""
         s = self.settings
         try:
             market = self.ctx.exchange(s.exchange).market(s.symbol)
@@ -543,6 +624,7 @@ class GridStrategy(Strategy[GridSettings]):
     def _adopt(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
         self._layout, self._slots, self._upper = layout, slots, layout.upper
         self._beyond, self._crossed_at = False, None  # a new range: the bid is measured against it afresh
+        self._rules_unfit = None  # laid out on the rules of the moment
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._by_order.clear()
         for slot in slots:
@@ -616,6 +698,8 @@ class GridStrategy(Strategy[GridSettings]):
             if event.symbol != self._symbol or event.exchange != self._exchange:
                 return
             self._live = event.state is FeedState.LIVE
+            if not self._live:  # what the bid does while the feed is stale is unknown: its time counts for no side
+                self._crossed_at = None
             self._dirty = True
 
     def _out_of_range(self, bid_above: bool) -> bool:
@@ -773,12 +857,15 @@ class GridStrategy(Strategy[GridSettings]):
             return
         self._finish(slot, update.client_order_id, update.status, update.filled_qty, update.avg_fill_price,
                      update.reason)
+        if update.status in (OrderStatus.REJECTED, OrderStatus.FAILED):  # perhaps for rules the venue changed
+            self._follow_rules()
         self._scan()
 
     async def reconcile(self) -> None:
         """Settle every slot that has an order against the executor's record: catches missed updates."""
         if not self._started:
             return
+        self._follow_rules()
         changed = False
         for slot in list(self._slots):
             changed |= self._settle(slot, grace=True)
@@ -855,7 +942,7 @@ class GridStrategy(Strategy[GridSettings]):
                                f"{base} more than the slot held; its next sell offers that much less", slot, -slot.qty)
             if status is OrderStatus.FILLED or slot.qty <= 0:
                 self._complete(slot)
-            elif not self._sellable(slot.qty, slot.sell_price):
+            elif not self._sellable(self._rules.round_qty(slot.qty), slot.sell_price):  # (in lots: :meth:`_place`)
                 self.ctx.log.warning("slot %d: %s %s left unsold after a partial sell: below the market minimum",
                                      slot.index, slot.qty, self._rules.base)
                 self._complete(slot)
@@ -1080,7 +1167,8 @@ class GridStrategy(Strategy[GridSettings]):
         above = self._shift_mode and self._beyond
         for slot in self._slots:
             if slot.state is FREE:
-                if self._shifting or self._relayout is not None or (offered is not None and slot.buy_price >= offered):
+                if (self._shifting or self._relayout is not None or self._rules_unfit is not None
+                        or (offered is not None and slot.buy_price >= offered)):
                     continue
                 if slot.buy_price >= ask:  # a buy here would cross: wait for the ask to rise above it
                     if wake_ask is None or slot.buy_price < wake_ask:
@@ -1169,10 +1257,14 @@ class GridStrategy(Strategy[GridSettings]):
         s = self.settings
         refused = []
         now = self.ctx.clock.monotonic()
+        lot = self._rules.lot_size
         for slot, side, price, order_id in placing:
             closes = slot.opened_by if side is Side.SELL else None  # the ledger matches the sell to its buy's lot
+            qty = slot.qty
+            if side is Side.SELL and qty % lot:  # bought on a lot size the venue changed since: a later sell carries
+                qty = self._rules.round_qty(qty)  # the rest (:meth:`_unsold`)
             intent = OrderIntent(
-                strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=slot.qty, price=price,
+                strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=qty, price=price,
                 post_only=s.post_only, client_order_id=order_id, closes=closes,
             )
             self._closes[order_id] = closes
@@ -1268,6 +1360,7 @@ class GridStrategy(Strategy[GridSettings]):
         self._unsaved.clear()
         save(self.ctx.store, self.name, self._slots, layout)
         self._upper = upper
+        self._rules_unfit = None
         self._excursion = self._beyond = False
         self._crossed_at = None
         self._retry_at.clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from bot.domain import OrderStatus, Side
+from bot.domain import FeedState, FeedStatus, OrderStatus, Side
 from plugins.grid.models import load_grid
 from plugins.grid.settings import GridSettings
 
@@ -93,5 +93,30 @@ async def test_a_shift_waits_for_the_bid_to_stay_above_the_range(make_grid, ctx,
     assert (ctx.cancelled, load_grid(store, "g")[0].shifts) == ([], 0)
     ctx.clock.advance(10)
     grid.on_market(ctx.book("151", "151.01"))  # above for 10 s: the buys are cancelled, the grid re-centred
+    end_cancels(grid, ctx)
+    assert load_grid(store, "g")[0].shifts == 1
+
+
+def feed(ctx, state: FeedState) -> FeedStatus:
+    return FeedStatus("paper", "BTC/USD", state, ctx.clock.time_ns())
+
+
+async def test_time_the_feed_is_stale_does_not_count_toward_out_of_range(make_grid, ctx, store):
+    """What the bid did while the feed was stale is unknown: a stale stretch starts the count again once it is live."""
+    grid = await make_grid(out_of_range="shift", out_of_range_after_s=10.0)
+    grid.on_market(ctx.book("124.99", "125.01"))
+    grid.on_market(ctx.book("151", "151.01"))  # above: the count starts
+    ctx.clock.advance(1)
+    grid.on_market(feed(ctx, FeedState.STALE))
+    ctx.clock.advance(60)
+    grid.on_market(ctx.book("151", "151.01"))  # not trusted
+    grid.on_market(feed(ctx, FeedState.LIVE))
+    grid.on_market(ctx.book("151", "151.01"))  # 61 s after the crossing, all but 1 s of it stale: not yet
+    assert (ctx.cancelled, load_grid(store, "g")[0].shifts) == ([], 0)
+    ctx.clock.advance(9.9)
+    grid.on_market(ctx.book("151", "151.01"))
+    assert ctx.cancelled == []
+    ctx.clock.advance(0.1)
+    grid.on_market(ctx.book("151", "151.01"))  # above for 10 s of live feed: the buys are cancelled to re-centre
     end_cancels(grid, ctx)
     assert load_grid(store, "g")[0].shifts == 1

@@ -57,3 +57,14 @@ async def test_an_unchanged_tick_leaves_a_re_centred_grid_as_it_was(make_grid, c
     grid2 = await make_grid(context=restart(), **settings)
     assert [(s.buy_price, s.sell_price) for s in grid2._slots] == before
     assert "tick size" not in caplog.text
+
+
+async def test_the_stored_layout_s_spacing_places_the_prices_on_the_tick(make_grid, ctx):
+    """``_onto_tick`` reads the layout's own spacing, not the settings' (at start the two agree whenever it is
+    called: a changed spacing lays the grid out again instead); here they are made to differ."""
+    grid = await make_grid(lower=D(100), upper=D(200), levels=4)  # arithmetic: 100, 133.33.., 166.66.., 200
+    assert grid._layout is not None
+    grid._layout.spacing = "geometric"
+    grid._onto_tick(grid._layout, grid._slots)
+    assert [(s.buy_price, s.sell_price) for s in grid._slots] == [(D(100), D("126")), (D("125.99"), D("158.75")),
+                                                                  (D("158.74"), D(200))]
