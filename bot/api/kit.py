@@ -46,6 +46,11 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
   of another chat's, and stopping never waits on the chat service), and :func:`drop_least_urgent`, its rule
   for a full queue, for a transport's own bounded queue;
+* who a connection or a request comes from, for a service's per-client limits (the web console's, the metrics
+  endpoint's, the stream's): :class:`ClientAddresses` (``ClientAddresses(settings.trusted_proxies)``: ``peer()``
+  keys a connection's peer, its IPv4 address or IPv6 /64, and says whether it is a trusted proxy; ``client()`` keys
+  a request by its peer, or from a trusted proxy by the right-most X-Forwarded-For hop that is not one),
+  :func:`client_key`, :func:`parse_address`, and :func:`trusted_proxies_problems` for the setting's ``validate()``;
 * :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand;
 * :class:`TokenLease`: a chat transport live in exactly one process per bot token (a store lease),
   standing by in the others and taking over when the holder stops.
@@ -61,6 +66,7 @@ if TYPE_CHECKING:
     from ..book import OrderBook
     from ..bookview import BookPublisher, BookViews
     from ..bus import Topic
+    from ..client_address import ClientAddresses, client_key, parse_address, trusted_proxies_problems
     from ..clock import Clock, ManualClock
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
@@ -98,6 +104,8 @@ _WHERE = {
     "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "fill_data": "bot.jsonable",
     "read_plugin_settings": "bot.pluginconfig",
     "TokenLease": "bot.standby", "Topic": "bot.bus",
+    "ClientAddresses": "bot.client_address", "client_key": "bot.client_address",
+    "parse_address": "bot.client_address", "trusted_proxies_problems": "bot.client_address",
 }
 __all__ = [
     "COUNTED",
@@ -109,6 +117,7 @@ __all__ = [
     "REDACTOR",
     "BookPublisher",
     "BookViews",
+    "ClientAddresses",
     "Clock",
     "DeadManSwitch",
     "Flapping",
@@ -133,6 +142,7 @@ __all__ = [
     "TooDeep",
     "Topic",
     "add_url",
+    "client_key",
     "colour_wanted",
     "drop_least_urgent",
     "escape_controls",
@@ -143,11 +153,13 @@ __all__ = [
     "json_lines",
     "jsonable",
     "loads_limited",
+    "parse_address",
     "read_plugin_settings",
     "read_recording",
     "record_to",
     "safe_url",
     "to_data",
     "to_units",
+    "trusted_proxies_problems",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderStatus, OrderUpdate, Trade, alert_origin
-from bot.api.kit import REDACTOR
+from bot.api.kit import REDACTOR, ClientAddresses
 from bot.api.ledger import is_trade
 
 from .settings import MetricsSettings
@@ -56,6 +56,13 @@ def label_text(value: str) -> str:
     """A label value as UTF-8 can carry it: a name from the bus is any str, a lone surrogate (``"\\ud800"`` in a
     peer's JSON) included, and one would make every scrape fail; it is shown as U+FFFD."""
     return value if value.isascii() else SURROGATE.sub("\ufffd", value)
+
+
+def forwarded_for(head: bytes) -> list[str]:
+    """The X-Forwarded-For lines of a request's head, in order."""
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return [value for name, sep, value in (line.partition(":") for line in lines)
+            if sep and name.strip().lower() == "x-forwarded-for"]
 
 
 class MetricsExporter:
@@ -95,11 +102,13 @@ class MetricsExporter:
         """(exchange, strategy) of each strategy's markets, read at start: exported even at 0."""
         self._server: asyncio.Server | None = None
         self.port = 0
-        self._open: dict[asyncio.StreamWriter, str] = {}
+        self.clients = ClientAddresses(settings.trusted_proxies)
+        """Who a connection comes from, for max_connections_per_address (:meth:`_serve`)."""
+        self._open: dict[asyncio.StreamWriter, str | None] = {}
+        """Connections being served, oldest first, with their client's key (at most ``max_connections``, and
+        ``max_connections_per_address`` of one client); None for a trusted proxy's until its request names one."""
         self._open_from: dict[str, dict[asyncio.StreamWriter, None]] = {}
-        """The same connections by address, oldest first: an address's oldest is found without a scan."""
-        """Connections being served, oldest first, with their peer's address (at most ``max_connections``, and
-        ``max_connections_per_address`` of one address)."""
+        """The same connections by client, oldest first: a client's oldest is found without a scan."""
         self.evicted = 0
         self._scrape_failing = False
         self.loop_lag_s = 0.0  # the worst lateness of a short sleep over the last LAG_WINDOW_S
@@ -391,6 +400,17 @@ class MetricsExporter:
             log.info("metrics: scrapes are built again")
         return body, b"200 OK", CONTENT_TYPE_LATEST.encode()
 
+    def _count_under(self, writer: asyncio.StreamWriter, address: str) -> None:
+        """Count ``writer`` under its client's key; past ``max_connections_per_address`` that client's oldest goes."""
+        if writer not in self._open:  # evicted while its request came in
+            return
+        same = self._open_from.setdefault(address, {})
+        if len(same) >= self.settings.max_connections_per_address:
+            self._evict(next(iter(same)))
+            same = self._open_from.setdefault(address, {})
+        self._open[writer] = address
+        same[writer] = None
+
     def _evict(self, writer: asyncio.StreamWriter) -> None:
         self._forget(writer)
         writer.transport.abort()
@@ -400,18 +420,22 @@ class MetricsExporter:
         # each connection holds a file descriptor: beyond the cap the oldest goes (an idle one, as a scrape is
         # answered in milliseconds), so idle connections neither exhaust the process's descriptors nor keep a
         # scrape out; the same address's oldest first, so one address's flood cannot close another's scrape
+        # (a client: its IPv4 address or IPv6 /64; a trusted proxy's connection is counted under the client its
+        # request names once it arrives, in max_connections alone until then)
         peer = writer.get_extra_info("peername")
-        address = str(peer[0]) if peer else "?"
-        same = self._open_from.get(address)
-        if same is not None and len(same) >= self.settings.max_connections_per_address:
-            self._evict(next(iter(same)))
-        elif len(self._open) >= self.settings.max_connections:
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        address, proxy = self.clients.peer(host)
+        if len(self._open) >= self.settings.max_connections and (
+                proxy or len(self._open_from.get(address, ())) < self.settings.max_connections_per_address):
             self._evict(next(iter(self._open)))
-        self._open[writer] = address
-        self._open_from.setdefault(address, {})[writer] = None
+        self._open[writer] = None
+        if not proxy:
+            self._count_under(writer, address)
         try:
             async with asyncio.timeout(self.settings.request_timeout_s):
                 head = await reader.readuntil(b"\r\n\r\n")
+            if proxy:
+                self._count_under(writer, self.clients.client(host, forwarded_for(head)))
             method, path = (head.split(b"\r\n", 1)[0].split(b" ") + [b"", b""])[:2]
             if method == b"GET" and path.split(b"?")[0] == b"/metrics":
                 body, status, ctype = self._exposition()

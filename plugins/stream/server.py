@@ -23,7 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from bot.api import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
-from bot.api.kit import REDACTOR, escape_controls, fill_data, to_data
+from bot.api.kit import REDACTOR, ClientAddresses, escape_controls, fill_data, to_data
 
 from .protocol import (
     CHANNELS,
@@ -111,11 +111,14 @@ class StreamServer:
         self._feeds: dict[str, dict[str, Any]] = {}
         self._pending: list[tuple[Channel, str]] = []
         self._flush_scheduled = False
-        self._waiting: dict[ServerConnection, str] = {}
+        self.addresses = ClientAddresses(settings.trusted_proxies)
+        """Who a connection comes from, for max_unauthenticated_per_address (:meth:`_admit`, :meth:`_handle`)."""
+        self._waiting: dict[ServerConnection, str | None] = {}
+        """Connections not yet authenticated, from TCP accept on, oldest first, with their client's key (limited
+        apart: max_unauthenticated, max_unauthenticated_per_address); None for a trusted proxy's until its
+        opening handshake names the client."""
         self._waiting_from: dict[str, dict[ServerConnection, None]] = {}
-        """The same connections by address, oldest first: an address's oldest is found without a scan."""
-        """Connections not yet authenticated, from TCP accept on, oldest first, with their peer's address (limited
-        apart: max_unauthenticated, max_unauthenticated_per_address)."""
+        """The same connections by client, oldest first: a client's oldest is found without a scan."""
         self._server: Server | None = None
         self.port = 0
         self.open_connections = 0
@@ -309,17 +312,27 @@ class StreamServer:
         """A new TCP connection: it waits to authenticate, and an older waiting one may have to go for it.
 
         The oldest waiting connection goes, not the new one: a real client answers its challenge in milliseconds,
-        so a flood of silent connections cannot keep it out. The oldest of the same address goes first, so one
-        address flooding cannot push out another address's login half-way through its challenge either."""
-        s = self.settings
-        address = str(ws.remote_address[0]) if ws.remote_address else "?"
-        same = self._waiting_from.get(address)
-        if same is not None and len(same) >= s.max_unauthenticated_per_address:
-            self._evict(next(iter(same)))
-        elif len(self._waiting) >= s.max_unauthenticated:
+        so a flood of silent connections cannot keep it out. The oldest of the same client goes first, so one
+        client flooding cannot push out another client's login half-way through its challenge either. A client is
+        its IPv4 address or IPv6 /64; a trusted proxy's connection is counted under the client its opening
+        handshake names (:meth:`_handle`), in max_unauthenticated alone until then."""
+        address, proxy = self.addresses.peer(str(ws.remote_address[0]) if ws.remote_address else None)
+        if len(self._waiting) >= self.settings.max_unauthenticated and (
+                proxy or len(self._waiting_from.get(address, ())) < self.settings.max_unauthenticated_per_address):
             self._evict(next(iter(self._waiting)))
+        self._waiting[ws] = None
+        if not proxy:
+            self._wait_as(ws, address)
+
+    def _wait_as(self, ws: ServerConnection, address: str) -> None:
+        """Count waiting ``ws`` under its client's key; past max_unauthenticated_per_address that client's oldest
+        waiting connection goes."""
+        same = self._waiting_from.setdefault(address, {})
+        if len(same) >= self.settings.max_unauthenticated_per_address:
+            self._evict(next(iter(same)))
+            same = self._waiting_from.setdefault(address, {})
         self._waiting[ws] = address
-        self._waiting_from.setdefault(address, {})[ws] = None
+        same[ws] = None
 
     def _unwait(self, ws: ServerConnection) -> None:
         """``ws`` waits to authenticate no more (authenticated, evicted or gone)."""
@@ -352,6 +365,12 @@ class StreamServer:
         if ws not in self._waiting:  # evicted while its opening handshake finished
             self._shut(ws, 1013, "too many connections waiting to authenticate")
             return
+        if self._waiting[ws] is None:  # from a trusted proxy: its handshake names the client
+            assert ws.request is not None
+            client_key = self.addresses.client(str(ws.remote_address[0]) if ws.remote_address else None,
+                                               ws.request.headers.get_all("X-Forwarded-For"))
+            self._wait_as(ws, client_key)
+            peer = f"{client_key} via {peer}"  # the logs name the client, not only the proxy
         try:
             client = await self._authenticate(ws, peer)
         except Refused as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.api import ROLE_RANK, option
+from bot.api.kit import trusted_proxies_problems
 
 from .protocol import parse_public_key
 
@@ -27,10 +28,15 @@ class StreamSettings:
                                            "so a flood of connections that never authenticate cannot lock a real "
                                            "client out")
     max_unauthenticated_per_address: int = option(8, ge=1, le=10_000,
-                                                  help="connections waiting to authenticate at once from one IP "
-                                                       "address; beyond it that address's oldest waiting one is "
-                                                       "closed, so one address's flood cannot push out another's "
-                                                       "login")
+                                                  help="connections waiting to authenticate at once from one "
+                                                       "client (an IPv6 client: its /64); beyond it that client's "
+                                                       "oldest waiting one is closed, so one client's flood cannot "
+                                                       "push out another's login")
+    trusted_proxies: list[str] = option(
+        [], help='TLS proxies in front of the stream, addresses or CIDRs ("127.0.0.1", "10.0.0.0/8"): their '
+                 "connections count against max_unauthenticated only until the WebSocket handshake arrives, then "
+                 "under the client it names, the right-most X-Forwarded-For hop not among them; empty: "
+                 "X-Forwarded-For is ignored (anyone could forge it)")
     max_connections_per_key: int = option(4, ge=1, le=10_000, help="connections at once with one key")
     client_messages_per_s: float = option(5.0, ge=0.001, le=10_000, help="sustained rate of frames a client may send")
     client_message_burst: int = option(20, ge=1, le=10_000, help="frames a client may send at once")
@@ -43,7 +49,7 @@ class StreamSettings:
     status_every_s: float = option(5.0, ge=0.1, le=86_400, help="how often a changed bot status is sent")
 
     def validate(self) -> list[tuple[str, str]]:
-        problems = []
+        problems = trusted_proxies_problems(self.trusted_proxies)
         for name, entry in self.clients.items():
             role, sep, key = entry.partition(":")
             if not sep or role not in ROLE_RANK:

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from aiohttp import web
 
 from bot.api import AuditEntry, Caller
-from bot.api.kit import REDACTOR, TooDeep, loads_limited
+from bot.api.kit import REDACTOR, ClientAddresses, TooDeep, loads_limited
 
 from .api import Endpoints
 from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
-from .clients import ClientAddresses
 from .events import EventHub
 from .routes import COOKIE, CSRF_HEADER, MAX_INT, ApiError, Param, Route, openapi
 from .settings import WebSettings
@@ -198,7 +197,7 @@ class WebServer:
 
     def client_of(self, request: web.Request) -> str:
         """The client a request is counted against: its peer's address (an IPv6 one's /64), or behind one of
-        ``trusted_proxies`` the right-most untrusted hop of X-Forwarded-For (:mod:`plugins.web.clients`)."""
+        ``trusted_proxies`` the right-most untrusted hop of X-Forwarded-For (`bot.api.kit.ClientAddresses`)."""
         return self.clients.client(request.remote, request.headers.getall("X-Forwarded-For", []))
 
     def connections(self) -> int:

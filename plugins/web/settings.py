@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from bot.api import ROLE_RANK, option
+from bot.api.kit import trusted_proxies_problems
 
 HASH = re.compile(r"sha256:[0-9a-f]{64}")
 HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
@@ -70,12 +71,7 @@ class WebSettings:
         host = _host_problem(self.host)
         if host:
             problems.append(("host", host))
-        for entry in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                problems.append(("trusted_proxies", f'expected an address or a CIDR such as "10.0.0.0/8", got '
-                                                    f'"{entry}"'))
+        problems += trusted_proxies_problems(self.trusted_proxies)
         for name, user in self.users.items():
             unknown = sorted(set(user) - {"role", "token"})
             if unknown:

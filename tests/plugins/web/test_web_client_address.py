@@ -10,9 +10,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import ClientSession
 
+from bot.api.kit import ClientAddresses
 from bot.api.testing import build_bot
 from plugins.web import running_server
-from plugins.web.clients import ClientAddresses
 from plugins.web.settings import WebSettings
 
 from .conftest import TOKENS, Console, demo_toml, users_toml, web_plugins

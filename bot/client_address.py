@@ -1,4 +1,5 @@
-"""Who a request comes from, for the per-client limits: the peer, or behind a trusted proxy its X-Forwarded-For.
+"""Who a connection or request comes from, for the per-client limits of every service that listens (the web
+console, the metrics endpoint, the stream): the peer, or behind a trusted proxy its X-Forwarded-For.
 
 A client is keyed by its IPv4 address, or by the /64 of its IPv6 address: one IPv6 host (a phone, a home network)
 is handed a whole /64 and may use a new address of it for each connection, so counting addresses would give it as
@@ -50,6 +51,7 @@ class ClientAddresses:
         self.trusted_networks = [ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies]
 
     def trusted(self, address: IPAddress) -> bool:
+        """Whether ``address`` is one of ``trusted_proxies``."""
         return any(address in network for network in self.trusted_networks)
 
     def peer(self, peer: str | None) -> tuple[str, bool]:
@@ -75,3 +77,14 @@ class ClientAddresses:
             if not self.trusted(address):
                 break
         return client_key(address)
+
+
+def trusted_proxies_problems(entries: Iterable[str], key: str = "trusted_proxies") -> list[tuple[str, str]]:
+    """A settings ``validate()``'s problems with a ``trusted_proxies`` list: each entry not an address or a CIDR."""
+    problems = []
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            problems.append((key, f'expected an address or a CIDR such as "10.0.0.0/8", got "{entry}"'))
+    return problems
