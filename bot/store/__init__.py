@@ -68,7 +68,7 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce, Transfer, TransferStatus
 from ..redact import REDACTOR, add_url, safe_url
-from .fast import FastRecords
+from .fast import FastRecords, decimal_text
 from .fast import StoreBusy as StoreBusy
 
 log = logging.getLogger(__name__)
@@ -165,15 +165,9 @@ class DecimalText(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         return self.bind_text(value)
 
-    @staticmethod
-    def bind_text(value: Any) -> str | None:
-        """The stored text of a value: what a statement binds (:class:`FastRecords` calls it directly, one call
-        per value rather than the engine's processor chain)."""
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"money columns take Decimal, got {type(value).__name__}")
-        return str(value)
+    bind_text = staticmethod(decimal_text)
+    """The stored text of a value: what a statement binds (:class:`FastRecords` calls it directly, one call per value
+    rather than the engine's processor chain)."""
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         return None if value is None else Decimal(value)

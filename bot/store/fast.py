@@ -42,6 +42,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +53,16 @@ from sqlalchemy.engine import Engine
 T = TypeVar("T")
 _FIRST_PAUSE_S = 50e-6
 _LONGEST_PAUSE_S = 2e-3
+
+
+def decimal_text(value: Any) -> str | None:
+    """The stored text of a money value (``bot.store.DecimalText``'s bind, owned here so that the parameter maker
+    can tell it apart without importing the package that imports this module): None, or ``str`` of a Decimal."""
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):
+        raise TypeError(f"money columns take Decimal, got {type(value).__name__}")
+    return str(value)
 
 
 class StoreBusy(Exception):
@@ -87,13 +98,9 @@ def _parameter_maker(columns: Sequence[tuple[str, Callable[[Any], Any] | None, C
     records (an order, a fill, an execution, a logged opportunity: about 27,000 values a 20,000-step backtest):
     one call per row instead of an item getter, a list, a loop over the values to convert and, for an insert
     leaving columns to their defaults, two dicts merged. The conversion is the same: each value goes through its
-    column's own processor, and a money column's (:meth:`bot.store.DecimalText.bind_text`, which is ``str`` of a
+    column's own processor, and a money column's (:func:`decimal_text`, which is ``str`` of a
     Decimal) is inlined as ``str`` for a value whose type is exactly ``Decimal``, called for any other (None, or a
     wrong type: its error)."""
-    from decimal import Decimal
-
-    from . import DecimalText  # the package imports this module: imported here, once per plan
-
     namespace: dict[str, Any] = {"_Decimal": Decimal, "_str": str, "_type": type}
     items = []
     for i, (key, proc, default) in enumerate(columns):
@@ -103,7 +110,7 @@ def _parameter_maker(columns: Sequence[tuple[str, Callable[[Any], Any] | None, C
             value = f"_d{i}()"
         if proc is None:
             items.append(value)
-        elif proc is DecimalText.bind_text:
+        elif proc is decimal_text:
             namespace[f"_p{i}"] = proc
             items.append(f"(_str(v) if _type(v := {value}) is _Decimal else _p{i}(v))")
         else:
