@@ -57,16 +57,16 @@ def read_surfaces(bot: Bot) -> dict:
     from types import SimpleNamespace
 
     from bot.backtest.report import host_figures
-    from plugins.fleet.link import NatsFleet
     from plugins.metrics.exporter import MetricsExporter
     from plugins.web.api import _figures
+    from tests.helpers.fleet_kit import link_heartbeat
 
     op = bot.operator
     exporter = SimpleNamespace(operator=op)
     MetricsExporter.refresh_from_store(exporter)
     host = host_figures(bot.store, bot.store.fills(), op.last_price, {}, {})
     return {"web": {name: _figures(fig) for name, fig in op.pnl().items()}, "metrics": exporter,
-            "heartbeat": NatsFleet.status(SimpleNamespace(op=op, name="demo", instance="i", stats=dict, view=dict)),
+            "heartbeat": link_heartbeat(op, "demo"),
             "today": op.pnl(since_ns=op.period_start_ns("day")),
             "backtest": {s.name: s for s in host.strategies}}
 

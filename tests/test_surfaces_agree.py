@@ -85,8 +85,8 @@ def exact(amounts: dict[str, Decimal]) -> dict[str, str]:
 
 async def test_today_every_surface_shows_the_ledgers_figures(bot):
     from bot.builtins import status as status_command
-    from plugins.fleet.link import NatsFleet
     from plugins.web.api import Endpoints, _figures
+    from tests.helpers.fleet_kit import link_heartbeat
 
     op = bot.operator
     today = op.pnl(since_ns=op.period_start_ns("day"))
@@ -141,7 +141,7 @@ async def test_today_every_surface_shows_the_ledgers_figures(bot):
     assert pnl_title("today", curves).endswith(f": {moneys(total.net)}")
 
     # the fleet heartbeat
-    beat = NatsFleet.status(SimpleNamespace(op=op, name="b", instance="i", stats=dict, view=dict))
+    beat = link_heartbeat(op, "b")
     assert beat["pnl_today"]["net"] == exact(total.net) and beat["pnl_today"]["realized"] == exact(total.realized)
     assert beat["pnl_today"]["strategies"]["arb"] == {"realized": exact(arb.realized), "net": exact(arb.net)}
 
@@ -241,7 +241,7 @@ async def test_what_moving_funds_cost_is_in_the_bots_net_on_every_surface_and_in
     # the day's bot-level net is the same figure on /status, /status all, the web overview and the fleet heartbeat:
     # the strategies' net is labelled as theirs, next to the bot's net after transfer costs
     from bot.builtins import status as status_command
-    from plugins.fleet.link import NatsFleet
+    from tests.helpers.fleet_kit import link_heartbeat
 
     day_total = totals(op.pnl(since_ns=day).values())
     status = await status_command(op, VIEWER, [])
@@ -252,7 +252,7 @@ async def test_what_moving_funds_cost_is_in_the_bots_net_on_every_surface_and_in
     assert rows["transfer costs today"] == (f"{moneys(day_costs)}; bot net after transfer costs: {moneys(day_net)} "
                                             "(transfers are the bot's, no strategy's)")
     overview = Endpoints._summary(SimpleNamespace(op=op))["pnl_today"]
-    beat = NatsFleet.status(SimpleNamespace(op=op, name="b", instance="i", stats=dict, view=dict))["pnl_today"]
+    beat = link_heartbeat(op, "b")["pnl_today"]
     for pnl_today in (overview, beat):
         assert pnl_today["net"] == exact(day_total.net)
         assert pnl_today["transfer_costs"] == exact(day_costs)

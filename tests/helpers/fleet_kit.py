@@ -100,3 +100,18 @@ async def start_fleet(tmp_path: Path, bots: dict[str, str], *, extra: list[tuple
 async def stop_fleet(fleet: MemoryFleet) -> None:
     for bot in fleet.bots.values():
         await bot.stop()
+
+
+def link_heartbeat(op: Any, name: str = "b") -> dict[str, Any]:
+    """What the fleet link's heartbeat carries for a bot whose operator is ``op``: a real, unconnected
+    ``NatsFleet`` (default settings, no server) asked for its ``status()``, so a test comparing surfaces reads
+    the heartbeat as it is built, whatever fields the link adds."""
+    import time
+    from types import SimpleNamespace
+
+    from plugins.fleet.link import NatsFleet
+    from plugins.fleet.settings import FleetSettings
+
+    ctx = SimpleNamespace(bot_name=name, operator=op, clock=SimpleNamespace(monotonic=time.monotonic),
+                          create_task=asyncio.ensure_future)
+    return NatsFleet(FleetSettings(), ctx).status()  # type: ignore[arg-type]
