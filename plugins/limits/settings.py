@@ -95,8 +95,9 @@ class LimitsSettings:
                                "points of notional (your venue's highest fee makes the bound include fees)")
     max_drawdown: Money = option(
         None, gt=0, help="largest fall of equity (realized after fees + unrealized PnL at each venue's last "
-                         "mid, a book's or a pool's) from its peak; the peak trails up, restarts after a trip and is "
-                         "kept across restarts" + IN_QUOTE)
+                         "mid, a book's or a pool's, less every transfer's costs as max_daily_loss counts the day's) "
+                         "from its peak; the peak trails up, restarts after a trip and is kept across restarts"
+                         + IN_QUOTE)
     # --- what a breach does ---------------------------------------------------------------
     action: Literal["pause", "flatten", "stop"] = option(
         "pause", help='"pause": no new orders, resting ones stay; "stop": pause everything and cancel every '
