@@ -765,14 +765,16 @@ class Limits(RiskCheck):
         for key in ("max_daily_loss", "max_drawdown"):
             limit = self._money.get(key)
             for q, value in (limit.placed() if limit is not None else {}).items():
-                used = max(self._day_loss(q), ZERO) if key == "max_daily_loss" else \
-                    max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
-                uses[f"{key}.{q}"] = LimitUse(used, value, q)
+                if key == DAILY:  # the day's, from its reset time: /status says since when
+                    uses[f"{key}.{q}"] = LimitUse(max(self._day_loss(q), ZERO), value, q, self._day_start_ns)
+                else:
+                    uses[f"{key}.{q}"] = LimitUse(max(self._peak.get(q, ZERO) - self.equity(q), ZERO), value, q)
         for (strategy, q), net in self._strategy_day_net.items():
             of_strategy = self._strategy_loss.get(strategy)
             limit_there = of_strategy.placed().get(q) if of_strategy is not None else None
             if limit_there is not None:
-                uses[f"strategy_max_daily_loss.{strategy}.{q}"] = LimitUse(max(-net, ZERO), limit_there, q)
+                uses[f"strategy_max_daily_loss.{strategy}.{q}"] = LimitUse(max(-net, ZERO), limit_there, q,
+                                                                            self._day_start_ns)
         if s.max_orders_per_minute is not None:
             horizon = self.ctx.clock.monotonic() - 60
             uses["max_orders_per_minute"] = LimitUse(Decimal(sum(1 for t in self._recent if t > horizon)),

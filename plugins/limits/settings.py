@@ -88,8 +88,8 @@ class LimitsSettings:
                 '(USD for a BTC/USD grid); a breach pauses only it')
     daily_reset_at: dt.time = option(
         dt.time(0, 0), help='when the day\'s loss starts again at zero, "HH:MM" in the bot\'s [scheduler] timezone '
-                            '(the default, midnight, makes it the day of /pnl day and the daily summary; /risk says '
-                            'when its day began)')
+                            '(the default, midnight, makes it the day of /pnl day and the daily summary; /risk and '
+                            '/status say when its day began)')
     fee_bps_bound: Decimal = option(
         Decimal(0), ge=0, lt=10_000, help="fee assumed for each order when bounding what open orders can lose, basis "
                                "points of notional (your venue's highest fee makes the bound include fees)")
