@@ -72,10 +72,13 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if costs:
         rows.append(("transfer costs today", f"{moneys(costs)}; bot net after transfer costs: {moneys(bot_net_today)}"
                                              " (transfers are the bot's, no strategy's)"))
+    zone = zoneinfo.ZoneInfo(op.timezone)
     for check in op.risk():  # each limit with its use and unit; /risk has the whole picture
-        if check.usage:
+        if check.usage:  # a daily limit says since when it counts (its reset time need not be /pnl day's midnight)
             rows.append((f"risk {check.name}", "; ".join(
                 f"{key} {amount(use.used, use.unit)} / {amount(use.limit, use.unit)} {use.unit}"
+                + (f" since {dt.datetime.fromtimestamp(use.since_ns // 1_000_000_000, zone):%a %H:%M}"
+                   if use.since_ns is not None else "")
                 for key, use in check.usage.items())))
     running = sum(op.strategy_state(name) == "running" for name in op.strategies)
     configured = len(op.strategy_names())

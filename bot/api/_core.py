@@ -862,6 +862,9 @@ class LimitUse:
     used: Decimal
     limit: Decimal
     unit: str = ""
+    since_ns: int | None = None
+    """When what ``used`` counts began, for a limit that counts over a day of its own (a daily loss from its reset
+    time): ``/status`` says it, as ``/pnl`` says its day's start. None for a limit with no such start."""
 
 
 class Notifier(Component[SettingsT]):

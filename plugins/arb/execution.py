@@ -578,6 +578,11 @@ class ArbExecutions:
             order = self._order(filled.cid)
             filled.filled = max(order.filled_qty if order is not None else ZERO,
                                 sum((f.qty for f in filled.fills.values()), ZERO))
+        # its prediction for what it executed before this fill, as its result published it: the finish corrects
+        # this run's predicted total by what that changes, as the realized total by what the realized PnL does
+        ex.reported_predicted, _ = predicted_for_filled(ExecutionResult(
+            strategy=self.strategy, predicted_pnl=row.predicted_pnl, realized_pnl=row.realized_pnl or ZERO,
+            quote=self.quote, ts_ns=row.finished_ns, opportunity_id=ex.id, size=row.size, filled=ex.executed()))
         return ex
 
     def _late_fill(self, ex: Execution, fill: Fill) -> None:

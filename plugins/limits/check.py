@@ -38,6 +38,7 @@ from bot.api.ledger import (
     next_day_start_ns,
 )
 
+from .costs import DAILY, DRAWDOWN, TransferCosts
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import worst_loss, worst_position
 from .settings import BASE_KEYS, MONEY_KEYS, LimitsSettings
@@ -129,11 +130,9 @@ class Limits(RiskCheck):
         self._tripped: set[tuple[str, ...]] = set()
         """Loss limits breached today (a breach runs the action once): ``("daily", quote)`` and
         ``("daily", quote, strategy)``, kept across a restart the same day (:mod:`.tripped`)."""
-        self._transfer_costs: dict[str, Decimal] = {}
-        """What moving funds cost the bot today, per asset (``Ledger.transfer_costs`` of the transfers created since
-        :attr:`_day_start_ns`, as ``/pnl day``): in the daily loss (:meth:`_transfer_loss`), in no strategy's."""
-        self._reads_transfers = False
-        """Whether today's transfer costs are read from the store (from :meth:`start` on, with ``max_daily_loss``)."""
+        self._costs = TransferCosts(lambda key: self._quotes(self._money[key]), self._mid_of)
+        """What moving funds cost the bot: today's in the daily loss (in no strategy's), every transfer's in the
+        drawdown's equity (:mod:`.costs`)."""
         self._recent: deque[float] = deque()
         self._next_reset_ns = 0
         self._day_start_ns = 0
@@ -162,12 +161,12 @@ class Limits(RiskCheck):
         closes = self.ctx.store.closes()
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, closes.get(fill.client_order_id))
-        # a stored peak is the peak, below the realized total too (a trip restarts it at the equity then); a quote
-        # with none starts from its realized total
-        self._peak = self._realized_total | load_peaks(self.ctx.store, self.name)
-        self._saved_peak = dict(self._peak)
-        self._reads_transfers = "max_daily_loss" in self._money
+        self._costs.reads = DAILY in self._money or DRAWDOWN in self._money
         self._read_transfer_costs()
+        # a stored peak is the peak, below the realized total too (a trip restarts it at the equity then); a quote
+        # with none starts from its realized total less the transfer costs counted in it (no fall of its own)
+        self._peak = {q: self._realized_equity(q) for q in self._realized_total} | load_peaks(self.ctx.store, self.name)
+        self._saved_peak = dict(self._peak)
         self._act_on_losses_past()
         self._count_recent_orders(now)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
@@ -175,8 +174,8 @@ class Limits(RiskCheck):
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
             self.ctx.bus.subscribe(PoolUpdate, self._on_pool, owner=self.name)
             self.ctx.create_task(self._keep_peaks(), "save peak equity")
-        if self._reads_transfers:
-            self.ctx.create_task(self._watch_transfer_costs(), "read the day's transfer costs")
+        if self._costs.reads:
+            self.ctx.create_task(self._watch_transfer_costs(), "read the transfer costs")
 
     async def stop(self) -> None:
         self._save_peaks()
@@ -204,21 +203,23 @@ class Limits(RiskCheck):
             self._roll_day(self.ctx.clock.time_ns())
             if self._read_transfer_costs():
                 self._act_on_daily_losses()
+                self._act_on_drawdowns()
 
     def _read_transfer_costs(self) -> bool:
-        """Read today's transfer costs from the store; True when they changed. A store that cannot be read keeps
-        the last ones (logged): the loss limits hold on the figures known."""
-        if not self._reads_transfers:
+        """Read the transfer costs from the store (today's for ``max_daily_loss``, all of them for ``max_drawdown``);
+        True when they changed. A store that cannot be read keeps the last ones (logged): the loss limits hold on the
+        figures known."""
+        if not self._costs.reads:
             return False
         try:
-            costs = Ledger(self.ctx.store).transfer_costs(since_ns=self._day_start_ns)
+            ledger = Ledger(self.ctx.store)
+            today = ledger.transfer_costs(since_ns=self._day_start_ns) if DAILY in self._money else {}
+            all_time = ledger.transfer_costs() if DRAWDOWN in self._money else {}
         except Exception:
-            log.exception("limits %s: today's transfer costs cannot be read; the daily loss counts those read last",
-                          self.name)
+            log.exception("limits %s: the transfer costs cannot be read; the daily loss and the drawdown count those "
+                          "read last", self.name)
             return False
-        changed = costs != self._transfer_costs
-        self._transfer_costs = costs
-        return changed
+        return self._costs.update(today, all_time)
 
     def _save_peaks(self) -> None:
         if self._peak != self._saved_peak:
@@ -229,7 +230,7 @@ class Limits(RiskCheck):
         if now_ns >= self._next_reset_ns:
             self._day_net.clear()
             self._strategy_day_net.clear()
-            self._transfer_costs = {}  # the new day's are read next (none made yet, but at the very reset)
+            self._costs.new_day()  # the new day's are read next (none made yet, but at the very reset)
             self._tripped = {t for t in self._tripped if t[0] != "daily"}
             zone = self._timezone()
             self._day_start_ns = day_start_ns(now_ns, zone, self.settings.daily_reset_at)
@@ -283,6 +284,8 @@ class Limits(RiskCheck):
         book = ordered.position
         key3 = (strategy, fill.exchange, fill.symbol)
         self._positions[key3] = self._positions.get(key3, ZERO) + fill.base_change
+        if quote not in self._realized_total:  # a quote first traded: the limits' quotes, so what converts, moved
+            self._costs.forget_plans()
         self._realized_total[quote] = self._realized_total.get(quote, ZERO) + total
         if today or fill.ts_ns >= day_start:
             self._day_net[quote] = self._day_net.get(quote, ZERO) + today
@@ -320,44 +323,26 @@ class Limits(RiskCheck):
             quote = self._quote_of(symbol)
             self._unrealized_sum[quote] = self._unrealized_sum.get(quote, ZERO) + change
 
-    @_exact
-    def _transfer_loss(self, quote: str) -> tuple[Decimal, list[str], list[str]]:
-        """Today's transfer costs as a loss in ``quote`` (the rule of docs/architecture.md, "Accounting"): a cost in
-        an asset the daily loss is watched in counts in that asset's day only; any other (a wallet's SOL network fee)
-        counts in every quote's, at the mid the portfolio holds for ASSET/QUOTE (the first venue by name with one).
-        Returns (the loss, what was counted, what could not be priced), the last two as text for ``/risk``."""
-        costs = self._transfer_costs
-        if not costs:
-            return ZERO, [], []
-        limit = self._money["max_daily_loss"]
-        watched = set(self._quotes(limit))
-        loss = ZERO
-        counted: list[str] = []
-        unpriced: list[str] = []
+    def _mid_of(self, symbol: str) -> Decimal | None:
+        """The mid the portfolio holds for ``symbol``: the first venue's by name that has one."""
         operator = self.ctx.operator
-        for asset, cost in costs.items():
-            if asset == quote:
-                loss += cost
-                counted.append(money(cost, asset))
-            elif asset not in watched:
-                symbol = f"{asset}/{quote}"
-                mid = next((p for ex in sorted(operator.exchanges)
-                            if (p := operator.last_price(ex, symbol)) is not None), None)
-                if mid is None:
-                    unpriced.append(f"{money(cost, asset)} not counted (no {symbol} price)")
-                else:
-                    loss += cost * mid
-                    counted.append(f"{money(cost, asset)} at {money(mid, quote)}")
-        return loss, counted, unpriced
+        return next((p for ex in sorted(operator.exchanges) if (p := operator.last_price(ex, symbol)) is not None),
+                    None)
+
+    @_exact
+    def _transfer_loss(self, quote: str, key: str = DAILY) -> tuple[Decimal, list[str], list[str]]:
+        """The transfer costs ``key`` counts as a loss in ``quote`` (:class:`~.costs.TransferCosts`): (the loss,
+        what was counted, what could not be priced), the last two as text for ``/risk``."""
+        return self._costs.words(key, quote)
 
     def _day_loss(self, quote: str) -> Decimal:
         """Today's loss in ``quote`` for ``max_daily_loss``: the realized loss after fees of every strategy, plus the
         day's transfer costs counted in ``quote``, exact (on the hot path: no context is entered without a cost)."""
         net = self._day_net.get(quote)
         loss = net.copy_negate() if net else ZERO  # exact at any precision, as a unary minus is not
-        if self._transfer_costs and "max_daily_loss" in self._money:
+        if self._costs.today and DAILY in self._money:
             with localcontext(prec=EXACT_DIGITS):
-                loss += self._transfer_loss(quote)[0]
+                loss += self._costs.loss(DAILY, quote)
         return loss
 
     def _limit(self, key: str, quote: str) -> Decimal | None:
@@ -405,8 +390,8 @@ class Limits(RiskCheck):
         loss = self._day_loss(quote)
         if loss > daily and ("daily", quote) not in self._tripped:
             figures: dict[str, Any] = {"quote": quote, "loss": loss, "limit": daily}
-            if self._transfer_costs:  # the part of the loss that moving funds cost
-                figures["transfer_costs"] = self._transfer_loss(quote)[0]
+            if self._costs.today:  # the part of the loss that moving funds cost
+                figures["transfer_costs"] = self._costs.loss(DAILY, quote)
             self._trip("daily realized loss limit exceeded", None, **figures)
             self._tripped_now(("daily", quote))
 
@@ -464,13 +449,23 @@ class Limits(RiskCheck):
 
     @_exact
     def equity(self, quote: str) -> Decimal:
-        """Realized PnL after fees since the store began, plus open positions marked to the last mid."""
+        """Realized PnL after fees since the store began, plus open positions marked to the last mid, less the
+        transfer costs counted in ``quote`` (every transfer's, by the daily loss's rule: :mod:`.costs`)."""
         return self._equity(quote)
 
     def _equity(self, quote: str) -> Decimal:
         """:meth:`equity`, in the caller's exact context: the realized total and the books' unrealized sum, both
         kept up to date as fills and marks come (the same figure as marking every book again, digit for digit)."""
-        return self._realized_total.get(quote, ZERO) + self._unrealized_sum.get(quote, ZERO)
+        equity = self._realized_total.get(quote, ZERO) + self._unrealized_sum.get(quote, ZERO)
+        if self._costs.all_time:  # (none: nothing to price, the tick stays as cheap as before)
+            equity -= self._costs.loss(DRAWDOWN, quote)
+        return equity
+
+    @_exact
+    def _realized_equity(self, quote: str) -> Decimal:
+        """The equity without its open positions: the peak of a quote none was stored for starts here."""
+        realized = self._realized_total.get(quote, ZERO)
+        return realized - self._costs.loss(DRAWDOWN, quote) if self._costs.all_time else realized
 
     @_exact
     def _moved(self, symbol: str) -> None:
@@ -485,6 +480,14 @@ class Limits(RiskCheck):
     def _check_drawdown(self, quote: str) -> None:
         self._drawdown(quote)
 
+    @_exact
+    def _act_on_drawdowns(self) -> None:
+        """Check ``max_drawdown`` in every quote it is shown in: the transfer costs read changed its equity."""
+        if "max_drawdown" not in self._money:
+            return
+        for quote in self._quotes(self._money["max_drawdown"]):
+            self._drawdown(quote)
+
     def _drawdown(self, quote: str) -> None:
         """:meth:`_check_drawdown` in the caller's exact context (a tick's re-marking and check share one)."""
         limit = self._limit("max_drawdown", quote)
@@ -498,8 +501,11 @@ class Limits(RiskCheck):
         if drawdown > limit:
             self._peak[quote] = equity  # the trailing peak restarts: the next trip needs a new fall
             self._save_peaks()
-            self._trip("drawdown from peak equity exceeded", None, quote=quote, drawdown=drawdown, peak=peak,
-                       equity=equity, limit=limit)
+            figures: dict[str, Any] = {"quote": quote, "drawdown": drawdown, "peak": peak, "equity": equity,
+                                       "limit": limit}
+            if self._costs.all_time:  # what moving funds cost, in the equity (since the store began)
+                figures["transfer_costs"] = self._costs.loss(DRAWDOWN, quote)
+            self._trip("drawdown from peak equity exceeded", None, **figures)
 
     def _trip(self, cause: str, strategies: list[str] | None, *, strategy: str = "", **figures) -> None:
         action = self.settings.action
@@ -667,7 +673,7 @@ class Limits(RiskCheck):
             if loss + bound > limit:
                 who = f"strategy {strategy}'s" if strategy else "the"
                 key = f"strategy_max_daily_loss.{strategy}" if strategy else "max_daily_loss"
-                so_far = f"realized {loss}" if strategy or not self._transfer_costs else \
+                so_far = f"realized {loss}" if strategy or not self._costs.today else \
                     f"realized and transfer costs {loss}"  # a strategy's own limit counts no transfer
                 return (f"{who} day's loss could reach {loss + bound} {quote} ({so_far}, open orders and "
                         f"this one up to {bound}); {key} is {limit} {quote}")
@@ -680,9 +686,9 @@ class Limits(RiskCheck):
 
     # --- /risk ---------------------------------------------------------------------------------
 
-    def _transfer_note(self, quote: str) -> str:
-        """What of today's transfer costs the daily loss in ``quote`` counts, and what it could not price."""
-        loss, counted, unpriced = self._transfer_loss(quote)
+    def _transfer_note(self, quote: str, key: str = DAILY) -> str:
+        """What of the transfer costs the loss limit ``key`` in ``quote`` counts, and what it could not price."""
+        loss, counted, unpriced = self._transfer_loss(quote, key)
         converted = [text for text in counted if " at " in text]
         parts = ([f"transfer costs {money(loss, quote)}" + (f" ({', '.join(converted)})" if converted else "")]
                  if counted else []) + unpriced
@@ -718,8 +724,8 @@ class Limits(RiskCheck):
                 value = limit.placed().get(q)
                 facts[f"{what} {q}"] = f"{amount(used, q)} / " + (
                     f"{amount(value, q)} {q}" if value is not None else f"no limit in {q} (its orders are refused)")
-                if key == "max_daily_loss" and self._transfer_costs:
-                    facts[f"{what} {q}"] += self._transfer_note(q)
+                if self._costs.of(key):
+                    facts[f"{what} {q}"] += self._transfer_note(q, key)
         for strategy, limit in self._strategy_loss.items():
             losses = {q: max(-v, ZERO) for (st, q), v in self._strategy_day_net.items() if st == strategy}
             q, loss = max(losses.items(), key=lambda item: item[1], default=("", ZERO))
@@ -759,14 +765,16 @@ class Limits(RiskCheck):
         for key in ("max_daily_loss", "max_drawdown"):
             limit = self._money.get(key)
             for q, value in (limit.placed() if limit is not None else {}).items():
-                used = max(self._day_loss(q), ZERO) if key == "max_daily_loss" else \
-                    max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
-                uses[f"{key}.{q}"] = LimitUse(used, value, q)
+                if key == DAILY:  # the day's, from its reset time: /status says since when
+                    uses[f"{key}.{q}"] = LimitUse(max(self._day_loss(q), ZERO), value, q, self._day_start_ns)
+                else:
+                    uses[f"{key}.{q}"] = LimitUse(max(self._peak.get(q, ZERO) - self.equity(q), ZERO), value, q)
         for (strategy, q), net in self._strategy_day_net.items():
             of_strategy = self._strategy_loss.get(strategy)
             limit_there = of_strategy.placed().get(q) if of_strategy is not None else None
             if limit_there is not None:
-                uses[f"strategy_max_daily_loss.{strategy}.{q}"] = LimitUse(max(-net, ZERO), limit_there, q)
+                uses[f"strategy_max_daily_loss.{strategy}.{q}"] = LimitUse(max(-net, ZERO), limit_there, q,
+                                                                            self._day_start_ns)
         if s.max_orders_per_minute is not None:
             horizon = self.ctx.clock.monotonic() - 60
             uses["max_orders_per_minute"] = LimitUse(Decimal(sum(1 for t in self._recent if t > horizon)),

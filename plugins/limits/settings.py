@@ -88,15 +88,16 @@ class LimitsSettings:
                 '(USD for a BTC/USD grid); a breach pauses only it')
     daily_reset_at: dt.time = option(
         dt.time(0, 0), help='when the day\'s loss starts again at zero, "HH:MM" in the bot\'s [scheduler] timezone '
-                            '(the default, midnight, makes it the day of /pnl day and the daily summary; /risk says '
-                            'when its day began)')
+                            '(the default, midnight, makes it the day of /pnl day and the daily summary; /risk and '
+                            '/status say when its day began)')
     fee_bps_bound: Decimal = option(
         Decimal(0), ge=0, lt=10_000, help="fee assumed for each order when bounding what open orders can lose, basis "
                                "points of notional (your venue's highest fee makes the bound include fees)")
     max_drawdown: Money = option(
         None, gt=0, help="largest fall of equity (realized after fees + unrealized PnL at each venue's last "
-                         "mid, a book's or a pool's) from its peak; the peak trails up, restarts after a trip and is "
-                         "kept across restarts" + IN_QUOTE)
+                         "mid, a book's or a pool's, less every transfer's costs as max_daily_loss counts the day's) "
+                         "from its peak; the peak trails up, restarts after a trip and is kept across restarts"
+                         + IN_QUOTE)
     # --- what a breach does ---------------------------------------------------------------
     action: Literal["pause", "flatten", "stop"] = option(
         "pause", help='"pause": no new orders, resting ones stay; "stop": pause everything and cancel every '

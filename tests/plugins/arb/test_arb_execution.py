@@ -629,7 +629,7 @@ def test_a_late_fill_of_an_execution_finished_before_a_restart_reopens_it(monkey
     D = Decimal
     row = SimpleNamespace(  # done: the DEX leg failed, the CEX leg's 1 SOL sold back by the hedge
         opportunity_id="o-1", strategy="arb", legs="concurrent", sol_price=D(150), created_ns=1, note="", state="done",
-        realized_pnl=D(-1), residual=D(0), finished_ns=4,
+        predicted_pnl=D(2), size=D(1), realized_pnl=D(-1), residual=D(0), finished_ns=4,
         hedge_cid="o-1-hedge", hedge_side="sell", hedge_qty=D(1), hedge_price=D(149), hedge_status="filled",
         hedge_filled=D(1),
         cex_exchange="cex", cex_side="buy", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",

@@ -131,7 +131,8 @@ async def test_a_sell_naming_its_buy_is_matched_to_that_lot_as_the_ledger_does(m
     assert bot.strategies["s"].ctx.submit(sell) == "s2"
     lim.on_fill("s", fill("s2", Side.SELL, "1", "110"))
     assert lim.status()["daily loss USD"] == "10.00 / 20.00 USD"  # 110 - 120 on b2's lot; FIFO would gain 10
-    assert lim.usage()["max_daily_loss.USD"] == LimitUse(Decimal("10"), Decimal("20"), "USD")  # the same, as numbers
+    # the same, as numbers, with the start of the day it counts
+    assert lim.usage()["max_daily_loss.USD"] == LimitUse(Decimal("10"), Decimal("20"), "USD", lim._day_start_ns)
     assert bot.operator.risk()[0].usage["max_daily_loss.USD"].used == 10
 
 
