@@ -74,14 +74,22 @@ LAGGING_POLLS = 30
 """A final order whose trades do not add up to what it filled is polled this many times more (``fill_poll_s`` apart)
 for the missing ones."""
 TRADE_PAGES = 10
-"""At most this many pages of the account's trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are
-read for one order's where the venue lists none by order: an order whose trades lie further on shows them short,
-and its polls say so (:data:`LAGGING_POLLS`)."""
+"""At most this many pages holding trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are read for
+one order's where the venue lists none by order: an order whose trades lie further on shows them short, and its
+polls say so (:data:`LAGGING_POLLS`). An empty window (:data:`TRADE_WINDOW_MS`) does not count: those are bounded
+by :data:`TRADE_WINDOWS`."""
 TRADE_PAGE_SIZE = 100
 TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
 """The longest time range (ms) fetchMyTrades takes, per ccxt id of a venue that refuses longer ones: Crypto.com's
 ``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). The
 account's trades are read in windows no longer than that."""
+TRADE_WINDOWS = 30
+"""At most this many windows (:data:`TRADE_WINDOW_MS`) are read for one order at one look: 30 days of Crypto.com's,
+whose ``private/get-trades`` answers one request a second. Windows that ended :data:`TRADE_SETTLED_MS` before they
+were read, and were read whole, are not read again for the order while it is polled: the next look goes on from the
+first window not read so (an order made 40 days before its fills has them after two looks)."""
+TRADE_SETTLED_MS = 60_000
+"""A window that ended this long before it was read lists all its trades (the venue's trade list lags by seconds)."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -157,9 +165,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self._resubscribing: set[str] = set()
         """Symbols whose snapshot request is under way."""
         self._failures: dict[str, int] = {}
+        """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
         self._lagging: dict[str, int] = {}
         """Final orders whose trades do not add up to what they filled yet: polls made since."""
-        """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
+        self._trade_windows: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
+        """Venue order id -> (the start of the first window still to read, the order's trades in those before it), of
+        an order not settled yet whose trades are read in windows (:data:`TRADE_WINDOWS`)."""
 
     @property
     def verified(self) -> bool:
@@ -555,31 +566,45 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 self.memory.keep(fill_from_trade(self.name, symbol, cid, t, quote))
         fills = tuple(kept[str(t["id"])] for t in trades)
         self.memory.forget_old()  # after the answer is made: this order's trades are the newest anyway
-        return OrderState(cid, state.status, state.exchange_order_id, state.filled_qty, state.avg_fill_price,
-                          fills, state.reason)
+        result = OrderState(cid, state.status, state.exchange_order_id, state.filled_qty, state.avg_fill_price,
+                            fills, state.reason)
+        if not self._unsettled(result):
+            self._trade_windows.pop(state.exchange_order_id, None)
+        return result
 
     async def _order_trades(self, symbol: str, order_id: str, created_ms: int | None,
                             filled: Decimal) -> list[dict[str, Any]]:
         """The order's trades: by order where the venue lists them so; else from the account's trade list, read
         from the order's creation on (with the venue's own order filter where it has one), page after page until
-        they add up to what it filled, at most :data:`TRADE_PAGES` pages (an order's trades the newest page of
-        the account's missed were never read). On a venue that takes a limited time range (:data:`TRADE_WINDOW_MS`)
-        each page ends at most that long after it starts, and a window read whole moves on to the next one, up to
-        now (an order found again after a restart days later)."""
+        they add up to what it filled, at most :data:`TRADE_PAGES` pages holding trades (an order's trades the
+        newest page of the account's missed were never read). On a venue that takes a limited time range
+        (:data:`TRADE_WINDOW_MS`) each page ends at most that long after it starts, and a window read whole moves on
+        to the next one, up to now (an order found again after a restart days later), at most
+        :data:`TRADE_WINDOWS` windows at one look; the next look at an order not settled goes on from the first
+        window it has not read whole after it ended."""
         if self.api.has.get("fetchOrderTrades") is True:
             return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
         key = TRADE_ORDER_PARAMS.get(self.settings.id)
         params = {} if key is None else {key: order_id}
         window_ms = TRADE_WINDOW_MS.get(self.settings.id)
         since = created_ms
-        seen: set[str] = set()
         mine: dict[str, dict[str, Any]] = {}
-        for _ in range(TRADE_PAGES):
+        if window_ms is not None and order_id in self._trade_windows:
+            since, settled = self._trade_windows[order_id]
+            mine.update(settled)
+        seen: set[str] = set(mine)
+        pages = windows = 0
+        while pages < TRADE_PAGES:
+            now_ms = self.ctx.clock.time_ns() // 10**6
             until = None
-            if window_ms is not None and since is not None and since + window_ms < self.ctx.clock.time_ns() // 10**6:
+            if window_ms is not None and since is not None and since + window_ms < now_ms:
+                if windows >= TRADE_WINDOWS:
+                    break  # the next look goes on from here
+                windows += 1
                 until = since + window_ms  # a longer range is refused; up to now needs no end
             page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE,
                                     params if until is None else {**params, "until": until})
+            pages += 1 if page else 0
             new = [t for t in page if str(t["id"]) not in seen]
             seen.update(str(t["id"]) for t in new)
             mine.update((str(t["id"]), t) for t in new if str(t.get("order")) == order_id)
@@ -588,6 +613,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 break
             if since is not None and until is not None and len(page) < TRADE_PAGE_SIZE:
                 since = until + 1  # this window read whole: the next one
+                if until < now_ms - TRADE_SETTLED_MS:  # ...and no trade of it is still to be listed
+                    self._trade_windows[order_id] = (since, dict(mine))
                 continue
             if since is None or not times or len(page) < TRADE_PAGE_SIZE:
                 break  # all of it read, or no time to page on (the newest page is all there is)
@@ -610,6 +637,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             else:
                 self._lagging.pop(cid, None)
                 self._tracked.pop(cid, None)
+                self._trade_windows.pop(state.exchange_order_id or "", None)
                 self.ctx.log.error("%s: order %s filled %s but its trades still show %s after %d polls: its other "
                                    "fills were never read; compare the position with the venue", self.name, cid,
                                    state.filled_qty, sum(f.qty for f in state.fills), polls)
