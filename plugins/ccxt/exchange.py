@@ -90,6 +90,15 @@ were read, and were read whole, are not read again for the order while it is pol
 first window not read so (an order made 40 days before its fills has them after two looks)."""
 TRADE_SETTLED_MS = 60_000
 """A window that ended this long before it was read lists all its trades (the venue's trade list lags by seconds)."""
+LOOKUP_SKEW_MS = 60_000
+"""A look-up of a stored order in the venue's order lists reads from this long before its intent (``created_ns``: the
+venue's clock may be behind ours) to this long after now."""
+LOOKUP_CALLS = 30
+"""At most this many order-list requests for one look-up (the account's whole history is never read for one order):
+past them, the outcome stays unknown (``UnknownOutcome``), never "not found"."""
+LOOKUP_PAGE = 100
+"""The page asked of an order list where ccxt's ``features`` table gives the venue's no ``limit``."""
+DAY_MS = 86_400_000
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -502,6 +511,16 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return state
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        return await self._fetch(symbol, client_order_id, None)
+
+    async def find_order(self, order: Order) -> OrderState | None:
+        """:meth:`fetch_order`, where the venue's order lists are searched bounded by the stored order's
+        ``created_ns``: the list from then on is read (an order of an earlier run is found behind any number of
+        newer ones)."""
+        since = order.created_ns // 1_000_000 - LOOKUP_SKEW_MS if order.created_ns > 0 else None
+        return await self._fetch(order.symbol, order.client_order_id, since)
+
+    async def _fetch(self, symbol: str, client_order_id: str, since_ms: int | None) -> OrderState | None:
         vid = self.venue_client_id(client_order_id)
         found = None
         if self._rule is not None and self._rule.fetch_by_id and self.api.has.get("fetchOrder"):
@@ -514,19 +533,66 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                     raise  # the venue may not have been asked: the lists could be partial, never guess from them
                 found = None  # ccxt's own code failed on the answer (bitget, for an order it does not have)
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
-            for method, has in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
-                if self.api.has.get(has):
-                    orders = await self._call("look-up", False, method, symbol)
-                    hits = [o for o in orders if o.get("clientOrderId") == vid]
-                    if hits:
-                        found = hits[-1]
-                        break
+            found = await self._listed(symbol, vid, since_ms)
         if found is None:
             return None
         state = await self._with_fills(client_order_id, symbol, found)
         if self._unsettled(state) and state.exchange_order_id is not None:
             self.track(client_order_id, symbol, state.exchange_order_id, state)
         return state
+
+    async def _listed(self, symbol: str, vid: str, since_ms: int | None) -> dict[str, Any] | None:
+        """The order of venue client id ``vid`` in the open order list, else in the finished ones: the venue's
+        ``fetchOrders`` where ccxt emulates ``fetchClosedOrders`` with it (Crypto.com: ccxt's emulation keeps the
+        filled orders only, never a cancelled one). Each request asks the venue's largest page (ccxt's ``features``
+        ``limit``) and none spans more than the venue takes (``untilDays``); from ``since_ms`` on, a range whose page
+        comes back full is read again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list
+        was read whole; a full page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``."""
+        has = self.api.has
+        if has.get("fetchOpenOrders"):
+            hits = [o for o in await self._call("look-up", False, "fetch_open_orders", symbol)
+                    if o.get("clientOrderId") == vid]
+            if hits:
+                return dict(hits[-1])
+        method, name = "fetch_closed_orders", "fetchClosedOrders"
+        if has.get(name) == "emulated" and has.get("fetchOrders"):
+            method, name = "fetch_orders", "fetchOrders"
+        if not has.get(name):
+            return None
+        limits = ((self.api.features or {}).get("spot") or {}).get(name) or {}
+        page = int(limits.get("limit") or LOOKUP_PAGE)
+        if since_ms is None:
+            ranges: list[tuple[int | None, int | None]] = [(None, None)]
+        else:
+            days = limits.get("untilDays")
+            span = int(Decimal(str(days)) * DAY_MS) if days else None
+            end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
+            ranges, start = [], since_ms
+            while start <= end:
+                stop = end if span is None else min(end, start + span - 1)
+                ranges.append((start, stop))
+                start = stop + 1
+            ranges.reverse()  # the oldest first: the order was made at the start
+        calls = 0
+        while ranges:
+            if calls >= LOOKUP_CALLS:
+                raise UnknownOutcome(f"{self.name}: {vid} not among the {symbol} orders of the {calls} lists read "
+                                     f"({page} a page); more remain")
+            lo, hi = ranges.pop()
+            calls += 1
+            orders = await self._call("look-up", False, method, symbol, lo, page,
+                                      {} if hi is None else {"until": hi})
+            hits = [o for o in orders if o.get("clientOrderId") == vid]
+            if hits:
+                return dict(hits[-1])
+            if len(orders) < page:
+                continue  # read whole
+            if lo is None or hi is None or hi - lo < 2_000:  # (venues that count seconds cannot split it further)
+                raise UnknownOutcome(f"{self.name}: {vid} not in the {page} {symbol} orders the venue listed, a full "
+                                     "page: more remain")
+            mid = (lo + hi) // 2
+            ranges += [(mid + 1, hi), (lo, mid)]
+        return None
 
     @staticmethod
     def _unsettled(state: OrderState) -> bool:

@@ -100,7 +100,7 @@ async def test_fills_twelve_days_apart_are_all_read_through_the_empty_days_betwe
 
 async def test_a_later_look_at_an_order_goes_on_from_the_windows_already_read(gate_bot, fake_gate, monkeypatch):
     """An order resting 13 days, filled in part an hour after it was made and again on day 12: each poll read the
-    account's trades from its creation on again (13 requests, at Crypto.com's one a second). Windows that ended
+    account's trades from its creation on again (a request a day, at Crypto.com's one a second). Windows that ended
     in the past and were read whole are not read again: the next poll starts where the last one left off."""
     gate, mine, start = await crypto_com_like_gate(gate_bot, fake_gate, monkeypatch, "rest-1", 13)
     fill_at(fake_gate, mine["id"], D("0.002"), start + 3600)
