@@ -99,6 +99,9 @@ past them, the outcome stays unknown (``UnknownOutcome``), never "not found"."""
 LOOKUP_PAGE = 100
 """The page asked of an order list where ccxt's ``features`` table gives the venue's no ``limit``."""
 DAY_MS = 86_400_000
+LOOKUP_RANGE_MS = {"binance": DAY_MS}
+"""The longest range (ms) an order list takes, per ccxt id of a venue where ccxt's ``features`` table says otherwise
+(ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -565,7 +568,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             ranges: list[tuple[int | None, int | None]] = [(None, None)]
         else:
             days = limits.get("untilDays")
-            span = int(Decimal(str(days)) * DAY_MS) if days else None
+            span = LOOKUP_RANGE_MS.get(self.settings.id, int(Decimal(str(days)) * DAY_MS) if days else None)
             end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
             ranges, start = [], since_ms
             while start <= end:

@@ -99,3 +99,17 @@ async def test_a_cancelled_order_is_found_where_ccxt_emulates_the_closed_list(ga
     found = await gate.fetch_order(SYMBOL, "part-1")
     assert found is not None and found.status is OrderStatus.CANCELLED
     assert [f.qty for f in found.fills] == [D("0.004")]
+
+
+async def test_the_list_is_read_in_ranges_no_longer_than_the_venue_takes(gate_bot, fake_gate, by_list, monkeypatch):
+    """Binance's order list refuses a range over 24 hours (ccxt's table says 10,000 days): a stored order of three
+    days ago is looked for in ranges of at most a day (here the fake Gate's, at most an hour, for 3 hours)."""
+    import plugins.ccxt.exchange as exchange
+
+    monkeypatch.setitem(exchange.LOOKUP_RANGE_MS, "gate", 3_600_000)
+    bot, gate = await gate_bot(fill_poll_s=600)
+    fake_gate.order_list_queries.clear()
+    stored = dataclasses.replace(order("never-sent-3"), created_ns=time.time_ns() - 3 * 3600 * 10**9)
+    assert await gate.find_order(stored) is None
+    closed = [q for q in fake_gate.order_list_queries if q.get("status") == "finished"]
+    assert len(closed) == 4 and all(int(q["to"]) - int(q["from"]) <= 3600 for q in closed), closed
