@@ -74,14 +74,34 @@ LAGGING_POLLS = 30
 """A final order whose trades do not add up to what it filled is polled this many times more (``fill_poll_s`` apart)
 for the missing ones."""
 TRADE_PAGES = 10
-"""At most this many pages of the account's trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are
-read for one order's where the venue lists none by order: an order whose trades lie further on shows them short,
-and its polls say so (:data:`LAGGING_POLLS`)."""
+"""At most this many pages holding trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are read for
+one order's where the venue lists none by order: an order whose trades lie further on shows them short, and its
+polls say so (:data:`LAGGING_POLLS`). An empty window (:data:`TRADE_WINDOW_MS`) does not count: those are bounded
+by :data:`TRADE_WINDOWS`."""
 TRADE_PAGE_SIZE = 100
 TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
 """The longest time range (ms) fetchMyTrades takes, per ccxt id of a venue that refuses longer ones: Crypto.com's
 ``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). The
 account's trades are read in windows no longer than that."""
+TRADE_WINDOWS = 30
+"""At most this many windows (:data:`TRADE_WINDOW_MS`) are read for one order at one look: 30 days of Crypto.com's,
+whose ``private/get-trades`` answers one request a second. Windows that ended :data:`TRADE_SETTLED_MS` before they
+were read, and were read whole, are not read again for the order while it is polled: the next look goes on from the
+first window not read so (an order made 40 days before its fills has them after two looks)."""
+TRADE_SETTLED_MS = 60_000
+"""A window that ended this long before it was read lists all its trades (the venue's trade list lags by seconds)."""
+LOOKUP_SKEW_MS = 60_000
+"""A look-up of a stored order in the venue's order lists reads from this long before its intent (``created_ns``: the
+venue's clock may be behind ours) to this long after now."""
+LOOKUP_CALLS = 30
+"""At most this many order-list requests for one look-up (the account's whole history is never read for one order):
+past them, the outcome stays unknown (``UnknownOutcome``), never "not found"."""
+LOOKUP_PAGE = 100
+"""The page asked of an order list where ccxt's ``features`` table gives the venue's no ``limit``."""
+DAY_MS = 86_400_000
+LOOKUP_RANGE_MS = {"binance": DAY_MS}
+"""The longest range (ms) an order list takes, per ccxt id of a venue where ccxt's ``features`` table says otherwise
+(ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -157,9 +177,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self._resubscribing: set[str] = set()
         """Symbols whose snapshot request is under way."""
         self._failures: dict[str, int] = {}
+        """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
         self._lagging: dict[str, int] = {}
         """Final orders whose trades do not add up to what they filled yet: polls made since."""
-        """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
+        self._trade_windows: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
+        """Venue order id -> (the start of the first window still to read, the order's trades in those before it), of
+        an order not settled yet whose trades are read in windows (:data:`TRADE_WINDOWS`)."""
 
     @property
     def verified(self) -> bool:
@@ -491,6 +514,16 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return state
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        return await self._fetch(symbol, client_order_id, None)
+
+    async def find_order(self, order: Order) -> OrderState | None:
+        """:meth:`fetch_order`, where the venue's order lists are searched bounded by the stored order's
+        ``created_ns``: the list from then on is read (an order of an earlier run is found behind any number of
+        newer ones)."""
+        since = order.created_ns // 1_000_000 - LOOKUP_SKEW_MS if order.created_ns > 0 else None
+        return await self._fetch(order.symbol, order.client_order_id, since)
+
+    async def _fetch(self, symbol: str, client_order_id: str, since_ms: int | None) -> OrderState | None:
         vid = self.venue_client_id(client_order_id)
         found = None
         if self._rule is not None and self._rule.fetch_by_id and self.api.has.get("fetchOrder"):
@@ -503,19 +536,66 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                     raise  # the venue may not have been asked: the lists could be partial, never guess from them
                 found = None  # ccxt's own code failed on the answer (bitget, for an order it does not have)
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
-            for method, has in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
-                if self.api.has.get(has):
-                    orders = await self._call("look-up", False, method, symbol)
-                    hits = [o for o in orders if o.get("clientOrderId") == vid]
-                    if hits:
-                        found = hits[-1]
-                        break
+            found = await self._listed(symbol, vid, since_ms)
         if found is None:
             return None
         state = await self._with_fills(client_order_id, symbol, found)
         if self._unsettled(state) and state.exchange_order_id is not None:
             self.track(client_order_id, symbol, state.exchange_order_id, state)
         return state
+
+    async def _listed(self, symbol: str, vid: str, since_ms: int | None) -> dict[str, Any] | None:
+        """The order of venue client id ``vid`` in the open order list, else in the finished ones: the venue's
+        ``fetchOrders`` where ccxt emulates ``fetchClosedOrders`` with it (Crypto.com: ccxt's emulation keeps the
+        filled orders only, never a cancelled one). Each request asks the venue's largest page (ccxt's ``features``
+        ``limit``) and none spans more than the venue takes (``untilDays``); from ``since_ms`` on, a range whose page
+        comes back full is read again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list
+        was read whole; a full page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``."""
+        has = self.api.has
+        if has.get("fetchOpenOrders"):
+            hits = [o for o in await self._call("look-up", False, "fetch_open_orders", symbol)
+                    if o.get("clientOrderId") == vid]
+            if hits:
+                return dict(hits[-1])
+        method, name = "fetch_closed_orders", "fetchClosedOrders"
+        if has.get(name) == "emulated" and has.get("fetchOrders"):
+            method, name = "fetch_orders", "fetchOrders"
+        if not has.get(name):
+            return None
+        limits = ((self.api.features or {}).get("spot") or {}).get(name) or {}
+        page = int(limits.get("limit") or LOOKUP_PAGE)
+        if since_ms is None:
+            ranges: list[tuple[int | None, int | None]] = [(None, None)]
+        else:
+            days = limits.get("untilDays")
+            span = LOOKUP_RANGE_MS.get(self.settings.id, int(Decimal(str(days)) * DAY_MS) if days else None)
+            end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
+            ranges, start = [], since_ms
+            while start <= end:
+                stop = end if span is None else min(end, start + span - 1)
+                ranges.append((start, stop))
+                start = stop + 1
+            ranges.reverse()  # the oldest first: the order was made at the start
+        calls = 0
+        while ranges:
+            if calls >= LOOKUP_CALLS:
+                raise UnknownOutcome(f"{self.name}: {vid} not among the {symbol} orders of the {calls} lists read "
+                                     f"({page} a page); more remain")
+            lo, hi = ranges.pop()
+            calls += 1
+            orders = await self._call("look-up", False, method, symbol, lo, page,
+                                      {} if hi is None else {"until": hi})
+            hits = [o for o in orders if o.get("clientOrderId") == vid]
+            if hits:
+                return dict(hits[-1])
+            if len(orders) < page:
+                continue  # read whole
+            if lo is None or hi is None or hi - lo < 2_000:  # (venues that count seconds cannot split it further)
+                raise UnknownOutcome(f"{self.name}: {vid} not in the {page} {symbol} orders the venue listed, a full "
+                                     "page: more remain")
+            mid = (lo + hi) // 2
+            ranges += [(mid + 1, hi), (lo, mid)]
+        return None
 
     @staticmethod
     def _unsettled(state: OrderState) -> bool:
@@ -555,31 +635,45 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 self.memory.keep(fill_from_trade(self.name, symbol, cid, t, quote))
         fills = tuple(kept[str(t["id"])] for t in trades)
         self.memory.forget_old()  # after the answer is made: this order's trades are the newest anyway
-        return OrderState(cid, state.status, state.exchange_order_id, state.filled_qty, state.avg_fill_price,
-                          fills, state.reason)
+        result = OrderState(cid, state.status, state.exchange_order_id, state.filled_qty, state.avg_fill_price,
+                            fills, state.reason)
+        if not self._unsettled(result):
+            self._trade_windows.pop(state.exchange_order_id, None)
+        return result
 
     async def _order_trades(self, symbol: str, order_id: str, created_ms: int | None,
                             filled: Decimal) -> list[dict[str, Any]]:
         """The order's trades: by order where the venue lists them so; else from the account's trade list, read
         from the order's creation on (with the venue's own order filter where it has one), page after page until
-        they add up to what it filled, at most :data:`TRADE_PAGES` pages (an order's trades the newest page of
-        the account's missed were never read). On a venue that takes a limited time range (:data:`TRADE_WINDOW_MS`)
-        each page ends at most that long after it starts, and a window read whole moves on to the next one, up to
-        now (an order found again after a restart days later)."""
+        they add up to what it filled, at most :data:`TRADE_PAGES` pages holding trades (an order's trades the
+        newest page of the account's missed were never read). On a venue that takes a limited time range
+        (:data:`TRADE_WINDOW_MS`) each page ends at most that long after it starts, and a window read whole moves on
+        to the next one, up to now (an order found again after a restart days later), at most
+        :data:`TRADE_WINDOWS` windows at one look; the next look at an order not settled goes on from the first
+        window it has not read whole after it ended."""
         if self.api.has.get("fetchOrderTrades") is True:
             return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
         key = TRADE_ORDER_PARAMS.get(self.settings.id)
         params = {} if key is None else {key: order_id}
         window_ms = TRADE_WINDOW_MS.get(self.settings.id)
         since = created_ms
-        seen: set[str] = set()
         mine: dict[str, dict[str, Any]] = {}
-        for _ in range(TRADE_PAGES):
+        if window_ms is not None and order_id in self._trade_windows:
+            since, settled = self._trade_windows[order_id]
+            mine.update(settled)
+        seen: set[str] = set(mine)
+        pages = windows = 0
+        while pages < TRADE_PAGES:
+            now_ms = self.ctx.clock.time_ns() // 10**6
             until = None
-            if window_ms is not None and since is not None and since + window_ms < self.ctx.clock.time_ns() // 10**6:
+            if window_ms is not None and since is not None and since + window_ms < now_ms:
+                if windows >= TRADE_WINDOWS:
+                    break  # the next look goes on from here
+                windows += 1
                 until = since + window_ms  # a longer range is refused; up to now needs no end
             page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE,
                                     params if until is None else {**params, "until": until})
+            pages += 1 if page else 0
             new = [t for t in page if str(t["id"]) not in seen]
             seen.update(str(t["id"]) for t in new)
             mine.update((str(t["id"]), t) for t in new if str(t.get("order")) == order_id)
@@ -588,6 +682,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 break
             if since is not None and until is not None and len(page) < TRADE_PAGE_SIZE:
                 since = until + 1  # this window read whole: the next one
+                if until < now_ms - TRADE_SETTLED_MS:  # ...and no trade of it is still to be listed
+                    self._trade_windows[order_id] = (since, dict(mine))
                 continue
             if since is None or not times or len(page) < TRADE_PAGE_SIZE:
                 break  # all of it read, or no time to page on (the newest page is all there is)
@@ -610,6 +706,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             else:
                 self._lagging.pop(cid, None)
                 self._tracked.pop(cid, None)
+                self._trade_windows.pop(state.exchange_order_id or "", None)
                 self.ctx.log.error("%s: order %s filled %s but its trades still show %s after %d polls: its other "
                                    "fills were never read; compare the position with the venue", self.name, cid,
                                    state.filled_qty, sum(f.qty for f in state.fills), polls)

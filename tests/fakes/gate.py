@@ -9,7 +9,8 @@ test compares the plugin against the venue rather than against itself.
   ``/spot/order_book`` (``with_id``), and signed (``KEY``, ``Timestamp``, ``SIGN`` = hex
   HMAC-SHA512 of ``METHOD\\n/api/v4/PATH\\nQUERY\\nhex(SHA512(body))\\nTIMESTAMP``):
   ``POST /spot/orders``, ``GET /spot/orders/{id}`` (order id, or the ``text`` "t-..." of an open
-  order), ``DELETE /spot/orders/{id}``, ``GET /spot/orders`` (status open/finished),
+  order), ``DELETE /spot/orders/{id}``, ``GET /spot/orders`` (status open/finished, pages:
+  :meth:`FakeGate._order_page`),
   ``GET /spot/open_orders``, ``GET /spot/my_trades`` (pages: :meth:`FakeGate._trade_page`), ``GET /spot/accounts``,
   ``GET /account/detail``. Errors are Gate's ``{"label": ..., "message": ...}``.
 * WebSocket: ``spot.obu`` (order book v2, what ccxt 4.5 subscribes for Gate spot: payload
@@ -171,6 +172,8 @@ class FakeGate:
         between ``start_time`` and ``end_time``, which defaults to now), for the venues whose trade list has one."""
         self.my_trades_queries: list[dict] = []
         """Every ``GET /spot/my_trades`` query, in order."""
+        self.order_list_queries: list[dict] = []
+        """Every ``GET /spot/orders`` query (the open or finished order list), in order."""
         self.fail_next: dict[str, list[tuple[int, str, str]]] = {}
         """Per path: (status, label, message) of the error each next request of it answers, oldest first."""
         self.fill_on_create: Decimal | None = None
@@ -483,10 +486,8 @@ class FakeGate:
                     return web.json_response(order)
                 return web.json_response(order)
             if route == ("GET", "/spot/orders"):
-                status = query.get("status", "open")
-                wanted = ("open",) if status == "open" else ("closed", "cancelled")
-                return web.json_response([o for o in self.orders.values() if o["status"] in wanted
-                                          and o["currency_pair"] == query.get("currency_pair")])
+                self.order_list_queries.append(dict(query))
+                return web.json_response(self._order_page(query))
             if route == ("GET", "/spot/open_orders"):
                 by_pair: dict[str, list[dict]] = {}
                 for o in self.orders.values():
@@ -642,6 +643,18 @@ class FakeGate:
                and int(query.get("from", 0)) <= int(r["timestamp"]) <= int(query.get("to", 2**40))]
         offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
         return [{k: v for k, v in r.items() if not k.startswith("_")} for r in out[offset:offset + limit]]
+
+    def _order_page(self, query: dict) -> list[dict]:
+        """One page of ``GET /spot/orders``: ``status`` open or finished, of ``currency_pair``, created from ``from``
+        to ``to`` (seconds, inclusive), the newest first, ``limit`` orders (default 100) of page ``page`` (from 1):
+        an account's older orders are not in the first page."""
+        wanted = ("open",) if query.get("status", "open") == "open" else ("closed", "cancelled")
+        start, end = int(query.get("from", 0)), int(query.get("to", 2**62))
+        out = [o for o in self.orders.values() if o["status"] in wanted and o["currency_pair"] ==
+               query.get("currency_pair") and start <= int(o["create_time"]) <= end]
+        out.sort(key=lambda o: int(o["create_time_ms"]), reverse=True)
+        limit, page = int(query.get("limit", 100)), int(query.get("page", 1))
+        return out[(page - 1) * limit:page * limit]
 
     @staticmethod
     def _trade_page(trades: list[dict], query: dict) -> list[dict]:

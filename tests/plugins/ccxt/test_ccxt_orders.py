@@ -116,7 +116,7 @@ async def test_a_finished_order_is_found_by_client_id_in_the_finished_list(gate_
     fake_gate.fill(state.exchange_order_id, D("0.01"))  # Gate answers by text only while the order rests
     found = await gate.fetch_order(SYMBOL, "done-1")
     assert found is not None and found.status is OrderStatus.FILLED and found.filled_qty == D("0.01")
-    assert ("GET", "/spot/orders", {"currency_pair": "BTC_USDT", "status": "finished"}) in [
+    assert ("GET", "/spot/orders", {"currency_pair": "BTC_USDT", "status": "finished", "limit": "100"}) in [
         (m, p, {k: v for k, v in q.items() if k != "account"}) for m, p, q in fake_gate.rest_log]
 
 
