@@ -216,6 +216,11 @@ class Executor:
         """Orders cancelled while queued before their row was written: the writer inserts each (CANCELLED, never
         sent, with its reason), so the store and :meth:`order` know every order the executor took."""
         self._new_fills: list[tuple[str, Fill]] = []
+        self._writing: dict[str, Order] = {}
+        self._writing_fills: list[tuple[str, Fill]] = []
+        """The batch :meth:`flush` is writing now (taken from ``_dirty``, ``_unwritten`` and ``_new_fills``, not
+        committed yet): still held here, so that a read meanwhile (:meth:`held`, :meth:`_at_least_its_fills`) finds
+        it in neither the queue nor the store no more."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gather: asyncio.TimerHandle | None = None
         """Armed by the first change since the writer last took its work: it fires FLUSH_GATHER_S later
@@ -267,12 +272,14 @@ class Executor:
     def held(self, client_order_id: str) -> Order | None:
         """The order with this id held here (not final, or changes not yet written), None for any other."""
         return (self._active.get(client_order_id) or self._dirty.get(client_order_id)
-                or self._unwritten.get(client_order_id) or self._observed.get(client_order_id))
+                or self._unwritten.get(client_order_id) or self._writing.get(client_order_id)
+                or self._observed.get(client_order_id))
 
     def _in_memory(self, client_order_id: str) -> bool:
         """An order of this run not yet written back carries this id."""
         return (client_order_id in self._active or client_order_id in self._dirty
-                or client_order_id in self._unwritten or client_order_id in self._observed)
+                or client_order_id in self._unwritten or client_order_id in self._writing
+                or client_order_id in self._observed)
 
     def _carried(self, client_order_id: str) -> bool:
         """An order of this run or a stored one carries this id. On a store that reads in microseconds on this thread
@@ -1079,7 +1086,8 @@ class Executor:
             return state
         known = {(f.exchange, f.trade_id): f for f in state.fills}
         if not keys <= known.keys():  # applied from elsewhere (the bus): not written yet, or the store's
-            known.update(((f.exchange, f.trade_id), f) for _, f in self._new_fills if f.client_order_id == cid)
+            for queued in (self._new_fills, self._writing_fills):  # being written: in neither the queue nor the store
+                known.update(((f.exchange, f.trade_id), f) for _, f in queued if f.client_order_id == cid)
             if not keys <= known.keys():
                 known.update(((f.exchange, f.trade_id), f) for _, f in self.store.fills(client_order_id=cid))
         fills = [known[k] for k in keys if k in known]
@@ -1173,6 +1181,7 @@ class Executor:
             dirty, self._dirty = self._dirty, {}
             fills, self._new_fills = self._new_fills, []
             unwritten, self._unwritten = self._unwritten, {}
+            self._writing, self._writing_fills = {**unwritten, **dirty}, fills  # held here until committed
             try:
                 for cid, order in list(unwritten.items()):
                     # final already; a row found (a lane's insert on its way when it was cancelled) takes its
@@ -1194,6 +1203,8 @@ class Executor:
                               exc_info=exc)
                 self.store_failed(exc, "store writer")
                 return False
+            finally:  # committed, put back, or given up (a cancelled write)
+                self._writing, self._writing_fills = {}, []
             self._forget_written(dirty)
         self.store_recovered()
         return True
