@@ -77,6 +77,10 @@ STORE_RETRY_S = (0.2, 5.0)
 FINISHED_KEPT = 10_000
 """Orders final and written whose fill keys the executor still remembers (the latest), so a fill of theirs that
 comes again (a stream's replay of its last trades on reconnect, a look-up) is dropped without a store read."""
+WRITTEN_KEPT = 4_096
+"""Orders this run wrote final that the executor keeps (the latest), so that :meth:`Executor.order` answers a strategy
+asking about one it just finished (the grid's slots, the limits check, the arb's figures) from memory rather than a
+store read on the loop (a round trip on PostgreSQL)."""
 FILLS_PAGE = 5_000
 """Stored fills read at start per read on the store writer's thread (a short read each, however big the store)."""
 STORED_IDS_KEPT = 20_000
@@ -202,6 +206,8 @@ class Executor:
         """Orders being read back on the store writer's thread (:meth:`_look_up`): the late fills and states of each
         that wait for it, in the order they came."""
         self._look_ups: dict[str, asyncio.Task[None]] = {}
+        self._written: OrderedDict[str, Order] = OrderedDict()
+        """The latest :data:`WRITTEN_KEPT` orders final and written this run, as written (:meth:`order`)."""
         self._stored_ids: OrderedDict[str, None] = OrderedDict()
         """The latest :data:`STORED_IDS_KEPT` client order ids known to be stored (read at start, then every order
         row this run wrote): what :meth:`_carried` checks on a store whose reads are round trips."""
@@ -263,11 +269,22 @@ class Executor:
         return list(self._active.values())
 
     def order(self, client_order_id: str) -> Order | None:
-        """The order with this id: :meth:`held`, else the store's (a read on the calling thread)."""
-        order = self.held(client_order_id)
+        """The order with this id: :meth:`held`, else one of the latest this run wrote final, else the store's (a
+        read on the calling thread: a round trip on PostgreSQL; :meth:`look_up` reads it off the loop)."""
+        order = self.held(client_order_id) or self._written.get(client_order_id)
         if order is not None:
             return order
         return self.store.get_order(client_order_id)
+
+    async def look_up(self, client_order_id: str) -> Order | None:
+        """:meth:`order` for a caller that can wait: where a store read is a round trip (PostgreSQL), it runs on the
+        store writer's thread, in order with the writes handed over before, so a server that stops answering delays
+        this caller, never the loop. A file-backed SQLite store is read on the calling thread, as :meth:`order`."""
+        order = self.held(client_order_id) or self._written.get(client_order_id)
+        if order is not None or self.store.records_inline:
+            return order if order is not None else self.store.get_order(client_order_id)
+        stored = await self.writer.read(self.store.get_order, client_order_id)
+        return self.held(client_order_id) or self._written.get(client_order_id) or stored  # newer, if held meanwhile
 
     def held(self, client_order_id: str) -> Order | None:
         """The order with this id held here (not final, or changes not yet written), None for any other."""
@@ -1212,12 +1229,20 @@ class Executor:
     def _forget_written(self, written: dict[str, Order]) -> None:
         """Drop the fill keys of orders just written that are not held here any more (final, no change since):
         their fills are the store's, where a late one is checked (:attr:`_from_store`)."""
-        for cid in written:
+        for cid, order in written.items():
             if not self._in_memory(cid):
+                self._keep_written(order)
                 keys = self._applied.pop(cid, None)
                 self._from_store.discard(cid)
                 if keys:
                     self._remember_finished(cid, keys)
+
+    def _keep_written(self, order: Order) -> None:
+        kept = self._written
+        kept[order.client_order_id] = order
+        kept.move_to_end(order.client_order_id)
+        while len(kept) > WRITTEN_KEPT:
+            kept.popitem(last=False)
 
     def _remember_finished(self, cid: str, keys: set[tuple[str, str]]) -> None:
         finished = self._finished
