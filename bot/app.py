@@ -626,6 +626,9 @@ class Bot:
     def order(self, client_order_id: str) -> Order | None:
         return self.executor.order(client_order_id)
 
+    async def look_up_order(self, client_order_id: str) -> Order | None:
+        return await self.executor.look_up(client_order_id)
+
     def held_order(self, client_order_id: str) -> Order | None:
         return self.executor.held(client_order_id)
 

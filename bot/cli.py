@@ -348,11 +348,12 @@ def open_reading(store: Store) -> Store:
     missing, which an older arbot's store, or one where none of a plugin's components ran, lacks: a plugin's
     ``report_sections`` sees them missing, :meth:`Store.has_table`). Every connection is read-only (SQLite's
     ``query_only``, PostgreSQL's ``default_transaction_read_only``): a plugin section that writes fails, named."""
-    from sqlalchemy import event, text
     from sqlalchemy import inspect as inspect_db
+    from sqlalchemy import text
 
     from .store.migrate import HEAD, behind
 
+    store.read_only()  # before its first connection: a rollback-journal SQLite file is not even switched to WAL
     revision = behind(store)
     if revision is not None:
         raise UserError(
@@ -375,18 +376,6 @@ def open_reading(store: Store) -> Store:
     if versions != [HEAD]:
         raise UserError(f"{store.url}: schema revision {', '.join(versions) or 'none'}, which this arbot does not "
                         f"know (its newest is {HEAD}): it was written by a newer arbot. Report with that arbot.")
-    store.engine.dispose()  # the connections above were opened before they were made read-only
-    read_only = ("PRAGMA query_only = ON" if store.engine.dialect.name == "sqlite"
-                 else "SET SESSION default_transaction_read_only = on")
-
-    def made_read_only(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute(read_only)
-        cursor.close()
-        if store.engine.dialect.name != "sqlite":
-            dbapi_conn.commit()  # the SET holds for the session once its transaction is committed
-
-    event.listen(store.engine, "connect", made_read_only)
     return store
 
 

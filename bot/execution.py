@@ -77,6 +77,10 @@ STORE_RETRY_S = (0.2, 5.0)
 FINISHED_KEPT = 10_000
 """Orders final and written whose fill keys the executor still remembers (the latest), so a fill of theirs that
 comes again (a stream's replay of its last trades on reconnect, a look-up) is dropped without a store read."""
+WRITTEN_KEPT = 4_096
+"""Orders this run wrote final that the executor keeps (the latest), so that :meth:`Executor.order` answers a strategy
+asking about one it just finished (the grid's slots, the limits check, the arb's figures) from memory rather than a
+store read on the loop (a round trip on PostgreSQL)."""
 FILLS_PAGE = 5_000
 """Stored fills read at start per read on the store writer's thread (a short read each, however big the store)."""
 STORED_IDS_KEPT = 20_000
@@ -202,6 +206,8 @@ class Executor:
         """Orders being read back on the store writer's thread (:meth:`_look_up`): the late fills and states of each
         that wait for it, in the order they came."""
         self._look_ups: dict[str, asyncio.Task[None]] = {}
+        self._written: OrderedDict[str, Order] = OrderedDict()
+        """The latest :data:`WRITTEN_KEPT` orders final and written this run, as written (:meth:`order`)."""
         self._stored_ids: OrderedDict[str, None] = OrderedDict()
         """The latest :data:`STORED_IDS_KEPT` client order ids known to be stored (read at start, then every order
         row this run wrote): what :meth:`_carried` checks on a store whose reads are round trips."""
@@ -216,6 +222,11 @@ class Executor:
         """Orders cancelled while queued before their row was written: the writer inserts each (CANCELLED, never
         sent, with its reason), so the store and :meth:`order` know every order the executor took."""
         self._new_fills: list[tuple[str, Fill]] = []
+        self._writing: dict[str, Order] = {}
+        self._writing_fills: list[tuple[str, Fill]] = []
+        """The batch :meth:`flush` is writing now (taken from ``_dirty``, ``_unwritten`` and ``_new_fills``, not
+        committed yet): still held here, so that a read meanwhile (:meth:`held`, :meth:`_at_least_its_fills`) finds
+        it in neither the queue nor the store no more."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gather: asyncio.TimerHandle | None = None
         """Armed by the first change since the writer last took its work: it fires FLUSH_GATHER_S later
@@ -258,21 +269,34 @@ class Executor:
         return list(self._active.values())
 
     def order(self, client_order_id: str) -> Order | None:
-        """The order with this id: :meth:`held`, else the store's (a read on the calling thread)."""
-        order = self.held(client_order_id)
+        """The order with this id: :meth:`held`, else one of the latest this run wrote final, else the store's (a
+        read on the calling thread: a round trip on PostgreSQL; :meth:`look_up` reads it off the loop)."""
+        order = self.held(client_order_id) or self._written.get(client_order_id)
         if order is not None:
             return order
         return self.store.get_order(client_order_id)
 
+    async def look_up(self, client_order_id: str) -> Order | None:
+        """:meth:`order` for a caller that can wait: where a store read is a round trip (PostgreSQL), it runs on the
+        store writer's thread, in order with the writes handed over before, so a server that stops answering delays
+        this caller, never the loop. A file-backed SQLite store is read on the calling thread, as :meth:`order`."""
+        order = self.held(client_order_id) or self._written.get(client_order_id)
+        if order is not None or self.store.records_inline:
+            return order if order is not None else self.store.get_order(client_order_id)
+        stored = await self.writer.read(self.store.get_order, client_order_id)
+        return self.held(client_order_id) or self._written.get(client_order_id) or stored  # newer, if held meanwhile
+
     def held(self, client_order_id: str) -> Order | None:
         """The order with this id held here (not final, or changes not yet written), None for any other."""
         return (self._active.get(client_order_id) or self._dirty.get(client_order_id)
-                or self._unwritten.get(client_order_id) or self._observed.get(client_order_id))
+                or self._unwritten.get(client_order_id) or self._writing.get(client_order_id)
+                or self._observed.get(client_order_id))
 
     def _in_memory(self, client_order_id: str) -> bool:
         """An order of this run not yet written back carries this id."""
         return (client_order_id in self._active or client_order_id in self._dirty
-                or client_order_id in self._unwritten or client_order_id in self._observed)
+                or client_order_id in self._unwritten or client_order_id in self._writing
+                or client_order_id in self._observed)
 
     def _carried(self, client_order_id: str) -> bool:
         """An order of this run or a stored one carries this id. On a store that reads in microseconds on this thread
@@ -1079,7 +1103,8 @@ class Executor:
             return state
         known = {(f.exchange, f.trade_id): f for f in state.fills}
         if not keys <= known.keys():  # applied from elsewhere (the bus): not written yet, or the store's
-            known.update(((f.exchange, f.trade_id), f) for _, f in self._new_fills if f.client_order_id == cid)
+            for queued in (self._new_fills, self._writing_fills):  # being written: in neither the queue nor the store
+                known.update(((f.exchange, f.trade_id), f) for _, f in queued if f.client_order_id == cid)
             if not keys <= known.keys():
                 known.update(((f.exchange, f.trade_id), f) for _, f in self.store.fills(client_order_id=cid))
         fills = [known[k] for k in keys if k in known]
@@ -1173,6 +1198,7 @@ class Executor:
             dirty, self._dirty = self._dirty, {}
             fills, self._new_fills = self._new_fills, []
             unwritten, self._unwritten = self._unwritten, {}
+            self._writing, self._writing_fills = {**unwritten, **dirty}, fills  # held here until committed
             try:
                 for cid, order in list(unwritten.items()):
                     # final already; a row found (a lane's insert on its way when it was cancelled) takes its
@@ -1194,6 +1220,8 @@ class Executor:
                               exc_info=exc)
                 self.store_failed(exc, "store writer")
                 return False
+            finally:  # committed, put back, or given up (a cancelled write)
+                self._writing, self._writing_fills = {}, []
             self._forget_written(dirty)
         self.store_recovered()
         return True
@@ -1201,12 +1229,20 @@ class Executor:
     def _forget_written(self, written: dict[str, Order]) -> None:
         """Drop the fill keys of orders just written that are not held here any more (final, no change since):
         their fills are the store's, where a late one is checked (:attr:`_from_store`)."""
-        for cid in written:
+        for cid, order in written.items():
             if not self._in_memory(cid):
+                self._keep_written(order)
                 keys = self._applied.pop(cid, None)
                 self._from_store.discard(cid)
                 if keys:
                     self._remember_finished(cid, keys)
+
+    def _keep_written(self, order: Order) -> None:
+        kept = self._written
+        kept[order.client_order_id] = order
+        kept.move_to_end(order.client_order_id)
+        while len(kept) > WRITTEN_KEPT:
+            kept.popitem(last=False)
 
     def _remember_finished(self, cid: str, keys: set[tuple[str, str]]) -> None:
         finished = self._finished

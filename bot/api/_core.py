@@ -194,6 +194,7 @@ class Host(Protocol):
     def fills_read(self, component: str, fills: list[Fill]) -> None: ...
     def cancel(self, client_order_id: str) -> None: ...
     def order(self, client_order_id: str) -> Order | None: ...
+    async def look_up_order(self, client_order_id: str) -> Order | None: ...
     def held_order(self, client_order_id: str) -> Order | None: ...
     def recorder(self, exchange_type: str) -> Any: ...
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]: ...
@@ -357,9 +358,14 @@ class Context:
         self._host.cancel(client_order_id)
 
     def order(self, client_order_id: str) -> Order | None:
-        """The executor's record of an order, from memory or the store (where ``store.records_inline`` is false, a
-        read on the loop: see :meth:`held_order`)."""
+        """The executor's record of an order, from memory (those it holds, and the latest it wrote final this run) or
+        the store (where ``store.records_inline`` is false, a read on the loop: see :meth:`look_up_order`)."""
         return self._host.order(client_order_id)
+
+    async def look_up_order(self, client_order_id: str) -> Order | None:
+        """:meth:`order` for a coroutine: where ``store.records_inline`` is false (PostgreSQL) the store is read on the
+        store writer's thread, so a database that stops answering delays this caller, never the loop."""
+        return await self._host.look_up_order(client_order_id)
 
     def held_order(self, client_order_id: str) -> Order | None:
         """The executor's record of an order it holds in memory (not final, or its changes not yet written), its

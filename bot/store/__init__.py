@@ -465,6 +465,23 @@ def _disposable_pragmas(dbapi_conn: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_conn, record, durable=False)
 
 
+def _read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Every connection of a SQLite store opened only to read (:meth:`Store.read_only`): ``query_only``, and the
+    journal mode left as the file has it (``journal_mode=WAL`` rewrites the header of a rollback-journal file)."""
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
+def _read_only_session(dbapi_conn: Any, _record: Any) -> None:
+    """Every connection of a PostgreSQL store opened only to read (:meth:`Store.read_only`)."""
+    cur = dbapi_conn.cursor()
+    cur.execute("SET SESSION default_transaction_read_only = on")
+    cur.close()
+    dbapi_conn.commit()  # the SET holds for the session once its transaction is committed
+
+
 def _table(table: Table | type[SQLModel]) -> Table:
     found = table if isinstance(table, Table) else getattr(table, "__table__", None)
     if not isinstance(found, Table):
@@ -625,6 +642,23 @@ class Store:
         fast._pragmas = _disposable_pragmas
         fast.commit_every = commit_every
         event.listen(self.engine, "checkout", lambda *_: fast.flush())
+
+    def read_only(self) -> Store:
+        """Make every connection of this store read-only (a command that only reads: ``arbot report``): SQLite's
+        ``query_only``, with the file's journal mode left as it is (a rollback-journal file stays one, byte for byte),
+        PostgreSQL's ``default_transaction_read_only``. A write then fails. Connections opened before are closed.
+        Returns the store."""
+        self.engine.dispose()
+        if self.engine.dialect.name == "sqlite":
+            for pragmas in (_sqlite_pragmas, _disposable_pragmas):
+                if event.contains(self.engine, "connect", pragmas):
+                    event.remove(self.engine, "connect", pragmas)
+            event.listen(self.engine, "connect", _read_only_pragmas)
+            if self.fast is not None:
+                self.fast._pragmas = _read_only_pragmas
+        else:
+            event.listen(self.engine, "connect", _read_only_session)
+        return self
 
     @property
     def is_disposable(self) -> bool:

@@ -111,6 +111,7 @@ from .settings import SOL, ArbSettings
 
 if TYPE_CHECKING:
     from bot.api import Context
+    from bot.api.storage import Store
 
     from .pricing import Evaluation
 
@@ -955,12 +956,33 @@ class ArbExecutions:
             if order is not None:
                 self._adopt(ex, leg)
 
-    def recover(self) -> list[Execution]:
-        """Load the executions a previous run left unfinished and settle each (see the module doc)."""
+    async def recover(self) -> list[Execution]:
+        """Load the executions a previous run left unfinished and settle each (see the module doc). Where a read is a
+        round trip (PostgreSQL) their rows, and their legs' stored orders and fills, are read first on the store
+        writer's thread in one call (an order the executor holds still wins, as the newer): a server that stops
+        answering delays the start, not the loop."""
+        store = self.ctx.store
+
+        def unfinished(store: Store, strategy: str) -> tuple[list[ArbExecutionRow], StoredLegs]:
+            rows = open_executions(store, strategy)
+            cids = [cid for row in rows
+                    for cid in (*(leg.cid for leg in Execution(row).legs()), *earlier_hedge_ids(row))]
+            return rows, stored_legs(store, strategy, cids)
+
+        if store.records_inline:
+            rows = open_executions(store, self.strategy)
+        else:
+            rows, self._prefetched = await self.ctx.write_later(unfinished, store, self.strategy)
+        try:
+            return self._recovered(rows)
+        finally:
+            self._prefetched = None
+
+    def _recovered(self, rows: list[ArbExecutionRow]) -> list[Execution]:
         now = self.ctx.clock.time_ns()
         max_age = self.settings.max_input_age_ms * NS_PER_MS
         loaded: list[Execution] = []
-        for row in open_executions(self.ctx.store, self.strategy):
+        for row in rows:
             ex = Execution(row)
             self._earlier_hedges(ex)
             self._track(ex)
@@ -968,7 +990,7 @@ class ArbExecutions:
             ex.recovered = True
             fresh = now - row.created_ns <= max_age
             for leg in ex.legs():
-                order = self.ctx.order(leg.cid)
+                order = self._order(leg.cid)  # held, prefetched, else the store's
                 if order is not None:  # it was sent: follow it, never send it again
                     leg.submitted_ns = leg.submitted_ns or row.created_ns
                     self._adopt(ex, leg)

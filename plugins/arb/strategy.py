@@ -184,7 +184,7 @@ class ArbStrategy(Strategy):
         self._loop = asyncio.get_running_loop()
         await self.refresh_inventory()
         self.ctx.create_task(self._inventory_loop(), "inventory snapshots")
-        recovered = self.executions.recover()
+        recovered = await self.executions.recover()
         if recovered:
             self.ctx.alert(AlertLevel.WARNING, "arb", f"{len(recovered)} arbitrage execution(s) left unfinished by the "
                            "previous run: following their legs to the end, hedging what cannot be completed",

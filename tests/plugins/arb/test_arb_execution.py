@@ -3,6 +3,7 @@ filled leg again, drops a leg that was never sent and hedges instead; one opport
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal, localcontext
 
 import pytest
@@ -523,7 +524,8 @@ def test_a_restart_while_a_late_fills_hedge_waits_for_a_book_sends_that_hedge(mo
                           held_order=lambda cid: None,
                           stored_fills=lambda client_order_id: fills.get(client_order_id, []),
                           alert=lambda level, kind, message, **fields: None, alerts_heard=False,
-                          bus=SimpleNamespace(publish=lambda event: None), store=None)
+                          bus=SimpleNamespace(publish=lambda event: None),
+                          store=SimpleNamespace(records_inline=True))
     monkeypatch.setattr(execution, "execution_values", lambda row: {})  # (a row of the columns read here only)
     market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"))
     # the run that saw the late fill: no fresh book came before it stopped
@@ -537,7 +539,7 @@ def test_a_restart_while_a_late_fills_hedge_waits_for_a_book_sends_that_hedge(mo
     monkeypatch.setattr(execution, "open_executions", lambda store, strategy: [row])
     second = ArbExecutions("arb", settings(hedge="ioc"), ctx, market, lambda: None, lambda ex: None)
     second._save = lambda ex, columns=None: ex.sync_row()
-    [ex] = second.recover()
+    [ex] = asyncio.run(second.recover())
     assert not submitted and ex.hedge_wanted and ex.residual() == -1 and row.state == "hedging"
     second.on_book(book(bids=[("150", "10")], asks=[("150.1", "10")]))
     [hedge] = submitted
