@@ -7,11 +7,11 @@ admin's ``/rebalance ID``, in ``mode = "auto"`` it is sent at once if it fits ``
 refusal would fail again every round). Sending is: store the transfer as PLANNED (the intent, before
 anything leaves), ask the source venue to withdraw, store SENT with the venue's reference; then
 every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
-alerted, and a transfer not credited ``overdue_after_s`` after its intent is alerted once more
-(ERROR). On start, a PLANNED transfer is looked up at its source first (a crash may have come after
-the withdrawal left): found, it becomes SENT with the source's reference for it; not found, it is
-sent then. A venue that takes the transfer id as an idempotency key (the paper venues) makes even a
-resend harmless. So no transfer is sent twice.
+alerted; a transfer keeps its source's expected time (``expected_s``), and one not credited twice that long after
+its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it (ERROR). On start, a PLANNED
+transfer is looked up at its source first (a crash may have come after the withdrawal left): found, it becomes
+SENT with the source's reference for it; not found, it is sent then. A venue that takes the transfer id as an
+idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ DAY_NS = 86_400 * 1_000_000_000
 SIZING_ROUNDS = 3
 """How many times a proposal is resized for its destination's deposit fee (a fixed fee needs one)."""
 OPEN = [TransferStatus.PLANNED, TransferStatus.SENT]
+LATE_FACTOR = 2
+"""A transfer not credited this many times its expected time (:attr:`Transfer.expected_s`) after its intent is
+alerted (WARNING, once per run): stuck, not merely slow."""
 
 
 class RebalanceService(Service[RebalanceSettings]):
@@ -66,6 +69,8 @@ class RebalanceService(Service[RebalanceSettings]):
         """(asset, source, destination) of needed transfers that could not be priced or sent, alerted once."""
         self._overdue: set[str] = set()
         """Transfers alerted as not credited in time (``overdue_after_s``), this run."""
+        self._late: set[str] = set()
+        """Transfers alerted as not credited twice their expected time (:data:`LATE_FACTOR`), this run."""
         self.checks = 0
         self._started_ns = 0
 
@@ -228,7 +233,8 @@ class RebalanceService(Service[RebalanceSettings]):
                                 proposal.destination, address, proposal.terms.fee + proposal.deposit_fee,
                                 proposal.terms.network_fee,
                                 TransferStatus.PLANNED, now, now,
-                                network_fee_asset=proposal.terms.network_fee_asset)
+                                network_fee_asset=proposal.terms.network_fee_asset,
+                                expected_s=proposal.terms.expected_s)
             await self._save(transfer)
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
                            f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination} "
@@ -308,12 +314,27 @@ class RebalanceService(Service[RebalanceSettings]):
                                f"{transfer.source}")
                 continue
             if status is not TransferStatus.CREDITED and not await destination.credited(transfer):
+                self._alert_late(transfer)
                 self._alert_overdue(transfer)
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
                            f"{transfer.amount} {transfer.asset} reached {transfer.destination} (fees "
                            f"{transfer.fee} {transfer.asset} in all: what it keeps of a deposit is not on it)")
+
+    def _alert_late(self, transfer: Transfer) -> None:
+        """Alert (WARNING, once per run) a transfer not credited :data:`LATE_FACTOR` times its expected time after its
+        intent: stuck well before ``overdue_after_s`` says so. A transfer without an expected time (stored before
+        0012) is left to ``overdue_after_s``."""
+        age_ns = self.ctx.clock.time_ns() - transfer.created_ns
+        if (transfer.expected_s is None or transfer.transfer_id in self._late
+                or age_ns <= LATE_FACTOR * transfer.expected_s * 1_000_000_000):
+            return
+        self._late.add(transfer.transfer_id)
+        self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.amount} "
+                       f"{transfer.asset} {transfer.source} -> {transfer.destination} (reference "
+                       f"{transfer.venue_ref or 'unknown'}) is not credited after {age_ns // 1_000_000_000} s, "
+                       f"expected within {transfer.expected_s:g}s; still followed", transfer=transfer.transfer_id)
 
     def _alert_overdue(self, transfer: Transfer) -> None:
         """Alert, once per run, a transfer sent and not credited ``overdue_after_s`` after its intent: funds that left
