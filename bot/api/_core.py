@@ -747,6 +747,13 @@ class TransferVenue(abc.ABC):
         minimum), naming that minimum. Default: 0 (a venue that takes no deposit fee)."""
         return Decimal(0)
 
+    async def deposit_limit(self, asset: str) -> Decimal | None:
+        """The most one deposit of ``asset`` may bring this venue now, net of its :meth:`deposit_fee` (a CEX's deposit
+        limit): the planner caps a move to this venue at it plus the fee, as ``max_per_transfer``, and the proposal
+        names it. Asked once a round for a proposal's destination, before its deposit fee. Default: None (no
+        limit)."""
+        return None
+
     @abc.abstractmethod
     async def withdraw(self, transfer: Transfer) -> str:
         """Send ``transfer.amount`` of ``transfer.asset`` to ``transfer.address``; return the venue's reference.

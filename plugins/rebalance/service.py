@@ -73,6 +73,8 @@ class RebalanceService(Service[RebalanceSettings]):
         """Transfers alerted as not credited twice their expected time (:data:`LATE_FACTOR`), this run."""
         self.checks = 0
         self._started_ns = 0
+        self._round_fees: dict[tuple[str, str, Decimal], Decimal] | None = None
+        """Each destination's deposit fee by (destination, asset, amount) during a :meth:`check`; None outside one."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -126,6 +128,13 @@ class RebalanceService(Service[RebalanceSettings]):
 
     async def check(self) -> list[Proposal]:
         """Compare balances with the targets once; alert (and in auto mode send) what drifted."""
+        self._round_fees = {}  # each destination's deposit fee for an amount is asked once this round
+        try:
+            return await self._check()
+        finally:
+            self._round_fees = None
+
+    async def _check(self) -> list[Proposal]:
         self.checks += 1
         balances = await self.ctx.operator.balances()
         open_transfers = self.ctx.store.transfers(OPEN)
@@ -146,7 +155,8 @@ class RebalanceService(Service[RebalanceSettings]):
             if any(self._venue(v) is None for v in need.venues):
                 continue
             cap = self.settings.max_per_transfer.get(need.asset)
-            replan = partial(plan, need, held, terms, self.settings.threshold, Decimal(cap) if cap else None, free)
+            replan: Callable[..., Proposal | None] = partial(plan, need, held, terms, self.settings.threshold,
+                                                            Decimal(cap) if cap else None, free)
             proposal = replan()
             if proposal is None:
                 continue
@@ -155,6 +165,7 @@ class RebalanceService(Service[RebalanceSettings]):
             refusal = None
             try:
                 if self.settings.mode == "auto" or key not in self._alerted:  # the amount sent or shown
+                    proposal, replan = await self._limited(proposal, replan)
                     proposal = await self._sized(proposal, replan)
                 refusal = self._auto_refusal(proposal) if self.settings.mode == "auto" else None
                 if self.settings.mode == "auto" and refusal is None:
@@ -241,7 +252,32 @@ class RebalanceService(Service[RebalanceSettings]):
                            f"({proposal.costs()})")
             return await self._withdraw(source, transfer)
 
-    async def _sized(self, proposal: Proposal, replan: Callable[[Decimal], Proposal | None]) -> Proposal:
+    async def _limited(self, proposal: Proposal, replan: Callable[..., Proposal | None]
+                       ) -> tuple[Proposal, Callable[..., Proposal | None]]:
+        """``proposal`` capped by its destination's deposit limit (:meth:`TransferVenue.deposit_limit`), and the
+        ``replan`` that keeps that cap; an :class:`ExchangeError` when the limit leaves nothing worth sending."""
+        destination = self._venue(proposal.destination)
+        limit = None if destination is None else await destination.deposit_limit(proposal.asset)
+        if limit is None:
+            return proposal, replan
+        replan = partial(replan, deposit_limit=limit)
+        capped = replan(proposal.deposit_fee)
+        if capped is None:
+            raise ExchangeError(f"{proposal.destination}'s deposit limit {limit} {proposal.asset} leaves less than "
+                                f"{proposal.source}'s withdrawal minimum {proposal.terms.minimum} {proposal.asset}")
+        return capped, replan
+
+    async def _deposit_fee(self, name: str, venue: TransferVenue, asset: str, amount: Decimal) -> Decimal:
+        """``venue.deposit_fee(asset, amount)``, asked once per destination, asset and amount in a round
+        (:meth:`check`): sizing a move and sending it ask the same figure again (each a private call at Kraken)."""
+        if self._round_fees is None:
+            return await venue.deposit_fee(asset, amount)
+        key = (name, asset, amount)
+        if key not in self._round_fees:
+            self._round_fees[key] = await venue.deposit_fee(asset, amount)
+        return self._round_fees[key]
+
+    async def _sized(self, proposal: Proposal, replan: Callable[..., Proposal | None]) -> Proposal:
         """``proposal`` sized with its destination's deposit fee (``replan(fee)``), so the destination ends on its
         target once it has kept it; a fee that depends on the amount is asked again for the new amount (a few
         times at most: what is left over the proposal says as a shortfall)."""
@@ -249,7 +285,7 @@ class RebalanceService(Service[RebalanceSettings]):
         if destination is None:
             return proposal
         for _ in range(SIZING_ROUNDS):
-            fee = await destination.deposit_fee(proposal.asset, proposal.amount)
+            fee = await self._deposit_fee(proposal.destination, destination, proposal.asset, proposal.amount)
             if fee == proposal.deposit_fee:
                 break
             resized = replan(fee)
@@ -268,7 +304,7 @@ class RebalanceService(Service[RebalanceSettings]):
         if address is None:
             address = await destination.deposit_address(proposal.asset)
         terms = await source.transfer_terms_to(proposal.asset, address)
-        deposit_fee = await destination.deposit_fee(proposal.asset, proposal.amount)
+        deposit_fee = await self._deposit_fee(proposal.destination, destination, proposal.asset, proposal.amount)
         return replace(proposal, terms=proposal.terms if terms is None else terms, deposit_fee=deposit_fee)
 
     async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
