@@ -483,7 +483,8 @@ class Transfer:
     transfer_id: str
     asset: str
     amount: Decimal
-    """What the destination is to receive."""
+    """What reaches the destination's deposit address: the source pays its own fees on top, the destination keeps
+    its deposit fee out of it (:meth:`bot.api.TransferVenue.withdraw`)."""
     source: str
     destination: str
     address: str
