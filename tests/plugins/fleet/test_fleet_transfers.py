@@ -73,7 +73,9 @@ async def test_a_bots_status_carries_each_transfers_expected_time_so_the_cli_fla
     mover = await fleet_bot("mover", nats_server.url, fleet="jetstream = true\n")
     mover.store.save_transfer(replace(moving("rb-late", age_s=600), expected_s=60.0))
     mover.store.save_transfer(moving("rb-unknown", age_s=600))  # stored before 0012: no expected time
-    status = running_link(mover.operator).status()
+    link = running_link(mover.operator)
+    await wait_for(lambda: link.stats()["connected"], what="the link connected")  # not torn down mid-connect
+    status = link.status()
     by_id = {t["id"]: t for t in status["transfers"]}
     assert by_id["rb-late"]["expected_s"] == 60.0 and by_id["rb-unknown"]["expected_s"] is None
     lines, overdue = transfer_lines(status, heard_ago_ns=0)
