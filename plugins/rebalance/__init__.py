@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.api import Caller, Command, Operator, Reply, Transfer, TransferStatus, hookimpl
+from bot.api import Caller, Command, Operator, Reply, TransferStatus, hookimpl
 
 if TYPE_CHECKING:
     from .service import RebalanceService
@@ -40,6 +40,8 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows: list[tuple[str, ...]] = [("id", "proposal or transfer")]
         rows += [(pid, p.describe()) for pid, p in service.proposals.items()]
         now = op.now_ns()
+        from .service import expected_text
+
         rows += [(t.transfer_id, transfer_text(t, now) + expected_text(t, now)) for t in op.transfers_in_flight()]
         return Reply("Rebalance", rows=rows, header=True,
                      text="" if len(rows) > 1 else "No proposal waiting, no transfer on its way.")
@@ -49,18 +51,6 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     return Reply(f"Transfer {transfer.transfer_id}: {transfer.status.value}",
                  text=f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination}",
                  ok=transfer.status is not TransferStatus.FAILED)
-
-
-def expected_text(transfer: Transfer, now_ns: int) -> str:
-    """When the transfer should have been credited, flagged once past it ("" when not known: stored before 0012).
-    The duration is worded as ``/status`` words an age (``bot.report.age_text``, not in the public API)."""
-    if transfer.expected_s is None:
-        return ""
-    seconds = transfer.expected_s
-    within = (f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.0f}m" if seconds < 7200
-              else f"{seconds / 3600:.1f}h")
-    late = now_ns - transfer.created_ns > seconds * 1e9
-    return f"; expected within {within}" + (": OVERDUE" if late else "")
 
 
 def _confirm(op: Operator, args: list[str]) -> str | None:

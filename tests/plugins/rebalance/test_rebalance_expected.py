@@ -111,5 +111,11 @@ async def test_rebalance_shows_each_transfers_expected_time_and_flags_an_overdue
         assert listed["rb-fine"].endswith("; expected within 15m")
         assert listed["rb-late"].endswith("; expected within 15m: OVERDUE")
         assert "expected" not in listed["rb-old"]  # not known: nothing said, nothing flagged
+        status = dict((await bot.commands.dispatch(ADMIN, "status", [])).rows)
+        assert status["rebalance late transfers"] == "rb-late: 17m old, expected within 15m"
+        bot.store.save_transfer(replace(transfer("rb-late", age_s=1000, expected_s=900),
+                                        status=TransferStatus.CREDITED))
+        status = dict((await bot.commands.dispatch(ADMIN, "status", [])).rows)
+        assert "rebalance late transfers" not in status  # none late: no row
     finally:
         await bot.stop()
