@@ -483,7 +483,8 @@ class Transfer:
     transfer_id: str
     asset: str
     amount: Decimal
-    """What the destination is to receive."""
+    """What reaches the destination's deposit address: the source pays its own fees on top, the destination keeps
+    its deposit fee out of it (:meth:`bot.api.TransferVenue.withdraw`)."""
     source: str
     destination: str
     address: str
@@ -502,6 +503,10 @@ class Transfer:
     network_fee_asset: str | None = None
     """What ``network_fee`` is paid in (:attr:`TransferTerms.network_fee_asset`, SOL for a Solana wallet); None:
     not known (a transfer stored before 0.2 without a network fee)."""
+    expected_s: float | None = None
+    """How long after its intent the destination should have credited it (the source's
+    :attr:`TransferTerms.expected_s` when it was sent): past it the transfer is overdue. None: not known (a
+    transfer stored before store revision 0012)."""
 
 
 class AlertLevel(enum.IntEnum):

@@ -727,7 +727,8 @@ class TransferVenue(abc.ABC):
     """What an exchange adds to take part in inventory rebalancing (``plugins/rebalance``).
 
     Mix it into an :class:`Exchange`. A venue is asked, as source, for its withdrawal terms and to
-    withdraw; as destination, for a deposit address and whether a transfer has been credited.
+    withdraw; as destination, for a deposit address, its deposit fee and limit, and whether a transfer has been
+    credited. ``transfer.amount`` is always what reaches the destination's deposit address (:meth:`withdraw`).
     Every call may raise an :class:`ExchangeError`; the planner retries later.
     """
 
@@ -753,9 +754,23 @@ class TransferVenue(abc.ABC):
         minimum), naming that minimum. Default: 0 (a venue that takes no deposit fee)."""
         return Decimal(0)
 
+    async def deposit_limit(self, asset: str) -> Decimal | None:
+        """The most one deposit of ``asset`` may bring this venue now, net of its :meth:`deposit_fee` (a CEX's deposit
+        limit): the planner caps a move to this venue at it plus the fee, as ``max_per_transfer``, and the proposal
+        names it. Asked once a round for a proposal's destination, before its deposit fee. Default: None (no
+        limit)."""
+        return None
+
     @abc.abstractmethod
     async def withdraw(self, transfer: Transfer) -> str:
-        """Send ``transfer.amount`` of ``transfer.asset`` to ``transfer.address``; return the venue's reference.
+        """Send ``transfer.asset`` to ``transfer.address`` so that ``transfer.amount`` reaches it; return the venue's
+        reference.
+
+        The amount rule: ``transfer.amount`` is what arrives at the destination's deposit address. This venue pays
+        its own withdrawal fee (:attr:`TransferTerms.fee`) and any network fee on top: a venue whose withdrawal
+        amount includes its fee asks for ``amount`` + that fee, read from the venue when sending. The destination
+        keeps its :meth:`deposit_fee` out of what arrives. Never add ``transfer.fee`` (both venues' fees, for the
+        ledger) to what is sent, nor use it to find the withdrawal again: use this venue's own listed or quoted fee.
 
         Called again for the same ``transfer_id`` (after a crash), it must not send twice: it returns
         the reference of the withdrawal already made."""
@@ -766,7 +781,8 @@ class TransferVenue(abc.ABC):
 
     @abc.abstractmethod
     async def credited(self, transfer: Transfer) -> bool:
-        """True once this venue (the destination) has credited ``transfer``."""
+        """True once this venue (the destination) has credited ``transfer``: a deposit of ``transfer.amount``, or of
+        that less what this venue kept (:meth:`deposit_fee`) where it lists deposits net of it."""
 
 
 class PortfolioView(abc.ABC):

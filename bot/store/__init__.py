@@ -404,6 +404,7 @@ class TransferRow(SQLModel, table=True):
     fee: Decimal = money()
     network_fee: Decimal = money()
     network_fee_asset: str | None = None
+    expected_s: float | None = None
     status: str = Field(index=True)
     venue_ref: str = ""
     reason: str = ""
@@ -1276,7 +1277,7 @@ class Store:
         with self.session() as s:
             fields = {key: getattr(transfer, key) for key in (
                 "asset", "amount", "source", "destination", "address", "fee", "network_fee",
-                "network_fee_asset", "venue_ref", "created_ns", "updated_ns")}
+                "network_fee_asset", "expected_s", "venue_ref", "created_ns", "updated_ns")}
             fields["reason"] = free_text(transfer.reason)
             row = s.get(TransferRow, (self.bot, transfer.transfer_id))
             if row is None:
@@ -1302,7 +1303,7 @@ class Store:
             rows = s.exec(query.order_by(col(TransferRow.created_ns))).all()
             return [Transfer(r.transfer_id, r.asset, r.amount, r.source, r.destination, r.address, r.fee,
                              r.network_fee, TransferStatus(r.status), r.created_ns, r.updated_ns, r.venue_ref,
-                             r.reason, r.network_fee_asset) for r in rows]
+                             r.reason, r.network_fee_asset, r.expected_s) for r in rows]
 
     def audit(self, *, transport: str, user_id: str, command: str, args: str, outcome: str, role: str = "",
               chat_id: str = "", ts_ns: int | None = None) -> None:

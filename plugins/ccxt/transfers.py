@@ -27,7 +27,8 @@ CREDITED, ``failed``/``canceled`` -> FAILED.
 
 **In.** :meth:`deposit_address` is ``fetch_deposit_address`` on the asset's ``deposit_networks``
 entry; a transfer is credited when ``fetch_deposits`` lists it with status ``ok`` (by the sender's
-transaction reference, else by amount and address since the intent).
+transaction reference, else by address and amount since the intent: ``transfer.amount``, or that less the deposit's
+listed fee or this venue's :meth:`~CcxtTransfers.deposit_fee`, for a venue that lists a deposit net of what it kept).
 """
 
 from __future__ import annotations
@@ -236,11 +237,25 @@ class CcxtTransfers(TransferVenue):
         return str(found["address"])
 
     async def credited(self, transfer: Transfer) -> bool:
+        """True once ``fetch_deposits`` lists the transfer ``ok``: by the sender's reference, else by address and
+        amount since the intent. ``transfer.amount`` is what reached the address; a venue may list the deposit net of
+        what it kept: its listed fee, or its :meth:`deposit_fee` for the amount (asked only then)."""
         deposits = await self._call("deposits", False, "fetch_deposits", transfer.asset,
                                     _ms(transfer.created_ns) - 1000)
+        net: Decimal | None = None
         for d in deposits:
-            same = (transfer.venue_ref and d.get("txid") == transfer.venue_ref) or (
-                dec(d.get("amount")) == transfer.amount and d.get("address") in (None, transfer.address))
-            if same and d.get("status") == "ok":
+            if d.get("status") != "ok":
+                continue
+            if transfer.venue_ref and d.get("txid") == transfer.venue_ref:
+                return True
+            arrived = dec(d.get("amount"))
+            if arrived is None or d.get("address") not in (None, transfer.address):
+                continue
+            listed_fee = dec((d.get("fee") or {}).get("cost"), Decimal(0)) or Decimal(0)
+            if transfer.amount in (arrived, arrived + listed_fee):
+                return True
+            if net is None:
+                net = transfer.amount - await self.deposit_fee(transfer.asset, transfer.amount)
+            if arrived == net:
                 return True
         return False

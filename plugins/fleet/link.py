@@ -516,7 +516,8 @@ class NatsFleet(FleetLink):
             return {"transfers": None}
         return {"transfers": [{"id": t.transfer_id, "asset": t.asset, "amount": str(t.amount), "source": t.source,
                                "destination": t.destination, "status": t.status.value,
-                               "created_ns": t.created_ns, "age_ms": max(0, now_ns - t.created_ns) // 1_000_000}
+                               "created_ns": t.created_ns, "age_ms": max(0, now_ns - t.created_ns) // 1_000_000,
+                               "expected_s": t.expected_s}
                               for t in moving[:MAX_TRANSFERS]],
                 "transfers_total": len(moving)}
 

@@ -18,20 +18,25 @@ transfer. Once Kraken has answered a ``refid``, the withdrawal is that one: one 
 longer lists (it lists recent ones) has still left, and is never sent again.
 
 **In.** The deposit address is ``DepositAddresses`` for the asset's ``deposit_methods`` entry;
-that method's ``DepositMethods`` entry gives the deposit fee Kraken keeps (:meth:`KrakenTransfers.deposit_fee`:
-a cost of the transfer, recorded with the source's withdrawal fee), its ``minimum`` and its ``limit`` (``false``:
-none; both of the net amount, less the fee): an amount outside them is refused, naming the figure, before anything
-is sent. A transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or by amount
-since the intent: the amount that arrived, or that less the fee) with status ``Success``.
+that method's ``DepositMethods`` entry (read once per :data:`DEPOSIT_METHODS_TTL_S`) gives the deposit fee Kraken
+keeps (:meth:`KrakenTransfers.deposit_fee`: a cost of the transfer, recorded with the source's withdrawal fee), its
+``minimum`` and its ``limit`` (``false``: none; both of the net amount, less the fee): the limit caps the planner's
+move (:meth:`KrakenTransfers.deposit_limit`), and an amount outside them is refused, naming the figure, before
+anything is sent. A transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or
+by amount since the intent: the amount that arrived, or that less the fee) with status ``Success``.
 """
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
 from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue
 
+DEPOSIT_METHODS_TTL_S = 10.0
+"""How long one ``DepositMethods`` answer (fee, minimum, limit) is used for an asset: one round of the rebalancer
+(``check_every_s``, 30 s by default) reads it once, and a change at Kraken is seen within this long."""
 CLOCK_SKEW_S = 60
 """How much behind ours Kraken's clock may be: a withdrawal this long before the transfer's intent may be its own."""
 _STATUS = {"Initial": TransferStatus.SENT, "Pending": TransferStatus.SENT, "Settled": TransferStatus.SENT,
@@ -72,16 +77,36 @@ class KrakenTransfers(TransferVenue):
             raise PermanentError(f"{self.name}: no deposit_methods entry for {asset} (e.g. {{ {asset} = \"Solana\" }})")
         return str(method)
 
-    async def deposit_fee(self, asset: str, amount: Decimal) -> Decimal:
-        """The fee Kraken keeps of a deposit of ``amount`` by the asset's ``deposit_methods`` method
-        (``DepositMethods``); :class:`PermanentError` naming the method's ``minimum`` or ``limit`` (of the net amount,
-        ``amount`` less the fee, as Kraken documents them) for an amount outside them."""
+    async def _deposit_terms(self, asset: str) -> tuple[str, dict]:
+        """The asset's ``deposit_methods`` method and its ``DepositMethods`` entry, read once per
+        :data:`DEPOSIT_METHODS_TTL_S` (a rebalance round asks the fee and the limit several times; a private call
+        each)."""
         method = self._deposit_method(asset)
-        methods = await self._api().private("DepositMethods", {"asset": kraken_asset(asset)})
+        cache: dict[str, tuple[float, list]] = self.__dict__.setdefault("_deposit_methods", {})
+        now = time.monotonic()
+        read = cache.get(asset)
+        if read is None or now - read[0] >= DEPOSIT_METHODS_TTL_S:
+            read = (now, list(await self._api().private("DepositMethods", {"asset": kraken_asset(asset)})))
+            cache[asset] = read
+        methods = read[1]
         found = next((m for m in methods if str(m.get("method")) == method), None)
         if found is None:
             listed = ", ".join(sorted(str(m.get("method")) for m in methods)) or "none"
             raise PermanentError(f"{self.name}: Kraken has no {method} deposit method for {asset} (it lists: {listed})")
+        return method, found
+
+    async def deposit_limit(self, asset: str) -> Decimal | None:
+        """The ``limit`` of the asset's deposit method (``DepositMethods``: the most net amount, less the fee, one
+        deposit may bring now; ``false``: none), which caps a move to Kraken."""
+        _method, found = await self._deposit_terms(asset)
+        limit = found.get("limit")
+        return None if limit in (None, False) else Decimal(str(limit))
+
+    async def deposit_fee(self, asset: str, amount: Decimal) -> Decimal:
+        """The fee Kraken keeps of a deposit of ``amount`` by the asset's ``deposit_methods`` method
+        (``DepositMethods``); :class:`PermanentError` naming the method's ``minimum`` or ``limit`` (of the net amount,
+        ``amount`` less the fee, as Kraken documents them) for an amount outside them."""
+        method, found = await self._deposit_terms(asset)
         fee = Decimal(str(found.get("fee") or "0"))  # Kraken pads it ("0.0200000000"): shown as 0.02
         fee = fee.quantize(Decimal(1)) if fee == fee.to_integral_value() else fee.normalize()
         net = amount - fee  # Kraken's minimum and limit are of the net amount deposited

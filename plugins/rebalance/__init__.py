@@ -40,7 +40,9 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows: list[tuple[str, ...]] = [("id", "proposal or transfer")]
         rows += [(pid, p.describe()) for pid, p in service.proposals.items()]
         now = op.now_ns()
-        rows += [(t.transfer_id, transfer_text(t, now)) for t in op.transfers_in_flight()]
+        from .service import expected_text
+
+        rows += [(t.transfer_id, transfer_text(t, now) + expected_text(t, now)) for t in op.transfers_in_flight()]
         return Reply("Rebalance", rows=rows, header=True,
                      text="" if len(rows) > 1 else "No proposal waiting, no transfer on its way.")
     transfer = await service.confirm(args[0])

@@ -6,7 +6,8 @@ buys it where it is cheap, in both directions. Its target split is half of each 
 venue. When one venue's share of an asset falls ``threshold`` below its target, :func:`plan`
 proposes moving, from the richer venue, what brings the poorer one back to its target once the
 destination has kept its deposit fee (capped by ``max_per_transfer``, by what the source holds free
-of open orders, less its fees, and by its withdrawal limit; rounded down to the source's ``step``),
+of open orders, less its fees, by its withdrawal limit and by the destination's deposit limit; rounded down to the
+source's ``step``),
 priced with the source venue's terms. The amount is what reaches the destination's address: the
 source pays its own fees on top, the destination keeps its deposit fee out of it (docs/plugins.md).
 A capped move says by how much the destination still falls short of its target, and why.
@@ -52,7 +53,8 @@ class Proposal:
     held: Decimal = ZERO
     """What the destination holds of the asset when proposed."""
     limited_by: str = ""
-    """Why the amount is less than what meets the target (a cap, the source's free funds, its withdrawal limit)."""
+    """Why the amount is less than what meets the target (a cap, the source's free funds, its withdrawal limit, the
+    destination's deposit limit)."""
 
     def shortfall(self) -> Decimal:
         """How much the destination still lacks of its target (half the total) once this transfer is credited, less
@@ -92,15 +94,18 @@ def needs(strategies: dict[str, Any]) -> list[Need]:
 
 
 def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | None], threshold: Decimal,
-         cap: Decimal | None, free: dict[str, Decimal] | None = None, deposit_fee: Decimal = ZERO) -> Proposal | None:
+         cap: Decimal | None, free: dict[str, Decimal] | None = None, deposit_fee: Decimal = ZERO,
+         deposit_limit: Decimal | None = None) -> Proposal | None:
     """A transfer for ``need`` if one venue drifted below its target, else None.
 
     ``held``: what each venue holds of the asset (total; the service plans nothing for an asset
     while one of its transfers is on its way); ``terms``: each venue's withdrawal terms for the
     asset (None: it cannot send it); ``free``: what each venue holds free of open orders (None: all of ``held``);
     ``deposit_fee``: what the destination keeps of the deposit, added to the amount so the destination ends on its
-    target after it. The amount never exceeds the source's free funds less its withdrawal fee (and a network fee it
-    pays in the same asset): what a strategy's resting orders hold is never withdrawn from under them.
+    target after it; ``deposit_limit``: the most the destination credits of one deposit, net of that fee
+    (:meth:`bot.api.TransferVenue.deposit_limit`; None: no limit), a cap as ``cap`` is. The amount never exceeds the
+    source's free funds less its withdrawal fee (and a network fee it pays in the same asset): what a strategy's
+    resting orders hold is never withdrawn from under them.
     """
     a, b = need.venues
     have = {v: held.get(v, ZERO) for v in (a, b)}
@@ -123,6 +128,8 @@ def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | 
         limits.append((cap, f"max_per_transfer {cap} {need.asset}"))
     if source_terms.maximum is not None:  # the venue's withdrawal limit: more would be refused there
         limits.append((source_terms.maximum, f"{rich}'s withdrawal limit {source_terms.maximum} {need.asset}"))
+    if deposit_limit is not None:  # the destination's: more would be held back there, not credited
+        limits.append((deposit_limit + deposit_fee, f"{poor}'s deposit limit {deposit_limit} {need.asset}"))
     limit, why = min(limits, key=lambda limit: limit[0])
     limited_by = why if limit < amount else ""
     amount = min(amount, limit).quantize(QUANTUM, rounding=ROUND_DOWN)

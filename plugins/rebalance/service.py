@@ -7,11 +7,11 @@ admin's ``/rebalance ID``, in ``mode = "auto"`` it is sent at once if it fits ``
 refusal would fail again every round). Sending is: store the transfer as PLANNED (the intent, before
 anything leaves), ask the source venue to withdraw, store SENT with the venue's reference; then
 every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
-alerted, and a transfer not credited ``overdue_after_s`` after its intent is alerted once more
-(ERROR). On start, a PLANNED transfer is looked up at its source first (a crash may have come after
-the withdrawal left): found, it becomes SENT with the source's reference for it; not found, it is
-sent then. A venue that takes the transfer id as an idempotency key (the paper venues) makes even a
-resend harmless. So no transfer is sent twice.
+alerted; a transfer keeps its source's expected time (``expected_s``), and one not credited twice that long after
+its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it (ERROR). On start, a PLANNED
+transfer is looked up at its source first (a crash may have come after the withdrawal left): found, it becomes
+SENT with the source's reference for it; not found, it is sent then. A venue that takes the transfer id as an
+idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
 """
 
 from __future__ import annotations
@@ -47,6 +47,31 @@ DAY_NS = 86_400 * 1_000_000_000
 SIZING_ROUNDS = 3
 """How many times a proposal is resized for its destination's deposit fee (a fixed fee needs one)."""
 OPEN = [TransferStatus.PLANNED, TransferStatus.SENT]
+LATE_FACTOR = 2
+"""A transfer not credited this many times its expected time (:attr:`Transfer.expected_s`) after its intent is
+alerted (WARNING, once per run): stuck, not merely slow."""
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as ``/status`` words a transfer's age (``bot.report.age_text``, not in the public API)."""
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def is_late(transfer: Transfer, now_ns: int) -> bool:
+    """Not credited within its expected time (False when that is not known: stored before 0012)."""
+    return transfer.expected_s is not None and now_ns - transfer.created_ns > transfer.expected_s * 1e9
+
+
+def expected_text(transfer: Transfer, now_ns: int) -> str:
+    """``/rebalance``'s words for when a transfer should be credited, flagged once past it ("" when not known)."""
+    if transfer.expected_s is None:
+        return ""
+    return f"; expected within {duration_text(transfer.expected_s)}" + (": OVERDUE" if is_late(transfer, now_ns)
+                                                                        else "")
 
 
 class RebalanceService(Service[RebalanceSettings]):
@@ -66,8 +91,12 @@ class RebalanceService(Service[RebalanceSettings]):
         """(asset, source, destination) of needed transfers that could not be priced or sent, alerted once."""
         self._overdue: set[str] = set()
         """Transfers alerted as not credited in time (``overdue_after_s``), this run."""
+        self._late: set[str] = set()
+        """Transfers alerted as not credited twice their expected time (:data:`LATE_FACTOR`), this run."""
         self.checks = 0
         self._started_ns = 0
+        self._round_fees: dict[tuple[str, str, Decimal], Decimal] | None = None
+        """Each destination's deposit fee by (destination, asset, amount) during a :meth:`check`; None outside one."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -109,6 +138,16 @@ class RebalanceService(Service[RebalanceSettings]):
                 self.ctx.log.exception("rebalance tracking failed")
             await asyncio.sleep(min(self.settings.track_every_s, self.settings.check_every_s))
 
+    def status(self) -> dict[str, str]:
+        """``/status``'s row naming the transfers on their way past their expected time (none late: no row)."""
+        now = self.ctx.clock.time_ns()
+        late = [t for t in self.ctx.store.transfers(OPEN) if is_late(t, now)]
+        if not late:
+            return {}
+        return {"late transfers": "; ".join(
+            f"{t.transfer_id}: {duration_text((now - t.created_ns) / 1e9)} old, expected within "
+            f"{duration_text(t.expected_s or 0)}" for t in late)}
+
     def _venue(self, name: str) -> TransferVenue | None:
         venue = self.ctx.operator.exchanges.get(name)
         return venue if isinstance(venue, TransferVenue) else None
@@ -121,6 +160,13 @@ class RebalanceService(Service[RebalanceSettings]):
 
     async def check(self) -> list[Proposal]:
         """Compare balances with the targets once; alert (and in auto mode send) what drifted."""
+        self._round_fees = {}  # each destination's deposit fee for an amount is asked once this round
+        try:
+            return await self._check()
+        finally:
+            self._round_fees = None
+
+    async def _check(self) -> list[Proposal]:
         self.checks += 1
         balances = await self.ctx.operator.balances()
         open_transfers = self.ctx.store.transfers(OPEN)
@@ -141,7 +187,8 @@ class RebalanceService(Service[RebalanceSettings]):
             if any(self._venue(v) is None for v in need.venues):
                 continue
             cap = self.settings.max_per_transfer.get(need.asset)
-            replan = partial(plan, need, held, terms, self.settings.threshold, Decimal(cap) if cap else None, free)
+            replan: Callable[..., Proposal | None] = partial(plan, need, held, terms, self.settings.threshold,
+                                                            Decimal(cap) if cap else None, free)
             proposal = replan()
             if proposal is None:
                 continue
@@ -150,6 +197,7 @@ class RebalanceService(Service[RebalanceSettings]):
             refusal = None
             try:
                 if self.settings.mode == "auto" or key not in self._alerted:  # the amount sent or shown
+                    proposal, replan = await self._limited(proposal, replan)
                     proposal = await self._sized(proposal, replan)
                 refusal = self._auto_refusal(proposal) if self.settings.mode == "auto" else None
                 if self.settings.mode == "auto" and refusal is None:
@@ -228,14 +276,40 @@ class RebalanceService(Service[RebalanceSettings]):
                                 proposal.destination, address, proposal.terms.fee + proposal.deposit_fee,
                                 proposal.terms.network_fee,
                                 TransferStatus.PLANNED, now, now,
-                                network_fee_asset=proposal.terms.network_fee_asset)
+                                network_fee_asset=proposal.terms.network_fee_asset,
+                                expected_s=proposal.terms.expected_s)
             await self._save(transfer)
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
                            f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination} "
                            f"({proposal.costs()})")
             return await self._withdraw(source, transfer)
 
-    async def _sized(self, proposal: Proposal, replan: Callable[[Decimal], Proposal | None]) -> Proposal:
+    async def _limited(self, proposal: Proposal, replan: Callable[..., Proposal | None]
+                       ) -> tuple[Proposal, Callable[..., Proposal | None]]:
+        """``proposal`` capped by its destination's deposit limit (:meth:`TransferVenue.deposit_limit`), and the
+        ``replan`` that keeps that cap; an :class:`ExchangeError` when the limit leaves nothing worth sending."""
+        destination = self._venue(proposal.destination)
+        limit = None if destination is None else await destination.deposit_limit(proposal.asset)
+        if limit is None:
+            return proposal, replan
+        replan = partial(replan, deposit_limit=limit)
+        capped = replan(proposal.deposit_fee)
+        if capped is None:
+            raise ExchangeError(f"{proposal.destination}'s deposit limit {limit} {proposal.asset} leaves less than "
+                                f"{proposal.source}'s withdrawal minimum {proposal.terms.minimum} {proposal.asset}")
+        return capped, replan
+
+    async def _deposit_fee(self, name: str, venue: TransferVenue, asset: str, amount: Decimal) -> Decimal:
+        """``venue.deposit_fee(asset, amount)``, asked once per destination, asset and amount in a round
+        (:meth:`check`): sizing a move and sending it ask the same figure again (each a private call at Kraken)."""
+        if self._round_fees is None:
+            return await venue.deposit_fee(asset, amount)
+        key = (name, asset, amount)
+        if key not in self._round_fees:
+            self._round_fees[key] = await venue.deposit_fee(asset, amount)
+        return self._round_fees[key]
+
+    async def _sized(self, proposal: Proposal, replan: Callable[..., Proposal | None]) -> Proposal:
         """``proposal`` sized with its destination's deposit fee (``replan(fee)``), so the destination ends on its
         target once it has kept it; a fee that depends on the amount is asked again for the new amount (a few
         times at most: what is left over the proposal says as a shortfall)."""
@@ -243,7 +317,7 @@ class RebalanceService(Service[RebalanceSettings]):
         if destination is None:
             return proposal
         for _ in range(SIZING_ROUNDS):
-            fee = await destination.deposit_fee(proposal.asset, proposal.amount)
+            fee = await self._deposit_fee(proposal.destination, destination, proposal.asset, proposal.amount)
             if fee == proposal.deposit_fee:
                 break
             resized = replan(fee)
@@ -262,7 +336,7 @@ class RebalanceService(Service[RebalanceSettings]):
         if address is None:
             address = await destination.deposit_address(proposal.asset)
         terms = await source.transfer_terms_to(proposal.asset, address)
-        deposit_fee = await destination.deposit_fee(proposal.asset, proposal.amount)
+        deposit_fee = await self._deposit_fee(proposal.destination, destination, proposal.asset, proposal.amount)
         return replace(proposal, terms=proposal.terms if terms is None else terms, deposit_fee=deposit_fee)
 
     async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
@@ -308,12 +382,27 @@ class RebalanceService(Service[RebalanceSettings]):
                                f"{transfer.source}")
                 continue
             if status is not TransferStatus.CREDITED and not await destination.credited(transfer):
+                self._alert_late(transfer)
                 self._alert_overdue(transfer)
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
                            f"{transfer.amount} {transfer.asset} reached {transfer.destination} (fees "
                            f"{transfer.fee} {transfer.asset} in all: what it keeps of a deposit is not on it)")
+
+    def _alert_late(self, transfer: Transfer) -> None:
+        """Alert (WARNING, once per run) a transfer not credited :data:`LATE_FACTOR` times its expected time after its
+        intent: stuck well before ``overdue_after_s`` says so. A transfer without an expected time (stored before
+        0012) is left to ``overdue_after_s``."""
+        age_ns = self.ctx.clock.time_ns() - transfer.created_ns
+        if (transfer.expected_s is None or transfer.transfer_id in self._late
+                or age_ns <= LATE_FACTOR * transfer.expected_s * 1_000_000_000):
+            return
+        self._late.add(transfer.transfer_id)
+        self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.amount} "
+                       f"{transfer.asset} {transfer.source} -> {transfer.destination} (reference "
+                       f"{transfer.venue_ref or 'unknown'}) is not credited after {age_ns // 1_000_000_000} s, "
+                       f"expected within {transfer.expected_s:g}s; still followed", transfer=transfer.transfer_id)
 
     def _alert_overdue(self, transfer: Transfer) -> None:
         """Alert, once per run, a transfer sent and not credited ``overdue_after_s`` after its intent: funds that left

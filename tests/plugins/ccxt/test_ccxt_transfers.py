@@ -211,3 +211,24 @@ async def test_a_withdrawal_is_still_found_once_its_address_left_the_whitelist(w
     await gate.withdraw(t)
     monkeypatch.setitem(gate.settings.withdraw_to, "BTC", {})
     assert await gate.withdrawal(t) is TransferStatus.SENT
+
+
+async def test_a_deposit_listed_net_of_the_destinations_deposit_fee_is_credited(wallet_gate, fake_gate, monkeypatch):
+    """``transfer.amount`` is what reaches the deposit address (docs/plugins.md): a venue that keeps a deposit fee
+    and lists the deposit net of it (250 sent, 1 kept, 249 listed) credits the transfer all the same."""
+    gate = await wallet_gate()
+    address = await gate.deposit_address("USDT")
+
+    async def deposit_fee(asset, amount):
+        return D(1)
+
+    monkeypatch.setattr(gate, "deposit_fee", deposit_fee)
+    now = time.time_ns()
+    incoming = Transfer("rb-in-net", "USDT", D("250"), "dex", "gate", address, D(1), D(0), TransferStatus.SENT, now,
+                        now, venue_ref="5SigFromTheSender")
+    fake_gate.deposit("USDT", D("249"), "5SigSeenByGate", "TRX")  # the venue's own txid: found by amount only
+    fake_gate.advance(3)
+    assert await gate.credited(incoming)
+    other = Transfer("rb-in-other", "USDT", D("251"), "dex", "gate", address, D(1), D(0), TransferStatus.SENT, now,
+                     now)
+    assert not await gate.credited(other)  # 250 would be its net: nothing of that amount arrived

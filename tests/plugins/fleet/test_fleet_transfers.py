@@ -65,3 +65,20 @@ async def test_the_cli_prints_two_processes_under_one_name(nats_server, fleet_bo
     code, out, err = await fleet_cli(tmp_path, "status", "--wait", "3", "-c", str(config))
     assert "twin: 2 processes on NATS under this name" in out, (out, err)
     assert f"instance {links[0].instance} (holds the name)" in out and f"instance {links[1].instance}" in out
+
+
+async def test_a_bots_status_carries_each_transfers_expected_time_so_the_cli_flags_it_overdue(nats_server, fleet_bot):
+    from dataclasses import replace
+
+    mover = await fleet_bot("mover", nats_server.url, fleet="jetstream = true\n")
+    mover.store.save_transfer(replace(moving("rb-late", age_s=600), expected_s=60.0))
+    mover.store.save_transfer(moving("rb-unknown", age_s=600))  # stored before 0012: no expected time
+    link = running_link(mover.operator)
+    await wait_for(lambda: link.stats()["connected"], what="the link connected")  # not torn down mid-connect
+    status = link.status()
+    by_id = {t["id"]: t for t in status["transfers"]}
+    assert by_id["rb-late"]["expected_s"] == 60.0 and by_id["rb-unknown"]["expected_s"] is None
+    lines, overdue = transfer_lines(status, heard_ago_ns=0)
+    assert overdue == 1
+    assert [line for line in lines if "OVERDUE" in line] == [
+        "rb-late: sent 5.25 SOL kraken -> jupiter, 10m old  OVERDUE: expected within 60.0s"]

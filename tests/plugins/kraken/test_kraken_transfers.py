@@ -176,9 +176,10 @@ class _Source(_Wallet):
 
 
 async def test_a_deposit_into_kraken_counts_its_deposit_fee_and_refuses_an_amount_below_its_minimum(
-        kraken_bot, fake_ws, fake_rest):
+        kraken_bot, fake_ws, fake_rest, monkeypatch):
     """``DepositMethods`` gives the configured method's fee and minimum: the fee is a cost of the transfer (shown and
     recorded with the withdrawal fee), an amount below the minimum (or above the limit) is refused, naming it."""
+    monkeypatch.setattr("plugins.kraken.transfers.DEPOSIT_METHODS_TTL_S", 0)  # each figure the fake changes, read
     bot, kraken = await kraken_bot(fake_ws, fake_rest, deposit_methods='{ SOL = "Solana" }')
     fake_rest.deposit_fees["SOL"] = Decimal("0.02")
     fake_rest.deposit_minimums["SOL"] = Decimal("0.5")

@@ -146,3 +146,15 @@ async def test_a_deposit_fee_that_grows_with_the_amount_is_sized_for_within_the_
         assert D(0) <= proposal.shortfall() < D("0.000001") and "short of its target" not in proposal.describe()
     finally:
         store.close()
+
+
+def test_the_destinations_deposit_limit_is_a_cap_named_when_it_is_the_one_that_holds():
+    held = {"wallet": D("80"), "kraken": D("20")}
+    terms = {"wallet": WALLET_TERMS}
+    limited = plan(NEED, held, terms, D("0.25"), D("10"), deposit_fee=D("0.02"), deposit_limit=D("4"))
+    assert limited is not None and limited.amount == D("4.02")  # 4 credited after the 0.02 fee
+    assert limited.limited_by == "kraken's deposit limit 4 SOL"
+    capped = plan(NEED, held, terms, D("0.25"), D("3"), deposit_fee=D("0.02"), deposit_limit=D("4"))
+    assert capped is not None and capped.limited_by == "max_per_transfer 3 SOL"  # the lower cap holds
+    roomy = plan(NEED, held, terms, D("0.25"), None, deposit_fee=D("0.02"), deposit_limit=D("100"))
+    assert roomy is not None and roomy.amount == D("30.02") and roomy.limited_by == ""
