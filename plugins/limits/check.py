@@ -38,8 +38,8 @@ from bot.api.ledger import (
     next_day_start_ns,
 )
 
-from .costs import DAILY, DRAWDOWN, TransferCosts
-from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
+from .costs import DAILY, DRAWDOWN, CostsRead, TransferCosts, read_costs
+from .peaks import SAVE_EVERY_S, StoredPeaks, save_peaks, stored_peaks
 from .pnl import worst_loss, worst_position
 from .settings import BASE_KEYS, MONEY_KEYS, LimitsSettings
 from .tripped import load_tripped, save_tripped
@@ -57,7 +57,8 @@ VENUE_CLOCK_AHEAD_NS = 60 * NS_PER_S
 
 TRANSFER_COSTS_EVERY_S = 10.0
 """How often the day's transfer costs are read again from the store (no event announces a transfer's fees): a cost
-counts in the daily loss, and can trip it, this long after it was stored at most (``/risk`` reads them afresh)."""
+counts in the daily loss, and can trip it, this long after it was stored at most (``/risk`` reads them afresh: at
+once where the store records inline, else it shows those read last and reads them again off the loop)."""
 
 CLOSES_KEPT = 10_000
 """Accepted orders whose ``closes`` the check remembers, at most (an order is forgotten when it is final, or when
@@ -133,6 +134,10 @@ class Limits(RiskCheck):
         self._costs = TransferCosts(lambda key: self._quotes(self._money[key]), self._mid_of)
         """What moving funds cost the bot: today's in the daily loss (in no strategy's), every transfer's in the
         drawdown's equity (:mod:`.costs`)."""
+        self._reading: asyncio.Task[None] | None = None
+        """The read of the transfer costs under way on the store writer's thread (records not inline), if any."""
+        self._pricing: tuple[tuple[str, str], Decimal] | None = None
+        """(exchange, symbol) and its mid, while a tick of a price a transfer cost converts at is handled."""
         self._recent: deque[float] = deque()
         self._next_reset_ns = 0
         self._day_start_ns = 0
@@ -162,17 +167,22 @@ class Limits(RiskCheck):
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, closes.get(fill.client_order_id))
         self._costs.reads = DAILY in self._money or DRAWDOWN in self._money
-        self._read_transfer_costs()
+        if self._costs.reads:  # before the first check: a store that cannot be read fails the start (as the fills'
+            self._costs.update(*await self._read_costs())  # read does), never checks with costs unknown as none
+        stored = stored_peaks(self.ctx.store, self.name)
         # a stored peak is the peak, below the realized total too (a trip restarts it at the equity then); a quote
         # with none starts from its realized total less the transfer costs counted in it (no fall of its own)
-        self._peak = {q: self._realized_equity(q) for q in self._realized_total} | load_peaks(self.ctx.store, self.name)
-        self._saved_peak = dict(self._peak)
+        peaks, rebased = self._rebased(stored)
+        self._peak = {q: self._realized_equity(q) for q in self._realized_total} | peaks
+        self._saved_peak = {} if rebased else dict(self._peak)
+        self._save_peaks()  # a rebased peak is stored at once, as counting the costs: rebased once only
         self._act_on_losses_past()
         self._count_recent_orders(now)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
-        if "max_drawdown" in self._money:
+        if "max_drawdown" in self._money or self._costs.reads:  # a mark, or a price a cost converts at, moves
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
             self.ctx.bus.subscribe(PoolUpdate, self._on_pool, owner=self.name)
+        if "max_drawdown" in self._money:
             self.ctx.create_task(self._keep_peaks(), "save peak equity")
         if self._costs.reads:
             self.ctx.create_task(self._watch_transfer_costs(), "read the transfer costs")
@@ -197,29 +207,85 @@ class Limits(RiskCheck):
             await asyncio.sleep(SAVE_EVERY_S)
             self._save_peaks()
 
+    @_exact
+    def _rebased(self, stored: StoredPeaks) -> tuple[dict[str, Decimal], bool]:
+        """The stored peaks, each counting the transfer costs paid up to it, and whether they are to be stored again
+        as counting them. A peak an older version stored counted none, and every cost paid before it would be a fall
+        at the first tick (an upgrade tripping the limit by itself): such a peak is rebased once (logged), by the
+        costs of the transfers created until it was saved (read at start, as the fills are), at the prices known."""
+        if stored.counts_costs or not stored.peaks or DRAWDOWN not in self._money:
+            return stored.peaks, False
+        peaks = dict(stored.peaks)
+        ledger = Ledger(self.ctx.store)
+        after: dict[int, dict[str, Decimal]] = {}  # saved_ns -> the costs of the transfers created after it
+        for quote, peak in stored.peaks.items():
+            saved_ns = stored.saved_ns[quote]
+            if saved_ns not in after:
+                after[saved_ns] = ledger.transfer_costs(since_ns=saved_ns + 1) if self._costs.all_time else {}
+            until = {asset: left for asset, cost in self._costs.all_time.items()
+                     if (left := cost - after[saved_ns].get(asset, ZERO))}
+            upto = TransferCosts(lambda key: self._quotes(self._money[key]), self._mid_of)
+            upto.update({}, until)
+            loss, counted, unpriced = upto.words(DRAWDOWN, quote)
+            if counted or unpriced:
+                peaks[quote] = peak - loss
+                log.warning("limits %s: the %s drawdown peak %s was stored before peaks counted transfer costs: "
+                            "rebased to %s by the transfer costs paid up to it (%s)", self.name, quote,
+                            money(peak, quote), money(peaks[quote], quote), "; ".join(counted + unpriced))
+        return peaks, True
+
     async def _watch_transfer_costs(self) -> None:
         while True:
             await asyncio.sleep(TRANSFER_COSTS_EVERY_S)
-            self._roll_day(self.ctx.clock.time_ns())
-            if self._read_transfer_costs():
-                self._act_on_daily_losses()
-                self._act_on_drawdowns()
+            await self._refresh_transfer_costs()
 
-    def _read_transfer_costs(self) -> bool:
-        """Read the transfer costs from the store (today's for ``max_daily_loss``, all of them for ``max_drawdown``);
-        True when they changed. A store that cannot be read keeps the last ones (logged): the loss limits hold on the
-        figures known."""
-        if not self._costs.reads:
-            return False
+    async def _refresh_transfer_costs(self) -> None:
+        """Read the transfer costs again (off the loop where records are not inline) and, when they changed, check
+        the loss limits on them. A store that cannot be read keeps the last ones (logged): the loss limits hold on
+        the figures known."""
+        self._roll_day(self.ctx.clock.time_ns())
+        day_start_ns = self._day_start_ns
         try:
-            ledger = Ledger(self.ctx.store)
-            today = ledger.transfer_costs(since_ns=self._day_start_ns) if DAILY in self._money else {}
-            all_time = ledger.transfer_costs() if DRAWDOWN in self._money else {}
+            read = await self._read_costs()
         except Exception:
             log.exception("limits %s: the transfer costs cannot be read; the daily loss and the drawdown count those "
                           "read last", self.name)
-            return False
-        return self._costs.update(today, all_time)
+            return
+        self._roll_day(self.ctx.clock.time_ns())
+        if self._day_start_ns != day_start_ns:  # the day rolled while it was read: its day's costs are not today's
+            read = CostsRead(self._costs.today, read.all_time)
+        if self._costs.update(*read):
+            self._act_on_daily_losses()
+            self._act_on_drawdowns()
+
+    def _read_costs(self) -> asyncio.Future[CostsRead]:
+        """Read the costs the limits count (:func:`~.costs.read_costs`): on the store writer's thread where a store
+        read is a round trip (PostgreSQL: ``store.records_inline`` false), so that a server that stops answering
+        never holds the loop; at once on SQLite and in a backtest (a future already done)."""
+        store = self.ctx.store
+        args = (store, self._day_start_ns, DAILY in self._money, DRAWDOWN in self._money)
+        if store.records_inline:
+            done: asyncio.Future[CostsRead] = asyncio.get_running_loop().create_future()
+            done.set_result(read_costs(*args))
+            return done
+        return self.ctx.write_later(read_costs, *args)
+
+    def _costs_now(self) -> None:
+        """``/risk`` shows the costs as stored now: read at once where records are inline (a read in microseconds);
+        else those read last (at most ``TRANSFER_COSTS_EVERY_S`` old) are shown and a read starts off the loop (one
+        at a time), the figures it changes checked when it lands."""
+        if not self._costs.reads:
+            return
+        if self.ctx.store.records_inline:
+            try:
+                self._costs.update(*read_costs(self.ctx.store, self._day_start_ns, DAILY in self._money,
+                                               DRAWDOWN in self._money))
+            except Exception:
+                log.exception("limits %s: the transfer costs cannot be read; the daily loss and the drawdown count "
+                              "those read last", self.name)
+            return
+        if self._reading is None or self._reading.done():
+            self._reading = self.ctx.create_task(self._refresh_transfer_costs(), "read the transfer costs for /risk")
 
     def _save_peaks(self) -> None:
         if self._peak != self._saved_peak:
@@ -324,10 +390,15 @@ class Limits(RiskCheck):
             self._unrealized_sum[quote] = self._unrealized_sum.get(quote, ZERO) + change
 
     def _mid_of(self, symbol: str) -> Decimal | None:
-        """The mid the portfolio holds for ``symbol``: the first venue's by name that has one."""
+        """The mid the portfolio holds for ``symbol``: the first venue's by name that has one (a tick being handled:
+        its mid, :meth:`_repriced`)."""
         operator = self.ctx.operator
-        return next((p for ex in sorted(operator.exchanges) if (p := operator.last_price(ex, symbol)) is not None),
-                    None)
+        pricing = self._pricing
+        for ex in sorted(operator.exchanges):
+            mid = pricing[1] if pricing is not None and pricing[0] == (ex, symbol) else operator.last_price(ex, symbol)
+            if mid is not None:
+                return mid
+        return None
 
     @_exact
     def _transfer_loss(self, quote: str, key: str = DAILY) -> tuple[Decimal, list[str], list[str]]:
@@ -429,6 +500,9 @@ class Limits(RiskCheck):
             self._marks[key] = mid
             if event.symbol in self._held_books:
                 self._moved(event.symbol)
+            costs = self._costs
+            if (costs.today or costs.all_time) and (counted := costs.converted_at(event.symbol)):
+                self._repriced(counted, key, mid)
 
     def _on_pool(self, event: PoolUpdate) -> None:
         # a pool venue is marked at its pool's mid, as the portfolio marks it; the same pool published again (a
@@ -446,6 +520,9 @@ class Limits(RiskCheck):
             self._marks[key] = mid
             if event.symbol in self._held_books:
                 self._moved(event.symbol)
+            costs = self._costs
+            if (costs.today or costs.all_time) and (counted := costs.converted_at(event.symbol)):
+                self._repriced(counted, key, mid)
 
     @_exact
     def equity(self, quote: str) -> Decimal:
@@ -472,6 +549,22 @@ class Limits(RiskCheck):
         """A mark of ``symbol``, where some strategy holds lots, moved: re-mark its books, then check the drawdown."""
         self._remark(symbol)
         self._drawdown(self._quote_of(symbol))
+
+    @_exact
+    def _repriced(self, counted: tuple[tuple[str, str], ...], market: tuple[str, str], mid: Decimal) -> None:
+        """``market``'s mid, at which some counted transfer cost converts (a SOL fee's SOL/USD), moved to ``mid``:
+        check the limits it is counted in, (limit, quote) each, as a fill or a tick in a held market does. The check
+        subscribed before the portfolio, which takes the tick after it: the tick's mid is the one the portfolio will
+        hold for ``market``."""
+        self._pricing = (market, mid)
+        try:
+            for key, quote in counted:
+                if key == DAILY:
+                    self._check_daily(quote)
+                else:
+                    self._drawdown(quote)
+        finally:
+            self._pricing = None
 
     def _mark(self, exchange: str, symbol: str) -> Decimal | None:
         return self._marks.get((exchange, symbol))
@@ -707,7 +800,7 @@ class Limits(RiskCheck):
     def status(self) -> dict[str, str]:
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())  # a day that ended with no fill or order since shows the new one
-        self._read_transfer_costs()  # /risk shows them as stored now, not as last read
+        self._costs_now()  # /risk shows them as stored now, not as last read (PostgreSQL: as read last, and reads)
         facts: dict[str, str] = {}
         if "max_daily_loss" in self._money or self._strategy_loss:  # /pnl day's start is in its title: say ours
             facts["daily loss day"] = self._day_text()
@@ -760,7 +853,7 @@ class Limits(RiskCheck):
         """The loss, drawdown and rate limits as numbers (what ``status`` shows as text)."""
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())
-        self._read_transfer_costs()
+        self._costs_now()
         uses: dict[str, LimitUse] = {}
         for key in ("max_daily_loss", "max_drawdown"):
             limit = self._money.get(key)

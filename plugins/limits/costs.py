@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import NamedTuple
 
 from bot.api import ZERO
-from bot.api.ledger import money
+from bot.api.ledger import Ledger, money
+from bot.api.storage import Store
 
 ONE = Decimal(1)
 
@@ -18,6 +20,22 @@ DRAWDOWN = "max_drawdown"
 
 Plan = tuple[Decimal | None, tuple[tuple[str, Decimal, str], ...]]
 """(the cost in the quote itself, None for none; each cost to convert, as (asset, cost, ASSET/QUOTE))."""
+
+
+class CostsRead(NamedTuple):
+    """The transfer costs per asset as read from the store at once (:func:`read_costs`)."""
+
+    today: dict[str, Decimal]
+    all_time: dict[str, Decimal]
+
+
+def read_costs(store: Store, day_start_ns: int, daily: bool, drawdown: bool) -> CostsRead:
+    """Read the costs the limits count: the day's (from ``day_start_ns``) with ``daily``, every transfer's with
+    ``drawdown`` (``Ledger.transfer_costs``). A store call: on PostgreSQL the check runs it on the store writer's
+    thread (``ctx.write_later``), never on the loop."""
+    ledger = Ledger(store)
+    return CostsRead(ledger.transfer_costs(since_ns=day_start_ns) if daily else {},
+                     ledger.transfer_costs() if drawdown else {})
 
 
 class TransferCosts:
@@ -39,6 +57,23 @@ class TransferCosts:
         self._watched = watched
         self._mid = mid
         self._plans: dict[tuple[str, str], Plan] = {}
+        self._priced_at: dict[str, tuple[tuple[str, str], ...]] | None = None
+        """ASSET/QUOTE -> the (limit, quote) whose counted costs convert at its price (:meth:`converted_at`), found
+        again when the plans are forgotten."""
+
+    def converted_at(self, symbol: str) -> tuple[tuple[str, str], ...]:
+        """The (limit, quote) pairs whose counted costs convert at ``symbol``'s price (a SOL cost at SOL/USD): a move
+        of that price alone changes their loss, so re-checks them."""
+        priced_at = self._priced_at
+        if priced_at is None:
+            found: dict[str, list[tuple[str, str]]] = {}
+            for key in (DAILY, DRAWDOWN):
+                if self.of(key):
+                    for quote in self._watched(key):
+                        for _, _, at in self._plan(key, quote)[1]:
+                            found.setdefault(at, []).append((key, quote))
+            priced_at = self._priced_at = {at: tuple(pairs) for at, pairs in found.items()}
+        return priced_at.get(symbol, ())
 
     def of(self, key: str) -> dict[str, Decimal]:
         """The costs ``key`` counts: the day's for :data:`DAILY`, every transfer's for :data:`DRAWDOWN`."""
@@ -50,16 +85,19 @@ class TransferCosts:
             return False
         self.today, self.all_time = today, all_time
         self._plans.clear()
+        self._priced_at = None
         return True
 
     def new_day(self) -> None:
         """The limits' day rolled: none of the new day's is known until they are read again."""
         self.today = {}
         self._plans.clear()
+        self._priced_at = None
 
     def forget_plans(self) -> None:
         """A quote asset was first traded: the limits' quotes, so what converts, may have changed."""
         self._plans.clear()
+        self._priced_at = None
 
     def _plan(self, key: str, quote: str) -> Plan:
         plan = self._plans.get((key, quote))

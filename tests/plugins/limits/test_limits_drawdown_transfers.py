@@ -44,6 +44,8 @@ async def test_a_sent_transfers_fees_move_the_drawdown_as_they_move_the_daily_lo
     moved(watched, "t-wallet", "USDC", "0", str(SOL_FEE), "SOL", TransferStatus.CREDITED, NOW - 100_000_000_000)
     moved(watched, "t-yesterday", "USDC", "1", "0", None, TransferStatus.CREDITED, BEFORE_MIDNIGHT)  # all time
     moved(watched, "t-refused", "USD", "9", "0", "USD", TransferStatus.FAILED, NOW - 40_000_000_000)  # cost nothing
+    # /risk reads them at once on SQLite; on PostgreSQL it shows those read last and reads them off the loop
+    await wait_for(lambda: _drawdowns(limits)["USD"] == before["USD"] + Decimal("0.5"), what="the costs read")
     after = _drawdowns(limits)
     assert after["USD"] == before["USD"] + Decimal("0.5")
     with localcontext(prec=EXACT_DIGITS):
