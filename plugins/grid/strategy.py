@@ -56,7 +56,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from bot.api import (
     ZERO,
@@ -82,6 +82,9 @@ from .accounting import Executions
 from .levels import Spacing, level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
 from .settings import REFUSED_ALERT_AFTER, GridSettings
+
+if TYPE_CHECKING:
+    from bot.api.storage import Store
 
 HOST_ALERTED = frozenset({"rejected", "failed", "unknown", "vetoed"})
 """Outcomes the host alerts itself, once per cause with a count and a note when orders go through again (a venue's
@@ -216,6 +219,9 @@ class GridStrategy(Strategy[GridSettings]):
         self._refused_causes: dict[str, set[int]] = {}
         """Cause alerted (side and outcome: "buy rejected") -> the slots it holds back past REFUSED_ALERT_AFTER: no
         other alert for it until every one of them has gone through (then one INFO note)."""
+        self._read_orders: dict[str, Order | None] = {}
+        """The slots' orders the executor does not hold, read off the loop (:meth:`_read_slot_orders`) while
+        :meth:`start` or :meth:`reconcile` settles the slots: what :meth:`_order` answers for them meanwhile."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
         fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
@@ -234,7 +240,6 @@ class GridStrategy(Strategy[GridSettings]):
 
     async def start(self) -> None:
         """Load this strategy's slots (or lay them out), then settle each against the executor's records."""
-        s = self.settings
         market = self._read_rules()
         layout, rows = load_grid(self.ctx.store, self.name)
         self._slots_completed = sum(r.round_trips for r in rows)
@@ -242,6 +247,15 @@ class GridStrategy(Strategy[GridSettings]):
         # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
         # that no other slot may sell (:meth:`_unsold`), also while start settles the slots one by one
         working = {row.order_id for row in rows if row.order_id is not None}
+        await self._read_slot_orders(working)
+        try:
+            self._start(market, layout, rows, closes, working)
+        finally:
+            self._read_orders.clear()
+
+    def _start(self, market: MarketInfo, layout: GridLayoutRow | None, rows: list[Slot], closes: Mapping[str, str],
+               working: set[str]) -> None:
+        s = self.settings
         stored_qty: dict[str, Decimal] = {}
         for fill in self.ctx.stored_fills():
             self._count(fill, closes.get(fill.client_order_id))
@@ -443,7 +457,7 @@ class GridStrategy(Strategy[GridSettings]):
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty > 0:
             return True
-        order = self.ctx.order(order_id)
+        order = self._order(order_id)
         return order is not None and order.filled_qty > 0
 
     def _new_prices(self) -> list[tuple[Decimal, Decimal]]:
@@ -590,7 +604,7 @@ class GridStrategy(Strategy[GridSettings]):
         executor's record of each (a sell repriced before a crash still rests)."""
         for slot in slots:
             if slot.state is LOCKED and slot.order_id is not None:
-                order = self.ctx.order(slot.order_id)
+                order = self._order(slot.order_id)
                 if order is not None and order.price is not None and order.price > slot.sell_price:
                     self._repriced.add(slot.order_id)
 
@@ -837,7 +851,7 @@ class GridStrategy(Strategy[GridSettings]):
         """
         if order_id in self._closes:
             return self._closes[order_id]
-        order = self.ctx.order(order_id)
+        order = self._order(order_id)
         return order.closes if order is not None else None
 
     def _remember_finished(self, order_id: str, seen: set[str]) -> None:
@@ -865,6 +879,13 @@ class GridStrategy(Strategy[GridSettings]):
         """Settle every slot that has an order against the executor's record: catches missed updates."""
         if not self._started:
             return
+        await self._read_slot_orders({slot.order_id for slot in self._slots if slot.order_id is not None})
+        try:
+            self._reconcile()
+        finally:
+            self._read_orders.clear()
+
+    def _reconcile(self) -> None:
         self._follow_rules()
         changed = False
         for slot in list(self._slots):
@@ -880,13 +901,39 @@ class GridStrategy(Strategy[GridSettings]):
             self._scan()
         self._flush()
 
+    async def _read_slot_orders(self, order_ids: set[str]) -> None:
+        """Read the slots' orders the executor does not hold (:attr:`_read_orders`) where a store read is a round trip
+        (PostgreSQL): at start in one call on the store writer's thread, later each with ``ctx.look_up_order``, so a
+        server that stops answering delays the grid, never the loop. A file-backed SQLite store is read as needed
+        (microseconds, on the loop)."""
+        if self.ctx.store.records_inline:
+            return
+        wanted = sorted(cid for cid in order_ids if self.ctx.held_order(cid) is None)
+        if not wanted:
+            return
+        if not self._started:
+            self._read_orders.update(await self.ctx.write_later(_orders_by_id, self.ctx.store, wanted))
+            return
+        for cid in wanted:
+            self._read_orders[cid] = await self.ctx.look_up_order(cid)  # in memory when this run wrote it final
+
+    def _order(self, order_id: str) -> Order | None:
+        """The executor's record of ``order_id``: held (the newest), else as :meth:`_read_slot_orders` read it off the
+        loop, else ``ctx.order`` (in memory for the orders of this run)."""
+        held = self.ctx.held_order(order_id)
+        if held is not None:
+            return held
+        if order_id in self._read_orders:
+            return self._read_orders[order_id]
+        return self.ctx.order(order_id)
+
     def _settle(self, slot: Slot, *, grace: bool) -> bool:
         """Bring one slot in line with the executor's record of its order; True if the slot changed."""
         order_id = slot.order_id
         if order_id is None:
             return False
         self._by_order[order_id] = slot
-        order = self.ctx.order(order_id)
+        order = self._order(order_id)
         if order is None:
             submitted = self._submitted_at.get(order_id)
             if grace and submitted is not None and self.ctx.clock.monotonic() - submitted < NOT_FOUND_GRACE_S:
@@ -1101,7 +1148,7 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
                                  order_id, missing, filled_qty, fallback_price)
             executions.add_unseen(missing, fallback_price)
-            order = self.ctx.order(order_id)
+            order = self._order(order_id)
             if order is not None:  # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
                 self._estimated[order_id] = (order.side, missing, fallback_price)
                 if len(self._estimated) > FINISHED_KEPT:
@@ -1233,7 +1280,7 @@ class GridStrategy(Strategy[GridSettings]):
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty >= slot.qty:
             return True
-        order = self.ctx.order(order_id)
+        order = self._order(order_id)
         return order is not None and (order.status.terminal or order.filled_qty >= order.qty)
 
     def _place(self, due: list[tuple[Slot, Side, Decimal]]) -> None:
@@ -1409,6 +1456,11 @@ class GridStrategy(Strategy[GridSettings]):
         if symbol != self._symbol or not self._slots:
             return []
         return [slot.buy_price for slot in self._slots] + [self._slots[-1].sell_price]
+
+
+def _orders_by_id(store: Store, order_ids: list[str]) -> dict[str, Order | None]:
+    """The stored order of each id (for the store writer's thread)."""
+    return {cid: store.get_order(cid) for cid in order_ids}
 
 
 def _short(price: Decimal, tick: Decimal) -> str:
