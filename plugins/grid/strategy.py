@@ -330,7 +330,8 @@ class GridStrategy(Strategy[GridSettings]):
     def _follow_rules(self) -> None:
         """While running (each reconcile, and whenever an order is refused): the market's rules read again. A tick or
         lot size the venue changed moves the slots onto them at once (prices from the layout's levels, as at start),
-        with one alert; new orders use them (a sell offers its lot rounded down to the new lot size: a later sell
+        with one alert (a changed min_qty or min_notional too: buys stop while the order size misses them, and start
+        again once it fits); new orders use them (a sell offers its lot rounded down to the new lot size: a later sell
         carries the rest, :meth:`_unsold`); orders resting stay as they are. A tick too coarse for the grid's levels
         puts each price on it alone (buys down, sells up) and places no new buy until the rules fit again or the grid
         is laid out anew; a grid waiting to be laid out again moves only its sell prices (as :meth:`_onto_tick_each`
@@ -343,7 +344,7 @@ class GridStrategy(Strategy[GridSettings]):
         except KeyError:  # none now: the rules read last stand
             return
         self._market = market
-        if old is None or (old.tick_size, old.lot_size) == (market.tick_size, market.lot_size):
+        if old is None or _followed(old) == _followed(market):
             return
         self._order_qty = market.round_qty(self.settings.order_size)
         prices: list[tuple[Decimal, Decimal]] | None = None
@@ -351,10 +352,15 @@ class GridStrategy(Strategy[GridSettings]):
         if self._relayout is None:
             try:
                 prices = self._layout_prices(self._layout, market)
+                lowest = prices[0][0]
                 if self._order_qty <= 0 or self._order_qty < market.min_qty:
                     unfit = (f"order_size {self.settings.order_size} rounds to {self._order_qty} at lot size "
                              f"{market.lot_size}, below the market's minimum of "
                              f"{max(market.min_qty, market.lot_size)} {market.base}")
+                elif self._order_qty * lowest < market.min_notional:
+                    unfit = (f"order_size {self._order_qty} {market.base} at the lowest level {lowest} is worth "
+                             f"{self._order_qty * lowest} {market.quote}, below the market's minimum order of "
+                             f"{market.min_notional} {market.quote}")
             except ValueError as exc:
                 unfit = str(exc)
         now, moved = self.ctx.clock.time_ns(), 0
@@ -382,18 +388,19 @@ class GridStrategy(Strategy[GridSettings]):
         self._dirty = True
         self._flush()
         changed = "; ".join(f"{what} {before} -> {after}" for what, before, after in (
-            ("tick size", old.tick_size, market.tick_size), ("lot size", old.lot_size, market.lot_size))
+            ("tick size", old.tick_size, market.tick_size), ("lot size", old.lot_size, market.lot_size),
+            ("min qty", old.min_qty, market.min_qty), ("min notional", old.min_notional, market.min_notional))
             if before != after)
         message = (f"the venue's rules of {self._symbol} changed ({changed}) while the grid runs: {moved} slots' "
                    f"prices moved onto them; new buys of {self._order_qty} {market.base}")
         if unfit is not None:
+            alone = "Each slot's price is put on the new tick alone and the grid" if prices is None else "The grid"
             message = (f"the venue's rules of {self._symbol} changed ({changed}) while the grid runs and the grid "
-                       f"does not fit them: {unfit}. Each slot's price is put on the new tick alone and the grid "
-                       f"places no new buys (slots holding base still sell) until the rules fit again; restart it "
-                       f"with settings that fit")
+                       f"does not fit them: {unfit}. {alone} places no new buys (slots holding base still sell) "
+                       f"until the rules fit again; restart it with settings that fit")
         self.ctx.log.warning(message)
         self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, tick_size=market.tick_size,
-                       lot_size=market.lot_size)
+                       lot_size=market.lot_size, min_qty=market.min_qty, min_notional=market.min_notional)
 
     def _onto_tick_each(self, slots: list[Slot]) -> None:
         """At start, the grid waiting to be laid out again: each stored sell price put on the market's tick as it is
@@ -1456,6 +1463,11 @@ class GridStrategy(Strategy[GridSettings]):
         if symbol != self._symbol or not self._slots:
             return []
         return [slot.buy_price for slot in self._slots] + [self._slots[-1].sell_price]
+
+
+def _followed(market: MarketInfo) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """The rules of a market the running grid follows (:meth:`GridStrategy._follow_rules`)."""
+    return market.tick_size, market.lot_size, market.min_qty, market.min_notional
 
 
 def _orders_by_id(store: Store, order_ids: list[str]) -> dict[str, Order | None]:
