@@ -195,6 +195,9 @@ class Executor:
         changes not yet written): every fill of such an order applied this run or stored before (see
         :meth:`apply_fill`). An order's keys are dropped once it is final and written, so a bot that runs for
         months keeps the fills of its open orders here, not of its whole history."""
+        self._applied_sums: dict[str, tuple[Decimal, Decimal]] = {}
+        """(quantity, quantity x price) the fills in :attr:`_applied` add up to, by client order id: what a state
+        leaving some of them out is held to (:meth:`_at_least_its_fills`) without reading them back from the store."""
         self._finished: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
         """The fill keys of the latest :data:`FINISHED_KEPT` orders dropped from :attr:`_applied`: fills the store
         has, remembered so that their repeats cost no store read (a miss here is looked up there)."""
@@ -225,7 +228,7 @@ class Executor:
         self._writing: dict[str, Order] = {}
         self._writing_fills: list[tuple[str, Fill]] = []
         """The batch :meth:`flush` is writing now (taken from ``_dirty``, ``_unwritten`` and ``_new_fills``, not
-        committed yet): still held here, so that a read meanwhile (:meth:`held`, :meth:`_at_least_its_fills`) finds
+        committed yet): still held here, so that a read meanwhile (:meth:`held`) finds
         it in neither the queue nor the store no more."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gather: asyncio.TimerHandle | None = None
@@ -978,12 +981,19 @@ class Executor:
         if keys is None:
             keys = self._applied[cid] = set()
         keys.add(key)
+        self._add_to_sums(fill)
         add_fill_fee(order, fill)
         self._dirty[order.client_order_id] = order  # its fee is stored with the fill, in one transaction
         self._new_fills.append((order.strategy, fill))
         self._changed()
         self.dispatch.fill(order.strategy, fill)
         return True
+
+    def _add_to_sums(self, fill: Fill) -> None:
+        """Count a fill just added to :attr:`_applied` in its order's :attr:`_applied_sums`."""
+        qty, notional = self._applied_sums.get(fill.client_order_id, (ZERO, ZERO))
+        with localcontext(prec=EXACT_DIGITS):  # every digit, as the ledger's sums
+            self._applied_sums[fill.client_order_id] = (qty + fill.qty, notional + fill.qty * fill.price)
 
     def _look_up(self, cid: str, late: Fill | OrderState) -> None:
         """A fill (or a final order's state, :meth:`_filled_after_all`) of order ``cid``, which only the store holds,
@@ -1001,7 +1011,7 @@ class Executor:
     async def _looked_up(self, cid: str) -> None:
         try:
             try:
-                order, stored = await self.writer.read(_order_and_fill_keys, self.store, cid)
+                order, stored_fills = await self.writer.read(_order_and_fills, self.store, cid)
             except Exception as exc:
                 waiting = self._looking_up.pop(cid, [])
                 log.error("order %s could not be read back for %d late report(s) (%s): not applied now; a later "
@@ -1016,7 +1026,11 @@ class Executor:
                 return
             if not self._in_memory(cid):  # held here from now on, until written: its fills' keys with it
                 known = self._applied.setdefault(cid, set())
-                known |= stored | self._finished.get(cid, set())
+                for stored in stored_fills:
+                    if (stored.exchange, stored.trade_id) not in known:
+                        known.add((stored.exchange, stored.trade_id))
+                        self._add_to_sums(stored)
+                known |= self._finished.get(cid, set())  # written, so among the stored ones
                 self._dirty[cid] = order
                 self._changed()
             for late in waiting:
@@ -1098,22 +1112,15 @@ class Executor:
         venue that published a fill before its answer to the order, then answered "open, nothing filled", left the
         order under-filled until its next state. A fully filled order is FILLED."""
         cid = order.client_order_id
-        keys = self._applied.get(cid)
-        if not keys:
+        sums = self._applied_sums.get(cid)  # every applied fill's, however it came (kept here, never read back)
+        if sums is None:
             return state
-        known = {(f.exchange, f.trade_id): f for f in state.fills}
-        if not keys <= known.keys():  # applied from elsewhere (the bus): not written yet, or the store's
-            for queued in (self._new_fills, self._writing_fills):  # being written: in neither the queue nor the store
-                known.update(((f.exchange, f.trade_id), f) for _, f in queued if f.client_order_id == cid)
-            if not keys <= known.keys():
-                known.update(((f.exchange, f.trade_id), f) for _, f in self.store.fills(client_order_id=cid))
-        fills = [known[k] for k in keys if k in known]
+        applied, notional = sums
+        if applied <= state.filled_qty:
+            return state
         with localcontext(prec=EXACT_DIGITS):
-            applied = sum((f.qty for f in fills), ZERO)
-            if applied <= state.filled_qty:
-                return state
             avg = (state.avg_fill_price if state.filled_qty and state.avg_fill_price is not None
-                   else sum((f.qty * f.price for f in fills), ZERO) / applied)
+                   else notional / applied)
         status = OrderStatus.FILLED if applied >= order.qty else state.status
         log.info("order %s: its venue says %s with %s filled, its applied fills add up to %s: %s with %s filled",
                  cid, state.status.value, state.filled_qty, applied, status.value, applied)
@@ -1233,6 +1240,7 @@ class Executor:
             if not self._in_memory(cid):
                 self._keep_written(order)
                 keys = self._applied.pop(cid, None)
+                self._applied_sums.pop(cid, None)
                 self._from_store.discard(cid)
                 if keys:
                     self._remember_finished(cid, keys)
@@ -1339,6 +1347,7 @@ class Executor:
             key = (fill.exchange, fill.trade_id)
             if key not in keys:
                 keys.add(key)
+                self._add_to_sums(fill)
                 self.portfolio.on_fill(fill)
         return len(stored)
 
@@ -1378,6 +1387,7 @@ class Executor:
         await self.flush()
         for cid in [cid for cid in self._applied if not self._in_memory(cid)]:
             self._remember_finished(cid, self._applied.pop(cid))  # finished orders: the latest remembered
+            self._applied_sums.pop(cid, None)
         return counts
 
     async def reconcile(self) -> None:
@@ -1461,9 +1471,9 @@ def partial_lane(executor: Executor, lane: _Lane) -> Callable[[], Any]:
     return lambda: executor._lane_worker(lane)
 
 
-def _order_and_fill_keys(store: Store, client_order_id: str) -> tuple[Order | None, set[tuple[str, str]]]:
-    """The stored order ``client_order_id`` and the (exchange, trade id) of its stored fills (on the writer thread)."""
+def _order_and_fills(store: Store, client_order_id: str) -> tuple[Order | None, list[Fill]]:
+    """The stored order ``client_order_id`` and its stored fills (on the writer thread)."""
     order = store.get_order(client_order_id)
     if order is None:
-        return None, set()
-    return order, {(f.exchange, f.trade_id) for _, f in store.fills(client_order_id=client_order_id)}
+        return None, []
+    return order, [f for _, f in store.fills(client_order_id=client_order_id)]

@@ -4,6 +4,7 @@ store (the writer's ``flush`` awaiting the database) is in neither the writer's 
 from __future__ import annotations
 
 import asyncio
+import threading
 from decimal import Decimal
 
 import pytest
@@ -75,3 +76,24 @@ async def test_a_final_order_being_written_is_still_the_executors(make_bot, monk
     assert await bot.executor.flush()
     assert ctx.held_order("c-1") is None  # written: the store's now
     assert ctx.order("c-1").status is OrderStatus.CANCELLED
+
+
+async def test_a_state_after_its_fill_was_written_reads_no_store_on_the_loop(make_bot):
+    """A state leaving out a fill already written ("open, nothing filled" after it): the executor read the order's
+    fills back from the store on the loop to count them, a round trip on PostgreSQL (a stopped server held the
+    loop). It keeps each held order's applied total in memory now: no statement on the loop, and 0.04 filled."""
+    from tests.test_store_off_loop import Stalls
+
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    assert bot.strategies["s"].ctx.submit(intent("w-1")) == "w-1"
+    await wait_for(lambda: bot.executor.order("w-1").status is OrderStatus.OPEN, what="w-1 open")
+    assert bot.executor.apply_fill(fill("w-1", "t-1", "0.04"))
+    assert bot.executor.apply_fill(fill("w-1", "t-2", "0.02"))
+    assert await bot.executor.flush()
+    stalls = Stalls(bot.store.engine, threading.current_thread())
+    bot.executor.handle_report(OrderReport("v", "BTC/USD", OrderState("w-1", OrderStatus.OPEN, "x-1"), 2))
+    stalls.watching = False
+    assert stalls.on_loop == [], stalls.on_loop
+    order = bot.executor.order("w-1")
+    assert order.filled_qty == Decimal("0.06") and order.status is OrderStatus.OPEN
+    assert order.avg_fill_price == Decimal("100")

@@ -153,6 +153,9 @@ class Leg:
     filled: Decimal = ZERO
     avg_price: Decimal | None = None
     fills: dict[str, Fill] = field(default_factory=dict)
+    order: Order | None = None
+    """Its order as last read (:meth:`ArbExecutions._adopt`: after a restart, what ``recover()`` read off the loop),
+    whose fees count where its fills are missing, without reading the store again."""
 
     @property
     def sent(self) -> bool:
@@ -648,6 +651,7 @@ class ArbExecutions:
         order = self._order(leg.cid)
         if order is None:
             return
+        leg.order = order
         leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
         if order.status.terminal:
             # its fills, also for a leg whose end was stored before a restart: realized from them is exact, from the
@@ -815,7 +819,8 @@ class ArbExecutions:
             elif leg.filled > 0 and leg.avg_price is not None:  # fills missing: the order's own figures
                 notional = leg.avg_price * leg.filled
                 cash += notional if leg.side is Side.SELL else -notional
-                order = self.ctx.order(leg.cid)
+                # held (the newest), else as last read (a restart read it off the loop), else the executor's
+                order = self.ctx.held_order(leg.cid) or leg.order or self._order(leg.cid)
                 if order is not None:  # its fee in quote (Order.fee), then each in another asset as a fill's
                     cash -= order.fee
                     for asset, fee in order.other_fees.items():  # a swap's SOL network fee on JUP/USDC

@@ -56,7 +56,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from bot.api import (
     ZERO,
@@ -82,6 +82,9 @@ from .accounting import Executions
 from .levels import Spacing, level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
 from .settings import REFUSED_ALERT_AFTER, GridSettings
+
+if TYPE_CHECKING:
+    from bot.api.storage import Store
 
 HOST_ALERTED = frozenset({"rejected", "failed", "unknown", "vetoed"})
 """Outcomes the host alerts itself, once per cause with a count and a note when orders go through again (a venue's
@@ -216,6 +219,9 @@ class GridStrategy(Strategy[GridSettings]):
         self._refused_causes: dict[str, set[int]] = {}
         """Cause alerted (side and outcome: "buy rejected") -> the slots it holds back past REFUSED_ALERT_AFTER: no
         other alert for it until every one of them has gone through (then one INFO note)."""
+        self._read_orders: dict[str, Order | None] = {}
+        """The slots' orders the executor does not hold, read off the loop (:meth:`_read_slot_orders`) while
+        :meth:`start` or :meth:`reconcile` settles the slots: what :meth:`_order` answers for them meanwhile."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
         fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
@@ -234,7 +240,6 @@ class GridStrategy(Strategy[GridSettings]):
 
     async def start(self) -> None:
         """Load this strategy's slots (or lay them out), then settle each against the executor's records."""
-        s = self.settings
         market = self._read_rules()
         layout, rows = load_grid(self.ctx.store, self.name)
         self._slots_completed = sum(r.round_trips for r in rows)
@@ -242,6 +247,15 @@ class GridStrategy(Strategy[GridSettings]):
         # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
         # that no other slot may sell (:meth:`_unsold`), also while start settles the slots one by one
         working = {row.order_id for row in rows if row.order_id is not None}
+        await self._read_slot_orders(working)
+        try:
+            self._start(market, layout, rows, closes, working)
+        finally:
+            self._read_orders.clear()
+
+    def _start(self, market: MarketInfo, layout: GridLayoutRow | None, rows: list[Slot], closes: Mapping[str, str],
+               working: set[str]) -> None:
+        s = self.settings
         stored_qty: dict[str, Decimal] = {}
         for fill in self.ctx.stored_fills():
             self._count(fill, closes.get(fill.client_order_id))
@@ -316,7 +330,8 @@ class GridStrategy(Strategy[GridSettings]):
     def _follow_rules(self) -> None:
         """While running (each reconcile, and whenever an order is refused): the market's rules read again. A tick or
         lot size the venue changed moves the slots onto them at once (prices from the layout's levels, as at start),
-        with one alert; new orders use them (a sell offers its lot rounded down to the new lot size: a later sell
+        with one alert (a changed min_qty or min_notional too: buys stop while the order size misses them, and start
+        again once it fits); new orders use them (a sell offers its lot rounded down to the new lot size: a later sell
         carries the rest, :meth:`_unsold`); orders resting stay as they are. A tick too coarse for the grid's levels
         puts each price on it alone (buys down, sells up) and places no new buy until the rules fit again or the grid
         is laid out anew; a grid waiting to be laid out again moves only its sell prices (as :meth:`_onto_tick_each`
@@ -329,7 +344,7 @@ class GridStrategy(Strategy[GridSettings]):
         except KeyError:  # none now: the rules read last stand
             return
         self._market = market
-        if old is None or (old.tick_size, old.lot_size) == (market.tick_size, market.lot_size):
+        if old is None or _followed(old) == _followed(market):
             return
         self._order_qty = market.round_qty(self.settings.order_size)
         prices: list[tuple[Decimal, Decimal]] | None = None
@@ -337,10 +352,15 @@ class GridStrategy(Strategy[GridSettings]):
         if self._relayout is None:
             try:
                 prices = self._layout_prices(self._layout, market)
+                lowest = prices[0][0]
                 if self._order_qty <= 0 or self._order_qty < market.min_qty:
                     unfit = (f"order_size {self.settings.order_size} rounds to {self._order_qty} at lot size "
                              f"{market.lot_size}, below the market's minimum of "
                              f"{max(market.min_qty, market.lot_size)} {market.base}")
+                elif self._order_qty * lowest < market.min_notional:
+                    unfit = (f"order_size {self._order_qty} {market.base} at the lowest level {lowest} is worth "
+                             f"{self._order_qty * lowest} {market.quote}, below the market's minimum order of "
+                             f"{market.min_notional} {market.quote}")
             except ValueError as exc:
                 unfit = str(exc)
         now, moved = self.ctx.clock.time_ns(), 0
@@ -368,18 +388,19 @@ class GridStrategy(Strategy[GridSettings]):
         self._dirty = True
         self._flush()
         changed = "; ".join(f"{what} {before} -> {after}" for what, before, after in (
-            ("tick size", old.tick_size, market.tick_size), ("lot size", old.lot_size, market.lot_size))
+            ("tick size", old.tick_size, market.tick_size), ("lot size", old.lot_size, market.lot_size),
+            ("min qty", old.min_qty, market.min_qty), ("min notional", old.min_notional, market.min_notional))
             if before != after)
         message = (f"the venue's rules of {self._symbol} changed ({changed}) while the grid runs: {moved} slots' "
                    f"prices moved onto them; new buys of {self._order_qty} {market.base}")
         if unfit is not None:
+            alone = "Each slot's price is put on the new tick alone and the grid" if prices is None else "The grid"
             message = (f"the venue's rules of {self._symbol} changed ({changed}) while the grid runs and the grid "
-                       f"does not fit them: {unfit}. Each slot's price is put on the new tick alone and the grid "
-                       f"places no new buys (slots holding base still sell) until the rules fit again; restart it "
-                       f"with settings that fit")
+                       f"does not fit them: {unfit}. {alone} places no new buys (slots holding base still sell) "
+                       f"until the rules fit again; restart it with settings that fit")
         self.ctx.log.warning(message)
         self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, tick_size=market.tick_size,
-                       lot_size=market.lot_size)
+                       lot_size=market.lot_size, min_qty=market.min_qty, min_notional=market.min_notional)
 
     def _onto_tick_each(self, slots: list[Slot]) -> None:
         """At start, the grid waiting to be laid out again: each stored sell price put on the market's tick as it is
@@ -443,7 +464,7 @@ class GridStrategy(Strategy[GridSettings]):
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty > 0:
             return True
-        order = self.ctx.order(order_id)
+        order = self._order(order_id)
         return order is not None and order.filled_qty > 0
 
     def _new_prices(self) -> list[tuple[Decimal, Decimal]]:
@@ -590,7 +611,7 @@ class GridStrategy(Strategy[GridSettings]):
         executor's record of each (a sell repriced before a crash still rests)."""
         for slot in slots:
             if slot.state is LOCKED and slot.order_id is not None:
-                order = self.ctx.order(slot.order_id)
+                order = self._order(slot.order_id)
                 if order is not None and order.price is not None and order.price > slot.sell_price:
                     self._repriced.add(slot.order_id)
 
@@ -837,7 +858,7 @@ class GridStrategy(Strategy[GridSettings]):
         """
         if order_id in self._closes:
             return self._closes[order_id]
-        order = self.ctx.order(order_id)
+        order = self._order(order_id)
         return order.closes if order is not None else None
 
     def _remember_finished(self, order_id: str, seen: set[str]) -> None:
@@ -865,6 +886,13 @@ class GridStrategy(Strategy[GridSettings]):
         """Settle every slot that has an order against the executor's record: catches missed updates."""
         if not self._started:
             return
+        await self._read_slot_orders({slot.order_id for slot in self._slots if slot.order_id is not None})
+        try:
+            self._reconcile()
+        finally:
+            self._read_orders.clear()
+
+    def _reconcile(self) -> None:
         self._follow_rules()
         changed = False
         for slot in list(self._slots):
@@ -880,13 +908,39 @@ class GridStrategy(Strategy[GridSettings]):
             self._scan()
         self._flush()
 
+    async def _read_slot_orders(self, order_ids: set[str]) -> None:
+        """Read the slots' orders the executor does not hold (:attr:`_read_orders`) where a store read is a round trip
+        (PostgreSQL): at start in one call on the store writer's thread, later each with ``ctx.look_up_order``, so a
+        server that stops answering delays the grid, never the loop. A file-backed SQLite store is read as needed
+        (microseconds, on the loop)."""
+        if self.ctx.store.records_inline:
+            return
+        wanted = sorted(cid for cid in order_ids if self.ctx.held_order(cid) is None)
+        if not wanted:
+            return
+        if not self._started:
+            self._read_orders.update(await self.ctx.write_later(_orders_by_id, self.ctx.store, wanted))
+            return
+        for cid in wanted:
+            self._read_orders[cid] = await self.ctx.look_up_order(cid)  # in memory when this run wrote it final
+
+    def _order(self, order_id: str) -> Order | None:
+        """The executor's record of ``order_id``: held (the newest), else as :meth:`_read_slot_orders` read it off the
+        loop, else ``ctx.order`` (in memory for the orders of this run)."""
+        held = self.ctx.held_order(order_id)
+        if held is not None:
+            return held
+        if order_id in self._read_orders:
+            return self._read_orders[order_id]
+        return self.ctx.order(order_id)
+
     def _settle(self, slot: Slot, *, grace: bool) -> bool:
         """Bring one slot in line with the executor's record of its order; True if the slot changed."""
         order_id = slot.order_id
         if order_id is None:
             return False
         self._by_order[order_id] = slot
-        order = self.ctx.order(order_id)
+        order = self._order(order_id)
         if order is None:
             submitted = self._submitted_at.get(order_id)
             if grace and submitted is not None and self.ctx.clock.monotonic() - submitted < NOT_FOUND_GRACE_S:
@@ -1101,7 +1155,7 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
                                  order_id, missing, filled_qty, fallback_price)
             executions.add_unseen(missing, fallback_price)
-            order = self.ctx.order(order_id)
+            order = self._order(order_id)
             if order is not None:  # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
                 self._estimated[order_id] = (order.side, missing, fallback_price)
                 if len(self._estimated) > FINISHED_KEPT:
@@ -1233,7 +1287,7 @@ class GridStrategy(Strategy[GridSettings]):
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty >= slot.qty:
             return True
-        order = self.ctx.order(order_id)
+        order = self._order(order_id)
         return order is not None and (order.status.terminal or order.filled_qty >= order.qty)
 
     def _place(self, due: list[tuple[Slot, Side, Decimal]]) -> None:
@@ -1409,6 +1463,16 @@ class GridStrategy(Strategy[GridSettings]):
         if symbol != self._symbol or not self._slots:
             return []
         return [slot.buy_price for slot in self._slots] + [self._slots[-1].sell_price]
+
+
+def _followed(market: MarketInfo) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """The rules of a market the running grid follows (:meth:`GridStrategy._follow_rules`)."""
+    return market.tick_size, market.lot_size, market.min_qty, market.min_notional
+
+
+def _orders_by_id(store: Store, order_ids: list[str]) -> dict[str, Order | None]:
+    """The stored order of each id (for the store writer's thread)."""
+    return {cid: store.get_order(cid) for cid in order_ids}
 
 
 def _short(price: Decimal, tick: Decimal) -> str:

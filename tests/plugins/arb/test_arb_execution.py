@@ -669,3 +669,52 @@ def test_a_late_fill_of_an_execution_finished_before_a_restart_reopens_it(monkey
     [hedge] = submitted  # and no second ExecutionResult
     assert (hedge.client_order_id, hedge.side, hedge.qty) == ("o-1-hedge2", Side.BUY, D(1))
     assert arb.done_count == 0
+
+
+def test_a_recovered_execution_missing_its_legs_fills_realizes_from_what_the_restart_read(monkeypatch):
+    """An execution a previous run left unfinished, whose legs ended with no fill stored: it is realized from the
+    legs' orders' own figures, fees included. ``_realized`` asked ``ctx.order`` for each leg's fees, a store read on
+    the loop on PostgreSQL; it takes the orders ``recover()`` read off the loop now."""
+    import contextlib
+    import logging
+    from types import SimpleNamespace
+
+    from bot.clock import ManualClock
+    from bot.domain import MarketInfo, Order, OrderStatus
+    from plugins.arb import execution
+    from plugins.arb.records import StoredLegs
+    from tests.plugins.arb.test_arb_pricing_kit import settings
+
+    D = Decimal
+    sol_fee, sol_price = D("0.0001"), D("150")
+    row = SimpleNamespace(
+        opportunity_id="o-1", strategy="arb", legs="concurrent", sol_price=sol_price, created_ns=1, note="",
+        state="open", realized_pnl=None, residual=None, finished_ns=0, hedge_cid=None, predicted_pnl=D(1), size=D(1),
+        cex_exchange="cex", cex_side="buy", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=1, cex_final_ns=2, cex_status="filled", cex_filled=D(1), cex_avg_price=D(150),
+        dex_exchange="dex", dex_side="sell", dex_qty=D(1), dex_price=D(152), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="filled", dex_filled=D(1), dex_avg_price=D(152))
+    orders = {"o-1-cex": Order("o-1-cex", "arb", "cex", "SOL/USDC", Side.BUY, D(1), D(150),
+                               status=OrderStatus.FILLED, filled_qty=D(1), avg_fill_price=D(150), fee=D("0.3")),
+              "o-1-dex": Order("o-1-dex", "arb", "dex", "SOL/USDC", Side.SELL, D(1), D(152),
+                               status=OrderStatus.FILLED, filled_qty=D(1), avg_fill_price=D(152),
+                               other_fees={"SOL": sol_fee})}
+    read_on_the_loop: list[str] = []
+
+    async def write_later(fn, *args):
+        return [row], StoredLegs(dict(orders), {cid: [] for cid in orders})
+
+    ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
+                          submit=lambda intent: intent, order=lambda cid: read_on_the_loop.append(cid) or orders[cid],
+                          held_order=lambda cid: None, stored_fills=lambda client_order_id: [],
+                          alert=lambda level, kind, message, **fields: None, alerts_heard=False,
+                          bus=SimpleNamespace(publish=lambda event: None), write_later=write_later,
+                          store=SimpleNamespace(records_inline=False))
+    monkeypatch.setattr(execution, "execution_values", lambda row: {})  # (a row of the columns read here only)
+    market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"))
+    arb = ArbExecutions("arb", settings(hedge="ioc"), ctx, market, lambda: None, lambda ex: None)
+    arb._save = lambda ex, columns=None: ex.sync_row()
+    [ex] = asyncio.run(arb.recover())
+    assert read_on_the_loop == []
+    # (SOL is this market's base: its fee counts at the leg's price)
+    assert row.state == "done" and row.realized_pnl == D(152) - D(150) - D("0.3") - sol_fee * D(152)

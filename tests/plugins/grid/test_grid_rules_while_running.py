@@ -99,3 +99,45 @@ async def test_a_lot_below_the_new_lot_size_is_left_unsold_not_offered_over_and_
     assert grid.status()["slots"] == "3 free / 0 pending / 0 locked"
     alerts = rules_alerts(ctx)
     assert len(alerts) == 1 and "order_size 0.075 rounds to 0.0" in alerts[0] and "no new buys" in alerts[0], alerts
+
+
+async def test_a_higher_minimum_order_value_stops_the_buys_once_until_they_fit_again(make_grid, ctx):
+    """Only the venue's min_notional changed (tick and lot as before): the grid kept the new rules but did nothing
+    until its next layout, so every buy went out to be refused each retry_after_s. It is followed as a tick or lot
+    change is: one alert, no buy while 1 BTC at the lowest level (100) is worth less than the minimum, and buys again
+    once the minimum fits."""
+    grid = await make_grid(**GEOMETRIC)
+    grid.on_market(ctx.book("124.99", "125.01"))  # slot 0's buy rests at 100
+    ctx.finish(grid, "g-0-1", OrderStatus.CANCELLED)  # (cancelled by hand): free again
+    change_rules(ctx, min_notional=D(500))
+    await grid.reconcile()
+    await grid.reconcile()
+    alerts = rules_alerts(ctx)
+    assert len(alerts) == 1, ctx.alerts
+    assert "min notional 5 -> 500" in alerts[0] and "no new buys" in alerts[0], alerts
+    ctx.clock.advance(30)
+    grid.on_market(ctx.book("125", "125.1"))
+    assert ctx.submitted_ids() == ["g-0-1"]  # nothing sent to be refused
+    change_rules(ctx, min_notional=D(50))  # fits again
+    await grid.reconcile()
+    assert len(rules_alerts(ctx)) == 2
+    grid.on_market(ctx.book("125", "125.1"))
+    assert (ctx.last().client_order_id, ctx.last().side, ctx.last().price) == ("g-0-2", Side.BUY, D(100))
+
+
+async def test_a_higher_minimum_quantity_stops_the_buys_once(make_grid, ctx):
+    """Only min_qty changed, above the order size: one alert, no buy sent to be refused."""
+    grid = await make_grid(**GEOMETRIC)
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.finish(grid, "g-0-1", OrderStatus.CANCELLED)
+    change_rules(ctx, min_qty=D(2))
+    ctx.clock.advance(30)
+    grid.on_market(ctx.book("125", "125.1"))
+    assert ctx.last().client_order_id == "g-0-2"  # sent before the change is read: refused by the venue
+    ctx.finish(grid, "g-0-2", OrderStatus.REJECTED, "order size below the minimum of 2")
+    await grid.reconcile()
+    alerts = rules_alerts(ctx)
+    assert len(alerts) == 1 and "min qty 0.001 -> 2" in alerts[0] and "no new buys" in alerts[0], ctx.alerts
+    ctx.clock.advance(30)
+    grid.on_market(ctx.book("125", "125.1"))
+    assert ctx.submitted_ids() == ["g-0-1", "g-0-2"]

@@ -1,0 +1,100 @@
+"""The grid reads no order from the store on the event loop where a read is a round trip (PostgreSQL): a slot's order
+the executor no longer holds (a previous run's, or one whose end the grid missed and the executor has forgotten) is
+read on the store writer's thread, so a server stopped with SIGSTOP (ARBOT_TEST_DB_URL) holds the grid, not the
+loop."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from bot import writer
+from bot.domain import BookUpdate, OrderStatus
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.pg_stop import stopped_server
+from tests.helpers.waiting import wait_for
+from tests.plugins.grid.test_grid_strategy import HOST_CONFIG
+from tests.test_store_off_loop import MAX_LAG_S, LagMeter
+
+D = Decimal
+STOPPED_S = 2.0
+
+
+@pytest.fixture
+def postgresql(db_url, monkeypatch):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL server stopped with SIGSTOP (ARBOT_TEST_DB_URL)")
+    monkeypatch.setattr(writer, "WRITE_STALL_S", 30.0)  # the stall alarm is not what these tests look at
+
+
+async def test_a_reconcile_reads_a_slots_forgotten_order_off_the_loop(make_bot, postgresql, monkeypatch):
+    """Slot 0's buy was cancelled while the grid missed its end, and the executor has since forgotten the order
+    (beyond the latest it keeps): the grid's reconcile read it with ``ctx.order``, on the loop, and a stopped server
+    held the loop until it answered. It reads it with ``ctx.look_up_order`` now: the loop goes on, and the slot is
+    settled (free, a new buy) once the server answers."""
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(HOST_CONFIG, extra=[("venue", venue_plugin)])
+    grid, venue = bot.strategies["g"], bot.exchanges["v"]
+    bot.bus.publish(BookUpdate("v", "BTC/USD", ((D("124.99"), D(1)),), ((D("125.01"), D(1)),), 1))
+    await wait_for(lambda: len(venue.orders) == 3, what="the three buys below the market")
+    cid = f"g-{bot.executor.id_epoch}.0-1"
+    with monkeypatch.context() as missed:
+        missed.setattr(grid, "on_order_update", lambda update: None)  # the grid misses the buy's end
+        bot.executor.cancel(cid)
+        await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.CANCELLED, what="the buy cancelled")
+        assert await bot.executor.flush()
+    bot.executor._written.pop(cid)  # forgotten: older than the latest orders the executor keeps
+    assert grid.ctx.held_order(cid) is None and grid._slots[0].order_id == cid
+    with LagMeter() as lag, stopped_server(bot.store.engine, max_s=STOPPED_S + 2) as server:
+        await asyncio.sleep(0.05)  # the meter runs
+        reconciling = asyncio.ensure_future(grid.reconcile())
+        for _ in range(round(STOPPED_S / 0.05)):  # the server stays stopped meanwhile; the meter measures
+            await asyncio.sleep(0.05)
+        waited = not reconciling.done()  # it waits for the store
+        server.resume()
+        await asyncio.wait_for(reconciling, 10)
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert waited
+    assert grid._slots[0].order_id != cid
+
+
+async def test_a_start_reads_its_slots_orders_of_a_previous_run_off_the_loop(make_bot, postgresql, monkeypatch):
+    """A grid starting with a slot whose order only the store holds (it ended while the bot was down, or its end was
+    missed): start read that order with ``ctx.order`` on the loop, once per call (the slot's settling, its fills'
+    check, its sells' reprices). It reads the slots' orders the executor does not hold in one call on the store
+    writer's thread now, and settles the slot from it as before."""
+    import threading
+
+    from sqlalchemy import event
+
+    from plugins.grid.strategy import GridStrategy
+
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(HOST_CONFIG, extra=[("venue", venue_plugin)])
+    grid, venue = bot.strategies["g"], bot.exchanges["v"]
+    bot.bus.publish(BookUpdate("v", "BTC/USD", ((D("124.99"), D(1)),), ((D("125.01"), D(1)),), 1))
+    await wait_for(lambda: len(venue.orders) == 3, what="the three buys below the market")
+    cid = f"g-{bot.executor.id_epoch}.0-1"
+    with monkeypatch.context() as missed:
+        missed.setattr(grid, "on_order_update", lambda update: None)  # the grid misses the buy's end
+        bot.executor.cancel(cid)
+        await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.CANCELLED, what="the buy cancelled")
+        assert await bot.executor.flush()
+    bot.executor._written.pop(cid)  # the previous run's: the executor does not hold it
+    loop_thread, on_loop = threading.current_thread(), []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if threading.current_thread() is loop_thread and "orders.client_order_id =" in statement:
+            on_loop.append(parameters)
+
+    event.listen(bot.store.engine, "before_cursor_execute", before)
+    try:
+        again = GridStrategy("g", grid.settings, grid.ctx)  # the grid started anew on the same store
+        await again.start()
+    finally:
+        event.remove(bot.store.engine, "before_cursor_execute", before)
+    assert on_loop == []
+    assert again._slots[0].order_id is None and again._slots[0].state.value == "free"
