@@ -40,7 +40,7 @@ from bot.api import (
     UnknownOutcome,
 )
 
-from .planner import Need, Proposal, needs, plan
+from .planner import Need, Proposal, money_text, needs, plan
 from .settings import RebalanceSettings
 
 DAY_NS = 86_400 * 1_000_000_000
@@ -210,8 +210,9 @@ class RebalanceService(Service[RebalanceSettings]):
                 if key not in self._failing:
                     self._failing.add(key)
                     self.ctx.alert(AlertLevel.ERROR if isinstance(exc, PermanentError) else AlertLevel.WARNING,
-                                   "rebalance", f"rebalance needed but it cannot be sent: {proposal.amount} "
-                                   f"{proposal.asset} {proposal.source} -> {proposal.destination}: {exc}")
+                                   "rebalance", "rebalance needed but it cannot be sent: "
+                                   f"{money_text(proposal.amount, proposal.asset)} {proposal.source} -> "
+                                   f"{proposal.destination}: {exc}")
                 continue
             self._failing.discard(key)
             proposals.append(proposal)
@@ -280,8 +281,8 @@ class RebalanceService(Service[RebalanceSettings]):
                                 expected_s=proposal.terms.expected_s)
             await self._save(transfer)
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
-                           f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination} "
-                           f"({proposal.costs()})")
+                           f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> "
+                           f"{transfer.destination} ({proposal.costs()})")
             return await self._withdraw(source, transfer)
 
     async def _limited(self, proposal: Proposal, replan: Callable[..., Proposal | None]
@@ -387,8 +388,9 @@ class RebalanceService(Service[RebalanceSettings]):
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
-                           f"{transfer.amount} {transfer.asset} reached {transfer.destination} (fees "
-                           f"{transfer.fee} {transfer.asset} in all: what it keeps of a deposit is not on it)")
+                           f"{money_text(transfer.amount, transfer.asset)} reached {transfer.destination} (fees "
+                           f"{money_text(transfer.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
+                           "it)")
 
     def _alert_late(self, transfer: Transfer) -> None:
         """Alert (WARNING, once per run) a transfer not credited :data:`LATE_FACTOR` times its expected time after its
@@ -399,10 +401,11 @@ class RebalanceService(Service[RebalanceSettings]):
                 or age_ns <= LATE_FACTOR * transfer.expected_s * 1_000_000_000):
             return
         self._late.add(transfer.transfer_id)
-        self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.amount} "
-                       f"{transfer.asset} {transfer.source} -> {transfer.destination} (reference "
-                       f"{transfer.venue_ref or 'unknown'}) is not credited after {age_ns // 1_000_000_000} s, "
-                       f"expected within {transfer.expected_s:g}s; still followed", transfer=transfer.transfer_id)
+        self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: "
+                       f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> {transfer.destination} "
+                       f"(reference {transfer.venue_ref or 'unknown'}) is not credited after "
+                       f"{age_ns // 1_000_000_000} s, expected within {transfer.expected_s:g}s; still followed",
+                       transfer=transfer.transfer_id)
 
     def _alert_overdue(self, transfer: Transfer) -> None:
         """Alert, once per run, a transfer sent and not credited ``overdue_after_s`` after its intent: funds that left
@@ -412,8 +415,9 @@ class RebalanceService(Service[RebalanceSettings]):
         if transfer.transfer_id in self._overdue or age_ns < self.settings.overdue_after_s * 1_000_000_000:
             return
         self._overdue.add(transfer.transfer_id)
-        self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id}: {transfer.amount} "
-                       f"{transfer.asset} {transfer.source} -> {transfer.destination} left {transfer.source} "
+        self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id}: "
+                       f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> {transfer.destination} "
+                       f"left {transfer.source} "
                        f"(reference {transfer.venue_ref or 'unknown'}) and is not credited by {transfer.destination} "
                        f"after {age_ns // 60_000_000_000} min (overdue_after_s {self.settings.overdue_after_s:g} s); "
                        f"check the deposit at {transfer.destination} (address {transfer.address}); it is still "
