@@ -52,15 +52,6 @@ LATE_FACTOR = 2
 alerted (WARNING, once per run): stuck, not merely slow."""
 
 
-def duration_text(seconds: float) -> str:
-    """A duration as ``/status`` words a transfer's age (``bot.report.age_text``, not in the public API)."""
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
 def is_late(transfer: Transfer, now_ns: int) -> bool:
     """Not credited within its expected time (False when that is not known: stored before 0012)."""
     return transfer.expected_s is not None and now_ns - transfer.created_ns > transfer.expected_s * 1e9
@@ -70,8 +61,15 @@ def expected_text(transfer: Transfer, now_ns: int) -> str:
     """``/rebalance``'s words for when a transfer should be credited, flagged once past it ("" when not known)."""
     if transfer.expected_s is None:
         return ""
-    return f"; expected within {duration_text(transfer.expected_s)}" + (": OVERDUE" if is_late(transfer, now_ns)
-                                                                        else "")
+    from bot.api.ledger import age_text  # the host's report: with the command, not when `arbot plugins` loads this
+
+    return f"; expected within {age_text(seconds_ns(transfer.expected_s))}" + (
+        ": OVERDUE" if is_late(transfer, now_ns) else "")
+
+
+def seconds_ns(seconds: float) -> int:
+    """``seconds`` in nanoseconds, as :func:`bot.api.ledger.age_text` takes a duration."""
+    return round(seconds * 1_000_000_000)
 
 
 class RebalanceService(Service[RebalanceSettings]):
@@ -144,9 +142,11 @@ class RebalanceService(Service[RebalanceSettings]):
         late = [t for t in self.ctx.store.transfers(OPEN) if is_late(t, now)]
         if not late:
             return {}
+        from bot.api.ledger import age_text
+
         return {"late transfers": "; ".join(
-            f"{t.transfer_id}: {duration_text((now - t.created_ns) / 1e9)} old, expected within "
-            f"{duration_text(t.expected_s or 0)}" for t in late)}
+            f"{t.transfer_id}: {age_text(now - t.created_ns)} old, expected within "
+            f"{age_text(seconds_ns(t.expected_s or 0))}" for t in late)}
 
     def _venue(self, name: str) -> TransferVenue | None:
         venue = self.ctx.operator.exchanges.get(name)
