@@ -6,7 +6,8 @@ command or service gets the bot's ledger from ``operator.ledger()``; a risk chec
 books its own fills keeps a :class:`Position` (``apply_fill(fill, closes)``). Figures are exact
 Decimals; :func:`money`, :func:`amount`, :func:`signed_money`, :func:`price` and :func:`qty` round
 them for people only; :func:`fees_text` and :func:`transfer_text` word a strategy's fees and a transfer on its
-way as the host's ``/status`` and ``arbot report`` do.
+way as the host's ``/status`` and ``arbot report`` do, :func:`age_text` a duration (a transfer's age, its expected
+time).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
         steps,
         totals,
     )
-    from ..report import fees_text, transfer_text
+    from ..report import age_text, fees_text, transfer_text
     from ..units import amount, money, moneys, price, qty, signed_money, significant
 
 _LEDGER = ("EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
@@ -48,10 +49,10 @@ _LEDGER = ("EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Posit
            "totals")
 _UNITS = ("amount", "money", "moneys", "price", "qty", "signed_money", "significant")
 _WHERE = {**dict.fromkeys(_LEDGER, "bot.ledger"), **dict.fromkeys(_UNITS, "bot.units"),
-          **dict.fromkeys(("fees_text", "transfer_text"), "bot.report")}
+          **dict.fromkeys(("age_text", "fees_text", "transfer_text"), "bot.report")}
 __all__ = [
     "EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
-    "TimeOrderedPosition", "amount", "fees_text",
+    "TimeOrderedPosition", "age_text", "amount", "fees_text",
     "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "money", "moneys", "net_after_transfer_costs",
     "next_day_start_ns",
     "period_start_ns", "price", "pnl_curves", "predicted_for_filled", "prediction_error", "qty", "signed_money",

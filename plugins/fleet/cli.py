@@ -165,6 +165,8 @@ def transfer_lines(status: dict[str, Any], heard_ago_ns: int) -> tuple[list[str]
         return ["transfers could not be read (its store failing)"], 0
     if not transfers:
         return ["no transfers on their way"], 0
+    from bot.api.ledger import age_text  # the host's report: when `arbot fleet` runs, not when `arbot --help` loads
+
     lines, overdue = [], 0
     for t in transfers:
         if not isinstance(t, dict):
@@ -184,17 +186,6 @@ def transfer_lines(status: dict[str, Any], heard_ago_ns: int) -> tuple[list[str]
     if _ns(more) and more > len(transfers):
         lines.append(f"({more - len(transfers)} more not in the status)")
     return lines, overdue
-
-
-def age_text(ns: int) -> str:
-    """A duration as ``/status`` words a transfer's age: seconds below 2 minutes, minutes below 2 hours, then
-    hours (``bot.report.age_text``, which the public API does not export)."""
-    seconds = ns / 1e9
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
 
 
 def print_transfers(bots: list[str], found: Discovered) -> int:

@@ -48,8 +48,11 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     transfer = await service.confirm(args[0])
     if transfer is None:
         return Reply(f"No proposal {args[0]} (see /rebalance)", ok=False)
+    from .planner import money_text
+
     return Reply(f"Transfer {transfer.transfer_id}: {transfer.status.value}",
-                 text=f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination}",
+                 text=f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> "
+                      f"{transfer.destination}",
                  ok=transfer.status is not TransferStatus.FAILED)
 
 

@@ -17,14 +17,29 @@ Pure functions: the service feeds them balances, terms and the destination's dep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal
 from typing import Any
 
 from bot.api import ZERO, TransferTerms, split_symbol
+from bot.api.ledger import amount as shown_amount
 
 HALF = Decimal("0.5")
 QUANTUM = Decimal("0.000001")
 """Proposed amounts are rounded down to this (SOL has 9 decimals, USDC 6)."""
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Trims trailing zeros and never rounds (``Decimal.normalize`` alone rounds to 28 digits)."""
+
+
+def amount_text(value: Decimal, asset: str) -> str:
+    """``value`` of ``asset`` as the host shows money (:func:`bot.api.ledger.amount`: trailing zeros trimmed, a
+    stablecoin in cents) when that is exact, else every digit of it: what an admin confirms is what is sent."""
+    shown = shown_amount(value, asset)
+    return shown if Decimal(shown) == value else format(value.normalize(_EXACT), "f")
+
+
+def money_text(value: Decimal, asset: str) -> str:
+    """:func:`amount_text` with its unit: ``4.02 SOL``."""
+    return f"{amount_text(value, asset)} {asset}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,22 +78,26 @@ class Proposal:
 
     def costs(self) -> str:
         t = self.terms
-        network = f"network fee {t.network_fee} {t.network_fee_asset}, " if t.network_fee else ""
-        deposit = f"deposit fee {self.deposit_fee} {self.asset} at {self.destination}, " if self.deposit_fee else ""
-        return (f"withdrawal fee {t.fee} {self.asset} (minimum {t.minimum}), {deposit}{network}"
+        network = (f"network fee {amount_text(t.network_fee, t.network_fee_asset)} {t.network_fee_asset}, "
+                   if t.network_fee else "")
+        deposit = (f"deposit fee {amount_text(self.deposit_fee, self.asset)} {self.asset} at {self.destination}, "
+                   if self.deposit_fee else "")
+        return (f"withdrawal fee {amount_text(t.fee, self.asset)} {self.asset} (minimum "
+                f"{amount_text(t.minimum, self.asset)}), {deposit}{network}"
                 f"expected in ~{t.expected_s:g} s")
 
     def describe(self) -> str:
         short = self.shortfall()
         rounding = max(self.terms.step, QUANTUM)  # the amount is rounded down to whole steps: not worth a word
         if not self.limited_by and short > rounding:  # the deposit fee was asked again and grew since the plan
-            why = f"{self.destination}'s deposit fee {self.deposit_fee} {self.asset}"
+            why = f"{self.destination}'s deposit fee {amount_text(self.deposit_fee, self.asset)} {self.asset}"
         else:
             why = self.limited_by
-        falls = (f"; {self.destination} ends {short.normalize():f} {self.asset} short of its target ({why})"
+        falls = (f"; {self.destination} ends {amount_text(short, self.asset)} {self.asset} short of its target ({why})"
                  if short > rounding or (short > 0 and self.limited_by) else "")
-        return (f"{self.destination} holds {self.share:.0%} of {self.total} {self.asset} (target 50%): move "
-                f"{self.amount} {self.asset} {self.source} -> {self.destination}{falls}; {self.costs()}")
+        return (f"{self.destination} holds {self.share:.0%} of {amount_text(self.total, self.asset)} {self.asset} "
+                f"(target 50%): move {amount_text(self.amount, self.asset)} {self.asset} {self.source} -> "
+                f"{self.destination}{falls}; {self.costs()}")
 
 
 def needs(strategies: dict[str, Any]) -> list[Need]:

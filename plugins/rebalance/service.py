@@ -8,7 +8,8 @@ refusal would fail again every round). Sending is: store the transfer as PLANNED
 anything leaves), ask the source venue to withdraw, store SENT with the venue's reference; then
 every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
 alerted; a transfer keeps its source's expected time (``expected_s``), and one not credited twice that long after
-its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it (ERROR). On start, a PLANNED
+its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it (ERROR): once per transfer, across
+restarts (the store's ``bot_state`` keeps what was said of each transfer on its way). On start, a PLANNED
 transfer is looked up at its source first (a crash may have come after the withdrawal left): found, it becomes
 SENT with the source's reference for it; not found, it is sent then. A venue that takes the transfer id as an
 idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -40,7 +42,7 @@ from bot.api import (
     UnknownOutcome,
 )
 
-from .planner import Need, Proposal, needs, plan
+from .planner import Need, Proposal, money_text, needs, plan
 from .settings import RebalanceSettings
 
 DAY_NS = 86_400 * 1_000_000_000
@@ -49,16 +51,7 @@ SIZING_ROUNDS = 3
 OPEN = [TransferStatus.PLANNED, TransferStatus.SENT]
 LATE_FACTOR = 2
 """A transfer not credited this many times its expected time (:attr:`Transfer.expected_s`) after its intent is
-alerted (WARNING, once per run): stuck, not merely slow."""
-
-
-def duration_text(seconds: float) -> str:
-    """A duration as ``/status`` words a transfer's age (``bot.report.age_text``, not in the public API)."""
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
+alerted (WARNING, once per transfer, across restarts): stuck, not merely slow."""
 
 
 def is_late(transfer: Transfer, now_ns: int) -> bool:
@@ -70,8 +63,15 @@ def expected_text(transfer: Transfer, now_ns: int) -> str:
     """``/rebalance``'s words for when a transfer should be credited, flagged once past it ("" when not known)."""
     if transfer.expected_s is None:
         return ""
-    return f"; expected within {duration_text(transfer.expected_s)}" + (": OVERDUE" if is_late(transfer, now_ns)
-                                                                        else "")
+    from bot.api.ledger import age_text  # the host's report: with the command, not when `arbot plugins` loads this
+
+    return f"; expected within {age_text(seconds_ns(transfer.expected_s))}" + (
+        ": OVERDUE" if is_late(transfer, now_ns) else "")
+
+
+def seconds_ns(seconds: float) -> int:
+    """``seconds`` in nanoseconds, as :func:`bot.api.ledger.age_text` takes a duration."""
+    return round(seconds * 1_000_000_000)
 
 
 class RebalanceService(Service[RebalanceSettings]):
@@ -89,10 +89,9 @@ class RebalanceService(Service[RebalanceSettings]):
         self._lock = asyncio.Lock()
         self._failing: set[tuple[str, str, str]] = set()
         """(asset, source, destination) of needed transfers that could not be priced or sent, alerted once."""
-        self._overdue: set[str] = set()
-        """Transfers alerted as not credited in time (``overdue_after_s``), this run."""
-        self._late: set[str] = set()
-        """Transfers alerted as not credited twice their expected time (:data:`LATE_FACTOR`), this run."""
+        self._said: dict[str, set[str]] | None = None
+        """What was alerted of each transfer on its way ("late", "overdue"), in this run or one before it (kept in
+        the store's ``bot_state``: :meth:`_alert_once`); None until read."""
         self.checks = 0
         self._started_ns = 0
         self._round_fees: dict[tuple[str, str, Decimal], Decimal] | None = None
@@ -144,9 +143,11 @@ class RebalanceService(Service[RebalanceSettings]):
         late = [t for t in self.ctx.store.transfers(OPEN) if is_late(t, now)]
         if not late:
             return {}
+        from bot.api.ledger import age_text
+
         return {"late transfers": "; ".join(
-            f"{t.transfer_id}: {duration_text((now - t.created_ns) / 1e9)} old, expected within "
-            f"{duration_text(t.expected_s or 0)}" for t in late)}
+            f"{t.transfer_id}: {age_text(now - t.created_ns)} old, expected within "
+            f"{age_text(seconds_ns(t.expected_s or 0))}" for t in late)}
 
     def _venue(self, name: str) -> TransferVenue | None:
         venue = self.ctx.operator.exchanges.get(name)
@@ -210,8 +211,9 @@ class RebalanceService(Service[RebalanceSettings]):
                 if key not in self._failing:
                     self._failing.add(key)
                     self.ctx.alert(AlertLevel.ERROR if isinstance(exc, PermanentError) else AlertLevel.WARNING,
-                                   "rebalance", f"rebalance needed but it cannot be sent: {proposal.amount} "
-                                   f"{proposal.asset} {proposal.source} -> {proposal.destination}: {exc}")
+                                   "rebalance", "rebalance needed but it cannot be sent: "
+                                   f"{money_text(proposal.amount, proposal.asset)} {proposal.source} -> "
+                                   f"{proposal.destination}: {exc}")
                 continue
             self._failing.discard(key)
             proposals.append(proposal)
@@ -280,8 +282,8 @@ class RebalanceService(Service[RebalanceSettings]):
                                 expected_s=proposal.terms.expected_s)
             await self._save(transfer)
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
-                           f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination} "
-                           f"({proposal.costs()})")
+                           f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> "
+                           f"{transfer.destination} ({proposal.costs()})")
             return await self._withdraw(source, transfer)
 
     async def _limited(self, proposal: Proposal, replan: Callable[..., Proposal | None]
@@ -387,37 +389,70 @@ class RebalanceService(Service[RebalanceSettings]):
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
-                           f"{transfer.amount} {transfer.asset} reached {transfer.destination} (fees "
-                           f"{transfer.fee} {transfer.asset} in all: what it keeps of a deposit is not on it)")
+                           f"{money_text(transfer.amount, transfer.asset)} reached {transfer.destination} (fees "
+                           f"{money_text(transfer.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
+                           "it)")
 
     def _alert_late(self, transfer: Transfer) -> None:
-        """Alert (WARNING, once per run) a transfer not credited :data:`LATE_FACTOR` times its expected time after its
-        intent: stuck well before ``overdue_after_s`` says so. A transfer without an expected time (stored before
-        0012) is left to ``overdue_after_s``."""
+        """Alert (WARNING, once per transfer: :meth:`_alert_once`) a transfer not credited :data:`LATE_FACTOR` times
+        its expected time after its intent: stuck well before ``overdue_after_s`` says so. A transfer without an
+        expected time (stored before 0012) is left to ``overdue_after_s``."""
         age_ns = self.ctx.clock.time_ns() - transfer.created_ns
-        if (transfer.expected_s is None or transfer.transfer_id in self._late
-                or age_ns <= LATE_FACTOR * transfer.expected_s * 1_000_000_000):
+        if transfer.expected_s is None or age_ns <= LATE_FACTOR * transfer.expected_s * 1_000_000_000:
             return
-        self._late.add(transfer.transfer_id)
-        self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.amount} "
-                       f"{transfer.asset} {transfer.source} -> {transfer.destination} (reference "
-                       f"{transfer.venue_ref or 'unknown'}) is not credited after {age_ns // 1_000_000_000} s, "
-                       f"expected within {transfer.expected_s:g}s; still followed", transfer=transfer.transfer_id)
+        self._alert_once(transfer, "late", AlertLevel.WARNING, f"transfer {transfer.transfer_id}: "
+                         f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> {transfer.destination} "
+                         f"(reference {transfer.venue_ref or 'unknown'}) is not credited after "
+                         f"{age_ns // 1_000_000_000} s, expected within {transfer.expected_s:g}s; still followed")
 
     def _alert_overdue(self, transfer: Transfer) -> None:
-        """Alert, once per run, a transfer sent and not credited ``overdue_after_s`` after its intent: funds that left
-        a venue and have not arrived are never a silent hole (a deposit the destination holds back, an address that
-        is not the destination's)."""
+        """Alert (ERROR, once per transfer: :meth:`_alert_once`) a transfer sent and not credited ``overdue_after_s``
+        after its intent: funds that left a venue and have not arrived are never a silent hole (a deposit the
+        destination holds back, an address that is not the destination's)."""
         age_ns = self.ctx.clock.time_ns() - transfer.created_ns
-        if transfer.transfer_id in self._overdue or age_ns < self.settings.overdue_after_s * 1_000_000_000:
+        if age_ns < self.settings.overdue_after_s * 1_000_000_000:
             return
-        self._overdue.add(transfer.transfer_id)
-        self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id}: {transfer.amount} "
-                       f"{transfer.asset} {transfer.source} -> {transfer.destination} left {transfer.source} "
-                       f"(reference {transfer.venue_ref or 'unknown'}) and is not credited by {transfer.destination} "
-                       f"after {age_ns // 60_000_000_000} min (overdue_after_s {self.settings.overdue_after_s:g} s); "
-                       f"check the deposit at {transfer.destination} (address {transfer.address}); it is still "
-                       "followed", transfer=transfer.transfer_id)
+        self._alert_once(transfer, "overdue", AlertLevel.ERROR, f"transfer {transfer.transfer_id}: "
+                         f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> {transfer.destination} "
+                         f"left {transfer.source} (reference {transfer.venue_ref or 'unknown'}) and is not credited "
+                         f"by {transfer.destination} after {age_ns // 60_000_000_000} min (overdue_after_s "
+                         f"{self.settings.overdue_after_s:g} s); check the deposit at {transfer.destination} (address "
+                         f"{transfer.address}); it is still followed")
+
+    @property
+    def _said_key(self) -> str:
+        return f"{self.name}:alerted"
+
+    def _alert_once(self, transfer: Transfer, kind: str, level: AlertLevel, message: str) -> None:
+        """Alert ``message`` unless ``kind`` was alerted of ``transfer`` already, in this run or one before it: the
+        store's ``bot_state`` keeps, for each transfer on its way, what was said of it (those that ended are left
+        out at the next write). Alerted, then recorded: a crash between the two says it twice, never not
+        at all."""
+        if self._said is None:
+            self._said = self._read_said()
+        if kind in self._said.get(transfer.transfer_id, ()):
+            return
+        self.ctx.alert(level, "rebalance", message, transfer=transfer.transfer_id)
+        self._said.setdefault(transfer.transfer_id, set()).add(kind)
+        try:
+            on_way = {t.transfer_id for t in self.ctx.store.transfers(OPEN)}
+            self._said = {tid: kinds for tid, kinds in self._said.items() if tid in on_way}
+            kept = {tid: sorted(kinds) for tid, kinds in self._said.items()}
+            self.ctx.store.set_state(self._said_key, json.dumps(kept, sort_keys=True), self.ctx.clock.time_ns())
+        except Exception:  # said once in this run all the same; a restart would say it again
+            self.ctx.log.exception("rebalance: could not record that transfer %s was alerted as %s",
+                                   transfer.transfer_id, kind)
+
+    def _read_said(self) -> dict[str, set[str]]:
+        """What earlier runs alerted of the transfers on their way (empty when unreadable: said again, not lost)."""
+        try:
+            text = self.ctx.store.get_state(self._said_key)
+            kept = json.loads(text) if text else {}
+            return {str(tid): {str(kind) for kind in kinds} for tid, kinds in kept.items()}
+        except Exception:
+            self.ctx.log.exception("rebalance: what was alerted of the transfers on their way could not be read; "
+                                   "a late or overdue one is alerted again")
+            return {}
 
     async def _resume(self) -> None:
         """Settle every PLANNED transfer against its source: after a restart before anything new, and while

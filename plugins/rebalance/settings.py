@@ -34,7 +34,7 @@ class RebalanceSettings:
     track_every_s: float = option(5.0, ge=0.1, le=86_400, help="how often a transfer on its way is checked")
     overdue_after_s: float = option(
         3600.0, ge=1, le=30 * 86_400, help="a transfer the destination has not credited this long after its intent "
-        "is alerted (ERROR, once per run) and still followed")
+        "is alerted (ERROR, once per transfer, restarts too) and still followed")
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

@@ -130,6 +130,11 @@ class WebServer:
         self.endpoints = Endpoints(self)
         self.routes: list[Route] = self.endpoints.routes()
         self.refused_connections = 0
+        self._client_of_connection: dict[Any, str | None] = {}
+        """Each open connection's client (by its aiohttp request handler), as ``max_connections_per_address`` counts
+        it: its peer, or for a trusted proxy's the client its first request names; None until that request."""
+        self._open_from: dict[str, int] = {}
+        """Open connections per client."""
         self._audit: list[AuditEntry] = []
         self._audit_wakeup = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -162,38 +167,55 @@ class WebServer:
 
     def _cap_connections(self, server: web.Server) -> None:
         """Close a connection at once when ``max_connections`` are open, or ``max_connections_per_address`` from its
-        address (aiohttp has no cap of its own): one client, a stranger sending nothing included, cannot hold every
-        connection and keep the others out."""
+        client (aiohttp has no cap of its own): one client, a stranger sending nothing included, cannot hold every
+        connection and keep the others out. A trusted proxy's connection carries a client its request names: it is
+        counted under that client when the request arrives (:meth:`_count_proxied`), in ``max_connections`` alone
+        until then."""
         accept, lost = server.connection_made, server.connection_lost
-        limit, per_address = self.settings.max_connections, self.settings.max_connections_per_address
-        address_of: dict[Any, str] = {}
-        open_from: dict[str, int] = {}
+        limit = self.settings.max_connections
 
         def connection_made(handler: Any, transport: asyncio.Transport) -> None:
             accept(handler, transport)
             peer = transport.get_extra_info("peername")
             address, proxy = self.clients.peer(str(peer[0]) if isinstance(peer, tuple) and peer else None)
-            if proxy:  # a trusted proxy's connections carry every client behind it: only max_connections holds
-                if len(server.connections) > limit:
-                    self.refused_connections += 1
-                    transport.abort()
-                return
-            address_of[handler] = address
-            open_from[address] = open_from.get(address, 0) + 1
-            if len(server.connections) > limit or open_from[address] > per_address:
+            if proxy:
+                self._client_of_connection[handler] = None
+                refused = len(server.connections) > limit
+            else:
+                refused = len(server.connections) > limit or not self._count_under(handler, address)
+            if refused:
                 self.refused_connections += 1
                 transport.abort()
 
         def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
-            address = address_of.pop(handler, None)
-            if address is not None:
-                open_from[address] -= 1
-                if not open_from[address]:
-                    del open_from[address]
+            client = self._client_of_connection.pop(handler, None)
+            if client is not None:
+                self._open_from[client] -= 1
+                if not self._open_from[client]:
+                    del self._open_from[client]
             lost(handler, exc)
 
         server.connection_made = connection_made  # type: ignore[method-assign]
         server.connection_lost = connection_lost  # type: ignore[method-assign]
+
+    def _count_under(self, handler: Any, client: str) -> bool:
+        """Count the connection of ``handler`` under ``client``; False when that takes the client past
+        ``max_connections_per_address`` (the connection is closed, and forgotten when it is lost)."""
+        self._client_of_connection[handler] = client
+        self._open_from[client] = self._open_from.get(client, 0) + 1
+        return self._open_from[client] <= self.settings.max_connections_per_address
+
+    def _count_proxied(self, request: web.Request) -> bool:
+        """Count a trusted proxy's connection under the client its first request names (:meth:`client_of`); False
+        when that client has ``max_connections_per_address`` open already: the request is refused and the
+        connection closed, as a direct client's one too many is."""
+        handler = request.protocol
+        if handler not in self._client_of_connection or self._client_of_connection[handler] is not None:
+            return True  # a direct connection, counted when made, or a proxied one counted at its first request
+        if self._count_under(handler, self.client_of(request)):
+            return True
+        self.refused_connections += 1
+        return False
 
     def client_of(self, request: web.Request) -> str:
         """The client a request is counted against: its peer's address (an IPv6 one's /64), or behind one of
@@ -275,7 +297,10 @@ class WebServer:
         """Every answer passes here: errors become ``{"error": ...}``, the security headers are added, and a JSON
         or CSV body is served with every known secret masked (an exception's text quoting a request with its
         key, a plugin's error): the one place no endpoint can forget."""
+        within_cap = self._count_proxied(request)
         try:
+            if not within_cap:
+                raise ApiError(429, "too many connections open from this client (max_connections_per_address)")
             response = await handler(request)
         except ApiError as exc:
             response = error_response(exc.status, exc.message, exc.headers)
@@ -287,6 +312,8 @@ class WebServer:
             for key, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(key, value)
             _mask_secrets(response)
+        if not within_cap:
+            response.force_close()
         return response
 
     def _authenticate(self, request: web.Request) -> tuple[User, bool, bytes]:

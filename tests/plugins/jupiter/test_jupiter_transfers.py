@@ -125,7 +125,7 @@ async def test_a_token_transfer_that_creates_the_destinations_account_costs_its_
     assert sent.status is TransferStatus.SENT
     assert sent.network_fee == Decimal(5000 + rent).scaleb(-9) == Decimal("0.00204428")
     assert [t.network_fee for t in ex.ctx.store.transfers() if t.transfer_id == sent.transfer_id] == [sent.network_fee]
-    assert "network fee 0.002044280 SOL" in alerts[0]
+    assert "network fee 0.00204428 SOL" in alerts[0]
     ata = associated_token_account(Pubkey.from_string(KRAKEN_DEPOSIT), Pubkey.from_string(USDC))
     node.put_account(str(ata), bytes(165), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", lamports=rent)
     again = await service.send(proposal)

@@ -67,7 +67,7 @@ async def test_krakens_deposit_limit_caps_the_move_and_the_proposal_names_it(kra
     assert proposal.limited_by == "kraken's deposit limit 4 SOL"
     [(level, message)] = alerts
     assert level is AlertLevel.WARNING and "rebalance proposal 1" in message
-    assert f"move {proposal.amount} SOL wallet -> kraken; kraken ends 26 SOL short of its target (kraken's " \
+    assert "move 4.02 SOL wallet -> kraken; kraken ends 26 SOL short of its target (kraken's " \
            "deposit limit 4 SOL)" in message, message
 
     auto, wallet, alerts = rebalancer(bot, kraken, "auto")

@@ -11,7 +11,7 @@ import pytest_asyncio
 from aiohttp import ClientSession
 
 from bot.api.kit import ClientAddresses
-from bot.api.testing import build_bot
+from bot.api.testing import build_bot, wait_for
 from plugins.web import running_server
 from plugins.web.settings import WebSettings
 
@@ -108,18 +108,42 @@ async def test_clients_behind_the_trusted_proxy_each_have_their_own_limit(proxie
         assert r.status == 200
 
 
+async def proxied_get(port: int, client: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+    """A keep-alive connection through the proxy with one request for ``client``: (its streams, the status line)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n\r\n".encode())
+    await writer.drain()
+    async with asyncio.timeout(10):
+        status = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)  # the answer read whole: the connection is idle, kept alive
+    return reader, writer, status
+
+
 @pytest.mark.asyncio(loop_scope="module")
-async def test_the_trusted_proxys_connections_are_not_capped_as_one_client(proxied):
-    """max_connections_per_address is 2 here: a proxy carrying many clients' connections is held by
-    max_connections only."""
+async def test_the_trusted_proxys_connections_are_capped_per_client_not_as_one(proxied):
+    """max_connections_per_address is 2 here: a proxy carrying many clients' connections is held by max_connections
+    only, and each client behind it by its own cap once its request names it, as a direct client is."""
+    server = running_server(proxied.bot.operator)
     port = int(proxied.url.rsplit(":", 1)[1])
-    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+    refused = server.refused_connections
+    opened = [await proxied_get(port, f"203.0.113.{n}") for n in range(10, 14)]  # 4 clients: not one of 2
     try:
-        for reader, writer in streams:
-            writer.write(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n")
-            await writer.drain()
-            async with asyncio.timeout(10):
-                assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        assert [status for *_, status in opened] == [b"HTTP/1.1 200 OK\r\n"] * 4
+        same = [await proxied_get(port, "198.51.100.9") for _ in range(3)]
+        opened += same
+        assert [status for *_, status in same] == [b"HTTP/1.1 200 OK\r\n"] * 2 + [
+            b"HTTP/1.1 429 Too Many Requests\r\n"]
+        async with asyncio.timeout(10):
+            assert await same[2][0].read() == b""  # and closed
+        assert server.refused_connections == refused + 1
+        same[0][1].close()  # one of the client's two goes: the client may open another
+        await wait_for(lambda: server.connections() == 6, what="the closed connection forgotten")
+        opened.append(await proxied_get(port, "198.51.100.9"))
+        assert opened[-1][2] == b"HTTP/1.1 200 OK\r\n"
     finally:
-        for _, writer in streams:
+        for _, writer, _ in opened:
             writer.close()
