@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from plugins.arb.pricing import Inventory, Pricer
@@ -83,8 +83,23 @@ def best_of(candidates: list[Candidate]) -> Decimal | None:
     return max(qualifying) if qualifying else None
 
 
+# Buying 11.7 SOL on the CEX walks to 44.79: the venue holds 11.7 x 44.79 = 524.043 USDC for the IOC, more than
+# the 524 free, though the levels cost only 523.9995; the best size inside the caps is 11.6 (limited by inventory).
+# A reference that judged the CEX quote by what the levels cost picked 11.7.
+LIMIT_HOLDS_MORE_THAN_IT_COSTS = (
+    [(pool(19_258, 885_868, 60),
+      book([("44.75", "0.14"), ("44.74", "0.16"), ("44.73", "0.35")],
+           [("44.77", "0.1"), ("44.78", "4.15"), ("44.79", "7.5")]))],
+    {"size_step": D("0.1"), "min_size": D("2.5"), "min_edge_bps": D(0), "cex_taker_fee_bps": D(0),
+     "latency_haircut_bps": D(0), "max_cex_slippage_bps": D(10), "max_dex_impact_bps": D(6), "max_notional": D(524),
+     "compute_unit_price_micro_lamports": 0},
+    Inventory(cex_base=D(0), cex_quote=D(524), dex_base=D(12), dex_quote=D(0)),
+)
+
+
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenes())
+@example(LIMIT_HOLDS_MORE_THAN_IT_COSTS)
 def test_costs_add_up_and_the_size_is_the_best_inside_the_caps(scene):
     check(*scene)
 
