@@ -120,7 +120,7 @@ def reference(the_pool: ConstantProductModel, s: ArbSettings, levels, direction:
             walked = walk(allowed, q)
             if walked is None:
                 break
-            cex_value, _ = walked
+            cex_value, limit = walked
             try:
                 if buy_cex:
                     amount = D(sell_out_units(r_sol, r_usdc, fee, units)) / USDC_UNITS
@@ -137,7 +137,8 @@ def reference(the_pool: ConstantProductModel, s: ArbSettings, levels, direction:
             if impact * 10_000 > s.max_dex_impact_bps * q * mid:
                 break
             if buy_cex:
-                if q + fees_sol > inv.dex_base or cex_value * (1 + f) > inv.cex_quote:
+                # the venue holds an IOC buy's limit (the worst level walked) x size with the fee, not what it costs
+                if q + fees_sol > inv.dex_base or q * limit * (1 + f) > inv.cex_quote:
                     break
                 net = amount - cex_value * (1 + f) - fixed - s.latency_haircut_bps / 10_000 * notional
             else:

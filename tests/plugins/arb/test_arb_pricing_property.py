@@ -5,18 +5,33 @@
   min_edge_bps (checked against a naive reference pricing every size from scratch), and when no
   size clears, the evaluation is not tradable;
 * a priced size's net PnL is the reference's for that size, and ``limited_by`` names a cap exactly
-  when the size is the last one inside the caps.
+  when the size is the last one inside the caps;
+* the same where one cap sits on a ladder size's boundary (:func:`boundary_scenes`), where a cap judged by
+  another rule than the venue's (a CEX buy's quote at its cost rather than its limit) shows.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, localcontext
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from plugins.arb.pricing import Inventory, Pricer
-from tests.plugins.arb.test_arb_pricing_kit import Candidate, D, adds_up, book, pool, pricer, reference
+from tests.plugins.arb.test_arb_pricing_kit import (
+    SOL_UNITS,
+    USDC_UNITS,
+    Candidate,
+    D,
+    adds_up,
+    book,
+    buy_in_units,
+    pool,
+    pricer,
+    reference,
+    walk,
+)
 
 CENT = D("0.01")
 
@@ -78,14 +93,74 @@ def scenes(draw, interior: bool = False):
     return ticks, overrides, inventory
 
 
+@st.composite
+def boundary_scenes(draw):
+    """:func:`scenes` with one cap put on a ladder size's boundary, give or take one smallest unit: the CEX quote at
+    what the venue holds for a buy (its limit, one of the asks, x size with the fee) or at what the walk costs (the
+    two differ once a size walks past the touch), max_notional at a size's notional, the base on both venues at a
+    size (with the SOL fees on the DEX), or the DEX quote at a size's swap. Random caps land there too rarely to
+    tell one rule from another."""
+    ticks, overrides, inventory = draw(scenes())
+    the_pool, tick = ticks[0]
+    step = overrides["size_step"]
+    q = step * draw(st.integers(1, max(1, int(sum(qty for _, qty in tick.asks) / step))))
+    unit = draw(st.sampled_from([-1, 0, 1]))
+    with_fee = 1 + overrides["cex_taker_fee_bps"] / 10_000
+    # the cost twice: where the limit and the cost part is where the venue's rule shows
+    cap = draw(st.sampled_from(["cex quote at the limit", "cex quote at the cost", "cex quote at the cost",
+                                "max notional", "base", "dex quote"]))
+    if cap == "cex quote at the limit":
+        limit = draw(st.sampled_from([price for price, _ in tick.asks]))
+        inventory = replace(inventory, cex_quote=max(D(0), q * limit * with_fee + D(unit) / USDC_UNITS))
+    elif cap == "cex quote at the cost":
+        walked = walk(tick.asks, q)  # None: one step is deeper than the asks (the book caps it)
+        if walked is not None:
+            inventory = replace(inventory, cex_quote=max(D(0), walked[0] * with_fee + D(unit) / USDC_UNITS))
+    elif cap == "max notional":
+        ref = draw(st.sampled_from([tick.asks[0][0], the_pool.mid()]))
+        overrides = dict(overrides, max_notional=max(CENT, q * ref + unit * CENT))
+    elif cap == "base":
+        lamports = 5_000 + -(-overrides["compute_unit_price_micro_lamports"] * 200_000 // 10**6)
+        inventory = replace(inventory, cex_base=q + unit * CENT,
+                            dex_base=q + D(lamports + unit) / SOL_UNITS)
+    else:
+        cp = the_pool.pool
+        units = buy_in_units(cp.reserve_a, cp.reserve_b, cp.fee_bps, int(q * SOL_UNITS)) if q * SOL_UNITS < \
+            cp.reserve_a else 0
+        inventory = replace(inventory, dex_quote=max(D(0), D(units + unit) / USDC_UNITS))
+    event(f"on the boundary: {cap}")
+    return ticks, overrides, inventory
+
+
 def best_of(candidates: list[Candidate]) -> Decimal | None:
     qualifying = [c.net for c in candidates if c.qualifies]
     return max(qualifying) if qualifying else None
 
 
+# Buying 11.7 SOL on the CEX walks to 44.79: the venue holds 11.7 x 44.79 = 524.043 USDC for the IOC, more than
+# the 524 free, though the levels cost only 523.9995; the best size inside the caps is 11.6 (limited by inventory).
+# A reference that judged the CEX quote by what the levels cost picked 11.7.
+LIMIT_HOLDS_MORE_THAN_IT_COSTS = (
+    [(pool(19_258, 885_868, 60),
+      book([("44.75", "0.14"), ("44.74", "0.16"), ("44.73", "0.35")],
+           [("44.77", "0.1"), ("44.78", "4.15"), ("44.79", "7.5")]))],
+    {"size_step": D("0.1"), "min_size": D("2.5"), "min_edge_bps": D(0), "cex_taker_fee_bps": D(0),
+     "latency_haircut_bps": D(0), "max_cex_slippage_bps": D(10), "max_dex_impact_bps": D(6), "max_notional": D(524),
+     "compute_unit_price_micro_lamports": 0},
+    Inventory(cex_base=D(0), cex_quote=D(524), dex_base=D(12), dex_quote=D(0)),
+)
+
+
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenes())
+@example(LIMIT_HOLDS_MORE_THAN_IT_COSTS)
 def test_costs_add_up_and_the_size_is_the_best_inside_the_caps(scene):
+    check(*scene)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(boundary_scenes())
+def test_the_size_is_the_best_inside_caps_on_a_ladder_size_boundary(scene):
     check(*scene)
 
 
