@@ -72,7 +72,10 @@ def exact(value: Decimal) -> str:
 def exact_amount(value: Decimal, asset: str) -> str:
     """An amount that is sent (a transfer): as :func:`amount` shows it when that is exact (``4.02``, ``25.50``
     USDC), else every digit of it (``30.061728``): what a trader reads is what moves."""
-    shown = amount(value, asset)
+    try:
+        shown = amount(value, asset)
+    except ArithmeticError:  # more digits than the display rounding's context holds: every digit it is
+        return exact(value)
     return shown if value.is_finite() and Decimal(shown) == value else exact(value)
 
 

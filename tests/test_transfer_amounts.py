@@ -70,3 +70,14 @@ def test_fleet_transfers_shows_the_amount_as_the_other_surfaces_do_even_from_an_
     assert lines[1] == "b: sent 30.061728 SOL kraken -> jupiter, 1.0s old"
     assert lines[2] == "c: sent 7.00 USDC kraken -> jupiter, 1.0s old"
     assert lines[3] == "d: sent lots SOL kraken -> jupiter, 1.0s old"  # not a number: as the bot sent it
+
+
+def test_fleet_transfers_shows_an_amount_out_of_any_range_as_it_came_and_does_not_fail():
+    from plugins.fleet.cli import transfer_lines
+
+    status = {"transfers": [{"id": "a", "asset": "SOL", "amount": amount, "source": "kraken",
+                             "destination": "jupiter", "status": "sent", "age_ms": 1000}
+                            for amount in ("1E+30", "1E+5000", "1E-5000", "1E+3")]}
+    lines, _ = transfer_lines(status, heard_ago_ns=0)
+    assert [line.split()[2] for line in lines] == ["1E+30", "1E+5000", "1E-5000", "1000"]
+    assert exact_amount(Decimal("1E+30"), "SOL") == "1" + "0" * 30  # past what money() can round: every digit

@@ -155,14 +155,22 @@ def clash_lines(processes: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+AMOUNT_DIGITS = 24
+"""``arbot fleet transfers`` writes out an amount whose digits lie within this many places of the point (a store's
+amounts keep 18 decimals and 64-bit integers); another's text, as the bot sent it."""
+
+
 def amount_text(amount: Any, asset: Any) -> str:
     """A transfer's amount as the bot's own surfaces show it (:func:`bot.api.ledger.exact_amount`: exact, no padding
-    zeros, even from an older bot that sent ``"4.020000"``); what is not a number, as it came ("?" when missing)."""
+    zeros, even from an older bot that sent ``"4.020000"``); what is not a number, or not one a bot could hold
+    (beyond :data:`AMOUNT_DIGITS` digits either side of the point), as it came ("?" when missing)."""
     if not isinstance(amount, str):
         return "?"
     try:
         value = Decimal(amount)
     except ArithmeticError:
+        return amount
+    if not value.is_finite() or (value and not -AMOUNT_DIGITS <= value.adjusted() < AMOUNT_DIGITS):
         return amount
     from bot.api.ledger import exact_amount
 
