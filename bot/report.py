@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .api import Reply
 from .domain import ZERO, Transfer
 from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, net_after_transfer_costs, totals
-from .units import money, moneys, signed_money
+from .units import exact, exact_money, money, moneys, signed_money
 
 if TYPE_CHECKING:
     from .markouts import MarkoutFigures
@@ -153,19 +153,19 @@ def balance_lines(store: Store) -> list[str]:
 
 def transfer_text(transfer: Transfer, now_ns: int) -> str:
     """One transfer as every surface shows it (``/status``, ``arbot report``, ``/rebalance``): where it stands, what
-    moves where, its fees and its age."""
+    moves where, its fees and its age; amounts and fees exactly (:func:`bot.units.exact_money`), never rounded."""
     t = transfer
-    fees = f"fee {money(t.fee, t.asset)}" + (f", network fee {network_fee_text(t)}" if t.network_fee else "")
+    fees = f"fee {exact_money(t.fee, t.asset)}" + (f", network fee {network_fee_text(t)}" if t.network_fee else "")
     ref = f", ref {t.venue_ref}" if t.venue_ref else ""
-    return (f"{t.status.value} {money(t.amount, t.asset)} {t.source} -> {t.destination} ({fees}{ref}), "
+    return (f"{t.status.value} {exact_money(t.amount, t.asset)} {t.source} -> {t.destination} ({fees}{ref}), "
             f"{age_text(now_ns - t.created_ns)} old")
 
 
 def network_fee_text(transfer: Transfer) -> str:
     """A transfer's network fee with its unit, or saying the unit is not known (a row stored before 0.2)."""
     if transfer.network_fee_asset is None:
-        return f"{transfer.network_fee} (unit unknown)"
-    return money(transfer.network_fee, transfer.network_fee_asset)
+        return f"{exact(transfer.network_fee)} (unit unknown)"
+    return exact_money(transfer.network_fee, transfer.network_fee_asset)
 
 
 def age_text(ns: int) -> str:

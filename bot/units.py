@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
 
 SIGNIFICANT = 6
 MAX_PLACES = 8
@@ -56,6 +56,32 @@ def amount(value: Decimal, asset: str = "") -> str:
 def money(value: Decimal, asset: str) -> str:
     """A sum of money with its unit: ``12.35 USD``, ``0.0000455 SOL``."""
     return f"{amount(value, asset)} {asset}"
+
+
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Trims trailing zeros and never rounds (``Decimal.normalize`` alone rounds to 28 digits)."""
+
+
+def exact(value: Decimal) -> str:
+    """Every digit of ``value``, without exponent notation or trailing zeros ("0" for any zero)."""
+    if not value.is_finite():
+        return str(value)
+    return format(value.normalize(_EXACT), "f") if value else "0"
+
+
+def exact_amount(value: Decimal, asset: str) -> str:
+    """An amount that is sent (a transfer): as :func:`amount` shows it when that is exact (``4.02``, ``25.50``
+    USDC), else every digit of it (``30.061728``): what a trader reads is what moves."""
+    try:
+        shown = amount(value, asset)
+    except ArithmeticError:  # more digits than the display rounding's context holds: every digit it is
+        return exact(value)
+    return shown if value.is_finite() and Decimal(shown) == value else exact(value)
+
+
+def exact_money(value: Decimal, asset: str) -> str:
+    """:func:`exact_amount` with its unit: ``4.02 SOL``."""
+    return f"{exact_amount(value, asset)} {asset}"
 
 
 def signed_money(value: Decimal, asset: str) -> str:

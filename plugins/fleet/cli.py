@@ -13,6 +13,7 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from bot.api import Caller, Reply
@@ -154,6 +155,28 @@ def clash_lines(processes: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+AMOUNT_DIGITS = 24
+"""``arbot fleet transfers`` writes out an amount whose digits lie within this many places of the point (a store's
+amounts keep 18 decimals and 64-bit integers); another's text, as the bot sent it."""
+
+
+def amount_text(amount: Any, asset: Any) -> str:
+    """A transfer's amount as the bot's own surfaces show it (:func:`bot.api.ledger.exact_amount`: exact, no padding
+    zeros, even from an older bot that sent ``"4.020000"``); what is not a number, or not one a bot could hold
+    (beyond :data:`AMOUNT_DIGITS` digits either side of the point), as it came ("?" when missing)."""
+    if not isinstance(amount, str):
+        return "?"
+    try:
+        value = Decimal(amount)
+    except ArithmeticError:
+        return amount
+    if not value.is_finite() or (value and not -AMOUNT_DIGITS <= value.adjusted() < AMOUNT_DIGITS):
+        return amount
+    from bot.api.ledger import exact_amount
+
+    return exact_amount(value, asset if isinstance(asset, str) else "")
+
+
 def transfer_lines(status: dict[str, Any], heard_ago_ns: int) -> tuple[list[str], int]:
     """A bot's transfers on their way as its status tells them, each with its age as of now (the status's age
     added: ``heard_ago_ns``), and how many are older than the venue's expected settle time (flagged, when the
@@ -173,7 +196,8 @@ def transfer_lines(status: dict[str, Any], heard_ago_ns: int) -> tuple[list[str]
             continue
         age_ms = t.get("age_ms")
         age_ns = (age_ms * 1_000_000 + max(0, heard_ago_ns)) if _ns(age_ms) else None
-        line = (f"{t.get('id', '?')}: {t.get('status', '?')} {t.get('amount', '?')} {t.get('asset', '?')} "
+        line = (f"{t.get('id', '?')}: {t.get('status', '?')} {amount_text(t.get('amount'), t.get('asset'))} "
+                f"{t.get('asset', '?')} "
                 f"{t.get('source', '?')} -> {t.get('destination', '?')}, "
                 f"{age_text(age_ns) + ' old' if age_ns is not None else 'age unknown'}")
         expected_s = t.get("expected_s")

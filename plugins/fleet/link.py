@@ -42,7 +42,7 @@ from bot.api import (
     Reply,
 )
 from bot.api.kit import COUNTED, FLAPPING, LOST, REDACTOR, Flapping, Loss, fill_data, to_data
-from bot.api.ledger import net_after_transfer_costs, totals
+from bot.api.ledger import exact, net_after_transfer_costs, totals
 
 from . import wire
 from .client import connect_options, servers_of, shown
@@ -507,14 +507,15 @@ class NatsFleet(FleetLink):
 
     def _transfers(self, now_ns: int) -> dict[str, Any]:
         """The transfers on their way for the status (``arbot fleet transfers``): the oldest ``MAX_TRANSFERS``, each
-        with its age by this bot's clock (so another machine's clock does not matter), and how many there are;
+        with its amount exact and without padding zeros (``"4.02"``, not ``"4.020000"``), its age by this bot's clock
+        (so another machine's clock does not matter), and how many there are;
         ``transfers`` None when the store cannot say."""
         try:
             moving = self.op.transfers_in_flight()
         except Exception as exc:  # the store failing: the heartbeat still goes out, saying so
             log.debug("fleet: transfers on their way not read: %s", exc)
             return {"transfers": None}
-        return {"transfers": [{"id": t.transfer_id, "asset": t.asset, "amount": str(t.amount), "source": t.source,
+        return {"transfers": [{"id": t.transfer_id, "asset": t.asset, "amount": exact(t.amount), "source": t.source,
                                "destination": t.destination, "status": t.status.value,
                                "created_ns": t.created_ns, "age_ms": max(0, now_ns - t.created_ns) // 1_000_000,
                                "expected_s": t.expected_s}

@@ -21,13 +21,15 @@ docstring):
 * **Money.** Fees are charged in the quote asset: ``price * qty * fee_bps / 10000`` rounded half
   up to ``fee_decimals`` decimals, one fee per fill, except that an order never pays more than its
   exact fees (those of its fills before rounding) rounded up: a fill that would take it past them
-  pays what is left (maybe nothing), so the roundings of many small fills cannot add up. A resting
-  or arriving buy reserves ``price * qty`` plus the larger of the two fees (rounded up); a sell
-  reserves its base size. Reservations shrink with each fill (a buy keeps the value of what is
-  left at its price, plus its exact fees so far and the larger fee on that value, rounded up, less
-  the fees it paid: never less than its fills may still cost, so no balance goes below zero) and
-  vanish when the order ends. A market buy needs the quote its walk will cost, checked before
-  anything fills.
+  pays what is left (maybe nothing), so the roundings of many small fills cannot add up. A limit
+  buy that may rest (GTC) reserves ``price * qty`` plus the larger of the two fees (rounded up): it
+  may take on arrival and fill as maker later. An IOC buy, which can only take, reserves the taker
+  fee: ``price * qty * (1 + taker fee)``, what the arbitrage pricer holds for it, is enough even
+  when the maker fee is the higher. A sell reserves its base size. Reservations shrink with each
+  fill (a buy keeps the value of what is left at its price, plus its exact fees so far and its fee
+  rate on that value, rounded up, less the fees it paid: never less than its fills may still cost,
+  so no balance goes below zero) and vanish when the order ends. A market buy needs the quote its
+  walk will cost, checked before anything fills.
 * **Restart.** Resting orders come back from the state file. One whose limit is off the grid of a
   ``tick_size`` changed since rests at the nearest tick on its own side of the limit (a buy's
   below, a sell's above): it never fills beyond its limit. Sizes are kept as stored, exact: under a
@@ -78,6 +80,7 @@ class MatchingEngine:
         self._maker_rate = maker_fee_bps / BPS
         self._taker_rate = taker_fee_bps / BPS
         self._reserve_rate = max(self._maker_rate, self._taker_rate)
+        """What a buy that may rest reserves for fees: it may fill as taker on arrival, then as maker."""
         self._fee_quantum = Decimal(1).scaleb(-fee_decimals)
         self._totals: dict[str, Decimal] = dict(balances)
         self._reserved: dict[str, Decimal] = {}
@@ -376,7 +379,8 @@ class MatchingEngine:
         if order.side is Side.SELL:
             return qty
         value = order.price * qty
-        return value + self._round_up(order.exact_fee + value * self._reserve_rate) - order.fee
+        rate = self._taker_rate if order.tif is TimeInForce.IOC else self._reserve_rate  # IOC only ever takes
+        return value + self._round_up(order.exact_fee + value * rate) - order.fee
 
     def _asset_reserved(self, order: PaperOrder) -> str:
         rules = self._rules.get(order.symbol)

@@ -79,7 +79,9 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     price, when a later step's book moves through it (up to the size of the levels through it) or
     a public trade prints at or through it (up to the trade's size). IOC and market orders cancel
     what does not fill at once. Fees are in the quote asset, rounded half up to ``fee_decimals`` per
-    fill; an order's fees never exceed its exact fees rounded up.
+    fill; an order's fees never exceed its exact fees rounded up. A limit buy reserves its value plus
+    its fee: the taker fee for an IOC order (it can only take), the higher of maker and taker for one
+    that may rest.
 
     **Fills on the bus.** Whenever one of our orders fills — resting in a later step *or*
     immediately on arrival — each ``Fill`` (trade id ``paper-<n>``, unique for the life of the

@@ -48,7 +48,7 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     transfer = await service.confirm(args[0])
     if transfer is None:
         return Reply(f"No proposal {args[0]} (see /rebalance)", ok=False)
-    from .planner import money_text
+    from bot.api.ledger import exact_money as money_text
 
     return Reply(f"Transfer {transfer.transfer_id}: {transfer.status.value}",
                  text=f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> "

@@ -17,29 +17,15 @@ Pure functions: the service feeds them balances, terms and the destination's dep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from bot.api import ZERO, TransferTerms, split_symbol
-from bot.api.ledger import amount as shown_amount
+from bot.api.ledger import exact_amount as amount_text
 
 HALF = Decimal("0.5")
 QUANTUM = Decimal("0.000001")
 """Proposed amounts are rounded down to this (SOL has 9 decimals, USDC 6)."""
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-"""Trims trailing zeros and never rounds (``Decimal.normalize`` alone rounds to 28 digits)."""
-
-
-def amount_text(value: Decimal, asset: str) -> str:
-    """``value`` of ``asset`` as the host shows money (:func:`bot.api.ledger.amount`: trailing zeros trimmed, a
-    stablecoin in cents) when that is exact, else every digit of it: what an admin confirms is what is sent."""
-    shown = shown_amount(value, asset)
-    return shown if Decimal(shown) == value else format(value.normalize(_EXACT), "f")
-
-
-def money_text(value: Decimal, asset: str) -> str:
-    """:func:`amount_text` with its unit: ``4.02 SOL``."""
-    return f"{amount_text(value, asset)} {asset}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,9 @@ from bot.api import (
     TransferVenue,
     UnknownOutcome,
 )
+from bot.api.ledger import exact_money as money_text
 
-from .planner import Need, Proposal, money_text, needs, plan
+from .planner import Need, Proposal, needs, plan
 from .settings import RebalanceSettings
 
 DAY_NS = 86_400 * 1_000_000_000

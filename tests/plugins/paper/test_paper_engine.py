@@ -412,3 +412,26 @@ def test_enum_fields_may_arrive_as_strings():
     assert engine.place(loose, now_ns=0).side is Side.SELL
     with pytest.raises(PermanentError, match="invalid order"):
         engine.place(order("t", "short", "0.1", "30100.00"), now_ns=0)
+
+
+def test_an_ioc_buy_reserves_the_taker_fee_so_what_the_arb_pricer_holds_is_enough():
+    # Maker 40 bps above taker 10 bps. The arb pricer holds limit x size x (1 + taker fee): 3000.01 x 1.001.
+    held = D("30000.10") * D("0.1") * (1 + D("0.001"))
+    engine, market = make_engine(maker="40", taker="10", balances={"USD": held, "BTC": D(0)})
+    set_market(market, bid="30000.00", ask_btc=("0.1",))  # the ask: 30000.10
+
+    placed = engine.place(order("ioc", Side.BUY, "0.1", "30000.10", tif=TimeInForce.IOC), now_ns=0)
+
+    assert placed.status is OrderStatus.FILLED and placed.fee == D("3.00001000")
+    assert balance(engine, "USD") == (D(0), D(0)) and balance(engine, "BTC") == (D("0.1"), D("0.1"))
+
+
+def test_a_buy_that_may_rest_still_reserves_the_higher_of_the_maker_and_taker_fees():
+    held = D("30000.10") * D("0.1") * (1 + D("0.001"))
+    engine, market = make_engine(maker="40", taker="10", balances={"USD": held, "BTC": D(0)})
+    set_market(market, bid="30000.00", ask_btc=("0.1",))
+
+    with pytest.raises(InsufficientFunds, match=r"needs 3012.01004000, 3003.010010 is free"):  # 40 bps reserved
+        engine.place(order("gtc", Side.BUY, "0.1", "30000.10"), now_ns=0)
+    engine.place(order("post", Side.BUY, "0.09", "29999.00", post_only=True), now_ns=0)
+    assert balance(engine, "USD")[0] == held - D("2699.91") - D("10.79964")  # 2699.91 + 40 bps, not 10
