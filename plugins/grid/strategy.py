@@ -56,7 +56,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 from bot.api import (
     ZERO,
@@ -82,9 +82,6 @@ from .accounting import Executions
 from .levels import Spacing, level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
 from .settings import REFUSED_ALERT_AFTER, GridSettings
-
-if TYPE_CHECKING:
-    from bot.api.storage import Store
 
 HOST_ALERTED = frozenset({"rejected", "failed", "unknown", "vetoed"})
 """Outcomes the host alerts itself, once per cause with a count and a note when orders go through again (a venue's
@@ -222,6 +219,9 @@ class GridStrategy(Strategy[GridSettings]):
         self._read_orders: dict[str, Order | None] = {}
         """The slots' orders the executor does not hold, read off the loop (:meth:`_read_slot_orders`) while
         :meth:`start` or :meth:`reconcile` settles the slots: what :meth:`_order` answers for them meanwhile."""
+        self._start_orders: list[Order] | None = None
+        """The stored orders :meth:`start` read off the loop (PostgreSQL), while it runs: what :meth:`_stored_orders`
+        answers meanwhile. None: read as needed."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
         fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
@@ -241,23 +241,38 @@ class GridStrategy(Strategy[GridSettings]):
     async def start(self) -> None:
         """Load this strategy's slots (or lay them out), then settle each against the executor's records."""
         market = self._read_rules()
-        layout, rows = load_grid(self.ctx.store, self.name)
+        if self.ctx.store.records_inline:  # microseconds each, on the loop
+            layout, rows = load_grid(self.ctx.store, self.name)
+            closes = self.ctx.store.closes(strategy=self.name)
+            fills = self.ctx.stored_fills()
+        else:  # each a round trip: all in one call on the store writer's thread, so a stalled server holds the grid
+            layout, rows, closes, fills, orders = await self.ctx.write_later(self._read_start)
+            self._start_orders = orders
         self._slots_completed = sum(r.round_trips for r in rows)
-        closes = self.ctx.store.closes(strategy=self.name)
         # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
         # that no other slot may sell (:meth:`_unsold`), also while start settles the slots one by one
         working = {row.order_id for row in rows if row.order_id is not None}
-        await self._read_slot_orders(working)
+        if self._start_orders is not None:  # the slots' orders the executor does not hold, from what was just read
+            by_id = {order.client_order_id: order for order in self._start_orders}
+            self._read_orders.update({cid: by_id.get(cid) for cid in working if self.ctx.held_order(cid) is None})
         try:
-            self._start(market, layout, rows, closes, working)
+            self._start(market, layout, rows, closes, fills, working)
         finally:
             self._read_orders.clear()
+            self._start_orders = None
+
+    def _read_start(self) -> tuple[GridLayoutRow | None, list[Slot], dict[str, str], list[Fill], list[Order]]:
+        """What start reads from the store, in one call (on the store writer's thread where a read is a round trip):
+        the layout and slots, what the orders close, the stored fills and the stored orders."""
+        layout, rows = load_grid(self.ctx.store, self.name)
+        return (layout, rows, self.ctx.store.closes(strategy=self.name), self.ctx.stored_fills(),
+                self.ctx.stored_orders())
 
     def _start(self, market: MarketInfo, layout: GridLayoutRow | None, rows: list[Slot], closes: Mapping[str, str],
-               working: set[str]) -> None:
+               fills: list[Fill], working: set[str]) -> None:
         s = self.settings
         stored_qty: dict[str, Decimal] = {}
-        for fill in self.ctx.stored_fills():
+        for fill in fills:
             self._count(fill, closes.get(fill.client_order_id))
             stored_qty[fill.client_order_id] = stored_qty.get(fill.client_order_id, ZERO) + fill.qty
             if fill.client_order_id in working:
@@ -580,7 +595,8 @@ class GridStrategy(Strategy[GridSettings]):
     def _stored_orders(self) -> Iterator[tuple[int, int, Order]]:
         """(slot index, sequence number, order) of each stored order of this strategy with a slot's id."""
         pattern = self._id_pattern()
-        for order in self.ctx.stored_orders():
+        stored = self._start_orders if self._start_orders is not None else self.ctx.stored_orders()
+        for order in stored:
             m = pattern.fullmatch(order.client_order_id)
             if m:
                 yield int(m[1]), int(m[2]), order
@@ -910,16 +926,13 @@ class GridStrategy(Strategy[GridSettings]):
 
     async def _read_slot_orders(self, order_ids: set[str]) -> None:
         """Read the slots' orders the executor does not hold (:attr:`_read_orders`) where a store read is a round trip
-        (PostgreSQL): at start in one call on the store writer's thread, later each with ``ctx.look_up_order``, so a
-        server that stops answering delays the grid, never the loop. A file-backed SQLite store is read as needed
-        (microseconds, on the loop)."""
+        (PostgreSQL), each with ``ctx.look_up_order`` (at start :meth:`start` takes them from the stored orders it read
+        off the loop), so a server that stops answering delays the grid, never the loop. A file-backed SQLite store is
+        read as needed (microseconds, on the loop)."""
         if self.ctx.store.records_inline:
             return
         wanted = sorted(cid for cid in order_ids if self.ctx.held_order(cid) is None)
         if not wanted:
-            return
-        if not self._started:
-            self._read_orders.update(await self.ctx.write_later(_orders_by_id, self.ctx.store, wanted))
             return
         for cid in wanted:
             self._read_orders[cid] = await self.ctx.look_up_order(cid)  # in memory when this run wrote it final
@@ -1468,11 +1481,6 @@ class GridStrategy(Strategy[GridSettings]):
 def _followed(market: MarketInfo) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """The rules of a market the running grid follows (:meth:`GridStrategy._follow_rules`)."""
     return market.tick_size, market.lot_size, market.min_qty, market.min_notional
-
-
-def _orders_by_id(store: Store, order_ids: list[str]) -> dict[str, Order | None]:
-    """The stored order of each id (for the store writer's thread)."""
-    return {cid: store.get_order(cid) for cid in order_ids}
 
 
 def _short(price: Decimal, tick: Decimal) -> str:

@@ -98,3 +98,35 @@ async def test_a_start_reads_its_slots_orders_of_a_previous_run_off_the_loop(mak
         event.remove(bot.store.engine, "before_cursor_execute", before)
     assert on_loop == []
     assert again._slots[0].order_id is None and again._slots[0].state.value == "free"
+
+
+async def test_a_start_reads_its_slots_layout_fills_and_orders_off_the_loop(make_bot, postgresql):
+    """start read the layout and slots (``load_grid``), what the orders close, the stored fills and the stored orders
+    on the loop, each a round trip on PostgreSQL: a server that stops answering held the loop. It reads them all in
+    one call on the store writer's thread now; no SELECT runs on the loop's thread while the grid starts."""
+    import threading
+
+    from sqlalchemy import event
+
+    from plugins.grid.strategy import GridStrategy
+
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(HOST_CONFIG, extra=[("venue", venue_plugin)])
+    grid, venue = bot.strategies["g"], bot.exchanges["v"]
+    bot.bus.publish(BookUpdate("v", "BTC/USD", ((D("124.99"), D(1)),), ((D("125.01"), D(1)),), 1))
+    await wait_for(lambda: len(venue.orders) == 3, what="the three buys below the market")
+    assert await bot.executor.flush()
+    loop_thread, on_loop = threading.current_thread(), []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if threading.current_thread() is loop_thread and statement.lstrip().upper().startswith("SELECT"):
+            on_loop.append(statement)
+
+    event.listen(bot.store.engine, "before_cursor_execute", before)
+    try:
+        again = GridStrategy("g", grid.settings, grid.ctx)  # the grid started anew on the same store
+        await again.start()
+    finally:
+        event.remove(bot.store.engine, "before_cursor_execute", before)
+    assert on_loop == []
+    assert [slot.order_id for slot in again._slots] == [slot.order_id for slot in grid._slots]
