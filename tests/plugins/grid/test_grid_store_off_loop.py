@@ -228,3 +228,37 @@ async def test_a_buys_end_reads_its_stored_fills_off_the_loop(make_bot, postgres
     await wait_for(lambda: grid._slots[2].state.value == "locked", what="the slot locked")
     assert buy not in grid._estimated  # its stored fill counted, not an estimate
     await wait_for(lambda: grid._slots[2].order_id in venue.orders, what="the sell sent")
+
+
+async def test_a_new_layout_reads_its_slots_and_orders_off_the_loop(make_bot, postgresql):
+    """A grid started with a new ``lower`` while its buys rest lays itself out again once those buys have ended: it
+    read the stored slots (``load_grid``) and orders on the loop then. It reads them in one call on the store
+    writer's thread now (after the slot writes handed to it before); no SELECT runs on the loop's thread."""
+    import dataclasses
+    import threading
+
+    from sqlalchemy import event
+
+    from bot.domain import OrderUpdate
+    from plugins.grid.strategy import GridStrategy
+
+    bot, grid, _ = await _three_buys(make_bot)
+    resting = [slot.order_id for slot in grid._slots if slot.order_id is not None]
+    again = GridStrategy("g", dataclasses.replace(grid.settings, lower=D(90)), grid.ctx)
+    await again.start()
+    assert again._relayout is not None
+    loop_thread, on_loop = threading.current_thread(), []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if threading.current_thread() is loop_thread and statement.lstrip().upper().startswith("SELECT"):
+            on_loop.append(statement)
+
+    event.listen(bot.store.engine, "before_cursor_execute", before)
+    try:
+        for cid in resting:
+            again.on_order_update(OrderUpdate("v", "BTC/USD", cid, "g", OrderStatus.CANCELLED, D(0), None, 3))
+        await wait_for(lambda: again._relayout is None, what="the grid laid out again")
+    finally:
+        event.remove(bot.store.engine, "before_cursor_execute", before)
+    assert on_loop == []
+    assert again._slots[0].buy_price == D(90)
