@@ -2,7 +2,9 @@
 
 The strategy works on :class:`Slot` objects in memory and writes a slot back whenever it
 changes, before it acts on the change (a slot's next client order id is on disk before the
-order is submitted). Money columns are exact decimal strings.
+order is submitted): inline on SQLite, on the store writer's thread, in order, on PostgreSQL
+(copies, whose row ids :func:`save` finds by slot index when an earlier queued write made the
+row). Money columns are exact decimal strings.
 """
 
 from __future__ import annotations
@@ -139,8 +141,18 @@ def save(store: Store, strategy: str, slots: Iterable[Slot], layout: GridLayoutR
             conn.execute(_UPDATE_SLOT, [{"_row_id": slot.row_id, **slot.values(strategy)} for slot in slots])
         return
     with store.session() as s:
-        if layout is not None:
-            s.add(layout)
+        if layout is not None:  # a copy written off the loop (the strategy's own is never shared with that thread)
+            if layout.id is None:  # written meanwhile by an earlier write queued with this one (off the loop)
+                layout.id = s.exec(select(GridLayoutRow.id).where(GridLayoutRow.strategy == strategy)).first()
+            merged = s.merge(layout)
+            s.flush()
+            layout.id = merged.id
+        unknown = {slot.index: slot for slot in slots if slot.row_id is None}
+        if unknown:  # written meanwhile by an earlier write that was queued with this one (off the loop)
+            found = s.exec(select(GridSlotRow.slot, GridSlotRow.id).where(
+                GridSlotRow.strategy == strategy, col(GridSlotRow.slot).in_(list(unknown)))).all()
+            for index, row_id in found:
+                unknown[index].row_id = row_id
         new, changed = [], []
         for slot in slots:
             if slot.row_id is None:

@@ -36,7 +36,10 @@ lot size the venue changed with no new layout to follow moves the slots onto it 
 every order going out on the old tick to be refused until a restart (:meth:`GridStrategy._follow_rules`).
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
-submitted, so no id is ever used twice, across restarts and a new or restored store too.
+submitted, so no id is ever used twice, across restarts and a new or restored store too. Where a store call is a
+round trip (PostgreSQL) the grid never makes one on the event loop: slot writes go to the store writer's thread in
+order and an order is sent once the row naming it is written (:meth:`GridStrategy._send_written`); what start, a new
+layout and an order's end without all its fills read is read there too, in one call each.
 
 ``status()`` shows the ledger's figures under the ledger's names, as ``/pnl`` and ``arbot report`` show them for
 the same fills, on every market the strategy traded (a grid laid out again on another market keeps those of the
@@ -52,11 +55,14 @@ waits for, to return to its price). The slots are scanned only when one of those
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, cast
+from functools import partial
+from typing import ClassVar, cast
 
 from bot.api import (
     ZERO,
@@ -82,9 +88,6 @@ from .accounting import Executions
 from .levels import Spacing, level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
 from .settings import REFUSED_ALERT_AFTER, GridSettings
-
-if TYPE_CHECKING:
-    from bot.api.storage import Store
 
 HOST_ALERTED = frozenset({"rejected", "failed", "unknown", "vetoed"})
 """Outcomes the host alerts itself, once per cause with a count and a note when orders go through again (a venue's
@@ -200,6 +203,8 @@ class GridStrategy(Strategy[GridSettings]):
         self._relayout_refused = False
         """The new layout does not fit the venue's rules of the moment (changed since the start): alerted once."""
         self._relayout_retry_at: float | None = None
+        self._relayout_reading = False
+        """The stored slots and orders the new layout needs are being read off the loop (PostgreSQL)."""
         """Monotonic time the refused new layout is tried again (``retry_after_s`` after the last try)."""
         self._rules_unfit: str | None = None
         """Why the grid's levels or order size do not fit the venue's rules read while it runs (:meth:`_follow_rules`):
@@ -222,6 +227,18 @@ class GridStrategy(Strategy[GridSettings]):
         self._read_orders: dict[str, Order | None] = {}
         """The slots' orders the executor does not hold, read off the loop (:meth:`_read_slot_orders`) while
         :meth:`start` or :meth:`reconcile` settles the slots: what :meth:`_order` answers for them meanwhile."""
+        self._start_orders: list[Order] | None = None
+        """The stored orders :meth:`start` (or a new layout) read off the loop (PostgreSQL), while it runs: what
+        :meth:`_stored_orders` answers meanwhile. None: read as needed."""
+        self._unsent: dict[str, bool] = {}
+        """Orders given to their slots whose slot rows are being written off the loop (PostgreSQL), not sent yet ->
+        whether the grid has cancelled them meanwhile (then never sent: :meth:`_send_written`)."""
+        self._finishing: set[str] = set()
+        """Ended orders whose stored fills are being read off the loop before their slot moves on
+        (:meth:`_finish_once_read`)."""
+        self._read_fills: dict[str, list[Fill]] = {}
+        """Stored fills of the slots' ended orders read off the loop (PostgreSQL), while the slot that held the order
+        moves on: what :meth:`_executions_of` takes instead of a read on the loop."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
         fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
@@ -241,23 +258,40 @@ class GridStrategy(Strategy[GridSettings]):
     async def start(self) -> None:
         """Load this strategy's slots (or lay them out), then settle each against the executor's records."""
         market = self._read_rules()
-        layout, rows = load_grid(self.ctx.store, self.name)
+        if self.ctx.store.records_inline:  # microseconds each, on the loop
+            layout, rows = load_grid(self.ctx.store, self.name)
+            closes = self.ctx.store.closes(strategy=self.name)
+            fills = self.ctx.stored_fills()
+        else:  # each a round trip: all in one call on the store writer's thread, so a stalled server holds the grid
+            layout, rows, closes, fills, orders = await self.ctx.write_later(self._read_start)
+            self._start_orders = orders
         self._slots_completed = sum(r.round_trips for r in rows)
-        closes = self.ctx.store.closes(strategy=self.name)
         # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
         # that no other slot may sell (:meth:`_unsold`), also while start settles the slots one by one
         working = {row.order_id for row in rows if row.order_id is not None}
-        await self._read_slot_orders(working)
+        if self._start_orders is not None:  # the slots' orders the executor does not hold, from what was just read
+            by_id = {order.client_order_id: order for order in self._start_orders}
+            self._read_orders.update({cid: by_id.get(cid) for cid in working if self.ctx.held_order(cid) is None})
+            self._read_fills.update({cid: [] for cid in working})  # every stored fill is counted in _start
         try:
-            self._start(market, layout, rows, closes, working)
+            self._start(market, layout, rows, closes, fills, working)
         finally:
             self._read_orders.clear()
+            self._read_fills.clear()
+            self._start_orders = None
+
+    def _read_start(self) -> tuple[GridLayoutRow | None, list[Slot], dict[str, str], list[Fill], list[Order]]:
+        """What start reads from the store, in one call (on the store writer's thread where a read is a round trip):
+        the layout and slots, what the orders close, the stored fills and the stored orders."""
+        layout, rows = load_grid(self.ctx.store, self.name)
+        return (layout, rows, self.ctx.store.closes(strategy=self.name), self.ctx.stored_fills(),
+                self.ctx.stored_orders())
 
     def _start(self, market: MarketInfo, layout: GridLayoutRow | None, rows: list[Slot], closes: Mapping[str, str],
-               working: set[str]) -> None:
+               fills: list[Fill], working: set[str]) -> None:
         s = self.settings
         stored_qty: dict[str, Decimal] = {}
-        for fill in self.ctx.stored_fills():
+        for fill in fills:
             self._count(fill, closes.get(fill.client_order_id))
             stored_qty[fill.client_order_id] = stored_qty.get(fill.client_order_id, ZERO) + fill.qty
             if fill.client_order_id in working:
@@ -461,6 +495,8 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _has_filled(self, order_id: str) -> bool:
         """Whether any of ``order_id`` filled: its fills so far, or the executor's record of it."""
+        if order_id in self._unsent:  # not sent yet
+            return False
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty > 0:
             return True
@@ -485,11 +521,11 @@ class GridStrategy(Strategy[GridSettings]):
         self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name)
         for slot in resting:
             if slot.order_id is not None:
-                self.ctx.cancel(slot.order_id)
+                self._cancel(slot.order_id)
 
-    def _continue_relayout(self) -> None:
+    def _continue_relayout(self, read: tuple[list[Slot], list[Order]] | None = None) -> None:
         """Lay the grid out again once the buys cancelled for the new settings have ended; a buy that filled first is
-        sold at its old price before (alerted once)."""
+        sold at its old price before (alerted once). ``read``: the stored slots and orders, read off the loop."""
         if self._counts[PENDING]:
             return
         if self._counts[LOCKED]:
@@ -504,9 +540,26 @@ class GridStrategy(Strategy[GridSettings]):
         changes, now = self._relayout, self.ctx.clock.monotonic()
         if self._relayout_retry_at is not None and now < self._relayout_retry_at:
             return
+        if read is None and not self.ctx.store.records_inline:  # each a round trip: one call off the loop first
+            if self._relayout_reading:
+                return
+            self._flush()
+            reading = self.ctx.write_later(self._read_relayout)  # after the slots' writes handed over before
+            if not reading.done():
+                self._relayout_reading = True
+                self.ctx.create_task(self._relayout_once_read(reading), "read the slots to lay the grid out again")
+                return
+            read = reading.result()
         self._flush()
         self._unsaved.clear()
-        _, rows = load_grid(self.ctx.store, self.name)
+        if read is None:
+            _, rows = load_grid(self.ctx.store, self.name)
+        else:
+            rows, self._start_orders = read
+            in_memory = {slot.index: slot for slot in self._slots}
+            for row in rows:  # a slot that placed an order since the read (a late fill sold meanwhile): its ids
+                if row.index in in_memory:
+                    row.seq = max(row.seq, in_memory[row.index].seq)
         self._read_rules()
         try:
             layout, slots = self._lay_out(self._layout, rows)
@@ -519,6 +572,8 @@ class GridStrategy(Strategy[GridSettings]):
                 self.ctx.log.warning(message)
                 self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name)
             return
+        finally:
+            self._start_orders = None
         self._relayout, self._relayout_held = None, False
         self._relayout_refused, self._relayout_retry_at = False, None
         self._adopt(layout, slots)
@@ -529,6 +584,19 @@ class GridStrategy(Strategy[GridSettings]):
                    f"{_short(slots[-1].sell_price, tick)}")
         self.ctx.log.info(message)
         self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name)
+
+    def _read_relayout(self) -> tuple[list[Slot], list[Order]]:
+        """The stored slots and orders a new layout is made from, in one call (on the store writer's thread)."""
+        return load_grid(self.ctx.store, self.name)[1], self.ctx.stored_orders()
+
+    async def _relayout_once_read(self, reading: asyncio.Future[tuple[list[Slot], list[Order]]]) -> None:
+        try:
+            read = await reading
+        finally:
+            self._relayout_reading = False
+        if self._relayout is not None:
+            self._continue_relayout(read)
+            self._scan()
 
     def _layout_changes(self, layout: GridLayoutRow) -> list[str]:
         s = self.settings
@@ -563,7 +631,7 @@ class GridStrategy(Strategy[GridSettings]):
             slot.seq = max(slot.seq, used.get(i, 0))
             slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
             slots.append(slot)
-        save(self.ctx.store, self.name, slots, layout)
+        self._save(slots, layout)
         return layout, slots
 
     def _used_seqs(self) -> dict[int, int]:
@@ -580,7 +648,8 @@ class GridStrategy(Strategy[GridSettings]):
     def _stored_orders(self) -> Iterator[tuple[int, int, Order]]:
         """(slot index, sequence number, order) of each stored order of this strategy with a slot's id."""
         pattern = self._id_pattern()
-        for order in self.ctx.stored_orders():
+        stored = self._start_orders if self._start_orders is not None else self.ctx.stored_orders()
+        for order in stored:
             m = pattern.fullmatch(order.client_order_id)
             if m:
                 yield int(m[1]), int(m[2]), order
@@ -786,7 +855,7 @@ class GridStrategy(Strategy[GridSettings]):
                     self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell",
                                          slot.index, order_id, extra, base, max(slot.qty, ZERO), base)
                     if slot.order_id is not None:
-                        self.ctx.cancel(slot.order_id)
+                        self._cancel(slot.order_id)
                     elif slot.qty <= 0 or not self._sellable(slot.qty, slot.sell_price):
                         self._complete(slot)
                         self._scan()
@@ -876,11 +945,54 @@ class GridStrategy(Strategy[GridSettings]):
             self._went_through(slot)
         if not update.status.terminal or update.status is OrderStatus.OBSERVED:
             return
+        cid = update.client_order_id
+        if cid in self._finishing:
+            return
+        if not self.ctx.store.records_inline and self._fills_missing(cid, update.filled_qty):
+            read = self.ctx.write_later(self._stored_fills_of, [cid])
+            if not read.done():
+                self._finishing.add(cid)
+                self.ctx.create_task(self._finish_once_read(update, read), f"read the stored fills of {cid}")
+                return
+            self._read_fills.update(read.result())  # read inline (simulated time)
+            try:
+                self._ended(slot, update)
+            finally:
+                self._read_fills.pop(cid, None)
+            return
+        self._ended(slot, update)
+
+    def _ended(self, slot: Slot, update: OrderUpdate) -> None:
         self._finish(slot, update.client_order_id, update.status, update.filled_qty, update.avg_fill_price,
                      update.reason)
         if update.status in (OrderStatus.REJECTED, OrderStatus.FAILED):  # perhaps for rules the venue changed
             self._follow_rules()
         self._scan()
+
+    def _fills_missing(self, order_id: str, filled_qty: Decimal) -> bool:
+        """Whether the fills delivered of ``order_id`` do not add up to ``filled_qty`` (its stored ones are read)."""
+        executions = self._executions.get(order_id)
+        return (executions.qty if executions is not None else ZERO) != filled_qty and order_id not in self._read_fills
+
+    async def _finish_once_read(self, update: OrderUpdate, read: asyncio.Future[dict[str, list[Fill]]]) -> None:
+        """An ended order whose delivered fills do not add up, where a store read is a round trip (PostgreSQL): its
+        stored fills are read on the store writer's thread (after the writes handed to it before), then its slot
+        moves on; a server that stops answering holds that slot, never the loop."""
+        cid = update.client_order_id
+        try:
+            self._read_fills.update(await read)
+        finally:
+            self._finishing.discard(cid)
+        try:
+            slot = self._by_order.get(cid)
+            if slot is not None and slot.order_id == cid:  # not settled meanwhile
+                self._ended(slot, update)
+        finally:
+            self._read_fills.pop(cid, None)
+
+    def _stored_fills_of(self, order_ids: list[str]) -> dict[str, list[Fill]]:
+        """The stored fills of each order (for the store writer's thread)."""
+        return {cid: self.ctx.stored_fills(client_order_id=cid) for cid in order_ids}
 
     async def reconcile(self) -> None:
         """Settle every slot that has an order against the executor's record: catches missed updates."""
@@ -888,9 +1000,16 @@ class GridStrategy(Strategy[GridSettings]):
             return
         await self._read_slot_orders({slot.order_id for slot in self._slots if slot.order_id is not None})
         try:
+            if not self.ctx.store.records_inline:  # the ended orders' stored fills, off the loop (_executions_of)
+                ended = [cid for cid in self._by_order if cid not in self._finishing and cid not in self._unsent
+                         and (order := self._order(cid)) is not None and order.status.terminal
+                         and order.status is not OrderStatus.OBSERVED and self._fills_missing(cid, order.filled_qty)]
+                if ended:
+                    self._read_fills.update(await self.ctx.write_later(self._stored_fills_of, ended))
             self._reconcile()
         finally:
             self._read_orders.clear()
+            self._read_fills.clear()
 
     def _reconcile(self) -> None:
         self._follow_rules()
@@ -901,25 +1020,22 @@ class GridStrategy(Strategy[GridSettings]):
             if (slot.state is PENDING and slot.order_id is not None
                     and (self._shifting or self._relayout is not None or slot.order_id in self._yielding)
                     and not self._known_ended(slot, slot.order_id)):
-                self.ctx.cancel(slot.order_id)
+                self._cancel(slot.order_id)
             elif slot.state is LOCKED and slot.order_id in self._returning:
-                self.ctx.cancel(slot.order_id)
+                self._cancel(slot.order_id)
         if changed:
             self._scan()
         self._flush()
 
     async def _read_slot_orders(self, order_ids: set[str]) -> None:
         """Read the slots' orders the executor does not hold (:attr:`_read_orders`) where a store read is a round trip
-        (PostgreSQL): at start in one call on the store writer's thread, later each with ``ctx.look_up_order``, so a
-        server that stops answering delays the grid, never the loop. A file-backed SQLite store is read as needed
-        (microseconds, on the loop)."""
+        (PostgreSQL), each with ``ctx.look_up_order`` (at start :meth:`start` takes them from the stored orders it read
+        off the loop), so a server that stops answering delays the grid, never the loop. A file-backed SQLite store is
+        read as needed (microseconds, on the loop)."""
         if self.ctx.store.records_inline:
             return
         wanted = sorted(cid for cid in order_ids if self.ctx.held_order(cid) is None)
         if not wanted:
-            return
-        if not self._started:
-            self._read_orders.update(await self.ctx.write_later(_orders_by_id, self.ctx.store, wanted))
             return
         for cid in wanted:
             self._read_orders[cid] = await self.ctx.look_up_order(cid)  # in memory when this run wrote it final
@@ -937,8 +1053,8 @@ class GridStrategy(Strategy[GridSettings]):
     def _settle(self, slot: Slot, *, grace: bool) -> bool:
         """Bring one slot in line with the executor's record of its order; True if the slot changed."""
         order_id = slot.order_id
-        if order_id is None:
-            return False
+        if order_id is None or order_id in self._unsent or order_id in self._finishing:
+            return False  # not sent yet (its slot row is being written); its stored fills being read
         self._by_order[order_id] = slot
         order = self._order(order_id)
         if order is None:
@@ -1148,7 +1264,8 @@ class GridStrategy(Strategy[GridSettings]):
         executions = self._executions.pop(order_id, None) or Executions()
         if executions.qty != filled_qty:
             market = self._rules
-            for fill in self.ctx.stored_fills(client_order_id=order_id):
+            stored = self._read_fills.get(order_id)  # read off the loop (PostgreSQL), else here (microseconds)
+            for fill in stored if stored is not None else self.ctx.stored_fills(client_order_id=order_id):
                 executions.add(fill, market.base, market.quote)
         if executions.qty < filled_qty:
             missing = filled_qty - executions.qty
@@ -1192,12 +1309,43 @@ class GridStrategy(Strategy[GridSettings]):
             self._wake_at = min(self._wake_at, self._relayout_retry_at)
         self._flush()
 
-    def _flush(self) -> None:
-        """Write the slots changed since the last write."""
-        if self._unsaved:
-            slots = list(self._unsaved.values())
-            self._unsaved.clear()
-            save(self.ctx.store, self.name, slots)
+    def _flush(self) -> asyncio.Future[None] | None:
+        """Write the slots changed since the last write: see :meth:`_save`."""
+        if not self._unsaved:
+            return None
+        slots = list(self._unsaved.values())
+        self._unsaved.clear()
+        return self._save(slots)
+
+    def _save(self, slots: list[Slot], layout: GridLayoutRow | None = None) -> asyncio.Future[None] | None:
+        """Write ``slots`` (and ``layout``) in one transaction: inline where a write takes microseconds (file-backed
+        SQLite, backtests: None); else on the store writer's thread, after the writes handed to it before (a
+        server that stops answering holds the write, never the loop): the future of that write. What is written
+        is a copy of each as it is now; a write that fails writes its slots again with the next one."""
+        if self.ctx.store.records_inline:
+            save(self.ctx.store, self.name, slots, layout)
+            return None
+        copies = [replace(slot) for slot in slots]
+        layout_copy = None if layout is None else GridLayoutRow(**layout.model_dump())
+        written = self.ctx.write_later(save, self.ctx.store, self.name, copies, layout_copy)
+        written.add_done_callback(partial(self._saved, slots, copies, layout, layout_copy))
+        return written
+
+    def _saved(self, slots: list[Slot], copies: list[Slot], layout: GridLayoutRow | None,
+               layout_copy: GridLayoutRow | None, written: asyncio.Future[None]) -> None:
+        """A write of :meth:`_save` ended: new rows' ids are kept; a failed write's slots are written again."""
+        if written.cancelled() or written.exception() is not None:
+            error = "cancelled" if written.cancelled() else written.exception()
+            self.ctx.log.error("grid slots %s not written (%s): written again with the next change",
+                               ", ".join(str(slot.index) for slot in slots), error)
+            for slot in slots:
+                self._unsaved.setdefault(slot.index, slot)
+            return
+        for slot, copy in zip(slots, copies, strict=True):
+            if slot.row_id is None:
+                slot.row_id = copy.row_id
+        if layout is not None and layout_copy is not None and layout.id is None:
+            layout.id = layout_copy.id
 
     def _due(self) -> list[tuple[Slot, Side, Decimal]]:
         """The orders to place now: (slot, side, limit price)."""
@@ -1237,7 +1385,7 @@ class GridStrategy(Strategy[GridSettings]):
                     self._returning.add(slot.order_id)
                     self.ctx.log.info("slot %d: bid %s is back inside the grid; cancelling sell %s to offer it at %s",
                                       slot.index, bid, slot.order_id, slot.sell_price)
-                    self.ctx.cancel(slot.order_id)
+                    self._cancel(slot.order_id)
                 continue
             elif slot.state is LOCKED:
                 price = slot.sell_price
@@ -1278,12 +1426,14 @@ class GridStrategy(Strategy[GridSettings]):
                 self._yielding.add(order_id)
                 self.ctx.log.info("slot %d: cancelling buy %s at %s so slot %d can sell at %s", other.index,
                                   order_id, other.buy_price, slot.index, price)
-                self.ctx.cancel(order_id)
+                self._cancel(order_id)
         return bool(in_way)
 
     def _known_ended(self, slot: Slot, order_id: str) -> bool:
         """Whether the slot's open order ``order_id`` is known to be over before its end reached the slot: its fills
         so far add up to the slot's quantity, or the executor's record of it is final (its update is on its way)."""
+        if order_id in self._unsent:  # not sent yet
+            return False
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty >= slot.qty:
             return True
@@ -1307,7 +1457,80 @@ class GridStrategy(Strategy[GridSettings]):
             placing.append((slot, side, price, order_id))
         for slot, _, _ in due:
             self._unsaved[slot.index] = slot
-        self._flush()  # every new client order id is on disk before the first submit
+        written = self._flush()  # every new client order id is on disk before the first submit
+        if written is not None and not written.done():  # written off the loop (PostgreSQL): sent once it is
+            for _, _, _, order_id in placing:
+                self._unsent[order_id] = False
+                self._submitted_at[order_id] = self.ctx.clock.monotonic()
+            self.ctx.create_task(self._send_written(written, placing), "send the grid's orders once their slots are "
+                                                                       "written")
+            return
+        if written is not None and (written.cancelled() or written.exception() is not None):
+            self._not_written(placing)
+            return
+        self._submit(placing, len(due))
+
+    async def _send_written(self, written: asyncio.Future[None],
+                            placing: list[tuple[Slot, Side, Decimal, str]]) -> None:
+        """Send the orders of :meth:`_place` once their slots' rows are written (off the loop): a slot never holds an
+        order its stored row does not name, so a restart never gives it a second one. An order the grid cancelled
+        meanwhile is not sent, and ends as cancelled; a slot that moved on meanwhile sends nothing."""
+        try:
+            await asyncio.wait([written])
+        finally:
+            cancelled = {order_id for _, _, _, order_id in placing if self._unsent.pop(order_id, False)}
+        if written.cancelled() or written.exception() is not None:
+            self._not_written(placing)
+            self._scan()
+            return
+        sending = []
+        for slot, side, price, order_id in placing:
+            if slot.order_id != order_id:
+                continue
+            if order_id in cancelled:
+                self._submitted_at.pop(order_id, None)
+                self._finish(slot, order_id, OrderStatus.CANCELLED, ZERO, None, "cancelled before it was sent")
+                self._unsaved[slot.index] = slot
+            else:
+                sending.append((slot, side, price, order_id))
+        self._in_scan = True  # an update delivered from inside ctx.submit waits for the scan below
+        try:
+            self._submit(sending, len(placing))
+        finally:
+            self._in_scan = False
+        self._scan()
+
+    def _not_written(self, placing: list[tuple[Slot, Side, Decimal, str]]) -> None:
+        """The slot rows naming these orders could not be written: none is sent, the slots try again later."""
+        now = self.ctx.clock.monotonic()
+        for slot, side, _, order_id in placing:
+            self._submitted_at.pop(order_id, None)
+            if slot.order_id == order_id:
+                self._withdraw(slot, side, order_id, now)
+        self.ctx.log.error("%d orders not sent: their slots could not be written; those slots try again in %gs",
+                           len(placing), self.settings.retry_after_s)
+
+    def _withdraw(self, slot: Slot, side: Side, order_id: str, now: float) -> None:
+        """The slot's order ``order_id`` was never sent: the id is spent, the slot waits ``retry_after_s``."""
+        self._by_order.pop(order_id, None)
+        self._closes.pop(order_id, None)
+        slot.order_id = None
+        if side is Side.BUY:
+            self._set_state(slot, FREE)
+            slot.qty = ZERO
+        self._retry_at[slot.index] = now + self.settings.retry_after_s
+        self._wake_at = min(self._wake_at, now + self.settings.retry_after_s)
+        self._unsaved[slot.index] = slot
+
+    def _cancel(self, order_id: str) -> None:
+        """Cancel one of the slots' orders; one not sent yet (:attr:`_unsent`) is never sent."""
+        if order_id in self._unsent:
+            self._unsent[order_id] = True
+            return
+        self.ctx.cancel(order_id)
+
+    def _submit(self, placing: list[tuple[Slot, Side, Decimal, str]], due: int) -> None:
+        """Submit the orders of :meth:`_place`, their slots' rows written."""
         s = self.settings
         refused = []
         now = self.ctx.clock.monotonic()
@@ -1328,20 +1551,12 @@ class GridStrategy(Strategy[GridSettings]):
                     if side is Side.SELL and price != slot.sell_price:
                         self._repriced.add(order_id)
             elif slot.order_id == order_id:  # paused or vetoed: the id is spent, the slot waits
-                self._by_order.pop(order_id, None)
-                self._closes.pop(order_id, None)
-                slot.order_id = None
-                if side is Side.BUY:
-                    self._set_state(slot, FREE)
-                    slot.qty = ZERO
-                self._retry_at[slot.index] = now + s.retry_after_s
-                self._wake_at = min(self._wake_at, now + s.retry_after_s)
-                self._unsaved[slot.index] = slot
+                self._withdraw(slot, side, order_id, now)
                 refused.append(slot)
                 self._note_refusal(slot, side, price, "vetoed", "not accepted: paused or vetoed by a risk check")
         if refused:
             self.ctx.log.info("%d of %d orders not accepted (paused or vetoed); those slots try again in %gs",
-                              len(refused), len(due), s.retry_after_s)
+                              len(refused), due, s.retry_after_s)
 
     # --- out of range ---------------------------------------------------------------------------
 
@@ -1375,7 +1590,7 @@ class GridStrategy(Strategy[GridSettings]):
                           bid, self._upper, len(pending))
         for slot in pending:  # one known filled ends on its own: its end locks the slot and abandons the shift
             if slot.order_id is not None and not self._known_ended(slot, slot.order_id):
-                self.ctx.cancel(slot.order_id)
+                self._cancel(slot.order_id)
         self._continue_shift()
 
     def _continue_shift(self) -> None:
@@ -1412,7 +1627,7 @@ class GridStrategy(Strategy[GridSettings]):
         for slot, (buy, sell) in zip(self._slots, prices, strict=True):
             slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
         self._unsaved.clear()
-        save(self.ctx.store, self.name, self._slots, layout)
+        self._save(self._slots, layout)
         self._upper = upper
         self._rules_unfit = None
         self._excursion = self._beyond = False
@@ -1468,11 +1683,6 @@ class GridStrategy(Strategy[GridSettings]):
 def _followed(market: MarketInfo) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """The rules of a market the running grid follows (:meth:`GridStrategy._follow_rules`)."""
     return market.tick_size, market.lot_size, market.min_qty, market.min_notional
-
-
-def _orders_by_id(store: Store, order_ids: list[str]) -> dict[str, Order | None]:
-    """The stored order of each id (for the store writer's thread)."""
-    return {cid: store.get_order(cid) for cid in order_ids}
 
 
 def _short(price: Decimal, tick: Decimal) -> str:

@@ -9,6 +9,7 @@ importing this module: pytest keeps only one module named ``conftest`` at a time
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import Any
@@ -107,8 +108,14 @@ class StandInContext:
     async def look_up_order(self, client_order_id: str) -> Order | None:
         return self.orders.get(client_order_id)
 
-    async def write_later(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
+    def write_later(self, fn: Any, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        """Inline, as the host's on simulated time: the future is done when this returns."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
 
     def exchange(self, name: str) -> StandInExchange:
         if name != "paper":

@@ -48,7 +48,10 @@ async def test_a_fill_applied_while_the_strategy_waits_for_the_store_reaches_it(
     bot.bus.publish(Fill("v", "BTC/USD", f"{p}2-1", "T1", Side.BUY, D(120), D(1), D("0.12"), "USD",
                          Liquidity.MAKER, 2))
     bot.bus.publish(OrderReport("v", "BTC/USD", OrderState(f"{p}2-1", OrderStatus.FILLED, "X3", D(1), D(120)), 2))
-    assert bot.strategy_state("g").startswith("failed (store unavailable")
+    if bot.store.records_inline:
+        assert bot.strategy_state("g").startswith("failed (store unavailable")
+    else:  # written off the loop (PostgreSQL): the sell waits, the write is made again with the next one
+        assert bot.strategy_state("g") == "running"
     # meanwhile slot 1's buy fills half: the executor applies it (portfolio, store)
     bot.bus.publish(Fill("v", "BTC/USD", f"{p}1-1", "T2", Side.BUY, D(110), D("0.5"), D("0.05"), "USD",
                          Liquidity.MAKER, 3))
