@@ -64,7 +64,8 @@ async def test_dropped_connection_reconnects_and_resynchronises(gate_bot, fake_g
     bot, gate = await gate_bot(keys=False)
     await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.LIVE, what="first snapshot")
     await fake_gate.drop()
-    await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.RESYNCING, what="the drop noticed")
+    # the drop as counted, not the RESYNCING state: a reconnection quicker than a poll of wait_for would pass it by
+    await wait_for(lambda: gate.counters.disconnects >= 1, timeout_s=20, what="the drop noticed")
     await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.LIVE and fake_gate.connection_count == 2,
                    timeout_s=20, what="reconnected")
     await fake_gate.random_updates("BTC_USDT", 100)
