@@ -90,3 +90,14 @@ async def make_bot(tmp_path: Path, db_url: str) -> AsyncIterator[Callable[..., o
     yield factory
     for bot in started:
         await bot.stop()
+
+
+@pytest.fixture
+def postgresql(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test runs only on a real PostgreSQL server it may stop with SIGSTOP (``tests.helpers.pg_stop``), with the
+    store's write-stall alarm pushed out of the way (the alarm is not what such a test looks at)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL server stopped with SIGSTOP (ARBOT_TEST_DB_URL)")
+    from bot import writer
+
+    monkeypatch.setattr(writer, "WRITE_STALL_S", 30.0)

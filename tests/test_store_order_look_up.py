@@ -10,9 +10,6 @@ import threading
 import time
 from decimal import Decimal
 
-import pytest
-
-from bot import writer
 from bot.api import Caller
 from bot.domain import Order, OrderStatus, OrderType, Side, TimeInForce
 from tests.fakes.venue import ScriptedVenue
@@ -58,13 +55,6 @@ async def test_an_order_this_run_finished_is_answered_without_a_store_read(make_
     bot.store.insert_order(earlier_order("old-1"))
     assert await ctx.look_up_order("old-1") == earlier_order("old-1") == ctx.order("old-1")
     assert await ctx.look_up_order("nowhere") is None
-
-
-@pytest.fixture
-def postgresql(db_url, monkeypatch):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL server stopped with SIGSTOP (ARBOT_TEST_DB_URL)")
-    monkeypatch.setattr(writer, "WRITE_STALL_S", 30.0)  # the stall alarm is not what these tests look at
 
 
 async def test_an_order_look_up_waits_for_a_stopped_server_off_the_loop(make_bot, postgresql):

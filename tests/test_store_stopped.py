@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import pytest
-
-from bot import writer
 from bot.api import Job
 from bot.config import SchedulerSettings
 from bot.domain import Fill, Liquidity, OrderStatus, Side
@@ -22,13 +19,6 @@ from tests.test_store_off_loop import CONFIG, MAX_LAG_S, LagMeter, intent, quiet
 
 STOPPED_S = 2.0
 """How long the server stays stopped (a loop a read holds stalls this long)."""
-
-
-@pytest.fixture
-def postgresql(db_url, monkeypatch):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL server stopped with SIGSTOP (ARBOT_TEST_DB_URL)")
-    monkeypatch.setattr(writer, "WRITE_STALL_S", 30.0)  # the stall alarm is not what these tests look at
 
 
 def late_fill(cid: str, trade_id: str) -> Fill:

@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import pytest
-
-from bot import writer
 from bot.domain import BookUpdate, OrderStatus
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
@@ -21,13 +18,6 @@ from tests.test_store_off_loop import MAX_LAG_S, LagMeter
 
 D = Decimal
 STOPPED_S = 2.0
-
-
-@pytest.fixture
-def postgresql(db_url, monkeypatch):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL server stopped with SIGSTOP (ARBOT_TEST_DB_URL)")
-    monkeypatch.setattr(writer, "WRITE_STALL_S", 30.0)  # the stall alarm is not what these tests look at
 
 
 async def test_a_reconcile_reads_a_slots_forgotten_order_off_the_loop(make_bot, postgresql, monkeypatch):

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import pytest
-
-from bot import writer
 from bot.domain import TransferStatus
 from tests.helpers.pg_stop import stopped_server
 from tests.helpers.risk_kit import risk_check
@@ -20,13 +17,6 @@ STOPPED_S = 1.5
 """How long the server stays stopped (a loop a read holds stalls this long)."""
 MAX_LAG_S = 0.25
 """Another task keeps running within this while a cost read waits."""
-
-
-@pytest.fixture
-def postgresql(db_url, monkeypatch):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL server stopped with SIGSTOP (ARBOT_TEST_DB_URL)")
-    monkeypatch.setattr(writer, "WRITE_STALL_S", 30.0)  # the stall alarm is not what this test looks at
 
 
 async def test_a_transfer_cost_read_waiting_on_a_stopped_server_holds_no_loop(make_bot, postgresql, monkeypatch):
