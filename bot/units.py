@@ -17,13 +17,16 @@ MAX_PLACES = 8
 CENTS = Decimal("0.01")
 FIAT = frozenset({"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "USDC", "USDT", "DAI", "PYUSD", "FDUSD", "TUSD",
                   "BUSD", "USDP", "EURC"})
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Never rounds: display rounding is done by ``quantize`` alone, at any width (the default context's 28 digits
+would refuse, or round, a figure wider than that; ``Decimal.normalize`` alone rounds to 28 digits)."""
 
 
 def _plain(value: Decimal) -> str:
     """Without exponent notation or trailing zeros; "0" for any zero."""
     if not value:
         return "0"
-    return format(value.normalize(), "f")
+    return format(value.normalize(_EXACT), "f")
 
 
 def significant(value: Decimal, digits: int = SIGNIFICANT, max_places: int = MAX_PLACES) -> str:
@@ -31,17 +34,24 @@ def significant(value: Decimal, digits: int = SIGNIFICANT, max_places: int = MAX
     if not value or not value.is_finite():
         return _plain(value) if value.is_finite() else str(value)
     places = min(max(digits - value.adjusted() - 1, 0), max_places)
-    return _plain(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
+    return _plain(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=_EXACT))
 
 
 def on_grid(value: Decimal, step: Decimal) -> str:
     """``value`` rounded to the nearest multiple of ``step``, written with the step's decimals."""
     if not step:
         return significant(value)
-    rounded = (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step
-    exponent = step.normalize().as_tuple().exponent
+    if not value.is_finite():
+        return str(value)
+    # Whole steps and what is left, both exact at any width (a quotient in a 28-digit context is not).
+    whole, rest = _EXACT.divmod(value, step)  # whole toward zero; rest has value's sign
+    twice, size = _EXACT.multiply(abs(rest), 2), abs(step)
+    if twice > size or (twice == size and _EXACT.remainder(whole, 2)):
+        whole = _EXACT.add(whole, 1 if (value < 0) == (step < 0) else -1)
+    rounded = _EXACT.multiply(whole, step)
+    exponent = step.normalize(_EXACT).as_tuple().exponent
     places = min(exponent, 0) if isinstance(exponent, int) else 0
-    return format(rounded.quantize(Decimal(1).scaleb(places)), "f")
+    return format(rounded.quantize(Decimal(1).scaleb(places), context=_EXACT), "f")
 
 
 def amount(value: Decimal, asset: str = "") -> str:
@@ -49,17 +59,13 @@ def amount(value: Decimal, asset: str = "") -> str:
     if asset.upper() in FIAT and not value:
         return "0.00"
     if asset.upper() in FIAT and abs(value) >= CENTS:
-        return format(value.quantize(CENTS, rounding=ROUND_HALF_EVEN), "f")
+        return format(value.quantize(CENTS, rounding=ROUND_HALF_EVEN, context=_EXACT), "f")
     return significant(value)
 
 
 def money(value: Decimal, asset: str) -> str:
     """A sum of money with its unit: ``12.35 USD``, ``0.0000455 SOL``."""
     return f"{amount(value, asset)} {asset}"
-
-
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-"""Trims trailing zeros and never rounds (``Decimal.normalize`` alone rounds to 28 digits)."""
 
 
 def exact(value: Decimal) -> str:
@@ -72,10 +78,7 @@ def exact(value: Decimal) -> str:
 def exact_amount(value: Decimal, asset: str) -> str:
     """An amount that is sent (a transfer): as :func:`amount` shows it when that is exact (``4.02``, ``25.50``
     USDC), else every digit of it (``30.061728``): what a trader reads is what moves."""
-    try:
-        shown = amount(value, asset)
-    except ArithmeticError:  # more digits than the display rounding's context holds: every digit it is
-        return exact(value)
+    shown = amount(value, asset)
     return shown if value.is_finite() and Decimal(shown) == value else exact(value)
 
 
