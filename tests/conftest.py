@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import textwrap
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -44,6 +45,17 @@ def _forget_secrets() -> Iterator[None]:
         handler.removeFilter(REDACTOR)
         if getattr(handler, "arbot", False) and handler not in handlers:  # logs.configure's, from cli.main
             root.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _forget_scripted_venues() -> Iterator[None]:
+    """The scripted venues a test made (``ScriptedVenue.instances``, for the test to find its venue) end with it:
+    kept, each would keep its bot, store and connections alive until another test cleared the list, and a leak
+    would show up there, in an unrelated test."""
+    yield
+    scripted = sys.modules.get("tests.fakes.venue")
+    if scripted is not None:
+        scripted.ScriptedVenue.instances.clear()
 
 
 @pytest.fixture
