@@ -1083,8 +1083,8 @@ class GridStrategy(Strategy[GridSettings]):
         seen = self._counted.pop(order_id, None)
         if seen is not None:
             self._remember_finished(order_id, seen)
-        limit_price = slot.buy_price if slot.state is PENDING else slot.sell_price
-        executions = self._executions_of(order_id, filled_qty, avg_price or limit_price)
+        side, limit_price = (Side.BUY, slot.buy_price) if slot.state is PENDING else (Side.SELL, slot.sell_price)
+        executions = self._executions_of(order_id, side, filled_qty, avg_price or limit_price)
         slot.order_id = None
         yielded = order_id in self._yielding
         self._yielding.discard(order_id)
@@ -1257,10 +1257,12 @@ class GridStrategy(Strategy[GridSettings]):
         self._counts[state] += 1
         slot.state = state
 
-    def _executions_of(self, order_id: str, filled_qty: Decimal, fallback_price: Decimal) -> Executions:
-        """The fills of a finished order: as delivered, with those the host stored (each trade once: a restart
-        delivers only the fills after it, and the store holds a fill ~50 ms after it is applied), the rest
-        estimated."""
+    def _executions_of(self, order_id: str, side: Side, filled_qty: Decimal, fallback_price: Decimal) -> Executions:
+        """The fills of a finished order (the slot's ``side``: a pending slot's buy, a locked slot's sell): as
+        delivered, with those the host stored (each trade once: a restart delivers only the fills after it, and the
+        store holds a fill ~50 ms after it is applied), the rest estimated. No store read on the loop: the stored fills
+        were read off it where a read is a round trip, and the estimate's side is the slot's, not the order's record
+        (which the executor may have forgotten: a read of the store)."""
         executions = self._executions.pop(order_id, None) or Executions()
         if executions.qty != filled_qty:
             market = self._rules
@@ -1272,11 +1274,10 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
                                  order_id, missing, filled_qty, fallback_price)
             executions.add_unseen(missing, fallback_price)
-            order = self._order(order_id)
-            if order is not None:  # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
-                self._estimated[order_id] = (order.side, missing, fallback_price)
-                if len(self._estimated) > FINISHED_KEPT:
-                    del self._estimated[next(iter(self._estimated))]
+            # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
+            self._estimated[order_id] = (side, missing, fallback_price)
+            if len(self._estimated) > FINISHED_KEPT:
+                del self._estimated[next(iter(self._estimated))]
         new_assets = executions.unvalued_fee_assets - self._warned_fee_assets
         if new_assets:
             self._warned_fee_assets |= new_assets
