@@ -99,6 +99,12 @@ FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
 NOT_FOUND_GRACE_S = 60.0
 """A periodic reconcile leaves an order the executor does not know yet alone for this long after submitting it."""
 
+WRITE_RETRY_FIRST_S = 1.0
+WRITE_RETRY_MAX_S = 30.0
+"""A slot write that failed off the loop (PostgreSQL: a dropped connection) is tried again on its own after
+WRITE_RETRY_FIRST_S, then twice as long after each failure up to WRITE_RETRY_MAX_S, until written (a change meanwhile
+writes it sooner): a slot row never waits for the grid's next fill or order end (:meth:`GridStrategy._saved`)."""
+
 FINISHED_KEPT = 10_000
 """Finished orders whose trade ids the grid remembers (the newest), besides its open ones.
 
@@ -144,6 +150,12 @@ class GridStrategy(Strategy[GridSettings]):
         self._submitted_at: dict[str, float] = {}
         self._unsaved: dict[int, Slot] = {}
         """Slots changed since they were last written: written with the next orders, or by _flush."""
+        self._unsaved_layout: GridLayoutRow | None = None
+        """The layout, when its last write failed: written again with the slots by the next _flush."""
+        self._write_failures = 0
+        """Slot writes failed in a row (off the loop): alerted at the first, noted once written again."""
+        self._rewrite: asyncio.Task[None] | None = None
+        """The write tried again after a failure (WRITE_RETRY_FIRST_S, doubling to WRITE_RETRY_MAX_S)."""
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._order_qty = ZERO
         self._slots_completed = 0
@@ -1311,12 +1323,13 @@ class GridStrategy(Strategy[GridSettings]):
         self._flush()
 
     def _flush(self) -> asyncio.Future[None] | None:
-        """Write the slots changed since the last write: see :meth:`_save`."""
-        if not self._unsaved:
+        """Write the slots changed since the last write (and the layout, if its last write failed): see :meth:`_save`."""
+        if not self._unsaved and self._unsaved_layout is None:
             return None
-        slots = list(self._unsaved.values())
+        slots, layout = list(self._unsaved.values()), self._unsaved_layout
         self._unsaved.clear()
-        return self._save(slots)
+        self._unsaved_layout = None
+        return self._save(slots, layout)
 
     def _save(self, slots: list[Slot], layout: GridLayoutRow | None = None) -> asyncio.Future[None] | None:
         """Write ``slots`` (and ``layout``) in one transaction: inline where a write takes microseconds (file-backed
@@ -1334,19 +1347,52 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _saved(self, slots: list[Slot], copies: list[Slot], layout: GridLayoutRow | None,
                layout_copy: GridLayoutRow | None, written: asyncio.Future[None]) -> None:
-        """A write of :meth:`_save` ended: new rows' ids are kept; a failed write's slots are written again."""
+        """A write of :meth:`_save` ended: new rows' ids are kept; a failed write's slots (and layout) are written
+        again, with the next change or on their own after a backoff (:data:`WRITE_RETRY_FIRST_S`), whichever comes
+        first. The first failure in a row is logged and alerted, the row written again noted: once each."""
         if written.cancelled() or written.exception() is not None:
             error = "cancelled" if written.cancelled() else written.exception()
-            self.ctx.log.error("grid slots %s not written (%s): written again with the next change",
-                               ", ".join(str(slot.index) for slot in slots), error)
             for slot in slots:
                 self._unsaved.setdefault(slot.index, slot)
+            if layout is not None:
+                self._unsaved_layout = layout
+            self._write_failures += 1
+            delay = min(WRITE_RETRY_FIRST_S * 2 ** (self._write_failures - 1), WRITE_RETRY_MAX_S)
+            what = f"grid slots {', '.join(str(slot.index) for slot in slots) or '-'}{' and layout' if layout else ''}"
+            if self._write_failures == 1:
+                message = (f"{what} not written ({error}): the grid writes them again in {delay:g}s, then up to "
+                           f"every {WRITE_RETRY_MAX_S:g}s until written (their orders wait: a slot's order is sent "
+                           f"once its row is written)")
+                self.ctx.log.error(message)
+                self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name)
+            else:
+                self.ctx.log.debug("%s not written again (%s, %d failures in a row): trying again in %gs", what,
+                                   error, self._write_failures, delay)
+            if self._rewrite is None or self._rewrite.done():
+                self._rewrite = self.ctx.create_task(self._write_again(delay), "write the grid's slots again")
             return
+        if self._write_failures:
+            message = f"grid slots written again after {self._write_failures} failed writes"
+            self._write_failures = 0
+            self.ctx.log.info(message)
+            self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name)
         for slot, copy in zip(slots, copies, strict=True):
             if slot.row_id is None:
                 slot.row_id = copy.row_id
         if layout is not None and layout_copy is not None and layout.id is None:
             layout.id = layout_copy.id
+
+    async def _write_again(self, delay: float) -> None:
+        """After a failed slot write: write what is still unwritten (a change meanwhile may have written it)."""
+        await asyncio.sleep(delay)
+        self._rewrite = None
+        self._flush()
+
+    async def stop(self) -> None:
+        """A write waiting to be tried again is not: the host's stop settles what the store holds."""
+        if self._rewrite is not None:
+            self._rewrite.cancel()
+            self._rewrite = None
 
     def _due(self) -> list[tuple[Slot, Side, Decimal]]:
         """The orders to place now: (slot, side, limit price)."""

@@ -3,12 +3,13 @@ write that fails written again promptly (and said so), and ``out_of_range = "shi
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from decimal import Decimal
 
 from sqlalchemy import event
 
-from bot.domain import BookUpdate, OrderStatus, OrderUpdate, Side
+from bot.domain import AlertLevel, BookUpdate, OrderStatus, OrderUpdate, Side
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
@@ -52,3 +53,75 @@ async def test_an_ended_orders_missing_fills_are_estimated_without_reading_the_o
         event.remove(bot.store.engine, "before_cursor_execute", before)
     assert on_loop == []
     assert grid._estimated[cid] == (Side.BUY, D("0.5"), D(100))
+
+
+class FailingWrites:
+    """The stand-in's ``write_later`` (inline), where a store read is a round trip: its next ``failures`` slot writes
+    (``plugins.grid.models.save``) fail as a lost connection does."""
+
+    def __init__(self, ctx, monkeypatch, failures: int):
+        from plugins.grid import models
+
+        self.failures, self.tries = failures, 0
+        inline = ctx.write_later
+
+        def write_later(fn, *args, **kwargs):
+            if fn is models.save:
+                self.tries += 1
+                if self.failures:
+                    self.failures -= 1
+                    failed = asyncio.get_running_loop().create_future()
+                    failed.set_exception(ConnectionError("server closed the connection unexpectedly"))
+                    return failed
+            return inline(fn, *args, **kwargs)
+
+        monkeypatch.setattr(ctx.store, "fast", None)  # records_inline False: slot writes go through write_later
+        monkeypatch.setattr(ctx, "write_later", write_later)
+
+
+async def test_a_slot_write_that_fails_is_written_again_promptly_and_said_once(make_grid, ctx, monkeypatch, caplog):
+    """Slot 0's buy is cancelled and the slot's write fails (the database dropped the connection): the slot row was
+    written again only with the grid's next change, so with no further fill or order end it stayed unwritten (a
+    restart reads the old row), said only by one ERROR line per failed write. Now the grid writes it again on its own,
+    after 1 s, then twice as long each time up to 30 s (shortened here); the first failure is alerted once (WARNING),
+    and the row written again is noted once (INFO)."""
+    from plugins.grid import strategy
+    from tests.plugins.grid.test_grid_strategy import stored
+
+    monkeypatch.setattr(strategy, "WRITE_RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr(strategy, "WRITE_RETRY_MAX_S", 0.04)
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    assert len(ctx.submitted) == 3
+    writes = FailingWrites(ctx, monkeypatch, failures=3)
+    ctx.finish(grid, "g-0-1", OrderStatus.CANCELLED)
+    assert grid._slots[0].state.value == "free"
+    await wait_for(lambda: stored(grid, 0).state.value == "free", what="the freed slot written again")
+    await wait_for(lambda: grid._write_failures == 0, what="the write's end seen by the grid")
+    assert writes.tries == 4
+    assert stored(grid, 0).order_id is None
+    warnings = [a for a in ctx.alerts if "not written" in a[2]]
+    assert len(warnings) == 1 and warnings[0][0] is AlertLevel.WARNING, ctx.alerts
+    notes = [a for a in ctx.alerts if "written again" in a[2]]
+    assert len(notes) == 1 and notes[0][0] is AlertLevel.INFO, ctx.alerts
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+
+
+async def test_an_order_waiting_on_a_failed_slot_write_goes_out_once_it_is_written(make_grid, ctx, monkeypatch):
+    """Slot 2's buy fills and its sell's slot row cannot be written: the sell is not sent (a restart must find the id
+    it was sent under) and the slot waits. Written again on its own, the slot's sell goes out after its
+    ``retry_after_s`` wait as before, with no other event needed than the book."""
+    from plugins.grid import strategy
+    from tests.plugins.grid.test_grid_strategy import stored
+
+    monkeypatch.setattr(strategy, "WRITE_RETRY_FIRST_S", 0.01)
+    grid = await make_grid(retry_after_s=0.1)
+    grid.on_market(ctx.book("124.99", "125.01"))
+    writes = FailingWrites(ctx, monkeypatch, failures=2)
+    ctx.fill_all(grid, "g-2-1")
+    assert ctx.submitted_ids() == ["g-0-1", "g-1-1", "g-2-1"]  # its sell's row not written: not sent
+    await wait_for(lambda: stored(grid, 2).state.value == "locked", what="the slot written again")
+    assert stored(grid, 2).order_id is None and writes.failures == 0
+    ctx.clock.advance(0.1)
+    grid.on_market(ctx.book("124.99", "125.01"))
+    assert ctx.last().side is Side.SELL and ctx.last().price == D(130)
