@@ -11,9 +11,13 @@ A post-only sell waits while the bid is at or above its price; with ``out_of_ran
 range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
 the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
 sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it).
-"Above the range" and "back inside" each count once the bid has stayed there ``out_of_range_after_s`` (hysteresis in
-time, :meth:`GridStrategy._out_of_range`): a bid flapping across ``upper`` sends no cancel, no order and no alert per
-crossing.
+Below the range the slots hold what they bought on the way down and sell it once the price comes back (re-centring
+would leave those sells behind, or sell at a loss): the grid holds, and says so once. Only a shifting grid that holds
+nothing there (started below its range, or its buys refused on the way down: every buy at or above the ask, it
+would wait with no order at all) re-centres on the price, as above the range (:meth:`GridStrategy._below_range`).
+"Above the range", "below the range" and "back inside" each count once the bid has stayed there
+``out_of_range_after_s`` (hysteresis in time, :meth:`GridStrategy._out_of_range`): a bid flapping across ``upper`` or
+``lower`` sends no cancel, no order and no alert per crossing.
 No sell goes out at or below one of the grid's own resting buys (placed before the slot below it bought): those are
 cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
@@ -203,6 +207,12 @@ class GridStrategy(Strategy[GridSettings]):
         book: a bid flapping across ``upper`` moves no order (:meth:`_out_of_range`)."""
         self._crossed_at: float | None = None
         """Monotonic time the bid last crossed ``upper`` against :attr:`_beyond` and stayed there; None: it has not."""
+        self._lower = ZERO
+        self._under = False
+        """Whether the grid counts the bid below the range (below ``lower``), with the same hysteresis in time as
+        :attr:`_beyond` (:meth:`_out_of_range`)."""
+        self._under_since: float | None = None
+        """Monotonic time the bid last crossed ``lower`` against :attr:`_under` and stayed there; None: it has not."""
         self._excursion = False
         self._excursion_noted = False
         self._shifting = False
@@ -724,8 +734,9 @@ class GridStrategy(Strategy[GridSettings]):
         return f"{self.name}-{epoch}." if epoch else f"{self.name}-"
 
     def _adopt(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
-        self._layout, self._slots, self._upper = layout, slots, layout.upper
+        self._layout, self._slots, self._upper, self._lower = layout, slots, layout.upper, layout.lower
         self._beyond, self._crossed_at = False, None  # a new range: the bid is measured against it afresh
+        self._under, self._under_since = False, None
         self._rules_unfit = None  # laid out on the rules of the moment
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._by_order.clear()
@@ -784,6 +795,8 @@ class GridStrategy(Strategy[GridSettings]):
             above = self._beyond
             if bid is not None and ((bid > self._upper) is not above or self._crossed_at is not None):
                 above = self._out_of_range(bid > self._upper)
+            if bid is not None and ((bid < self._lower) is not self._under or self._under_since is not None):
+                self._under, self._under_since = self._hysteresis(bid < self._lower, self._under, self._under_since)
             if (self._dirty
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
                     or (bid is not None and self._wake_bid is not None
@@ -793,30 +806,38 @@ class GridStrategy(Strategy[GridSettings]):
                 self._scan()
             if bid is not None and self._beyond and bid > self._upper:  # (a scan may have re-centred the grid)
                 self._above_range(bid)
-            elif self._excursion and not self._beyond:
+            elif bid is not None and self._under and bid < self._lower:
+                self._below_range(bid)
+            elif self._excursion and not self._beyond and not self._under:
                 self._excursion = self._shift_failed = False
-                self.ctx.log.info("bid %s is back inside the grid (upper %s)", bid, self._upper)
+                self.ctx.log.info("bid %s is back inside the grid (%s-%s)", bid, self._lower, self._upper)
         elif type(event) is FeedStatus:
             if event.symbol != self._symbol or event.exchange != self._exchange:
                 return
             self._live = event.state is FeedState.LIVE
             if not self._live:  # what the bid does while the feed is stale is unknown: its time counts for no side
-                self._crossed_at = None
+                self._crossed_at = self._under_since = None
             self._dirty = True
 
     def _out_of_range(self, bid_above: bool) -> bool:
         """Whether the grid counts the bid above the range, now that it is (``bid_above``) or is not above ``upper``:
         a crossing counts once the bid has stayed on its new side ``out_of_range_after_s`` (hysteresis in time, so a
         bid flapping across ``upper`` sends no cancel and no new order per crossing)."""
-        if bid_above is self._beyond:
-            self._crossed_at = None
-            return bid_above
-        now = self.ctx.clock.monotonic()
-        if self._crossed_at is None:
-            self._crossed_at = now
-        if now - self._crossed_at >= self.settings.out_of_range_after_s:
-            self._beyond, self._crossed_at = bid_above, None
+        self._beyond, self._crossed_at = self._hysteresis(bid_above, self._beyond, self._crossed_at)
         return self._beyond
+
+    def _hysteresis(self, beyond: bool, counted: bool, since: float | None) -> tuple[bool, float | None]:
+        """The hysteresis of :meth:`_out_of_range` (above ``upper``, and the same below ``lower``): whether the bid
+        counts beyond the bound now that it is (``beyond``) or is not, given whether it ``counted`` so and ``since``
+        when it has stayed on the other side; and that time, None once the crossing counts or is undone."""
+        if beyond is counted:
+            return counted, None
+        now = self.ctx.clock.monotonic()
+        if since is None:
+            since = now
+        if now - since >= self.settings.out_of_range_after_s:
+            return beyond, None
+        return counted, since
 
     def on_fill(self, fill: Fill) -> None:
         new = self._count(fill, self._closes_of(fill.client_order_id))
@@ -1323,7 +1344,7 @@ class GridStrategy(Strategy[GridSettings]):
         self._flush()
 
     def _flush(self) -> asyncio.Future[None] | None:
-        """Write the slots changed since the last write (and the layout, if its last write failed): see :meth:`_save`."""
+        """Write the slots changed since the last write, and the layout if its last write failed: :meth:`_save`."""
         if not self._unsaved and self._unsaved_layout is None:
             return None
         slots, layout = list(self._unsaved.values()), self._unsaved_layout
@@ -1629,12 +1650,40 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.info(message)
             self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, upper=self._upper)
 
-    def _start_shift(self, bid: Decimal) -> None:
+    def _below_range(self, bid: Decimal) -> None:
+        """The bid counts below ``lower``. The slots that bought on the way down hold that inventory and sell it once
+        the price comes back: a re-centred grid would leave their sells behind, or sell at a loss, so the grid holds
+        (said once per excursion, as above the range). Only a shifting grid that holds nothing (started below its
+        range, or its buys refused or vetoed on the way down: every buy of it is at or above the ask, so it would
+        wait with no order at all) re-centres on the price, as above the range."""
+        if not self._excursion:
+            self._excursion, self._excursion_noted = True, False
+        if self._shifting:
+            return
+        can_shift = (self._started and self._live and not self.paused and not self._shift_failed
+                     and self._relayout is None)
+        if self._shift_mode and can_shift and self._counts[LOCKED] == 0:
+            self._start_shift(bid, f"below the grid's lower price {self._lower}")
+            return
+        if not self._excursion_noted:
+            self._excursion_noted = True
+            if not self._shift_mode:
+                why = 'out_of_range = "hold"'
+            elif self._counts[LOCKED]:
+                why = (f"{self._counts[LOCKED]} slots hold inventory, sold once the price comes back; a grid holding "
+                       f"none re-centres")
+            else:
+                why = "not re-centring while paused, stale, laying the grid out again or after a failed attempt"
+            message = f"bid {bid} is below the grid's lower price {self._lower}; holding ({why})"
+            self.ctx.log.info(message)
+            self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, lower=self._lower)
+
+    def _start_shift(self, bid: Decimal, where: str | None = None) -> None:
         """Cancel the resting buys; the grid is re-centred once every slot is free."""
         self._shifting = True
         pending = [slot for slot in self._slots if slot.state is PENDING]
-        self.ctx.log.info("bid %s is above the grid's upper price %s: cancelling %d buys to re-centre the grid",
-                          bid, self._upper, len(pending))
+        self.ctx.log.info("bid %s is %s: cancelling %d buys to re-centre the grid",
+                          bid, where or f"above the grid's upper price {self._upper}", len(pending))
         for slot in pending:  # one known filled ends on its own: its end locks the slot and abandons the shift
             if slot.order_id is not None and not self._known_ended(slot, slot.order_id):
                 self._cancel(slot.order_id)
@@ -1652,7 +1701,7 @@ class GridStrategy(Strategy[GridSettings]):
         bid, ask = self._bid, self._ask
         price = (bid + ask) / 2 if bid is not None and ask is not None else bid
         self._shifting = False
-        if layout is None or price is None:  # no price left to centre on: the next bid above the range tries again
+        if layout is None or price is None:  # no price left to centre on: the next bid out of the range tries again
             return
         market = self._read_rules()  # the new prices and sizes on the venue's tick and lot of the moment
         try:
@@ -1675,10 +1724,10 @@ class GridStrategy(Strategy[GridSettings]):
             slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
         self._unsaved.clear()
         self._save(self._slots, layout)
-        self._upper = upper
+        self._upper, self._lower = upper, lower
         self._rules_unfit = None
-        self._excursion = self._beyond = False
-        self._crossed_at = None
+        self._excursion = self._beyond = self._under = False
+        self._crossed_at = self._under_since = None
         self._retry_at.clear()
         self._dirty = True
         tick = self._rules.tick_size
@@ -1708,7 +1757,7 @@ class GridStrategy(Strategy[GridSettings]):
         elif self._shifting:
             out["state"] = "re-centring"
         elif self._excursion:
-            out["state"] = "above range, holding"
+            out["state"] = "below range, holding" if self._under else "above range, holding"
         return out
 
     def _fees_text(self) -> str:

@@ -125,3 +125,40 @@ async def test_an_order_waiting_on_a_failed_slot_write_goes_out_once_it_is_writt
     ctx.clock.advance(0.1)
     grid.on_market(ctx.book("124.99", "125.01"))
     assert ctx.last().side is Side.SELL and ctx.last().price == D(130)
+
+
+# --- out_of_range = "shift" below the range -------------------------------------------------------------------------
+
+
+async def test_shift_recentres_down_a_grid_holding_nothing_below_its_range(make_grid, ctx, store):
+    """A shifting grid with the bid below ``lower`` and nothing bought (started there, or its buys refused on the
+    way down): every buy is at or above the ask and waits for it, so the grid did nothing at all, and said nothing,
+    for as long as the price stayed down, while above the range the same grid re-centres. It re-centres on the price
+    now, as above (no slot holds inventory), and its buys go out below the ask."""
+    from plugins.grid.models import load_grid
+
+    grid = await make_grid(out_of_range="shift")
+    grid.on_market(ctx.book("79.99", "80.01"))
+    layout, _ = load_grid(store, "g")
+    assert (layout.lower, layout.upper, layout.shifts) == (D(55), D(105), 1)
+    assert [(i.side, i.price) for i in ctx.submitted] == [(Side.BUY, D(55)), (Side.BUY, D(65)), (Side.BUY, D(75))]
+    assert "re-centred on 80.00: 55-105 (was 100-150)" in ctx.alerts[-1][2]
+
+
+async def test_below_the_range_a_grid_holding_inventory_holds_and_says_so_once(make_grid, ctx, store):
+    """Below ``lower`` a shifting grid whose slots hold what they bought on the way down does not re-centre (that
+    would leave their sells, or sell at a loss): it holds, and says so once per excursion, as above the range."""
+    from plugins.grid.models import load_grid
+
+    grid = await make_grid(out_of_range="shift")
+    grid.on_market(ctx.book("124.99", "125.01"))
+    for cid in ("g-2-1", "g-1-1", "g-0-1"):
+        ctx.fill_all(grid, cid)
+    for bid in ("99", "95", "90"):
+        grid.on_market(ctx.book(bid, D(bid) + D("0.01")))
+    assert load_grid(store, "g")[0].shifts == 0 and ctx.cancelled == []
+    notes = [a for a in ctx.alerts if "below the grid's lower price 100" in a[2]]
+    assert len(notes) == 1 and "3 slots hold inventory" in notes[0][2], ctx.alerts
+    assert grid.status()["state"] == "below range, holding"
+    grid.on_market(ctx.book("101", "101.01"))
+    assert "state" not in grid.status()
