@@ -1379,7 +1379,9 @@ class GridStrategy(Strategy[GridSettings]):
                 self._unsaved_layout = layout
             self._write_failures += 1
             delay = min(WRITE_RETRY_FIRST_S * 2 ** (self._write_failures - 1), WRITE_RETRY_MAX_S)
-            what = f"grid slots {', '.join(str(slot.index) for slot in slots) or '-'}{' and layout' if layout else ''}"
+            what = " and ".join(part for part in (
+                f"grid slots {', '.join(str(slot.index) for slot in slots)}" if slots else "",
+                "grid layout" if layout is not None else "") if part)
             if self._write_failures == 1:
                 message = (f"{what} not written ({error}): the grid writes them again in {delay:g}s, then up to "
                            f"every {WRITE_RETRY_MAX_S:g}s until written (their orders wait: a slot's order is sent "

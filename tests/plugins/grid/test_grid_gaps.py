@@ -127,6 +127,26 @@ async def test_an_order_waiting_on_a_failed_slot_write_goes_out_once_it_is_writt
     assert ctx.last().side is Side.SELL and ctx.last().price == D(130)
 
 
+async def test_a_re_centred_layout_whose_write_failed_is_written_again(make_grid, ctx, monkeypatch, store):
+    """The grid re-centres and the write of its new layout (with its slots) fails: the slots were written again with
+    the next change, the layout never (its row kept the old range and shift count, which a restart lays the slots out
+    from). It is written again with them now."""
+    from plugins.grid import strategy
+    from plugins.grid.models import load_grid
+
+    monkeypatch.setattr(strategy, "WRITE_RETRY_FIRST_S", 0.01)
+    grid = await make_grid(out_of_range="shift")
+    grid.on_market(ctx.book("124.99", "125.01"))
+    grid.on_market(ctx.book("199.99", "200.01"))
+    for cid in ctx.cancelled[:-1]:
+        ctx.finish(grid, cid, OrderStatus.CANCELLED)
+    FailingWrites(ctx, monkeypatch, failures=1)
+    ctx.finish(grid, ctx.cancelled[-1], OrderStatus.CANCELLED)  # every slot free: re-centred on 200
+    assert grid._layout.lower == D(175)
+    await wait_for(lambda: load_grid(store, "g")[0].shifts == 1, what="the new layout written again")
+    assert (load_grid(store, "g")[0].lower, load_grid(store, "g")[0].upper) == (D(175), D(225))
+
+
 # --- out_of_range = "shift" below the range -------------------------------------------------------------------------
 
 
