@@ -30,14 +30,16 @@ class GridSettings:
     out_of_range: Literal["hold", "shift"] = option(
         "hold", help="when the bid rises above upper: hold, or re-centre the grid once no slot holds inventory (a "
                      "post-only sell the bid has passed is then offered a tick above the bid, and at its own price "
-                     "again once the bid is back inside the range)")
+                     "again once the bid is back inside the range); below lower a grid holding nothing (started "
+                     "there, or its buys refused) re-centres too, and one holding what it bought on the way down "
+                     "holds either way (its slots sell once the price comes back)")
     out_of_range_after_s: float = option(
         10.0, ge=0, le=86_400,
-        help="seconds the bid must stay above upper before the grid counts it out of range (re-centres, offers a "
-             "waiting sell above the bid, says it holds), and back at or below upper before it counts it inside "
-             "again (a sell offered above the bid returns to its own price): a bid flapping across upper moves no "
-             "order; a stale feed starts the count again once it is live (what the bid did meanwhile is unknown); "
-             "0: at once")
+        help="seconds the bid must stay above upper (or below lower) before the grid counts it out of range "
+             "(re-centres, offers a waiting sell above the bid, says it holds), and back inside before it counts it "
+             "inside again (a sell offered above the bid returns to its own price): a bid flapping across upper or "
+             "lower moves no order; a stale feed starts the count again once it is live (what the bid did meanwhile "
+             "is unknown); 0: at once")
     post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
     retry_after_s: float = option(
         30.0, ge=0.1, le=86_400,

@@ -11,9 +11,13 @@ A post-only sell waits while the bid is at or above its price; with ``out_of_ran
 range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
 the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
 sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it).
-"Above the range" and "back inside" each count once the bid has stayed there ``out_of_range_after_s`` (hysteresis in
-time, :meth:`GridStrategy._out_of_range`): a bid flapping across ``upper`` sends no cancel, no order and no alert per
-crossing.
+Below the range the slots hold what they bought on the way down and sell it once the price comes back (re-centring
+would leave those sells behind, or sell at a loss): the grid holds, and says so once. Only a shifting grid that holds
+nothing there (started below its range, or its buys refused on the way down: every buy at or above the ask, it
+would wait with no order at all) re-centres on the price, as above the range (:meth:`GridStrategy._below_range`).
+"Above the range", "below the range" and "back inside" each count once the bid has stayed there
+``out_of_range_after_s`` (hysteresis in time, :meth:`GridStrategy._out_of_range`): a bid flapping across ``upper`` or
+``lower`` sends no cancel, no order and no alert per crossing.
 No sell goes out at or below one of the grid's own resting buys (placed before the slot below it bought): those are
 cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
@@ -99,6 +103,12 @@ FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
 NOT_FOUND_GRACE_S = 60.0
 """A periodic reconcile leaves an order the executor does not know yet alone for this long after submitting it."""
 
+WRITE_RETRY_FIRST_S = 1.0
+WRITE_RETRY_MAX_S = 30.0
+"""A slot write that failed off the loop (PostgreSQL: a dropped connection) is tried again on its own after
+WRITE_RETRY_FIRST_S, then twice as long after each failure up to WRITE_RETRY_MAX_S, until written (a change meanwhile
+writes it sooner): a slot row never waits for the grid's next fill or order end (:meth:`GridStrategy._saved`)."""
+
 FINISHED_KEPT = 10_000
 """Finished orders whose trade ids the grid remembers (the newest), besides its open ones.
 
@@ -144,6 +154,12 @@ class GridStrategy(Strategy[GridSettings]):
         self._submitted_at: dict[str, float] = {}
         self._unsaved: dict[int, Slot] = {}
         """Slots changed since they were last written: written with the next orders, or by _flush."""
+        self._unsaved_layout: GridLayoutRow | None = None
+        """The layout, when its last write failed: written again with the slots by the next _flush."""
+        self._write_failures = 0
+        """Slot writes failed in a row (off the loop): alerted at the first, noted once written again."""
+        self._rewrite: asyncio.Task[None] | None = None
+        """The write tried again after a failure (WRITE_RETRY_FIRST_S, doubling to WRITE_RETRY_MAX_S)."""
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._order_qty = ZERO
         self._slots_completed = 0
@@ -191,6 +207,12 @@ class GridStrategy(Strategy[GridSettings]):
         book: a bid flapping across ``upper`` moves no order (:meth:`_out_of_range`)."""
         self._crossed_at: float | None = None
         """Monotonic time the bid last crossed ``upper`` against :attr:`_beyond` and stayed there; None: it has not."""
+        self._lower = ZERO
+        self._under = False
+        """Whether the grid counts the bid below the range (below ``lower``), with the same hysteresis in time as
+        :attr:`_beyond` (:meth:`_out_of_range`)."""
+        self._under_since: float | None = None
+        """Monotonic time the bid last crossed ``lower`` against :attr:`_under` and stayed there; None: it has not."""
         self._excursion = False
         self._excursion_noted = False
         self._shifting = False
@@ -712,8 +734,9 @@ class GridStrategy(Strategy[GridSettings]):
         return f"{self.name}-{epoch}." if epoch else f"{self.name}-"
 
     def _adopt(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
-        self._layout, self._slots, self._upper = layout, slots, layout.upper
+        self._layout, self._slots, self._upper, self._lower = layout, slots, layout.upper, layout.lower
         self._beyond, self._crossed_at = False, None  # a new range: the bid is measured against it afresh
+        self._under, self._under_since = False, None
         self._rules_unfit = None  # laid out on the rules of the moment
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._by_order.clear()
@@ -772,6 +795,8 @@ class GridStrategy(Strategy[GridSettings]):
             above = self._beyond
             if bid is not None and ((bid > self._upper) is not above or self._crossed_at is not None):
                 above = self._out_of_range(bid > self._upper)
+            if bid is not None and ((bid < self._lower) is not self._under or self._under_since is not None):
+                self._under, self._under_since = self._hysteresis(bid < self._lower, self._under, self._under_since)
             if (self._dirty
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
                     or (bid is not None and self._wake_bid is not None
@@ -781,30 +806,38 @@ class GridStrategy(Strategy[GridSettings]):
                 self._scan()
             if bid is not None and self._beyond and bid > self._upper:  # (a scan may have re-centred the grid)
                 self._above_range(bid)
-            elif self._excursion and not self._beyond:
+            elif bid is not None and self._under and bid < self._lower:
+                self._below_range(bid)
+            elif self._excursion and not self._beyond and not self._under:
                 self._excursion = self._shift_failed = False
-                self.ctx.log.info("bid %s is back inside the grid (upper %s)", bid, self._upper)
+                self.ctx.log.info("bid %s is back inside the grid (%s-%s)", bid, self._lower, self._upper)
         elif type(event) is FeedStatus:
             if event.symbol != self._symbol or event.exchange != self._exchange:
                 return
             self._live = event.state is FeedState.LIVE
             if not self._live:  # what the bid does while the feed is stale is unknown: its time counts for no side
-                self._crossed_at = None
+                self._crossed_at = self._under_since = None
             self._dirty = True
 
     def _out_of_range(self, bid_above: bool) -> bool:
         """Whether the grid counts the bid above the range, now that it is (``bid_above``) or is not above ``upper``:
         a crossing counts once the bid has stayed on its new side ``out_of_range_after_s`` (hysteresis in time, so a
         bid flapping across ``upper`` sends no cancel and no new order per crossing)."""
-        if bid_above is self._beyond:
-            self._crossed_at = None
-            return bid_above
-        now = self.ctx.clock.monotonic()
-        if self._crossed_at is None:
-            self._crossed_at = now
-        if now - self._crossed_at >= self.settings.out_of_range_after_s:
-            self._beyond, self._crossed_at = bid_above, None
+        self._beyond, self._crossed_at = self._hysteresis(bid_above, self._beyond, self._crossed_at)
         return self._beyond
+
+    def _hysteresis(self, beyond: bool, counted: bool, since: float | None) -> tuple[bool, float | None]:
+        """The hysteresis of :meth:`_out_of_range` (above ``upper``, and the same below ``lower``): whether the bid
+        counts beyond the bound now that it is (``beyond``) or is not, given whether it ``counted`` so and ``since``
+        when it has stayed on the other side; and that time, None once the crossing counts or is undone."""
+        if beyond is counted:
+            return counted, None
+        now = self.ctx.clock.monotonic()
+        if since is None:
+            since = now
+        if now - since >= self.settings.out_of_range_after_s:
+            return beyond, None
+        return counted, since
 
     def on_fill(self, fill: Fill) -> None:
         new = self._count(fill, self._closes_of(fill.client_order_id))
@@ -1083,8 +1116,8 @@ class GridStrategy(Strategy[GridSettings]):
         seen = self._counted.pop(order_id, None)
         if seen is not None:
             self._remember_finished(order_id, seen)
-        limit_price = slot.buy_price if slot.state is PENDING else slot.sell_price
-        executions = self._executions_of(order_id, filled_qty, avg_price or limit_price)
+        side, limit_price = (Side.BUY, slot.buy_price) if slot.state is PENDING else (Side.SELL, slot.sell_price)
+        executions = self._executions_of(order_id, side, filled_qty, avg_price or limit_price)
         slot.order_id = None
         yielded = order_id in self._yielding
         self._yielding.discard(order_id)
@@ -1257,10 +1290,12 @@ class GridStrategy(Strategy[GridSettings]):
         self._counts[state] += 1
         slot.state = state
 
-    def _executions_of(self, order_id: str, filled_qty: Decimal, fallback_price: Decimal) -> Executions:
-        """The fills of a finished order: as delivered, with those the host stored (each trade once: a restart
-        delivers only the fills after it, and the store holds a fill ~50 ms after it is applied), the rest
-        estimated."""
+    def _executions_of(self, order_id: str, side: Side, filled_qty: Decimal, fallback_price: Decimal) -> Executions:
+        """The fills of a finished order (the slot's ``side``: a pending slot's buy, a locked slot's sell): as
+        delivered, with those the host stored (each trade once: a restart delivers only the fills after it, and the
+        store holds a fill ~50 ms after it is applied), the rest estimated. No store read on the loop: the stored fills
+        were read off it where a read is a round trip, and the estimate's side is the slot's, not the order's record
+        (which the executor may have forgotten: a read of the store)."""
         executions = self._executions.pop(order_id, None) or Executions()
         if executions.qty != filled_qty:
             market = self._rules
@@ -1272,11 +1307,10 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
                                  order_id, missing, filled_qty, fallback_price)
             executions.add_unseen(missing, fallback_price)
-            order = self._order(order_id)
-            if order is not None:  # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
-                self._estimated[order_id] = (order.side, missing, fallback_price)
-                if len(self._estimated) > FINISHED_KEPT:
-                    del self._estimated[next(iter(self._estimated))]
+            # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
+            self._estimated[order_id] = (side, missing, fallback_price)
+            if len(self._estimated) > FINISHED_KEPT:
+                del self._estimated[next(iter(self._estimated))]
         new_assets = executions.unvalued_fee_assets - self._warned_fee_assets
         if new_assets:
             self._warned_fee_assets |= new_assets
@@ -1310,12 +1344,13 @@ class GridStrategy(Strategy[GridSettings]):
         self._flush()
 
     def _flush(self) -> asyncio.Future[None] | None:
-        """Write the slots changed since the last write: see :meth:`_save`."""
-        if not self._unsaved:
+        """Write the slots changed since the last write, and the layout if its last write failed: :meth:`_save`."""
+        if not self._unsaved and self._unsaved_layout is None:
             return None
-        slots = list(self._unsaved.values())
+        slots, layout = list(self._unsaved.values()), self._unsaved_layout
         self._unsaved.clear()
-        return self._save(slots)
+        self._unsaved_layout = None
+        return self._save(slots, layout)
 
     def _save(self, slots: list[Slot], layout: GridLayoutRow | None = None) -> asyncio.Future[None] | None:
         """Write ``slots`` (and ``layout``) in one transaction: inline where a write takes microseconds (file-backed
@@ -1333,19 +1368,54 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _saved(self, slots: list[Slot], copies: list[Slot], layout: GridLayoutRow | None,
                layout_copy: GridLayoutRow | None, written: asyncio.Future[None]) -> None:
-        """A write of :meth:`_save` ended: new rows' ids are kept; a failed write's slots are written again."""
+        """A write of :meth:`_save` ended: new rows' ids are kept; a failed write's slots (and layout) are written
+        again, with the next change or on their own after a backoff (:data:`WRITE_RETRY_FIRST_S`), whichever comes
+        first. The first failure in a row is logged and alerted, the row written again noted: once each."""
         if written.cancelled() or written.exception() is not None:
             error = "cancelled" if written.cancelled() else written.exception()
-            self.ctx.log.error("grid slots %s not written (%s): written again with the next change",
-                               ", ".join(str(slot.index) for slot in slots), error)
             for slot in slots:
                 self._unsaved.setdefault(slot.index, slot)
+            if layout is not None:
+                self._unsaved_layout = layout
+            self._write_failures += 1
+            delay = min(WRITE_RETRY_FIRST_S * 2 ** (self._write_failures - 1), WRITE_RETRY_MAX_S)
+            what = " and ".join(part for part in (
+                f"grid slots {', '.join(str(slot.index) for slot in slots)}" if slots else "",
+                "grid layout" if layout is not None else "") if part)
+            if self._write_failures == 1:
+                message = (f"{what} not written ({error}): the grid writes them again in {delay:g}s, then up to "
+                           f"every {WRITE_RETRY_MAX_S:g}s until written (their orders wait: a slot's order is sent "
+                           f"once its row is written)")
+                self.ctx.log.error(message)
+                self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name)
+            else:
+                self.ctx.log.debug("%s not written again (%s, %d failures in a row): trying again in %gs", what,
+                                   error, self._write_failures, delay)
+            if self._rewrite is None or self._rewrite.done():
+                self._rewrite = self.ctx.create_task(self._write_again(delay), "write the grid's slots again")
             return
+        if self._write_failures:
+            message = f"grid slots written again after {self._write_failures} failed writes"
+            self._write_failures = 0
+            self.ctx.log.info(message)
+            self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name)
         for slot, copy in zip(slots, copies, strict=True):
             if slot.row_id is None:
                 slot.row_id = copy.row_id
         if layout is not None and layout_copy is not None and layout.id is None:
             layout.id = layout_copy.id
+
+    async def _write_again(self, delay: float) -> None:
+        """After a failed slot write: write what is still unwritten (a change meanwhile may have written it)."""
+        await asyncio.sleep(delay)
+        self._rewrite = None
+        self._flush()
+
+    async def stop(self) -> None:
+        """A write waiting to be tried again is not: the host's stop settles what the store holds."""
+        if self._rewrite is not None:
+            self._rewrite.cancel()
+            self._rewrite = None
 
     def _due(self) -> list[tuple[Slot, Side, Decimal]]:
         """The orders to place now: (slot, side, limit price)."""
@@ -1582,12 +1652,40 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.info(message)
             self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, upper=self._upper)
 
-    def _start_shift(self, bid: Decimal) -> None:
+    def _below_range(self, bid: Decimal) -> None:
+        """The bid counts below ``lower``. The slots that bought on the way down hold that inventory and sell it once
+        the price comes back: a re-centred grid would leave their sells behind, or sell at a loss, so the grid holds
+        (said once per excursion, as above the range). Only a shifting grid that holds nothing (started below its
+        range, or its buys refused or vetoed on the way down: every buy of it is at or above the ask, so it would
+        wait with no order at all) re-centres on the price, as above the range."""
+        if not self._excursion:
+            self._excursion, self._excursion_noted = True, False
+        if self._shifting:
+            return
+        can_shift = (self._started and self._live and not self.paused and not self._shift_failed
+                     and self._relayout is None)
+        if self._shift_mode and can_shift and self._counts[LOCKED] == 0:
+            self._start_shift(bid, f"below the grid's lower price {self._lower}")
+            return
+        if not self._excursion_noted:
+            self._excursion_noted = True
+            if not self._shift_mode:
+                why = 'out_of_range = "hold"'
+            elif self._counts[LOCKED]:
+                why = (f"{self._counts[LOCKED]} slots hold inventory, sold once the price comes back; a grid holding "
+                       f"none re-centres")
+            else:
+                why = "not re-centring while paused, stale, laying the grid out again or after a failed attempt"
+            message = f"bid {bid} is below the grid's lower price {self._lower}; holding ({why})"
+            self.ctx.log.info(message)
+            self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, lower=self._lower)
+
+    def _start_shift(self, bid: Decimal, where: str | None = None) -> None:
         """Cancel the resting buys; the grid is re-centred once every slot is free."""
         self._shifting = True
         pending = [slot for slot in self._slots if slot.state is PENDING]
-        self.ctx.log.info("bid %s is above the grid's upper price %s: cancelling %d buys to re-centre the grid",
-                          bid, self._upper, len(pending))
+        self.ctx.log.info("bid %s is %s: cancelling %d buys to re-centre the grid",
+                          bid, where or f"above the grid's upper price {self._upper}", len(pending))
         for slot in pending:  # one known filled ends on its own: its end locks the slot and abandons the shift
             if slot.order_id is not None and not self._known_ended(slot, slot.order_id):
                 self._cancel(slot.order_id)
@@ -1605,7 +1703,7 @@ class GridStrategy(Strategy[GridSettings]):
         bid, ask = self._bid, self._ask
         price = (bid + ask) / 2 if bid is not None and ask is not None else bid
         self._shifting = False
-        if layout is None or price is None:  # no price left to centre on: the next bid above the range tries again
+        if layout is None or price is None:  # no price left to centre on: the next bid out of the range tries again
             return
         market = self._read_rules()  # the new prices and sizes on the venue's tick and lot of the moment
         try:
@@ -1628,10 +1726,10 @@ class GridStrategy(Strategy[GridSettings]):
             slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
         self._unsaved.clear()
         self._save(self._slots, layout)
-        self._upper = upper
+        self._upper, self._lower = upper, lower
         self._rules_unfit = None
-        self._excursion = self._beyond = False
-        self._crossed_at = None
+        self._excursion = self._beyond = self._under = False
+        self._crossed_at = self._under_since = None
         self._retry_at.clear()
         self._dirty = True
         tick = self._rules.tick_size
@@ -1661,7 +1759,7 @@ class GridStrategy(Strategy[GridSettings]):
         elif self._shifting:
             out["state"] = "re-centring"
         elif self._excursion:
-            out["state"] = "above range, holding"
+            out["state"] = "below range, holding" if self._under else "above range, holding"
         return out
 
     def _fees_text(self) -> str:

@@ -69,6 +69,7 @@ class StandInContext:
         self.cancelled: list[str] = []
         self.alerts: list[tuple[Any, str, str, dict]] = []
         self.veto = False
+        self.tasks: list[asyncio.Task[Any]] = []
         self._exchange = StandInExchange(market)
         self._trade = 0
 
@@ -116,6 +117,11 @@ class StandInContext:
         except Exception as exc:
             done.set_exception(exc)
         return done
+
+    def create_task(self, coro: Any, what: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=what)
+        self.tasks.append(task)
+        return task
 
     def exchange(self, name: str) -> StandInExchange:
         if name != "paper":
