@@ -121,6 +121,11 @@ class Limits(RiskCheck):
         self._pools: dict[tuple[str, str], Pool] = {}
         """The pool each pool venue's mark was last made from."""
         self._peak: dict[str, Decimal] = {}
+        self._unpriced_in_peak: dict[str, list[tuple[str, Decimal, str]]] = {}
+        """Quote -> the transfer costs paid before its peak as the start set it (a stored peak rebased, or a new one
+        from the realized total) that no venue priced then, as (asset, cost, ASSET/QUOTE): none has sent a price
+        when the check starts. Each moves the peak at its first price, once, as it moves the equity (both lacked it:
+        :meth:`_price_peak`), so an upgrade or a start never shows a cost paid before the peak as a fall."""
         self._saved_peak: dict[str, Decimal] = {}
         self._held_books: dict[str, dict[str, tuple[Position, Callable[[str], Decimal | None]]]] = {}
         """Symbol -> strategy -> its book there while it holds lots, with its marks (:func:`~bot.ledger.lot_mark`, made
@@ -189,6 +194,9 @@ class Limits(RiskCheck):
         # with none starts from its realized total less the transfer costs counted in it (no fall of its own)
         peaks, rebased = self._rebased(read.peaks)
         self._peak = {q: self._realized_equity(q) for q in self._realized_total} | peaks
+        if self._costs.all_time and DRAWDOWN in self._money:  # what the new peaks could not price yet
+            for q in self._peak.keys() - peaks.keys():
+                self._unpriced_at_start(q, self._costs)
         self._saved_peak = {} if rebased else dict(self._peak)
         self._save_peaks(now=True)  # a rebased peak is stored at once, as counting the costs: rebased once only
         self._act_on_losses_past()
@@ -247,9 +255,42 @@ class Limits(RiskCheck):
             if counted or unpriced:
                 peaks[quote] = peak - loss
                 log.warning("limits %s: the %s drawdown peak %s was stored before peaks counted transfer costs: "
-                            "rebased to %s by the transfer costs paid up to it (%s)", self.name, quote,
-                            money(peak, quote), money(peaks[quote], quote), "; ".join(counted + unpriced))
+                            "rebased to %s by the transfer costs paid up to it (%s)%s", self.name, quote,
+                            money(peak, quote), money(peaks[quote], quote), "; ".join(counted + unpriced),
+                            "; those not priced yet rebase it at their first price" if unpriced else "")
+                self._unpriced_at_start(quote, upto)
         return peaks, True
+
+    def _unpriced_at_start(self, quote: str, costs: TransferCosts) -> None:
+        """Keep the costs of ``costs`` counted in ``quote``'s drawdown that no venue prices yet: the peak the start
+        set lacks them (:attr:`_unpriced_in_peak`)."""
+        unpriced = [(asset, cost, f"{asset}/{quote}") for asset, cost, mid in costs.priced(DRAWDOWN, quote)
+                    if mid is None]
+        if unpriced:
+            self._unpriced_in_peak[quote] = unpriced
+
+    def _price_peak(self, quote: str) -> None:
+        """Move ``quote``'s peak by each cost of :attr:`_unpriced_in_peak` a venue prices now (the equity counts it
+        from now on, at that price: so does the peak, once; logged), in the caller's exact context."""
+        peak = was = self._peak[quote]
+        left: list[tuple[str, Decimal, str]] = []
+        priced: list[str] = []
+        for asset, cost, symbol in self._unpriced_in_peak[quote]:
+            mid = self._mid_of(symbol)
+            if mid is None:
+                left.append((asset, cost, symbol))
+                continue
+            peak -= cost * mid
+            priced.append(f"{money(cost, asset)} at {money(mid, quote)}")
+        if left:
+            self._unpriced_in_peak[quote] = left
+        else:
+            del self._unpriced_in_peak[quote]
+        if priced:
+            self._peak[quote] = peak
+            log.warning("limits %s: the %s drawdown peak %s rebased to %s by the transfer costs paid before it that "
+                        "no venue priced at start, priced now (%s)", self.name, quote, money(was, quote),
+                        money(peak, quote), "; ".join(priced))
 
     async def _watch_transfer_costs(self) -> None:
         while True:
@@ -656,6 +697,8 @@ class Limits(RiskCheck):
         limit = self._limit("max_drawdown", quote)
         if limit is None:  # no limit in this quote: its orders are vetoed (check)
             return
+        if self._unpriced_in_peak and quote in self._unpriced_in_peak:  # (none: the tick pays one look)
+            self._price_peak(quote)
         equity = self._equity(quote)
         peak = self._peak.get(quote)
         if peak is None or equity > peak:
