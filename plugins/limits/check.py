@@ -180,8 +180,12 @@ class Limits(RiskCheck):
             self._unhear = self.ctx.store.on_transfer_saved(self._transfer_saved)
         # one read, off the loop where a read is a round trip; a store that cannot be read fails the start (before
         # the first check: never checks with the fills or the costs unknown as none)
-        read = await self._off_loop(read_start, self.ctx.store, self.name, self._day_start_ns, self._costs.reads,
-                                    s.max_orders_per_minute)
+        try:
+            read = await self._off_loop(read_start, self.ctx.store, self.name, self._day_start_ns, self._costs.reads,
+                                        s.max_orders_per_minute)
+        except BaseException:  # the check did not start: a transfer saved from now on is not its business
+            self._stop_hearing()
+            raise
         if read.tripped_error is not None:  # the vetoes hold all the same (the day's loss is rebuilt below): at most a
             log.error("limits %s: the limits breached today cannot be read (%s); a breach may be acted on and "
                       "alerted again", self.name, read.tripped_error)  # second trip
@@ -211,10 +215,14 @@ class Limits(RiskCheck):
             self.ctx.create_task(self._watch_transfer_costs(), "read the transfer costs")
 
     async def stop(self) -> None:
+        self._stop_hearing()
+        self._save_peaks(now=True)  # the bot's stop waits for the store writer: stored before the store closes
+
+    def _stop_hearing(self) -> None:
+        """Take no more of the transfers the store saves (:meth:`_transfer_saved`)."""
         if self._unhear is not None:
             self._unhear()
             self._unhear = None
-        self._save_peaks(now=True)  # the bot's stop waits for the store writer: stored before the store closes
 
     def _count_recent_orders(self, now_ns: int, created: list[int]) -> None:
         """Count the stored orders of the last minute against ``max_orders_per_minute``: a strategy that crashes the

@@ -65,3 +65,18 @@ async def test_risk_on_a_stopped_server_shows_the_costs_saved_before_without_a_r
         server.resume()
     assert lag.worst_s < 0.25, f"the loop stalled {lag.worst_s:.2f} s"
     assert used == 50 and "0.5 SOL at 100" in shown
+
+
+async def test_a_check_that_failed_to_start_takes_no_transfer_saved_after(make_bot, monkeypatch):
+    import plugins.limits.check as check
+
+    def unreadable(*args):
+        raise OSError("the store cannot be read")
+
+    monkeypatch.setattr(check, "read_start", unreadable)
+    bot = await make_bot(LIMITS, extra=PLUGINS)
+    failed = risk_check(bot, "limits")
+    assert not isinstance(failed, check.Limits)  # the gate holds a stand-in that vetoes every order
+    assert not bot.store._transfer_listeners  # the half-started check hears no transfer saved from now on
+    moved(bot, "t-big", "USDC", "200", "0", None, TransferStatus.CREDITED, time.time_ns())  # past 150: its trip's
+    assert not trips(bot, "limits")
