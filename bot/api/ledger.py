@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         prediction_error,
         steps,
         totals,
+        transfer_costs,
     )
     from ..report import age_text, fees_text, transfer_text
     from ..units import amount, exact, exact_amount, exact_money, money, moneys, price, qty, signed_money, significant
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 _LEDGER = ("EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
            "TimeOrderedPosition", "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "net_after_transfer_costs",
            "next_day_start_ns", "period_start_ns", "pnl_curves", "predicted_for_filled", "prediction_error", "steps",
-           "totals")
+           "totals", "transfer_costs")
 _UNITS = ("amount", "exact", "exact_amount", "exact_money", "money", "moneys", "price", "qty", "signed_money",
           "significant")
 _WHERE = {**dict.fromkeys(_LEDGER, "bot.ledger"), **dict.fromkeys(_UNITS, "bot.units"),
@@ -58,6 +59,6 @@ __all__ = [
     "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "money", "moneys", "net_after_transfer_costs",
     "next_day_start_ns",
     "period_start_ns", "price", "pnl_curves", "predicted_for_filled", "prediction_error", "qty", "signed_money",
-    "significant", "steps", "totals", "transfer_text",
+    "significant", "steps", "totals", "transfer_costs", "transfer_text",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -580,6 +580,8 @@ class Store:
 
     def __init__(self, url: str, *, bot: str = "", migrate_wait_s: float = 60.0):
         self.bot = bot
+        self._transfer_listeners: list[Callable[[Transfer], None]] = []
+        """Called with each transfer :meth:`save_transfer` committed (:meth:`on_transfer_saved`)."""
         """The bot whose rows this store reads and writes (``[bot] name``); the upgrade of an older store
         gives this bot the rows stored before bots had names."""
         self.migrate_wait_s = migrate_wait_s
@@ -776,6 +778,7 @@ class Store:
             return self
         view = copy.copy(self)
         view.bot = bot
+        view._transfer_listeners = []  # another bot's transfers are not this bot's listeners' business
         return view
 
     def has_table(self, table: Table | type[SQLModel]) -> bool:
@@ -1288,6 +1291,18 @@ class Store:
                     setattr(row, key, value)
                 row.status = transfer.status.value
             s.add(row)
+        for listener in list(self._transfer_listeners):  # committed: what a read of the transfers now returns
+            try:
+                listener(transfer)
+            except Exception:  # a listener's bug never fails the save (the transfer is stored)
+                log.exception("a listener of saved transfers failed on %s", transfer.transfer_id)
+
+    def on_transfer_saved(self, listener: Callable[[Transfer], None]) -> Callable[[], None]:
+        """Call ``listener(transfer)`` with each transfer :meth:`save_transfer` commits, on the thread that saved it,
+        right after the commit (what keeps a figure of the transfers current without reading them again: the
+        ``limits`` check's transfer costs). Returns the function that stops it."""
+        self._transfer_listeners.append(listener)
+        return lambda: self._transfer_listeners.remove(listener) if listener in self._transfer_listeners else None
 
     def transfers_in_flight(self) -> list[Transfer]:
         """The transfers on their way, oldest first: stored, not credited nor failed yet (funds that may have left

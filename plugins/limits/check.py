@@ -23,12 +23,12 @@ from bot.api import (
     PortfolioView,
     RiskCheck,
     Side,
+    Transfer,
     split_symbol,
 )
 from bot.api.kit import Pool, PoolError
 from bot.api.ledger import (
     EXACT_DIGITS,
-    Ledger,
     Position,
     TimeOrderedPosition,
     amount,
@@ -36,13 +36,15 @@ from bot.api.ledger import (
     lot_mark,
     money,
     next_day_start_ns,
+    transfer_costs,
 )
 
-from .costs import DAILY, DRAWDOWN, CostsRead, TransferCosts, read_costs
-from .peaks import SAVE_EVERY_S, StoredPeaks, save_peaks, stored_peaks
+from .costs import DAILY, DRAWDOWN, TransferCosts, costs_of
+from .peaks import SAVE_EVERY_S, StoredPeaks, save_peaks
 from .pnl import worst_loss, worst_position
 from .settings import BASE_KEYS, MONEY_KEYS, LimitsSettings
-from .tripped import load_tripped, save_tripped
+from .stored import read_start
+from .tripped import save_tripped
 from .units import BaseLimit, QuoteLimit
 
 log = logging.getLogger("arbot.limits")
@@ -56,9 +58,10 @@ VENUE_CLOCK_AHEAD_NS = 60 * NS_PER_S
 """How far ahead of the bot's clock a fill's own time may roll the limits' day (clocks differ by milliseconds)."""
 
 TRANSFER_COSTS_EVERY_S = 10.0
-"""How often the day's transfer costs are read again from the store (no event announces a transfer's fees): a cost
-counts in the daily loss, and can trip it, this long after it was stored at most (``/risk`` reads them afresh: at
-once where the store records inline, else it shows those read last and reads them again off the loop)."""
+"""How often the bot's transfers are read again from the store, a backstop: the check holds every transfer of the
+bot, read at start, and takes each one the bot's store saves as it is saved (``Store.on_transfer_saved``), so its
+costs count in the loss limits, and can trip them, at once, and ``/risk`` shows the figures ``/pnl`` shows at that
+moment without reading the store. The read only catches a transfer stored by another process of this bot."""
 
 CLOSES_KEPT = 10_000
 """Accepted orders whose ``closes`` the check remembers, at most (an order is forgotten when it is final, or when
@@ -118,6 +121,11 @@ class Limits(RiskCheck):
         self._pools: dict[tuple[str, str], Pool] = {}
         """The pool each pool venue's mark was last made from."""
         self._peak: dict[str, Decimal] = {}
+        self._unpriced_in_peak: dict[str, list[tuple[str, Decimal, str]]] = {}
+        """Quote -> the transfer costs paid before its peak as the start set it (a stored peak rebased, or a new one
+        from the realized total) that no venue priced then, as (asset, cost, ASSET/QUOTE): none has sent a price
+        when the check starts. Each moves the peak at its first price, once, as it moves the equity (both lacked it:
+        :meth:`_price_peak`), so an upgrade or a start never shows a cost paid before the peak as a fall."""
         self._saved_peak: dict[str, Decimal] = {}
         self._held_books: dict[str, dict[str, tuple[Position, Callable[[str], Decimal | None]]]] = {}
         """Symbol -> strategy -> its book there while it holds lots, with its marks (:func:`~bot.ledger.lot_mark`, made
@@ -134,8 +142,15 @@ class Limits(RiskCheck):
         self._costs = TransferCosts(lambda key: self._quotes(self._money[key]), self._mid_of)
         """What moving funds cost the bot: today's in the daily loss (in no strategy's), every transfer's in the
         drawdown's equity (:mod:`.costs`)."""
-        self._reading: asyncio.Task[None] | None = None
-        """The read of the transfer costs under way on the store writer's thread (records not inline), if any."""
+        self._transfers: dict[str, Transfer] = {}
+        """Transfer id -> the bot's transfer as last stored (when a loss limit counts their costs): read at start and
+        every ``TRANSFER_COSTS_EVERY_S``, each one the store saves taken as it is saved (:meth:`_transfer_saved`)."""
+        self._heard: dict[str, Transfer] = {}
+        """The transfers saved since the read of the transfers under way was handed over: newer than what it finds."""
+        self._unhear: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._peaks_written: asyncio.Future[None] | None = None
+        """The write of the peaks handed to the store writer last, while it is not done (records not inline)."""
         self._pricing: tuple[tuple[str, str], Decimal] | None = None
         """(exchange, symbol) and its mid, while a tick of a price a transfer cost converts at is handled."""
         self._recent: deque[float] = deque()
@@ -158,26 +173,38 @@ class Limits(RiskCheck):
         s: LimitsSettings = self.settings
         self._next_reset_ns = next_day_start_ns(now, self._timezone(), s.daily_reset_at)
         self._day_start_ns = day_start_ns(now, self._timezone(), s.daily_reset_at)
-        try:
-            self._tripped = load_tripped(self.ctx.store, self.name, self._day_start_ns)
-        except ValueError as exc:  # the vetoes hold all the same (the day's loss is rebuilt below): at most a
-            log.error("limits %s: the limits breached today cannot be read (%s); a breach may be acted on and "
-                      "alerted again", self.name, exc)  # second trip
-        closes = self.ctx.store.closes()
-        for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
-            self._book_fill(strategy, fill, closes.get(fill.client_order_id))
         self._costs.reads = DAILY in self._money or DRAWDOWN in self._money
-        if self._costs.reads:  # before the first check: a store that cannot be read fails the start (as the fills'
-            self._costs.update(*await self._read_costs())  # read does), never checks with costs unknown as none
-        stored = stored_peaks(self.ctx.store, self.name)
+        if self._costs.reads:  # heard from before the read: a transfer saved while it runs is not missed
+            self._loop = asyncio.get_running_loop()
+            self._heard = {}
+            self._unhear = self.ctx.store.on_transfer_saved(self._transfer_saved)
+        # one read, off the loop where a read is a round trip; a store that cannot be read fails the start (before
+        # the first check: never checks with the fills or the costs unknown as none)
+        try:
+            read = await self._off_loop(read_start, self.ctx.store, self.name, self._day_start_ns, self._costs.reads,
+                                        s.max_orders_per_minute)
+        except BaseException:  # the check did not start: a transfer saved from now on is not its business
+            self._stop_hearing()
+            raise
+        if read.tripped_error is not None:  # the vetoes hold all the same (the day's loss is rebuilt below): at most a
+            log.error("limits %s: the limits breached today cannot be read (%s); a breach may be acted on and "
+                      "alerted again", self.name, read.tripped_error)  # second trip
+        self._tripped = read.tripped
+        for strategy, fill in read.fills:  # today's figures and positions survive a restart
+            self._book_fill(strategy, fill, read.closes.get(fill.client_order_id))
+        if self._costs.reads:
+            self._took_transfers(read.transfers)
         # a stored peak is the peak, below the realized total too (a trip restarts it at the equity then); a quote
         # with none starts from its realized total less the transfer costs counted in it (no fall of its own)
-        peaks, rebased = self._rebased(stored)
+        peaks, rebased = self._rebased(read.peaks)
         self._peak = {q: self._realized_equity(q) for q in self._realized_total} | peaks
+        if self._costs.all_time and DRAWDOWN in self._money:  # what the new peaks could not price yet
+            for q in self._peak.keys() - peaks.keys():
+                self._unpriced_at_start(q, self._costs)
         self._saved_peak = {} if rebased else dict(self._peak)
-        self._save_peaks()  # a rebased peak is stored at once, as counting the costs: rebased once only
+        self._save_peaks(now=True)  # a rebased peak is stored at once, as counting the costs: rebased once only
         self._act_on_losses_past()
-        self._count_recent_orders(now)
+        self._count_recent_orders(now, read.recent_ns)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
         if "max_drawdown" in self._money or self._costs.reads:  # a mark, or a price a cost converts at, moves
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
@@ -188,9 +215,16 @@ class Limits(RiskCheck):
             self.ctx.create_task(self._watch_transfer_costs(), "read the transfer costs")
 
     async def stop(self) -> None:
-        self._save_peaks()
+        self._stop_hearing()
+        self._save_peaks(now=True)  # the bot's stop waits for the store writer: stored before the store closes
 
-    def _count_recent_orders(self, now_ns: int) -> None:
+    def _stop_hearing(self) -> None:
+        """Take no more of the transfers the store saves (:meth:`_transfer_saved`)."""
+        if self._unhear is not None:
+            self._unhear()
+            self._unhear = None
+
+    def _count_recent_orders(self, now_ns: int, created: list[int]) -> None:
         """Count the stored orders of the last minute against ``max_orders_per_minute``: a strategy that crashes the
         bot again and again gets no fresh minute at each start. The minute is the wall clock's (the monotonic clock
         starts afresh); an order the gate accepted and a later check vetoed was never stored, so is not counted."""
@@ -199,7 +233,7 @@ class Limits(RiskCheck):
             return
         monotonic = self.ctx.clock.monotonic()
         horizon_ns = now_ns - 60 * NS_PER_S
-        recent = [o.created_ns for o in self.ctx.store.orders(limit=per_minute) if horizon_ns < o.created_ns <= now_ns]
+        recent = [created_ns for created_ns in created if horizon_ns < created_ns <= now_ns]
         self._recent.extend(monotonic - (now_ns - created_ns) / NS_PER_S for created_ns in sorted(recent))
 
     async def _keep_peaks(self) -> None:
@@ -216,12 +250,11 @@ class Limits(RiskCheck):
         if stored.counts_costs or not stored.peaks or DRAWDOWN not in self._money:
             return stored.peaks, False
         peaks = dict(stored.peaks)
-        ledger = Ledger(self.ctx.store)
         after: dict[int, dict[str, Decimal]] = {}  # saved_ns -> the costs of the transfers created after it
         for quote, peak in stored.peaks.items():
             saved_ns = stored.saved_ns[quote]
             if saved_ns not in after:
-                after[saved_ns] = ledger.transfer_costs(since_ns=saved_ns + 1) if self._costs.all_time else {}
+                after[saved_ns] = transfer_costs(t for t in self._transfers.values() if t.created_ns > saved_ns)
             until = {asset: left for asset, cost in self._costs.all_time.items()
                      if (left := cost - after[saved_ns].get(asset, ZERO))}
             upto = TransferCosts(lambda key: self._quotes(self._money[key]), self._mid_of)
@@ -230,9 +263,42 @@ class Limits(RiskCheck):
             if counted or unpriced:
                 peaks[quote] = peak - loss
                 log.warning("limits %s: the %s drawdown peak %s was stored before peaks counted transfer costs: "
-                            "rebased to %s by the transfer costs paid up to it (%s)", self.name, quote,
-                            money(peak, quote), money(peaks[quote], quote), "; ".join(counted + unpriced))
+                            "rebased to %s by the transfer costs paid up to it (%s)%s", self.name, quote,
+                            money(peak, quote), money(peaks[quote], quote), "; ".join(counted + unpriced),
+                            "; those not priced yet rebase it at their first price" if unpriced else "")
+                self._unpriced_at_start(quote, upto)
         return peaks, True
+
+    def _unpriced_at_start(self, quote: str, costs: TransferCosts) -> None:
+        """Keep the costs of ``costs`` counted in ``quote``'s drawdown that no venue prices yet: the peak the start
+        set lacks them (:attr:`_unpriced_in_peak`)."""
+        unpriced = [(asset, cost, f"{asset}/{quote}") for asset, cost, mid in costs.priced(DRAWDOWN, quote)
+                    if mid is None]
+        if unpriced:
+            self._unpriced_in_peak[quote] = unpriced
+
+    def _price_peak(self, quote: str) -> None:
+        """Move ``quote``'s peak by each cost of :attr:`_unpriced_in_peak` a venue prices now (the equity counts it
+        from now on, at that price: so does the peak, once; logged), in the caller's exact context."""
+        peak = was = self._peak[quote]
+        left: list[tuple[str, Decimal, str]] = []
+        priced: list[str] = []
+        for asset, cost, symbol in self._unpriced_in_peak[quote]:
+            mid = self._mid_of(symbol)
+            if mid is None:
+                left.append((asset, cost, symbol))
+                continue
+            peak -= cost * mid
+            priced.append(f"{money(cost, asset)} at {money(mid, quote)}")
+        if left:
+            self._unpriced_in_peak[quote] = left
+        else:
+            del self._unpriced_in_peak[quote]
+        if priced:
+            self._peak[quote] = peak
+            log.warning("limits %s: the %s drawdown peak %s rebased to %s by the transfer costs paid before it that "
+                        "no venue priced at start, priced now (%s)", self.name, quote, money(was, quote),
+                        money(peak, quote), "; ".join(priced))
 
     async def _watch_transfer_costs(self) -> None:
         while True:
@@ -240,67 +306,109 @@ class Limits(RiskCheck):
             await self._refresh_transfer_costs()
 
     async def _refresh_transfer_costs(self) -> None:
-        """Read the transfer costs again (off the loop where records are not inline) and, when they changed, check
-        the loss limits on them. A store that cannot be read keeps the last ones (logged): the loss limits hold on
+        """Read the bot's transfers again (off the loop where records are not inline) and, when their costs changed,
+        check the loss limits on them. A store that cannot be read keeps those held (logged): the loss limits hold on
         the figures known."""
-        self._roll_day(self.ctx.clock.time_ns())
-        day_start_ns = self._day_start_ns
+        self._heard = {}
         try:
-            read = await self._read_costs()
+            transfers = await self._off_loop(self.ctx.store.transfers)
         except Exception:
-            log.exception("limits %s: the transfer costs cannot be read; the daily loss and the drawdown count those "
-                          "read last", self.name)
+            log.exception("limits %s: the transfers cannot be read; the daily loss and the drawdown count those "
+                          "known", self.name)
             return
         self._roll_day(self.ctx.clock.time_ns())
-        if self._day_start_ns != day_start_ns:  # the day rolled while it was read: its day's costs are not today's
-            read = CostsRead(self._costs.today, read.all_time)
-        if self._costs.update(*read):
+        if self._took_transfers(transfers):
             self._act_on_daily_losses()
             self._act_on_drawdowns()
 
-    def _read_costs(self) -> asyncio.Future[CostsRead]:
-        """Read the costs the limits count (:func:`~.costs.read_costs`): on the store writer's thread where a store
-        read is a round trip (PostgreSQL: ``store.records_inline`` false), so that a server that stops answering
-        never holds the loop; at once on SQLite and in a backtest (a future already done)."""
-        store = self.ctx.store
-        args = (store, self._day_start_ns, DAILY in self._money, DRAWDOWN in self._money)
-        if store.records_inline:
-            done: asyncio.Future[CostsRead] = asyncio.get_running_loop().create_future()
-            done.set_result(read_costs(*args))
-            return done
-        return self.ctx.write_later(read_costs, *args)
+    def _took_transfers(self, transfers: list[Transfer]) -> bool:
+        """Hold the transfers a read found, with those saved since it was handed over (newer: :attr:`_heard`), and
+        count their costs; True when the costs changed."""
+        self._transfers = {t.transfer_id: t for t in transfers} | self._heard
+        self._heard = {}
+        return self._count_transfers()
 
-    def _costs_now(self) -> None:
-        """``/risk`` shows the costs as stored now: read at once where records are inline (a read in microseconds);
-        else those read last (at most ``TRANSFER_COSTS_EVERY_S`` old) are shown and a read starts off the loop (one
-        at a time), the figures it changes checked when it lands."""
-        if not self._costs.reads:
+    def _count_transfers(self) -> bool:
+        """The costs of the transfers held, as the ledger sums them (:func:`~.costs.costs_of`); True when changed."""
+        return self._costs.update(*costs_of(self._transfers.values(), self._day_start_ns, DAILY in self._money,
+                                            DRAWDOWN in self._money))
+
+    def _transfer_saved(self, transfer: Transfer) -> None:
+        """The bot's store saved ``transfer`` (``Store.on_transfer_saved``, on the thread that saved it): taken on the
+        loop, at once when saved there (the rebalancer saves on the loop: ``/risk`` asked next shows its cost)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._heard_transfer(transfer)
+        else:
+            loop.call_soon_threadsafe(self._heard_transfer, transfer)
+
+    def _heard_transfer(self, transfer: Transfer) -> None:
+        """Hold ``transfer`` as saved now and, when the costs changed, check the loss limits on them (a cost alone
+        can trip them)."""
+        self._transfers[transfer.transfer_id] = transfer
+        self._heard[transfer.transfer_id] = transfer
+        self._roll_day(self.ctx.clock.time_ns())
+        if self._count_transfers():
+            self._act_on_daily_losses()
+            self._act_on_drawdowns()
+
+    def _off_loop(self, fn: Callable[..., R], *args: Any) -> asyncio.Future[R]:
+        """Run the store call ``fn(*args)``: on the store writer's thread where a store call is a round trip
+        (PostgreSQL: ``store.records_inline`` false), in order with the writes handed to it, so that a server that
+        stops answering never holds the loop; at once on SQLite and in a backtest (a future already done)."""
+        if not self.ctx.store.records_inline:
+            return self.ctx.write_later(fn, *args)
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        try:
+            done.set_result(fn(*args))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    def _save_peaks(self, *, now: bool = False) -> None:
+        """Store the peaks when they changed since they were last handed over: at once on SQLite and in a backtest;
+        else on the store writer's thread, after the writes handed to it before (the last handed over is the one
+        stored). While a write of them waits (a slow server) the 10 s save hands over no other, but a trip's and the
+        stop's (``now``) always go: the bot's stop waits for them. One that fails is logged and tried again."""
+        if self._peak == self._saved_peak:
+            return
+        if not now and self._peaks_written is not None and not self._peaks_written.done():
+            return
+        peaks = self._saved_peak = dict(self._peak)
+        args = (self.ctx.store, self.name, peaks, self.ctx.clock.time_ns())
         if self.ctx.store.records_inline:
             try:
-                self._costs.update(*read_costs(self.ctx.store, self._day_start_ns, DAILY in self._money,
-                                               DRAWDOWN in self._money))
+                save_peaks(*args)
             except Exception:
-                log.exception("limits %s: the transfer costs cannot be read; the daily loss and the drawdown count "
-                              "those read last", self.name)
+                self._saved_peak = {}
+                raise
             return
-        if self._reading is None or self._reading.done():
-            self._reading = self.ctx.create_task(self._refresh_transfer_costs(), "read the transfer costs for /risk")
+        written = self._peaks_written = self.ctx.write_later(save_peaks, *args)
+        written.add_done_callback(lambda done: self._peaks_stored(done, peaks))
 
-    def _save_peaks(self) -> None:
-        if self._peak != self._saved_peak:
-            save_peaks(self.ctx.store, self.name, self._peak, self.ctx.clock.time_ns())
-            self._saved_peak = dict(self._peak)
+    def _peaks_stored(self, done: asyncio.Future[None], peaks: dict[str, Decimal]) -> None:
+        if done.cancelled() or (exc := done.exception()) is None:
+            return
+        log.error("limits %s: the drawdown peaks could not be stored (%s); tried again", self.name, exc)
+        if self._saved_peak is peaks:  # none handed over since: the next save hands them over again
+            self._saved_peak = {}
 
     def _roll_day(self, now_ns: int) -> None:
         if now_ns >= self._next_reset_ns:
             self._day_net.clear()
             self._strategy_day_net.clear()
-            self._costs.new_day()  # the new day's are read next (none made yet, but at the very reset)
             self._tripped = {t for t in self._tripped if t[0] != "daily"}
             zone = self._timezone()
             self._day_start_ns = day_start_ns(now_ns, zone, self.settings.daily_reset_at)
             self._next_reset_ns = next_day_start_ns(now_ns, zone, self.settings.daily_reset_at)
+            if self._costs.reads:  # the new day's of the transfers held (none made yet, but at the very reset)
+                self._count_transfers()
 
     def _timezone(self) -> str:
         """The bot's time zone (``[scheduler] timezone``): the limits' day is the one ``/pnl day``, the daily
@@ -481,11 +589,22 @@ class Limits(RiskCheck):
         it again. Kept only after the action (the host keeps a pause): a crash in between acts again at start, never
         leaves a breach kept as acted on that was not."""
         self._tripped.add(limit)
-        try:
-            save_tripped(self.ctx.store, self.name, self._day_start_ns, self._tripped, self.ctx.clock.time_ns())
-        except Exception:  # the trip holds in this run whatever the store says
-            log.exception("limits %s: the limits breached today could not be stored; a restart today would act on "
-                          "them and alert them again", self.name)
+        args = (self.ctx.store, self.name, self._day_start_ns, set(self._tripped), self.ctx.clock.time_ns())
+        if self.ctx.store.records_inline:
+            try:
+                save_tripped(*args)
+            except Exception as exc:  # the trip holds in this run whatever the store says
+                self._tripped_unstored(exc)
+            return
+        # a round trip: on the store writer's thread, after the trip's own record and the host's pause handed to it
+        # before (what a restart loads is the last one handed over: each holds every limit breached today)
+        written = self.ctx.write_later(save_tripped, *args)
+        written.add_done_callback(lambda done: None if done.cancelled() or (exc := done.exception()) is None
+                                  else self._tripped_unstored(exc))
+
+    def _tripped_unstored(self, exc: BaseException) -> None:
+        log.error("limits %s: the limits breached today could not be stored (%s); a restart today would act on them "
+                  "and alert them again", self.name, exc, exc_info=exc)
 
     def _on_book(self, event: BookUpdate) -> None:
         # equity moves only with a mark (a fill checks its own): a book whose touch did not move (most ticks change
@@ -586,6 +705,8 @@ class Limits(RiskCheck):
         limit = self._limit("max_drawdown", quote)
         if limit is None:  # no limit in this quote: its orders are vetoed (check)
             return
+        if self._unpriced_in_peak and quote in self._unpriced_in_peak:  # (none: the tick pays one look)
+            self._price_peak(quote)
         equity = self._equity(quote)
         peak = self._peak.get(quote)
         if peak is None or equity > peak:
@@ -800,7 +921,7 @@ class Limits(RiskCheck):
     def status(self) -> dict[str, str]:
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())  # a day that ended with no fill or order since shows the new one
-        self._costs_now()  # /risk shows them as stored now, not as last read (PostgreSQL: as read last, and reads)
+        # the transfer costs are those of the transfers held, kept current as each is saved: /pnl's now, no read
         facts: dict[str, str] = {}
         if "max_daily_loss" in self._money or self._strategy_loss:  # /pnl day's start is in its title: say ours
             facts["daily loss day"] = self._day_text()
@@ -853,7 +974,6 @@ class Limits(RiskCheck):
         """The loss, drawdown and rate limits as numbers (what ``status`` shows as text)."""
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())
-        self._costs_now()
         uses: dict[str, LimitUse] = {}
         for key in ("max_daily_loss", "max_drawdown"):
             limit = self._money.get(key)

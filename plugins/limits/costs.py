@@ -3,13 +3,12 @@ transfer's for ``max_drawdown``'s equity (the rule of docs/architecture.md, "Acc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
-from bot.api import ZERO
-from bot.api.ledger import Ledger, money
-from bot.api.storage import Store
+from bot.api import ZERO, Transfer
+from bot.api.ledger import money, transfer_costs
 
 ONE = Decimal(1)
 
@@ -23,19 +22,19 @@ Plan = tuple[Decimal | None, tuple[tuple[str, Decimal, str], ...]]
 
 
 class CostsRead(NamedTuple):
-    """The transfer costs per asset as read from the store at once (:func:`read_costs`)."""
+    """The transfer costs per asset the limits count (:func:`costs_of`)."""
 
     today: dict[str, Decimal]
     all_time: dict[str, Decimal]
 
 
-def read_costs(store: Store, day_start_ns: int, daily: bool, drawdown: bool) -> CostsRead:
-    """Read the costs the limits count: the day's (from ``day_start_ns``) with ``daily``, every transfer's with
-    ``drawdown`` (``Ledger.transfer_costs``). A store call: on PostgreSQL the check runs it on the store writer's
-    thread (``ctx.write_later``), never on the loop."""
-    ledger = Ledger(store)
-    return CostsRead(ledger.transfer_costs(since_ns=day_start_ns) if daily else {},
-                     ledger.transfer_costs() if drawdown else {})
+def costs_of(transfers: Iterable[Transfer], day_start_ns: int, daily: bool, drawdown: bool) -> CostsRead:
+    """The costs the limits count of the bot's ``transfers`` (every one stored): the day's (those created from
+    ``day_start_ns`` on) with ``daily``, every transfer's with ``drawdown``, by the ledger's own rule
+    (``bot.ledger.transfer_costs``, what ``Ledger.transfer_costs``, so ``/pnl``, sums): the same figures."""
+    transfers = list(transfers)
+    return CostsRead(transfer_costs(t for t in transfers if t.created_ns >= day_start_ns) if daily else {},
+                     transfer_costs(transfers) if drawdown else {})
 
 
 class TransferCosts:

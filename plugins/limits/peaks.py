@@ -1,7 +1,9 @@
 """The trailing drawdown limit's peak equity, kept across restarts.
 
 Equity includes open positions marked to market, so the peak cannot be replayed from stored fills
-alone: it is saved when it changes (at most every ``SAVE_EVERY_S``), after a trip and on stop.
+alone: it is saved when it changes (at most every ``SAVE_EVERY_S``), after a trip and on stop; where a commit is a
+round trip (PostgreSQL) on the store writer's thread, in the order handed over (the last saved is the last handed
+over; the bot's stop waits for it).
 
 Several bots may share one database and each has its own equity: a row's ``check_name`` is the bot's
 name and the check's, ``BOT:CHECK`` (a bot name and a component name hold no ``:``). Peaks saved

@@ -5,8 +5,11 @@ fills at start, so the vetoes hold after a restart whatever is kept here; what i
 already acted on: a restart the same day does not pause, kill or flatten again, nor record and alert the same trip a
 second time. Kept with the start of the day it is of: a restart on a later day (or with another ``daily_reset_at``)
 starts with none. Written at a trip (rare: at most one write per limit and day), as ``breaker`` writes its circuits,
-after the action was taken: a limit kept here was acted on. One past at start that is not kept here (its write failed,
-or the bot died before it) is acted on and alerted at start (:meth:`~plugins.limits.check.Limits.start`).
+after the action was taken: a limit kept here was acted on. Where a commit is a round trip (PostgreSQL) the write goes
+to the store writer's thread (the check never waits on the database on the loop), after the trip's record and the
+host's pause; each write holds every limit breached that day, so the last one handed over is the one kept. One past
+at start that is not kept here (its write failed, or the bot died before it) is acted on and alerted at start
+(:meth:`~plugins.limits.check.Limits.start`).
 """
 
 from __future__ import annotations

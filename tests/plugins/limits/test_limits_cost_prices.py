@@ -99,3 +99,57 @@ async def test_a_peak_stored_before_peaks_counted_transfer_costs_is_rebased_once
     with caplog.at_level(logging.WARNING, logger="arbot.limits"):
         third = await make_bot(config, extra=PLUGINS, clock=ManualClock(NOW))
     assert risk_check(third, "limits")._peak["USD"] == Decimal("-2") and "rebased" not in caplog.text
+
+
+async def test_a_cost_the_rebase_could_not_price_at_start_rebases_the_old_peak_when_its_price_comes(make_bot, caplog):
+    """The rebase runs at start, before any venue has sent a price (risk checks start before the exchanges): a cost
+    in another asset (a wallet's SOL network fee) paid before the old peak was saved is priced only at the first
+    SOL/USD tick. It then moves the peak with the equity (both lacked it), once, never as a fall of its own."""
+    first = await make_bot(CONFIG, extra=PLUGINS, clock=ManualClock(NOW))
+    await order(first, "grid", "A", Side.BUY, "1", "100", "BTC/USD", "v")
+    await order(first, "grid", "B", Side.SELL, "1", "101", "BTC/USD", "v")
+    first.bus.publish(fill("A", Side.BUY, "1", "100", "0", NOW - 60_000_000_000))
+    first.bus.publish(fill("B", Side.SELL, "1", "101", "0", NOW - 50_000_000_000))
+    await first.executor.flush()
+    moved(first, "t-wallet", "USD", "0", "0.01", "SOL", TransferStatus.CREDITED, NOW - 40_000_000_000)
+    key = f"{first.store.bot}:limits" if first.store.bot else "limits"
+    with first.store.session() as s:  # as the older version saved it: the realized total, no transfer cost
+        s.add(PeakRow(check_name=key, quote="USD", peak=Decimal(1), updated_ns=NOW - 30_000_000_000))
+    await first.stop()
+
+    config = CONFIG + 'max_drawdown = { USD = "2", USDC = "1000" }\n'
+    second = await make_bot(config, extra=PLUGINS, clock=ManualClock(NOW))
+    limits = risk_check(second, "limits")
+    assert limits.equity("USD") == Decimal(1) and limits._peak["USD"] == Decimal(1)  # SOL not priced yet
+    with caplog.at_level(logging.WARNING, logger="arbot.limits"):
+        second.bus.publish(book("300", exchange="v", symbol="SOL/USD"))  # 0.01 SOL is 3 USD: past the limit of 2
+        await second.executor.flush()
+    assert limits.equity("USD") == Decimal(-2)
+    assert limits._peak["USD"] == Decimal(-2)  # the old peak less the cost paid before it, now priced
+    assert "rebased" in caplog.text and "0.01 SOL" in caplog.text
+    assert limits.usage()["max_drawdown.USD"].used == 0
+    assert not [t for t in trips(second, "limits") if "drawdown" in t.reason]
+    second.bus.publish(book("400", exchange="v", symbol="SOL/USD"))  # a move of the price after is a move: 1 USD
+    await second.executor.flush()
+    assert limits._peak["USD"] == Decimal(-2) and limits.usage()["max_drawdown.USD"].used == 1
+
+
+async def test_a_first_starts_peak_counts_a_cost_no_venue_priced_at_start_when_its_price_comes(make_bot):
+    """A quote with no stored peak starts from its realized total less the costs counted in it: one in another asset
+    that no venue priced at start moves that peak at its first price, as it moves the equity (no fall of its own)."""
+    first = await make_bot(CONFIG, extra=PLUGINS, clock=ManualClock(NOW))  # no max_drawdown: no peak kept
+    await order(first, "grid", "A", Side.BUY, "1", "100", "BTC/USD", "v")
+    await order(first, "grid", "B", Side.SELL, "1", "101", "BTC/USD", "v")
+    first.bus.publish(fill("A", Side.BUY, "1", "100", "0", NOW - 60_000_000_000))
+    first.bus.publish(fill("B", Side.SELL, "1", "101", "0", NOW - 50_000_000_000))
+    await first.executor.flush()
+    moved(first, "t-wallet", "USD", "0", "0.01", "SOL", TransferStatus.CREDITED, NOW - 40_000_000_000)
+    await first.stop()
+
+    second = await make_bot(CONFIG + 'max_drawdown = { USD = "2", USDC = "1000" }\n', extra=PLUGINS,
+                            clock=ManualClock(NOW))
+    limits = risk_check(second, "limits")
+    second.bus.publish(book("300", exchange="v", symbol="SOL/USD"))  # 0.01 SOL is 3 USD: past the limit of 2
+    await second.executor.flush()
+    assert limits.equity("USD") == Decimal(-2) and limits._peak["USD"] == Decimal(-2)
+    assert not [t for t in trips(second, "limits") if "drawdown" in t.reason]

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
 
-import plugins.limits.check as limits_check
+import plugins.limits.stored as limits_stored
 from bot.clock import ManualClock
 from bot.domain import Fill, Liquidity, Side
 from bot.ledger import period_start_ns, strategy_figures
@@ -34,8 +34,8 @@ def limits(clock: ManualClock, stored: list[tuple[str, Fill]]):
                           pause=lambda names, reason: [], record_trip=lambda *a, **k: None,
                           kill=lambda reason: None, order=lambda cid: None,
                           store=SimpleNamespace(fills=lambda: list(stored), closes=dict, get_state=lambda key: None,
-                                                set_state=lambda *a: None, bot=None, transfers=lambda since_ns: [],
-                                                records_inline=True),
+                                                set_state=lambda *a: None, bot=None, transfers=lambda **k: [],
+                                                records_inline=True, on_transfer_saved=lambda cb: lambda: None),
                           bus=SimpleNamespace(subscribe=lambda *a, **k: None),
                           create_task=lambda coro, what: coro.close())
     return Limits("limits", settings, ctx)
@@ -47,7 +47,7 @@ def fill(cid: str, side: Side, price: str, ts: int) -> Fill:
 
 
 def test_a_late_fill_of_yesterday_is_in_risk_daily_loss_as_in_pnl_day(monkeypatch):
-    monkeypatch.setattr(limits_check, "stored_peaks", lambda store, name: StoredPeaks({}, {}, True))
+    monkeypatch.setattr(limits_stored, "stored_peaks", lambda store, name: StoredPeaks({}, {}, True))
     clock = ManualClock(DAY1_NOON)
     buy, sell = fill("b", Side.BUY, "110", DAY1_NOON), fill("s", Side.SELL, "100", DAY1_2355)
     live = limits(clock, [])
@@ -70,7 +70,7 @@ def test_a_late_fill_of_yesterday_is_in_risk_daily_loss_as_in_pnl_day(monkeypatc
 def test_risk_daily_loss_matches_pnl_day_when_a_fill_arrives_after_a_later_one(monkeypatch):
     """A buy reported after a sell it preceded closes the sell's lot as in the ledger (FIFO in time), not the lot
     that happened to arrive first: no loss the ledger does not have."""
-    monkeypatch.setattr(limits_check, "stored_peaks", lambda store, name: StoredPeaks({}, {}, True))
+    monkeypatch.setattr(limits_stored, "stored_peaks", lambda store, name: StoredPeaks({}, {}, True))
     clock = ManualClock(DAY1_NOON + 60 * NS)
     early = fill("b0", Side.BUY, "90", DAY1_NOON)         # made first, reported last
     later = fill("b1", Side.BUY, "100", DAY1_NOON + 10 * NS)
