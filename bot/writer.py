@@ -20,11 +20,12 @@ without a reset) raises no error on the writer thread, and no client-side timeou
 :data:`WRITE_STALL_S` the writer tells its watcher (:meth:`StoreWriter.watch`: the executor raises the CRITICAL
 "store cannot be written" alert and refuses new orders), and tells it again when a write succeeds.
 
-Reads that must keep their place among the writes (a late fill's order, what the executor loads at start) run on
-the same thread (:meth:`StoreWriter.read`, :meth:`StoreWriter.read_later`) and never count toward that alarm by
-themselves: reading every stored fill of a big store may take longer than :data:`WRITE_STALL_S` while the
-database answers. What counts is how long the oldest write not yet done has waited since it was handed over, so a
-write held behind a read the database never answers raises the alarm as one held behind a write does.
+Reads that must keep their place among the writes (a late fill's order, what the executor loads at start, a plugin's
+reads handed over with ``ctx.read_later``) run on the same thread (:meth:`StoreWriter.read`,
+:meth:`StoreWriter.read_later`) and never count toward that alarm by themselves: reading every stored fill of a big
+store may take longer than :data:`WRITE_STALL_S` while the database answers. What counts is how long the oldest
+write not yet done has waited since it was handed over, so a write held behind a read the database never answers
+raises the alarm as one held behind a write does.
 
 A statement run *on the loop's thread* (a plugin's table, an audit row) waits at most
 :data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails (SQLite: ``database is locked``;

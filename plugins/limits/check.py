@@ -268,7 +268,7 @@ class Limits(RiskCheck):
             done: asyncio.Future[CostsRead] = asyncio.get_running_loop().create_future()
             done.set_result(read_costs(*args))
             return done
-        return self.ctx.write_later(read_costs, *args)
+        return self.ctx.read_later(read_costs, *args)
 
     def _costs_now(self) -> None:
         """``/risk`` shows the costs as stored now: read at once where records are inline (a read in microseconds);

@@ -32,7 +32,7 @@ class CostsRead(NamedTuple):
 def read_costs(store: Store, day_start_ns: int, daily: bool, drawdown: bool) -> CostsRead:
     """Read the costs the limits count: the day's (from ``day_start_ns``) with ``daily``, every transfer's with
     ``drawdown`` (``Ledger.transfer_costs``). A store call: on PostgreSQL the check runs it on the store writer's
-    thread (``ctx.write_later``), never on the loop."""
+    thread (``ctx.read_later``), never on the loop."""
     ledger = Ledger(store)
     return CostsRead(ledger.transfer_costs(since_ns=day_start_ns) if daily else {},
                      ledger.transfer_costs() if drawdown else {})
