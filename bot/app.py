@@ -603,6 +603,9 @@ class Bot:
     def write_later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         return self.writer.later(fn, *args, **kwargs)
 
+    def read_later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        return self.writer.read_later(fn, *args, **kwargs)
+
     @property
     def id_epoch(self) -> str:
         return self.executor.id_epoch

@@ -20,16 +20,20 @@ without a reset) raises no error on the writer thread, and no client-side timeou
 :data:`WRITE_STALL_S` the writer tells its watcher (:meth:`StoreWriter.watch`: the executor raises the CRITICAL
 "store cannot be written" alert and refuses new orders), and tells it again when a write succeeds.
 
-Reads that must keep their place among the writes (a late fill's order, what the executor loads at start) run on
-the same thread (:meth:`StoreWriter.read`, :meth:`StoreWriter.read_later`) and never count toward that alarm by
-themselves: reading every stored fill of a big store may take longer than :data:`WRITE_STALL_S` while the
-database answers. What counts is how long the oldest write not yet done has waited since it was handed over, so a
-write held behind a read the database never answers raises the alarm as one held behind a write does.
+Reads that must keep their place among the writes (a late fill's order, what the executor loads at start, a plugin's
+reads handed over with ``ctx.read_later``) run on the same thread (:meth:`StoreWriter.read`,
+:meth:`StoreWriter.read_later`) and never count toward that alarm by themselves: reading every stored fill of a big
+store may take longer than :data:`WRITE_STALL_S` while the database answers. What counts is how long the oldest
+write not yet done has waited since it was handed over, so a write held behind a read the database never answers
+raises the alarm as one held behind a write does.
 
 A statement run *on the loop's thread* (a plugin's table, an audit row) waits at most
 :data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails (SQLite: ``database is locked``;
 PostgreSQL: ``lock_timeout``) instead of freezing the loop; the writer thread waits up to
 :data:`WRITER_BUSY_TIMEOUT_MS` per attempt, then the executor retries.
+
+:meth:`StoreWriter.close` (the bot's stop) waits for what was handed over; work handed over after it is refused
+(:class:`WriterClosed`), never run on a thread started again.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ CHECKPOINT_EVERY_S = 1.0
 """The WAL is checkpointed (fsynced) on the writer thread at most this long after records committed on the loop."""
 
 _DISK_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT}
+
+
+class WriterClosed(RuntimeError):
+    """Work handed to a store writer after :meth:`StoreWriter.close`: refused, never run (no thread is started again,
+    and nothing would wait for it)."""
 
 
 class StoreNotAnswering(TimeoutError):
@@ -111,6 +120,8 @@ class StoreWriter:
         self._watch: asyncio.TimerHandle | None = None
         self._on_stalled: Callable[[float], None] | None = None
         self._on_answered: Callable[[], None] | None = None
+        self._closed = False
+        """:meth:`close` was called: new work is refused (:class:`WriterClosed`)."""
         if store.engine.dialect.name in ("sqlite", "postgresql"):
             event.listen(store.engine, "checkout", _lock_timeout_by_thread)
         if store.fast is not None:
@@ -125,12 +136,14 @@ class StoreWriter:
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run the write ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
+        self._ensure_open()
         if not self.threaded:
             return fn(*args, **kwargs)
         return await self._handed(True, fn, args, kwargs)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """:meth:`call` for a read: in order with the writes, not watched by itself (see the module doc)."""
+        self._ensure_open()
         if not self.threaded:
             return fn(*args, **kwargs)
         return await self._handed(False, fn, args, kwargs)
@@ -139,7 +152,7 @@ class StoreWriter:
         """Hand the write ``fn(*args, **kwargs)`` to the writer thread without waiting for it (a record that may
         land a little later: a log row, a markout): a future of the loop, done when it has run, with its result or
         error. It runs after every write handed over before it; :meth:`close` waits for it. Inline on
-        simulated time (the future is done when this returns)."""
+        simulated time (the future is done when this returns). After :meth:`close`: :class:`WriterClosed`."""
         return self._handed(True, fn, args, kwargs)
 
     def read_later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
@@ -148,6 +161,7 @@ class StoreWriter:
 
     def _handed(self, write: bool, fn: Callable[..., T], args: tuple[Any, ...],
                 kwargs: dict[str, Any]) -> asyncio.Future[T]:
+        self._ensure_open()
         loop = asyncio.get_running_loop()
         if self.threaded:
             pool = self._thread()
@@ -171,7 +185,7 @@ class StoreWriter:
     def settle(self, timeout_s: float = 10.0) -> None:
         """:meth:`drained` for a caller that cannot await (a test reading what a check just stored): block until
         every write handed over before has run. The writer's work never waits for the loop, so this may be called
-        on it; TimeoutError after ``timeout_s``."""
+        on it; TimeoutError after ``timeout_s``. Nothing to wait for once closed (:meth:`close` waited)."""
         if self.threaded and self._pool is not None:
             self._pool.submit(_nothing).result(timeout_s)
 
@@ -217,7 +231,13 @@ class StoreWriter:
         if self._on_answered is not None:
             self._on_answered()
 
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise WriterClosed(f"the store writer of {self.store.url} is closed: nothing more is written or read "
+                               "through it (work handed over after the bot stopped)")
+
     def _thread(self) -> ThreadPoolExecutor:
+        self._ensure_open()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
             try:
@@ -234,8 +254,9 @@ class StoreWriter:
         checkpoint the WAL on the writer thread (``PASSIVE``: no write lock taken, the loop's records go on
         meanwhile) at most :data:`CHECKPOINT_EVERY_S` from now, and no sooner than that after the previous one.
         A checkpoint covers every commit before it, whoever made it. Nothing on simulated time (a backtest's store
-        is its own, and a checkpoint per simulated second would cost more than the steps between)."""
-        if not self.threaded or self.store.fast is None or self._checkpoint is not None:
+        is its own, and a checkpoint per simulated second would cost more than the steps between), nor once closed
+        (:meth:`close` checkpointed)."""
+        if not self.threaded or self.store.fast is None or self._checkpoint is not None or self._closed:
             return
         loop = asyncio.get_running_loop()
         delay = max(0.0, self._checkpoint_due - time.monotonic())
@@ -249,7 +270,10 @@ class StoreWriter:
             self._thread().submit(_checkpoint, fast.checkpoint)
 
     def close(self) -> None:
-        """Wait for the write in progress, then stop the thread (a checkpoint due runs first)."""
+        """Wait for the work handed over, then stop the thread (a checkpoint due runs first). From now on new work is
+        refused (:class:`WriterClosed`) and no thread is started again; closing again does nothing."""
+        if self._closed:
+            return
         if self._checkpoint is not None:
             self._checkpoint.cancel()
             self._start_checkpoint()
@@ -257,6 +281,7 @@ class StoreWriter:
             self._watch.cancel()
             self._watch = None
         self._loop = None
+        self._closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

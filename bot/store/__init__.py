@@ -113,6 +113,11 @@ class StoreError(Exception):
         self.unreachable = unreachable
 
 
+class StoreClosed(StoreError):
+    """The store was closed (:meth:`Store.close`): nothing reads or writes it any more, and no connection is opened
+    for a later call (one would be left open, nobody closing it). A bug in the caller, never a database outage."""
+
+
 PROBE_TIMEOUT_S = 10
 """How long one try to reach a PostgreSQL server waits (libpq's ``connect_timeout``, whole seconds)."""
 REACH_RETRY_FIRST_S = 1.0
@@ -605,6 +610,9 @@ class Store:
         except Exception as exc:  # ArgumentError and friends: the message may quote the URL
             raise StoreError(f"db_url is not a usable database URL ({type(exc).__name__}); expected "
                              '"sqlite:///PATH" or "postgresql://USER:PASSWORD@HOST:PORT/DB"') from None
+        self._closed = threading.Event()
+        """Set by :meth:`close`; shared with the views of :meth:`scoped` (one engine, closed once)."""
+        event.listen(self.engine, "do_connect", self._refuse_connect)
         self.fast: FastRecords | None = None
         """Single-statement commits on a dedicated connection per thread (file-backed SQLite only)."""
         self._disposable = False
@@ -636,6 +644,7 @@ class Store:
         it. Call it before the store's first connection (:meth:`open`); ``arbot run`` never does: its records stay
         durable one by one. Nothing changes on PostgreSQL or an in-memory database, but :attr:`is_disposable` says
         so on any store."""
+        self.ensure_open()
         self._disposable = True
         fast = self.fast
         if fast is None:
@@ -651,6 +660,7 @@ class Store:
         ``query_only``, with the file's journal mode left as it is (a rollback-journal file stays one, byte for byte),
         PostgreSQL's ``default_transaction_read_only``. A write then fails. Connections opened before are closed.
         Returns the store."""
+        self.ensure_open()
         self.engine.dispose()
         if self.engine.dialect.name == "sqlite":
             for pragmas in (_sqlite_pragmas, _disposable_pragmas):
@@ -674,6 +684,7 @@ class Store:
     def probe(self) -> None:
         """Connect once and disconnect, waiting at most :data:`PROBE_TIMEOUT_S` (a database server's; a SQLite
         file is opened by :meth:`open`). Raises :class:`StoreError`, ``unreachable`` when a later try may succeed."""
+        self.ensure_open()
         dialect = self.engine.dialect
         if dialect.name != "postgresql":
             return
@@ -715,6 +726,7 @@ class Store:
         """Bring the schema up to date (see :func:`bot.store.migrate.upgrade`), then create plugin tables."""
         from .migrate import upgrade
 
+        self.ensure_open()
         upgrade(self)
         widen_int_columns(SQLModel.metadata)
         self._guard(self._create_plugin_tables, "create the plugin tables")
@@ -872,9 +884,35 @@ class Store:
             raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(str(exc.orig).strip())}") from None
 
     def close(self) -> None:
+        """Close every connection; from now on every use of this store (and of its :meth:`scoped` views) raises
+        :class:`StoreClosed` and opens none. Closing again does nothing."""
+        if self._closed.is_set():
+            return
+        self._closed.set()  # first: a connection asked for from now on is refused, not opened behind the close
         if self.fast is not None:
+            self.fast._pragmas = self._refuse_record_connection
             self.fast.close()
         self.engine.dispose()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (on this store or the one it is a view of)."""
+        return self._closed.is_set()
+
+    def ensure_open(self) -> None:
+        if self._closed.is_set():
+            raise StoreClosed(f"store {self.url} is closed: it can no longer be read or written "
+                              "(a call made after the bot or command that opened it stopped)")
+
+    def _refuse_connect(self, *_args: Any) -> None:
+        """The engine's ``do_connect``: no new connection of a closed store (checked before any is opened)."""
+        self.ensure_open()
+
+    def _refuse_record_connection(self, dbapi_conn: Any, _record: Any) -> None:
+        """A closed store's record connection (file-backed SQLite), just opened by :class:`FastRecords`: closed at
+        once, and the call refused."""
+        dbapi_conn.close()
+        self.ensure_open()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -12,7 +12,8 @@ Discord token) takes a :class:`Lease` on a name derived from it (never the secre
 - An in-memory database: a lease within this process.
 
 Every method does blocking I/O: call them from a worker thread (``await asyncio.to_thread(...)``).
-Public for plugins as :func:`bot.api.storage.lease`.
+Public for plugins as :func:`bot.api.storage.lease`. A lease of a closed store (:meth:`Store.close`) is refused
+(:class:`~bot.store.StoreClosed`), never taken on a connection opened behind the close; one held is still released.
 """
 
 from __future__ import annotations
@@ -39,14 +40,20 @@ class LeaseUnavailable(Exception):
 class Lease(abc.ABC):
     """An exclusive, non-blocking lease on ``name`` among the processes sharing one store."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, store: Store | None = None) -> None:
         self.name = name
+        self._store = store
+
+    def _ensure_open(self) -> None:
+        if self._store is not None:
+            self._store.ensure_open()
 
     @abc.abstractmethod
     def acquire(self) -> bool:
         """Take the lease if it is free (True), or say it is held elsewhere (False); True again while held.
 
-        Raises :class:`LeaseUnavailable` when the store cannot be asked.
+        Raises :class:`LeaseUnavailable` when the store cannot be asked, :class:`~bot.store.StoreClosed` when it was
+        closed.
         """
 
     @abc.abstractmethod
@@ -67,27 +74,30 @@ class AdvisoryLease(Lease):
     """PostgreSQL: a session advisory lock on a connection of its own, held while leased."""
 
     def __init__(self, store: Store, name: str) -> None:
-        super().__init__(name)
-        self._store = store
+        super().__init__(name, store)
         self._key = key_of(name)
         self._conn: Connection | None = None
         self._lock = threading.Lock()
 
     def acquire(self) -> bool:
+        store = self._store
+        assert store is not None
         with self._lock:
             if self._conn is not None and self._alive(self._conn):
                 return True
             self._drop()
+            store.ensure_open()
             try:
-                conn = self._store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                conn = store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             except Exception as exc:
-                raise LeaseUnavailable(f"store {self._store.url}: {type(exc).__name__}") from None
+                store.ensure_open()  # closed meanwhile: that, not an unreachable database
+                raise LeaseUnavailable(f"store {store.url}: {type(exc).__name__}") from None
             try:
                 got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
             except Exception as exc:
                 conn.invalidate()
                 conn.close()
-                raise LeaseUnavailable(f"store {self._store.url}: {type(exc).__name__}") from None
+                raise LeaseUnavailable(f"store {store.url}: {type(exc).__name__}") from None
             if got:
                 self._conn = conn
             else:
@@ -132,8 +142,8 @@ class AdvisoryLease(Lease):
 class FileLease(Lease):
     """SQLite: an exclusive ``flock`` on a lock file next to the database, held while the file is open."""
 
-    def __init__(self, path: str, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, path: str, name: str, store: Store | None = None) -> None:
+        super().__init__(name, store)
         self.path = path
         self._fd: int | None = None
         self._lock = threading.Lock()
@@ -142,6 +152,7 @@ class FileLease(Lease):
         with self._lock:
             if self._fd is not None:
                 return True
+            self._ensure_open()
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             except OSError as exc:
@@ -170,11 +181,12 @@ class LocalLease(Lease):
     _held: set[str] = set()
     _guard = threading.Lock()
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, store: Store | None = None) -> None:
+        super().__init__(name, store)
         self._mine = False
 
     def acquire(self) -> bool:
+        self._ensure_open()
         with LocalLease._guard:
             if not self._mine and self.name not in LocalLease._held:
                 LocalLease._held.add(self.name)
@@ -193,11 +205,12 @@ class LocalLease(Lease):
 
 def lease(store: Store, name: str) -> Lease:
     """A lease on ``name`` among the processes sharing ``store`` (not taken yet: call :meth:`Lease.acquire`)."""
+    store.ensure_open()
     url = store.engine.url
     if url.get_backend_name() == "postgresql":
         return AdvisoryLease(store, name)
     database = url.database
     if url.get_backend_name() == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-        return FileLease(f"{database}.lease-{digest}", name)
-    return LocalLease(name)
+        return FileLease(f"{database}.lease-{digest}", name, store)
+    return LocalLease(name, store)

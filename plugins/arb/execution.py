@@ -507,7 +507,7 @@ class ArbExecutions:
         if not sep:
             return
         own = self.ctx.order(fill.client_order_id)  # the executor holds it now, having just applied this fill
-        read = self.ctx.write_later(finished_execution, self.ctx.store, self.strategy, oid)
+        read = self.ctx.read_later(finished_execution, self.ctx.store, self.strategy, oid)
         if read.done():
             self._looked_up(fill, own, read)
         else:
@@ -636,7 +636,7 @@ class ArbExecutions:
         server that stops answering delays the reconcile, not the loop."""
         open_legs = [leg.cid for ex in self.current.values() for leg in ex.legs() if leg.sent and not leg.final]
         if open_legs and not self.ctx.store.records_inline:
-            self._prefetched = await self.ctx.write_later(stored_legs, self.ctx.store, self.strategy, open_legs)
+            self._prefetched = await self.ctx.read_later(stored_legs, self.ctx.store, self.strategy, open_legs)
         try:
             for ex in list(self.current.values()):
                 for leg in ex.legs():
@@ -977,7 +977,7 @@ class ArbExecutions:
         if store.records_inline:
             rows = open_executions(store, self.strategy)
         else:
-            rows, self._prefetched = await self.ctx.write_later(unfinished, store, self.strategy)
+            rows, self._prefetched = await self.ctx.read_later(unfinished, store, self.strategy)
         try:
             return self._recovered(rows)
         finally:

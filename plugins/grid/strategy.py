@@ -285,7 +285,7 @@ class GridStrategy(Strategy[GridSettings]):
             closes = self.ctx.store.closes(strategy=self.name)
             fills = self.ctx.stored_fills()
         else:  # each a round trip: all in one call on the store writer's thread, so a stalled server holds the grid
-            layout, rows, closes, fills, orders = await self.ctx.write_later(self._read_start)
+            layout, rows, closes, fills, orders = await self.ctx.read_later(self._read_start)
             self._start_orders = orders
         self._slots_completed = sum(r.round_trips for r in rows)
         # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
@@ -566,7 +566,7 @@ class GridStrategy(Strategy[GridSettings]):
             if self._relayout_reading:
                 return
             self._flush()
-            reading = self.ctx.write_later(self._read_relayout)  # after the slots' writes handed over before
+            reading = self.ctx.read_later(self._read_relayout)  # after the slots' writes handed over before
             if not reading.done():
                 self._relayout_reading = True
                 self.ctx.create_task(self._relayout_once_read(reading), "read the slots to lay the grid out again")
@@ -982,7 +982,7 @@ class GridStrategy(Strategy[GridSettings]):
         if cid in self._finishing:
             return
         if not self.ctx.store.records_inline and self._fills_missing(cid, update.filled_qty):
-            read = self.ctx.write_later(self._stored_fills_of, [cid])
+            read = self.ctx.read_later(self._stored_fills_of, [cid])
             if not read.done():
                 self._finishing.add(cid)
                 self.ctx.create_task(self._finish_once_read(update, read), f"read the stored fills of {cid}")
@@ -1038,7 +1038,7 @@ class GridStrategy(Strategy[GridSettings]):
                          and (order := self._order(cid)) is not None and order.status.terminal
                          and order.status is not OrderStatus.OBSERVED and self._fills_missing(cid, order.filled_qty)]
                 if ended:
-                    self._read_fills.update(await self.ctx.write_later(self._stored_fills_of, ended))
+                    self._read_fills.update(await self.ctx.read_later(self._stored_fills_of, ended))
             self._reconcile()
         finally:
             self._read_orders.clear()

@@ -359,11 +359,12 @@ class Limits(RiskCheck):
             self._act_on_drawdowns()
 
     def _off_loop(self, fn: Callable[..., R], *args: Any) -> asyncio.Future[R]:
-        """Run the store call ``fn(*args)``: on the store writer's thread where a store call is a round trip
-        (PostgreSQL: ``store.records_inline`` false), in order with the writes handed to it, so that a server that
-        stops answering never holds the loop; at once on SQLite and in a backtest (a future already done)."""
+        """Run the store read ``fn(*args)``: on the store writer's thread where a store call is a round trip
+        (PostgreSQL: ``store.records_inline`` false), in order with the writes handed to it and not watched as a
+        write (``ctx.read_later``), so that a server that stops answering never holds the loop; at once on SQLite and
+        in a backtest (a future already done)."""
         if not self.ctx.store.records_inline:
-            return self.ctx.write_later(fn, *args)
+            return self.ctx.read_later(fn, *args)
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         try:
             done.set_result(fn(*args))

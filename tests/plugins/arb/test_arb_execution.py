@@ -701,14 +701,14 @@ def test_a_recovered_execution_missing_its_legs_fills_realizes_from_what_the_res
                                other_fees={"SOL": sol_fee})}
     read_on_the_loop: list[str] = []
 
-    async def write_later(fn, *args):
+    async def read_later(fn, *args):
         return [row], StoredLegs(dict(orders), {cid: [] for cid in orders})
 
     ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
                           submit=lambda intent: intent, order=lambda cid: read_on_the_loop.append(cid) or orders[cid],
                           held_order=lambda cid: None, stored_fills=lambda client_order_id: [],
                           alert=lambda level, kind, message, **fields: None, alerts_heard=False,
-                          bus=SimpleNamespace(publish=lambda event: None), write_later=write_later,
+                          bus=SimpleNamespace(publish=lambda event: None), read_later=read_later,
                           store=SimpleNamespace(records_inline=False))
     monkeypatch.setattr(execution, "execution_values", lambda row: {})  # (a row of the columns read here only)
     market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"))

@@ -109,6 +109,10 @@ class StandInContext:
     async def look_up_order(self, client_order_id: str) -> Order | None:
         return self.orders.get(client_order_id)
 
+    def read_later(self, fn: Any, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        """Inline, as :meth:`write_later`."""
+        return self.write_later(fn, *args, **kwargs)
+
     def write_later(self, fn: Any, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
         """Inline, as the host's on simulated time: the future is done when this returns."""
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

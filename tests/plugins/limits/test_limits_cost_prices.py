@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from bot.clock import ManualClock
 from bot.domain import Side, TransferStatus
+from bot.store import Store
 from plugins.limits.peaks import PeakRow, stored_peaks
 from tests.helpers.risk_kit import book, fill, risk_check, trips
 from tests.helpers.waiting import wait_for
@@ -90,10 +91,11 @@ async def test_a_peak_stored_before_peaks_counted_transfer_costs_is_rebased_once
     await second.executor.flush()
     assert not [t for t in trips(second, "limits") if "drawdown" in t.reason]
     await second.stop()
-    try:  # a stopped bot's store is closed: this read opens a connection again, closed here, not left to the gc
-        peaks, _, counted = stored_peaks(second.store, "limits")
+    stored = Store(second.config.db_url, bot=second.store.bot)  # a stopped bot's store is closed: read it anew
+    try:
+        peaks, _, counted = stored_peaks(stored, "limits")
     finally:
-        second.store.close()
+        stored.close()
     assert peaks == {"USD": Decimal("-2")} and counted  # stored as counting them: never rebased again
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="arbot.limits"):
