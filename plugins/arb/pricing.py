@@ -181,6 +181,7 @@ class _Unit(dict[int, Decimal]):
 
 _UNIT = _Unit()
 _times = _EXACT.multiply
+_scaleb = _EXACT.scaleb
 """``_times(units, _UNIT[d])`` is ``from_units(units, d)`` in the exact context, digits and exponent (an integer
 of fewer than 90 digits times a power of ten is exact), without the call and the ``scaleb``: the hot path's
 Decimals from integers."""
@@ -711,6 +712,8 @@ class Pricer:
         self._fixed_fees: dict[Direction, _Fees] = {}
         """Per direction, the SOL fees of the last book, and of every book when the SOL price is fixed (or the book
         has no touch): :meth:`_fees_at`."""
+        self._fees_pd: int | None = None
+        """The book's price decimals the touches of ``_fees`` are in."""
         self._reset_fees()
         self._gate_decimals: tuple[int, int] | None = None
         """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
@@ -794,7 +797,6 @@ class Pricer:
             self._sell = {}
         if self._buy:
             self._buy = {}
-        self._fees = dict(self._fixed_fees)  # an empty book's SOL price is the pool mid
         self._gate_decimals = self._gate_pd = None  # the thresholds (and what they keep) are made on the next tick
         try:
             self._mid = mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
@@ -917,7 +919,9 @@ class Pricer:
             return self._fixed_fees[direction]
         fees = self._fees[direction]
         if touch != fees.touch:
-            fees = self._fees[direction] = _Fees(touch, self._cost[direction])
+            fees = _Fees(touch, self._cost[direction])
+            if touch[0] is not None or touch[1] is not None:  # (a book without a touch prices at the pool mid)
+                self._fees[direction] = fees  # kept across pool states: the CEX touch is its SOL price
         return fees
 
     def _gates(self, price_decimals: int, qty_decimals: int) -> None:
@@ -937,11 +941,15 @@ class Pricer:
         """
         if self._gate_pd is not None:  # the book's decimals changed on this pool state
             self._settle_held()
+        if price_decimals != self._fees_pd:  # the SOL fees kept are of touches in other units
+            self._fees_pd = price_decimals
+            self._fees = dict(self._fixed_fees)
         mid = self._priced_mid
         # mid = m / 10**mid_d: mid has at most 28 digits (see set_pool), so these decimals write it as an integer
         # (more than its own when it has fewer digits: every scale below only needs enough)
-        mid_d = max(0, 27 - mid.adjusted())
-        m = int(mid.scaleb(mid_d, _EXACT))
+        adjusted = mid.adjusted()
+        mid_d = 27 - adjusted if adjusted < 27 else 0
+        m = int(_scaleb(mid, mid_d))  # mid.scaleb(mid_d, _EXACT), without the keyword's parsing
         key = (price_decimals, qty_decimals, mid_d, self._pool_fee, self._quote_decimals)
         if key != self._state_key:
             self._state_key = key
@@ -1893,8 +1901,23 @@ class Pricer:
         if tradable is not into.tradable:  # the same inputs decide the same: anything else is a bug
             raise AssertionError(f"{direction} decided {'' if into.tradable else 'not '}tradable, its figures say "
                                  f"otherwise: {why() if callable(why) else why}")
-        _set_figures(into, (q, worst, avg_price, limit_price, quote, gross, costs, net, net_bps, why, gross_bps,
-                            notional, limit_quote, limited_by))
+        # _set_figures, inline (a published opportunity's every evaluation comes here): no tuple, no call
+        into.__class__ = Evaluation
+        into.size = q
+        into.cex_limit_price = worst
+        into.cex_avg_price = avg_price
+        into.dex_limit_price = limit_price
+        into._swap = quote
+        into.gross_pnl = gross
+        into.costs = costs
+        into.net_pnl = net
+        into.net_bps = net_bps
+        into.why = why
+        into.gross_bps = gross_bps
+        into.notional = notional
+        into.dex_limit_quote = limit_quote
+        into.limited_by = limited_by
+        into._make = None
         return into
 
     def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:

@@ -190,3 +190,19 @@ def test_a_reason_read_late_names_what_the_decision_saw():
     impacted = impact.evaluate(book([], [("150", 5)]), RICH)[0]
     impact.set_pool(pool(10, 1_700))  # another mid
     assert "price impact" in expected and impacted.reason == expected
+
+
+def test_sol_fees_kept_across_pool_states_price_as_a_fresh_pricer_does():
+    """The SOL fees of a CEX touch (its SOL price when SOL is the base) are kept across pool states, and dropped when
+    the book's price decimals change (the same integer touch is another price then): every figure is a fresh
+    pricer's."""
+    books = [book([("160.00", "5")], [("160.10", "5")]),      # no edge / an edge per pool below
+             book([("160.0", "5")], [("160.1", "5")]),        # the same touch in other decimals
+             book([("1600.0", "5")], [("1601.0", "5")])]      # the same integers as the first, other decimals
+    pools = [pool(10_000, 1_640_000), pool(10_000, 1_580_000), pool(10_000, 1_650_000), pool(10, 16_100, 10)]
+    kept = pricer(pools[0])
+    for the_pool in pools:
+        kept.set_pool(the_pool)
+        for b in books + books[::-1]:
+            fresh = pricer(the_pool)
+            assert [decision(e) for e in kept.evaluate(b, RICH)] == [decision(e) for e in fresh.evaluate(b, RICH)]
