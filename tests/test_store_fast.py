@@ -373,18 +373,23 @@ def test_a_store_says_whether_it_is_disposable_whatever_its_database(tmp_path: P
             store.engine.dispose()
 
 
-def test_an_update_may_set_a_column_it_matches_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("commit_every", [0, 1000], ids=["durable", "disposable batch"])
+def test_an_update_may_set_a_column_it_matches_on(tmp_path: Path, commit_every: int) -> None:
+    """The rows changed, and the rows as stored (what is set kept apart from what is matched), whether each record
+    commits or joins a disposable store's batch; an insert clashing with a unique key writes nothing there too."""
     from bot.store import ORDERS
 
-    store, fast = _with_records(tmp_path / "a.db")
+    store, fast = _with_records(tmp_path / "a.db", commit_every)
     try:
         assert store.insert_order(_order("u-1"), wait=False) and store.insert_order(_order("u-2"), wait=False)
+        assert store.insert_order(_order("u-1"), wait=False) is False
         assert fast.update(ORDERS, {"client_order_id": "u-1", "status": "pending"}, {"status": "cancelled"}) == 1
         assert fast.update(ORDERS, {"client_order_id": "u-1", "status": "pending"}, {"status": "filled"}) == 0
+        assert fast.update(ORDERS, {"status": "pending"}, {"status": "open", "reason": "both"}) == 1
         found = store.get_order("u-1")
-        assert found is not None and found.status is OrderStatus.CANCELLED
+        assert found is not None and found.status is OrderStatus.CANCELLED and found.reason == ""
         other = store.get_order("u-2")
-        assert other is not None and other.status is OrderStatus.PENDING
+        assert other is not None and other.status is OrderStatus.OPEN and other.reason == "both"
     finally:
         store.close()
 

@@ -71,7 +71,9 @@ class StoreBusy(Exception):
 
 
 _Statement = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
-_Plan = tuple[str, Callable[[Mapping[str, Any]], list[Any]]]
+_Parameters = Callable[..., list[Any]]
+"""One row's parameters in statement order, from the row (and, for :meth:`FastRecords.update`, what it matches)."""
+_Plan = tuple[str, _Parameters]
 """An ``executemany``'s SQL and the function making one row's parameters (:func:`_parameter_maker`)."""
 
 
@@ -89,10 +91,12 @@ def _column_defaults(table: Table) -> dict[str, Callable[[], Any]]:
     return out
 
 
-def _parameter_maker(columns: Sequence[tuple[str, Callable[[Any], Any] | None, Callable[[], Any] | None]]
-                     ) -> Callable[[Mapping[str, Any]], list[Any]]:
+def _parameter_maker(columns: Sequence[tuple[str, Callable[[Any], Any] | None, Callable[[], Any] | None]],
+                     matched: int = 0) -> _Parameters:
     """The function making one row's parameters in statement order, from ``columns``: (the row's key, the column's
-    bind processor or None, the column's default when the row leaves the column out, else None).
+    bind processor or None, the column's default when the row leaves the column out, else None). ``matched``: the
+    last that many columns are an update's ``WHERE`` columns, read from the function's second mapping (what
+    :meth:`FastRecords.update` matches, kept apart from what it sets: a column may be both).
 
     It is written out as one list display and compiled once per plan, because it runs for every row the store
     records (an order, a fill, an execution, a logged opportunity: about 27,000 values a 20,000-step backtest):
@@ -103,8 +107,9 @@ def _parameter_maker(columns: Sequence[tuple[str, Callable[[Any], Any] | None, C
     wrong type: its error)."""
     namespace: dict[str, Any] = {"_Decimal": Decimal, "_str": str, "_type": type}
     items = []
+    first_matched = len(columns) - matched
     for i, (key, proc, default) in enumerate(columns):
-        value = f"row[{key!r}]"
+        value = f"where[{key!r}]" if i >= first_matched else f"row[{key!r}]"
         if default is not None:
             namespace[f"_d{i}"] = default
             value = f"_d{i}()"
@@ -116,9 +121,9 @@ def _parameter_maker(columns: Sequence[tuple[str, Callable[[Any], Any] | None, C
         else:
             namespace[f"_p{i}"] = proc
             items.append(f"_p{i}({value})")
-    source = "def parameters(row):\n    return [" + ", ".join(items) + "]\n"
+    source = "def parameters(row, where=None):\n    return [" + ", ".join(items) + "]\n"
     exec(compile(source, "<bot.store.fast parameters>", "exec"), namespace)  # the keys are repr()'d: no injection
-    made: Callable[[Mapping[str, Any]], list[Any]] = namespace["parameters"]
+    made: _Parameters = namespace["parameters"]
     return made
 
 
@@ -134,8 +139,8 @@ class FastRecords:
         self._lock = threading.Lock()
         self._statements: dict[tuple[str, str, tuple[str, ...]], _Statement] = {}
         self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
-        self._plans: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], bool], _Plan] = {}
-        """(kind, table, columns) -> how :meth:`write` makes the parameters of its rows."""
+        self._plans: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], _Plan] = {}
+        """(kind, table, columns, key) -> how a record makes the parameters of its rows (:meth:`_planned`)."""
         self.wait_ms: Callable[[], int] | None = None
         """The lock wait of a record that may wait, for the calling thread (set by the store writer)."""
         self.checkpoints: Callable[[], bool] | None = None
@@ -333,19 +338,24 @@ class FastRecords:
             raise
 
     def _rows(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...],
-              rows: Sequence[Mapping[str, Any]], named: bool = False) -> tuple[str, list[list[Any]]]:
+              rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[list[Any]]]:
         """The SQL of an ``executemany`` of ``rows`` (each with ``columns``, plus ``key`` for an update) and its
         parameters, through a plan made once per (kind, table, columns): an insert's missing columns get their
-        defaults, each value goes through its column's bind processor. ``named``: an update's rows hold
-        ``v_COLUMN`` (set) and ``k_COLUMN`` (matched) rather than plain column names."""
-        plan_key = (kind, table.name, columns, key, named)
-        plan = self._plans.get(plan_key)
-        if plan is None:
-            plan = self._plans[plan_key] = self._plan(kind, table, columns, key, named)
-        sql, parameters = plan
+        defaults, each value goes through its column's bind processor."""
+        sql, parameters = self._planned(kind, table, columns, key)
         return sql, [parameters(row) for row in rows]
 
-    def _plan(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...], named: bool) -> _Plan:
+    def _planned(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> _Plan:
+        """The plan of (kind, table, columns, key), made once (:meth:`_plan`). Kinds: ``insert``; ``update`` (each
+        row holds the columns it sets and those it matches); ``set`` (:meth:`update`: the parameters are made from
+        the values set and, apart, the values matched)."""
+        plan_key = (kind, table.name, columns, key)
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            plan = self._plans[plan_key] = self._plan(kind, table, columns, key)
+        return plan
+
+    def _plan(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> _Plan:
         missing: tuple[tuple[str, Callable[[], Any]], ...] = ()
         if kind == "insert":
             defaults = self._defaults.get(table.name)
@@ -356,16 +366,17 @@ class FastRecords:
         else:
             sql, binds = self._statement("update", table, columns, key)
         defaults = dict(missing)
-        return sql, _parameter_maker([(name if named else name[2:], proc, defaults.get(name[2:]))
-                                      for name, proc in binds])
+        if kind == "set" and [name[:2] for name, _ in binds] != ["v_"] * len(columns) + ["k_"] * len(key):
+            raise AssertionError(f"{sql}: the values set do not come before the values matched")  # (once a plan)
+        return sql, _parameter_maker([(name[2:], proc, defaults.get(name[2:])) for name, proc in binds],
+                                     len(key) if kind == "set" else 0)
 
     def update(self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any],
                wait_ms: int | None = None) -> int:
         """Set ``values`` on the rows matching every ``where`` column and commit; the rows changed."""
-        row = {f"v_{k}": v for k, v in values.items()}  # a column may be both set and matched
-        row.update({f"k_{k}": v for k, v in where.items()})
-        sql, params = self._rows("update", table, tuple(values), tuple(where), (row,), named=True)
-        return int(self._retrying(lambda conn: conn.execute(sql, params[0]).rowcount, wait_ms))
+        sql, parameters = self._planned("set", table, tuple(values), tuple(where))
+        row = parameters(values, where)  # a column may be both set and matched: two mappings, no renamed copy
+        return int(self._retrying(lambda conn: conn.execute(sql, row).rowcount, wait_ms))
 
     def begin(self) -> None:
         """Open a transaction on the calling thread's connection, taking the write lock now (``BEGIN IMMEDIATE``;
