@@ -422,6 +422,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     fast = loop if synchronous and isinstance(loop, BacktestLoop) else None
     done = 0
     pop, push, advance_to = heapq.heappop, heapq.heappush, clock.advance_to
+    step_to = fast.step_to if fast is not None else None
     drawing = progress.enabled
     # each venue's step, whether it plays a recording, its pace: read once, not at every step
     stepper = [venue.exchange.step for venue in venues]
@@ -431,10 +432,11 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     next_sample = start
     while queue and (steps is None or done < steps):
         due, index, venue = pop(queue)
-        if fast is None:  # the engine before: a turn of the loop per step, landing within a ns of it
+        if step_to is None or fast is None:  # the engine before: a turn of the loop per step, landing within a ns
             now = clock.time_ns()
             await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
-        else:
+            advance_to(due)
+        elif not step_to(due):  # nothing to run before the step (most steps): the clock is at it now
             # Something runs before the step (an order in flight, a timer, a deferred report): the loop runs
             # it at its time, then the step runs at exactly its own.
             while not fast.idle_until(due):
@@ -442,7 +444,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                     await _one_turn()
                 else:  # a simulated sleep to the step, without a timer of its own: what is due by then runs first
                     await fast.wake_until(due)
-        advance_to(due)
+            advance_to(due)
         try:
             more = stepper[index]()
         except Exception as exc:
