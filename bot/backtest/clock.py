@@ -108,6 +108,10 @@ class BacktestLoop(asyncio.SelectorEventLoop):
         self._backtest_clock = clock
         self._wake: tuple[int, asyncio.Future[None]] | None = None
         selector.before_wait = self._before_wait
+        self._head: asyncio.TimerHandle | None = None
+        """The timer at the head of the heap when :meth:`idle_until` last looked, and the nanosecond it is due on
+        (``_ns_of(head.when())``): a timer's time never changes, so it is computed once per head, not per step."""
+        self._head_ns = 0
 
     def time(self) -> float:
         clock = self._backtest_clock
@@ -180,8 +184,30 @@ class BacktestLoop(asyncio.SelectorEventLoop):
             dead = heapq.heappop(scheduled)
             dead._scheduled = False
             base._timer_cancelled_count -= 1
-        # _ns_of(when) > ns, inline: the driver asks at every market step
-        return not scheduled or round(scheduled[0]._when * NS_PER_S) > ns - self._backtest_clock.start_ns
+        if not scheduled:
+            return True
+        head = scheduled[0]
+        if head is not self._head:  # _ns_of(head.when()), once per head: the driver asks at every market step
+            self._head = head
+            self._head_ns = self._backtest_clock.start_ns + round(head._when * NS_PER_S)
+        return self._head_ns > ns
+
+    def step_to(self, ns: int) -> bool:
+        """:meth:`idle_until` and, when nothing would run before ``ns``, the clock moved to ``ns`` (a time already
+        passed changes nothing): the driver's fast path before a market step, in one call. The common case (nothing
+        ready, no timer, or the same head timer as last time, not due by then) is answered here without a call."""
+        base: Any = self
+        if base._ready:
+            return False
+        scheduled = base._scheduled
+        # the cached head, even if cancelled since, is due after ns: so is every timer behind it (idle_until would
+        # pop it first and find the same answer; the loop's next turn pops it anyway)
+        if scheduled and not (scheduled[0] is self._head and self._head_ns > ns) and not self.idle_until(ns):
+            return False
+        clock = self._backtest_clock
+        if ns > clock._ns:
+            clock._ns = ns
+        return True
 
 
 def run_simulated(main: Coroutine[Any, Any, T], clock: BacktestClock) -> T:

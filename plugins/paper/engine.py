@@ -84,11 +84,15 @@ class MatchingEngine:
         self._fee_quantum = Decimal(1).scaleb(-fee_decimals)
         self._totals: dict[str, Decimal] = dict(balances)
         self._reserved: dict[str, Decimal] = {}
-        self._open: dict[str, PaperOrder] = {}
+        self.open_by_id: dict[str, PaperOrder] = {}
+        """The open (resting) orders by client order id (read-only for callers: the venue's market step reads whether
+        it is empty, and then matches nothing)."""
         self._resting: dict[str, RestingOrders] = {symbol: RestingOrders() for symbol in markets}
         self.order_seq = last_order_seq
         self.trade_seq = last_trade_seq
-        self._changes = Changes({}, {}, {})
+        self.pending = Changes({}, {}, {})
+        """What changed since the last :meth:`take_changes` (read-only for callers: :attr:`changed` without a call,
+        the venue's market step reads it)."""
         for order in open_orders:  # now_ns: when one that can no longer rest is cancelled (0: its stored time)
             self._adopt(order, now_ns)
 
@@ -96,11 +100,11 @@ class MatchingEngine:
 
     def open_order(self, client_order_id: str) -> PaperOrder | None:
         """A resting order by client order id."""
-        return self._open.get(client_order_id)
+        return self.open_by_id.get(client_order_id)
 
     def open_orders(self, symbol: str | None = None) -> list[PaperOrder]:
         """Resting orders, oldest first."""
-        orders = sorted(self._open.values(), key=lambda o: o.seq)
+        orders = sorted(self.open_by_id.values(), key=lambda o: o.seq)
         return [o for o in orders if symbol is None or o.symbol == symbol]
 
     def balances(self) -> dict[str, Balance]:
@@ -121,13 +125,13 @@ class MatchingEngine:
 
     def take_changes(self) -> Changes:
         """Every order, fill and balance changed since the last call; starts a new change set."""
-        changes, self._changes = self._changes, Changes({}, {}, {})
+        changes, self.pending = self.pending, Changes({}, {}, {})
         return changes
 
     def put_back(self, changes: Changes) -> None:
         """Return a change set whose write failed: it goes out with the next one (newer states win)."""
-        mine = self._changes
-        self._changes = Changes(
+        mine = self.pending
+        self.pending = Changes(
             {**changes.orders, **mine.orders},
             {cid: changes.fills.get(cid, []) + mine.fills.get(cid, []) for cid in {*changes.fills, *mine.fills}},
             {**changes.assets, **mine.assets},
@@ -136,7 +140,7 @@ class MatchingEngine:
     @property
     def changed(self) -> bool:
         """True when something awaits :meth:`take_changes` (every change touches an order)."""
-        return bool(self._changes.orders)
+        return bool(self.pending.orders)
 
     # --- order requests ---------------------------------------------------------------------
 
@@ -283,7 +287,7 @@ class MatchingEngine:
             order.reason = "immediate-or-cancel: the rest found no liquidity at the limit price"
             self._end(order)
             return
-        self._open[order.client_order_id] = order
+        self.open_by_id[order.client_order_id] = order
         self._resting[order.symbol].add(order)
 
     def _execute_market(self, order: PaperOrder, now_ns: int) -> None:
@@ -349,7 +353,7 @@ class MatchingEngine:
         else:
             self._credit(rules.base, -qty)
             self._credit(rules.quote, notional - fee)
-        self._changes.fills.setdefault(order.client_order_id, []).append(fill)
+        self.pending.fills.setdefault(order.client_order_id, []).append(fill)
         if order.filled_lots >= order.qty_lots:
             if order.filled_qty == order.qty:
                 order.status = OrderStatus.FILLED
@@ -403,19 +407,19 @@ class MatchingEngine:
 
     def _credit(self, asset: str, amount: Decimal) -> None:
         total = self._totals[asset] = self._totals.get(asset, ZERO) + amount
-        self._changes.assets[asset] = total
+        self.pending.assets[asset] = total
 
     def _end(self, order: PaperOrder) -> None:
         """The order reached a final state: stop matching it and release its reservation."""
         self._hold(order, ZERO)
-        self._open.pop(order.client_order_id, None)
+        self.open_by_id.pop(order.client_order_id, None)
         resting = self._resting.get(order.symbol)
         if resting is not None:
             resting.remove(order)
         self._changed(order)
 
     def _changed(self, order: PaperOrder) -> None:
-        self._changes.orders[order.client_order_id] = order
+        self.pending.orders[order.client_order_id] = order
 
     def _below_lot(self, order: PaperOrder) -> str:
         return (f"the rest, {order.remaining_qty}, is below the lot size {self._rules[order.symbol].lot_size} "
@@ -441,7 +445,7 @@ class MatchingEngine:
                 self._changed(order)
                 return
             self._resting[order.symbol].add(order)
-        self._open[order.client_order_id] = order
+        self.open_by_id[order.client_order_id] = order
         # Reservations are not stored: they follow from the open orders (may exceed free after a
         # settings change; the account then simply has less free balance). So do the exact fees, at
         # today's rates; rates lowered since may put them, rounded up, below what the order paid: then

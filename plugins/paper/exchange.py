@@ -281,14 +281,16 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if engine is None or self._state is None:
             engine = self._engine_ready()  # raises: not started (or stopped)
         now = self._time_ns()
+        resting = engine.open_by_id
         for market, books, trades in self._topics:  # each event made only if someone subscribed to it
             printed = market.move()
             if books.route:
                 books.publish(market.book(now))
             if printed and trades.route:
                 trades.publish(market.trade(now))
-            engine.match(market, now)
-            if engine.changed:
+            if resting:  # nothing rests (most steps): nothing to match, no call
+                engine.match(market, now)
+            if engine.pending.orders:  # engine.changed, inline: fills, or a change set a failed commit put back
                 self._commit(now)
         self._steps_unsaved += 1
         if self._steps_unsaved >= SAVE_MARKETS_EVERY:
@@ -422,8 +424,9 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         engine = self._engine
         if engine is None or self._state is None:  # what _engine_ready checks, inline: once per recorded book
             engine = self._engine_ready()  # raises
-        engine.match(market, now)
-        if engine.changed:
+        if engine.open_by_id:  # nothing rests (most books): nothing to match, no call
+            engine.match(market, now)
+        if engine.pending.orders:  # engine.changed, inline
             self._commit(now)
 
     # --- orders -------------------------------------------------------------------------------

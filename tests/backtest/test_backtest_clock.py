@@ -301,3 +301,43 @@ def test_the_loop_clears_cancelled_timers_before_saying_it_is_idle():
         return idle, left
 
     assert run_simulated(main(), clock) == (True, 1)
+
+
+def test_step_to_is_idle_until_then_the_clock_moved():
+    """The driver's one call before a step: the answer of ``idle_until`` (whatever timer heads the heap: a new one,
+    one it already looked at, one cancelled since, an earlier one pushed in front), and the clock on the step when
+    it is True, left where it was when it is False."""
+    clock = BacktestClock(START)
+
+    async def main() -> list[tuple[bool, bool, int]]:
+        loop = asyncio.get_running_loop()
+        seen = []
+
+        def ask(at_s: float) -> None:
+            ns = START + round(at_s * 10**9)
+            before = clock.time_ns()
+            stepped = loop.step_to(ns)  # first: idle_until clears cancelled timers off the head
+            after = clock.time_ns()
+            seen.append((loop.idle_until(ns), stepped, after - (ns if stepped else before)))
+
+        ask(0.5)  # no timer at all
+        later = loop.call_at(loop.time() + 1.5, lambda: None)  # due at 2 s
+        ask(1.0)  # a new head, due after
+        ask(1.5)  # the same head, looked at already
+        ask(2.5)  # the same head, due by then
+        sooner = loop.call_at(loop.time() + 0.04, lambda: None)  # due at 1.54 s, in front of it
+        ask(1.55)
+        sooner.cancel()  # the head, cancelled: the one behind it counts
+        ask(1.6)
+        later.cancel()
+        ask(1.8)  # the head looked at already, cancelled since: due after anyway
+        ask(3.0)  # cancelled, and due by then: nothing is left to run
+        loop.call_soon(lambda: None)
+        ask(4.0)  # a callback ready now
+        await asyncio.sleep(0)
+        return seen
+
+    assert run_simulated(main(), clock) == [
+        (True, True, 0), (True, True, 0), (True, True, 0), (False, False, 0), (False, False, 0),
+        (True, True, 0), (True, True, 0), (True, True, 0), (False, False, 0),
+    ]

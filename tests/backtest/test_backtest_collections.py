@@ -17,8 +17,9 @@ def test_the_young_pass_is_rarer_while_the_markets_are_stepped_and_the_threshold
             assert gc.get_threshold() == (YOUNG_OBJECTS_PER_COLLECTION, 7, 9)
             raise RuntimeError("a step failed")
         assert gc.get_threshold() == (700, 7, 9)
-        gc.set_threshold(50_000, 10, 10)  # a process that already collects less often keeps its own
+        rarer = YOUNG_OBJECTS_PER_COLLECTION * 2  # a process that already collects less often keeps its own
+        gc.set_threshold(rarer, 10, 10)
         with fewer_collections():
-            assert gc.get_threshold() == (50_000, 10, 10)
+            assert gc.get_threshold() == (rarer, 10, 10)
     finally:
         gc.set_threshold(*before)
