@@ -25,7 +25,7 @@ docstring):
   buy that may rest (GTC) reserves ``price * qty`` plus the larger of the two fees (rounded up): it
   may take on arrival and fill as maker later. An IOC buy, which can only take, reserves the taker
   fee: ``price * qty * (1 + taker fee)``, what the arbitrage pricer holds for it, is enough even
-  when the maker fee is the higher. A sell reserves its base size. Reservations shrink with each
+  when the maker fee is the higher. A post-only buy, which can only make, reserves the maker fee. A sell reserves its base size. Reservations shrink with each
   fill (a buy keeps the value of what is left at its price, plus its exact fees so far and its fee
   rate on that value, rounded up, less the fees it paid: never less than its fills may still cost,
   so no balance goes below zero) and vanish when the order ends. A market buy needs the quote its
@@ -383,7 +383,12 @@ class MatchingEngine:
         if order.side is Side.SELL:
             return qty
         value = order.price * qty
-        rate = self._taker_rate if order.tif is TimeInForce.IOC else self._reserve_rate  # IOC only ever takes
+        if order.tif is TimeInForce.IOC:  # only ever takes
+            rate = self._taker_rate
+        elif order.post_only:  # only ever makes: one that would take is refused
+            rate = self._maker_rate
+        else:
+            rate = self._reserve_rate
         return value + self._round_up(order.exact_fee + value * rate) - order.fee
 
     def _asset_reserved(self, order: PaperOrder) -> str:

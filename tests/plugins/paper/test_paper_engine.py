@@ -435,3 +435,19 @@ def test_a_buy_that_may_rest_still_reserves_the_higher_of_the_maker_and_taker_fe
         engine.place(order("gtc", Side.BUY, "0.1", "30000.10"), now_ns=0)
     engine.place(order("post", Side.BUY, "0.09", "29999.00", post_only=True), now_ns=0)
     assert balance(engine, "USD")[0] == held - D("2699.91") - D("10.79964")  # 2699.91 + 40 bps, not 10
+
+
+def test_a_post_only_buy_reserves_the_maker_fee_it_can_only_pay():
+    # Maker 16 bps below taker 26 bps: a post-only buy never takes (one that would cross is refused), so it can
+    # only ever pay the maker fee. The whole of value x (1 + maker fee) free is enough; before, it needed the taker's.
+    value = D("29999.00") * D("0.1")
+    engine, market = make_engine(maker="16", taker="26", balances={"USD": value * (1 + D("0.0016")), "BTC": D(0)})
+    set_market(market, bid="30000.00", ask_btc=("0.1",))  # the ask: 30000.10; the post-only buy below it rests
+
+    placed = engine.place(order("post", Side.BUY, "0.1", "29999.00", post_only=True), now_ns=0)
+
+    assert placed.status is OrderStatus.OPEN
+    assert balance(engine, "USD")[0] == D(0)  # 2999.90 + 16 bps (0.479984) reserved, nothing more
+    with pytest.raises(InsufficientFunds):  # a GTC buy may take: it still reserves the higher (taker) fee
+        make_engine(maker="16", taker="26", balances={"USD": value * (1 + D("0.0016")), "BTC": D(0)})[0].place(
+            order("gtc", Side.BUY, "0.1", "29999.00"), now_ns=0)
