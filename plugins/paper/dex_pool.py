@@ -175,11 +175,11 @@ def move_to(pool: Pool, price: Decimal) -> Pool:
     token leaves the pool as it is.
     """
     if type(pool) is WhirlpoolModel:  # the usual pool, without the abstract base's isinstance
-        return _move_whirlpool(pool, price)
+        return move_whirlpool(pool, price)
     if isinstance(pool, ConstantProductModel):
         return _move_constant_product(pool, price)
     if isinstance(pool, WhirlpoolModel):
-        return _move_whirlpool(pool, price)
+        return move_whirlpool(pool, price)
     raise TypeError(f"cannot move a {type(pool).__name__}")
 
 
@@ -208,11 +208,17 @@ def _move_constant_product(model: ConstantProductModel, price: Decimal) -> Const
         return model
 
 
-def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
-    """:func:`_swap_to` :func:`_target`, the pool's own way; a move inside the current range (what
+def move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
+    """:func:`move_to` for a concentrated pool (the paper DEX's step calls it for one): :func:`_swap_to`
+    :func:`_target`, the pool's own way; a move inside the current range (what
     :func:`~arbotlib.amm.whirlpool.math.reaches_limit_in_range` tells) known without the swap's amounts,
     from facts made once per state and handed on to the states moved within the same stops."""
-    target = _sqrt_price_x64(price, model.base_decimals, model.quote_decimals)
+    try:  # _sqrt_price_x64, its usual case inline
+        scaled = int(_EXACT.multiply(price, _Q128_SCALED[model.quote_decimals - model.base_decimals]))
+    except (ArithmeticError, ValueError):
+        scaled = 0
+    target = isqrt(scaled) if scaled > 0 else _sqrt_price_of_fraction(price, model.base_decimals,
+                                                                        model.quote_decimals)
     facts = model.__dict__.get("_move_facts") or _move_facts(model)
     lowest, highest, down, up, low, high, fits_down, fits_up = facts
     if target < lowest:
