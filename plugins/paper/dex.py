@@ -12,8 +12,9 @@ import dataclasses
 import random
 from decimal import ROUND_CEILING, Decimal, localcontext
 from pathlib import Path
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
+from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from bot.api import (
     BPS,
     ZERO,
@@ -64,6 +65,9 @@ _ONE = Decimal(1)
 _HALF_EXACT = 5 * 10**27
 """Two prices in units below this add up to 28 digits at most: their Decimal sum is exact."""
 _MILLIONTH, _TEN_BILLIONTH = Decimal("1E-6"), Decimal("1E-10")
+_E28 = 10**28
+"""Whole numbers below this (in magnitude) have at most 28 digits: a Decimal of the default context holds them
+exactly."""
 
 
 class _Units(dict[int, Decimal]):
@@ -151,6 +155,9 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             # a whole draw k is below p * 10**6 exactly when it is below that number rounded up
             self._dislocation_millionths = int((settings.dislocation_probability * _MILLIONTHS).to_integral_value(
                 ROUND_CEILING))
+        self._terms = _StepTerms.of(settings)
+        self._terms_of = settings
+        """The settings ``_terms`` were made for (the step makes them again for other settings)."""
         self._state: PaperDexState | None = None
         self._balances: dict[str, Decimal] = {}
         self._wallet_of: PaperDexExchange | None = None
@@ -183,7 +190,11 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if touch is not None:
             bid, ask, decimals = touch
             if 0 <= bid < _HALF_EXACT and 0 <= ask < _HALF_EXACT:  # the sum of the prices is exact: made once
-                self._anchor_mid = Decimal(bid + ask) * _UNIT[decimals] / 2
+                total = bid + ask
+                # (total * 10**-decimals) / 2, the half made whole: an even total halves in units, an odd one is
+                # 5 * total tenths of a unit (up to 29 digits: rounded to 28 as the division rounds its .5)
+                self._anchor_mid = (Decimal(total >> 1) * _UNIT[decimals] if not total & 1
+                                    else Decimal(5 * total) * _UNIT[decimals + 1])
             else:
                 self._anchor_mid = (from_units(bid, decimals) + from_units(ask, decimals)) / 2
             self._anchor_touch = None
@@ -389,19 +400,33 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if s.market != "simulated" or pool is None:
             return self._play_one() if s.market == "recording" else True
         rng = self._rng
+        terms = self._terms if self._terms_of is s else self._step_terms(s)
         mid = pool.mid()
         target = mid
         anchor = self.anchor_mid if self._anchor_touch is not None else self._anchor_mid
         if anchor is not None and s.reversion:
-            # s.reversion * _reversion_draw(rng), the draw inline
-            fraction = s.reversion * (Decimal(500_000 + _draw(rng)) * _MILLIONTH)
-            if _ONE < fraction:  # min(fraction, 1)
-                fraction = _ONE
-            target = mid + (anchor - mid) * fraction
+            # s.reversion * _reversion_draw(rng), the draw inline; by whole numbers when exact (see _StepTerms)
+            drawn = 500_000 + _draw(rng)
+            if terms.reversion is None:
+                fraction = s.reversion * (Decimal(drawn) * _MILLIONTH)
+                if _ONE < fraction:  # min(fraction, 1)
+                    fraction = _ONE
+                target = mid + (anchor - mid) * fraction
+            elif (fraction_units := terms.reversion * drawn) < terms.reversion_whole:
+                target = mid + (anchor - mid) * fraction_units * terms.reversion_unit
+            else:
+                target = mid + (anchor - mid) * _ONE
         if s.volatility_bps:
-            target *= 1 + _noise(rng, s.volatility_bps)
+            # target * (1 + _noise(rng, s.volatility_bps)), the draw inline; by whole numbers when exact
+            millionths = round(rng.gauss(0.0, 1.0) * 1_000_000)
+            if terms.noise is not None and -_E28 < (moved := terms.noise * millionths) < _E28 and (
+                    -_E28 < (factor_units := terms.noise_whole + moved) < _E28):
+                target = target * factor_units * terms.noise_unit
+            else:
+                target *= 1 + s.volatility_bps * millionths * _TEN_BILLIONTH
         if target != mid:
-            pool = dex_pool.move_to(pool, target)
+            pool = (dex_pool.move_whirlpool(pool, target) if type(pool) is WhirlpoolModel
+                    else dex_pool.move_to(pool, target))
         # a uniform draw in [0, 1] to the millionth below the probability: k / 10**6 < p, i.e. k < p * 10**6
         if s.dislocation_probability and _draw(rng) < self._dislocation_millionths:
             move_bps = _uniform_millionths(rng, s.dislocation_min_bps, s.dislocation_max_bps)
@@ -436,6 +461,12 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                                 recorder=("recording_exchange", settings.recording_exchange))
         pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS
         return BacktestPlan(plan_settings, f"synthetic paper-dex seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
+
+    def _step_terms(self, settings: PaperDexSettings) -> _StepTerms:
+        """The step's whole-number terms for ``settings`` (made once per settings object)."""
+        terms = self._terms = _StepTerms.of(settings)
+        self._terms_of = settings
+        return terms
 
     def _on_anchor_book(self, event: BookUpdate) -> None:
         bid, ask = event.best_bid_units, event.best_ask_units
@@ -740,6 +771,48 @@ def _reversion_draw(rng: random.Random) -> Decimal:
     """``_uniform_millionths(rng, 0.5, 1.5)``, in two operations: ``(500_000 + k) * 10**-6`` (the step makes
     it inline)."""
     return Decimal(500_000 + _draw(rng)) * _MILLIONTH
+
+
+class _StepTerms(NamedTuple):
+    """The step's Decimal arithmetic on whole numbers, where it is exact (the default context's 28 digits), the
+    same numbers with one operation or two fewer.
+
+    The reversion fraction ``reversion * ((500_000 + k) * 10**-6)`` is exact when ``reversion``'s coefficient times
+    1,500,000 has at most 28 digits: the whole number ``reversion * (500_000 + k)`` (``reversion`` its coefficient)
+    times ``10**(exponent - 6)``, above 1 when that number is at least ``reversion_whole``. The noise factor
+    ``1 + volatility * m * 10**-10`` (``m`` the millionths of the normal draw) is, when the product and the sum have at
+    most 28 digits, the whole number ``noise_whole + noise * m`` times ``10**(exponent - 10)`` (a volatility of
+    at most 10,000 has an exponent of at most 4: the sum's exponent is the noise's). A product ``x * (n * 10**e)``
+    rounds to the same 28 digits, at the same exponent, as ``(x * n) * 10**e``: multiplying by a power of ten only
+    moves the exponent. None: not exact, the step takes the Decimal way."""
+
+    reversion: int | None
+    reversion_whole: int
+    reversion_unit: Decimal
+    noise: int | None
+    noise_whole: int
+    noise_unit: Decimal
+
+    @classmethod
+    def of(cls, settings: PaperDexSettings) -> _StepTerms:
+        """The terms of ``settings``' reversion and volatility."""
+        reversion, reversion_exponent = _whole(settings.reversion)
+        if reversion is not None and (reversion * 1_500_000 >= _E28 or reversion_exponent > 0):
+            reversion = None
+        noise, noise_exponent = _whole(settings.volatility_bps)
+        if noise is not None and (noise >= _E28 or noise_exponent > 4):
+            noise = None
+        return cls(reversion, 10 ** (6 - reversion_exponent) + 1 if reversion is not None else 0,
+                   _ONE.scaleb(reversion_exponent - 6), noise, 10 ** (10 - noise_exponent) if noise is not None else 0,
+                   _ONE.scaleb(noise_exponent - 10))
+
+
+def _whole(value: Decimal) -> tuple[int | None, int]:
+    """``(coefficient, exponent)`` of a finite positive Decimal; ``(None, 0)`` for any other."""
+    sign, digits, exponent = value.as_tuple()
+    if sign or not isinstance(exponent, int) or not value:
+        return None, 0
+    return int("".join(map(str, digits))), exponent
 
 
 def _noise(rng: random.Random, volatility_bps: Decimal) -> Decimal:

@@ -175,11 +175,11 @@ def move_to(pool: Pool, price: Decimal) -> Pool:
     token leaves the pool as it is.
     """
     if type(pool) is WhirlpoolModel:  # the usual pool, without the abstract base's isinstance
-        return _move_whirlpool(pool, price)
+        return move_whirlpool(pool, price)
     if isinstance(pool, ConstantProductModel):
         return _move_constant_product(pool, price)
     if isinstance(pool, WhirlpoolModel):
-        return _move_whirlpool(pool, price)
+        return move_whirlpool(pool, price)
     raise TypeError(f"cannot move a {type(pool).__name__}")
 
 
@@ -208,11 +208,17 @@ def _move_constant_product(model: ConstantProductModel, price: Decimal) -> Const
         return model
 
 
-def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
-    """:func:`_swap_to` :func:`_target`, the pool's own way; a move inside the current range (what
+def move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
+    """:func:`move_to` for a concentrated pool (the paper DEX's step calls it for one): :func:`_swap_to`
+    :func:`_target`, the pool's own way; a move inside the current range (what
     :func:`~arbotlib.amm.whirlpool.math.reaches_limit_in_range` tells) known without the swap's amounts,
     from facts made once per state and handed on to the states moved within the same stops."""
-    target = _sqrt_price_x64(price, model.base_decimals, model.quote_decimals)
+    try:  # _sqrt_price_x64, its usual case inline
+        scaled = int(_EXACT.multiply(price, _Q128_SCALED[model.quote_decimals - model.base_decimals]))
+    except (ArithmeticError, ValueError):
+        scaled = 0
+    target = isqrt(scaled) if scaled > 0 else _sqrt_price_of_fraction(price, model.base_decimals,
+                                                                        model.quote_decimals)
     facts = model.__dict__.get("_move_facts") or _move_facts(model)
     lowest, highest, down, up, low, high, fits_down, fits_up = facts
     if target < lowest:
@@ -234,12 +240,61 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     return _swap_to(model, target)
 
 
-def _move_facts(model: WhirlpoolModel) -> tuple[float, float, float, float, int, int, bool, bool]:
+_Facts = tuple[float, float, float, float, int, int, bool, bool]
+
+
+def _move_facts(model: WhirlpoolModel) -> _Facts:
     """``(lowest, highest)`` of :func:`_target` and :func:`~arbotlib.amm.whirlpool.math.range_ends`, the
     ends narrowed to what reaches_limit_in_range takes (a sqrt price the program has, a fee rate below the
     denominator; a state outside the prices, or with another fee rate, is never moved in its range), and
     whether every move down, and every move up, inside the ends fits (limit_fits), from any state these
     facts serve."""
+    ticks = model.ticks
+    family = _FACTS_BY_TICKS.get(id(ticks))
+    if (family is None or family[0] is not ticks or family[1] is not model.tick_indexes
+            or family[2] != model.tick_spacing or family[3] != model.known_ticks):
+        if len(_FACTS_BY_TICKS) >= _FAMILIES_KEPT:
+            _FACTS_BY_TICKS.clear()
+        family = _FACTS_BY_TICKS[id(ticks)] = (ticks, model.tick_indexes, model.tick_spacing, model.known_ticks, {},
+                                               [])
+    by_tick, ranges = family[4], family[5]
+    tick, liquidity, fee_rate, sqrt_price = model.tick, model.liquidity, model.fee_rate, model.sqrt_price
+    key = (tick, liquidity, fee_rate)
+    facts = by_tick.get(key)
+    if facts is None:
+        at_tick = sqrt_price_at_tick(tick) if MIN_TICK <= tick <= MAX_TICK else None
+        for facts_of_range in ranges:  # the ranges met so far: the tick's, if met (its sqrt price in [low, high))
+            if (facts_of_range[0] == liquidity and facts_of_range[1] == fee_rate and at_tick is not None
+                    and facts_of_range[2][4] <= at_tick < facts_of_range[2][5]):
+                facts = by_tick[key] = facts_of_range[2]
+                break
+    if facts is not None and facts[4] <= sqrt_price < facts[5]:
+        model.__dict__["_move_facts"] = facts
+        return facts
+    facts = _new_move_facts(model)
+    low, high = facts[4], facts[5]
+    if low <= sqrt_price < high and MIN_TICK <= tick <= MAX_TICK and low <= sqrt_price_at_tick(tick) < high:
+        by_tick[key] = facts
+        ranges.append((liquidity, fee_rate, facts))
+    return facts
+
+
+_FACTS_BY_TICKS: dict[int, tuple[tuple[tuple[int, int], ...], tuple[int, ...] | None, int, tuple[int, int] | None,
+                                 dict[tuple[int, int, int], _Facts], list[tuple[int, int, _Facts]]]]
+_FACTS_BY_TICKS = {}
+"""The move facts made so far, by pool (the ``ticks`` its states share, held so that its ``id`` is not reused, with
+their indexes, its tick spacing and known ticks): by ``(tick, liquidity, fee_rate)``, and as a list of the ranges
+met ``(liquidity, fee_rate, facts)``. Every state of the pool with the liquidity and fee rate of a range, whose tick
+and sqrt price are both inside its ``[low, high)``, has the same facts (the tick has the same range ends, see
+:func:`~arbotlib.amm.whirlpool.math.range_ends`, and :func:`_always_fit` then reads the ends, not the price). A walking
+pool goes back and forth over a few ranges, and the states a step-by-step swap (a whale, a crossing) or a quote leaves
+come without facts: they find them here."""
+_FAMILIES_KEPT = 64
+"""Pools whose facts are kept (beyond that, all are dropped: a cache, rebuilt as moves need it)."""
+
+
+def _new_move_facts(model: WhirlpoolModel) -> _Facts:
+    """:func:`_move_facts` made from the state's ticks."""
     ticks = model.ticks
     lowest, highest = ((sqrt_price_at_tick(ticks[0][0]), sqrt_price_at_tick(ticks[-1][0])) if ticks
                        else (-math.inf, math.inf))

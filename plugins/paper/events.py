@@ -2,17 +2,19 @@
 
 A frozen dataclass sets each field through ``object.__setattr__``, which costs about as much again as
 the rest of making the event on this hot path (a public trade per market step, a ``PoolUpdate`` per pool
-step, a ``Fill`` and an ``OrderState`` per fill); the makers here write the slots directly, one setter
-call per field (no loop: a loop over the setters costs more than the constructor it replaces; an
-``OrderReport`` per order a fill changed, too). Each is
-checked against its domain type at import, with the plain constructor as fallback if the type ever
-changes shape. The events are the same: equal, hashed and shown as the constructor's.
+step, a ``Fill`` and an ``OrderState`` per fill; an ``OrderReport`` per order a fill changed, too). The makers
+here write the slots directly: on a private writable twin of the type (:func:`_writable`: the same slots, plain
+assignment, no setter call), which then becomes the type itself (no loop: a loop over the fields costs more than
+the constructor it replaces). Each is checked against its domain type at import, with the plain constructor as
+fallback if the type ever changes shape. The events are the same: exactly instances of the domain type, equal,
+hashed and shown as the constructor's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from typing import Any
 
 from bot.api import Fill, Liquidity, OrderReport, OrderState, OrderStatus, PoolUpdate, Side, Trade
 from bot.api.kit import Pool
@@ -32,18 +34,28 @@ def slots_match(cls: type, names: tuple[str, ...]) -> bool:
     return tuple(f.name for f in dataclasses.fields(cls)) == names and "__slots__" in cls.__dict__
 
 
+def _writable(cls: type) -> Any:
+    """A writable twin of the frozen slotted dataclass ``cls``: the same slots (none of its own), written by plain
+    assignment (the generic ``__setattr__``: a slot store, where the frozen class's setter is a method call each);
+    an instance made with ``object.__new__`` and filled becomes a ``cls`` by assigning ``__class__`` (same layout).
+    No instance of it outlives the maker that fills it."""
+    return type(f"_Writable{cls.__name__}", (cls,), {"__slots__": (), "__setattr__": object.__setattr__,
+                                                     "__delattr__": object.__delattr__})
+
+
 if slots_match(Trade, _TRADE_FIELDS):
-    _t_exchange, _t_symbol, _t_price, _t_qty, _t_side, _t_ts = (getattr(Trade, n).__set__ for n in _TRADE_FIELDS)
+    _WritableTrade = _writable(Trade)
 
     def new_trade(exchange: str, symbol: str, price: Decimal, qty: Decimal, taker_side: Side, ts_ns: int) -> Trade:
         """``Trade(exchange, symbol, price, qty, taker_side, ts_ns)``."""
-        trade = _new(Trade)
-        _t_exchange(trade, exchange)
-        _t_symbol(trade, symbol)
-        _t_price(trade, price)
-        _t_qty(trade, qty)
-        _t_side(trade, taker_side)
-        _t_ts(trade, ts_ns)
+        trade = _new(_WritableTrade)
+        trade.exchange = exchange
+        trade.symbol = symbol
+        trade.price = price
+        trade.qty = qty
+        trade.taker_side = taker_side
+        trade.ts_ns = ts_ns
+        trade.__class__ = Trade
         return trade
 
 else:  # pragma: no cover - the domain type changed shape
@@ -54,16 +66,17 @@ else:  # pragma: no cover - the domain type changed shape
 
 
 if slots_match(PoolUpdate, _POOL_UPDATE_FIELDS):
-    _p_exchange, _p_symbol, _p_pool, _p_ts, _p_slot = (getattr(PoolUpdate, n).__set__ for n in _POOL_UPDATE_FIELDS)
+    _WritablePoolUpdate = _writable(PoolUpdate)
 
     def new_pool_update(exchange: str, symbol: str, pool: Pool, ts_ns: int, slot: int) -> PoolUpdate:
         """``PoolUpdate(exchange, symbol, pool, ts_ns, slot)``."""
-        update = _new(PoolUpdate)
-        _p_exchange(update, exchange)
-        _p_symbol(update, symbol)
-        _p_pool(update, pool)
-        _p_ts(update, ts_ns)
-        _p_slot(update, slot)
+        update = _new(_WritablePoolUpdate)
+        update.exchange = exchange
+        update.symbol = symbol
+        update.pool = pool
+        update.ts_ns = ts_ns
+        update.slot = slot
+        update.__class__ = PoolUpdate
         return update
 
 else:  # pragma: no cover - the domain type changed shape
@@ -74,24 +87,24 @@ else:  # pragma: no cover - the domain type changed shape
 
 
 if slots_match(Fill, _FILL_FIELDS):
-    (_f_exchange, _f_symbol, _f_cid, _f_trade_id, _f_side, _f_price, _f_qty, _f_fee, _f_fee_asset, _f_liquidity,
-     _f_ts) = (getattr(Fill, n).__set__ for n in _FILL_FIELDS)  # fmt: skip
+    _WritableFill = _writable(Fill)
 
     def new_fill(exchange: str, symbol: str, client_order_id: str, trade_id: str, side: Side, price: Decimal,
                  qty: Decimal, fee: Decimal, fee_asset: str, liquidity: Liquidity, ts_ns: int) -> Fill:
         """``Fill(exchange, symbol, client_order_id, trade_id, side, price, qty, fee, fee_asset, liquidity, ts_ns)``."""
-        fill = _new(Fill)
-        _f_exchange(fill, exchange)
-        _f_symbol(fill, symbol)
-        _f_cid(fill, client_order_id)
-        _f_trade_id(fill, trade_id)
-        _f_side(fill, side)
-        _f_price(fill, price)
-        _f_qty(fill, qty)
-        _f_fee(fill, fee)
-        _f_fee_asset(fill, fee_asset)
-        _f_liquidity(fill, liquidity)
-        _f_ts(fill, ts_ns)
+        fill = _new(_WritableFill)
+        fill.exchange = exchange
+        fill.symbol = symbol
+        fill.client_order_id = client_order_id
+        fill.trade_id = trade_id
+        fill.side = side
+        fill.price = price
+        fill.qty = qty
+        fill.fee = fee
+        fill.fee_asset = fee_asset
+        fill.liquidity = liquidity
+        fill.ts_ns = ts_ns
+        fill.__class__ = Fill
         return fill
 
 else:  # pragma: no cover - the domain type changed shape
@@ -103,21 +116,21 @@ else:  # pragma: no cover - the domain type changed shape
 
 
 if slots_match(OrderState, _ORDER_STATE_FIELDS):
-    _s_cid, _s_status, _s_eid, _s_filled, _s_avg, _s_fills, _s_reason = (
-        getattr(OrderState, n).__set__ for n in _ORDER_STATE_FIELDS)
+    _WritableOrderState = _writable(OrderState)
 
     def new_order_state(client_order_id: str, status: OrderStatus, exchange_order_id: str | None,
                         filled_qty: Decimal, avg_fill_price: Decimal | None, fills: tuple[Fill, ...],
                         reason: str) -> OrderState:
         """``OrderState(client_order_id, status, exchange_order_id, filled_qty, avg_fill_price, fills, reason)``."""
-        state = _new(OrderState)
-        _s_cid(state, client_order_id)
-        _s_status(state, status)
-        _s_eid(state, exchange_order_id)
-        _s_filled(state, filled_qty)
-        _s_avg(state, avg_fill_price)
-        _s_fills(state, fills)
-        _s_reason(state, reason)
+        state = _new(_WritableOrderState)
+        state.client_order_id = client_order_id
+        state.status = status
+        state.exchange_order_id = exchange_order_id
+        state.filled_qty = filled_qty
+        state.avg_fill_price = avg_fill_price
+        state.fills = fills
+        state.reason = reason
+        state.__class__ = OrderState
         return state
 
 else:  # pragma: no cover - the domain type changed shape
@@ -130,15 +143,16 @@ else:  # pragma: no cover - the domain type changed shape
 
 
 if slots_match(OrderReport, _ORDER_REPORT_FIELDS):
-    _r_exchange, _r_symbol, _r_state, _r_ts = (getattr(OrderReport, n).__set__ for n in _ORDER_REPORT_FIELDS)
+    _WritableOrderReport = _writable(OrderReport)
 
     def new_order_report(exchange: str, symbol: str, state: OrderState, ts_ns: int) -> OrderReport:
         """``OrderReport(exchange, symbol, state, ts_ns)``."""
-        report = _new(OrderReport)
-        _r_exchange(report, exchange)
-        _r_symbol(report, symbol)
-        _r_state(report, state)
-        _r_ts(report, ts_ns)
+        report = _new(_WritableOrderReport)
+        report.exchange = exchange
+        report.symbol = symbol
+        report.state = state
+        report.ts_ns = ts_ns
+        report.__class__ = OrderReport
         return report
 
 else:  # pragma: no cover - the domain type changed shape

@@ -208,7 +208,21 @@ class WhirlpoolModel(Pool):
         after: Any = _new(_Unfrozen)  # its frozen fields written (mypy would refuse), then a WhirlpoolModel
         after.sqrt_price = sqrt_price
         after.liquidity = self.liquidity
-        _keep(after, self)
+        # _keep(after, self) written out: the paper DEX's step makes one of these a step (_KEPT checks the names)
+        after.base = self.base
+        after.base_decimals = self.base_decimals
+        after.base_is_a = self.base_is_a
+        after.fee_rate = self.fee_rate
+        after.quote = self.quote
+        after.quote_decimals = self.quote_decimals
+        after.tick_indexes = self.tick_indexes
+        after.tick_spacing = self.tick_spacing
+        after.ticks = self.ticks
+        after.known_ticks = self.known_ticks
+        after.base_transfer_fees = self.base_transfer_fees
+        after.quote_transfer_fees = self.quote_transfer_fees
+        after.arrays_per_swap = self.arrays_per_swap
+        after.__class__ = WhirlpoolModel
         ends = self.__dict__.get("_ends")
         if ends is not None and ends[2] <= sqrt_price < ends[3]:
             after.__dict__["_ends"] = ends
@@ -354,6 +368,7 @@ def _keep(after: Any, state: WhirlpoolModel) -> None:
 
 _KEPT = ("base", "base_decimals", "base_is_a", "fee_rate", "quote", "quote_decimals", "tick_indexes", "tick_spacing",
          "ticks", "known_ticks", "base_transfer_fees", "quote_transfer_fees", "arrays_per_swap")
-"""What :func:`_keep` copies: the fields a moved state keeps."""
+"""What :func:`_keep` (and :meth:`WhirlpoolModel.at_in_range`, which writes it out) copies: the fields a moved state
+keeps."""
 if set(_KEPT) != _SHARED - {"liquidity"}:
     raise ImportError(f"WhirlpoolModel._moved keeps {_KEPT}, not every field a moved state keeps")

@@ -130,9 +130,9 @@ def price_from_sqrt_price(sqrt_price: int, decimals_a: int, decimals_b: int) -> 
     ``10**(shift - 128)`` (one operation, the same number and exponent). An exact quotient keeps the division,
     whose result drops trailing zeros.
     """
-    if sqrt_price & _INEXACT:
-        return _PRICE.multiply(Decimal(sqrt_price * sqrt_price), _SCALES[decimals_a - decimals_b])
-    return _PRICE.divide(Decimal(sqrt_price * sqrt_price), _Q128).scaleb(decimals_a - decimals_b, _PRICE)
+    if sqrt_price & _INEXACT:  # the context's operation takes the whole number as it is (exactly, no Decimal made)
+        return _PRICE.multiply(sqrt_price * sqrt_price, _SCALES[decimals_a - decimals_b])
+    return _PRICE.divide(sqrt_price * sqrt_price, _Q128).scaleb(decimals_a - decimals_b, _PRICE)
 
 
 def price(pool: Whirlpool, decimals_a: int, decimals_b: int) -> Decimal:

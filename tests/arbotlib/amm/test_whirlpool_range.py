@@ -271,6 +271,22 @@ def test_every_state_a_model_makes_is_a_frozen_whirlpool_model():
     assert states[2].tick < model.tick and states[2].liquidity != model.liquidity
 
 
+def test_a_state_moved_in_its_range_or_to_a_tick_keeps_every_other_field():
+    """at_in_range and at write the fields a moved state keeps one by one: every one of them, none left at a
+    default (a mirrored pool's known ticks, arrays per swap, transfer fees and token order too)."""
+    from arbotlib.amm.whirlpool.transfer_fee import TransferFee
+
+    model = dataclasses.replace(_paper_pool(), base_is_a=False, known_ticks=(-22528, -14080), arrays_per_swap=3,
+                                base_transfer_fees=(TransferFee(1, 10**6, 25),),
+                                quote_transfer_fees=(TransferFee(2, 10**5, 7),))
+    sqrt_price = model.sqrt_price + 1000
+    for moved, tick, liquidity in ((model.at_in_range(sqrt_price), tick_at_sqrt_price(sqrt_price), model.liquidity),
+                                   (model.at(sqrt_price, -19000, 10**14), -19000, 10**14)):
+        expected = dataclasses.replace(model, sqrt_price=sqrt_price, tick=tick, liquidity=liquidity)
+        assert {f.name: getattr(moved, f.name) for f in dataclasses.fields(moved)} == {
+            f.name: getattr(expected, f.name) for f in dataclasses.fields(expected)}
+
+
 def test_what_a_state_keeps_for_its_quotes_is_no_field_and_hides_no_method():
     model = _paper_pool()
     _, _, after = model.sell_units(10**9)

@@ -300,6 +300,53 @@ def test_a_moved_whirlpool_keeps_its_ticks_and_reads_as_a_new_one_would():
 # --- the step's draws, made cheaply, are the Decimal reference's ----------------------------------------
 
 
+_REVERSIONS = ["0.3", "0.35", "1", "0.999999", "0.5000", "0.000001", "0.123456789012345678",
+               "0.1234567890123456789012345", "1E-30"]  # the last two: more digits than the settings take
+_VOLATILITIES = ["1", "2.5", "0.0001", "300", "7.000", "1E+2", "1E-18", "0.000000000000000001",
+                 "1.234567890123456789012345678", "0.000" + "9" * 28, "1E-30"]
+
+
+@pytest.mark.parametrize("reversion", _REVERSIONS)
+async def test_the_steps_target_is_the_decimal_reference_arithmetics_to_the_digit(bot, monkeypatch, reversion):
+    """The step makes the reversion and the noise on whole numbers where that is exact: the target each step moves
+    the pool to must be the Decimal reference's, digit for digit and exponent too (its text), for any reversion and
+    volatility (some with more digits than a setting takes: the step then takes the Decimal way), with and
+    without an anchor."""
+    import random
+
+    from plugins.paper import dex as dex_module
+
+    targets: list[Decimal] = []
+    for name in ("move_to", "move_whirlpool"):
+        moved = getattr(dex_pool, name)
+        monkeypatch.setattr(dex_pool, name,
+                            lambda pool, price, moved=moved: targets.append(price) or moved(pool, price))
+    for volatility, anchor in itertools.product(_VOLATILITIES, [None, "151.5", "149.00000001", "150"]):
+        base = PaperDexSettings()
+        settings_ = dataclasses.replace(base, tick_interval_ms=0, state_file="", start_price=D(150),
+                                        reversion=D(reversion), volatility_bps=D(volatility),
+                                        dislocation_probability=D(0), seed=len(targets))
+        bot.exchanges = {"cex": object()}
+        dex = PaperDexExchange("dex", settings_, Context(bot, "exchange", "dex"))
+        await dex.start()
+        for _ in range(25):
+            dex._anchor_touch, dex._anchor_mid = None, None if anchor is None else D(anchor)
+            reference = random.Random()
+            reference.setstate(dex._rng.getstate())
+            mid = target = dex.pool.mid()
+            if anchor is not None:  # the step's arithmetic before it took whole numbers
+                fraction = settings_.reversion * dex_module._reversion_draw(reference)
+                target = mid + (D(anchor) - mid) * min(fraction, D(1))
+            target *= 1 + dex_module._noise(reference, settings_.volatility_bps)
+            made = len(targets)
+            dex.step()
+            assert targets[made:] == ([target] if target != mid else []), (volatility, anchor)
+            assert [str(t) for t in targets[made:]] == ([str(target)] if target != mid else [])
+            assert dex._rng.getstate() == reference.getstate()
+        await dex.stop()
+    assert len(targets) > 1000
+
+
 @settings(max_examples=300, deadline=None)
 @given(seed=st.integers(0, 2**32), volatility=st.one_of(
     st.decimals(min_value=D("0.0001"), max_value=D(1000), places=4),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import ROUND_CEILING, Decimal, localcontext
 from fractions import Fraction
 from math import isqrt
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arbotlib.amm.whirlpool.math import U64_MAX, reaches_limit_in_range, sqrt_price_at_tick
+from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE, U64_MAX, reaches_limit_in_range, sqrt_price_at_tick
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from plugins.paper import dex_pool
 
@@ -175,3 +176,34 @@ def test_a_price_decimal_cannot_multiply_exactly_is_taken_as_a_fraction():
     for bad in (Decimal("-1.5"), Decimal("NaN"), Decimal("Infinity")):
         with pytest.raises((ValueError, OverflowError)):
             dex_pool._sqrt_price_x64(bad, 9, 6)
+
+
+def _own_facts(model: WhirlpoolModel):
+    """The move facts made from the state's own ticks (a copy of it: nothing cached, nothing handed on)."""
+    return dex_pool._new_move_facts(dataclasses.replace(model))
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.integers(-2000, 2000), spacing=st.sampled_from([1, 4]),
+       moves=st.lists(st.one_of(st.integers(-60, 60), st.integers(-3000, 3000), st.integers(-40_000, 40_000),
+                                st.sampled_from(["down to a stop", "up to a stop"])), min_size=1, max_size=40),
+       tvl=st.sampled_from(["1000", "2000000"]))
+def test_the_facts_a_state_finds_among_those_met_before_are_its_own(start, spacing, moves, tvl):
+    """A state without facts (after a step-by-step swap, or moved out of the range of those it had) finds those
+    of a range met before when its tick and its sqrt price are in it: they must be the facts its own ticks make,
+    also for a swap that ends exactly on a stop going down (its tick the one below the price's)."""
+    got = whirlpool(D(150) * (1 + D(start) / 10_000), tvl, spacing)
+    for move in moves:
+        if isinstance(move, str):  # a step-by-step swap landing exactly on the next stop: a tick, an array's edge
+            down, span = move.startswith("down"), TICK_ARRAY_SIZE * spacing
+            edge = got.tick // span * span if down else (got.tick // span + 1) * span
+            stops = sorted({t for t, _ in got.ticks} | {edge, edge - span if down else edge + span})
+            ends = [t for t in stops if (sqrt_price_at_tick(t) < got.sqrt_price if down
+                                         else sqrt_price_at_tick(t) > got.sqrt_price)]
+            if not ends:
+                continue
+            got = dex_pool._swap_to(got, sqrt_price_at_tick(ends[-1] if down else ends[0]))
+        else:
+            got = dex_pool.move_to(got, got.mid() * (1 + D(move) / 1_000_000))
+        facts = got.__dict__.get("_move_facts") or dex_pool._move_facts(got)
+        assert facts == _own_facts(got), (got.sqrt_price, got.tick)

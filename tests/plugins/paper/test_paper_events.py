@@ -3,8 +3,10 @@ of the shape they check."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import FrozenInstanceError, dataclass, fields
 from decimal import Decimal as D
+
+import pytest
 
 from bot.api import Fill, Liquidity, OrderReport, OrderState, OrderStatus, PoolUpdate, Side, Trade
 from plugins.paper.events import (
@@ -39,6 +41,9 @@ def test_the_makers_make_the_constructors_events():
         made = OrderReport("p", "SOL/USDC", OrderState(*state_fields), 13)
         assert type(report) is OrderReport and report == made and hash(report) == hash(made)
         assert repr(report) == repr(made)
+    for event in (trade, update, fill, state, report):  # made on a writable twin, frozen as the constructor's
+        with pytest.raises(FrozenInstanceError):
+            setattr(event, fields(event)[0].name, None)
 
 
 def test_only_a_slotted_dataclass_of_those_fields_is_made_slot_by_slot():
