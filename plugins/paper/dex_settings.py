@@ -61,13 +61,16 @@ class PaperDexSettings:
         "(on average; each step draws it between half and one and a half times this)",
     )  # fmt: skip
     volatility_bps: Decimal = option(
-        Decimal("1"), ge=0, le=10_000, help="standard deviation of the pool's own move per step (noise traders), bps"
+        Decimal("1"), ge=0, le=1_000, help="standard deviation of the pool's own move per step (noise traders), bps "
+        "(at most 1000: a 10% standard deviation a step; a wider one would take the pool's price to zero)"
     )
     dislocation_probability: Decimal = option(
         Decimal("0.02"), ge=0, le=1, help="chance per step of a whale swap that dislocates the pool"
     )
-    dislocation_min_bps: Decimal = option(Decimal("20"), ge=0, le=10_000, help="smallest whale move, bps of the price")
-    dislocation_max_bps: Decimal = option(Decimal("80"), ge=0, le=10_000, help="largest whale move, bps of the price")
+    dislocation_min_bps: Decimal = option(Decimal("20"), ge=0, le=5_000, help="smallest whale move, bps of the price")
+    dislocation_max_bps: Decimal = option(
+        Decimal("80"), ge=0, le=5_000, help="largest whale move, bps of the price (at most 5000: half the price)"
+    )
     tick_interval_ms: int = option(
         200, ge=0, le=3_600_000,
         help="time between two pool steps; 0: the pool moves only when step() is called (backtests)"

@@ -25,7 +25,8 @@ docstring):
   buy that may rest (GTC) reserves ``price * qty`` plus the larger of the two fees (rounded up): it
   may take on arrival and fill as maker later. An IOC buy, which can only take, reserves the taker
   fee: ``price * qty * (1 + taker fee)``, what the arbitrage pricer holds for it, is enough even
-  when the maker fee is the higher. A post-only buy, which can only make, reserves the maker fee. A sell reserves its base size. Reservations shrink with each
+  when the maker fee is the higher. A post-only buy, which can only make, reserves the maker fee.
+  A sell reserves its base size. Reservations shrink with each
   fill (a buy keeps the value of what is left at its price, plus its exact fees so far and its fee
   rate on that value, rounded up, less the fees it paid: never less than its fills may still cost,
   so no balance goes below zero) and vanish when the order ends. A market buy needs the quote its

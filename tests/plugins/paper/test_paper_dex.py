@@ -104,6 +104,10 @@ def test_registered_as_paper_dex_simulated_with_documented_settings():
     ({"market": "mirror"}, "source", "needs the name"),
     ({"source": "orca"}, "source", 'only used with market = "mirror"'),
     ({"dislocation_min_bps": "90"}, "dislocation_min_bps", "above dislocation_max_bps"),
+    # a step's noise or a whale's move of 100% or more would take the pool's price to zero or below (a step
+    # raised "isqrt() argument must be nonnegative" at volatility_bps = 5000)
+    ({"volatility_bps": "5000"}, "volatility_bps", "<= 1000"),
+    ({"dislocation_max_bps": "10000"}, "dislocation_max_bps", "<= 5000"),
     ({"position_widths_bps": [0]}, "position_widths_bps", "not in (0, 10000)"),
     ({"initial_balances": {"USDC": "10"}}, "initial_balances", "paid in SOL"),
     ({"initial_balances": {"SOL": "lots"}}, "initial_balances.SOL", "decimal number"),
