@@ -43,7 +43,8 @@ EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the 
 submitted, so no id is ever used twice, across restarts and a new or restored store too. Where a store call is a
 round trip (PostgreSQL) the grid never makes one on the event loop: slot writes go to the store writer's thread in
 order and an order is sent once the row naming it is written (:meth:`GridStrategy._send_written`); what start, a new
-layout and an order's end without all its fills read is read there too, in one call each.
+layout and an order's end without all its fills read is read there too, in one call each; whether an open order the
+executor no longer holds has ended, and what a finished sell closes, are taken from what the grid holds.
 
 ``status()`` shows the ledger's figures under the ledger's names, as ``/pnl`` and ``arbot report`` show them for
 the same fills, on every market the strategy traded (a grid laid out again on another market keeps those of the
@@ -115,8 +116,9 @@ FINISHED_KEPT = 10_000
 Those ids only guard against one fill delivered twice: the executor hands each fill to the strategy once, across
 restarts too (a fill it has stored is never applied again), and a late fill of a finished order comes once, within
 seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill of an older order is still counted
-(once, by the executor's guarantee), only without this second check. Nothing else about a finished order is kept:
-what it closes is asked of the executor (:meth:`GridStrategy._closes_of`).
+(once, by the executor's guarantee), only without this second check. What the newest FINISHED_KEPT finished sells
+close is kept too (:meth:`GridStrategy._closes_of`): a late fill of one is booked to its buy's lot with no read of the
+order (a store read on the loop where the executor has forgotten it).
 """
 
 
@@ -188,7 +190,10 @@ class GridStrategy(Strategy[GridSettings]):
         one that comes later sold part of it (:meth:`_late_sell_fill`). Dropped when the slot is sold out."""
         self._closes: dict[str, str | None] = {}
         """Client order id of a slot's open order -> what it closes (a sell: its buy's id, the lot the ledger matches
-        it to; a buy: None). Popped by ``_finish``: a later fill asks the executor (:meth:`_closes_of`)."""
+        it to; a buy: None). Moved by ``_finish`` to ``_finished_closes`` (a sell's)."""
+        self._finished_closes: dict[str, str] = {}
+        """What the newest FINISHED_KEPT finished sells close (their buys' ids), oldest first: a late fill of one is
+        booked to its buy's lot without reading the order (:meth:`_closes_of`)."""
         # hot-path state
         self._started = False
         self._bid: Decimal | None = None
@@ -347,6 +352,9 @@ class GridStrategy(Strategy[GridSettings]):
         self._adopt(layout, slots)
         self._keep_open(closes)
         self._find_buys(slots)
+        for order_id in self._ended_sells:  # the sells whose fill may still come (:meth:`_late_sell_fill`)
+            if closes.get(order_id) is not None:
+                self._keep_closes(order_id, closes[order_id])
         self._find_repriced(slots)
         if self._relayout is None:
             self._check_order_size([(slot.buy_price, slot.sell_price) for slot in slots])
@@ -522,7 +530,7 @@ class GridStrategy(Strategy[GridSettings]):
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty > 0:
             return True
-        order = self._order(order_id)
+        order = self._order_held(order_id)  # at start: every slot's order is held or read (:meth:`start`)
         return order is not None and order.filled_qty > 0
 
     def _new_prices(self) -> list[tuple[Decimal, Decimal]]:
@@ -702,7 +710,7 @@ class GridStrategy(Strategy[GridSettings]):
         executor's record of each (a sell repriced before a crash still rests)."""
         for slot in slots:
             if slot.state is LOCKED and slot.order_id is not None:
-                order = self._order(slot.order_id)
+                order = self._order_held(slot.order_id)  # held or read at start (:meth:`start`)
                 if order is not None and order.price is not None and order.price > slot.sell_price:
                     self._repriced.add(slot.order_id)
 
@@ -840,7 +848,7 @@ class GridStrategy(Strategy[GridSettings]):
         return counted, since
 
     def on_fill(self, fill: Fill) -> None:
-        new = self._count(fill, self._closes_of(fill.client_order_id))
+        new = self._count(fill, self._closes_of(fill))
         slot = self._by_order.get(fill.client_order_id)
         if slot is not None:
             market = self._rules
@@ -952,16 +960,28 @@ class GridStrategy(Strategy[GridSettings]):
             figures.add(now)
         return True
 
-    def _closes_of(self, order_id: str) -> str | None:
-        """What order ``order_id`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
+    def _closes_of(self, fill: Fill) -> str | None:
+        """What the order of ``fill`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
 
-        A slot's open order is answered from memory; another (a late fill of a finished order) from the executor's
-        record, which holds the order of any fill it hands out (in memory then, else the store).
-        """
+        From what the grid holds: a slot's open order's, a finished sell's (the newest FINISHED_KEPT), and a buy
+        closes nothing. Else the executor's record as it holds it in memory (it holds the order of a fill it hands
+        out, unless the host held the fill for the grid meanwhile), never a store read on the loop (PostgreSQL: a
+        stopped server would hold the bot); None when not known so (the ledger then matches the sell to the oldest
+        lot)."""
+        order_id = fill.client_order_id
         if order_id in self._closes:
             return self._closes[order_id]
-        order = self._order(order_id)
+        closes = self._finished_closes.get(order_id)
+        if closes is not None or fill.side is Side.BUY:
+            return closes
+        order = self._order_held(order_id)
         return order.closes if order is not None else None
+
+    def _keep_closes(self, order_id: str, closes: str) -> None:
+        """Remember what finished sell ``order_id`` closes (the newest FINISHED_KEPT)."""
+        self._finished_closes[order_id] = closes
+        if len(self._finished_closes) > FINISHED_KEPT:
+            del self._finished_closes[next(iter(self._finished_closes))]
 
     def _remember_finished(self, order_id: str, seen: set[str]) -> None:
         """Keep a finished order's trade ids; beyond FINISHED_KEPT orders the oldest are forgotten (while starting,
@@ -1083,6 +1103,18 @@ class GridStrategy(Strategy[GridSettings]):
             return self._read_orders[order_id]
         return self.ctx.order(order_id)
 
+    def _order_held(self, order_id: str) -> Order | None:
+        """The executor's record of ``order_id`` without a store read on the loop: as it holds it in memory, else as
+        read off the loop (:attr:`_read_orders`); where a store read takes microseconds (file-backed SQLite)
+        ``ctx.order``. None where it is known only to the store (PostgreSQL: a round trip, and a stopped server would
+        hold the whole bot): the caller answers from what the grid holds."""
+        held = self.ctx.held_order(order_id)
+        if held is not None:
+            return held
+        if order_id in self._read_orders:
+            return self._read_orders[order_id]
+        return self.ctx.order(order_id) if self.ctx.store.records_inline else None
+
     def _settle(self, slot: Slot, *, grace: bool) -> bool:
         """Bring one slot in line with the executor's record of its order; True if the slot changed."""
         order_id = slot.order_id
@@ -1112,7 +1144,9 @@ class GridStrategy(Strategy[GridSettings]):
         """The slot's current order ``order_id`` reached ``status`` having filled ``filled_qty``: move the slot on."""
         self._by_order.pop(order_id, None)
         self._submitted_at.pop(order_id, None)
-        self._closes.pop(order_id, None)
+        closes = self._closes.pop(order_id, None)
+        if closes is not None:
+            self._keep_closes(order_id, closes)
         seen = self._counted.pop(order_id, None)
         if seen is not None:
             self._remember_finished(order_id, seen)
@@ -1500,14 +1534,19 @@ class GridStrategy(Strategy[GridSettings]):
         return bool(in_way)
 
     def _known_ended(self, slot: Slot, order_id: str) -> bool:
-        """Whether the slot's open order ``order_id`` is known to be over before its end reached the slot: its fills
-        so far add up to the slot's quantity, or the executor's record of it is final (its update is on its way)."""
+        """Whether the slot's open order ``order_id`` is known to be over before its end reached the slot: its end
+        came (its stored fills being read), its fills so far add up to the slot's quantity, or the executor's record
+        of it, as held in memory, is final (its update is on its way). Not known (an order the executor no longer
+        holds, read only from the store): False, so the caller asks for a cancel, which does nothing to an order
+        that has ended, and waits for its end (a reconcile reads it off the loop)."""
         if order_id in self._unsent:  # not sent yet
             return False
+        if order_id in self._finishing:
+            return True
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty >= slot.qty:
             return True
-        order = self._order(order_id)
+        order = self._order_held(order_id)
         return order is not None and (order.status.terminal or order.filled_qty >= order.qty)
 
     def _place(self, due: list[tuple[Slot, Side, Decimal]]) -> None:
