@@ -44,7 +44,9 @@ submitted, so no id is ever used twice, across restarts and a new or restored st
 round trip (PostgreSQL) the grid never makes one on the event loop: slot writes go to the store writer's thread in
 order and an order is sent once the row naming it is written (:meth:`GridStrategy._send_written`); what start, a new
 layout and an order's end without all its fills read is read there too, in one call each; whether an open order the
-executor no longer holds has ended, and what a finished sell closes, are taken from what the grid holds.
+executor no longer holds has ended, and what a finished sell closes, are taken from what the grid holds. A slot write
+that fails (on a file-backed SQLite store too, written inline) is written again by the grid, alerted once, and no order
+waiting for it is sent until it is (:meth:`GridStrategy._saved`).
 
 ``status()`` shows the ledger's figures under the ledger's names, as ``/pnl`` and ``arbot report`` show them for
 the same fills, on every market the strategy traded (a grid laid out again on another market keeps those of the
@@ -88,6 +90,7 @@ from bot.api import (
     split_symbol,
 )
 from bot.api.ledger import MarketFigures, StrategyFigures, TimeOrderedPosition, fees_text, moneys, signed_money
+from bot.api.storage import is_store_error
 
 from .accounting import Executions
 from .levels import Spacing, level_prices, recentre, slot_prices
@@ -1388,11 +1391,34 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _save(self, slots: list[Slot], layout: GridLayoutRow | None = None) -> asyncio.Future[None] | None:
         """Write ``slots`` (and ``layout``) in one transaction: inline where a write takes microseconds (file-backed
-        SQLite, backtests: None); else on the store writer's thread, after the writes handed to it before (a
-        server that stops answering holds the write, never the loop): the future of that write. What is written
-        is a copy of each as it is now; a write that fails writes its slots again with the next one."""
+        SQLite, backtests: None once written); else on the store writer's thread, after the writes handed to it
+        before (a server that stops answering holds the write, never the loop): the future of that write. What is
+        written off the loop is a copy of each as it is now. A write that fails (the database locked, gone, its disk
+        full), inline or not, is written again by the grid (:meth:`_saved`): inline, the failed future is returned
+        at once, so the orders that wait for it are not sent (:meth:`_place`)."""
         if self.ctx.store.records_inline:
-            save(self.ctx.store, self.name, slots, layout)
+            ids = [slot.row_id for slot in slots]
+            layout_id = None if layout is None else layout.id
+            try:
+                save(self.ctx.store, self.name, slots, layout)
+            except Exception as exc:
+                if not is_store_error(exc):
+                    raise
+                try:
+                    failed = asyncio.get_running_loop().create_future()
+                except RuntimeError:  # no loop to write it again from: the caller's to handle
+                    raise exc from None
+                for slot, row_id in zip(slots, ids, strict=True):  # rolled back: no row id of a row not there
+                    slot.row_id = row_id
+                if layout is not None:
+                    layout.id = layout_id
+                failed.set_exception(exc)
+                self._saved(slots, slots, layout, layout, failed)
+                return failed
+            if self._write_failures:  # written again: noted once (:meth:`_saved`)
+                done = asyncio.get_running_loop().create_future()
+                done.set_result(None)
+                self._saved(slots, slots, layout, layout, done)
             return None
         copies = [replace(slot) for slot in slots]
         layout_copy = None if layout is None else GridLayoutRow(**layout.model_dump())
