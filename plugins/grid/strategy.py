@@ -10,7 +10,9 @@ sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out
 A post-only sell waits while the bid is at or above its price; with ``out_of_range = "shift"`` and the bid above the
 range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
 the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
-sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it).
+sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it). A
+restart tells such a sell from the slot's own resting at its price under a tick since made finer by its price: above
+the range and above the slot's stored price (:meth:`GridStrategy._find_repriced`).
 Below the range the slots hold what they bought on the way down and sell it once the price comes back (re-centring
 would leave those sells behind, or sell at a loss): the grid holds, and says so once. Only a shifting grid that holds
 nothing there (started below its range, or its buys refused on the way down: every buy at or above the ask, it
@@ -327,6 +329,7 @@ class GridStrategy(Strategy[GridSettings]):
             if fill.client_order_id in working:
                 self._executions.setdefault(fill.client_order_id, Executions()).add(fill, market.base, market.quote)
         self._find_estimates(stored_qty, working)
+        stored_sells = {row.index: row.sell_price for row in rows}  # as stored, before the tick of now moves them
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
@@ -358,7 +361,7 @@ class GridStrategy(Strategy[GridSettings]):
         for order_id in self._ended_sells:  # the sells whose fill may still come (:meth:`_late_sell_fill`)
             if closes.get(order_id) is not None:
                 self._keep_closes(order_id, closes[order_id])
-        self._find_repriced(slots)
+        self._find_repriced(slots, stored_sells)
         if self._relayout is None:
             self._check_order_size([(slot.buy_price, slot.sell_price) for slot in slots])
         self._started = True
@@ -708,13 +711,18 @@ class GridStrategy(Strategy[GridSettings]):
             if seq > newest.get(index, 0):
                 self._ended_sells[order_id] = locked[index]
 
-    def _find_repriced(self, slots: list[Slot]) -> None:
+    def _find_repriced(self, slots: list[Slot], stored_sells: Mapping[int, Decimal]) -> None:
         """At start: the locked slots' resting sells offered above their sell price (:attr:`_repriced`), from the
-        executor's record of each (a sell repriced before a crash still rests)."""
+        executor's record of each (a sell repriced before a crash still rests). Such a sell was offered a tick above a
+        bid above the range: above ``upper`` and above the slot's price as stored. A sell at or below either is the
+        slot's own at its price under the tick it was placed on (a tick since made finer moves the slot's price, at
+        start or while running, not the sell resting): it keeps resting. Only the top slot's own sell can lie above
+        ``upper`` (a level rounded up), and at its stored price that is no reason to cancel it either."""
         for slot in slots:
             if slot.state is LOCKED and slot.order_id is not None:
                 order = self._order_held(slot.order_id)  # held or read at start (:meth:`start`)
-                if order is not None and order.price is not None and order.price > slot.sell_price:
+                if (order is not None and order.price is not None and order.price > slot.sell_price
+                        and order.price > self._upper and order.price > stored_sells.get(slot.index, slot.sell_price)):
                     self._repriced.add(slot.order_id)
 
     def _find_estimates(self, stored_qty: Mapping[str, Decimal], working: set[str]) -> None:
