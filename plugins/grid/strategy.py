@@ -698,6 +698,7 @@ class GridStrategy(Strategy[GridSettings]):
             return
         newest: dict[int, int] = {}
         cancelled: list[tuple[int, int, str]] = []
+        sells: list[tuple[int, int, Order]] = []
         for index, seq, order in self._stored_orders():
             slot = locked.get(index)
             if slot is None:
@@ -705,11 +706,20 @@ class GridStrategy(Strategy[GridSettings]):
             if order.side is Side.BUY and order.filled_qty > 0 and seq > newest.get(index, 0):
                 newest[index] = seq
                 slot.opened_by = order.client_order_id
-            elif order.side is Side.SELL and order.status is OrderStatus.CANCELLED:
-                cancelled.append((index, seq, order.client_order_id))
+                slot.bought_at = order.avg_fill_price or order.price
+            elif order.side is Side.SELL:
+                if order.status is OrderStatus.CANCELLED:
+                    cancelled.append((index, seq, order.client_order_id))
+                if order.filled_qty > 0 and order.client_order_id != slot.order_id:  # (the resting one: its end)
+                    sells.append((index, seq, order))
         for index, seq, order_id in cancelled:
             if seq > newest.get(index, 0):
                 self._ended_sells[order_id] = locked[index]
+        for index, seq, order in sells:  # what the held inventory sold for so far (the round trip's log line)
+            price = order.avg_fill_price or order.price
+            if seq > newest.get(index, 0) and price is not None:
+                locked[index].sold_qty += order.filled_qty
+                locked[index].sold_value += order.filled_qty * price
 
     def _find_repriced(self, slots: list[Slot], stored_sells: Mapping[int, Decimal]) -> None:
         """At start: the locked slots' resting sells offered above their sell price (:attr:`_repriced`), from the
@@ -903,6 +913,8 @@ class GridStrategy(Strategy[GridSettings]):
             if slot.state is LOCKED and self._ended_sells.get(order_id) is slot:
                 slot.qty -= extra
                 slot.proceeds += quote
+                slot.sold_qty += extra
+                slot.sold_value += extra * fill.price
                 if extra:
                     self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell",
                                          slot.index, order_id, extra, base, max(slot.qty, ZERO), base)
@@ -1184,6 +1196,8 @@ class GridStrategy(Strategy[GridSettings]):
             # made before the venue's last fill may say less than the fills delivered
             slot.qty -= executions.qty
             slot.proceeds += executions.sell_proceeds
+            slot.sold_qty += executions.qty
+            slot.sold_value += executions.notional
             if slot.qty < 0:  # a late fill of an earlier sell had sold part of the lot already
                 base = self._rules.base
                 self._diverged(f"slot {slot.index}: sell {order_id} and a late fill of an earlier one sold {-slot.qty} "
@@ -1225,6 +1239,8 @@ class GridStrategy(Strategy[GridSettings]):
             return
         self._set_state(slot, LOCKED)
         slot.qty, slot.cost, slot.proceeds = qty, executions.buy_cost, ZERO
+        slot.bought_at = executions.notional / executions.qty if executions.qty else None
+        slot.sold_qty = slot.sold_value = ZERO
         self._retry_at.pop(slot.index, None)
 
     def _unsold(self, slot: Slot, received: Decimal) -> Decimal:
@@ -1259,19 +1275,23 @@ class GridStrategy(Strategy[GridSettings]):
         The slot keeps what its own buy and sell came to (``profit``: proceeds - cost, fees included); the
         log line and :meth:`status` give the strategy's realized PnL from the ledger's lots, as ``/pnl``: each
         sell names its slot's buy (``closes``), so a round trip realizes its step whatever else the grid holds.
+        The log line gives the prices traded (the fills' average: the slot's prices may have moved onto a new tick
+        since); the slot's own where a side is not known (a buy of a grid restarted with no stored order of it).
         """
         profit = slot.proceeds - slot.cost
         slot.round_trips += 1
         slot.profit += profit
         self._slots_completed += 1
         quote = self._rules.quote
+        bought = slot.bought_at if slot.bought_at is not None else slot.buy_price
+        sold = slot.sold_value / slot.sold_qty if slot.sold_qty > 0 else slot.sell_price
         self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
-                          "(the ledger's, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
+                          "(the ledger's, as /pnl)", slot.index, _plain(bought), _plain(sold),
                           signed_money(profit, quote), self.name, self._realized_text(),
                           self._fees_text())
         self._set_state(slot, FREE)
-        slot.qty = slot.cost = slot.proceeds = ZERO
-        slot.opened_by = None
+        slot.qty = slot.cost = slot.proceeds = slot.sold_qty = slot.sold_value = ZERO
+        slot.opened_by = slot.bought_at = None
         for order_id in [o for o, s in self._ended_sells.items() if s is slot]:
             del self._ended_sells[order_id]
         self._retry_at.pop(slot.index, None)

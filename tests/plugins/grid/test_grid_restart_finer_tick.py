@@ -1,8 +1,9 @@
 """A restart after the venue's tick got finer (grid7): the grid's own sell resting at its old grid price is recognised
-as such, not as a sell offered above the range."""
+as such, not as a sell offered above the range, and a round trip's log line gives the prices it traded at."""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from bot.domain import OrderStatus, Side
@@ -85,3 +86,18 @@ async def test_a_restart_after_the_tick_got_finer_while_running_keeps_the_restin
     grid.on_market(again.book("129.99", "130.01"))
     assert again.cancelled == []
 
+
+async def test_a_round_trip_logs_the_prices_it_traded_at_after_a_tick_change(make_grid, ctx, caplog):
+    """Slot 1 bought at 125.99 and sells at 158.75 on a tick of 0.01; the bot restarts on a tick of 0.001 (the slot's
+    prices are 125.992 and 158.741 now) and the sell fills at 158.75. The round trip's log line gave the slot's
+    current prices ("round trip 125.992 -> 158.741"), not the prices traded."""
+    grid = await make_grid(**GEOMETRIC)
+    grid.on_market(ctx.book("129.99", "130.01"))
+    ctx.fill_all(grid, "g-1-1")
+    again = _restarted_on_finer_tick(ctx)
+    grid = await make_grid(context=again, **GEOMETRIC)
+    grid.on_market(again.book("129.99", "130.01"))
+    with caplog.at_level(logging.INFO, logger="tests.grid"):
+        again.fill_all(grid, "g-1-2")
+    lines = [r.getMessage() for r in caplog.records if "round trip" in r.getMessage()]
+    assert len(lines) == 1 and "round trip 125.99 -> 158.75 done" in lines[0], lines
