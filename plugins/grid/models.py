@@ -109,6 +109,14 @@ class Slot:
     opened_by: str | None = None
     """Client order id of the buy whose inventory the slot holds (LOCKED): its sells close that buy's lot.
     Not a column: at start it is found again among the stored orders."""
+    bought_at: Decimal | None = None
+    """Average price the inventory held (LOCKED) was bought at, by its buy's fills; None: not known. Not a column: at
+    start it is the stored buy's average price."""
+    sold_qty: Decimal = ZERO
+    """Base sold so far of the inventory held, by its sells' fills (with ``sold_value``: the price they sold at, for
+    the round trip's log line: the slot's prices may have moved onto a new tick since). Not columns: at start they
+    are the stored sells' figures."""
+    sold_value: Decimal = ZERO
 
     def values(self, strategy: str) -> dict[str, Any]:
         """Column values of this slot's row."""

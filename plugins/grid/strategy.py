@@ -10,7 +10,9 @@ sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out
 A post-only sell waits while the bid is at or above its price; with ``out_of_range = "shift"`` and the bid above the
 range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
 the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
-sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it).
+sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it). A
+restart tells such a sell from the slot's own resting at its price under a tick since made finer by its price: above
+the range and above the slot's stored price (:meth:`GridStrategy._find_repriced`).
 Below the range the slots hold what they bought on the way down and sell it once the price comes back (re-centring
 would leave those sells behind, or sell at a loss): the grid holds, and says so once. Only a shifting grid that holds
 nothing there (started below its range, or its buys refused on the way down: every buy at or above the ask, it
@@ -43,7 +45,10 @@ EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the 
 submitted, so no id is ever used twice, across restarts and a new or restored store too. Where a store call is a
 round trip (PostgreSQL) the grid never makes one on the event loop: slot writes go to the store writer's thread in
 order and an order is sent once the row naming it is written (:meth:`GridStrategy._send_written`); what start, a new
-layout and an order's end without all its fills read is read there too, in one call each.
+layout and an order's end without all its fills read is read there too, in one call each; whether an open order the
+executor no longer holds has ended, and what a finished sell closes, are taken from what the grid holds. A slot write
+that fails (on a file-backed SQLite store too, written inline) is written again by the grid, alerted once, and no order
+waiting for it is sent until it is (:meth:`GridStrategy._saved`).
 
 ``status()`` shows the ledger's figures under the ledger's names, as ``/pnl`` and ``arbot report`` show them for
 the same fills, on every market the strategy traded (a grid laid out again on another market keeps those of the
@@ -87,6 +92,7 @@ from bot.api import (
     split_symbol,
 )
 from bot.api.ledger import MarketFigures, StrategyFigures, TimeOrderedPosition, fees_text, moneys, signed_money
+from bot.api.storage import is_store_error
 
 from .accounting import Executions
 from .levels import Spacing, level_prices, recentre, slot_prices
@@ -115,8 +121,9 @@ FINISHED_KEPT = 10_000
 Those ids only guard against one fill delivered twice: the executor hands each fill to the strategy once, across
 restarts too (a fill it has stored is never applied again), and a late fill of a finished order comes once, within
 seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill of an older order is still counted
-(once, by the executor's guarantee), only without this second check. Nothing else about a finished order is kept:
-what it closes is asked of the executor (:meth:`GridStrategy._closes_of`).
+(once, by the executor's guarantee), only without this second check. What the newest FINISHED_KEPT finished sells
+close is kept too (:meth:`GridStrategy._closes_of`): a late fill of one is booked to its buy's lot with no read of the
+order (a store read on the loop where the executor has forgotten it).
 """
 
 
@@ -188,7 +195,10 @@ class GridStrategy(Strategy[GridSettings]):
         one that comes later sold part of it (:meth:`_late_sell_fill`). Dropped when the slot is sold out."""
         self._closes: dict[str, str | None] = {}
         """Client order id of a slot's open order -> what it closes (a sell: its buy's id, the lot the ledger matches
-        it to; a buy: None). Popped by ``_finish``: a later fill asks the executor (:meth:`_closes_of`)."""
+        it to; a buy: None). Moved by ``_finish`` to ``_finished_closes`` (a sell's)."""
+        self._finished_closes: dict[str, str] = {}
+        """What the newest FINISHED_KEPT finished sells close (their buys' ids), oldest first: a late fill of one is
+        booked to its buy's lot without reading the order (:meth:`_closes_of`)."""
         # hot-path state
         self._started = False
         self._bid: Decimal | None = None
@@ -319,6 +329,7 @@ class GridStrategy(Strategy[GridSettings]):
             if fill.client_order_id in working:
                 self._executions.setdefault(fill.client_order_id, Executions()).add(fill, market.base, market.quote)
         self._find_estimates(stored_qty, working)
+        stored_sells = {row.index: row.sell_price for row in rows}  # as stored, before the tick of now moves them
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
@@ -347,7 +358,10 @@ class GridStrategy(Strategy[GridSettings]):
         self._adopt(layout, slots)
         self._keep_open(closes)
         self._find_buys(slots)
-        self._find_repriced(slots)
+        for order_id in self._ended_sells:  # the sells whose fill may still come (:meth:`_late_sell_fill`)
+            if closes.get(order_id) is not None:
+                self._keep_closes(order_id, closes[order_id])
+        self._find_repriced(slots, stored_sells)
         if self._relayout is None:
             self._check_order_size([(slot.buy_price, slot.sell_price) for slot in slots])
         self._started = True
@@ -522,7 +536,7 @@ class GridStrategy(Strategy[GridSettings]):
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty > 0:
             return True
-        order = self._order(order_id)
+        order = self._order_held(order_id)  # at start: every slot's order is held or read (:meth:`start`)
         return order is not None and order.filled_qty > 0
 
     def _new_prices(self) -> list[tuple[Decimal, Decimal]]:
@@ -684,6 +698,7 @@ class GridStrategy(Strategy[GridSettings]):
             return
         newest: dict[int, int] = {}
         cancelled: list[tuple[int, int, str]] = []
+        sells: list[tuple[int, int, Order]] = []
         for index, seq, order in self._stored_orders():
             slot = locked.get(index)
             if slot is None:
@@ -691,19 +706,33 @@ class GridStrategy(Strategy[GridSettings]):
             if order.side is Side.BUY and order.filled_qty > 0 and seq > newest.get(index, 0):
                 newest[index] = seq
                 slot.opened_by = order.client_order_id
-            elif order.side is Side.SELL and order.status is OrderStatus.CANCELLED:
-                cancelled.append((index, seq, order.client_order_id))
+                slot.bought_at = order.avg_fill_price or order.price
+            elif order.side is Side.SELL:
+                if order.status is OrderStatus.CANCELLED:
+                    cancelled.append((index, seq, order.client_order_id))
+                if order.filled_qty > 0 and order.client_order_id != slot.order_id:  # (the resting one: its end)
+                    sells.append((index, seq, order))
         for index, seq, order_id in cancelled:
             if seq > newest.get(index, 0):
                 self._ended_sells[order_id] = locked[index]
+        for index, seq, order in sells:  # what the held inventory sold for so far (the round trip's log line)
+            price = order.avg_fill_price or order.price
+            if seq > newest.get(index, 0) and price is not None:
+                locked[index].sold_qty += order.filled_qty
+                locked[index].sold_value += order.filled_qty * price
 
-    def _find_repriced(self, slots: list[Slot]) -> None:
+    def _find_repriced(self, slots: list[Slot], stored_sells: Mapping[int, Decimal]) -> None:
         """At start: the locked slots' resting sells offered above their sell price (:attr:`_repriced`), from the
-        executor's record of each (a sell repriced before a crash still rests)."""
+        executor's record of each (a sell repriced before a crash still rests). Such a sell was offered a tick above a
+        bid above the range: above ``upper`` and above the slot's price as stored. A sell at or below either is the
+        slot's own at its price under the tick it was placed on (a tick since made finer moves the slot's price, at
+        start or while running, not the sell resting): it keeps resting. Only the top slot's own sell can lie above
+        ``upper`` (a level rounded up), and at its stored price that is no reason to cancel it either."""
         for slot in slots:
             if slot.state is LOCKED and slot.order_id is not None:
-                order = self._order(slot.order_id)
-                if order is not None and order.price is not None and order.price > slot.sell_price:
+                order = self._order_held(slot.order_id)  # held or read at start (:meth:`start`)
+                if (order is not None and order.price is not None and order.price > slot.sell_price
+                        and order.price > self._upper and order.price > stored_sells.get(slot.index, slot.sell_price)):
                     self._repriced.add(slot.order_id)
 
     def _find_estimates(self, stored_qty: Mapping[str, Decimal], working: set[str]) -> None:
@@ -840,7 +869,7 @@ class GridStrategy(Strategy[GridSettings]):
         return counted, since
 
     def on_fill(self, fill: Fill) -> None:
-        new = self._count(fill, self._closes_of(fill.client_order_id))
+        new = self._count(fill, self._closes_of(fill))
         slot = self._by_order.get(fill.client_order_id)
         if slot is not None:
             market = self._rules
@@ -884,6 +913,8 @@ class GridStrategy(Strategy[GridSettings]):
             if slot.state is LOCKED and self._ended_sells.get(order_id) is slot:
                 slot.qty -= extra
                 slot.proceeds += quote
+                slot.sold_qty += extra
+                slot.sold_value += extra * fill.price
                 if extra:
                     self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell",
                                          slot.index, order_id, extra, base, max(slot.qty, ZERO), base)
@@ -952,16 +983,28 @@ class GridStrategy(Strategy[GridSettings]):
             figures.add(now)
         return True
 
-    def _closes_of(self, order_id: str) -> str | None:
-        """What order ``order_id`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
+    def _closes_of(self, fill: Fill) -> str | None:
+        """What the order of ``fill`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
 
-        A slot's open order is answered from memory; another (a late fill of a finished order) from the executor's
-        record, which holds the order of any fill it hands out (in memory then, else the store).
-        """
+        From what the grid holds: a slot's open order's, a finished sell's (the newest FINISHED_KEPT), and a buy
+        closes nothing. Else the executor's record as it holds it in memory (it holds the order of a fill it hands
+        out, unless the host held the fill for the grid meanwhile), never a store read on the loop (PostgreSQL: a
+        stopped server would hold the bot); None when not known so (the ledger then matches the sell to the oldest
+        lot)."""
+        order_id = fill.client_order_id
         if order_id in self._closes:
             return self._closes[order_id]
-        order = self._order(order_id)
+        closes = self._finished_closes.get(order_id)
+        if closes is not None or fill.side is Side.BUY:
+            return closes
+        order = self._order_held(order_id)
         return order.closes if order is not None else None
+
+    def _keep_closes(self, order_id: str, closes: str) -> None:
+        """Remember what finished sell ``order_id`` closes (the newest FINISHED_KEPT)."""
+        self._finished_closes[order_id] = closes
+        if len(self._finished_closes) > FINISHED_KEPT:
+            del self._finished_closes[next(iter(self._finished_closes))]
 
     def _remember_finished(self, order_id: str, seen: set[str]) -> None:
         """Keep a finished order's trade ids; beyond FINISHED_KEPT orders the oldest are forgotten (while starting,
@@ -1083,6 +1126,18 @@ class GridStrategy(Strategy[GridSettings]):
             return self._read_orders[order_id]
         return self.ctx.order(order_id)
 
+    def _order_held(self, order_id: str) -> Order | None:
+        """The executor's record of ``order_id`` without a store read on the loop: as it holds it in memory, else as
+        read off the loop (:attr:`_read_orders`); where a store read takes microseconds (file-backed SQLite)
+        ``ctx.order``. None where it is known only to the store (PostgreSQL: a round trip, and a stopped server would
+        hold the whole bot): the caller answers from what the grid holds."""
+        held = self.ctx.held_order(order_id)
+        if held is not None:
+            return held
+        if order_id in self._read_orders:
+            return self._read_orders[order_id]
+        return self.ctx.order(order_id) if self.ctx.store.records_inline else None
+
     def _settle(self, slot: Slot, *, grace: bool) -> bool:
         """Bring one slot in line with the executor's record of its order; True if the slot changed."""
         order_id = slot.order_id
@@ -1112,7 +1167,9 @@ class GridStrategy(Strategy[GridSettings]):
         """The slot's current order ``order_id`` reached ``status`` having filled ``filled_qty``: move the slot on."""
         self._by_order.pop(order_id, None)
         self._submitted_at.pop(order_id, None)
-        self._closes.pop(order_id, None)
+        closes = self._closes.pop(order_id, None)
+        if closes is not None:
+            self._keep_closes(order_id, closes)
         seen = self._counted.pop(order_id, None)
         if seen is not None:
             self._remember_finished(order_id, seen)
@@ -1139,6 +1196,8 @@ class GridStrategy(Strategy[GridSettings]):
             # made before the venue's last fill may say less than the fills delivered
             slot.qty -= executions.qty
             slot.proceeds += executions.sell_proceeds
+            slot.sold_qty += executions.qty
+            slot.sold_value += executions.notional
             if slot.qty < 0:  # a late fill of an earlier sell had sold part of the lot already
                 base = self._rules.base
                 self._diverged(f"slot {slot.index}: sell {order_id} and a late fill of an earlier one sold {-slot.qty} "
@@ -1180,6 +1239,8 @@ class GridStrategy(Strategy[GridSettings]):
             return
         self._set_state(slot, LOCKED)
         slot.qty, slot.cost, slot.proceeds = qty, executions.buy_cost, ZERO
+        slot.bought_at = executions.notional / executions.qty if executions.qty else None
+        slot.sold_qty = slot.sold_value = ZERO
         self._retry_at.pop(slot.index, None)
 
     def _unsold(self, slot: Slot, received: Decimal) -> Decimal:
@@ -1214,19 +1275,23 @@ class GridStrategy(Strategy[GridSettings]):
         The slot keeps what its own buy and sell came to (``profit``: proceeds - cost, fees included); the
         log line and :meth:`status` give the strategy's realized PnL from the ledger's lots, as ``/pnl``: each
         sell names its slot's buy (``closes``), so a round trip realizes its step whatever else the grid holds.
+        The log line gives the prices traded (the fills' average: the slot's prices may have moved onto a new tick
+        since); the slot's own where a side is not known (a buy of a grid restarted with no stored order of it).
         """
         profit = slot.proceeds - slot.cost
         slot.round_trips += 1
         slot.profit += profit
         self._slots_completed += 1
         quote = self._rules.quote
+        bought = slot.bought_at if slot.bought_at is not None else slot.buy_price
+        sold = slot.sold_value / slot.sold_qty if slot.sold_qty > 0 else slot.sell_price
         self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
-                          "(the ledger's, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
+                          "(the ledger's, as /pnl)", slot.index, _plain(bought), _plain(sold),
                           signed_money(profit, quote), self.name, self._realized_text(),
                           self._fees_text())
         self._set_state(slot, FREE)
-        slot.qty = slot.cost = slot.proceeds = ZERO
-        slot.opened_by = None
+        slot.qty = slot.cost = slot.proceeds = slot.sold_qty = slot.sold_value = ZERO
+        slot.opened_by = slot.bought_at = None
         for order_id in [o for o, s in self._ended_sells.items() if s is slot]:
             del self._ended_sells[order_id]
         self._retry_at.pop(slot.index, None)
@@ -1354,11 +1419,34 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _save(self, slots: list[Slot], layout: GridLayoutRow | None = None) -> asyncio.Future[None] | None:
         """Write ``slots`` (and ``layout``) in one transaction: inline where a write takes microseconds (file-backed
-        SQLite, backtests: None); else on the store writer's thread, after the writes handed to it before (a
-        server that stops answering holds the write, never the loop): the future of that write. What is written
-        is a copy of each as it is now; a write that fails writes its slots again with the next one."""
+        SQLite, backtests: None once written); else on the store writer's thread, after the writes handed to it
+        before (a server that stops answering holds the write, never the loop): the future of that write. What is
+        written off the loop is a copy of each as it is now. A write that fails (the database locked, gone, its disk
+        full), inline or not, is written again by the grid (:meth:`_saved`): inline, the failed future is returned
+        at once, so the orders that wait for it are not sent (:meth:`_place`)."""
         if self.ctx.store.records_inline:
-            save(self.ctx.store, self.name, slots, layout)
+            ids = [slot.row_id for slot in slots]
+            layout_id = None if layout is None else layout.id
+            try:
+                save(self.ctx.store, self.name, slots, layout)
+            except Exception as exc:
+                if not is_store_error(exc):
+                    raise
+                try:
+                    failed = asyncio.get_running_loop().create_future()
+                except RuntimeError:  # no loop to write it again from: the caller's to handle
+                    raise exc from None
+                for slot, row_id in zip(slots, ids, strict=True):  # rolled back: no row id of a row not there
+                    slot.row_id = row_id
+                if layout is not None:
+                    layout.id = layout_id
+                failed.set_exception(exc)
+                self._saved(slots, slots, layout, layout, failed)
+                return failed
+            if self._write_failures:  # written again: noted once (:meth:`_saved`)
+                done = asyncio.get_running_loop().create_future()
+                done.set_result(None)
+                self._saved(slots, slots, layout, layout, done)
             return None
         copies = [replace(slot) for slot in slots]
         layout_copy = None if layout is None else GridLayoutRow(**layout.model_dump())
@@ -1500,14 +1588,19 @@ class GridStrategy(Strategy[GridSettings]):
         return bool(in_way)
 
     def _known_ended(self, slot: Slot, order_id: str) -> bool:
-        """Whether the slot's open order ``order_id`` is known to be over before its end reached the slot: its fills
-        so far add up to the slot's quantity, or the executor's record of it is final (its update is on its way)."""
+        """Whether the slot's open order ``order_id`` is known to be over before its end reached the slot: its end
+        came (its stored fills being read), its fills so far add up to the slot's quantity, or the executor's record
+        of it, as held in memory, is final (its update is on its way). Not known (an order the executor no longer
+        holds, read only from the store): False, so the caller asks for a cancel, which does nothing to an order
+        that has ended, and waits for its end (a reconcile reads it off the loop)."""
         if order_id in self._unsent:  # not sent yet
             return False
+        if order_id in self._finishing:
+            return True
         executions = self._executions.get(order_id)
         if executions is not None and executions.qty >= slot.qty:
             return True
-        order = self._order(order_id)
+        order = self._order_held(order_id)
         return order is not None and (order.status.terminal or order.filled_qty >= order.qty)
 
     def _place(self, due: list[tuple[Slot, Side, Decimal]]) -> None:
