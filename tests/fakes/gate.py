@@ -41,7 +41,7 @@ Wallet (Gate APIv4 "Withdrawal" and "Wallet" sections, what ccxt's ``withdraw``,
 make it unique, so two requests with one id make two withdrawals), ``GET /wallet/withdrawals``
 and ``GET /wallet/deposits`` (``currency``, ``withdraw_order_id``, ``from``/``to`` in seconds,
 ``limit``, ``offset``; newest first), ``GET /wallet/deposit_address`` (``multichain_addresses``),
-``GET /wallet/withdraw_status`` (``withdraw_fix``, ``withdraw_fix_on_chains``,
+``GET /wallet/withdraw_status`` (``deposit``, ``withdraw_fix``, ``withdraw_fix_on_chains``,
 ``withdraw_amount_mini``), and ``chains`` in ``/spot/currencies``. A withdrawal debits the
 account at once and moves through :attr:`FakeGate.withdraw_timeline` (REQUEST, PEND, DONE with a
 ``txid`` and ``block_number``) on the wallet's clock, which a test moves with
@@ -85,6 +85,8 @@ class WalletCurrency:
 
     chains: dict[str, Decimal]
     minimum: Decimal
+    deposit_fee: str = "0"
+    """What Gate keeps of a deposit (``withdraw_status``' ``deposit``, the currency's, as Gate's text)."""
 
 
 class GatePair:
@@ -678,7 +680,7 @@ class FakeGate:
 
     def _withdraw_status(self, query: dict) -> list[dict]:
         wanted = query.get("currency")
-        return [{"currency": name, "name": name, "name_cn": name, "deposit": "0", "withdraw_percent": "0%",
+        return [{"currency": name, "name": name, "name_cn": name, "deposit": c.deposit_fee, "withdraw_percent": "0%",
                  "withdraw_fix": _text(max(c.chains.values())), "withdraw_day_limit": "500000",
                  "withdraw_amount_mini": _text(c.minimum), "withdraw_day_limit_remain": "500000",
                  "withdraw_eachtime_limit": "90000000000",
