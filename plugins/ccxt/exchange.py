@@ -96,6 +96,8 @@ venue's clock may be behind ours) to this long after now."""
 LOOKUP_CALLS = 30
 """At most this many order-list requests for one look-up (the account's whole history is never read for one order):
 past them, the outcome stays unknown (``UnknownOutcome``), never "not found"."""
+LOOKUP_RESUMES_KEPT = 10_000
+"""Look-ups whose progress through the order lists is kept (the newest), for the next look at the same order."""
 LOOKUP_PAGE = 100
 """The page asked of an order list where ccxt's ``features`` table gives the venue's no ``limit``."""
 DAY_MS = 86_400_000
@@ -180,6 +182,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
         self._lagging: dict[str, int] = {}
         """Final orders whose trades do not add up to what they filled yet: polls made since."""
+        self._lookups: dict[str, tuple[int, int]] = {}
+        """Venue client id -> (the look-up's ``since_ms``, the start of the first range of the order lists not read
+        whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the next look at the
+        order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read count."""
         self._trade_windows: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
         """Venue order id -> (the start of the first window still to read, the order's trades in those before it), of
         an order not settled yet whose trades are read in windows (:data:`TRADE_WINDOWS`)."""
@@ -550,7 +556,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         filled orders only, never a cancelled one). Each request asks the venue's largest page (ccxt's ``features``
         ``limit``) and none spans more than the venue takes (``untilDays``); from ``since_ms`` on, a range whose page
         comes back full is read again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list
-        was read whole; a full page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``."""
+        was read whole; a full page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``.
+
+        Ranges are read oldest first, so those read whole lie before the next one: a look cut short (the executor's
+        ``request_timeout_s`` cancels it: Crypto.com's order history takes a day a request, one a second; or past
+        :data:`LOOKUP_CALLS`) leaves where it stopped (:attr:`_lookups`), and the next look at the order goes on from
+        there instead of reading the same first ranges again, for ever."""
         has = self.api.has
         if has.get("fetchOpenOrders"):
             hits = [o for o in await self._call("look-up", False, "fetch_open_orders", symbol)
@@ -571,6 +582,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             span = LOOKUP_RANGE_MS.get(self.settings.id, int(Decimal(str(days)) * DAY_MS) if days else None)
             end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
             ranges, start = [], since_ms
+            resumed = self._lookups.get(vid)
+            if resumed is not None and resumed[0] == since_ms:
+                start = max(since_ms, resumed[1])
             while start <= end:
                 stop = end if span is None else min(end, start + span - 1)
                 ranges.append((start, stop))
@@ -580,21 +594,29 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         while ranges:
             if calls >= LOOKUP_CALLS:
                 raise UnknownOutcome(f"{self.name}: {vid} not among the {symbol} orders of the {calls} lists read "
-                                     f"({page} a page); more remain")
+                                     f"({page} a page); more remain (the next look goes on from there)")
             lo, hi = ranges.pop()
             calls += 1
             orders = await self._call("look-up", False, method, symbol, lo, page,
                                       {} if hi is None else {"until": hi})
             hits = [o for o in orders if o.get("clientOrderId") == vid]
             if hits:
+                self._lookups.pop(vid, None)
                 return dict(hits[-1])
-            if len(orders) < page:
-                continue  # read whole
+            if len(orders) < page:  # read whole
+                if since_ms is not None and hi is not None and \
+                        hi < self.ctx.clock.time_ns() // 1_000_000 - LOOKUP_SKEW_MS:  # ...and settled
+                    self._lookups.pop(vid, None)
+                    self._lookups[vid] = (since_ms, hi + 1)
+                    if len(self._lookups) > LOOKUP_RESUMES_KEPT:
+                        self._lookups.pop(next(iter(self._lookups)))
+                continue
             if lo is None or hi is None or hi - lo < 2_000:  # (venues that count seconds cannot split it further)
                 raise UnknownOutcome(f"{self.name}: {vid} not in the {page} {symbol} orders the venue listed, a full "
                                      "page: more remain")
             mid = (lo + hi) // 2
             ranges += [(mid + 1, hi), (lo, mid)]
+        self._lookups.pop(vid, None)
         return None
 
     @staticmethod
