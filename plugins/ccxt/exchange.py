@@ -107,6 +107,13 @@ LOOKUP_RANGE_MS = {"binance": DAY_MS}
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
+TRADE_OLDER_CURSOR = {"bitget": "idLessThan"}
+"""Venues whose trade list gives the newest trades of the range first, with the parameter that asks for the page
+before a trade id (older data): Bitget's ``GET /api/v2/spot/trade/fills`` documents ``idLessThan`` so ("the content
+on the page before this ID (older data)"; ccxt's bitget pages its fills with it too), and its trade ids are numbers.
+Elsewhere a page holds the oldest trades from ``since`` on and the reading goes forward (Gemini's ``/v1/mytrades``:
+sorted by timestamp descending, walked forward from ``timestamp`` by the page's highest one, as Gemini documents;
+Crypto.com's and Gate's likewise)."""
 
 
 @dataclass
@@ -672,7 +679,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         (:data:`TRADE_WINDOW_MS`) each page ends at most that long after it starts, and a window read whole moves on
         to the next one, up to now (an order found again after a restart days later), at most
         :data:`TRADE_WINDOWS` windows at one look; the next look at an order not settled goes on from the first
-        window it has not read whole after it ended."""
+        window it has not read whole after it ended. A venue whose list gives the newest trades first
+        (:data:`TRADE_OLDER_CURSOR`) is read backward from a full page instead, by its older-page cursor."""
         if self.api.has.get("fetchOrderTrades") is True:
             return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
         key = TRADE_ORDER_PARAMS.get(self.settings.id)
@@ -706,6 +714,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 since = until + 1  # this window read whole: the next one
                 if until < now_ms - TRADE_SETTLED_MS:  # ...and no trade of it is still to be listed
                     self._trade_windows[order_id] = (since, dict(mine))
+                continue
+            older = TRADE_OLDER_CURSOR.get(self.settings.id)
+            ids = [int(t["id"]) for t in page if str(t.get("id", "")).isdigit()]
+            if older is not None and until is None and ids and len(page) >= TRADE_PAGE_SIZE:
+                params = {**params, older: str(min(ids))}  # the newest first: the page before this one's oldest
                 continue
             if since is None or not times or len(page) < TRADE_PAGE_SIZE:
                 break  # all of it read, or no time to page on (the newest page is all there is)
