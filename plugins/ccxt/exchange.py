@@ -550,6 +550,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 found = None  # ccxt's own code failed on the answer (bitget, for an order it does not have)
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
             found = await self._listed(symbol, vid, since_ms)
+        tracked = self._tracked.get(client_order_id)
+        if found is None and tracked is not None and tracked[1] and self.api.has.get("fetchOrder"):
+            # a venue whose lists hold no finished orders (ccxt's gemini: open orders only) and whose fetch_order
+            # takes its own order id only (Gemini's "Get Order Status" by order_id): an order tracked this run, which
+            # left the open list, is asked for by the venue id it was given (its fills were never read otherwise)
+            found = await self._call("look-up", False, "fetch_order", tracked[1], symbol)
         if found is None:
             return None
         state = await self._with_fills(client_order_id, symbol, found)
