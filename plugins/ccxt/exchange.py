@@ -96,6 +96,8 @@ venue's clock may be behind ours) to this long after now."""
 LOOKUP_CALLS = 30
 """At most this many order-list requests for one look-up (the account's whole history is never read for one order):
 past them, the outcome stays unknown (``UnknownOutcome``), never "not found"."""
+LOOKUP_RESUMES_KEPT = 10_000
+"""Look-ups whose progress through the order lists is kept (the newest), for the next look at the same order."""
 LOOKUP_PAGE = 100
 """The page asked of an order list where ccxt's ``features`` table gives the venue's no ``limit``."""
 DAY_MS = 86_400_000
@@ -105,6 +107,13 @@ LOOKUP_RANGE_MS = {"binance": DAY_MS}
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
+TRADE_OLDER_CURSOR = {"bitget": "idLessThan"}
+"""Venues whose trade list gives the newest trades of the range first, with the parameter that asks for the page
+before a trade id (older data): Bitget's ``GET /api/v2/spot/trade/fills`` documents ``idLessThan`` so ("the content
+on the page before this ID (older data)"; ccxt's bitget pages its fills with it too), and its trade ids are numbers.
+Elsewhere a page holds the oldest trades from ``since`` on and the reading goes forward (Gemini's ``/v1/mytrades``:
+sorted by timestamp descending, walked forward from ``timestamp`` by the page's highest one, as Gemini documents;
+Crypto.com's and Gate's likewise)."""
 
 
 @dataclass
@@ -180,6 +189,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
         self._lagging: dict[str, int] = {}
         """Final orders whose trades do not add up to what they filled yet: polls made since."""
+        self._lookups: dict[str, tuple[int, int]] = {}
+        """Venue client id -> (the look-up's ``since_ms``, the start of the first range of the order lists not read
+        whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the next look at the
+        order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read count."""
         self._trade_windows: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
         """Venue order id -> (the start of the first window still to read, the order's trades in those before it), of
         an order not settled yet whose trades are read in windows (:data:`TRADE_WINDOWS`)."""
@@ -537,6 +550,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 found = None  # ccxt's own code failed on the answer (bitget, for an order it does not have)
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
             found = await self._listed(symbol, vid, since_ms)
+        tracked = self._tracked.get(client_order_id)
+        if found is None and tracked is not None and tracked[1] and self.api.has.get("fetchOrder"):
+            # a venue whose lists hold no finished orders (ccxt's gemini: open orders only) and whose fetch_order
+            # takes its own order id only (Gemini's "Get Order Status" by order_id): an order tracked this run, which
+            # left the open list, is asked for by the venue id it was given (its fills were never read otherwise)
+            found = await self._call("look-up", False, "fetch_order", tracked[1], symbol)
         if found is None:
             return None
         state = await self._with_fills(client_order_id, symbol, found)
@@ -550,7 +569,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         filled orders only, never a cancelled one). Each request asks the venue's largest page (ccxt's ``features``
         ``limit``) and none spans more than the venue takes (``untilDays``); from ``since_ms`` on, a range whose page
         comes back full is read again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list
-        was read whole; a full page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``."""
+        was read whole; a full page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``.
+
+        Ranges are read oldest first, so those read whole lie before the next one: a look cut short (the executor's
+        ``request_timeout_s`` cancels it: Crypto.com's order history takes a day a request, one a second; or past
+        :data:`LOOKUP_CALLS`) leaves where it stopped (:attr:`_lookups`), and the next look at the order goes on from
+        there instead of reading the same first ranges again, for ever."""
         has = self.api.has
         if has.get("fetchOpenOrders"):
             hits = [o for o in await self._call("look-up", False, "fetch_open_orders", symbol)
@@ -571,6 +595,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             span = LOOKUP_RANGE_MS.get(self.settings.id, int(Decimal(str(days)) * DAY_MS) if days else None)
             end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
             ranges, start = [], since_ms
+            resumed = self._lookups.get(vid)
+            if resumed is not None and resumed[0] == since_ms:
+                start = max(since_ms, resumed[1])
             while start <= end:
                 stop = end if span is None else min(end, start + span - 1)
                 ranges.append((start, stop))
@@ -580,21 +607,29 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         while ranges:
             if calls >= LOOKUP_CALLS:
                 raise UnknownOutcome(f"{self.name}: {vid} not among the {symbol} orders of the {calls} lists read "
-                                     f"({page} a page); more remain")
+                                     f"({page} a page); more remain (the next look goes on from there)")
             lo, hi = ranges.pop()
             calls += 1
             orders = await self._call("look-up", False, method, symbol, lo, page,
                                       {} if hi is None else {"until": hi})
             hits = [o for o in orders if o.get("clientOrderId") == vid]
             if hits:
+                self._lookups.pop(vid, None)
                 return dict(hits[-1])
-            if len(orders) < page:
-                continue  # read whole
+            if len(orders) < page:  # read whole
+                if since_ms is not None and hi is not None and \
+                        hi < self.ctx.clock.time_ns() // 1_000_000 - LOOKUP_SKEW_MS:  # ...and settled
+                    self._lookups.pop(vid, None)
+                    self._lookups[vid] = (since_ms, hi + 1)
+                    if len(self._lookups) > LOOKUP_RESUMES_KEPT:
+                        self._lookups.pop(next(iter(self._lookups)))
+                continue
             if lo is None or hi is None or hi - lo < 2_000:  # (venues that count seconds cannot split it further)
                 raise UnknownOutcome(f"{self.name}: {vid} not in the {page} {symbol} orders the venue listed, a full "
                                      "page: more remain")
             mid = (lo + hi) // 2
             ranges += [(mid + 1, hi), (lo, mid)]
+        self._lookups.pop(vid, None)
         return None
 
     @staticmethod
@@ -650,7 +685,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         (:data:`TRADE_WINDOW_MS`) each page ends at most that long after it starts, and a window read whole moves on
         to the next one, up to now (an order found again after a restart days later), at most
         :data:`TRADE_WINDOWS` windows at one look; the next look at an order not settled goes on from the first
-        window it has not read whole after it ended."""
+        window it has not read whole after it ended. A venue whose list gives the newest trades first
+        (:data:`TRADE_OLDER_CURSOR`) is read backward from a full page instead, by its older-page cursor."""
         if self.api.has.get("fetchOrderTrades") is True:
             return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
         key = TRADE_ORDER_PARAMS.get(self.settings.id)
@@ -684,6 +720,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 since = until + 1  # this window read whole: the next one
                 if until < now_ms - TRADE_SETTLED_MS:  # ...and no trade of it is still to be listed
                     self._trade_windows[order_id] = (since, dict(mine))
+                continue
+            older = TRADE_OLDER_CURSOR.get(self.settings.id)
+            ids = [int(t["id"]) for t in page if str(t.get("id", "")).isdigit()]
+            if older is not None and until is None and ids and len(page) >= TRADE_PAGE_SIZE:
+                params = {**params, older: str(min(ids))}  # the newest first: the page before this one's oldest
                 continue
             if since is None or not times or len(page) < TRADE_PAGE_SIZE:
                 break  # all of it read, or no time to page on (the newest page is all there is)

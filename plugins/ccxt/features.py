@@ -112,6 +112,15 @@ def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0, withdraw
                                         "fetchWithdrawals for it): rebalancing cannot move funds out of it; drop "
                                         "withdraw_to and move them by hand"))
     missing = [r for r in require if r in features and not features[r]]
+    if "client_ids" in missing and features["sends_client_ids"]:
+        missing.remove("client_ids")  # ids go out, but nothing finds an order by one once it left the book (Gemini)
+        problems.append(("require", f"{exchange_id} through ccxt sends our client ids but cannot find an order by one "
+                                    f"once it has left the book: ccxt's {exchange_id} fetch_order takes the venue's "
+                                    "order id only, and ccxt has no list of finished orders (fetchClosedOrders, "
+                                    "fetchOrders) for it, so an order that filled or was cancelled while its answer "
+                                    "was lost, or before a restart, is never found again (it could be sent twice). "
+                                    "What you can do: run the strategies that need client_ids on another venue; or, "
+                                    'if none on this one does, drop "client_ids" from require'))
     if missing:
         what = ", ".join(f"{r} ({MEANING[r]})" for r in missing)
         problems.append(("require", f"{exchange_id} through ccxt lacks {what}: the strategies that need it "

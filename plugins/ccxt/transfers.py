@@ -25,10 +25,13 @@ Kraken's transfers are). Gate keeps the id without making it unique, so this sea
 **Tracking.** ``fetch_withdrawals`` statuses: ``pending`` -> SENT, ``ok`` (done on chain) ->
 CREDITED, ``failed``/``canceled`` -> FAILED.
 
-**In.** :meth:`deposit_address` is ``fetch_deposit_address`` on the asset's ``deposit_networks``
-entry; a transfer is credited when ``fetch_deposits`` lists it with status ``ok`` (by the sender's
-transaction reference, else by address and amount since the intent: ``transfer.amount``, or that less the deposit's
-listed fee or this venue's :meth:`~CcxtTransfers.deposit_fee`, for a venue that lists a deposit net of what it kept).
+**In.** :meth:`deposit_address` is ``fetch_deposit_address`` on the asset's ``deposit_networks`` entry. What the venue
+keeps of a deposit (:meth:`~CcxtTransfers.deposit_fee`) is ``fetch_deposit_withdraw_fees``' ``deposit`` fee of that
+network, else of the currency (none given: 0; a percentage is refused); ccxt's currency ``limits.deposit`` give the
+deposit minimum (an amount below it is refused, naming it) and maximum (:meth:`~CcxtTransfers.deposit_limit`, net of the
+fee). A transfer is credited when ``fetch_deposits`` lists it with status ``ok`` (by the sender's transaction reference,
+else by address and amount since the intent: ``transfer.amount``, or that less the deposit's listed fee or this venue's
+:meth:`~CcxtTransfers.deposit_fee`, for a venue that lists a deposit net of what it kept).
 """
 
 from __future__ import annotations
@@ -220,17 +223,66 @@ class CcxtTransfers(TransferVenue):
 
     # --- in -----------------------------------------------------------------------------------
 
-    async def deposit_address(self, asset: str) -> str:
-        if not can_receive(self.api.has):
-            raise PermanentError(f"{self.name}: {self.settings.id} gives no deposit address through ccxt")
+    def _deposit_network(self, asset: str) -> str:
+        """The network deposits of ``asset`` arrive on: its ``deposit_networks`` entry, else the currency's one network
+        (with several, the sender must know which: PermanentError naming the setting)."""
         network = self.settings.deposit_networks.get(asset)
-        if network is None:  # the currency's one network; with several, the sender must know which
+        if network is None:
             networks = sorted(((self.api.currencies or {}).get(asset) or {}).get("networks") or {})
             if len(networks) != 1:
                 raise PermanentError(f"{self.name}: {asset} arrives on {', '.join(networks) or 'no network'} at "
                                      f"{self.settings.id}: name one in deposit_networks (e.g. {{ {asset} = "
                                      f"\"{networks[0] if networks else asset}\" }})")
             network = networks[0]
+        return str(network)
+
+    async def _deposit_terms(self, asset: str) -> tuple[str, Decimal, Decimal | None, Decimal | None]:
+        """(network, fee, minimum, maximum) of a deposit of ``asset`` on its :meth:`_deposit_network`, exact from ccxt's
+        text. The fee is ``fetch_deposit_withdraw_fees``' ``deposit`` of the network, else of the currency (ccxt's
+        deposit-withdraw fee structure: Gate's ``withdraw_status`` gives its ``deposit`` per currency only); none given:
+        0 (ccxt's venues mostly keep nothing of a crypto deposit, and say so by leaving it out). The minimum and maximum
+        are ccxt's currency ``limits.deposit`` (of the network, else of the currency; None: not given)."""
+        network = self._deposit_network(asset)
+        found = await self._call("deposit fees", False, "fetch_deposit_withdraw_fees", [asset])
+        entry = found.get(asset) or {}
+        quoted = ((entry.get("networks") or {}).get(network) or {}).get("deposit") or {}
+        if quoted.get("fee") is None:
+            quoted = entry.get("deposit") or {}
+        if quoted.get("percentage"):
+            raise PermanentError(f"{self.name}: {self.settings.id} charges {asset} deposits a percentage: not "
+                                 "supported (the fee must be a fixed amount); leave it out of rebalancing")
+        fee = dec(quoted.get("fee"), Decimal(0)) or Decimal(0)
+        currency = (self.api.currencies or {}).get(asset) or {}
+        on_network = ((currency.get("networks") or {}).get(network) or {}).get("limits") or {}
+        limits = on_network.get("deposit") or {}
+        general = (currency.get("limits") or {}).get("deposit") or {}
+        minimum = dec(limits.get("min")) or dec(general.get("min"))
+        maximum = dec(limits.get("max")) or dec(general.get("max"))
+        return network, fee, minimum, maximum
+
+    async def deposit_fee(self, asset: str, amount: Decimal) -> Decimal:
+        """What the venue keeps of a deposit of ``amount`` (:meth:`_deposit_terms`); PermanentError naming the
+        venue's deposit minimum for an amount below it (ccxt's ``limits.deposit.min``: the venue credits nothing
+        below it), or its maximum for an amount over it. Both are of the amount deposited, as ccxt gives them."""
+        network, fee, minimum, maximum = await self._deposit_terms(asset)
+        if minimum is not None and amount < minimum:
+            raise PermanentError(f"{self.name}: {amount} {asset} is below {self.settings.id}'s {network} deposit "
+                                 f"minimum {minimum} {asset} (the venue credits nothing below it)")
+        if maximum is not None and amount > maximum:
+            raise PermanentError(f"{self.name}: {amount} {asset} is over {self.settings.id}'s {network} deposit "
+                                 f"limit {maximum} {asset}")
+        return fee
+
+    async def deposit_limit(self, asset: str) -> Decimal | None:
+        """ccxt's ``limits.deposit.max`` of the asset's network (the most one deposit may be), less the fee kept of
+        it: what may arrive net (the planner caps a move at this plus the fee). None where ccxt gives none."""
+        _network, fee, _minimum, maximum = await self._deposit_terms(asset)
+        return None if maximum is None else maximum - fee
+
+    async def deposit_address(self, asset: str) -> str:
+        if not can_receive(self.api.has):
+            raise PermanentError(f"{self.name}: {self.settings.id} gives no deposit address through ccxt")
+        network = self._deposit_network(asset)
         found = await self._call("deposit address", False, "fetch_deposit_address", asset, {"network": network})
         if not found or not found.get("address"):
             raise PermanentError(f"{self.name}: {self.settings.id} has no {network or ''} deposit address for {asset}")
@@ -255,7 +307,10 @@ class CcxtTransfers(TransferVenue):
             if transfer.amount in (arrived, arrived + listed_fee):
                 return True
             if net is None:
-                net = transfer.amount - await self.deposit_fee(transfer.asset, transfer.amount)
+                try:
+                    net = transfer.amount - await self.deposit_fee(transfer.asset, transfer.amount)
+                except PermanentError:  # outside the venue's deposit limits now: no net amount to look for
+                    net = transfer.amount
             if arrived == net:
                 return True
         return False

@@ -41,7 +41,7 @@ Wallet (Gate APIv4 "Withdrawal" and "Wallet" sections, what ccxt's ``withdraw``,
 make it unique, so two requests with one id make two withdrawals), ``GET /wallet/withdrawals``
 and ``GET /wallet/deposits`` (``currency``, ``withdraw_order_id``, ``from``/``to`` in seconds,
 ``limit``, ``offset``; newest first), ``GET /wallet/deposit_address`` (``multichain_addresses``),
-``GET /wallet/withdraw_status`` (``withdraw_fix``, ``withdraw_fix_on_chains``,
+``GET /wallet/withdraw_status`` (``deposit``, ``withdraw_fix``, ``withdraw_fix_on_chains``,
 ``withdraw_amount_mini``), and ``chains`` in ``/spot/currencies``. A withdrawal debits the
 account at once and moves through :attr:`FakeGate.withdraw_timeline` (REQUEST, PEND, DONE with a
 ``txid`` and ``block_number``) on the wallet's clock, which a test moves with
@@ -85,6 +85,8 @@ class WalletCurrency:
 
     chains: dict[str, Decimal]
     minimum: Decimal
+    deposit_fee: str = "0"
+    """What Gate keeps of a deposit (``withdraw_status``' ``deposit``, the currency's, as Gate's text)."""
 
 
 class GatePair:
@@ -153,6 +155,11 @@ class FakeGate:
         self.orders: dict[str, dict] = {}
         """order id -> Gate order object."""
         self.trades: list[dict] = []
+        self.trade_list_order = "gate"
+        """How ``GET /spot/my_trades`` pages with ``from``, as each venue documents its own trade list: ``"gate"``
+        (the oldest first from that time), ``"bitget"`` (the newest first within ``from``/``to``; older pages through
+        ``id_less_than``, standing for Bitget's ``idLessThan``), ``"gemini"`` (the oldest ``limit`` from that time,
+        given newest first: Gemini's ``/v1/mytrades`` "sorted by timestamp descending")."""
         self.accounts: dict[str, Decimal] = {"USDT": Decimal("1000000"), "BTC": Decimal("10")}
         self.rest_log: list[tuple[str, str, dict]] = []
         """(method, path, query) of every REST request received."""
@@ -506,7 +513,7 @@ class FakeGate:
                 if self.stale_trades > 0:
                     self.stale_trades -= 1
                     trades = trades[:-1]
-                return web.json_response(self._trade_page(trades, query))
+                return web.json_response(self._trade_page(trades, query, self.trade_list_order))
             if route == ("POST", "/spot/countdown_cancel_all"):
                 return web.json_response(self._countdown_cancel_all(data))
             if route == ("GET", "/spot/accounts"):
@@ -657,16 +664,24 @@ class FakeGate:
         return out[(page - 1) * limit:page * limit]
 
     @staticmethod
-    def _trade_page(trades: list[dict], query: dict) -> list[dict]:
+    def _trade_page(trades: list[dict], query: dict, order: str = "gate") -> list[dict]:
         """One page of ``GET /spot/my_trades``: filtered by ``currency_pair``, ``order_id`` and ``from``/``to``
         (seconds, inclusive); ``limit`` trades (default 100) of page ``page`` (from 1): the newest first, or, with
-        ``from``, the oldest first from that time (what ccxt's forward pagination from a ``since`` reads)."""
+        ``from``, the oldest first from that time (what ccxt's forward pagination from a ``since`` reads), or as
+        ``order`` says (:attr:`FakeGate.trade_list_order`)."""
         start, end = int(query.get("from", 0)), int(query.get("to", 2**62))
         out = [t for t in trades if t["currency_pair"] == query.get("currency_pair", t["currency_pair"])
                and t["order_id"] == query.get("order_id", t["order_id"]) and start <= int(t["create_time"]) <= end]
-        out.sort(key=lambda t: Decimal(t["create_time_ms"]), reverse="from" not in query)
+        if "id_less_than" in query and order == "bitget":
+            out = [t for t in out if int(t["id"]) < int(query["id_less_than"])]
+        newest_first = order == "bitget" or "from" not in query
+        if order == "bitget":  # its trade ids grow with time: the cursor's order
+            out.sort(key=lambda t: (Decimal(t["create_time_ms"]), int(t["id"])), reverse=True)
+        else:
+            out.sort(key=lambda t: Decimal(t["create_time_ms"]), reverse=newest_first)
         limit, page = int(query.get("limit", 100)), int(query.get("page", 1))
-        return out[(page - 1) * limit:page * limit]
+        out = out[(page - 1) * limit:page * limit]
+        return out[::-1] if order == "gemini" and "from" in query else out
 
     def _deposit_address(self, query: dict) -> dict:
         currency = self.wallet.get(query.get("currency", ""))
@@ -678,7 +693,7 @@ class FakeGate:
 
     def _withdraw_status(self, query: dict) -> list[dict]:
         wanted = query.get("currency")
-        return [{"currency": name, "name": name, "name_cn": name, "deposit": "0", "withdraw_percent": "0%",
+        return [{"currency": name, "name": name, "name_cn": name, "deposit": c.deposit_fee, "withdraw_percent": "0%",
                  "withdraw_fix": _text(max(c.chains.values())), "withdraw_day_limit": "500000",
                  "withdraw_amount_mini": _text(c.minimum), "withdraw_day_limit_remain": "500000",
                  "withdraw_eachtime_limit": "90000000000",

@@ -52,7 +52,7 @@ def test_a_venue_without_a_required_feature_is_refused_at_load():
     assert "exchanges.cb.require: coinbase through ccxt lacks client_ids (client ids found again" in str(info.value)
     with pytest.raises(ConfigError) as info:  # gemini: ids are sent, but ccxt cannot find an order by one
         build('[exchanges.gm]\ntype = "ccxt"\nid = "gemini"\nsymbols = ["BTC/USD"]\n')
-    assert "exchanges.gm.require: gemini through ccxt lacks client_ids" in str(info.value)
+    assert "exchanges.gm.require: gemini through ccxt sends our client ids but cannot find" in str(info.value)
     build('[exchanges.cb]\ntype = "ccxt"\nid = "coinbase"\nsymbols = ["BTC/USD"]\nrequire = ["order_book"]\n')
     with pytest.raises(ConfigError) as info:  # mexc: ccxt verifies neither checksums nor update ids there
         build('[exchanges.m]\ntype = "ccxt"\nid = "mexc"\nrequire = ["verified_book", "ioc", "lasers"]\n')

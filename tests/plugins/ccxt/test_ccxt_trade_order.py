@@ -1,0 +1,70 @@
+"""An order's trades read from the account's trade list where the venue lists none by order (Bitget, Gemini), against
+the fake Gate serving its pages in each venue's documented order:
+
+* Bitget, ``GET /api/v2/spot/trade/fills``: ``idLessThan`` "requests the content on the page before this ID (older
+  data)": a page holds the newest fills of the range, and older ones come through that cursor;
+* Gemini, ``POST /v1/mytrades``: "the list is sorted by timestamp descending", and its documented walk through the
+  whole history asks ``timestamp`` 0, then the first (highest) timestamp + 1, until a page comes back empty: a page
+  holds the oldest ``limit_trades`` trades from ``timestamp`` on, given newest first.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal as D
+
+from bot.api import OrderStatus
+
+from .conftest import SYMBOL
+from .test_ccxt_orders import order
+
+FILLS = 250
+"""More than two pages (TRADE_PAGE_SIZE 100) of one order's fills."""
+
+
+async def many_fills(gate_bot, fake_gate, cid: str, spread_s: int = 0):
+    """The ccxt gate (no fetchOrderTrades, as Bitget's and Gemini's) and an order of ``cid`` filled in FILLS trades
+    of 0.0001, ``spread_s`` seconds apart (0: all at once), made 1000 s ago."""
+    bot, gate = await gate_bot(fill_poll_s=600)
+    gate.api.has["fetchOrderTrades"] = False
+    await gate.place_order(order(cid, qty=str(D("0.0001") * FILLS)))
+    [mine] = fake_gate.orders.values()
+    start = int(time.time()) - 1000
+    mine.update(create_time=str(start), create_time_ms=start * 1000)
+    for i in range(FILLS):
+        trade = fake_gate.fill(mine["id"], D("0.0001"))
+        if spread_s:
+            at = start + 1 + i * spread_s
+            trade.update(create_time=str(at), create_time_ms=f"{at * 1000}.000")
+    return gate
+
+
+async def test_bitget_an_orders_fills_beyond_its_newest_page_are_read_through_the_older_cursor(
+        gate_bot, fake_gate, monkeypatch):
+    """Bitget's trade list filtered by the order (``orderId``) gives its newest 100 fills: an order of 250 fills
+    showed 100 (the reading moved on to trades newer than the page, which there are none of), and its lagging polls
+    ended reporting it short. Older pages come through ``idLessThan``, the page's smallest trade id."""
+    import plugins.ccxt.exchange as exchange
+
+    monkeypatch.setattr(exchange, "TRADE_ORDER_PARAMS", {"gate": "order_id"})  # Bitget's orderId
+    monkeypatch.setattr(exchange, "TRADE_OLDER_CURSOR", {"gate": "id_less_than"})  # Bitget's idLessThan
+    fake_gate.trade_list_order = "bitget"
+    gate = await many_fills(gate_bot, fake_gate, "bg-250")
+    fake_gate.my_trades_queries.clear()
+    state = await gate.fetch_order(SYMBOL, "bg-250")
+    assert state.status is OrderStatus.FILLED and state.filled_qty == D("0.0250")
+    assert len(state.fills) == len({f.trade_id for f in state.fills}) == FILLS
+    assert sum(f.qty for f in state.fills) == D("0.0250")
+    assert len(fake_gate.my_trades_queries) == 3  # 100 + 100 + 50
+
+
+async def test_gemini_an_orders_fills_are_read_forward_from_its_creation_pages_given_newest_first(
+        gate_bot, fake_gate):
+    """Gemini's pages, the oldest ``limit_trades`` from ``timestamp`` given newest first, are read forward from the
+    order's creation (the next page from the page's highest timestamp; ccxt sorts each page oldest first)."""
+    fake_gate.trade_list_order = "gemini"
+    gate = await many_fills(gate_bot, fake_gate, "gm-250", spread_s=2)
+    state = await gate.fetch_order(SYMBOL, "gm-250")
+    assert state.status is OrderStatus.FILLED
+    assert len(state.fills) == len({f.trade_id for f in state.fills}) == FILLS
+    assert sum(f.qty for f in state.fills) == D("0.0250")
