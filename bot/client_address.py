@@ -6,7 +6,9 @@ is handed a whole /64 and may use a new address of it for each connection, so co
 many budgets of wrong tokens as it likes. X-Forwarded-For is read only on a request whose peer is one of
 ``trusted_proxies``: anyone else could write any address in it. There, the client is the right-most hop that is
 not a trusted proxy (each proxy appends the address it got the request from, so what the client wrote itself is
-on the left and cannot shift it).
+on the left and cannot shift it). A trusted proxy's connection is no client's: a proxy that keeps its upstream
+connections open for reuse sends many clients' requests on each, so a service charges every per-client budget
+per request, to that request's :meth:`ClientAddresses.client`.
 """
 
 from __future__ import annotations

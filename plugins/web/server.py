@@ -130,11 +130,14 @@ class WebServer:
         self.endpoints = Endpoints(self)
         self.routes: list[Route] = self.endpoints.routes()
         self.refused_connections = 0
-        self._client_of_connection: dict[Any, str | None] = {}
-        """Each open connection's client (by its aiohttp request handler), as ``max_connections_per_address`` counts
-        it: its peer, or for a trusted proxy's the client its first request names; None until that request."""
+        self._client_of_connection: dict[Any, str] = {}
+        """Each open direct connection's client (by its aiohttp request handler): its peer's key."""
+        self._proxy_connections: set[Any] = set()
+        """The open connections of trusted proxies (by handler): never one client's, as a proxy that pools its
+        upstream connections sends many clients' requests on each; each request is counted apart (:meth:`_errors`)."""
         self._open_from: dict[str, int] = {}
-        """Open connections per client."""
+        """What ``max_connections_per_address`` caps, per client: its direct connections open, and its requests in
+        progress through a trusted proxy."""
         self._audit: list[AuditEntry] = []
         self._audit_wakeup = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -168,9 +171,9 @@ class WebServer:
     def _cap_connections(self, server: web.Server) -> None:
         """Close a connection at once when ``max_connections`` are open, or ``max_connections_per_address`` from its
         client (aiohttp has no cap of its own): one client, a stranger sending nothing included, cannot hold every
-        connection and keep the others out. A trusted proxy's connection carries a client its request names: it is
-        counted under that client when the request arrives (:meth:`_count_proxied`), in ``max_connections`` alone
-        until then."""
+        connection and keep the others out. A trusted proxy's connection is no client's (it carries the requests of
+        any number of them): it counts in ``max_connections`` alone, and each request on it under its own client
+        while in progress (:meth:`_errors`)."""
         accept, lost = server.connection_made, server.connection_lost
         limit = self.settings.max_connections
 
@@ -179,7 +182,7 @@ class WebServer:
             peer = transport.get_extra_info("peername")
             address, proxy = self.clients.peer(str(peer[0]) if isinstance(peer, tuple) and peer else None)
             if proxy:
-                self._client_of_connection[handler] = None
+                self._proxy_connections.add(handler)
                 refused = len(server.connections) > limit
             else:
                 refused = len(server.connections) > limit or not self._count_under(handler, address)
@@ -188,34 +191,31 @@ class WebServer:
                 transport.abort()
 
         def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+            self._proxy_connections.discard(handler)
             client = self._client_of_connection.pop(handler, None)
             if client is not None:
-                self._open_from[client] -= 1
-                if not self._open_from[client]:
-                    del self._open_from[client]
+                self._uncount(client)
             lost(handler, exc)
 
         server.connection_made = connection_made  # type: ignore[method-assign]
         server.connection_lost = connection_lost  # type: ignore[method-assign]
 
     def _count_under(self, handler: Any, client: str) -> bool:
-        """Count the connection of ``handler`` under ``client``; False when that takes the client past
+        """Count the direct connection of ``handler`` under ``client``; False when that takes the client past
         ``max_connections_per_address`` (the connection is closed, and forgotten when it is lost)."""
         self._client_of_connection[handler] = client
+        return self._count(client)
+
+    def _count(self, client: str) -> bool:
+        """One more connection or request in progress of ``client``; False when that takes it past
+        ``max_connections_per_address``. Undone with :meth:`_uncount` either way."""
         self._open_from[client] = self._open_from.get(client, 0) + 1
         return self._open_from[client] <= self.settings.max_connections_per_address
 
-    def _count_proxied(self, request: web.Request) -> bool:
-        """Count a trusted proxy's connection under the client its first request names (:meth:`client_of`); False
-        when that client has ``max_connections_per_address`` open already: the request is refused and the
-        connection closed, as a direct client's one too many is."""
-        handler = request.protocol
-        if handler not in self._client_of_connection or self._client_of_connection[handler] is not None:
-            return True  # a direct connection, counted when made, or a proxied one counted at its first request
-        if self._count_under(handler, self.client_of(request)):
-            return True
-        self.refused_connections += 1
-        return False
+    def _uncount(self, client: str) -> None:
+        self._open_from[client] -= 1
+        if not self._open_from[client]:
+            del self._open_from[client]
 
     def client_of(self, request: web.Request) -> str:
         """The client a request is counted against: its peer's address (an IPv6 one's /64), or behind one of
@@ -296,11 +296,24 @@ class WebServer:
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Every answer passes here: errors become ``{"error": ...}``, the security headers are added, and a JSON
         or CSV body is served with every known secret masked (an exception's text quoting a request with its
-        key, a plugin's error): the one place no endpoint can forget."""
-        within_cap = self._count_proxied(request)
+        key, a plugin's error): the one place no endpoint can forget.
+
+        On a trusted proxy's connection each request is counted under its own client while in progress (an event
+        stream as long as it is open): past ``max_connections_per_address`` it gets 429, and the connection, which
+        carries other clients' requests too, stays open."""
+        if request.protocol not in self._proxy_connections:
+            return await self._answer(request, handler, True)
+        client = self.client_of(request)
+        try:
+            return await self._answer(request, handler, self._count(client))
+        finally:
+            self._uncount(client)
+
+    async def _answer(self, request: web.Request, handler: Any, within_cap: bool) -> web.StreamResponse:
+        """The handler's answer, or 429 when ``within_cap`` is False, as :meth:`_errors` describes."""
         try:
             if not within_cap:
-                raise ApiError(429, "too many connections open from this client (max_connections_per_address)")
+                raise ApiError(429, "too many requests in progress from this client (max_connections_per_address)")
             response = await handler(request)
         except ApiError as exc:
             response = error_response(exc.status, exc.message, exc.headers)
@@ -312,8 +325,6 @@ class WebServer:
             for key, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(key, value)
             _mask_secrets(response)
-        if not within_cap:
-            response.force_close()
         return response
 
     def _authenticate(self, request: web.Request) -> tuple[User, bool, bytes]:

@@ -46,8 +46,8 @@ class WebSettings:
                                   help="open connections at once; one more is closed at once")
     max_connections_per_address: int = option(
         100, ge=1, le=100_000, help="open connections at once from one client (an IPv6 client: its /64); one more is "
-                                    "closed at once (behind one of trusted_proxies: the client its first request "
-                                    "names, refused with 429)")
+                                    "closed at once (behind one of trusted_proxies, whose connections carry many "
+                                    "clients' requests: its requests in progress; one more gets 429)")
     trusted_proxies: list[str] = option(
         [], help='reverse proxies in front of the console, addresses or CIDRs ("127.0.0.1", "10.0.0.0/8"): on a '
                  "request from one of them the client is the right-most address of X-Forwarded-For that is not one "

@@ -98,3 +98,26 @@ async def test_each_client_behind_the_trusted_proxy_is_capped_by_itself(make_bot
     for _, writer in held:
         writer.close()
     await wait_for(lambda: not exporter._open and not exporter._open_from, what="closed connections forgotten")
+
+
+async def test_a_proxys_connection_carries_one_request_so_no_other_client_rides_on_it(make_bot):
+    """A proxy pooling its upstream connections (nginx upstream keepalive) cannot send a second client's request on
+    a connection counted as the first one's: every answer says Connection: close and the connection closes, so a
+    proxied connection is its one request, counted under that request's client only while it is served."""
+    bot = await make_bot(metrics_toml(trusted_proxies=f'["{PROXY}"]', max_connections_per_address=1))
+    exporter = running_exporter(bot.operator)
+    reader, writer = await connect_from(PROXY, exporter.port)
+    writer.write(request("203.0.113.5") + request("198.51.100.7"))  # two clients' requests, back to back
+    async with asyncio.timeout(5):
+        answer = await reader.read()  # to the end: the server closed the connection
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200") and answer.count(b"HTTP/1.1 ") == 1
+    assert b"\r\nConnection: close\r\n" in answer
+    await wait_for(lambda: not exporter._open and not exporter._open_from, what="the connection forgotten")
+    for client in ("203.0.113.5", "198.51.100.7", "203.0.113.5"):  # a cap of 1 each: nothing held over
+        reader, writer = await connect_from(PROXY, exporter.port)
+        writer.write(request(client))
+        async with asyncio.timeout(5):
+            assert (await reader.read()).startswith(b"HTTP/1.1 200")
+        writer.close()
+    assert exporter.evicted == 0

@@ -4,6 +4,9 @@ client by its /64. The test clients play the proxy from 127.0.0.2."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -76,5 +79,36 @@ async def test_an_untrusted_peers_x_forwarded_for_is_ignored(make_bot, trusted):
     logins = [await waiting_through(url, f"203.0.113.{i}") for i in (1, 2, 3)]
     await wait_for(lambda: server.stats["evicted_unauthenticated"] == 1, what="the address's oldest evicted")
     assert list(server._waiting_from) == [PROXY]
+    for ws, _ in logins:
+        await ws.close()
+
+
+async def test_a_proxys_connection_carries_one_handshake_so_no_other_client_rides_on_it(make_bot):
+    """A proxy pooling its upstream connections (nginx upstream keepalive) cannot send a second client's request on
+    a connection counted as the first one's: a request that is no WebSocket handshake is refused and the connection
+    closed (and after a handshake the connection is that client's WebSocket, nothing on it is HTTP any more)."""
+    _, server, url = await start(make_bot, max_unauthenticated=8, max_unauthenticated_per_address=1,
+                                 trusted_proxies=[PROXY])
+    port = int(url.rsplit(":", 1)[1])
+    plain = "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {}\r\n\r\n"
+    one, two = plain.format("203.0.113.5"), plain.format("203.0.113.5") + plain.format("198.51.100.7")
+    # one request: 426 and Connection: close; a second client's sent right behind it: closed, neither answered
+    for sent, answered in ((one, b"HTTP/1.1 426 Upgrade Required\r\n"), (two, b"")):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((PROXY, 0))
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(sent.encode())
+        async with asyncio.timeout(5):
+            answer = await reader.read()  # to the end: the server closed the connection
+        writer.close()
+        assert answer.startswith(answered) and answer.count(b"HTTP/1.1 ") == (1 if answered else 0)
+        assert not answered or b"\r\nConnection: close\r\n" in answer
+    await wait_for(lambda: not server._waiting and not server._waiting_from, what="the connection forgotten")
+    # each of the two clients logs in on a connection of its own, within its own cap of 1
+    logins = [await waiting_through(url, client) for client in ("203.0.113.5", "198.51.100.7")]
+    assert [await still_open(ws, challenge) for ws, challenge in logins] == [True, True]
+    assert server.stats["evicted_unauthenticated"] == 0
     for ws, _ in logins:
         await ws.close()

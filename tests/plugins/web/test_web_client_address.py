@@ -123,27 +123,90 @@ async def proxied_get(port: int, client: str) -> tuple[asyncio.StreamReader, asy
     return reader, writer, status
 
 
+async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, client: str,
+               token: str | None = None) -> bytes:
+    """One more request on an open keep-alive connection, for ``client`` (as a proxy forwards it): its status line,
+    the answer read whole (an event stream, which has no length, is left open)."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n{auth}\r\n".encode())
+    await writer.drain()
+    async with asyncio.timeout(10):
+        status = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+    return status
+
+
 @pytest.mark.asyncio(loop_scope="module")
-async def test_the_trusted_proxys_connections_are_capped_per_client_not_as_one(proxied):
-    """max_connections_per_address is 2 here: a proxy carrying many clients' connections is held by max_connections
-    only, and each client behind it by its own cap once its request names it, as a direct client is."""
+async def test_a_proxys_pooled_connection_is_no_clients_own(proxied):
+    """nginx with an upstream keepalive pool sends many clients' requests on one connection: the connection a
+    client's request happened to open first is not that client's, so its idle pooled connections never refuse it."""
     server = running_server(proxied.bot.operator)
     port = int(proxied.url.rsplit(":", 1)[1])
     refused = server.refused_connections
-    opened = [await proxied_get(port, f"203.0.113.{n}") for n in range(10, 14)]  # 4 clients: not one of 2
+    pooled = [await proxied_get(port, "203.0.113.20") for _ in range(3)]  # max_connections_per_address is 2
     try:
-        assert [status for *_, status in opened] == [b"HTTP/1.1 200 OK\r\n"] * 4
-        same = [await proxied_get(port, "198.51.100.9") for _ in range(3)]
-        opened += same
-        assert [status for *_, status in same] == [b"HTTP/1.1 200 OK\r\n"] * 2 + [
-            b"HTTP/1.1 429 Too Many Requests\r\n"]
-        async with asyncio.timeout(10):
-            assert await same[2][0].read() == b""  # and closed
-        assert server.refused_connections == refused + 1
-        same[0][1].close()  # one of the client's two goes: the client may open another
-        await wait_for(lambda: server.connections() == 6, what="the closed connection forgotten")
-        opened.append(await proxied_get(port, "198.51.100.9"))
-        assert opened[-1][2] == b"HTTP/1.1 200 OK\r\n"
+        assert [status for *_, status in pooled] == [b"HTTP/1.1 200 OK\r\n"] * 3
+        # the same connections carry other clients' requests, and the first client's again
+        for n, (reader, writer, _) in enumerate(pooled):
+            assert await send(reader, writer, "/api/openapi.json", f"198.51.100.{20 + n}") == b"HTTP/1.1 200 OK\r\n"
+            assert await send(reader, writer, "/api/openapi.json", "203.0.113.20") == b"HTTP/1.1 200 OK\r\n"
+        assert server.refused_connections == refused
+    finally:
+        for _, writer, _ in pooled:
+            writer.close()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_on_a_pooled_connection_each_request_is_charged_to_its_own_client(proxied):
+    """Client B's wrong tokens on a connection client A's request opened are B's, never A's."""
+    server = running_server(proxied.bot.operator)
+    server.failures.clear()
+    port = int(proxied.url.rsplit(":", 1)[1])
+    reader, writer, status = await proxied_get(port, "203.0.113.30")  # A opens the connection
+    try:
+        assert status == b"HTTP/1.1 200 OK\r\n"
+        guesses_of_b = [await send(reader, writer, "/api/v1/status", "198.51.100.30", f"guess-{i}")
+                        for i in range(3)]  # auth_failures_per_min is 2
+        assert guesses_of_b == [b"HTTP/1.1 401 Unauthorized\r\n"] * 2 + [b"HTTP/1.1 429 Too Many Requests\r\n"]
+        assert await send(reader, writer, "/api/v1/status", "203.0.113.30", TOKENS["ada"][1]) == b"HTTP/1.1 200 OK\r\n"
+        assert await send(reader, writer, "/api/v1/status", "203.0.113.30", "guess-a") == (
+            b"HTTP/1.1 401 Unauthorized\r\n")  # A's own first wrong token: counted from 0
+    finally:
+        server.failures.clear()
+        writer.close()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_behind_the_proxy_a_clients_requests_in_flight_are_capped_not_the_connections_it_opened(proxied):
+    """Through a trusted proxy, max_connections_per_address caps one client's requests in progress (an event stream
+    is one as long as it is open), whichever pooled connection carries them, as its connections cap a direct client."""
+    ok, refused = b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 429 Too Many Requests\r\n"
+    events = ("/api/v1/events", "203.0.113.40", TOKENS["vera"][1])  # client A's event stream
+    server = running_server(proxied.bot.operator)
+    port = int(proxied.url.rsplit(":", 1)[1])
+    pooled = [await proxied_get(port, "198.51.100.40") for _ in range(2)]  # B's requests opened both
+    opened = list(pooled)
+    try:
+        # A streams events on both of them: two requests of A in flight, the cap
+        for reader, writer, _ in pooled:
+            assert await send(reader, writer, *events) == ok
+        third = await proxied_get(port, "198.51.100.41")
+        opened.append(third)
+        assert await send(third[0], third[1], *events) == refused
+        # B, whose requests opened the connections A's streams hold, has none in flight: not refused
+        fourth = await proxied_get(port, "198.51.100.40")
+        opened.append(fourth)
+        assert fourth[2] == ok
+        # the refusal did not close the proxy's connection: it carries the next client's request
+        assert await send(third[0], third[1], "/api/openapi.json", "198.51.100.42") == ok
+        # one of A's streams ends: A may open another
+        pooled[0][1].close()
+        await wait_for(lambda: server._open_from.get("203.0.113.40") == 1, what="the ended stream forgotten")
+        assert await send(third[0], third[1], *events) == ok
     finally:
         for _, writer, _ in opened:
             writer.close()
