@@ -130,6 +130,7 @@ class RebalanceService(Service[RebalanceSettings]):
         self.ctx.create_task(self._run(), "rebalance planner")
 
     async def stop(self) -> None:
+        """Take no more of the transfers the store saves."""
         if self._unhear is not None:
             self._unhear()
             self._unhear = None
