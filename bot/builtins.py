@@ -234,7 +234,7 @@ async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:
     from .report import report_reply
-    return report_reply(op.store, op.last_price)
+    return await _off_loop(report_reply, op.store, op.last_price)  # every order and fill: off the loop
 
 
 async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
@@ -255,7 +255,7 @@ async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows.append((exchange, symbol, shown, f"{price(last, info.tick_size if info else None)} {quote}",
                      money(position * last, quote)))
     lines = ["net notional: " + moneys(totals_)] if totals_ else []
-    figures = op.pnl()
+    figures = await _off_loop(op.pnl)  # the open lots' unrealized PnL: every fill read, off the loop
     held_by = [f"{name} {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(figures.items())
                if any(m.position for m in fig.markets)]
     if held_by:
@@ -399,7 +399,7 @@ async def risk(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows += [(check.name, key, value) for key, value in check.facts.items()] or [(check.name, "-", "armed")]
     paused = [f"{n} ({op.strategy_state(n)})" for n, s in op.strategies.items() if s.paused]
     lines = [f"paused: {', '.join(paused)}" if paused else "paused: none", "recent trips:"]
-    for row in op.risk_trips(8):
+    for row in await _off_loop(op.risk_trips, 8):  # a store read: off the loop
         lines.append(f"  {_age(op.now_ns() - row.ts_ns)} ago  {row.check}  {row.action}  {row.reason}"
                      + (f"  {row.strategy or row.exchange}" if row.strategy or row.exchange else ""))
     if lines[-1] == "recent trips:":

@@ -54,6 +54,19 @@ async def test_pnl_status_and_the_daily_summary_run_no_statement_on_the_loop(bot
     assert "transfer t-cex" in rows and "grid realized -0.40 USD" in rows["PnL today"]
 
 
+async def test_report_positions_and_risk_run_no_statement_on_the_loop(bot):  # noqa: F811
+    on_loop = OnLoop(bot.store.engine)
+    on_loop.watching = True
+    report = await bot.commands.dispatch(VIEWER, "report", [])
+    positions = await bot.commands.dispatch(VIEWER, "positions", [])
+    risk = await bot.commands.dispatch(VIEWER, "risk", [])
+    on_loop.watching = False
+    assert [s for s in on_loop.statements if not s.startswith("INSERT INTO audit_log")] == []
+    assert report.ok and {row[0] for row in report.rows[1:]} >= {"grid", "arb"}
+    assert "unrealized PnL (open lots marked to mid): " in positions.text
+    assert risk.ok and "recent trips:" in risk.text
+
+
 async def test_pnl_and_status_while_the_server_is_stopped_hold_no_loop(make_bot, postgresql):
     from tests.test_surfaces_agree import CONFIG, PLUGINS
 
