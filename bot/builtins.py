@@ -5,22 +5,48 @@ They see what a plugin sees: the :class:`~bot.api.Operator`, never the bot itsel
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import hookimpl
 from .api import Caller, Command, Component, Job, Operator, Reply
-from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
+from .domain import ZERO, AlertLevel, MarketInfo, Transfer, split_symbol
 from .units import amount, money, moneys, price, qty
 
 if TYPE_CHECKING:
     from .ledger import StrategyFigures
 
+T = TypeVar("T")
+
 # The ledger, the report and the opportunity figures are imported by the commands that use them: every `arbot`
 # command loads this module (the host registers its commands like a plugin), and `arbot --help` needs none of them.
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, a read of the store, on a worker thread: a database that is slow to answer, or does not
+    answer (a PostgreSQL server stopped), holds the command or job that asked, never the event loop (every other
+    command, timer and feed goes on). The figures are the same functions' as on the loop (the ledger's)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def _day_reads(op: Operator, day: int) -> tuple[list[Transfer] | Exception, dict[str, StrategyFigures],
+                                                 dict[str, Decimal]]:
+    """What ``/status`` reads of the store (on a worker thread: :func:`_off_loop`): the transfers on their way (or
+    why they could not be read), the strategies' figures of the day, and what moving funds cost the bot that day."""
+    try:
+        moving: list[Transfer] | Exception = op.transfers_in_flight()
+    except Exception as exc:  # the store down: /status still answers, saying what it could not read
+        moving = exc
+    return moving, op.pnl(since_ns=day), op.ledger().transfer_costs(since_ns=day)
+
+
+def _period_reads(op: Operator, since: int) -> tuple[dict[str, StrategyFigures], dict[str, Decimal]]:
+    """What ``/pnl`` reads of the store (on a worker thread): the strategies' figures and the transfer costs."""
+    return op.pnl(since_ns=since), op.ledger().transfer_costs(since_ns=since)
 
 
 def _age(ns: int) -> str:
@@ -51,22 +77,21 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     alerts_dropped = op.alerts_dropped()
     if alerts_dropped:  # lost before any chat: a trader must not read the silence as "nothing happened"
         rows.append(("alerts dropped", f"{alerts_dropped} (alert queue full, or no notifier took them)"))
-    try:  # funds that left a venue and are not credited yet
-        rows.extend((f"transfer {t.transfer_id}", transfer_text(t, now)) for t in op.transfers_in_flight())
-    except Exception as exc:  # the store down: /status still answers, saying what it could not read
-        rows.append(("transfers", f"cannot be read ({type(exc).__name__})"))
+    day = op.period_start_ns("day")
+    moving, today, costs = await _off_loop(_day_reads, op, day)  # the store's part, read off the loop
+    if isinstance(moving, Exception):  # the store down: /status still answers, saying what it could not read
+        rows.append(("transfers", f"cannot be read ({type(moving).__name__})"))
+    else:  # funds that left a venue and are not credited yet
+        rows.extend((f"transfer {t.transfer_id}", transfer_text(t, now)) for t in moving)
     for (exchange, symbol), ts in sorted(op.feeds().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
     for name, component in [*op.exchanges.items(), *op.notifiers.items(), *op.services.items()]:
         rows.extend((f"{name} {key}", value) for key, value in _facts(op, component))
-    day = op.period_start_ns("day")
-    today = op.pnl(since_ns=day)
     rows.append(("PnL today", "; ".join(
         f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"
         f", unrealized now {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(today.items()))
         or "no fills today"))
     # the bot's net is the strategies' less what moving funds cost (no strategy's): as /pnl and `arbot report` say
-    costs = op.ledger().transfer_costs(since_ns=day)
     net_today = totals(today.values()).net
     bot_net_today = net_after_transfer_costs(net_today, costs)
     if costs:
@@ -209,7 +234,7 @@ async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:
     from .report import report_reply
-    return report_reply(op.store, op.last_price)
+    return await _off_loop(report_reply, op.store, op.last_price)  # every order and fill: off the loop
 
 
 async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
@@ -230,7 +255,7 @@ async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows.append((exchange, symbol, shown, f"{price(last, info.tick_size if info else None)} {quote}",
                      money(position * last, quote)))
     lines = ["net notional: " + moneys(totals_)] if totals_ else []
-    figures = op.pnl()
+    figures = await _off_loop(op.pnl)  # the open lots' unrealized PnL: every fill read, off the loop
     held_by = [f"{name} {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(figures.items())
                if any(m.position for m in fig.markets)]
     if held_by:
@@ -248,8 +273,7 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
     since = op.period_start_ns(period)
     start = dt.datetime.fromtimestamp(since // 1_000_000_000, zoneinfo.ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M")
     title = f"PnL this {period} (since {start} {tz})"
-    figures = op.pnl(since_ns=since)
-    costs = op.ledger().transfer_costs(since_ns=since)
+    figures, costs = await _off_loop(_period_reads, op, since)
     if not figures:
         return Reply(title, text=f"No fills this {period}." + _transfer_costs_text({}, costs),
                      data=_pnl_data(None, costs))
@@ -375,7 +399,7 @@ async def risk(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows += [(check.name, key, value) for key, value in check.facts.items()] or [(check.name, "-", "armed")]
     paused = [f"{n} ({op.strategy_state(n)})" for n, s in op.strategies.items() if s.paused]
     lines = [f"paused: {', '.join(paused)}" if paused else "paused: none", "recent trips:"]
-    for row in op.risk_trips(8):
+    for row in await _off_loop(op.risk_trips, 8):  # a store read: off the loop
         lines.append(f"  {_age(op.now_ns() - row.ts_ns)} ago  {row.check}  {row.action}  {row.reason}"
                      + (f"  {row.strategy or row.exchange}" if row.strategy or row.exchange else ""))
     if lines[-1] == "recent trips:":
@@ -434,12 +458,14 @@ async def daily_summary(op: Operator) -> None:
     end = op.period_start_ns("day")
     start = day_start_ns(end - 1, tz)
     store = op.ledger().store
-    fills = [(strategy, fill) for strategy, fill in store.fills() if fill.ts_ns < end]  # a fill counts in its day
-    figures = strategy_figures(fills, start, None, store.closes())
+    # read off the loop: a timer held by a database that does not answer holds no other one (nor any command)
+    stored, closes, moved = await _off_loop(lambda: (store.fills(), store.closes(), store.transfers(since_ns=start)))
+    fills = [(strategy, fill) for strategy, fill in stored if fill.ts_ns < end]  # a fill counts in its day
+    figures = strategy_figures(fills, start, None, closes)
     fields = {name: f"realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net "
                     f"{moneys(fig.net, fig.quotes)}" for name, fig in figures.items()}
     total = totals(figures.values())
-    costs = transfer_costs(t for t in store.transfers(since_ns=start) if t.created_ns < end)  # as /pnl: created then
+    costs = transfer_costs(t for t in moved if t.created_ns < end)  # as /pnl: created then
     if costs:  # the bot's, no strategy's: the strategies' net less them, as /pnl says it
         fields["transfer costs"] = moneys(costs)
         fields["net after transfer costs"] = moneys(net_after_transfer_costs(total.net, costs))

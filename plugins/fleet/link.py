@@ -18,7 +18,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import nats.errors
 import nats.js.errors
@@ -40,6 +40,7 @@ from bot.api import (
     Opportunity,
     OrderUpdate,
     Reply,
+    Transfer,
 )
 from bot.api.kit import COUNTED, FLAPPING, LOST, REDACTOR, Flapping, Loss, fill_data, to_data
 from bot.api.ledger import exact, net_after_transfer_costs, totals
@@ -49,7 +50,10 @@ from .client import connect_options, servers_of, shown
 from .settings import FleetSettings
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from bot.api import Context
+    from bot.api.ledger import StrategyFigures
 
 log = logging.getLogger("arbot.fleet")
 
@@ -77,6 +81,19 @@ MAX_PEERS = 256
 A real bot pushed out is back with its next heartbeat."""
 CLOCK_SAMPLES = 16
 """Heartbeats of each other bot kept to tell how far its clock is from this one's (:meth:`NatsFleet._transit_s`)."""
+class Stored(NamedTuple):
+    """What this bot's status reads of the store (:meth:`NatsFleet.stored`): the day's figures per strategy, the day's
+    transfer costs, and the transfers on their way (None when the store cannot say)."""
+
+    day_ns: int
+    today: dict[str, StrategyFigures]
+    costs: dict[str, Decimal]
+    moving: list[Transfer] | None
+
+
+CONNECT_STATUS_WAIT_S = 2.0
+"""How long a (re)connected link waits, before it is ready, for the status its first heartbeat carries (read off the
+loop)."""
 MAX_TRANSFERS = 50
 """Transfers on their way a status lists at most (the oldest; ``transfers_total`` counts them all): ~200 bytes each,
 well within ``max_event_bytes``."""
@@ -284,21 +301,28 @@ class NatsFleet(FleetLink):
 
     async def _on_connected(self, *, again: bool) -> None:
         """(Re)connected: the subscriptions known to the server, the stream and bucket (a new server may lack
-        them), then the outbox goes out."""
-        if self.nc is not None:
-            try:  # ready means subscribed: a command or a relayed alert sent once we say so reaches us
-                await flush_written(self.nc)
-            except (nats.errors.Error, OSError, TimeoutError) as exc:
-                log.debug("fleet: subscriptions not confirmed: %s", exc)
-        if self.settings.jetstream and self.nc is not None:
-            await self._setup_jetstream(self.nc)
-        self._back = (self._outage_alerted or again, len(self.outbox), self.counters["dropped"])
-        self._outage_alerted = False
-        if self._listening_since_ns is None:
-            self._listening_since_ns = time.time_ns()
-        self.ready = True
-        self._wake.set()  # the send loop says it is back once the outbox is out (an alert now could push one out)
-        await self._heartbeat()
+        them), then the outbox goes out. The status the first heartbeat carries is read meanwhile (off the loop), so
+        it is published as soon as the link is ready, as a status read then would be; a store that does not answer
+        within :data:`CONNECT_STATUS_WAIT_S` delays the link no longer (that heartbeat reads it again)."""
+        reading = asyncio.ensure_future(self._read_stored())
+        try:
+            if self.nc is not None:
+                try:  # ready means subscribed: a command or a relayed alert sent once we say so reaches us
+                    await flush_written(self.nc)
+                except (nats.errors.Error, OSError, TimeoutError) as exc:
+                    log.debug("fleet: subscriptions not confirmed: %s", exc)
+            if self.settings.jetstream and self.nc is not None:
+                await self._setup_jetstream(self.nc)
+            self._back = (self._outage_alerted or again, len(self.outbox), self.counters["dropped"])
+            self._outage_alerted = False
+            if self._listening_since_ns is None:
+                self._listening_since_ns = time.time_ns()
+            done, _ = await asyncio.wait({reading}, timeout=CONNECT_STATUS_WAIT_S)
+            self.ready = True
+            self._wake.set()  # the send loop says it is back once the outbox is out (an alert now could push one out)
+            await self._heartbeat(reading.result() if done else None)
+        finally:  # a link stopped meanwhile: the read is no longer wanted
+            reading.cancel()
 
     def _announce_back(self) -> None:
         after_outage, waiting, dropped = self._back or (False, 0, 0)
@@ -470,15 +494,29 @@ class NatsFleet(FleetLink):
 
     # --- heartbeats and members -----------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def stored(self, day_ns: int) -> Stored:
+        """What the status reads of the store, the day starting at ``day_ns``: the ledger's figures (as ``/pnl``'s), the
+        transfer costs (the bot's, no strategy's: out of the strategies' net) and the transfers on their way. The
+        heartbeat runs it on the store writer's thread (``ctx.read_later``): a database that stops answering holds
+        the heartbeat, never the loop."""
+        op = self.op
+        try:
+            moving: list[Transfer] | None = op.transfers_in_flight()
+        except Exception as exc:  # the store failing: the heartbeat still goes out, saying so
+            log.debug("fleet: transfers on their way not read: %s", exc)
+            moving = None
+        return Stored(day_ns, op.pnl(since_ns=day_ns), op.ledger().transfer_costs(since_ns=day_ns), moving)
+
+    def status(self, stored: Stored | None = None) -> dict[str, Any]:
         """This bot's status summary: what the heartbeat carries and ``members()`` shows for it, every known secret
-        masked (a failed strategy's state quotes its exception, which may quote a venue's request)."""
+        masked (a failed strategy's state quotes its exception, which may quote a venue's request). ``stored``: what
+        it reads of the store, read before (:meth:`stored`); without it, read here, on the calling thread."""
         op = self.op
         now = op.now_ns()
-        day = op.period_start_ns("day")
-        today = op.pnl(since_ns=day)
+        if stored is None:
+            stored = self.stored(op.period_start_ns("day"))
+        today, costs = stored.today, stored.costs
         total = totals(today.values())
-        costs = op.ledger().transfer_costs(since_ns=day)  # the bot's, no strategy's: out of the strategies' net
 
         def money(values: dict[str, Any]) -> dict[str, str]:
             return {asset: str(v) for asset, v in sorted(values.items())}
@@ -502,18 +540,15 @@ class NatsFleet(FleetLink):
                       for f in op.feed_health()],
             "link": self.stats(),
             "fleet": self.view(),
-            **self._transfers(now),
+            **self._transfers(stored.moving, now),
         })
 
-    def _transfers(self, now_ns: int) -> dict[str, Any]:
+    def _transfers(self, moving: list[Transfer] | None, now_ns: int) -> dict[str, Any]:
         """The transfers on their way for the status (``arbot fleet transfers``): the oldest ``MAX_TRANSFERS``, each
         with its amount exact and without padding zeros (``"4.02"``, not ``"4.020000"``), its age by this bot's clock
         (so another machine's clock does not matter), and how many there are;
         ``transfers`` None when the store cannot say."""
-        try:
-            moving = self.op.transfers_in_flight()
-        except Exception as exc:  # the store failing: the heartbeat still goes out, saying so
-            log.debug("fleet: transfers on their way not read: %s", exc)
+        if moving is None:
             return {"transfers": None}
         return {"transfers": [{"id": t.transfer_id, "asset": t.asset, "amount": exact(t.amount), "source": t.source,
                                "destination": t.destination, "status": t.status.value,
@@ -544,11 +579,25 @@ class NatsFleet(FleetLink):
             if self.ready:
                 await self._check_rivals()
 
-    async def _heartbeat(self) -> None:
-        """Refresh this bot's status; publish it (not buffered: a status is only worth its latest), and put it in
-        the bucket with JetStream. A status that cannot be read now (the store failing) skips one beat."""
+    async def _read_stored(self) -> Stored | None:
+        """:meth:`stored` for today, read on the store writer's thread (None when it raised: logged)."""
         try:
-            self._status = self.status()
+            return await self.ctx.read_later(self.stored, self.op.period_start_ns("day"))
+        except Exception:
+            log.exception("fleet: this bot's status could not be read; heartbeat skipped")
+            return None
+
+    async def _heartbeat(self, stored: Stored | None = None) -> None:
+        """Refresh this bot's status; publish it (not buffered: a status is only worth its latest), and put it in
+        the bucket with JetStream. A status that cannot be read now (the store failing) skips one beat. The store is
+        read on the store writer's thread (:meth:`stored`): a database that does not answer holds this beat (the next
+        waits for it), never the loop. ``stored``: read already (:meth:`_on_connected`)."""
+        if stored is None:
+            stored = await self._read_stored()
+            if stored is None:
+                return
+        try:
+            self._status = self.status(stored)
         except Exception:
             log.exception("fleet: this bot's status could not be read; heartbeat skipped")
             return

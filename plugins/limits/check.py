@@ -335,7 +335,7 @@ class Limits(RiskCheck):
 
     def _transfer_saved(self, transfer: Transfer) -> None:
         """The bot's store saved ``transfer`` (``Store.on_transfer_saved``, on the thread that saved it): taken on the
-        loop, at once when saved there (the rebalancer saves on the loop: ``/risk`` asked next shows its cost)."""
+        loop, at once when saved there, else next (before the saver's await of its write returns)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return

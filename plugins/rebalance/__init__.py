@@ -42,7 +42,8 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
         now = op.now_ns()
         from .service import expected_text
 
-        rows += [(t.transfer_id, transfer_text(t, now) + expected_text(t, now)) for t in op.transfers_in_flight()]
+        # the service's own transfers on their way, held as stored (no read of the store on the loop)
+        rows += [(t.transfer_id, transfer_text(t, now) + expected_text(t, now)) for t in service.in_flight()]
         return Reply("Rebalance", rows=rows, header=True,
                      text="" if len(rows) > 1 else "No proposal waiting, no transfer on its way.")
     transfer = await service.confirm(args[0])

@@ -13,6 +13,13 @@ restarts (the store's ``bot_state`` keeps what was said of each transfer on its 
 transfer is looked up at its source first (a crash may have come after the withdrawal left): found, it becomes
 SENT with the source's reference for it; not found, it is sent then. A venue that takes the transfer id as an
 idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
+
+No store call waits on the event loop: every read and write of the transfers (and of what was alerted of them) is
+handed to the store writer's thread (``ctx.read_later``, ``ctx.write_later``) and awaited there, in order, so a
+database that stops answering (a PostgreSQL server stopped) holds the planner, never the bot. The intent is stored
+(its write awaited) before the withdrawal is asked for, as before. What ``/status`` and ``/rebalance`` show of the
+transfers on their way is held in memory: read once at start, then each transfer as the store saves it
+(``Store.on_transfer_saved``).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
+from typing import Any, TypeVar
 
 from bot.api import (
     ORDER_FEATURES,
@@ -46,6 +54,7 @@ from bot.api.ledger import exact_money as money_text
 from .planner import Need, Proposal, needs, plan
 from .settings import RebalanceSettings
 
+T = TypeVar("T")
 DAY_NS = 86_400 * 1_000_000_000
 SIZING_ROUNDS = 3
 """How many times a proposal is resized for its destination's deposit fee (a fixed fee needs one)."""
@@ -97,11 +106,22 @@ class RebalanceService(Service[RebalanceSettings]):
         self._started_ns = 0
         self._round_fees: dict[tuple[str, str, Decimal], Decimal] | None = None
         """Each destination's deposit fee by (destination, asset, amount) during a :meth:`check`; None outside one."""
+        self._open: dict[str, Transfer] = {}
+        """The bot's transfers on their way (PLANNED or SENT) by id, as last stored: what ``/status`` and
+        ``/rebalance`` show without a read (read once at start, then kept by :meth:`_transfer_saved`)."""
+        self._heard: dict[str, Transfer] | None = None
+        """The transfers saved while the start's read of those on their way runs (newer than what it finds); None
+        once it is taken."""
+        self._unhear: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._started_ns = self.ctx.clock.time_ns()
+        self._loop = asyncio.get_running_loop()
+        self._heard = {}  # heard from before the read: a transfer saved while it runs is not missed
+        self._unhear = self.ctx.store.on_transfer_saved(self._transfer_saved)
         for name in sorted({v for need in self.needs() for v in need.venues}):
             venue = self.ctx.operator.exchanges.get(name)
             if venue is not None and type(venue).lacks(venue.settings, ("withdraw",)):  # e.g. ccxt's gemini
@@ -109,10 +129,22 @@ class RebalanceService(Service[RebalanceSettings]):
                                "): rebalancing never moves funds out of it; move them by hand")
         self.ctx.create_task(self._run(), "rebalance planner")
 
+    async def stop(self) -> None:
+        """Take no more of the transfers the store saves."""
+        if self._unhear is not None:
+            self._unhear()
+            self._unhear = None
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_check = loop.time()
         resumed = False
+        while self._heard is not None:  # what /status shows, before anything is settled or planned
+            try:
+                self._took_open(await self._transfers(OPEN))
+            except Exception as exc:
+                self.ctx.log.warning("rebalance: the transfers on their way cannot be read (%s); trying again", exc)
+                await asyncio.sleep(self.settings.track_every_s)
         while True:
             if not resumed:  # nothing new is planned before every stored intent is settled
                 try:
@@ -141,7 +173,7 @@ class RebalanceService(Service[RebalanceSettings]):
     def status(self) -> dict[str, str]:
         """``/status``'s row naming the transfers on their way past their expected time (none late: no row)."""
         now = self.ctx.clock.time_ns()
-        late = [t for t in self.ctx.store.transfers(OPEN) if is_late(t, now)]
+        late = [t for t in self.in_flight() if is_late(t, now)]
         if not late:
             return {}
         from bot.api.ledger import age_text
@@ -149,6 +181,48 @@ class RebalanceService(Service[RebalanceSettings]):
         return {"late transfers": "; ".join(
             f"{t.transfer_id}: {age_text(now - t.created_ns)} old, expected within "
             f"{age_text(seconds_ns(t.expected_s or 0))}" for t in late)}
+
+    def in_flight(self) -> list[Transfer]:
+        """The bot's transfers on their way, oldest first, as last stored (held in memory: no read)."""
+        return sorted(self._open.values(), key=lambda t: (t.created_ns, t.transfer_id))
+
+    def _transfer_saved(self, transfer: Transfer) -> None:
+        """The bot's store saved ``transfer`` (``Store.on_transfer_saved``, on the thread that saved it): taken on the
+        loop, at once when saved there."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._took_saved(transfer)
+        else:
+            loop.call_soon_threadsafe(self._took_saved, transfer)
+
+    def _took_saved(self, transfer: Transfer) -> None:
+        if self._heard is not None:
+            self._heard[transfer.transfer_id] = transfer
+        if transfer.status in OPEN:
+            self._open[transfer.transfer_id] = transfer
+        else:
+            self._open.pop(transfer.transfer_id, None)
+
+    def _took_open(self, transfers: list[Transfer]) -> None:
+        """Hold the transfers on their way the start's read found, with those saved since it was handed over."""
+        heard, self._heard = self._heard or {}, None
+        self._open = {t.transfer_id: t for t in transfers}
+        for transfer in heard.values():
+            self._took_saved(transfer)
+
+    async def _transfers(self, statuses: list[TransferStatus] | None = None, since_ns: int = 0) -> list[Transfer]:
+        """The stored transfers (``Store.transfers``), read on the store writer's thread."""
+        return await self._read(self.ctx.store.transfers, statuses, since_ns)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, a store read, on the store writer's thread: in order after the writes handed over before."""
+        return await self.ctx.read_later(fn, *args)
 
     def _venue(self, name: str) -> TransferVenue | None:
         venue = self.ctx.operator.exchanges.get(name)
@@ -171,7 +245,7 @@ class RebalanceService(Service[RebalanceSettings]):
     async def _check(self) -> list[Proposal]:
         self.checks += 1
         balances = await self.ctx.operator.balances()
-        open_transfers = self.ctx.store.transfers(OPEN)
+        open_transfers = await self._transfers(OPEN)
         proposals = []
         wanted: set[tuple[str, str, str]] = set()
         for need in self.needs():
@@ -201,7 +275,7 @@ class RebalanceService(Service[RebalanceSettings]):
                 if self.settings.mode == "auto" or key not in self._alerted:  # the amount sent or shown
                     proposal, replan = await self._limited(proposal, replan)
                     proposal = await self._sized(proposal, replan)
-                refusal = self._auto_refusal(proposal) if self.settings.mode == "auto" else None
+                refusal = await self._auto_refusal(proposal) if self.settings.mode == "auto" else None
                 if self.settings.mode == "auto" and refusal is None:
                     proposals.append(proposal)
                     await self.send(proposal)  # priced for the destination there
@@ -237,12 +311,12 @@ class RebalanceService(Service[RebalanceSettings]):
                 del self.proposals[pid]
         return proposals
 
-    def _auto_refusal(self, proposal: Proposal) -> str | None:
+    async def _auto_refusal(self, proposal: Proposal) -> str | None:
         now = self.ctx.clock.time_ns()
         moment = datetime.fromtimestamp(now // 1_000_000_000, UTC)
         if not self.settings.in_window(moment.hour * 60 + moment.minute):
             return f"outside the window {self.settings.window} UTC"
-        recent = self.ctx.store.transfers(since_ns=now - DAY_NS)
+        recent = await self._transfers(since_ns=now - DAY_NS)
         same = (proposal.asset, proposal.source, proposal.destination)
         failed = [t for t in recent if t.status is TransferStatus.FAILED and t.created_ns >= self._started_ns
                   and (t.asset, t.source, t.destination) == same]
@@ -369,7 +443,7 @@ class RebalanceService(Service[RebalanceSettings]):
         """
         async with self._lock:  # a withdrawal whose answer was lost: what the source knows of it
             await self._resume()
-        for transfer in self.ctx.store.transfers([TransferStatus.SENT]):
+        for transfer in await self._transfers([TransferStatus.SENT]):
             source, destination = self._venue(transfer.source), self._venue(transfer.destination)
             if source is None or destination is None:
                 continue
@@ -385,8 +459,8 @@ class RebalanceService(Service[RebalanceSettings]):
                                f"{transfer.source}")
                 continue
             if status is not TransferStatus.CREDITED and not await destination.credited(transfer):
-                self._alert_late(transfer)
-                self._alert_overdue(transfer)
+                await self._alert_late(transfer)
+                await self._alert_overdue(transfer)
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
@@ -394,26 +468,26 @@ class RebalanceService(Service[RebalanceSettings]):
                            f"{money_text(transfer.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
                            "it)")
 
-    def _alert_late(self, transfer: Transfer) -> None:
+    async def _alert_late(self, transfer: Transfer) -> None:
         """Alert (WARNING, once per transfer: :meth:`_alert_once`) a transfer not credited :data:`LATE_FACTOR` times
         its expected time after its intent: stuck well before ``overdue_after_s`` says so. A transfer without an
         expected time (stored before 0012) is left to ``overdue_after_s``."""
         age_ns = self.ctx.clock.time_ns() - transfer.created_ns
         if transfer.expected_s is None or age_ns <= LATE_FACTOR * transfer.expected_s * 1_000_000_000:
             return
-        self._alert_once(transfer, "late", AlertLevel.WARNING, f"transfer {transfer.transfer_id}: "
+        await self._alert_once(transfer, "late", AlertLevel.WARNING, f"transfer {transfer.transfer_id}: "
                          f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> {transfer.destination} "
                          f"(reference {transfer.venue_ref or 'unknown'}) is not credited after "
                          f"{age_ns // 1_000_000_000} s, expected within {transfer.expected_s:g}s; still followed")
 
-    def _alert_overdue(self, transfer: Transfer) -> None:
+    async def _alert_overdue(self, transfer: Transfer) -> None:
         """Alert (ERROR, once per transfer: :meth:`_alert_once`) a transfer sent and not credited ``overdue_after_s``
         after its intent: funds that left a venue and have not arrived are never a silent hole (a deposit the
         destination holds back, an address that is not the destination's)."""
         age_ns = self.ctx.clock.time_ns() - transfer.created_ns
         if age_ns < self.settings.overdue_after_s * 1_000_000_000:
             return
-        self._alert_once(transfer, "overdue", AlertLevel.ERROR, f"transfer {transfer.transfer_id}: "
+        await self._alert_once(transfer, "overdue", AlertLevel.ERROR, f"transfer {transfer.transfer_id}: "
                          f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> {transfer.destination} "
                          f"left {transfer.source} (reference {transfer.venue_ref or 'unknown'}) and is not credited "
                          f"by {transfer.destination} after {age_ns // 60_000_000_000} min (overdue_after_s "
@@ -424,30 +498,31 @@ class RebalanceService(Service[RebalanceSettings]):
     def _said_key(self) -> str:
         return f"{self.name}:alerted"
 
-    def _alert_once(self, transfer: Transfer, kind: str, level: AlertLevel, message: str) -> None:
+    async def _alert_once(self, transfer: Transfer, kind: str, level: AlertLevel, message: str) -> None:
         """Alert ``message`` unless ``kind`` was alerted of ``transfer`` already, in this run or one before it: the
         store's ``bot_state`` keeps, for each transfer on its way, what was said of it (those that ended are left
         out at the next write). Alerted, then recorded: a crash between the two says it twice, never not
         at all."""
         if self._said is None:
-            self._said = self._read_said()
+            self._said = await self._read_said()
         if kind in self._said.get(transfer.transfer_id, ()):
             return
         self.ctx.alert(level, "rebalance", message, transfer=transfer.transfer_id)
         self._said.setdefault(transfer.transfer_id, set()).add(kind)
         try:
-            on_way = {t.transfer_id for t in self.ctx.store.transfers(OPEN)}
+            on_way = {t.transfer_id for t in await self._transfers(OPEN)}
             self._said = {tid: kinds for tid, kinds in self._said.items() if tid in on_way}
             kept = {tid: sorted(kinds) for tid, kinds in self._said.items()}
-            self.ctx.store.set_state(self._said_key, json.dumps(kept, sort_keys=True), self.ctx.clock.time_ns())
+            await self.ctx.write_later(self.ctx.store.set_state, self._said_key, json.dumps(kept, sort_keys=True),
+                                       self.ctx.clock.time_ns())
         except Exception:  # said once in this run all the same; a restart would say it again
             self.ctx.log.exception("rebalance: could not record that transfer %s was alerted as %s",
                                    transfer.transfer_id, kind)
 
-    def _read_said(self) -> dict[str, set[str]]:
+    async def _read_said(self) -> dict[str, set[str]]:
         """What earlier runs alerted of the transfers on their way (empty when unreadable: said again, not lost)."""
         try:
-            text = self.ctx.store.get_state(self._said_key)
+            text = await self._read(self.ctx.store.get_state, self._said_key)
             kept = json.loads(text) if text else {}
             return {str(tid): {str(kind) for kind in kinds} for tid, kinds in kept.items()}
         except Exception:
@@ -458,7 +533,7 @@ class RebalanceService(Service[RebalanceSettings]):
     async def _resume(self) -> None:
         """Settle every PLANNED transfer against its source: after a restart before anything new, and while
         running for a withdrawal whose answer was lost (:class:`UnknownOutcome`)."""
-        for transfer in self.ctx.store.transfers([TransferStatus.PLANNED]):
+        for transfer in await self._transfers([TransferStatus.PLANNED]):
             source = self._venue(transfer.source)
             if source is None:
                 continue
@@ -484,4 +559,7 @@ class RebalanceService(Service[RebalanceSettings]):
                        reason=transfer.reason if reason is None else reason)
 
     async def _save(self, transfer: Transfer) -> None:
-        self.ctx.store.save_transfer(transfer)  # a small commit, rare: before the next step, on purpose
+        """Store ``transfer`` on the store writer's thread and wait until it is committed: each step is stored before
+        the next one starts (the intent before its withdrawal is asked for: a crash never sends it twice), but a
+        database that does not answer holds this step, not the loop. A write that fails raises here, as before."""
+        await self.ctx.write_later(self.ctx.store.save_transfer, transfer)

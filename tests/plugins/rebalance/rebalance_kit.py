@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
+from collections.abc import Callable
+from typing import Any
 
 import plugins.arb
 import plugins.rebalance
+
+
+def inline_later(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+    """A test context's ``read_later`` and ``write_later``: ``fn`` run at once, its future done (as in a backtest)."""
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    try:
+        done.set_result(fn(*args, **kwargs))
+    except Exception as exc:
+        done.set_exception(exc)
+    return done
 
 
 def rebalance_plugins() -> list[tuple[str, object]]:

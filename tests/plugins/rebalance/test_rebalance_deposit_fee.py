@@ -13,6 +13,7 @@ from bot.store import Store
 from plugins.rebalance.planner import Need, plan
 from plugins.rebalance.service import RebalanceService
 from plugins.rebalance.settings import RebalanceSettings
+from tests.plugins.rebalance.rebalance_kit import inline_later
 
 NEED = Need("arb", "SOL", ("wallet", "kraken"))
 WALLET_TERMS = TransferTerms("SOL", D("0"), D("0"), D("0.000005"), "SOL", 60.0)
@@ -95,7 +96,8 @@ async def test_the_service_sizes_the_move_with_the_destinations_deposit_fee(db_u
         strategy = SimpleNamespace(settings=SimpleNamespace(cex="kraken", dex="wallet", symbol="SOL/USDC"))
         operator = SimpleNamespace(exchanges={"kraken": kraken, "wallet": wallet}, strategies={"arb": strategy},
                                    strategy_state=lambda name: "running", balances=read_balances)
-        ctx = SimpleNamespace(name="rebalance", store=store, clock=SimpleNamespace(time_ns=time.time_ns),
+        ctx = SimpleNamespace(name="rebalance", store=store, read_later=inline_later, write_later=inline_later,
+                              clock=SimpleNamespace(time_ns=time.time_ns),
                               log=logging.getLogger("arbot.rebalance"), operator=operator,
                               alert=lambda level, kind, message, **fields: alerts.append(message))
         service = RebalanceService("rebalance", RebalanceSettings(enabled=True), ctx)  # type: ignore[arg-type]
@@ -137,7 +139,8 @@ async def test_a_deposit_fee_that_grows_with_the_amount_is_sized_for_within_the_
         operator = SimpleNamespace(exchanges={"kraken": _PercentKraken(), "wallet": _Wallet()},
                                    strategies={"arb": strategy}, strategy_state=lambda name: "running",
                                    balances=read_balances)
-        ctx = SimpleNamespace(name="rebalance", store=store, clock=SimpleNamespace(time_ns=time.time_ns),
+        ctx = SimpleNamespace(name="rebalance", store=store, read_later=inline_later, write_later=inline_later,
+                              clock=SimpleNamespace(time_ns=time.time_ns),
                               log=logging.getLogger("arbot.rebalance"), operator=operator,
                               alert=lambda level, kind, message, **fields: None)
         service = RebalanceService("rebalance", RebalanceSettings(enabled=True), ctx)  # type: ignore[arg-type]

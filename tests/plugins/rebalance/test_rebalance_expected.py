@@ -14,6 +14,7 @@ from bot.api.testing import build_bot
 from bot.store import Store
 from plugins.rebalance.service import RebalanceService
 from plugins.rebalance.settings import RebalanceSettings
+from tests.plugins.rebalance.rebalance_kit import inline_later
 
 ADMIN = Caller("local", "ops", "admin")
 
@@ -58,7 +59,8 @@ def service_on(store: Store, alerts: list, mode: str = "alert") -> tuple[Rebalan
     strategy = SimpleNamespace(settings=SimpleNamespace(cex="kraken", dex="jupiter", symbol="SOL/USDC"))
     operator = SimpleNamespace(exchanges={"kraken": venue, "jupiter": venue}, strategies={"arb": strategy},
                                strategy_state=lambda name: "running", balances=read_balances)
-    ctx = SimpleNamespace(name="rebalance", store=store, clock=SimpleNamespace(time_ns=time.time_ns),
+    ctx = SimpleNamespace(name="rebalance", store=store, read_later=inline_later, write_later=inline_later,
+                          clock=SimpleNamespace(time_ns=time.time_ns),
                           log=logging.getLogger("arbot.rebalance"), operator=operator,
                           alert=lambda level, kind, message, **fields: alerts.append((level, message)))
     settings = RebalanceSettings(enabled=True, mode=mode, overdue_after_s=3600)  # type: ignore[arg-type]

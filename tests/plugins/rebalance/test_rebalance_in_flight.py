@@ -13,6 +13,7 @@ from bot.report import report_reply
 from bot.store import Store
 from plugins.rebalance.service import RebalanceService
 from plugins.rebalance.settings import RebalanceSettings
+from tests.plugins.rebalance.rebalance_kit import inline_later
 
 ADMIN = Caller("local", "ops", "admin")
 PAPER = """
@@ -71,7 +72,8 @@ async def test_a_transfer_not_credited_in_time_is_alerted_once(db_url):
     store = Store(db_url).open()
     try:
         alerts: list[tuple[AlertLevel, str]] = []
-        ctx = SimpleNamespace(name="rebalance", store=store, clock=SimpleNamespace(time_ns=time.time_ns),
+        ctx = SimpleNamespace(name="rebalance", store=store, read_later=inline_later, write_later=inline_later,
+                              clock=SimpleNamespace(time_ns=time.time_ns),
                               log=logging.getLogger("arbot.rebalance"),
                               alert=lambda level, kind, message, **fields: alerts.append((level, message)),
                               operator=SimpleNamespace(exchanges={"kraken": _Venue(), "jupiter": _Venue()}))
@@ -120,7 +122,8 @@ async def test_a_needed_transfer_that_cannot_be_sent_is_alerted_once_not_only_lo
         operator = SimpleNamespace(exchanges={"kraken": _NoDeposits(), "jupiter": _NoDeposits()},
                                    strategies={"arb": strategy}, strategy_state=lambda name: "running",
                                    balances=read_balances)
-        ctx = SimpleNamespace(name="rebalance", store=store, clock=SimpleNamespace(time_ns=time.time_ns),
+        ctx = SimpleNamespace(name="rebalance", store=store, read_later=inline_later, write_later=inline_later,
+                              clock=SimpleNamespace(time_ns=time.time_ns),
                               log=logging.getLogger("arbot.rebalance"), operator=operator,
                               alert=lambda level, kind, message, **fields: alerts.append((level, message)))
         service = RebalanceService("rebalance", RebalanceSettings(enabled=True, mode="auto"), ctx)  # type: ignore[arg-type]

@@ -46,6 +46,9 @@ async def test_alert_mode_proposes_a_transfer_with_its_costs_before_the_strategy
         assert done.ok, done
         await wait_for(lambda: [t.status for t in bot.store.transfers()] == [TransferStatus.CREDITED], timeout_s=20,
                        what="the transfer credited")
+        # alerted once its save is committed: the save runs on the store writer's thread, the alert on the loop after
+        await wait_for(lambda: any(a.kind == "rebalance" and "credited" in a.message for a in alerts), timeout_s=5,
+                       what="the credit alerted")
         steps = [a.message for a in alerts if a.kind == "rebalance"]
         assert any("sending" in m for m in steps) and any(" sent by paper" in m for m in steps)
         assert any("credited" in m for m in steps)
