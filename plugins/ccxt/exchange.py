@@ -118,12 +118,14 @@ Crypto.com's and Gate's likewise)."""
 
 @dataclass
 class Counters:
-    """What the book side saw (``/status`` and the tests read them)."""
+    """What the book side and the fill polls saw (``/status`` and the tests read them)."""
 
     books: int = 0
     resyncs: int = 0
     broken: int = 0
     disconnects: int = 0
+    poll_errors: int = 0
+    """Tracked orders whose look-up failed in a fill poll (each logged; the other orders polled all the same)."""
 
 
 def rewrite_urls(urls: Any, prefixes: dict[str, str]) -> Any:
@@ -532,11 +534,22 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
     async def find_order(self, order: Order) -> OrderState | None:
         """:meth:`fetch_order`, where the venue's order lists are searched bounded by the stored order's
         ``created_ns``: the list from then on is read (an order of an earlier run is found behind any number of
-        newer ones)."""
+        newer ones); and where they miss it, an order whose answer gave its venue id is asked for by that id."""
         since = order.created_ns // 1_000_000 - LOOKUP_SKEW_MS if order.created_ns > 0 else None
-        return await self._fetch(order.symbol, order.client_order_id, since)
+        return await self._fetch(order.symbol, order.client_order_id, since, order.exchange_order_id)
 
-    async def _fetch(self, symbol: str, client_order_id: str, since_ms: int | None) -> OrderState | None:
+    def _finished_list(self) -> tuple[str, str] | None:
+        """(ccxt method, ``has`` name) of the venue's list of finished orders: ``fetchOrders`` where ccxt emulates
+        ``fetchClosedOrders`` with it (Crypto.com: ccxt's emulation keeps the filled orders only, never a cancelled
+        one); None where ccxt has none (its gemini)."""
+        has = self.api.has
+        method, name = "fetch_closed_orders", "fetchClosedOrders"
+        if has.get(name) == "emulated" and has.get("fetchOrders"):
+            method, name = "fetch_orders", "fetchOrders"
+        return (method, name) if has.get(name) else None
+
+    async def _fetch(self, symbol: str, client_order_id: str, since_ms: int | None,
+                     venue_order_id: str | None = None) -> OrderState | None:
         vid = self.venue_client_id(client_order_id)
         found = None
         if self._rule is not None and self._rule.fetch_by_id and self.api.has.get("fetchOrder"):
@@ -551,12 +564,21 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
             found = await self._listed(symbol, vid, since_ms)
         tracked = self._tracked.get(client_order_id)
-        if found is None and tracked is not None and tracked[1] and self.api.has.get("fetchOrder"):
+        venue_order_id = tracked[1] if tracked is not None and tracked[1] else venue_order_id
+        if found is None and venue_order_id and self.api.has.get("fetchOrder"):
             # a venue whose lists hold no finished orders (ccxt's gemini: open orders only) and whose fetch_order
-            # takes its own order id only (Gemini's "Get Order Status" by order_id): an order tracked this run, which
-            # left the open list, is asked for by the venue id it was given (its fills were never read otherwise)
-            found = await self._call("look-up", False, "fetch_order", tracked[1], symbol)
+            # takes its own order id only (Gemini's "Get Order Status" by order_id): an order tracked this run, or
+            # stored with the venue id its answer gave, which left the open list, is asked for by that id (its fills
+            # were never read otherwise)
+            found = await self._call("look-up", False, "fetch_order", venue_order_id, symbol)
         if found is None:
+            if not self.api.has.get("fetchOpenOrders") or self._finished_list() is None:
+                # None promises "never reached the venue" (the executor sends it again): only lists that could show
+                # the order can say so. An order that filled or was cancelled is in no list this venue has.
+                raise UnknownOutcome(f"{self.name}: {client_order_id} is not among the open {symbol} orders, and "
+                                     f"{self.settings.id} through ccxt cannot list finished orders (no "
+                                     "fetchClosedOrders, no fetchOrders): it may have filled or been cancelled, or "
+                                     "never arrived; cannot tell")
             return None
         state = await self._with_fills(client_order_id, symbol, found)
         if self._unsettled(state) and state.exchange_order_id is not None:
@@ -564,12 +586,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return state
 
     async def _listed(self, symbol: str, vid: str, since_ms: int | None) -> dict[str, Any] | None:
-        """The order of venue client id ``vid`` in the open order list, else in the finished ones: the venue's
-        ``fetchOrders`` where ccxt emulates ``fetchClosedOrders`` with it (Crypto.com: ccxt's emulation keeps the
-        filled orders only, never a cancelled one). Each request asks the venue's largest page (ccxt's ``features``
-        ``limit``) and none spans more than the venue takes (``untilDays``); from ``since_ms`` on, a range whose page
-        comes back full is read again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list
-        was read whole; a full page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``.
+        """The order of venue client id ``vid`` in the open order list, else in the finished ones
+        (:meth:`_finished_list`; None where there are none: the caller cannot tell then). Each request asks the
+        venue's largest page (ccxt's ``features`` ``limit``) and none spans more than the venue takes
+        (``untilDays``); from ``since_ms`` on, a range whose page comes back full is read again in halves, at most
+        :data:`LOOKUP_CALLS` requests. None only when every list was read whole; a full page without it (without
+        ``since_ms``, the newest page only) is ``UnknownOutcome``.
 
         Ranges are read oldest first, so those read whole lie before the next one: a look cut short (the executor's
         ``request_timeout_s`` cancels it: Crypto.com's order history takes a day a request, one a second; or past
@@ -581,11 +603,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                     if o.get("clientOrderId") == vid]
             if hits:
                 return dict(hits[-1])
-        method, name = "fetch_closed_orders", "fetchClosedOrders"
-        if has.get(name) == "emulated" and has.get("fetchOrders"):
-            method, name = "fetch_orders", "fetchOrders"
-        if not has.get(name):
+        finished = self._finished_list()
+        if finished is None:
             return None
+        method, name = finished
         limits = ((self.api.features or {}).get("spot") or {}).get(name) or {}
         page = int(limits.get("limit") or LOOKUP_PAGE)
         if since_ms is None:
@@ -732,9 +753,21 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return list(mine.values())
 
     async def poll_once(self) -> None:
-        """One poll of every tracked order (also called by tests)."""
+        """One poll of every tracked order (also called by tests). One order's failing look-up is logged and counted
+        (``counters.poll_errors``) and the others are polled all the same (the first error ended the poll: the
+        orders tracked after it were never read)."""
         for cid, (symbol, _oid, last) in list(self._tracked.items()):
-            state = await self.fetch_order(symbol, cid)
+            if cid not in self._tracked:
+                continue  # final meanwhile
+            try:
+                state = await self.fetch_order(symbol, cid)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.counters.poll_errors += 1
+                self.ctx.log.warning("%s: poll of order %s failed (%s); the other orders are polled, it is asked "
+                                     "again next poll", self.name, cid, exc)
+                continue
             if state is None:
                 continue
             self.report_change(cid, symbol, state.exchange_order_id or "", last, state)
