@@ -81,8 +81,9 @@ by :data:`TRADE_WINDOWS`."""
 TRADE_PAGE_SIZE = 100
 TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
 """The longest time range (ms) fetchMyTrades takes, per ccxt id of a venue that refuses longer ones: Crypto.com's
-``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). The
-account's trades are read in windows no longer than that."""
+``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). Elsewhere
+ccxt's ``features`` table says (its fetchMyTrades ``untilDays``: Bitget's 90). The account's trades are read in windows
+no longer than that."""
 TRADE_WINDOWS = 30
 """At most this many windows (:data:`TRADE_WINDOW_MS`) are read for one order at one look: 30 days of Crypto.com's,
 whose ``private/get-trades`` answers one request a second. Windows that ended :data:`TRADE_SETTLED_MS` before they
@@ -712,7 +713,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
         key = TRADE_ORDER_PARAMS.get(self.settings.id)
         params = {} if key is None else {key: order_id}
-        window_ms = TRADE_WINDOW_MS.get(self.settings.id)
+        cursor: dict[str, str] = {}  # the older-page cursor (TRADE_OLDER_CURSOR) within the range being read
+        window_ms = self._trade_window_ms()
         since = created_ms
         mine: dict[str, dict[str, Any]] = {}
         if window_ms is not None and order_id in self._trade_windows:
@@ -729,7 +731,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 windows += 1
                 until = since + window_ms  # a longer range is refused; up to now needs no end
             page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE,
-                                    params if until is None else {**params, "until": until})
+                                    {**params, **cursor} if until is None else {**params, **cursor, "until": until})
             pages += 1 if page else 0
             new = [t for t in page if str(t["id"]) not in seen]
             seen.update(str(t["id"]) for t in new)
@@ -738,19 +740,30 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             if sum((dec(t.get("amount")) or Decimal(0) for t in mine.values()), Decimal(0)) >= filled:
                 break
             if since is not None and until is not None and len(page) < TRADE_PAGE_SIZE:
-                since = until + 1  # this window read whole: the next one
+                since, cursor = until + 1, {}  # this window read whole: the next one
                 if until < now_ms - TRADE_SETTLED_MS:  # ...and no trade of it is still to be listed
                     self._trade_windows[order_id] = (since, dict(mine))
                 continue
             older = TRADE_OLDER_CURSOR.get(self.settings.id)
             ids = [int(t["id"]) for t in page if str(t.get("id", "")).isdigit()]
-            if older is not None and until is None and ids and len(page) >= TRADE_PAGE_SIZE:
-                params = {**params, older: str(min(ids))}  # the newest first: the page before this one's oldest
+            if older is not None and ids and len(page) >= TRADE_PAGE_SIZE:
+                cursor = {older: str(min(ids))}  # the newest of the range first: the page before this one's oldest
                 continue
             if since is None or not times or len(page) < TRADE_PAGE_SIZE:
                 break  # all of it read, or no time to page on (the newest page is all there is)
             since = max(max(times), since + 1)  # the same millisecond again: its other trades, known ones skipped
         return list(mine.values())
+
+    def _trade_window_ms(self) -> int | None:
+        """The longest range (ms) the venue's fetchMyTrades takes: :data:`TRADE_WINDOW_MS`, else ccxt's ``features``
+        ``untilDays`` for it (Bitget's 90: its ``GET /api/v2/spot/trade/fills`` refuses a ``startTime`` to
+        ``endTime`` over 90 days, and ``endTime`` is now when not sent); None: any range."""
+        window = TRADE_WINDOW_MS.get(self.settings.id)
+        if window is not None:
+            return window
+        limits = ((self.api.features or {}).get("spot") or {}).get("fetchMyTrades") or {}
+        days = limits.get("untilDays")
+        return int(Decimal(str(days)) * DAY_MS) if days else None
 
     async def poll_once(self) -> None:
         """One poll of every tracked order (also called by tests). One order's failing look-up is logged and counted
