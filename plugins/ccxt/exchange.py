@@ -75,8 +75,8 @@ LAGGING_POLLS = 30
 for the missing ones."""
 TRADE_PAGES = 10
 """At most this many pages holding trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are read for
-one order's where the venue lists none by order: an order whose trades lie further on shows them short, and its
-polls say so (:data:`LAGGING_POLLS`). An empty window (:data:`TRADE_WINDOW_MS`) does not count: those are bounded
+one order's where the venue lists none by order: an order whose trades lie further on shows them short, the read
+that stops here logs a warning naming it, and its polls say so (:data:`LAGGING_POLLS`). An empty window (:data:`TRADE_WINDOW_MS`) does not count: those are bounded
 by :data:`TRADE_WINDOWS`."""
 TRADE_PAGE_SIZE = 100
 TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
@@ -108,6 +108,12 @@ LOOKUP_RANGE_MS = {"binance": DAY_MS}
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
+TRADE_SINCE_MS_PARAM = {"gemini": "timestamp"}
+"""The venue's own fetchMyTrades parameter that takes ``since`` in milliseconds, where ccxt sends it in whole seconds:
+ccxt's gemini sends ``/v1/mytrades``'s ``timestamp`` as ``since / 1000``, so a page of trades inside one second could
+never be paged past; Gemini takes ``timestamp`` in milliseconds too, its preferred form ("the following two values are
+supported in order of preference: the number of milliseconds ..., the number of seconds", its Timestamps data
+type)."""
 TRADE_OLDER_CURSOR = {"bitget": "idLessThan"}
 """Venues whose trade list gives the newest trades of the range first, with the parameter that asks for the page
 before a trade id (older data): Bitget's ``GET /api/v2/spot/trade/fills`` documents ``idLessThan`` so ("the content
@@ -685,7 +691,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         quote = split_symbol(symbol)[1]
         created = order.get("timestamp")
         trades = await self._order_trades(symbol, state.exchange_order_id, None if created is None else int(created),
-                                          state.filled_qty)
+                                          state.filled_qty, cid)
         kept = self.memory.fills
         for t in trades:
             if str(t["id"]) not in kept:
@@ -699,7 +705,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return result
 
     async def _order_trades(self, symbol: str, order_id: str, created_ms: int | None,
-                            filled: Decimal) -> list[dict[str, Any]]:
+                            filled: Decimal, cid: str = "") -> list[dict[str, Any]]:
         """The order's trades: by order where the venue lists them so; else from the account's trade list, read
         from the order's creation on (with the venue's own order filter where it has one), page after page until
         they add up to what it filled, at most :data:`TRADE_PAGES` pages holding trades (an order's trades the
@@ -714,6 +720,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         key = TRADE_ORDER_PARAMS.get(self.settings.id)
         params = {} if key is None else {key: order_id}
         cursor: dict[str, str] = {}  # the older-page cursor (TRADE_OLDER_CURSOR) within the range being read
+        since_ms_key = TRADE_SINCE_MS_PARAM.get(self.settings.id)
         window_ms = self._trade_window_ms()
         since = created_ms
         mine: dict[str, dict[str, Any]] = {}
@@ -730,8 +737,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                     break  # the next look goes on from here
                 windows += 1
                 until = since + window_ms  # a longer range is refused; up to now needs no end
-            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE,
-                                    {**params, **cursor} if until is None else {**params, **cursor, "until": until})
+            ask = {**params, **cursor}
+            if until is not None:
+                ask["until"] = until
+            if since is not None and since_ms_key is not None:
+                ask[since_ms_key] = since  # the venue's own, in ms (ccxt sends whole seconds)
+            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE, ask)
             pages += 1 if page else 0
             new = [t for t in page if str(t["id"]) not in seen]
             seen.update(str(t["id"]) for t in new)
@@ -751,7 +762,14 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 continue
             if since is None or not times or len(page) < TRADE_PAGE_SIZE:
                 break  # all of it read, or no time to page on (the newest page is all there is)
+            if max(times) <= since:  # a whole page in one millisecond: the next page cannot start inside it
+                self.ctx.log.warning("%s: order %s (venue id %s): %d trades at %d ms fill a page and cannot be "
+                                     "paged past: its trades beyond them in that millisecond are not read", self.name,
+                                     cid, order_id, len(page), since)
             since = max(max(times), since + 1)  # the same millisecond again: its other trades, known ones skipped
+        else:
+            self.ctx.log.warning("%s: order %s (venue id %s): its trades read stopped at %d pages (TRADE_PAGES) "
+                                 "short of what it filled; the next poll reads again", self.name, cid, order_id, pages)
         return list(mine.values())
 
     def _trade_window_ms(self) -> int | None:
