@@ -75,9 +75,9 @@ LAGGING_POLLS = 30
 for the missing ones."""
 TRADE_PAGES = 10
 """At most this many pages holding trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are read for
-one order's where the venue lists none by order: an order whose trades lie further on shows them short, the read
-that stops here logs a warning naming it, and its polls say so (:data:`LAGGING_POLLS`). An empty window (:data:`TRADE_WINDOW_MS`) does not count: those are bounded
-by :data:`TRADE_WINDOWS`."""
+one order's where the venue lists none by order: an order whose trades lie further on shows them short, the read that
+stops here logs a warning naming it, and its polls say so (:data:`LAGGING_POLLS`). An empty window
+(:data:`TRADE_WINDOW_MS`) does not count: those are bounded by :data:`TRADE_WINDOWS`."""
 TRADE_PAGE_SIZE = 100
 TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
 """The longest time range (ms) fetchMyTrades takes, per ccxt id of a venue that refuses longer ones: Crypto.com's
@@ -737,7 +737,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                     break  # the next look goes on from here
                 windows += 1
                 until = since + window_ms  # a longer range is refused; up to now needs no end
-            ask = {**params, **cursor}
+            ask: dict[str, Any] = {**params, **cursor}
             if until is not None:
                 ask["until"] = until
             if since is not None and since_ms_key is not None:
