@@ -75,14 +75,15 @@ LAGGING_POLLS = 30
 for the missing ones."""
 TRADE_PAGES = 10
 """At most this many pages holding trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are read for
-one order's where the venue lists none by order: an order whose trades lie further on shows them short, and its
-polls say so (:data:`LAGGING_POLLS`). An empty window (:data:`TRADE_WINDOW_MS`) does not count: those are bounded
-by :data:`TRADE_WINDOWS`."""
+one order's where the venue lists none by order: an order whose trades lie further on shows them short, the read that
+stops here logs a warning naming it, and its polls say so (:data:`LAGGING_POLLS`). An empty window
+(:data:`TRADE_WINDOW_MS`) does not count: those are bounded by :data:`TRADE_WINDOWS`."""
 TRADE_PAGE_SIZE = 100
 TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
 """The longest time range (ms) fetchMyTrades takes, per ccxt id of a venue that refuses longer ones: Crypto.com's
-``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). The
-account's trades are read in windows no longer than that."""
+``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). Elsewhere
+ccxt's ``features`` table says (its fetchMyTrades ``untilDays``: Bitget's 90). The account's trades are read in windows
+no longer than that."""
 TRADE_WINDOWS = 30
 """At most this many windows (:data:`TRADE_WINDOW_MS`) are read for one order at one look: 30 days of Crypto.com's,
 whose ``private/get-trades`` answers one request a second. Windows that ended :data:`TRADE_SETTLED_MS` before they
@@ -107,6 +108,12 @@ LOOKUP_RANGE_MS = {"binance": DAY_MS}
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
+TRADE_SINCE_MS_PARAM = {"gemini": "timestamp"}
+"""The venue's own fetchMyTrades parameter that takes ``since`` in milliseconds, where ccxt sends it in whole seconds:
+ccxt's gemini sends ``/v1/mytrades``'s ``timestamp`` as ``since / 1000``, so a page of trades inside one second could
+never be paged past; Gemini takes ``timestamp`` in milliseconds too, its preferred form ("the following two values are
+supported in order of preference: the number of milliseconds ..., the number of seconds", its Timestamps data
+type)."""
 TRADE_OLDER_CURSOR = {"bitget": "idLessThan"}
 """Venues whose trade list gives the newest trades of the range first, with the parameter that asks for the page
 before a trade id (older data): Bitget's ``GET /api/v2/spot/trade/fills`` documents ``idLessThan`` so ("the content
@@ -118,12 +125,14 @@ Crypto.com's and Gate's likewise)."""
 
 @dataclass
 class Counters:
-    """What the book side saw (``/status`` and the tests read them)."""
+    """What the book side and the fill polls saw (``/status`` and the tests read them)."""
 
     books: int = 0
     resyncs: int = 0
     broken: int = 0
     disconnects: int = 0
+    poll_errors: int = 0
+    """Tracked orders whose look-up failed in a fill poll (each logged; the other orders polled all the same)."""
 
 
 def rewrite_urls(urls: Any, prefixes: dict[str, str]) -> Any:
@@ -532,11 +541,22 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
     async def find_order(self, order: Order) -> OrderState | None:
         """:meth:`fetch_order`, where the venue's order lists are searched bounded by the stored order's
         ``created_ns``: the list from then on is read (an order of an earlier run is found behind any number of
-        newer ones)."""
+        newer ones); and where they miss it, an order whose answer gave its venue id is asked for by that id."""
         since = order.created_ns // 1_000_000 - LOOKUP_SKEW_MS if order.created_ns > 0 else None
-        return await self._fetch(order.symbol, order.client_order_id, since)
+        return await self._fetch(order.symbol, order.client_order_id, since, order.exchange_order_id)
 
-    async def _fetch(self, symbol: str, client_order_id: str, since_ms: int | None) -> OrderState | None:
+    def _finished_list(self) -> tuple[str, str] | None:
+        """(ccxt method, ``has`` name) of the venue's list of finished orders: ``fetchOrders`` where ccxt emulates
+        ``fetchClosedOrders`` with it (Crypto.com: ccxt's emulation keeps the filled orders only, never a cancelled
+        one); None where ccxt has none (its gemini)."""
+        has = self.api.has
+        method, name = "fetch_closed_orders", "fetchClosedOrders"
+        if has.get(name) == "emulated" and has.get("fetchOrders"):
+            method, name = "fetch_orders", "fetchOrders"
+        return (method, name) if has.get(name) else None
+
+    async def _fetch(self, symbol: str, client_order_id: str, since_ms: int | None,
+                     venue_order_id: str | None = None) -> OrderState | None:
         vid = self.venue_client_id(client_order_id)
         found = None
         if self._rule is not None and self._rule.fetch_by_id and self.api.has.get("fetchOrder"):
@@ -551,12 +571,21 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
             found = await self._listed(symbol, vid, since_ms)
         tracked = self._tracked.get(client_order_id)
-        if found is None and tracked is not None and tracked[1] and self.api.has.get("fetchOrder"):
+        venue_order_id = tracked[1] if tracked is not None and tracked[1] else venue_order_id
+        if found is None and venue_order_id and self.api.has.get("fetchOrder"):
             # a venue whose lists hold no finished orders (ccxt's gemini: open orders only) and whose fetch_order
-            # takes its own order id only (Gemini's "Get Order Status" by order_id): an order tracked this run, which
-            # left the open list, is asked for by the venue id it was given (its fills were never read otherwise)
-            found = await self._call("look-up", False, "fetch_order", tracked[1], symbol)
+            # takes its own order id only (Gemini's "Get Order Status" by order_id): an order tracked this run, or
+            # stored with the venue id its answer gave, which left the open list, is asked for by that id (its fills
+            # were never read otherwise)
+            found = await self._call("look-up", False, "fetch_order", venue_order_id, symbol)
         if found is None:
+            if not self.api.has.get("fetchOpenOrders") or self._finished_list() is None:
+                # None promises "never reached the venue" (the executor sends it again): only lists that could show
+                # the order can say so. An order that filled or was cancelled is in no list this venue has.
+                raise UnknownOutcome(f"{self.name}: {client_order_id} is not among the open {symbol} orders, and "
+                                     f"{self.settings.id} through ccxt cannot list finished orders (no "
+                                     "fetchClosedOrders, no fetchOrders): it may have filled or been cancelled, or "
+                                     "never arrived; cannot tell")
             return None
         state = await self._with_fills(client_order_id, symbol, found)
         if self._unsettled(state) and state.exchange_order_id is not None:
@@ -564,12 +593,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return state
 
     async def _listed(self, symbol: str, vid: str, since_ms: int | None) -> dict[str, Any] | None:
-        """The order of venue client id ``vid`` in the open order list, else in the finished ones: the venue's
-        ``fetchOrders`` where ccxt emulates ``fetchClosedOrders`` with it (Crypto.com: ccxt's emulation keeps the
-        filled orders only, never a cancelled one). Each request asks the venue's largest page (ccxt's ``features``
-        ``limit``) and none spans more than the venue takes (``untilDays``); from ``since_ms`` on, a range whose page
-        comes back full is read again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list
-        was read whole; a full page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``.
+        """The order of venue client id ``vid`` in the open order list, else in the finished ones
+        (:meth:`_finished_list`; None where there are none: the caller cannot tell then). Each request asks the
+        venue's largest page (ccxt's ``features`` ``limit``) and none spans more than the venue takes
+        (``untilDays``); from ``since_ms`` on, a range whose page comes back full is read again in halves, at most
+        :data:`LOOKUP_CALLS` requests. None only when every list was read whole; a full page without it (without
+        ``since_ms``, the newest page only) is ``UnknownOutcome``.
 
         Ranges are read oldest first, so those read whole lie before the next one: a look cut short (the executor's
         ``request_timeout_s`` cancels it: Crypto.com's order history takes a day a request, one a second; or past
@@ -581,11 +610,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                     if o.get("clientOrderId") == vid]
             if hits:
                 return dict(hits[-1])
-        method, name = "fetch_closed_orders", "fetchClosedOrders"
-        if has.get(name) == "emulated" and has.get("fetchOrders"):
-            method, name = "fetch_orders", "fetchOrders"
-        if not has.get(name):
+        finished = self._finished_list()
+        if finished is None:
             return None
+        method, name = finished
         limits = ((self.api.features or {}).get("spot") or {}).get(name) or {}
         page = int(limits.get("limit") or LOOKUP_PAGE)
         if since_ms is None:
@@ -663,7 +691,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         quote = split_symbol(symbol)[1]
         created = order.get("timestamp")
         trades = await self._order_trades(symbol, state.exchange_order_id, None if created is None else int(created),
-                                          state.filled_qty)
+                                          state.filled_qty, cid)
         kept = self.memory.fills
         for t in trades:
             if str(t["id"]) not in kept:
@@ -677,7 +705,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return result
 
     async def _order_trades(self, symbol: str, order_id: str, created_ms: int | None,
-                            filled: Decimal) -> list[dict[str, Any]]:
+                            filled: Decimal, cid: str = "") -> list[dict[str, Any]]:
         """The order's trades: by order where the venue lists them so; else from the account's trade list, read
         from the order's creation on (with the venue's own order filter where it has one), page after page until
         they add up to what it filled, at most :data:`TRADE_PAGES` pages holding trades (an order's trades the
@@ -691,7 +719,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
         key = TRADE_ORDER_PARAMS.get(self.settings.id)
         params = {} if key is None else {key: order_id}
-        window_ms = TRADE_WINDOW_MS.get(self.settings.id)
+        cursor: dict[str, str] = {}  # the older-page cursor (TRADE_OLDER_CURSOR) within the range being read
+        since_ms_key = TRADE_SINCE_MS_PARAM.get(self.settings.id)
+        window_ms = self._trade_window_ms()
         since = created_ms
         mine: dict[str, dict[str, Any]] = {}
         if window_ms is not None and order_id in self._trade_windows:
@@ -707,8 +737,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                     break  # the next look goes on from here
                 windows += 1
                 until = since + window_ms  # a longer range is refused; up to now needs no end
-            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE,
-                                    params if until is None else {**params, "until": until})
+            ask: dict[str, Any] = {**params, **cursor}
+            if until is not None:
+                ask["until"] = until
+            if since is not None and since_ms_key is not None:
+                ask[since_ms_key] = since  # the venue's own, in ms (ccxt sends whole seconds)
+            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE, ask)
             pages += 1 if page else 0
             new = [t for t in page if str(t["id"]) not in seen]
             seen.update(str(t["id"]) for t in new)
@@ -717,24 +751,54 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             if sum((dec(t.get("amount")) or Decimal(0) for t in mine.values()), Decimal(0)) >= filled:
                 break
             if since is not None and until is not None and len(page) < TRADE_PAGE_SIZE:
-                since = until + 1  # this window read whole: the next one
+                since, cursor = until + 1, {}  # this window read whole: the next one
                 if until < now_ms - TRADE_SETTLED_MS:  # ...and no trade of it is still to be listed
                     self._trade_windows[order_id] = (since, dict(mine))
                 continue
             older = TRADE_OLDER_CURSOR.get(self.settings.id)
             ids = [int(t["id"]) for t in page if str(t.get("id", "")).isdigit()]
-            if older is not None and until is None and ids and len(page) >= TRADE_PAGE_SIZE:
-                params = {**params, older: str(min(ids))}  # the newest first: the page before this one's oldest
+            if older is not None and ids and len(page) >= TRADE_PAGE_SIZE:
+                cursor = {older: str(min(ids))}  # the newest of the range first: the page before this one's oldest
                 continue
             if since is None or not times or len(page) < TRADE_PAGE_SIZE:
                 break  # all of it read, or no time to page on (the newest page is all there is)
+            if max(times) <= since:  # a whole page in one millisecond: the next page cannot start inside it
+                self.ctx.log.warning("%s: order %s (venue id %s): %d trades at %d ms fill a page and cannot be "
+                                     "paged past: its trades beyond them in that millisecond are not read", self.name,
+                                     cid, order_id, len(page), since)
             since = max(max(times), since + 1)  # the same millisecond again: its other trades, known ones skipped
+        else:
+            self.ctx.log.warning("%s: order %s (venue id %s): its trades read stopped at %d pages (TRADE_PAGES) "
+                                 "short of what it filled; the next poll reads again", self.name, cid, order_id, pages)
         return list(mine.values())
 
+    def _trade_window_ms(self) -> int | None:
+        """The longest range (ms) the venue's fetchMyTrades takes: :data:`TRADE_WINDOW_MS`, else ccxt's ``features``
+        ``untilDays`` for it (Bitget's 90: its ``GET /api/v2/spot/trade/fills`` refuses a ``startTime`` to
+        ``endTime`` over 90 days, and ``endTime`` is now when not sent); None: any range."""
+        window = TRADE_WINDOW_MS.get(self.settings.id)
+        if window is not None:
+            return window
+        limits = ((self.api.features or {}).get("spot") or {}).get("fetchMyTrades") or {}
+        days = limits.get("untilDays")
+        return int(Decimal(str(days)) * DAY_MS) if days else None
+
     async def poll_once(self) -> None:
-        """One poll of every tracked order (also called by tests)."""
+        """One poll of every tracked order (also called by tests). One order's failing look-up is logged and counted
+        (``counters.poll_errors``) and the others are polled all the same (the first error ended the poll: the
+        orders tracked after it were never read)."""
         for cid, (symbol, _oid, last) in list(self._tracked.items()):
-            state = await self.fetch_order(symbol, cid)
+            if cid not in self._tracked:
+                continue  # final meanwhile
+            try:
+                state = await self.fetch_order(symbol, cid)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.counters.poll_errors += 1
+                self.ctx.log.warning("%s: poll of order %s failed (%s); the other orders are polled, it is asked "
+                                     "again next poll", self.name, cid, exc)
+                continue
             if state is None:
                 continue
             self.report_change(cid, symbol, state.exchange_order_id or "", last, state)

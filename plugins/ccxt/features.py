@@ -118,7 +118,8 @@ def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0, withdraw
                                     f"once it has left the book: ccxt's {exchange_id} fetch_order takes the venue's "
                                     "order id only, and ccxt has no list of finished orders (fetchClosedOrders, "
                                     "fetchOrders) for it, so an order that filled or was cancelled while its answer "
-                                    "was lost, or before a restart, is never found again (it could be sent twice). "
+                                    "was lost is never found again: its look-up cannot tell, and the order stays "
+                                    "unknown (never sent again) until you check it on the venue. "
                                     "What you can do: run the strategies that need client_ids on another venue; or, "
                                     'if none on this one does, drop "client_ids" from require'))
     if missing:

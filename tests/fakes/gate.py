@@ -71,6 +71,9 @@ from . import SHUTDOWN_TIMEOUT_S
 API_KEY = "fake-gate-key"
 API_SECRET = "fake-gate-secret-for-tests-only"
 PREFIX = "/api/v4"
+MS_TIMESTAMP = 10**11
+"""A ``from`` at least this large is in milliseconds on the fake's Gemini trade list (``trade_list_order = "gemini"``),
+as Gemini's ``timestamp`` is ("seconds or milliseconds since 1970-01-01 UTC")."""
 
 
 def _text(value: Decimal) -> str:
@@ -159,7 +162,8 @@ class FakeGate:
         """How ``GET /spot/my_trades`` pages with ``from``, as each venue documents its own trade list: ``"gate"``
         (the oldest first from that time), ``"bitget"`` (the newest first within ``from``/``to``; older pages through
         ``id_less_than``, standing for Bitget's ``idLessThan``), ``"gemini"`` (the oldest ``limit`` from that time,
-        given newest first: Gemini's ``/v1/mytrades`` "sorted by timestamp descending")."""
+        given newest first: Gemini's ``/v1/mytrades`` "sorted by timestamp descending"; a ``from`` of
+        :data:`MS_TIMESTAMP` or more is in milliseconds, as Gemini takes its ``timestamp``)."""
         self.accounts: dict[str, Decimal] = {"USDT": Decimal("1000000"), "BTC": Decimal("10")}
         self.rest_log: list[tuple[str, str, dict]] = []
         """(method, path, query) of every REST request received."""
@@ -670,8 +674,13 @@ class FakeGate:
         ``from``, the oldest first from that time (what ccxt's forward pagination from a ``since`` reads), or as
         ``order`` says (:attr:`FakeGate.trade_list_order`)."""
         start, end = int(query.get("from", 0)), int(query.get("to", 2**62))
+        start_ms = None
+        if order == "gemini" and start >= MS_TIMESTAMP:  # Gemini takes its timestamp in seconds or milliseconds
+            start_ms, start = start, start // 1000
         out = [t for t in trades if t["currency_pair"] == query.get("currency_pair", t["currency_pair"])
                and t["order_id"] == query.get("order_id", t["order_id"]) and start <= int(t["create_time"]) <= end]
+        if start_ms is not None:
+            out = [t for t in out if Decimal(t["create_time_ms"]) >= start_ms]
         if "id_less_than" in query and order == "bitget":
             out = [t for t in out if int(t["id"]) < int(query["id_less_than"])]
         newest_first = order == "bitget" or "from" not in query

@@ -68,3 +68,52 @@ async def test_gemini_an_orders_fills_are_read_forward_from_its_creation_pages_g
     assert state.status is OrderStatus.FILLED
     assert len(state.fills) == len({f.trade_id for f in state.fills}) == FILLS
     assert sum(f.qty for f in state.fills) == D("0.0250")
+
+
+async def test_gemini_a_full_page_inside_one_second_is_paged_past_by_a_millisecond_timestamp(
+        gate_bot, fake_gate, monkeypatch, caplog):
+    """ccxt's gemini sends ``timestamp`` in whole seconds: 150 fills of an order inside one second (more than a page)
+    could not be paged past (the next page from the page's highest millisecond asked the same second again), and the
+    read stopped at the first 100 (its lagging polls ended reporting it short). Gemini takes ``timestamp`` in
+    milliseconds too ("supported in order of preference: milliseconds, seconds", its Timestamps data type): the next
+    page is asked from the millisecond."""
+    import plugins.ccxt.exchange as exchange
+
+    monkeypatch.setattr(exchange, "TRADE_SINCE_MS_PARAM", {"gate": "from"}, raising=False)  # Gemini's timestamp, in ms
+    fake_gate.trade_list_order = "gemini"
+    bot, gate = await gate_bot(fill_poll_s=600)
+    gate.api.has["fetchOrderTrades"] = False
+    await gate.place_order(order("gm-burst", qty="0.0150"))
+    [mine] = fake_gate.orders.values()
+    start = int(time.time()) - 1000
+    mine.update(create_time=str(start), create_time_ms=start * 1000)
+    for i in range(150):
+        trade = fake_gate.fill(mine["id"], D("0.0001"))
+        trade.update(create_time=str(start + 1), create_time_ms=f"{(start + 1) * 1000 + i}.000")
+    state = await gate.fetch_order(SYMBOL, "gm-burst")
+    assert state.status is OrderStatus.FILLED
+    assert len(state.fills) == len({f.trade_id for f in state.fills}) == 150
+    assert sum(f.qty for f in state.fills) == D("0.0150")
+    assert "cannot be paged past" not in caplog.text
+
+
+async def test_gemini_a_full_page_inside_one_millisecond_is_a_warning_naming_the_order(
+        gate_bot, fake_gate, monkeypatch, caplog):
+    """Past a millisecond the next page cannot start inside it: 150 fills in one millisecond show 100, and the stop
+    is a warning naming the order rather than silent."""
+    import plugins.ccxt.exchange as exchange
+
+    monkeypatch.setattr(exchange, "TRADE_SINCE_MS_PARAM", {"gate": "from"}, raising=False)
+    fake_gate.trade_list_order = "gemini"
+    bot, gate = await gate_bot(fill_poll_s=600)
+    gate.api.has["fetchOrderTrades"] = False
+    await gate.place_order(order("gm-same-ms", qty="0.0150"))
+    [mine] = fake_gate.orders.values()
+    start = int(time.time()) - 1000
+    mine.update(create_time=str(start), create_time_ms=start * 1000)
+    for _ in range(150):
+        trade = fake_gate.fill(mine["id"], D("0.0001"))
+        trade.update(create_time=str(start + 1), create_time_ms=f"{(start + 1) * 1000}.000")
+    state = await gate.fetch_order(SYMBOL, "gm-same-ms")
+    assert len(state.fills) == 100
+    assert "gm-same-ms" in caplog.text and "cannot be paged past" in caplog.text

@@ -1,0 +1,69 @@
+"""Bitget's trade list takes at most 90 days between ``startTime`` and ``endTime`` (``GET /api/v2/spot/trade/fills``:
+"The interval between startTime and endTime must not exceed 90 days"; ccxt's ``features`` table gives its
+fetchMyTrades ``untilDays`` 90), against the fake Gate refusing a longer range and serving its fills as Bitget does
+(the newest of the range first, older ones through ``idLessThan``)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal as D
+
+from bot.api import OrderStatus
+
+from .conftest import SYMBOL
+from .test_ccxt_orders import order
+
+DAY_S = 86_400
+
+
+async def bitget_like_gate(gate_bot, fake_gate, monkeypatch, cid: str, qty: str, days_old: int):
+    """The ccxt gate reading trades as ccxt's bitget does (no fetchOrderTrades, the ``orderId`` filter, the
+    ``idLessThan`` cursor, fetchMyTrades ``untilDays`` 90), the fake refusing a range over 90 days, and an order of
+    ``cid`` made ``days_old`` days ago: (gate, the venue's order, its creation time in s)."""
+    import plugins.ccxt.exchange as exchange
+
+    monkeypatch.setattr(exchange, "TRADE_ORDER_PARAMS", {"gate": "order_id"})  # Bitget's orderId
+    monkeypatch.setattr(exchange, "TRADE_OLDER_CURSOR", {"gate": "id_less_than"})  # Bitget's idLessThan
+    fake_gate.trade_list_order = "bitget"
+    fake_gate.my_trades_max_range_s = 90 * DAY_S
+    bot, gate = await gate_bot(fill_poll_s=600)
+    gate.api.has["fetchOrderTrades"] = False
+    gate.api.features["spot"]["fetchMyTrades"]["untilDays"] = 90  # ccxt's bitget table
+    await gate.place_order(order(cid, qty=qty))
+    [mine] = fake_gate.orders.values()
+    start = int(time.time()) - days_old * DAY_S
+    mine.update(create_time=str(start), create_time_ms=start * 1000)
+    return gate, mine, start
+
+
+def fill_at(fake_gate, order_id: str, qty: D, second: int) -> None:
+    trade = fake_gate.fill(order_id, qty)
+    trade.update(create_time=str(second), create_time_ms=f"{second * 1000}.000")
+
+
+async def test_an_order_older_than_90_days_has_its_fills_read_in_ranges_bitget_accepts(
+        gate_bot, fake_gate, monkeypatch):
+    """An order made 100 days ago (found again after a restart), filled in 150 trades an hour after it and once more
+    95 days after: its fills were asked for from its creation with no end time, a 100-day range Bitget refuses, so
+    the look-up failed. They are read in ranges of at most 90 days, each range's older pages through idLessThan."""
+    gate, mine, start = await bitget_like_gate(gate_bot, fake_gate, monkeypatch, "bg-old-1", "0.0151", 100)
+    for i in range(150):
+        fill_at(fake_gate, mine["id"], D("0.0001"), start + 3600 + i)
+    fill_at(fake_gate, mine["id"], D("0.0001"), start + 95 * DAY_S)
+    fake_gate.my_trades_queries.clear()
+    state = await gate.fetch_order(SYMBOL, "bg-old-1")
+    assert state.status is OrderStatus.FILLED and state.filled_qty == D("0.0151")
+    assert len(state.fills) == len({f.trade_id for f in state.fills}) == 151
+    spans = [int(q.get("to", time.time())) - int(q["from"]) for q in fake_gate.my_trades_queries]
+    assert spans and max(spans) <= 90 * DAY_S, fake_gate.my_trades_queries
+    assert len(fake_gate.my_trades_queries) == 3  # the first 90 days (100 + 50 fills), then the rest up to now
+
+
+async def test_an_order_within_90_days_is_read_in_one_range_as_before(gate_bot, fake_gate, monkeypatch):
+    """An order made 10 days ago: one request from its creation on, no end time, as before."""
+    gate, mine, start = await bitget_like_gate(gate_bot, fake_gate, monkeypatch, "bg-new-1", "0.0100", 10)
+    fill_at(fake_gate, mine["id"], D("0.01"), start + DAY_S)
+    fake_gate.my_trades_queries.clear()
+    state = await gate.fetch_order(SYMBOL, "bg-new-1")
+    assert [f.qty for f in state.fills] == [D("0.01")]
+    assert len(fake_gate.my_trades_queries) == 1 and "to" not in fake_gate.my_trades_queries[0]
