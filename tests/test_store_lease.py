@@ -117,3 +117,22 @@ def test_a_released_lease_is_not_kept_by_its_store(two_stores):
         assert taken.acquire()
         taken.release()
     assert len(first._leases) == 0  # type: ignore[attr-defined]
+
+
+async def test_a_bots_stop_ends_a_lease_its_holder_did_not_release(make_bot):
+    """As a notifier whose stop timed out (the bot's stop cancels it and goes on): the bot's stop closes the store
+    after its writer, and with it the lease: the process taking over can take the name."""
+    import asyncio
+
+    bot = await make_bot("")
+    forgotten = lease(bot.store, "telegram forgot")
+    assert await asyncio.to_thread(forgotten.acquire)
+    await bot.stop()
+    assert not forgotten.held()
+    other_process = Store(bot.config.db_url)
+    try:
+        taking_over = lease(other_process, "telegram forgot")
+        assert await asyncio.to_thread(taking_over.acquire)
+        await asyncio.to_thread(taking_over.release)
+    finally:
+        other_process.close()
