@@ -75,3 +75,64 @@ def test_an_unreachable_postgresql_says_so():
     with pytest.raises(LeaseUnavailable, match="127.0.0.1:9"):
         lease(store, "n").acquire()
     store.close()
+
+
+def test_closing_the_store_ends_the_leases_taken_on_it(two_stores):
+    """A holder that forgets to release before its store closes (a notifier whose stop timed out) neither keeps the
+    name nor a connection: the close releases the lease, and the other process takes it over."""
+    first, second = two_stores
+    forgotten, other = lease(first, "telegram forgot"), lease(second, "telegram forgot")
+    view = first.scoped("other bot")  # a lease taken on a view of the store ends with the store too
+    on_view = lease(view, "telegram view")
+    assert forgotten.acquire() and on_view.acquire() and not other.acquire()
+    first.close()
+    assert not forgotten.held() and not on_view.held()
+    if first.engine.dialect.name == "postgresql":
+        assert forgotten._conn is None and on_view._conn is None  # type: ignore[attr-defined]
+        assert first.engine.pool.checkedout() == 0
+    else:
+        assert forgotten._fd is None and on_view._fd is None  # type: ignore[attr-defined]
+    assert other.acquire() and other.held()  # the name is free: taken over at once
+    forgotten.release()  # released by the close already: nothing
+    other.release()
+
+
+def test_closing_the_store_ends_a_lease_of_an_in_memory_store():
+    store = Store("sqlite://")
+    held = lease(store, "m")
+    assert held.acquire()
+    store.close()
+    assert not held.held()
+    other = Store("sqlite://")
+    next_one = lease(other, "m")
+    assert next_one.acquire()
+    next_one.release()
+    other.close()
+
+
+def test_a_released_lease_is_not_kept_by_its_store(two_stores):
+    first, _ = two_stores
+    for n in range(50):
+        taken = lease(first, f"n{n}")
+        assert taken.acquire()
+        taken.release()
+    assert len(first._leases) == 0  # type: ignore[attr-defined]
+
+
+async def test_a_bots_stop_ends_a_lease_its_holder_did_not_release(make_bot):
+    """As a notifier whose stop timed out (the bot's stop cancels it and goes on): the bot's stop closes the store
+    after its writer, and with it the lease: the process taking over can take the name."""
+    import asyncio
+
+    bot = await make_bot("")
+    forgotten = lease(bot.store, "telegram forgot")
+    assert await asyncio.to_thread(forgotten.acquire)
+    await bot.stop()
+    assert not forgotten.held()
+    other_process = Store(bot.config.db_url)
+    try:
+        taking_over = lease(other_process, "telegram forgot")
+        assert await asyncio.to_thread(taking_over.acquire)
+        await asyncio.to_thread(taking_over.release)
+    finally:
+        other_process.close()

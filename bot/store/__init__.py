@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -75,6 +75,13 @@ log = logging.getLogger(__name__)
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
 
 T = TypeVar("T")
+
+
+class _Held(Protocol):
+    """A lease held on a store (:class:`~bot.store.lease.Lease`), as :meth:`Store.close` ends it."""
+
+    def release(self) -> None: ...
+
 
 BUSY_TIMEOUT_MS = 5000
 """How long a SQLite write waits for another writer's lock before it fails."""
@@ -612,6 +619,9 @@ class Store:
                              '"sqlite:///PATH" or "postgresql://USER:PASSWORD@HOST:PORT/DB"') from None
         self._closed = threading.Event()
         """Set by :meth:`close`; shared with the views of :meth:`scoped` (one engine, closed once)."""
+        self._leases: set[_Held] = set()
+        """The leases held on this store or its views (:mod:`.lease`), ended by :meth:`close`; shared with the views."""
+        self._leases_lock = threading.Lock()
         event.listen(self.engine, "do_connect", self._refuse_connect)
         self.fast: FastRecords | None = None
         """Single-statement commits on a dedicated connection per thread (file-backed SQLite only)."""
@@ -889,6 +899,10 @@ class Store:
         if self._closed.is_set():
             return
         self._closed.set()  # first: a connection asked for from now on is refused, not opened behind the close
+        with self._leases_lock:  # a lease its holder did not release: freed for the process taking over, and its
+            held = list(self._leases)  # connection closed (the writer closed before: after every write)
+        for each in held:
+            each.release()
         if self.fast is not None:
             self.fast._pragmas = self._refuse_record_connection
             self.fast.close()

@@ -13,7 +13,10 @@ Discord token) takes a :class:`Lease` on a name derived from it (never the secre
 
 Every method does blocking I/O: call them from a worker thread (``await asyncio.to_thread(...)``).
 Public for plugins as :func:`bot.api.storage.lease`. A lease of a closed store (:meth:`Store.close`) is refused
-(:class:`~bot.store.StoreClosed`), never taken on a connection opened behind the close; one held is still released.
+(:class:`~bot.store.StoreClosed`), never taken on a connection opened behind the close. A lease still held when its
+store closes ends with it (:meth:`Store.close` releases it, its connection or lock file closed): a holder that forgot to
+release it (a notifier whose stop timed out) neither keeps the name from the process taking over nor leaks a
+connection. The bot's stop closes the store after its writer, so the handover still comes after every write.
 """
 
 from __future__ import annotations
@@ -47,6 +50,23 @@ class Lease(abc.ABC):
     def _ensure_open(self) -> None:
         if self._store is not None:
             self._store.ensure_open()
+
+    def _taken(self) -> None:
+        """Now held: kept by its store until released, so that closing the store ends it.
+        A store closed while it was being taken: released at once, and the close is raised."""
+        store = self._store
+        if store is None:
+            return
+        with store._leases_lock:
+            store._leases.add(self)
+        if store.closed:
+            self.release()
+            store.ensure_open()
+
+    def _given_up(self) -> None:
+        if self._store is not None:
+            with self._store._leases_lock:
+                self._store._leases.discard(self)
 
     @abc.abstractmethod
     def acquire(self) -> bool:
@@ -102,7 +122,9 @@ class AdvisoryLease(Lease):
                 self._conn = conn
             else:
                 conn.close()
-            return got
+        if got:
+            self._taken()
+        return got
 
     @staticmethod
     def _alive(conn: Connection) -> bool:
@@ -126,6 +148,7 @@ class AdvisoryLease(Lease):
         if conn is not None:
             conn.invalidate()  # never back to the pool: the session may still hold the lock
             conn.close()
+            self._given_up()
 
     def release(self) -> None:
         with self._lock:
@@ -163,7 +186,8 @@ class FileLease(Lease):
                 os.close(fd)
                 return False
             self._fd = fd
-            return True
+        self._taken()
+        return True
 
     def held(self) -> bool:
         return self._fd is not None
@@ -173,6 +197,7 @@ class FileLease(Lease):
             fd, self._fd = self._fd, None
             if fd is not None:
                 os.close(fd)  # closing the only descriptor frees the flock
+                self._given_up()
 
 
 class LocalLease(Lease):
@@ -188,19 +213,26 @@ class LocalLease(Lease):
     def acquire(self) -> bool:
         self._ensure_open()
         with LocalLease._guard:
-            if not self._mine and self.name not in LocalLease._held:
+            taken = not self._mine and self.name not in LocalLease._held
+            if taken:
                 LocalLease._held.add(self.name)
                 self._mine = True
-            return self._mine
+            mine = self._mine
+        if taken:
+            self._taken()
+        return mine
 
     def held(self) -> bool:
         return self._mine
 
     def release(self) -> None:
         with LocalLease._guard:
-            if self._mine:
+            released = self._mine
+            if released:
                 LocalLease._held.discard(self.name)
                 self._mine = False
+        if released:
+            self._given_up()
 
 
 def lease(store: Store, name: str) -> Lease:

@@ -125,8 +125,11 @@ class Limits(RiskCheck):
         """Quote -> the transfer costs paid before its peak as the start set it (a stored peak rebased, or a new one
         from the realized total) that no venue priced then, as (asset, cost, ASSET/QUOTE): none has sent a price
         when the check starts. Each moves the peak at its first price, once, as it moves the equity (both lacked it:
-        :meth:`_price_peak`), so an upgrade or a start never shows a cost paid before the peak as a fall."""
+        :meth:`_price_peak`), so an upgrade or a start never shows a cost paid before the peak as a fall. Stored with
+        the peaks (:func:`~plugins.limits.peaks.save_peaks`): a restart before that first price keeps it pending."""
         self._saved_peak: dict[str, Decimal] = {}
+        self._saved_unpriced: dict[str, dict[str, Decimal]] = {}
+        """:attr:`_unpriced_in_peak` as last handed to the store with the peaks."""
         self._held_books: dict[str, dict[str, tuple[Position, Callable[[str], Decimal | None]]]] = {}
         """Symbol -> strategy -> its book there while it holds lots, with its marks (:func:`~bot.ledger.lot_mark`, made
         at the fill that changed the book): the books a mark of that symbol moves (a lot is marked at its venue's
@@ -196,6 +199,10 @@ class Limits(RiskCheck):
             self._took_transfers(read.transfers)
         # a stored peak is the peak, below the realized total too (a trip restarts it at the equity then); a quote
         # with none starts from its realized total less the transfer costs counted in it (no fall of its own)
+        # the costs pending in the stored peaks: a restart before their first price keeps them pending
+        self._unpriced_in_peak = {q: [(asset, cost, f"{asset}/{q}") for asset, cost in sorted(costs.items())]
+                                  for q, costs in read.peaks.unpriced.items() if q in read.peaks.peaks}
+        self._saved_unpriced = {q: dict(costs) for q, costs in read.peaks.unpriced.items()}
         peaks, rebased = self._rebased(read.peaks)
         self._peak = {q: self._realized_equity(q) for q in self._realized_total} | peaks
         if self._costs.all_time and DRAWDOWN in self._money:  # what the new peaks could not price yet
@@ -377,12 +384,14 @@ class Limits(RiskCheck):
         else on the store writer's thread, after the writes handed to it before (the last handed over is the one
         stored). While a write of them waits (a slow server) the 10 s save hands over no other, but a trip's and the
         stop's (``now``) always go: the bot's stop waits for them. One that fails is logged and tried again."""
-        if self._peak == self._saved_peak:
+        unpriced = {q: {asset: cost for asset, cost, _ in costs} for q, costs in self._unpriced_in_peak.items()}
+        if self._peak == self._saved_peak and unpriced == self._saved_unpriced:
             return
         if not now and self._peaks_written is not None and not self._peaks_written.done():
             return
         peaks = self._saved_peak = dict(self._peak)
-        args = (self.ctx.store, self.name, peaks, self.ctx.clock.time_ns())
+        self._saved_unpriced = unpriced
+        args = (self.ctx.store, self.name, peaks, self.ctx.clock.time_ns(), unpriced)
         if self.ctx.store.records_inline:
             try:
                 save_peaks(*args)

@@ -93,7 +93,7 @@ async def test_a_peak_stored_before_peaks_counted_transfer_costs_is_rebased_once
     await second.stop()
     stored = Store(second.config.db_url, bot=second.store.bot)  # a stopped bot's store is closed: read it anew
     try:
-        peaks, _, counted = stored_peaks(stored, "limits")
+        peaks, _, counted, _ = stored_peaks(stored, "limits")
     finally:
         stored.close()
     assert peaks == {"USD": Decimal("-2")} and counted  # stored as counting them: never rebased again
