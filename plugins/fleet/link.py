@@ -814,10 +814,12 @@ class NatsFleet(FleetLink):
                 f"other: {others}")
 
     def members(self) -> list[FleetMember]:
+        """Every bot heard from and this one, whose status is as of its last heartbeat (read off the loop); empty
+        before one has read it (not known yet): this runs on the loop and never reads the store."""
         now = time.time_ns()
         window = int(self.settings.alive_after_s * 1e9)
-        mine = self._status if self._status is not None else self.status()  # as of the last heartbeat
-        out = [FleetMember(self.name, now, True, {**mine, "link": self.stats()})]
+        mine = {} if self._status is None else {**self._status, "link": self.stats()}
+        out = [FleetMember(self.name, now, True, mine)]
         for peer in self.peers.values():
             out.append(FleetMember(peer.name, peer.seen_ns, now - peer.seen_ns <= window, peer.status))
         return sorted(out, key=lambda m: m.name)

@@ -525,13 +525,19 @@ class Endpoints:
 
     # --- the fleet: read from the fleet link, act through the command layer (roles, confirmation, audit) -----
 
-    def _summary(self) -> dict[str, Any]:
+    def _summary(self, figures: dict[str, StrategyFigures] | None = None,
+                 costs: dict[str, Decimal] | None = None) -> dict[str, Any]:
         """This bot's status summary when no fleet link gives one (the same keys a link's heartbeat has): the day's
-        ``net`` is the strategies', ``net_after_transfer_costs`` the bot's (as in ``GET /api/v1/pnl``)."""
+        ``net`` is the strategies', ``net_after_transfer_costs`` the bot's (as in ``GET /api/v1/pnl``). ``figures``
+        and ``costs``: the day's, read before (:meth:`_read_summary`); without them, read here, on the calling
+        thread."""
         op = self.op
         day = op.period_start_ns("day")
-        today = totals(op.pnl(since_ns=day).values())
-        costs = op.ledger().transfer_costs(since_ns=day)
+        if figures is None:
+            figures = op.pnl(since_ns=day)
+        if costs is None:
+            costs = op.ledger().transfer_costs(since_ns=day)
+        today = totals(figures.values())
         return {"mode": op.mode, "configured_mode": op.configured_mode, "started_ns": op.started_ns,
                 "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
                                for name in op.strategy_names()},
@@ -539,6 +545,14 @@ class Endpoints:
                 "store_error": op.store_error, "pnl_today": {
                     "net": money_map(today.net), "transfer_costs": money_map(costs),
                     "net_after_transfer_costs": money_map(net_after_transfer_costs(today.net, costs))}}
+
+    async def _read_summary(self) -> dict[str, Any]:
+        """:meth:`_summary` with the day's figures and transfer costs read in a worker thread (the reads
+        ``GET /api/v1/pnl?period=day`` shares), the rest on the loop."""
+        day = self.op.period_start_ns("day")
+        figures = await self._shared(("pnl", day), self.op.pnl, since_ns=day)
+        costs = await self._shared(("transfer-costs", day), self.op.ledger().transfer_costs, since_ns=day)
+        return self._summary(figures, costs)
 
     def _bots(self) -> list[str]:
         link, me = self.op.fleet, self.op.bot_name
@@ -550,7 +564,8 @@ class Endpoints:
         members = {m.name: {"name": m.name, "self": m.name == me, "alive": m.alive, "seen_ns": m.seen_ns,
                             "status": plain(dict(m.status))} for m in (link.members() if link is not None else [])}
         if me not in members or not members[me]["status"]:
-            members[me] = {"name": me, "self": True, "alive": True, "seen_ns": op.now_ns(), "status": self._summary()}
+            members[me] = {"name": me, "self": True, "alive": True, "seen_ns": op.now_ns(),
+                           "status": await self._read_summary()}
         return {"bot": me, "linked": link is not None, "now_ns": op.now_ns(),
                 "members": [members[name] for name in sorted(members)]}
 
