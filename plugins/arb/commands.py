@@ -6,12 +6,13 @@ data (rows of text), rendered by each transport.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from bot.api import Caller, Operator, Reply
-from bot.api.ledger import amount, money, signed_money
+from bot.api.ledger import StrategyFigures, amount, money, signed_money
 
-from .records import executions
+from .records import ArbExecutionRow, executions
 from .strategy import ArbStrategy
 
 
@@ -43,6 +44,17 @@ async def inventory(op: Operator, caller: Caller, args: list[str]) -> Reply:
     return Reply("Inventory", rows=rows, header=True, text=text)
 
 
+def _read(op: Operator, names: list[str]) -> dict[str, tuple[list[ArbExecutionRow], list[Decimal], StrategyFigures]]:
+    """What ``/arb`` shows of each strategy's store: its latest 10 executions, every finished one's realized PnL and
+    the ledger's figures. Store reads, run on a worker thread (a slow database holds the command, not the bot)."""
+    ledger = op.ledger()
+    read = {}
+    for name in names:
+        finished = [r.realized_pnl for r in executions(op.store, name, limit=1_000_000) if r.realized_pnl is not None]
+        read[name] = (executions(op.store, name, limit=10), finished, ledger.strategy(name))
+    return read
+
+
 async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
     """``/arb [STRATEGY...]``: the latest executions with predicted and realized PnL, and each strategy's total.
 
@@ -56,17 +68,15 @@ async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
         return found
     rows: list[tuple[str, ...]] = [("id", "direction", "size", "predicted", "realized", "state")]
     lines = []
-    ledger = op.ledger()
+    read = await asyncio.to_thread(_read, op, list(found))  # store reads: a worker thread, never the loop
     for name, strategy in found.items():
         quote = strategy.quote
-        for row in executions(op.store, name, limit=10):
+        latest, finished, fig = read[name]
+        for row in latest:
             realized = "" if row.realized_pnl is None else amount(row.realized_pnl, quote)
             rows.append((row.opportunity_id[:10], row.direction, str(row.size), amount(row.predicted_pnl, quote),
                          realized, row.state))
-        finished = [r.realized_pnl for r in executions(op.store, name, limit=1_000_000)
-                    if r.realized_pnl is not None]
         by_executions = sum(finished, Decimal(0))
-        fig = ledger.strategy(name)
         net = fig.net.get(quote, Decimal(0))
         other = "".join(f", + {money(v, a)}" for a, v in sorted(fig.other_fees.items()))  # /pnl's fees column's
         line = (f"{name} total: realized {money(fig.realized.get(quote, Decimal(0)), quote)} - fees "
