@@ -14,6 +14,7 @@ from plugins.jupiter.transfers import associated_token_account
 from plugins.rebalance.planner import Proposal
 from plugins.rebalance.service import RebalanceService
 from plugins.rebalance.settings import RebalanceSettings
+from tests.plugins.rebalance.rebalance_kit import inline_later
 
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 KRAKEN_DEPOSIT = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"
@@ -103,7 +104,8 @@ class _Deposits(TransferVenue):
 def rebalancer(wallet) -> tuple[RebalanceService, list[str]]:
     """The rebalancing service between the wallet and a destination venue, alone (its alerts' messages listed)."""
     alerts: list[str] = []
-    ctx = SimpleNamespace(name="rebalance", store=wallet.ctx.store, clock=wallet.ctx.clock, log=wallet.ctx.log,
+    ctx = SimpleNamespace(name="rebalance", read_later=inline_later, write_later=inline_later,
+                          store=wallet.ctx.store, clock=wallet.ctx.clock, log=wallet.ctx.log,
                           alert=lambda level, kind, message, **fields: alerts.append(message),
                           operator=SimpleNamespace(exchanges={"jupiter": wallet, "kraken": _Deposits()}))
     return RebalanceService("rebalance", RebalanceSettings(enabled=True), ctx), alerts  # type: ignore[arg-type]

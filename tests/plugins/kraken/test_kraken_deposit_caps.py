@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from bot.api import AlertLevel, Balance, Transfer, TransferStatus, TransferTerms, TransferVenue
 from plugins.rebalance.service import RebalanceService
 from plugins.rebalance.settings import RebalanceSettings
+from tests.plugins.rebalance.rebalance_kit import inline_later
 
 WALLET_TERMS = TransferTerms("SOL", Decimal("0"), Decimal("0"), Decimal("0.000005"), "SOL", 60.0)
 
@@ -50,7 +51,8 @@ def rebalancer(bot, kraken, mode: str) -> tuple[RebalanceService, _Wallet, list[
     strategy = SimpleNamespace(settings=SimpleNamespace(cex="kraken", dex="wallet", symbol="SOL/USDC"))
     operator = SimpleNamespace(exchanges={"kraken": kraken, "wallet": wallet}, strategies={"arb": strategy},
                                strategy_state=lambda name: "running", balances=read_balances)
-    ctx = SimpleNamespace(name="rebalance", store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
+    ctx = SimpleNamespace(name="rebalance", read_later=inline_later, write_later=inline_later,
+                          store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
                           log=logging.getLogger("arbot.rebalance"), operator=operator,
                           alert=lambda level, kind, message, **fields: alerts.append((level, message)))
     settings = RebalanceSettings(enabled=True, mode=mode)  # type: ignore[arg-type]

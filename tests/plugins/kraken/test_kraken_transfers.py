@@ -13,6 +13,7 @@ from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, Tra
 from plugins.rebalance.planner import Proposal
 from plugins.rebalance.service import RebalanceService
 from plugins.rebalance.settings import RebalanceSettings
+from tests.plugins.rebalance.rebalance_kit import inline_later
 
 WALLET = "WaLLet1111111111111111111111111111111111111"
 
@@ -94,7 +95,8 @@ class _Wallet(TransferVenue):
 def rebalancer(bot, kraken, wallet: TransferVenue | None = None, **settings) -> tuple[RebalanceService, list[str]]:
     """A rebalancing service from Kraken to a wallet, alone, on the bot's store (a new one: a restarted process)."""
     alerts: list[str] = []
-    ctx = SimpleNamespace(name="rebalance", store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
+    ctx = SimpleNamespace(name="rebalance", read_later=inline_later, write_later=inline_later,
+                          store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
                           log=logging.getLogger("arbot.rebalance"),
                           alert=lambda level, kind, message, **fields: alerts.append(message),
                           operator=SimpleNamespace(exchanges={"kraken": kraken, "wallet": wallet or _Wallet()}))
@@ -195,7 +197,8 @@ async def test_a_deposit_into_kraken_counts_its_deposit_fee_and_refuses_an_amoun
 
     source = _Source()
     alerts: list[str] = []
-    ctx = SimpleNamespace(name="rebalance", store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
+    ctx = SimpleNamespace(name="rebalance", read_later=inline_later, write_later=inline_later,
+                          store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
                           log=logging.getLogger("arbot.rebalance"),
                           alert=lambda level, kind, message, **fields: alerts.append(message),
                           operator=SimpleNamespace(exchanges={"kraken": kraken, "wallet": source}))
