@@ -26,7 +26,9 @@ to the log redactor (:mod:`bot.redact`) and printed nowhere.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import functools
 import json
 import logging
 import threading
@@ -1349,10 +1351,15 @@ class Store:
             except Exception:  # a listener's bug never fails the save (the transfer is stored)
                 log.exception("a listener of saved transfers failed on %s", transfer.transfer_id)
 
-    def on_transfer_saved(self, listener: Callable[[Transfer], None]) -> Callable[[], None]:
-        """Call ``listener(transfer)`` with each transfer :meth:`save_transfer` commits, on the thread that saved it,
-        right after the commit (what keeps a figure of the transfers current without reading them again: the
-        ``limits`` check's transfer costs). Returns the function that stops it."""
+    def on_transfer_saved(self, listener: Callable[[Transfer], None],
+                          loop: asyncio.AbstractEventLoop | None = None) -> Callable[[], None]:
+        """Call ``listener(transfer)`` with each transfer :meth:`save_transfer` commits, right after the commit (what
+        keeps a figure of the transfers current without reading them again: the ``limits`` check's transfer costs,
+        the rebalancer's transfers on their way). On the thread that saved it; with ``loop``, on that loop: at once
+        when saved on it, else next (handed over thread-safely, before the saver's await of its write returns), and
+        never once the loop is closed. Returns the function that stops it."""
+        if loop is not None:
+            listener = functools.partial(_on_loop, loop, listener)
         self._transfer_listeners.append(listener)
         return lambda: self._transfer_listeners.remove(listener) if listener in self._transfer_listeners else None
 
@@ -1411,3 +1418,17 @@ class Store:
         # sorted here, by code point as SQLite's ORDER BY would: PostgreSQL's ORDER BY follows the database's
         # collation, and one made with a language's (en_US.UTF-8) puts "solana" before "sol-pool"
         return sorted(rows, key=lambda row: (row.exchange, row.asset))
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, listener: Callable[[Transfer], None], transfer: Transfer) -> None:
+    """``listener(transfer)`` on ``loop``: at once when called on it, else handed to it; nothing once it is closed."""
+    if loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        listener(transfer)
+    else:
+        loop.call_soon_threadsafe(listener, transfer)

@@ -147,11 +147,10 @@ class Limits(RiskCheck):
         drawdown's equity (:mod:`.costs`)."""
         self._transfers: dict[str, Transfer] = {}
         """Transfer id -> the bot's transfer as last stored (when a loss limit counts their costs): read at start and
-        every ``TRANSFER_COSTS_EVERY_S``, each one the store saves taken as it is saved (:meth:`_transfer_saved`)."""
+        every ``TRANSFER_COSTS_EVERY_S``, each one the store saves taken as it is saved (:meth:`_heard_transfer`)."""
         self._heard: dict[str, Transfer] = {}
         """The transfers saved since the read of the transfers under way was handed over: newer than what it finds."""
         self._unhear: Callable[[], None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._peaks_written: asyncio.Future[None] | None = None
         """The write of the peaks handed to the store writer last, while it is not done (records not inline)."""
         self._pricing: tuple[tuple[str, str], Decimal] | None = None
@@ -178,9 +177,8 @@ class Limits(RiskCheck):
         self._day_start_ns = day_start_ns(now, self._timezone(), s.daily_reset_at)
         self._costs.reads = DAILY in self._money or DRAWDOWN in self._money
         if self._costs.reads:  # heard from before the read: a transfer saved while it runs is not missed
-            self._loop = asyncio.get_running_loop()
             self._heard = {}
-            self._unhear = self.ctx.store.on_transfer_saved(self._transfer_saved)
+            self._unhear = self.ctx.store.on_transfer_saved(self._heard_transfer, asyncio.get_running_loop())
         # one read, off the loop where a read is a round trip; a store that cannot be read fails the start (before
         # the first check: never checks with the fills or the costs unknown as none)
         try:
@@ -226,7 +224,7 @@ class Limits(RiskCheck):
         self._save_peaks(now=True)  # the bot's stop waits for the store writer: stored before the store closes
 
     def _stop_hearing(self) -> None:
-        """Take no more of the transfers the store saves (:meth:`_transfer_saved`)."""
+        """Take no more of the transfers the store saves (:meth:`_heard_transfer`)."""
         if self._unhear is not None:
             self._unhear()
             self._unhear = None
@@ -340,24 +338,10 @@ class Limits(RiskCheck):
         return self._costs.update(*costs_of(self._transfers.values(), self._day_start_ns, DAILY in self._money,
                                             DRAWDOWN in self._money))
 
-    def _transfer_saved(self, transfer: Transfer) -> None:
-        """The bot's store saved ``transfer`` (``Store.on_transfer_saved``, on the thread that saved it): taken on the
-        loop, at once when saved there, else next (before the saver's await of its write returns)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._heard_transfer(transfer)
-        else:
-            loop.call_soon_threadsafe(self._heard_transfer, transfer)
-
     def _heard_transfer(self, transfer: Transfer) -> None:
-        """Hold ``transfer`` as saved now and, when the costs changed, check the loss limits on them (a cost alone
-        can trip them)."""
+        """The bot's store saved ``transfer`` (``Store.on_transfer_saved``, handed to the loop: at once when saved
+        there, else next, before the saver's await of its write returns): held as saved now and, when the costs
+        changed, the loss limits checked on them (a cost alone can trip them)."""
         self._transfers[transfer.transfer_id] = transfer
         self._heard[transfer.transfer_id] = transfer
         self._roll_day(self.ctx.clock.time_ns())

@@ -108,20 +108,18 @@ class RebalanceService(Service[RebalanceSettings]):
         """Each destination's deposit fee by (destination, asset, amount) during a :meth:`check`; None outside one."""
         self._open: dict[str, Transfer] = {}
         """The bot's transfers on their way (PLANNED or SENT) by id, as last stored: what ``/status`` and
-        ``/rebalance`` show without a read (read once at start, then kept by :meth:`_transfer_saved`)."""
+        ``/rebalance`` show without a read (read once at start, then kept by :meth:`_took_saved`)."""
         self._heard: dict[str, Transfer] | None = None
         """The transfers saved while the start's read of those on their way runs (newer than what it finds); None
         once it is taken."""
         self._unhear: Callable[[], None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._started_ns = self.ctx.clock.time_ns()
-        self._loop = asyncio.get_running_loop()
         self._heard = {}  # heard from before the read: a transfer saved while it runs is not missed
-        self._unhear = self.ctx.store.on_transfer_saved(self._transfer_saved)
+        self._unhear = self.ctx.store.on_transfer_saved(self._took_saved, asyncio.get_running_loop())
         for name in sorted({v for need in self.needs() for v in need.venues}):
             venue = self.ctx.operator.exchanges.get(name)
             if venue is not None and type(venue).lacks(venue.settings, ("withdraw",)):  # e.g. ccxt's gemini
@@ -186,22 +184,9 @@ class RebalanceService(Service[RebalanceSettings]):
         """The bot's transfers on their way, oldest first, as last stored (held in memory: no read)."""
         return sorted(self._open.values(), key=lambda t: (t.created_ns, t.transfer_id))
 
-    def _transfer_saved(self, transfer: Transfer) -> None:
-        """The bot's store saved ``transfer`` (``Store.on_transfer_saved``, on the thread that saved it): taken on the
-        loop, at once when saved there."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._took_saved(transfer)
-        else:
-            loop.call_soon_threadsafe(self._took_saved, transfer)
-
     def _took_saved(self, transfer: Transfer) -> None:
+        """The bot's store saved ``transfer`` (``Store.on_transfer_saved``, handed to the loop: at once when saved
+        there, else next)."""
         if self._heard is not None:
             self._heard[transfer.transfer_id] = transfer
         if transfer.status in OPEN:

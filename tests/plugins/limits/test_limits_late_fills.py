@@ -35,7 +35,7 @@ def limits(clock: ManualClock, stored: list[tuple[str, Fill]]):
                           kill=lambda reason: None, order=lambda cid: None,
                           store=SimpleNamespace(fills=lambda: list(stored), closes=dict, get_state=lambda key: None,
                                                 set_state=lambda *a: None, bot=None, transfers=lambda **k: [],
-                                                records_inline=True, on_transfer_saved=lambda cb: lambda: None),
+                                                records_inline=True, on_transfer_saved=lambda *a: lambda: None),
                           bus=SimpleNamespace(subscribe=lambda *a, **k: None),
                           create_task=lambda coro, what: coro.close())
     return Limits("limits", settings, ctx)
