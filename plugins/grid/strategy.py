@@ -16,7 +16,7 @@ the range and above the slot's stored price (:meth:`GridStrategy._find_repriced`
 Below the range the slots hold what they bought on the way down and sell it once the price comes back (re-centring
 would leave those sells behind, or sell at a loss): the grid holds, and says so once. Only a shifting grid that holds
 nothing there (started below its range, or its buys refused on the way down: every buy at or above the ask, it
-would wait with no order at all) re-centres on the price, as above the range (:meth:`GridStrategy._below_range`).
+would wait with no order at all) re-centres on the price, as above the range (:meth:`GridStrategy._outside`).
 "Above the range", "below the range" and "back inside" each count once the bid has stayed there
 ``out_of_range_after_s`` (hysteresis in time, :meth:`GridStrategy._out_of_range`): a bid flapping across ``upper`` or
 ``lower`` sends no cancel, no order and no alert per crossing.
@@ -834,9 +834,9 @@ class GridStrategy(Strategy[GridSettings]):
                     or (self._wake_at != math.inf and self.ctx.clock.monotonic() >= self._wake_at)):
                 self._scan()
             if bid is not None and self._beyond and bid > self._upper:  # (a scan may have re-centred the grid)
-                self._above_range(bid)
+                self._outside(bid, above=True)
             elif bid is not None and self._under and bid < self._lower:
-                self._below_range(bid)
+                self._outside(bid, above=False)
             elif self._excursion and not self._beyond and not self._under:
                 self._excursion = self._shift_failed = False
                 self.ctx.log.info("bid %s is back inside the grid (%s-%s)", bid, self._lower, self._upper)
@@ -1723,62 +1723,43 @@ class GridStrategy(Strategy[GridSettings]):
 
     # --- out of range ---------------------------------------------------------------------------
 
-    def _above_range(self, bid: Decimal) -> None:
+    def _outside(self, bid: Decimal, above: bool) -> None:
+        """The bid counts above ``upper`` (``above``) or below ``lower``. A shifting grid that holds nothing re-centres
+        on the price (below the range: one started there, or whose buys were refused or vetoed on the way down, has
+        every buy at or above the ask and would wait with no order at all). Otherwise it holds, said once per
+        excursion: below the range, the slots that bought on the way down hold that inventory and sell it once the
+        price comes back (a re-centred grid would leave their sells behind, or sell at a loss)."""
         if not self._excursion:
             self._excursion, self._excursion_noted = True, False
         if self._shifting:
             return
+        where = (f"above the grid's upper price {self._upper}" if above
+                 else f"below the grid's lower price {self._lower}")
         can_shift = (self._started and self._live and not self.paused and not self._shift_failed
                      and self._relayout is None)
         if self._shift_mode and can_shift and self._counts[LOCKED] == 0:
-            self._start_shift(bid)
+            self._start_shift(bid, where)
             return
         if not self._excursion_noted:
             self._excursion_noted = True
             if not self._shift_mode:
                 why = 'out_of_range = "hold"'
             elif self._counts[LOCKED]:
-                why = f"{self._counts[LOCKED]} slots hold inventory"
+                why = f"{self._counts[LOCKED]} slots hold inventory" + (
+                    "" if above else ", sold once the price comes back; a grid holding none re-centres")
             else:
                 why = "not re-centring while paused, stale, laying the grid out again or after a failed attempt"
-            message = f"bid {bid} is above the grid's upper price {self._upper}; holding ({why})"
+            message = f"bid {bid} is {where}; holding ({why})"
             self.ctx.log.info(message)
-            self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, upper=self._upper)
+            edge = {"upper": self._upper} if above else {"lower": self._lower}
+            self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, **edge)
 
-    def _below_range(self, bid: Decimal) -> None:
-        """The bid counts below ``lower``. The slots that bought on the way down hold that inventory and sell it once
-        the price comes back: a re-centred grid would leave their sells behind, or sell at a loss, so the grid holds
-        (said once per excursion, as above the range). Only a shifting grid that holds nothing (started below its
-        range, or its buys refused or vetoed on the way down: every buy of it is at or above the ask, so it would
-        wait with no order at all) re-centres on the price, as above the range."""
-        if not self._excursion:
-            self._excursion, self._excursion_noted = True, False
-        if self._shifting:
-            return
-        can_shift = (self._started and self._live and not self.paused and not self._shift_failed
-                     and self._relayout is None)
-        if self._shift_mode and can_shift and self._counts[LOCKED] == 0:
-            self._start_shift(bid, f"below the grid's lower price {self._lower}")
-            return
-        if not self._excursion_noted:
-            self._excursion_noted = True
-            if not self._shift_mode:
-                why = 'out_of_range = "hold"'
-            elif self._counts[LOCKED]:
-                why = (f"{self._counts[LOCKED]} slots hold inventory, sold once the price comes back; a grid holding "
-                       f"none re-centres")
-            else:
-                why = "not re-centring while paused, stale, laying the grid out again or after a failed attempt"
-            message = f"bid {bid} is below the grid's lower price {self._lower}; holding ({why})"
-            self.ctx.log.info(message)
-            self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, lower=self._lower)
-
-    def _start_shift(self, bid: Decimal, where: str | None = None) -> None:
+    def _start_shift(self, bid: Decimal, where: str) -> None:
         """Cancel the resting buys; the grid is re-centred once every slot is free."""
         self._shifting = True
         pending = [slot for slot in self._slots if slot.state is PENDING]
         self.ctx.log.info("bid %s is %s: cancelling %d buys to re-centre the grid",
-                          bid, where or f"above the grid's upper price {self._upper}", len(pending))
+                          bid, where, len(pending))
         for slot in pending:  # one known filled ends on its own: its end locks the slot and abandons the shift
             if slot.order_id is not None and not self._known_ended(slot, slot.order_id):
                 self._cancel(slot.order_id)
