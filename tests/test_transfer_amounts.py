@@ -47,8 +47,7 @@ def test_the_rebalance_plugin_words_amounts_with_the_one_helper():
 def test_a_fleet_status_carries_a_transfers_amount_without_padding_zeros():
     from plugins.fleet.link import NatsFleet
 
-    op = SimpleNamespace(transfers_in_flight=lambda: [sent("4.020000")])
-    carried = NatsFleet._transfers(SimpleNamespace(op=op), 1)  # type: ignore[arg-type]
+    carried = NatsFleet._transfers(SimpleNamespace(), [sent("4.020000")], 1)  # type: ignore[arg-type]
     assert carried["transfers"][0]["amount"] == "4.02"
     assert Decimal(carried["transfers"][0]["amount"]) == Decimal("4.020000")
 
