@@ -625,6 +625,11 @@ with tempfile.TemporaryDirectory() as tmp:
 :func:`outcome_facts` makes them."""
 
 
+HERE = Path(__file__).resolve().parent.parent
+"""This checkout: with ``--baseline-tree``, its backtests run in fresh processes as the baseline's do (run one after
+another in this process, the later scenarios read up to 18% slower: the earlier ones' garbage and caches)."""
+
+
 def backtest_rate_in(tree: Path, config: str, steps: int, with_strategy: bool) -> tuple[float, float, dict]:
     """:func:`backtest_rate` of the code in another checkout ``tree`` (e.g. ``git worktree add /tmp/before
     main``), in a subprocess of this interpreter: the same scenario on the same machine in the same run."""
@@ -655,8 +660,9 @@ def backtests(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
             runs: dict[bool, list[tuple[float, float, dict]]] = {True: [], False: []}
             for _ in range(args.repeat):  # alternated, best of each: the machine's load comes and goes
                 for before in (True, False):
-                    if before and tree is not None:
-                        runs[before].append(backtest_rate_in(tree, config, args.steps, with_strategy))
+                    if tree is not None:  # both sides the same way: each run in a fresh process of its own tree
+                        runs[before].append(backtest_rate_in(tree if before else HERE, config, args.steps,
+                                                             with_strategy))
                     else:
                         runs[before].append(backtest_rate(config, args.steps, with_strategy, before=before))
             old, old_wall, old_facts = max(runs[True], key=lambda r: r[0])
@@ -710,7 +716,8 @@ def main() -> None:
     parser.add_argument("--tick-rounds", type=int, default=4, help="alternations with --tick-baseline-tree")
     parser.add_argument("--backtest-only", action="store_true", help="only (b): the backtest throughput")
     parser.add_argument("--baseline-tree", metavar="DIR", help="measure the backtests' 'before' with the code in "
-                        "this checkout (e.g. `git worktree add /tmp/before main`) instead of a loop turn per step")
+                        "this checkout (e.g. `git worktree add /tmp/before main`) instead of a loop turn per step; "
+                        "both sides then run each backtest in a fresh process")
     args = parser.parse_args()
     calibration = calibration_us()  # the machine's pure-Python speed: figures of two machines read together
     print(f"calibration: sum(range(100)) takes {calibration:.2f} us here ({DESKTOP})")
