@@ -39,6 +39,7 @@ from arbotlib.amm.whirlpool.math import (
     MIN_SQRT_PRICE,
     MIN_TICK,
     OrcaMathError,
+    Stop,
     limit_fits,
     sqrt_price_at_tick,
     swap_quote,
@@ -308,7 +309,7 @@ def _new_move_facts(model: WhirlpoolModel) -> _Facts:
     return facts
 
 
-def _always_fit(model: WhirlpoolModel, down: float, up: float, low: int, high: int) -> tuple[bool, bool]:
+def _always_fit(model: WhirlpoolModel, down: Stop, up: Stop, low: int, high: int) -> tuple[bool, bool]:
     """Whether limit_fits holds for every move down, and every move up, inside ``(down, up)`` from the sqrt
     price of any state holding these facts (``model``'s, or one in ``[low, high)``): it does when it holds
     at the farthest ones, as the amounts grow with the distance between the price and the limit."""

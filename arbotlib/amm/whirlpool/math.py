@@ -626,7 +626,7 @@ def range_quoter_within(
     sqrt_price: int,
     liquidity: int,
     fee_rate: int,
-    ends: tuple[float, float, int, int],
+    ends: RangeEnds,
 ) -> RangeQuote | None:
     """:func:`range_quoter` of a state whose :func:`range_ends` are ``ends``: made for its tick, or for another
     state's whose ``[low, high)`` holds its sqrt price (the same stops either way), so neither its tick nor its
@@ -719,8 +719,16 @@ def limit_fits(amount: int, a_to_b: bool, sqrt_price: int, liquidity: int, fee_r
             and -(-amount_in * fee_rate // keep) <= U64_MAX)
 
 
+Stop = int | float
+"""A sqrt price (Q64.64, an integer) where a swap stops, or ``math.inf``/``-math.inf`` for none that way: integers and
+infinities only, never a fractional float (a compiler that took the annotation ``float`` for a C double would round
+the sqrt prices)."""
+RangeEnds = tuple[Stop, Stop, int, int]
+""":func:`range_ends`: ``(down, up, low, high)``."""
+
+
 def range_ends(tick: int, ticks: Sequence[tuple[int, int]], tick_spacing: int | None,
-               tick_indexes: Sequence[int] | None) -> tuple[float, float, int, int]:
+               tick_indexes: Sequence[int] | None) -> RangeEnds:
     """What :func:`reaches_limit_in_range` asks of a pool state's ticks, made once: ``(down, up, low, high)``.
 
     A swap from ``tick`` to a limit stays in the current range when the limit is above ``down`` going

@@ -41,6 +41,7 @@ from .math import (
     U64_MAX,
     InsufficientLiquidity,
     OrcaMathError,
+    RangeEnds,
     RangeQuote,
     known_sqrt_prices,
     range_ends,
@@ -142,7 +143,7 @@ class WhirlpoolModel(Pool):
             _SLOTS[name].__set__(self, value)
             return value
 
-    def range_ends(self) -> tuple[float, float, int, int]:
+    def range_ends(self) -> RangeEnds:
         """This state's :func:`~arbotlib.amm.whirlpool.math.range_ends` ``(down, up, low, high)``: made once, and
         handed on to the states :meth:`at_in_range` makes with a sqrt price in ``[low, high)`` (the same stops)."""
         cache = self.__dict__
