@@ -74,11 +74,18 @@ LAGGING_POLLS = 30
 """A final order whose trades do not add up to what it filled is polled this many times more (``fill_poll_s`` apart)
 for the missing ones."""
 TRADE_PAGES = 10
-"""At most this many pages holding trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are read for
-one order's where the venue lists none by order: an order whose trades lie further on shows them short, the read that
-stops here logs a warning naming it, and its polls say so (:data:`LAGGING_POLLS`). An empty window
-(:data:`TRADE_WINDOW_MS`) does not count: those are bounded by :data:`TRADE_WINDOWS`."""
+"""At most this many pages holding trades (the venue's page, :meth:`CcxtExchange._trade_page_size`, each, from the
+order's creation on) are read for one order's where the venue lists none by order: an order whose trades lie further
+on shows them short, the read that stops here logs a warning naming it, and its polls say so (:data:`LAGGING_POLLS`).
+An empty window (:data:`TRADE_WINDOW_MS`) does not count: those are bounded by :data:`TRADE_WINDOWS`."""
 TRADE_PAGE_SIZE = 100
+"""The page of trades asked of a venue not in :data:`TRADE_PAGE_LIMIT` (Bitget's ``GET /api/v2/spot/trade/fills`` and
+Crypto.com's ``private/get-trades`` take at most 100)."""
+TRADE_PAGE_LIMIT = {"gemini": 500}
+"""The largest page of trades fetchMyTrades takes, per ccxt id of a venue that takes more than :data:`TRADE_PAGE_SIZE`
+(the page is asked at that size: a page shorter than asked is taken for the end of the list, so it must never be more
+than the venue serves). Gemini's ``POST /v1/mytrades``: its documented walk through the whole history asks
+``limit_trades`` 500 a page (ccxt's ``features`` table gives 500 too); 100 made 5 requests of each 500 trades."""
 TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
 """The longest time range (ms) fetchMyTrades takes, per ccxt id of a venue that refuses longer ones: Crypto.com's
 ``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). Elsewhere
@@ -722,6 +729,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         cursor: dict[str, str] = {}  # the older-page cursor (TRADE_OLDER_CURSOR) within the range being read
         since_ms_key = TRADE_SINCE_MS_PARAM.get(self.settings.id)
         window_ms = self._trade_window_ms()
+        page_size = self._trade_page_size()
         since = created_ms
         mine: dict[str, dict[str, Any]] = {}
         if window_ms is not None and order_id in self._trade_windows:
@@ -742,7 +750,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 ask["until"] = until
             if since is not None and since_ms_key is not None:
                 ask[since_ms_key] = since  # the venue's own, in ms (ccxt sends whole seconds)
-            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE, ask)
+            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, page_size, ask)
             pages += 1 if page else 0
             new = [t for t in page if str(t["id"]) not in seen]
             seen.update(str(t["id"]) for t in new)
@@ -750,17 +758,17 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             times = [int(t["timestamp"]) for t in page if t.get("timestamp") is not None]
             if sum((dec(t.get("amount")) or Decimal(0) for t in mine.values()), Decimal(0)) >= filled:
                 break
-            if since is not None and until is not None and len(page) < TRADE_PAGE_SIZE:
+            if since is not None and until is not None and len(page) < page_size:
                 since, cursor = until + 1, {}  # this window read whole: the next one
                 if until < now_ms - TRADE_SETTLED_MS:  # ...and no trade of it is still to be listed
                     self._trade_windows[order_id] = (since, dict(mine))
                 continue
             older = TRADE_OLDER_CURSOR.get(self.settings.id)
             ids = [int(t["id"]) for t in page if str(t.get("id", "")).isdigit()]
-            if older is not None and ids and len(page) >= TRADE_PAGE_SIZE:
+            if older is not None and ids and len(page) >= page_size:
                 cursor = {older: str(min(ids))}  # the newest of the range first: the page before this one's oldest
                 continue
-            if since is None or not times or len(page) < TRADE_PAGE_SIZE:
+            if since is None or not times or len(page) < page_size:
                 break  # all of it read, or no time to page on (the newest page is all there is)
             if max(times) <= since:  # a whole page in one millisecond: the next page cannot start inside it
                 self.ctx.log.warning("%s: order %s (venue id %s): %d trades at %d ms fill a page and cannot be "
@@ -771,6 +779,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             self.ctx.log.warning("%s: order %s (venue id %s): its trades read stopped at %d pages (TRADE_PAGES) "
                                  "short of what it filled; the next poll reads again", self.name, cid, order_id, pages)
         return list(mine.values())
+
+    def _trade_page_size(self) -> int:
+        """The page of trades asked of the venue: its documented largest (:data:`TRADE_PAGE_LIMIT`), else
+        :data:`TRADE_PAGE_SIZE`."""
+        return TRADE_PAGE_LIMIT.get(self.settings.id, TRADE_PAGE_SIZE)
 
     def _trade_window_ms(self) -> int | None:
         """The longest range (ms) the venue's fetchMyTrades takes: :data:`TRADE_WINDOW_MS`, else ccxt's ``features``

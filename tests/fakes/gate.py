@@ -74,6 +74,9 @@ PREFIX = "/api/v4"
 MS_TIMESTAMP = 10**11
 """A ``from`` at least this large is in milliseconds on the fake's Gemini trade list (``trade_list_order = "gemini"``),
 as Gemini's ``timestamp`` is ("seconds or milliseconds since 1970-01-01 UTC")."""
+GEMINI_MAX_TRADES = 500
+"""The most trades a page of the fake's Gemini trade list holds, whatever ``limit`` asks: Gemini's ``limit_trades``
+maximum (its documented walk through ``/v1/mytrades`` asks 500 a page; ccxt's features table gives 500)."""
 
 
 def _text(value: Decimal) -> str:
@@ -163,7 +166,8 @@ class FakeGate:
         (the oldest first from that time), ``"bitget"`` (the newest first within ``from``/``to``; older pages through
         ``id_less_than``, standing for Bitget's ``idLessThan``), ``"gemini"`` (the oldest ``limit`` from that time,
         given newest first: Gemini's ``/v1/mytrades`` "sorted by timestamp descending"; a ``from`` of
-        :data:`MS_TIMESTAMP` or more is in milliseconds, as Gemini takes its ``timestamp``)."""
+        :data:`MS_TIMESTAMP` or more is in milliseconds, as Gemini takes its ``timestamp``; at most
+        :data:`GEMINI_MAX_TRADES` a page)."""
         self.accounts: dict[str, Decimal] = {"USDT": Decimal("1000000"), "BTC": Decimal("10")}
         self.rest_log: list[tuple[str, str, dict]] = []
         """(method, path, query) of every REST request received."""
@@ -689,6 +693,8 @@ class FakeGate:
         else:
             out.sort(key=lambda t: Decimal(t["create_time_ms"]), reverse=newest_first)
         limit, page = int(query.get("limit", 100)), int(query.get("page", 1))
+        if order == "gemini":
+            limit = min(limit, GEMINI_MAX_TRADES)
         out = out[(page - 1) * limit:page * limit]
         return out[::-1] if order == "gemini" and "from" in query else out
 
