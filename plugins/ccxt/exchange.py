@@ -132,7 +132,8 @@ Crypto.com's and Gate's likewise)."""
 
 @dataclass
 class Counters:
-    """What the book side and the fill polls saw (``/status`` and the tests read them)."""
+    """What the book side and the fill polls saw (``/status`` shows each: :meth:`CcxtExchange.status`; the tests read
+    them)."""
 
     books: int = 0
     resyncs: int = 0
@@ -435,12 +436,17 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             self._resubscribing.discard(symbol)
 
     def status(self) -> dict[str, str]:
-        """Facts for ``/status``: how the books are verified, and what the feed went through."""
+        """Facts for ``/status``: how the books are verified, what the feed went through, and (with keys: orders are
+        polled) how many polls of a tracked order failed (:attr:`Counters.poll_errors`, 0 too, as the feed's)."""
         c = self.counters
         kind = "unverified" if not self.verified else (
             "verified by arbot" if self.integrity_kind == ARBOT_SEQUENCE else "verified by ccxt")
-        return {"book": f"{kind} ({self.integrity_how})",
-                "feed": f"{c.books} books, {c.resyncs} resyncs, {c.disconnects} reconnects, {c.broken} broken"}
+        facts = {"book": f"{kind} ({self.integrity_how})",
+                 "feed": f"{c.books} books, {c.resyncs} resyncs, {c.disconnects} reconnects, {c.broken} broken"}
+        if self.api is not None and self.api.apiKey:
+            facts["order polls"] = f"{c.poll_errors} failed" + (
+                " (each logged; the order is asked again next poll)" if c.poll_errors else "")
+        return facts
 
     def market(self, symbol: str) -> MarketInfo:
         return self.markets[symbol]  # KeyError: not configured
