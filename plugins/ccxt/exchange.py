@@ -30,6 +30,7 @@ whitelist only, found again by our transfer id, and deposits, through the same c
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from bot.api import (
+    AlertLevel,
     Balance,
     BookUpdate,
     Context,
@@ -112,6 +114,14 @@ DAY_MS = 86_400_000
 LOOKUP_RANGE_MS = {"binance": DAY_MS}
 """The longest range (ms) an order list takes, per ccxt id of a venue where ccxt's ``features`` table says otherwise
 (ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
+TRADE_HISTORY_DAYS = {"bitget": 90}
+"""How far back the venue lists an account's trades, per ccxt id of a venue that documents a limit: Bitget's ``GET
+/api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older data is downloaded from its web site).
+An order made before that whose fills read do not add up to what it filled (its own figure) may have fills no request
+will ever list: an alert says so, naming the order, the shortfall and the limit, once per order
+(:data:`BEYOND_HISTORY_KEPT`)."""
+BEYOND_HISTORY_KEPT = 10_000
+"""Orders whose fills beyond the venue's history were alerted (the newest): not alerted again at every poll."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -210,6 +220,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """Venue client id -> (the look-up's ``since_ms``, the start of the first range of the order lists not read
         whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the next look at the
         order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read count."""
+        self._beyond_history: dict[str, None] = {}
+        """Venue order ids of the orders alerted for fills older than the venue lists (:meth:`_fills_beyond_history`),
+        oldest first."""
         self._trade_windows: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
         """Venue order id -> (the start of the first window still to read, the order's trades in those before it), of
         an order not settled yet whose trades are read in windows (:data:`TRADE_WINDOWS`)."""
@@ -715,7 +728,35 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                             fills, state.reason)
         if not self._unsettled(result):
             self._trade_windows.pop(state.exchange_order_id, None)
+        elif created is not None:
+            self._fills_beyond_history(symbol, result, int(created))
         return result
+
+    def _fills_beyond_history(self, symbol: str, state: OrderState, created_ms: int) -> None:
+        """Alert, once per order, an order made before the venue's trade history begins (:data:`TRADE_HISTORY_DAYS`)
+        whose fills read add up to less than it filled: the rest may be older than anything the venue lists, and the
+        position and PnL (made of fills) lack them while the order shows the venue's filled figure."""
+        days = TRADE_HISTORY_DAYS.get(self.settings.id)
+        oid = state.exchange_order_id
+        if days is None or oid is None or oid in self._beyond_history:
+            return
+        begins_ms = self.ctx.clock.time_ns() // 1_000_000 - days * DAY_MS
+        if created_ms >= begins_ms:
+            return
+        read = sum((f.qty for f in state.fills), Decimal(0))
+        self._beyond_history[oid] = None
+        if len(self._beyond_history) > BEYOND_HISTORY_KEPT:
+            self._beyond_history.pop(next(iter(self._beyond_history)))
+        begins = dt.datetime.fromtimestamp(begins_ms / 1000, dt.UTC)
+        made = dt.datetime.fromtimestamp(created_ms / 1000, dt.UTC)
+        message = (f"{self.name}: order {state.client_order_id} ({symbol}, venue id {oid}, made {made:%Y-%m-%d}) "
+                   f"filled {state.filled_qty} but the fills read add up to {read}: {self.settings.id} lists no fill "
+                   f"older than {days} days (none before {begins:%Y-%m-%d %H:%M} UTC), so the other "
+                   f"{state.filled_qty - read} may never be read: the order shows the venue's filled quantity, the "
+                   "position and PnL lack those fills. Compare them with the venue (its web site exports older fills)")
+        self.ctx.log.warning("%s", message)
+        self.ctx.alert(AlertLevel.WARNING, "fills-beyond-history", message, exchange=self.name,
+                       order=state.client_order_id)
 
     async def _order_trades(self, symbol: str, order_id: str, created_ms: int | None,
                             filled: Decimal, cid: str = "") -> list[dict[str, Any]]:

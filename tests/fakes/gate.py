@@ -28,7 +28,8 @@ pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its
 ``hang_create_order_s`` (created, then the answer is late), ``cut_create_order`` (created, then the
 answer stops half-way through its body and the connection is closed), ``stale_trades`` (the next
 trade lists leave out the newest trade), ``my_trades_max_range_s`` (a trade list over a longer ``from``..``to`` is
-refused, as Crypto.com refuses one over a day), ``fail_next`` (per path, the errors the next requests get,
+refused, as Crypto.com refuses one over a day), ``my_trades_history_s`` (no trade older than this is listed, as
+Bitget serves the fills of the last 90 days only), ``fail_next`` (per path, the errors the next requests get,
 e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
@@ -185,6 +186,9 @@ class FakeGate:
         """Refuse a ``GET /spot/my_trades`` whose ``from``..``to`` (``to`` defaulting to now) spans more than this
         many seconds, ``INVALID_PARAM_VALUE``: the rule of Crypto.com's ``private/get-trades`` (at most one day
         between ``start_time`` and ``end_time``, which defaults to now), for the venues whose trade list has one."""
+        self.my_trades_history_s: int | None = None
+        """List no trade made more than this many seconds ago: Bitget's ``GET /api/v2/spot/trade/fills`` "only
+        supports to get the data within 90days" (older data is downloaded from its web site)."""
         self.my_trades_queries: list[dict] = []
         """Every ``GET /spot/my_trades`` query, in order."""
         self.order_list_queries: list[dict] = []
@@ -518,6 +522,9 @@ class FakeGate:
                         raise _GateError(400, "INVALID_PARAM_VALUE", f"time range {span}s exceeds "
                                                                      f"{self.my_trades_max_range_s}s")
                 trades = self.trades
+                if self.my_trades_history_s is not None:
+                    oldest = int(time.time()) - self.my_trades_history_s
+                    trades = [t for t in trades if int(t["create_time"]) >= oldest]
                 if self.stale_trades > 0:
                     self.stale_trades -= 1
                     trades = trades[:-1]
