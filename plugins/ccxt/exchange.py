@@ -846,13 +846,15 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
     async def poll_once(self) -> None:
         """One poll of every tracked order (also called by tests). One order's failing look-up is logged and counted
         (``counters.poll_errors``) and the others are polled all the same (the first error ended the poll: the
-        orders tracked after it were never read)."""
+        orders tracked after it were never read). A rate limit is no failure of one order's look-up: it holds every
+        REST call for ``rate_limit_pause_s``, so it ends the poll (``RateLimited`` to the poll loop, which logs it
+        once) and the orders are asked next poll (each of them was counted and logged failed, unasked)."""
         for cid, (symbol, _oid, last) in list(self._tracked.items()):
             if cid not in self._tracked:
                 continue  # final meanwhile
             try:
                 state = await self.fetch_order(symbol, cid)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, RateLimited):
                 raise
             except Exception as exc:
                 self.counters.poll_errors += 1
