@@ -30,6 +30,7 @@ whitelist only, found again by our transfer id, and deposits, through the same c
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from bot.api import (
+    AlertLevel,
     Balance,
     BookUpdate,
     Context,
@@ -74,11 +76,18 @@ LAGGING_POLLS = 30
 """A final order whose trades do not add up to what it filled is polled this many times more (``fill_poll_s`` apart)
 for the missing ones."""
 TRADE_PAGES = 10
-"""At most this many pages holding trades (:data:`TRADE_PAGE_SIZE` each, from the order's creation on) are read for
-one order's where the venue lists none by order: an order whose trades lie further on shows them short, the read that
-stops here logs a warning naming it, and its polls say so (:data:`LAGGING_POLLS`). An empty window
-(:data:`TRADE_WINDOW_MS`) does not count: those are bounded by :data:`TRADE_WINDOWS`."""
+"""At most this many pages holding trades (the venue's page, :meth:`CcxtExchange._trade_page_size`, each, from the
+order's creation on) are read for one order's where the venue lists none by order: an order whose trades lie further
+on shows them short, the read that stops here logs a warning naming it, and its polls say so (:data:`LAGGING_POLLS`).
+An empty window (:data:`TRADE_WINDOW_MS`) does not count: those are bounded by :data:`TRADE_WINDOWS`."""
 TRADE_PAGE_SIZE = 100
+"""The page of trades asked of a venue not in :data:`TRADE_PAGE_LIMIT` (Bitget's ``GET /api/v2/spot/trade/fills`` and
+Crypto.com's ``private/get-trades`` take at most 100)."""
+TRADE_PAGE_LIMIT = {"gemini": 500}
+"""The largest page of trades fetchMyTrades takes, per ccxt id of a venue that takes more than :data:`TRADE_PAGE_SIZE`
+(the page is asked at that size: a page shorter than asked is taken for the end of the list, so it must never be more
+than the venue serves). Gemini's ``POST /v1/mytrades``: its documented walk through the whole history asks
+``limit_trades`` 500 a page (ccxt's ``features`` table gives 500 too); 100 made 5 requests of each 500 trades."""
 TRADE_WINDOW_MS = {"cryptocom": 86_400_000}
 """The longest time range (ms) fetchMyTrades takes, per ccxt id of a venue that refuses longer ones: Crypto.com's
 ``private/get-trades`` takes at most one day between ``start_time`` and ``end_time`` (which defaults to now). Elsewhere
@@ -105,6 +114,14 @@ DAY_MS = 86_400_000
 LOOKUP_RANGE_MS = {"binance": DAY_MS}
 """The longest range (ms) an order list takes, per ccxt id of a venue where ccxt's ``features`` table says otherwise
 (ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
+TRADE_HISTORY_DAYS = {"bitget": 90}
+"""How far back the venue lists an account's trades, per ccxt id of a venue that documents a limit: Bitget's ``GET
+/api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older data is downloaded from its web site).
+An order made before that whose fills read do not add up to what it filled (its own figure) may have fills no request
+will ever list: an alert says so, naming the order, the shortfall and the limit, once per order
+(:data:`BEYOND_HISTORY_KEPT`)."""
+BEYOND_HISTORY_KEPT = 10_000
+"""Orders whose fills beyond the venue's history were alerted (the newest): not alerted again at every poll."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -125,7 +142,8 @@ Crypto.com's and Gate's likewise)."""
 
 @dataclass
 class Counters:
-    """What the book side and the fill polls saw (``/status`` and the tests read them)."""
+    """What the book side and the fill polls saw (``/status`` shows each: :meth:`CcxtExchange.status`; the tests read
+    them)."""
 
     books: int = 0
     resyncs: int = 0
@@ -202,6 +220,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """Venue client id -> (the look-up's ``since_ms``, the start of the first range of the order lists not read
         whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the next look at the
         order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read count."""
+        self._beyond_history: dict[str, None] = {}
+        """Venue order ids of the orders alerted for fills older than the venue lists (:meth:`_fills_beyond_history`),
+        oldest first."""
         self._trade_windows: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
         """Venue order id -> (the start of the first window still to read, the order's trades in those before it), of
         an order not settled yet whose trades are read in windows (:data:`TRADE_WINDOWS`)."""
@@ -428,12 +449,17 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             self._resubscribing.discard(symbol)
 
     def status(self) -> dict[str, str]:
-        """Facts for ``/status``: how the books are verified, and what the feed went through."""
+        """Facts for ``/status``: how the books are verified, what the feed went through, and (with keys: orders are
+        polled) how many polls of a tracked order failed (:attr:`Counters.poll_errors`, 0 too, as the feed's)."""
         c = self.counters
         kind = "unverified" if not self.verified else (
             "verified by arbot" if self.integrity_kind == ARBOT_SEQUENCE else "verified by ccxt")
-        return {"book": f"{kind} ({self.integrity_how})",
-                "feed": f"{c.books} books, {c.resyncs} resyncs, {c.disconnects} reconnects, {c.broken} broken"}
+        facts = {"book": f"{kind} ({self.integrity_how})",
+                 "feed": f"{c.books} books, {c.resyncs} resyncs, {c.disconnects} reconnects, {c.broken} broken"}
+        if self.api is not None and self.api.apiKey:
+            facts["order polls"] = f"{c.poll_errors} failed" + (
+                " (each logged; the order is asked again next poll)" if c.poll_errors else "")
+        return facts
 
     def market(self, symbol: str) -> MarketInfo:
         return self.markets[symbol]  # KeyError: not configured
@@ -702,7 +728,35 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                             fills, state.reason)
         if not self._unsettled(result):
             self._trade_windows.pop(state.exchange_order_id, None)
+        elif created is not None:
+            self._fills_beyond_history(symbol, result, int(created))
         return result
+
+    def _fills_beyond_history(self, symbol: str, state: OrderState, created_ms: int) -> None:
+        """Alert, once per order, an order made before the venue's trade history begins (:data:`TRADE_HISTORY_DAYS`)
+        whose fills read add up to less than it filled: the rest may be older than anything the venue lists, and the
+        position and PnL (made of fills) lack them while the order shows the venue's filled figure."""
+        days = TRADE_HISTORY_DAYS.get(self.settings.id)
+        oid = state.exchange_order_id
+        if days is None or oid is None or oid in self._beyond_history:
+            return
+        begins_ms = self.ctx.clock.time_ns() // 1_000_000 - days * DAY_MS
+        if created_ms >= begins_ms:
+            return
+        read = sum((f.qty for f in state.fills), Decimal(0))
+        self._beyond_history[oid] = None
+        if len(self._beyond_history) > BEYOND_HISTORY_KEPT:
+            self._beyond_history.pop(next(iter(self._beyond_history)))
+        begins = dt.datetime.fromtimestamp(begins_ms / 1000, dt.UTC)
+        made = dt.datetime.fromtimestamp(created_ms / 1000, dt.UTC)
+        message = (f"{self.name}: order {state.client_order_id} ({symbol}, venue id {oid}, made {made:%Y-%m-%d}) "
+                   f"filled {state.filled_qty} but the fills read add up to {read}: {self.settings.id} lists no fill "
+                   f"older than {days} days (none before {begins:%Y-%m-%d %H:%M} UTC), so the other "
+                   f"{state.filled_qty - read} may never be read: the order shows the venue's filled quantity, the "
+                   "position and PnL lack those fills. Compare them with the venue (its web site exports older fills)")
+        self.ctx.log.warning("%s", message)
+        self.ctx.alert(AlertLevel.WARNING, "fills-beyond-history", message, exchange=self.name,
+                       order=state.client_order_id)
 
     async def _order_trades(self, symbol: str, order_id: str, created_ms: int | None,
                             filled: Decimal, cid: str = "") -> list[dict[str, Any]]:
@@ -722,6 +776,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         cursor: dict[str, str] = {}  # the older-page cursor (TRADE_OLDER_CURSOR) within the range being read
         since_ms_key = TRADE_SINCE_MS_PARAM.get(self.settings.id)
         window_ms = self._trade_window_ms()
+        page_size = self._trade_page_size()
         since = created_ms
         mine: dict[str, dict[str, Any]] = {}
         if window_ms is not None and order_id in self._trade_windows:
@@ -742,7 +797,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 ask["until"] = until
             if since is not None and since_ms_key is not None:
                 ask[since_ms_key] = since  # the venue's own, in ms (ccxt sends whole seconds)
-            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, TRADE_PAGE_SIZE, ask)
+            page = await self._call("my trades", False, "fetch_my_trades", symbol, since, page_size, ask)
             pages += 1 if page else 0
             new = [t for t in page if str(t["id"]) not in seen]
             seen.update(str(t["id"]) for t in new)
@@ -750,17 +805,17 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             times = [int(t["timestamp"]) for t in page if t.get("timestamp") is not None]
             if sum((dec(t.get("amount")) or Decimal(0) for t in mine.values()), Decimal(0)) >= filled:
                 break
-            if since is not None and until is not None and len(page) < TRADE_PAGE_SIZE:
+            if since is not None and until is not None and len(page) < page_size:
                 since, cursor = until + 1, {}  # this window read whole: the next one
                 if until < now_ms - TRADE_SETTLED_MS:  # ...and no trade of it is still to be listed
                     self._trade_windows[order_id] = (since, dict(mine))
                 continue
             older = TRADE_OLDER_CURSOR.get(self.settings.id)
             ids = [int(t["id"]) for t in page if str(t.get("id", "")).isdigit()]
-            if older is not None and ids and len(page) >= TRADE_PAGE_SIZE:
+            if older is not None and ids and len(page) >= page_size:
                 cursor = {older: str(min(ids))}  # the newest of the range first: the page before this one's oldest
                 continue
-            if since is None or not times or len(page) < TRADE_PAGE_SIZE:
+            if since is None or not times or len(page) < page_size:
                 break  # all of it read, or no time to page on (the newest page is all there is)
             if max(times) <= since:  # a whole page in one millisecond: the next page cannot start inside it
                 self.ctx.log.warning("%s: order %s (venue id %s): %d trades at %d ms fill a page and cannot be "
@@ -771,6 +826,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             self.ctx.log.warning("%s: order %s (venue id %s): its trades read stopped at %d pages (TRADE_PAGES) "
                                  "short of what it filled; the next poll reads again", self.name, cid, order_id, pages)
         return list(mine.values())
+
+    def _trade_page_size(self) -> int:
+        """The page of trades asked of the venue: its documented largest (:data:`TRADE_PAGE_LIMIT`), else
+        :data:`TRADE_PAGE_SIZE`."""
+        return TRADE_PAGE_LIMIT.get(self.settings.id, TRADE_PAGE_SIZE)
 
     def _trade_window_ms(self) -> int | None:
         """The longest range (ms) the venue's fetchMyTrades takes: :data:`TRADE_WINDOW_MS`, else ccxt's ``features``
@@ -786,13 +846,15 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
     async def poll_once(self) -> None:
         """One poll of every tracked order (also called by tests). One order's failing look-up is logged and counted
         (``counters.poll_errors``) and the others are polled all the same (the first error ended the poll: the
-        orders tracked after it were never read)."""
+        orders tracked after it were never read). A rate limit is no failure of one order's look-up: it holds every
+        REST call for ``rate_limit_pause_s``, so it ends the poll (``RateLimited`` to the poll loop, which logs it
+        once) and the orders are asked next poll (each of them was counted and logged failed, unasked)."""
         for cid, (symbol, _oid, last) in list(self._tracked.items()):
             if cid not in self._tracked:
                 continue  # final meanwhile
             try:
                 state = await self.fetch_order(symbol, cid)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, RateLimited):
                 raise
             except Exception as exc:
                 self.counters.poll_errors += 1

@@ -28,7 +28,8 @@ pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its
 ``hang_create_order_s`` (created, then the answer is late), ``cut_create_order`` (created, then the
 answer stops half-way through its body and the connection is closed), ``stale_trades`` (the next
 trade lists leave out the newest trade), ``my_trades_max_range_s`` (a trade list over a longer ``from``..``to`` is
-refused, as Crypto.com refuses one over a day), ``fail_next`` (per path, the errors the next requests get,
+refused, as Crypto.com refuses one over a day), ``my_trades_history_s`` (no trade older than this is listed, as
+Bitget serves the fills of the last 90 days only), ``fail_next`` (per path, the errors the next requests get,
 e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
@@ -74,6 +75,9 @@ PREFIX = "/api/v4"
 MS_TIMESTAMP = 10**11
 """A ``from`` at least this large is in milliseconds on the fake's Gemini trade list (``trade_list_order = "gemini"``),
 as Gemini's ``timestamp`` is ("seconds or milliseconds since 1970-01-01 UTC")."""
+GEMINI_MAX_TRADES = 500
+"""The most trades a page of the fake's Gemini trade list holds, whatever ``limit`` asks: Gemini's ``limit_trades``
+maximum (its documented walk through ``/v1/mytrades`` asks 500 a page; ccxt's features table gives 500)."""
 
 
 def _text(value: Decimal) -> str:
@@ -163,7 +167,8 @@ class FakeGate:
         (the oldest first from that time), ``"bitget"`` (the newest first within ``from``/``to``; older pages through
         ``id_less_than``, standing for Bitget's ``idLessThan``), ``"gemini"`` (the oldest ``limit`` from that time,
         given newest first: Gemini's ``/v1/mytrades`` "sorted by timestamp descending"; a ``from`` of
-        :data:`MS_TIMESTAMP` or more is in milliseconds, as Gemini takes its ``timestamp``)."""
+        :data:`MS_TIMESTAMP` or more is in milliseconds, as Gemini takes its ``timestamp``; at most
+        :data:`GEMINI_MAX_TRADES` a page)."""
         self.accounts: dict[str, Decimal] = {"USDT": Decimal("1000000"), "BTC": Decimal("10")}
         self.rest_log: list[tuple[str, str, dict]] = []
         """(method, path, query) of every REST request received."""
@@ -181,6 +186,9 @@ class FakeGate:
         """Refuse a ``GET /spot/my_trades`` whose ``from``..``to`` (``to`` defaulting to now) spans more than this
         many seconds, ``INVALID_PARAM_VALUE``: the rule of Crypto.com's ``private/get-trades`` (at most one day
         between ``start_time`` and ``end_time``, which defaults to now), for the venues whose trade list has one."""
+        self.my_trades_history_s: int | None = None
+        """List no trade made more than this many seconds ago: Bitget's ``GET /api/v2/spot/trade/fills`` "only
+        supports to get the data within 90days" (older data is downloaded from its web site)."""
         self.my_trades_queries: list[dict] = []
         """Every ``GET /spot/my_trades`` query, in order."""
         self.order_list_queries: list[dict] = []
@@ -514,6 +522,9 @@ class FakeGate:
                         raise _GateError(400, "INVALID_PARAM_VALUE", f"time range {span}s exceeds "
                                                                      f"{self.my_trades_max_range_s}s")
                 trades = self.trades
+                if self.my_trades_history_s is not None:
+                    oldest = int(time.time()) - self.my_trades_history_s
+                    trades = [t for t in trades if int(t["create_time"]) >= oldest]
                 if self.stale_trades > 0:
                     self.stale_trades -= 1
                     trades = trades[:-1]
@@ -689,6 +700,8 @@ class FakeGate:
         else:
             out.sort(key=lambda t: Decimal(t["create_time_ms"]), reverse=newest_first)
         limit, page = int(query.get("limit", 100)), int(query.get("page", 1))
+        if order == "gemini":
+            limit = min(limit, GEMINI_MAX_TRADES)
         out = out[(page - 1) * limit:page * limit]
         return out[::-1] if order == "gemini" and "from" in query else out
 

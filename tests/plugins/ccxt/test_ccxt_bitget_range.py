@@ -16,17 +16,22 @@ from .test_ccxt_orders import order
 DAY_S = 86_400
 
 
-async def bitget_like_gate(gate_bot, fake_gate, monkeypatch, cid: str, qty: str, days_old: int):
+async def bitget_like_gate(gate_bot, fake_gate, monkeypatch, cid: str, qty: str, days_old: int,
+                           alerts: list | None = None):
     """The ccxt gate reading trades as ccxt's bitget does (no fetchOrderTrades, the ``orderId`` filter, the
-    ``idLessThan`` cursor, fetchMyTrades ``untilDays`` 90), the fake refusing a range over 90 days, and an order of
-    ``cid`` made ``days_old`` days ago: (gate, the venue's order, its creation time in s)."""
+    ``idLessThan`` cursor, fetchMyTrades ``untilDays`` 90, fills listed for 90 days), the fake refusing a range over
+    90 days, and an order of ``cid`` made ``days_old`` days ago: (gate, the venue's order, its creation time in s).
+    ``alerts`` gets the bot's alerts."""
     import plugins.ccxt.exchange as exchange
 
     monkeypatch.setattr(exchange, "TRADE_ORDER_PARAMS", {"gate": "order_id"})  # Bitget's orderId
     monkeypatch.setattr(exchange, "TRADE_OLDER_CURSOR", {"gate": "id_less_than"})  # Bitget's idLessThan
+    monkeypatch.setattr(exchange, "TRADE_HISTORY_DAYS", {"gate": 90}, raising=False)  # Bitget's fills: 90 days
     fake_gate.trade_list_order = "bitget"
     fake_gate.my_trades_max_range_s = 90 * DAY_S
     bot, gate = await gate_bot(fill_poll_s=600)
+    if alerts is not None:
+        bot.subscribe_alerts(alerts.append, "test")
     gate.api.has["fetchOrderTrades"] = False
     gate.api.features["spot"]["fetchMyTrades"]["untilDays"] = 90  # ccxt's bitget table
     await gate.place_order(order(cid, qty=qty))
@@ -67,3 +72,23 @@ async def test_an_order_within_90_days_is_read_in_one_range_as_before(gate_bot, 
     state = await gate.fetch_order(SYMBOL, "bg-new-1")
     assert [f.qty for f in state.fills] == [D("0.01")]
     assert len(fake_gate.my_trades_queries) == 1 and "to" not in fake_gate.my_trades_queries[0]
+
+
+async def test_fills_older_than_bitgets_90_days_are_an_alert_naming_the_limit(gate_bot, fake_gate, monkeypatch):
+    """Bitget lists no fill older than 90 days ("It only supports to get the data within 90days", its Get Fills). An
+    order made 100 days ago, filled 0.0150 an hour after and 0.0001 five days ago (found again after a restart):
+    its state said filled 0.0151 (the order's own figure) with one fill of 0.0001, the position short by 0.0150 and
+    nothing said why (after 30 polls, an error blaming a lagging trade list). Now an alert names the order, the
+    shortfall and Bitget's 90-day limit, once per order."""
+    alerts: list = []
+    gate, mine, start = await bitget_like_gate(gate_bot, fake_gate, monkeypatch, "bg-aged-1", "0.0151", 100, alerts)
+    fake_gate.my_trades_history_s = 90 * DAY_S
+    fill_at(fake_gate, mine["id"], D("0.0150"), start + 3600)
+    fill_at(fake_gate, mine["id"], D("0.0001"), int(time.time()) - 5 * DAY_S)
+    state = await gate.fetch_order(SYMBOL, "bg-aged-1")
+    assert state.filled_qty == D("0.0151") and [f.qty for f in state.fills] == [D("0.0001")]
+    said = [a for a in alerts if "bg-aged-1" in a.message]
+    assert len(said) == 1, [a.message for a in alerts]
+    assert "90 days" in said[0].message and "0.0150" in said[0].message
+    await gate.fetch_order(SYMBOL, "bg-aged-1")
+    assert len([a for a in alerts if "bg-aged-1" in a.message]) == 1  # once per order

@@ -132,3 +132,21 @@ async def test_one_orders_failing_look_up_does_not_stop_the_poll_of_the_others(g
     assert [f.qty for f in seen] == [D("0.01")]
     assert "gm-real-1" not in gate._tracked and "gm-ghost-1" in gate._tracked
     assert gate.counters.poll_errors == 1
+
+
+async def test_failed_order_polls_are_on_status(gate_bot, fake_gate, as_gemini):
+    """``counters.poll_errors`` counted each failed look-up of a tracked order, but no operator could see it: /status
+    showed the feed's counters only. /status now says how many order polls failed (0 as well, as the feed's)."""
+    from bot.api import Caller
+
+    bot, gate = await gate_bot(fill_poll_s=600)
+    as_gemini(gate)
+    viewer = Caller("test", "eye", "viewer")
+    rows = dict((await bot.commands.dispatch(viewer, "status", [])).rows)
+    assert rows["gate order polls"] == "0 failed"
+    ghost = await gate.place_order(order("gm-ghost-2"))
+    del fake_gate.orders[ghost.exchange_order_id]  # the venue no longer knows it: its look-up fails
+    await gate.poll_once()
+    await gate.poll_once()
+    rows = dict((await bot.commands.dispatch(viewer, "status", [])).rows)
+    assert rows["gate order polls"] == "2 failed (each logged; the order is asked again next poll)"

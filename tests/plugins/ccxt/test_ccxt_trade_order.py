@@ -22,16 +22,16 @@ FILLS = 250
 """More than two pages (TRADE_PAGE_SIZE 100) of one order's fills."""
 
 
-async def many_fills(gate_bot, fake_gate, cid: str, spread_s: int = 0):
-    """The ccxt gate (no fetchOrderTrades, as Bitget's and Gemini's) and an order of ``cid`` filled in FILLS trades
-    of 0.0001, ``spread_s`` seconds apart (0: all at once), made 1000 s ago."""
+async def many_fills(gate_bot, fake_gate, cid: str, spread_s: int = 0, fills: int = FILLS, age_s: int = 1000):
+    """The ccxt gate (no fetchOrderTrades, as Bitget's and Gemini's) and an order of ``cid`` filled in ``fills``
+    trades of 0.0001, ``spread_s`` seconds apart (0: all at once), made ``age_s`` seconds ago."""
     bot, gate = await gate_bot(fill_poll_s=600)
     gate.api.has["fetchOrderTrades"] = False
-    await gate.place_order(order(cid, qty=str(D("0.0001") * FILLS)))
+    await gate.place_order(order(cid, qty=str(D("0.0001") * fills)))
     [mine] = fake_gate.orders.values()
-    start = int(time.time()) - 1000
+    start = int(time.time()) - age_s
     mine.update(create_time=str(start), create_time_ms=start * 1000)
-    for i in range(FILLS):
+    for i in range(fills):
         trade = fake_gate.fill(mine["id"], D("0.0001"))
         if spread_s:
             at = start + 1 + i * spread_s
@@ -68,6 +68,36 @@ async def test_gemini_an_orders_fills_are_read_forward_from_its_creation_pages_g
     assert state.status is OrderStatus.FILLED
     assert len(state.fills) == len({f.trade_id for f in state.fills}) == FILLS
     assert sum(f.qty for f in state.fills) == D("0.0250")
+
+
+async def test_gemini_1200_fills_are_read_in_3_pages_of_its_documented_500(gate_bot, fake_gate, monkeypatch, caplog):
+    """Gemini's ``/v1/mytrades`` takes ``limit_trades`` up to 500 (its documented walk through the whole history asks
+    500 a page; ccxt's features table says 500 too), but trades were asked 100 at a time: an order of 1,200 fills
+    took 12 requests, and the read stopped at TRADE_PAGES (10) short of them. The page follows the venue's maximum:
+    3 requests (500, 500, and the rest); the fake serves no more than 500 a page, as Gemini."""
+    import plugins.ccxt.exchange as exchange
+
+    monkeypatch.setattr(exchange, "TRADE_PAGE_LIMIT", {"gate": 500}, raising=False)  # Gemini's, for the ccxt gate
+    fake_gate.trade_list_order = "gemini"
+    gate = await many_fills(gate_bot, fake_gate, "gm-1200", spread_s=2, fills=1200, age_s=3000)
+    fake_gate.my_trades_queries.clear()
+    state = await gate.fetch_order(SYMBOL, "gm-1200")
+    assert state.status is OrderStatus.FILLED and state.filled_qty == D("0.1200")
+    assert len(state.fills) == len({f.trade_id for f in state.fills}) == 1200, \
+        f"{len(state.fills)} fills read in {len(fake_gate.my_trades_queries)} requests"
+    assert [q["limit"] for q in fake_gate.my_trades_queries] == ["500"] * 3
+    assert "stopped at" not in caplog.text
+
+
+def test_the_fake_gemini_serves_at_most_500_trades_a_page():
+    """The fake's Gemini trade list keeps to Gemini's maximum page: asked 1,000, it gives 500."""
+    from tests.fakes.gate import FakeGate
+
+    trades = [{"id": str(i), "currency_pair": "BTC_USDT", "order_id": "1", "create_time": str(1_700_000_000 + i),
+               "create_time_ms": f"{(1_700_000_000 + i) * 1000}.000"} for i in range(1200)]
+    page = FakeGate._trade_page(trades, {"from": "1700000000", "limit": "1000"}, "gemini")
+    assert len(page) == 500
+    assert len(FakeGate._trade_page(trades, {"from": "1700000000", "limit": "1000"}, "gate")) == 1000
 
 
 async def test_gemini_a_full_page_inside_one_second_is_paged_past_by_a_millisecond_timestamp(
