@@ -12,7 +12,9 @@ range it is offered one tick above the bid instead (a maker order worth more tha
 the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
 sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it). A
 restart tells such a sell from the slot's own resting at its price under a tick since made finer by its price: above
-the range and above the slot's stored price (:meth:`GridStrategy._find_repriced`).
+the range and above the slot's stored price (:meth:`GridStrategy._find_repriced`); while the slot's own sell rests at a
+price its slot has moved from onto a new tick, the slot's row keeps that sell's price (``Slot.offered_at``), so the
+top slot's own sell, a level rounded up above ``upper`` on the coarser tick, is never taken for one at a later restart.
 Below the range the slots hold what they bought on the way down and sell it once the price comes back (re-centring
 would leave those sells behind, or sell at a loss): the grid holds, and says so once. Only a shifting grid that holds
 nothing there (started below its range, or its buys refused on the way down: every buy at or above the ask, it
@@ -383,6 +385,7 @@ class GridStrategy(Strategy[GridSettings]):
             buy, sell = prices[slot.index]
             if (slot.buy_price, slot.sell_price) != (buy, sell):
                 moved += 1
+                self._keep_offered(slot, sell)
                 slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
                 self._unsaved[slot.index] = slot
         if moved:
@@ -396,6 +399,24 @@ class GridStrategy(Strategy[GridSettings]):
         laid out, not the settings' (which differ from them while the grid waits to be laid out again)."""
         spacing = cast(Spacing, layout.spacing)  # written from a GridSettings; level_prices refuses anything else
         return slot_prices(level_prices(layout.lower, layout.upper, layout.levels, spacing), market)
+
+    def _keep_offered(self, slot: Slot, sell: Decimal) -> None:
+        """The slot's sell price moves onto a new tick (to ``sell``) while its own sell may rest at the price it moves
+        from: that price is kept as :attr:`Slot.offered_at` (its row says it) until the sell ends, so a restart, which
+        lays the slot out on the tick of then, still knows that sell for the slot's own and lets it rest, rather than
+        taking it for one offered above the range (the top slot's lies above ``upper``: a level rounded up on the
+        coarser tick) and cancelling it (:meth:`_find_repriced`). A sell offered above the range is not the slot's
+        own: the row keeps the slot's price."""
+        order_id = slot.order_id
+        if slot.state is not LOCKED or order_id is None or slot.offered_at is not None or sell == slot.sell_price:
+            return
+        if self._started:  # the grid knows which of its sells it offered above the range
+            own = order_id not in self._repriced and order_id not in self._returning
+        else:  # at start (before :meth:`_find_repriced`): the sell placed at the slot's price as stored is its own
+            order = self._order_held(order_id)  # held or read off the loop (:meth:`start`)
+            own = order is not None and order.price == slot.sell_price
+        if own:
+            slot.offered_at = slot.sell_price
 
     def _follow_rules(self) -> None:
         """While running (each reconcile, and whenever an order is refused): the market's rules read again. A tick or
@@ -443,6 +464,7 @@ class GridStrategy(Strategy[GridSettings]):
                 buy, sell = slot.buy_price, market.round_price(slot.sell_price, Side.SELL)
             if (slot.buy_price, slot.sell_price) != (buy, sell):
                 moved += 1
+                self._keep_offered(slot, sell)
                 slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
                 self._unsaved[slot.index] = slot
             if (slot.state is LOCKED and slot.order_id is None
@@ -484,6 +506,7 @@ class GridStrategy(Strategy[GridSettings]):
             sell = market.round_price(slot.sell_price, Side.SELL)
             if sell != slot.sell_price:
                 moved += 1
+                self._keep_offered(slot, sell)
                 slot.sell_price, slot.updated_ns = sell, now
                 self._unsaved[slot.index] = slot
         if moved:
@@ -727,7 +750,9 @@ class GridStrategy(Strategy[GridSettings]):
         bid above the range: above ``upper`` and above the slot's price as stored. A sell at or below either is the
         slot's own at its price under the tick it was placed on (a tick since made finer moves the slot's price, at
         start or while running, not the sell resting): it keeps resting. Only the top slot's own sell can lie above
-        ``upper`` (a level rounded up), and at its stored price that is no reason to cancel it either."""
+        ``upper`` (a level rounded up), and at its stored price that is no reason to cancel it either: the row keeps
+        the price of the slot's own sell resting after its slot moved onto a new tick (:meth:`_keep_offered`), at a
+        second restart too."""
         for slot in slots:
             if slot.state is LOCKED and slot.order_id is not None:
                 order = self._order_held(slot.order_id)  # held or read at start (:meth:`start`)
@@ -1175,7 +1200,7 @@ class GridStrategy(Strategy[GridSettings]):
             self._remember_finished(order_id, seen)
         side, limit_price = (Side.BUY, slot.buy_price) if slot.state is PENDING else (Side.SELL, slot.sell_price)
         executions = self._executions_of(order_id, side, filled_qty, avg_price or limit_price)
-        slot.order_id = None
+        slot.order_id = slot.offered_at = None
         yielded = order_id in self._yielding
         self._yielding.discard(order_id)
         returned = order_id in self._returning
@@ -1677,7 +1702,7 @@ class GridStrategy(Strategy[GridSettings]):
         """The slot's order ``order_id`` was never sent: the id is spent, the slot waits ``retry_after_s``."""
         self._by_order.pop(order_id, None)
         self._closes.pop(order_id, None)
-        slot.order_id = None
+        slot.order_id = slot.offered_at = None
         if side is Side.BUY:
             self._set_state(slot, FREE)
             slot.qty = ZERO
