@@ -125,7 +125,9 @@ restarts too (a fill it has stored is never applied again), and a late fill of a
 seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill of an older order is still counted
 (once, by the executor's guarantee), only without this second check. What the newest FINISHED_KEPT finished sells
 close is kept too (:meth:`GridStrategy._closes_of`): a late fill of one is booked to its buy's lot with no read of the
-order (a store read on the loop where the executor has forgotten it).
+order (a store read on the loop where the executor has forgotten it). A late fill of an older sell waits for its order
+to be read off the loop, then is booked once to that lot; one whose order cannot be read is booked to the oldest lot,
+as the ledger books it, and alerted once (:meth:`GridStrategy._book_once_read`).
 """
 
 
@@ -198,9 +200,15 @@ class GridStrategy(Strategy[GridSettings]):
         self._closes: dict[str, str | None] = {}
         """Client order id of a slot's open order -> what it closes (a sell: its buy's id, the lot the ledger matches
         it to; a buy: None). Moved by ``_finish`` to ``_finished_closes`` (a sell's)."""
-        self._finished_closes: dict[str, str] = {}
+        self._finished_closes: dict[str, str | None] = {}
         """What the newest FINISHED_KEPT finished sells close (their buys' ids), oldest first: a late fill of one is
-        booked to its buy's lot without reading the order (:meth:`_closes_of`)."""
+        booked to its buy's lot without reading the order (:meth:`_closes_of`). None: a sell whose order could not be
+        read (:meth:`_book_once_read`)."""
+        self._closes_wanted: dict[str, list[Fill]] = {}
+        """Late fills of finished sells older than those in ``_finished_closes`` (the executor has forgotten their
+        orders too), by order, while what the sell closes is read off the loop (:meth:`_book_once_read`); booked then,
+        each trade once."""
+        self._reading_closes: set[asyncio.Task[None]] = set()
         # hot-path state
         self._started = False
         self._bid: Decimal | None = None
@@ -894,7 +902,15 @@ class GridStrategy(Strategy[GridSettings]):
         return counted, since
 
     def on_fill(self, fill: Fill) -> None:
-        new = self._count(fill, self._closes_of(fill))
+        known, closes = self._closes_of(fill)
+        if not known:  # a late fill of a sell older than those the grid remembers: its order is read off the loop
+            self._read_closes(fill)
+            return
+        self._apply_fill(fill, closes)
+
+    def _apply_fill(self, fill: Fill, closes: str | None) -> None:
+        """Book ``fill`` (``closes``: what its order closes) to the ledger's lots once, and to its slot."""
+        new = self._count(fill, closes)
         slot = self._by_order.get(fill.client_order_id)
         if slot is not None:
             market = self._rules
@@ -1008,24 +1024,77 @@ class GridStrategy(Strategy[GridSettings]):
             figures.add(now)
         return True
 
-    def _closes_of(self, fill: Fill) -> str | None:
-        """What the order of ``fill`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
+    def _closes_of(self, fill: Fill) -> tuple[bool, str | None]:
+        """Whether what the order of ``fill`` closes (:attr:`OrderIntent.closes`, as the ledger reads it from the
+        order's row) is known without a store read on the loop, and what it is.
 
         From what the grid holds: a slot's open order's, a finished sell's (the newest FINISHED_KEPT), and a buy
         closes nothing. Else the executor's record as it holds it in memory (it holds the order of a fill it hands
-        out, unless the host held the fill for the grid meanwhile), never a store read on the loop (PostgreSQL: a
-        stopped server would hold the bot); None when not known so (the ledger then matches the sell to the oldest
-        lot)."""
+        out, unless the host held the fill for the grid meanwhile), or the store where a read takes microseconds
+        (file-backed SQLite; None when it has no record: the ledger then matches the sell to the oldest lot). Not
+        known (False) where a store read is a round trip (PostgreSQL: a stopped server would hold the bot): the
+        caller reads it off the loop (:meth:`_read_closes`)."""
         order_id = fill.client_order_id
         if order_id in self._closes:
-            return self._closes[order_id]
-        closes = self._finished_closes.get(order_id)
-        if closes is not None or fill.side is Side.BUY:
-            return closes
+            return True, self._closes[order_id]
+        if order_id in self._finished_closes or fill.side is Side.BUY:
+            return True, self._finished_closes.get(order_id)
         order = self._order_held(order_id)
-        return order.closes if order is not None else None
+        if order is not None:
+            return True, order.closes
+        return self.ctx.store.records_inline, None
 
-    def _keep_closes(self, order_id: str, closes: str) -> None:
+    def _read_closes(self, fill: Fill) -> None:
+        """A late fill of a finished sell the grid no longer remembers (older than the newest FINISHED_KEPT), the
+        executor having forgotten the order too: booked once its order is read off the loop (:meth:`_book_once_read`);
+        its other fills meanwhile wait with it (each trade is booked once: :meth:`_count`)."""
+        waiting = self._closes_wanted.get(fill.client_order_id)
+        if waiting is not None:
+            waiting.append(fill)
+            return
+        self._closes_wanted[fill.client_order_id] = [fill]
+        task = self.ctx.create_task(self._book_once_read(fill.client_order_id),
+                                    f"read what sell {fill.client_order_id} closes, for its late fill")
+        self._reading_closes.add(task)
+        task.add_done_callback(self._reading_closes.discard)
+
+    async def _book_once_read(self, order_id: str) -> None:
+        """Read sell ``order_id`` off the loop (a store that fails is read again after WRITE_RETRY_FIRST_S, doubling
+        to WRITE_RETRY_MAX_S), then book its late fills that waited, once each, to the lot its order closes, and to its
+        slot (:meth:`_late_fill`). No record of it (or one that cannot be read for another cause): booked to the
+        oldest lot, as the ledger books a sell whose order names none, and alerted once; its later fills too, with
+        no second read or alert (what it closes is kept as not known)."""
+        order: Order | None = None
+        why = "no record of the order"
+        delay = WRITE_RETRY_FIRST_S
+        try:
+            while True:
+                try:
+                    order = await self.ctx.look_up_order(order_id)
+                    break
+                except Exception as exc:
+                    if not is_store_error(exc):
+                        why = f"its record could not be read: {exc}"
+                        break
+                    self.ctx.log.warning("sell %s: its record could not be read for its late fill (%s); trying again "
+                                         "in %gs", order_id, exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, WRITE_RETRY_MAX_S)
+        finally:
+            fills = self._closes_wanted.pop(order_id, [])  # stopped meanwhile: a restart books them from the store
+        closes = order.closes if order is not None else None
+        self._keep_closes(order_id, closes)
+        if order is None:
+            base = self._rules.base
+            message = (f"sell {order_id} of strategy {self.name} filled {sum((f.qty for f in fills), ZERO)} {base} "
+                       f"after it ended, and what it closes cannot be read ({why}): booked once against the grid's "
+                       f"oldest lot, as the ledger books it; its slot offers that much less")
+            self.ctx.log.warning(message)
+            self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, order=order_id)
+        for fill in fills:
+            self._apply_fill(fill, closes)
+
+    def _keep_closes(self, order_id: str, closes: str | None) -> None:
         """Remember what finished sell ``order_id`` closes (the newest FINISHED_KEPT)."""
         self._finished_closes[order_id] = closes
         if len(self._finished_closes) > FINISHED_KEPT:
@@ -1525,10 +1594,13 @@ class GridStrategy(Strategy[GridSettings]):
         self._flush()
 
     async def stop(self) -> None:
-        """A write waiting to be tried again is not: the host's stop settles what the store holds."""
+        """A write waiting to be tried again is not, nor a read of a sell's record for its late fill: the host's stop
+        settles what the store holds (a restart books every stored fill)."""
         if self._rewrite is not None:
             self._rewrite.cancel()
             self._rewrite = None
+        for task in list(self._reading_closes):
+            task.cancel()
 
     def _due(self) -> list[tuple[Slot, Side, Decimal]]:
         """The orders to place now: (slot, side, limit price)."""
