@@ -196,7 +196,7 @@ class GridStrategy(Strategy[GridSettings]):
         """The same for the last FINISHED_KEPT finished orders (and fills of orders no slot holds), oldest first."""
         self._ended_sells: dict[str, Slot] = {}
         """Sells that ended unfilled or partly filled while their slot still holds inventory -> the slot: a fill of
-        one that comes later sold part of it (:meth:`_late_sell_fill`). Dropped when the slot is sold out."""
+        one that comes later sold part of it (:meth:`_late_fill`). Dropped when the slot is sold out."""
         self._closes: dict[str, str | None] = {}
         """Client order id of a slot's open order -> what it closes (a sell: its buy's id, the lot the ledger matches
         it to; a buy: None). Moved by ``_finish`` to ``_finished_closes`` (a sell's)."""
@@ -367,8 +367,8 @@ class GridStrategy(Strategy[GridSettings]):
                 self._cancel_for_relayout(resting, changes)
         self._adopt(layout, slots)
         self._keep_open(closes)
-        self._find_buys(slots)
-        for order_id in self._ended_sells:  # the sells whose fill may still come (:meth:`_late_sell_fill`)
+        self._find_buys(slots, working)
+        for order_id in self._ended_sells:  # the sells whose fill may still come (:meth:`_late_fill`)
             if closes.get(order_id) is not None:
                 self._keep_closes(order_id, closes[order_id])
         self._find_repriced(slots, stored_sells)
@@ -721,9 +721,11 @@ class GridStrategy(Strategy[GridSettings]):
             if m:
                 yield int(m[1]), int(m[2]), order
 
-    def _find_buys(self, slots: list[Slot]) -> None:
-        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close; and the sells
-        of it cancelled since, whose fill may still come (:meth:`_late_sell_fill`)."""
+    def _find_buys(self, slots: list[Slot], working: set[str]) -> None:
+        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close; the sells of
+        it cancelled since, whose fill may still come (:meth:`_late_fill`); and what its earlier sells sold, for
+        the round trip's log line. Not the slots' orders as stored (``working``): the sell that ended while the bot was
+        down was counted by its end at start (:meth:`_settle`), the one resting is at its end."""
         locked = {slot.index: slot for slot in slots if slot.state is LOCKED and slot.opened_by is None}
         if not locked:
             return
@@ -741,7 +743,7 @@ class GridStrategy(Strategy[GridSettings]):
             elif order.side is Side.SELL:
                 if order.status is OrderStatus.CANCELLED:
                     cancelled.append((index, seq, order.client_order_id))
-                if order.filled_qty > 0 and order.client_order_id != slot.order_id:  # (the resting one: its end)
+                if order.filled_qty > 0 and order.client_order_id not in working:
                     sells.append((index, seq, order))
         for index, seq, order_id in cancelled:
             if seq > newest.get(index, 0):
