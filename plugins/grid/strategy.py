@@ -931,10 +931,13 @@ class GridStrategy(Strategy[GridSettings]):
         Once the slot no longer holds that lot (a later sell sold it all), the base was sold twice and cannot be
         bought back: the grid alerts, books the proceeds to the slot, and the next sell offers that much less
         (:meth:`_unsold`, which reads the ledger's position). A buy's new part is base the grid holds that no slot
-        sells: a later sell carries it. Either way the slot's quote figures stay exact."""
+        sells: a later sell carries it. Either way the slot's quote figures stay exact. An order of no slot the grid
+        has now (laid out again on fewer levels, or under another id epoch): the ledger counts its fill, and the grid
+        alerts what its slots do not hold (or hold more of) than they say, once per fill."""
         order_id = fill.client_order_id
         slot = self._ended_sells.get(order_id) or self._slot_of(order_id)
         if slot is None:
+            self._slotless_fill(fill)
             return
         market = self._rules
         done = Executions()
@@ -983,6 +986,29 @@ class GridStrategy(Strategy[GridSettings]):
                                f"holds {done.base_received - counted_qty} {base} no slot sells; a later sell carries "
                                f"it", slot, extra)
         self._flush()
+
+    def _slotless_fill(self, fill: Fill) -> None:
+        """A late fill of an order of no slot the grid has now: what the order's end estimated of it is corrected (no
+        alert); the rest is base the slots do not count, alerted (:meth:`_late_fill`)."""
+        order_id, base = fill.client_order_id, self._rules.base
+        extra = fill.qty
+        estimate = self._estimated.pop(order_id, None)
+        if estimate is not None:
+            side, left, price = estimate
+            extra = max(fill.qty - left, ZERO)
+            if left > fill.qty:
+                self._estimated[order_id] = (side, left - fill.qty, price)
+        if not extra:
+            return
+        if fill.side is Side.SELL:
+            message = (f"sell {order_id} filled {extra} {base} after it ended, and no slot of the grid holds what it "
+                       f"sold (laid out again since): the grid sold {extra} {base} more than its slots hold; its next "
+                       f"sell offers that much less")
+        else:
+            message = (f"buy {order_id} filled {extra} {base} after it ended, and no slot of the grid holds it (laid "
+                       f"out again since): the grid holds {extra} {base} no slot sells; a later sell carries it")
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, order=order_id, qty=extra)
 
     def _diverged(self, message: str, slot: Slot, qty: Decimal) -> None:
         """The grid's holding differs from its slots' (the ledger's position is the truth): say so."""
