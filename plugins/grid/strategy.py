@@ -1101,11 +1101,13 @@ class GridStrategy(Strategy[GridSettings]):
                     order = await self.ctx.look_up_order(order_id)
                     break
                 except Exception as exc:
+                    error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"  # no SQL
                     if not is_store_error(exc):
-                        why = f"its record could not be read: {exc}"
+                        why = f"its record could not be read: {error}"
                         break
-                    self.ctx.log.warning("sell %s: its record could not be read for its late fill (%s); trying again "
-                                         "in %gs", order_id, exc, delay)
+                    log = self.ctx.log.warning if delay == WRITE_RETRY_FIRST_S else self.ctx.log.debug
+                    log("sell %s: its record could not be read for its late fill (%s); trying again in %gs",
+                        order_id, error, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, WRITE_RETRY_MAX_S)
         finally:

@@ -152,3 +152,28 @@ async def test_a_late_fill_of_a_sell_whose_slot_the_grid_no_longer_has_is_alerte
     assert grid2._book.qty == D("-0.4")
     said = [a for a in again.alerts if "g-4-2" in a[2]]
     assert len(said) == 1 and said[0][0] is AlertLevel.WARNING and "0.4" in said[0][2], again.alerts
+
+
+async def test_a_sells_record_the_store_cannot_read_yet_is_read_again(make_grid, ctx, on_postgresql, monkeypatch):
+    """The store fails the read (a dropped connection): the fill waits, and the order is read again (after 1 s,
+    doubling; shortened here) rather than booked against the wrong lot or alerted as unreadable."""
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr(grid_module, "WRITE_RETRY_FIRST_S", 0.01)
+    grid = await make_grid(post_only=False)
+    fills: list = []
+    sell = await _sell_cancelled_then_history(grid, ctx, fills)
+    before = grid._figures.realized
+    reads = ctx.look_up_order
+
+    async def failing_once(cid):
+        monkeypatch.setattr(ctx, "look_up_order", reads)
+        raise OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(ctx, "look_up_order", failing_once)
+    ctx.clock.advance(1)
+    grid.on_fill(ctx.fill(None, sell, qty="0.4"))
+    assert grid._figures.realized == before  # waiting for the read
+    await asyncio.sleep(0.1)
+    assert grid._figures.realized - before == D(4) and grid._slots[2].qty == D("0.6")
+    assert on_postgresql == [sell] and not [a for a in ctx.alerts if sell in a[2]], ctx.alerts
