@@ -1116,9 +1116,9 @@ class GridStrategy(Strategy[GridSettings]):
         self._keep_closes(order_id, closes)
         if order is None:
             base = self._rules.base
-            message = (f"sell {order_id} of strategy {self.name} filled {sum((f.qty for f in fills), ZERO)} {base} "
-                       f"after it ended, and what it closes cannot be read ({why}): booked once against the grid's "
-                       f"oldest lot, as the ledger books it; its slot offers that much less")
+            sold = sum({fill.trade_id: fill.qty for fill in fills}.values(), ZERO)  # (a trade delivered twice: once)
+            message = (f"sell {order_id} filled {sold} {base} after it ended, and what it closes cannot be read "
+                       f"({why}): booked once against the grid's oldest lot, as the ledger books it")
             self.ctx.log.warning(message)
             self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, order=order_id)
         for fill in fills:

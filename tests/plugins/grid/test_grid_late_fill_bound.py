@@ -120,6 +120,7 @@ async def test_a_late_fill_of_a_sell_no_record_names_is_booked_once_and_alerted_
     assert grid._figures.realized - before == 0  # 0.4 at 130 against the oldest lot, slot 3's at 130
     unmatched = [a for a in ctx.alerts if sell in a[2] and "closes" in a[2]]
     assert len(unmatched) == 1 and unmatched[0][0] is AlertLevel.WARNING, ctx.alerts
+    assert "filled 0.4 BTC" in unmatched[0][2], unmatched
 
 
 async def test_a_late_fill_of_a_sell_whose_slot_the_grid_no_longer_has_is_alerted(make_grid, ctx, store, restart):
