@@ -43,6 +43,8 @@ class GridSlotRow(SQLModel, table=True):
     state: str = SlotState.FREE.value
     buy_price: Decimal = money()
     sell_price: Decimal = money()
+    """The price the slot sells at; while its own sell rests at the price of a tick the venue has changed since, that
+    sell's price (:attr:`Slot.offered_at`)."""
     qty: Decimal = money()
     """Base quantity: of the resting buy (PENDING) or still to sell (LOCKED); zero when FREE."""
     order_id: str | None = None
@@ -117,11 +119,18 @@ class Slot:
     the round trip's log line: the slot's prices may have moved onto a new tick since). Not columns: at start they
     are the stored sells' figures."""
     sold_value: Decimal = ZERO
+    offered_at: Decimal | None = None
+    """The price of the slot's own sell resting on the venue (LOCKED) while ``sell_price`` has moved onto a tick the
+    venue changed since it was placed (a finer tick: 150.1 on a tick of 0.1, the slot's price 150.05 on one of 0.01);
+    None otherwise, and once that sell ends. Not a column: while that sell rests, the row's ``sell_price`` says this
+    price, so a restart knows the sell for the slot's own, not one offered above the range
+    (:meth:`GridStrategy._find_repriced`), and lays the slot out on the tick of then as a fresh start would."""
 
     def values(self, strategy: str) -> dict[str, Any]:
         """Column values of this slot's row."""
+        sell_price = self.sell_price if self.offered_at is None else self.offered_at
         return dict(strategy=strategy, slot=self.index, state=self.state.value, buy_price=self.buy_price,
-                    sell_price=self.sell_price, qty=self.qty, order_id=self.order_id, seq=self.seq, cost=self.cost,
+                    sell_price=sell_price, qty=self.qty, order_id=self.order_id, seq=self.seq, cost=self.cost,
                     proceeds=self.proceeds, round_trips=self.round_trips, profit=self.profit,
                     updated_ns=self.updated_ns)
 

@@ -12,7 +12,9 @@ range it is offered one tick above the bid instead (a maker order worth more tha
 the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
 sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it). A
 restart tells such a sell from the slot's own resting at its price under a tick since made finer by its price: above
-the range and above the slot's stored price (:meth:`GridStrategy._find_repriced`).
+the range and above the slot's stored price (:meth:`GridStrategy._find_repriced`); while the slot's own sell rests at a
+price its slot has moved from onto a new tick, the slot's row keeps that sell's price (``Slot.offered_at``), so the
+top slot's own sell, a level rounded up above ``upper`` on the coarser tick, is never taken for one at a later restart.
 Below the range the slots hold what they bought on the way down and sell it once the price comes back (re-centring
 would leave those sells behind, or sell at a loss): the grid holds, and says so once. Only a shifting grid that holds
 nothing there (started below its range, or its buys refused on the way down: every buy at or above the ask, it
@@ -123,7 +125,9 @@ restarts too (a fill it has stored is never applied again), and a late fill of a
 seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill of an older order is still counted
 (once, by the executor's guarantee), only without this second check. What the newest FINISHED_KEPT finished sells
 close is kept too (:meth:`GridStrategy._closes_of`): a late fill of one is booked to its buy's lot with no read of the
-order (a store read on the loop where the executor has forgotten it).
+order (a store read on the loop where the executor has forgotten it). A late fill of an older sell waits for its order
+to be read off the loop, then is booked once to that lot; one whose order cannot be read is booked to the oldest lot,
+as the ledger books it, and alerted once (:meth:`GridStrategy._book_once_read`).
 """
 
 
@@ -192,13 +196,19 @@ class GridStrategy(Strategy[GridSettings]):
         """The same for the last FINISHED_KEPT finished orders (and fills of orders no slot holds), oldest first."""
         self._ended_sells: dict[str, Slot] = {}
         """Sells that ended unfilled or partly filled while their slot still holds inventory -> the slot: a fill of
-        one that comes later sold part of it (:meth:`_late_sell_fill`). Dropped when the slot is sold out."""
+        one that comes later sold part of it (:meth:`_late_fill`). Dropped when the slot is sold out."""
         self._closes: dict[str, str | None] = {}
         """Client order id of a slot's open order -> what it closes (a sell: its buy's id, the lot the ledger matches
         it to; a buy: None). Moved by ``_finish`` to ``_finished_closes`` (a sell's)."""
-        self._finished_closes: dict[str, str] = {}
+        self._finished_closes: dict[str, str | None] = {}
         """What the newest FINISHED_KEPT finished sells close (their buys' ids), oldest first: a late fill of one is
-        booked to its buy's lot without reading the order (:meth:`_closes_of`)."""
+        booked to its buy's lot without reading the order (:meth:`_closes_of`). None: a sell whose order could not be
+        read (:meth:`_book_once_read`)."""
+        self._closes_wanted: dict[str, list[Fill]] = {}
+        """Late fills of finished sells older than those in ``_finished_closes`` (the executor has forgotten their
+        orders too), by order, while what the sell closes is read off the loop (:meth:`_book_once_read`); booked then,
+        each trade once."""
+        self._reading_closes: set[asyncio.Task[None]] = set()
         # hot-path state
         self._started = False
         self._bid: Decimal | None = None
@@ -357,8 +367,8 @@ class GridStrategy(Strategy[GridSettings]):
                 self._cancel_for_relayout(resting, changes)
         self._adopt(layout, slots)
         self._keep_open(closes)
-        self._find_buys(slots)
-        for order_id in self._ended_sells:  # the sells whose fill may still come (:meth:`_late_sell_fill`)
+        self._find_buys(slots, working)
+        for order_id in self._ended_sells:  # the sells whose fill may still come (:meth:`_late_fill`)
             if closes.get(order_id) is not None:
                 self._keep_closes(order_id, closes[order_id])
         self._find_repriced(slots, stored_sells)
@@ -383,6 +393,7 @@ class GridStrategy(Strategy[GridSettings]):
             buy, sell = prices[slot.index]
             if (slot.buy_price, slot.sell_price) != (buy, sell):
                 moved += 1
+                self._keep_offered(slot, sell)
                 slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
                 self._unsaved[slot.index] = slot
         if moved:
@@ -396,6 +407,24 @@ class GridStrategy(Strategy[GridSettings]):
         laid out, not the settings' (which differ from them while the grid waits to be laid out again)."""
         spacing = cast(Spacing, layout.spacing)  # written from a GridSettings; level_prices refuses anything else
         return slot_prices(level_prices(layout.lower, layout.upper, layout.levels, spacing), market)
+
+    def _keep_offered(self, slot: Slot, sell: Decimal) -> None:
+        """The slot's sell price moves onto a new tick (to ``sell``) while its own sell may rest at the price it moves
+        from: that price is kept as :attr:`Slot.offered_at` (its row says it) until the sell ends, so a restart, which
+        lays the slot out on the tick of then, still knows that sell for the slot's own and lets it rest, rather than
+        taking it for one offered above the range (the top slot's lies above ``upper``: a level rounded up on the
+        coarser tick) and cancelling it (:meth:`_find_repriced`). A sell offered above the range is not the slot's
+        own: the row keeps the slot's price."""
+        order_id = slot.order_id
+        if slot.state is not LOCKED or order_id is None or slot.offered_at is not None or sell == slot.sell_price:
+            return
+        if self._started:  # the grid knows which of its sells it offered above the range
+            own = order_id not in self._repriced and order_id not in self._returning
+        else:  # at start (before :meth:`_find_repriced`): the sell placed at the slot's price as stored is its own
+            order = self._order_held(order_id)  # held or read off the loop (:meth:`start`)
+            own = order is not None and order.price == slot.sell_price
+        if own:
+            slot.offered_at = slot.sell_price
 
     def _follow_rules(self) -> None:
         """While running (each reconcile, and whenever an order is refused): the market's rules read again. A tick or
@@ -443,6 +472,7 @@ class GridStrategy(Strategy[GridSettings]):
                 buy, sell = slot.buy_price, market.round_price(slot.sell_price, Side.SELL)
             if (slot.buy_price, slot.sell_price) != (buy, sell):
                 moved += 1
+                self._keep_offered(slot, sell)
                 slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
                 self._unsaved[slot.index] = slot
             if (slot.state is LOCKED and slot.order_id is None
@@ -484,6 +514,7 @@ class GridStrategy(Strategy[GridSettings]):
             sell = market.round_price(slot.sell_price, Side.SELL)
             if sell != slot.sell_price:
                 moved += 1
+                self._keep_offered(slot, sell)
                 slot.sell_price, slot.updated_ns = sell, now
                 self._unsaved[slot.index] = slot
         if moved:
@@ -690,9 +721,11 @@ class GridStrategy(Strategy[GridSettings]):
             if m:
                 yield int(m[1]), int(m[2]), order
 
-    def _find_buys(self, slots: list[Slot]) -> None:
-        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close; and the sells
-        of it cancelled since, whose fill may still come (:meth:`_late_sell_fill`)."""
+    def _find_buys(self, slots: list[Slot], working: set[str]) -> None:
+        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close; the sells of
+        it cancelled since, whose fill may still come (:meth:`_late_fill`); and what its earlier sells sold, for
+        the round trip's log line. Not the slots' orders as stored (``working``): the sell that ended while the bot was
+        down was counted by its end at start (:meth:`_settle`), the one resting is at its end."""
         locked = {slot.index: slot for slot in slots if slot.state is LOCKED and slot.opened_by is None}
         if not locked:
             return
@@ -710,7 +743,7 @@ class GridStrategy(Strategy[GridSettings]):
             elif order.side is Side.SELL:
                 if order.status is OrderStatus.CANCELLED:
                     cancelled.append((index, seq, order.client_order_id))
-                if order.filled_qty > 0 and order.client_order_id != slot.order_id:  # (the resting one: its end)
+                if order.filled_qty > 0 and order.client_order_id not in working:
                     sells.append((index, seq, order))
         for index, seq, order_id in cancelled:
             if seq > newest.get(index, 0):
@@ -727,7 +760,9 @@ class GridStrategy(Strategy[GridSettings]):
         bid above the range: above ``upper`` and above the slot's price as stored. A sell at or below either is the
         slot's own at its price under the tick it was placed on (a tick since made finer moves the slot's price, at
         start or while running, not the sell resting): it keeps resting. Only the top slot's own sell can lie above
-        ``upper`` (a level rounded up), and at its stored price that is no reason to cancel it either."""
+        ``upper`` (a level rounded up), and at its stored price that is no reason to cancel it either: the row keeps
+        the price of the slot's own sell resting after its slot moved onto a new tick (:meth:`_keep_offered`), at a
+        second restart too."""
         for slot in slots:
             if slot.state is LOCKED and slot.order_id is not None:
                 order = self._order_held(slot.order_id)  # held or read at start (:meth:`start`)
@@ -869,7 +904,15 @@ class GridStrategy(Strategy[GridSettings]):
         return counted, since
 
     def on_fill(self, fill: Fill) -> None:
-        new = self._count(fill, self._closes_of(fill))
+        known, closes = self._closes_of(fill)
+        if not known:  # a late fill of a sell older than those the grid remembers: its order is read off the loop
+            self._read_closes(fill)
+            return
+        self._apply_fill(fill, closes)
+
+    def _apply_fill(self, fill: Fill, closes: str | None) -> None:
+        """Book ``fill`` (``closes``: what its order closes) to the ledger's lots once, and to its slot."""
+        new = self._count(fill, closes)
         slot = self._by_order.get(fill.client_order_id)
         if slot is not None:
             market = self._rules
@@ -888,10 +931,13 @@ class GridStrategy(Strategy[GridSettings]):
         Once the slot no longer holds that lot (a later sell sold it all), the base was sold twice and cannot be
         bought back: the grid alerts, books the proceeds to the slot, and the next sell offers that much less
         (:meth:`_unsold`, which reads the ledger's position). A buy's new part is base the grid holds that no slot
-        sells: a later sell carries it. Either way the slot's quote figures stay exact."""
+        sells: a later sell carries it. Either way the slot's quote figures stay exact. An order of no slot the grid
+        has now (laid out again on fewer levels, or under another id epoch): the ledger counts its fill, and the grid
+        alerts what its slots do not hold (or hold more of) than they say, once per fill."""
         order_id = fill.client_order_id
         slot = self._ended_sells.get(order_id) or self._slot_of(order_id)
         if slot is None:
+            self._slotless_fill(fill)
             return
         market = self._rules
         done = Executions()
@@ -941,6 +987,29 @@ class GridStrategy(Strategy[GridSettings]):
                                f"it", slot, extra)
         self._flush()
 
+    def _slotless_fill(self, fill: Fill) -> None:
+        """A late fill of an order of no slot the grid has now: what the order's end estimated of it is corrected (no
+        alert); the rest is base the slots do not count, alerted (:meth:`_late_fill`)."""
+        order_id, base = fill.client_order_id, self._rules.base
+        extra = fill.qty
+        estimate = self._estimated.pop(order_id, None)
+        if estimate is not None:
+            side, left, price = estimate
+            extra = max(fill.qty - left, ZERO)
+            if left > fill.qty:
+                self._estimated[order_id] = (side, left - fill.qty, price)
+        if not extra:
+            return
+        if fill.side is Side.SELL:
+            message = (f"sell {order_id} filled {extra} {base} after it ended, and no slot of the grid holds what it "
+                       f"sold (laid out again since): the grid sold {extra} {base} more than its slots hold; its next "
+                       f"sell offers that much less")
+        else:
+            message = (f"buy {order_id} filled {extra} {base} after it ended, and no slot of the grid holds it (laid "
+                       f"out again since): the grid holds {extra} {base} no slot sells; a later sell carries it")
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, order=order_id, qty=extra)
+
     def _diverged(self, message: str, slot: Slot, qty: Decimal) -> None:
         """The grid's holding differs from its slots' (the ledger's position is the truth): say so."""
         self.ctx.log.warning(message)
@@ -983,24 +1052,79 @@ class GridStrategy(Strategy[GridSettings]):
             figures.add(now)
         return True
 
-    def _closes_of(self, fill: Fill) -> str | None:
-        """What the order of ``fill`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
+    def _closes_of(self, fill: Fill) -> tuple[bool, str | None]:
+        """Whether what the order of ``fill`` closes (:attr:`OrderIntent.closes`, as the ledger reads it from the
+        order's row) is known without a store read on the loop, and what it is.
 
         From what the grid holds: a slot's open order's, a finished sell's (the newest FINISHED_KEPT), and a buy
         closes nothing. Else the executor's record as it holds it in memory (it holds the order of a fill it hands
-        out, unless the host held the fill for the grid meanwhile), never a store read on the loop (PostgreSQL: a
-        stopped server would hold the bot); None when not known so (the ledger then matches the sell to the oldest
-        lot)."""
+        out, unless the host held the fill for the grid meanwhile), or the store where a read takes microseconds
+        (file-backed SQLite; None when it has no record: the ledger then matches the sell to the oldest lot). Not
+        known (False) where a store read is a round trip (PostgreSQL: a stopped server would hold the bot): the
+        caller reads it off the loop (:meth:`_read_closes`)."""
         order_id = fill.client_order_id
         if order_id in self._closes:
-            return self._closes[order_id]
-        closes = self._finished_closes.get(order_id)
-        if closes is not None or fill.side is Side.BUY:
-            return closes
+            return True, self._closes[order_id]
+        if order_id in self._finished_closes or fill.side is Side.BUY:
+            return True, self._finished_closes.get(order_id)
         order = self._order_held(order_id)
-        return order.closes if order is not None else None
+        if order is not None:
+            return True, order.closes
+        return self.ctx.store.records_inline, None
 
-    def _keep_closes(self, order_id: str, closes: str) -> None:
+    def _read_closes(self, fill: Fill) -> None:
+        """A late fill of a finished sell the grid no longer remembers (older than the newest FINISHED_KEPT), the
+        executor having forgotten the order too: booked once its order is read off the loop (:meth:`_book_once_read`);
+        its other fills meanwhile wait with it (each trade is booked once: :meth:`_count`)."""
+        waiting = self._closes_wanted.get(fill.client_order_id)
+        if waiting is not None:
+            waiting.append(fill)
+            return
+        self._closes_wanted[fill.client_order_id] = [fill]
+        task = self.ctx.create_task(self._book_once_read(fill.client_order_id),
+                                    f"read what sell {fill.client_order_id} closes, for its late fill")
+        self._reading_closes.add(task)
+        task.add_done_callback(self._reading_closes.discard)
+
+    async def _book_once_read(self, order_id: str) -> None:
+        """Read sell ``order_id`` off the loop (a store that fails is read again after WRITE_RETRY_FIRST_S, doubling
+        to WRITE_RETRY_MAX_S), then book its late fills that waited, once each, to the lot its order closes, and to its
+        slot (:meth:`_late_fill`). No record of it (or one that cannot be read for another cause): booked to the
+        oldest lot, as the ledger books a sell whose order names none, and alerted once; its later fills too, with
+        no second read or alert (what it closes is kept as not known)."""
+        order: Order | None = None
+        why = "no record of the order"
+        delay = WRITE_RETRY_FIRST_S
+        try:
+            while True:
+                try:
+                    order = await self.ctx.look_up_order(order_id)
+                    break
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"  # no SQL
+                    if not is_store_error(exc):
+                        why = f"its record could not be read: {error}"
+                        break
+                    log = self.ctx.log.warning if delay == WRITE_RETRY_FIRST_S else self.ctx.log.debug
+                    log("sell %s: its record could not be read for its late fill (%s); trying again in %gs",
+                        order_id, error, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, WRITE_RETRY_MAX_S)
+        finally:
+            fills = self._closes_wanted.pop(order_id, [])  # stopped meanwhile: a restart books them from the store
+        closes = order.closes if order is not None else None
+        self._keep_closes(order_id, closes)
+        if order is None:
+            base = self._rules.base
+            sold = sum({fill.trade_id: fill.qty for fill in fills}.values(), ZERO)  # (a trade delivered twice: once)
+            message = (f"sell {order_id} filled {sold} {base} after it ended, and what it closes cannot be read "
+                       f"({why}): booked once against the grid's oldest lot, as the ledger books it")
+            self.ctx.log.warning(message)
+            self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, order=order_id)
+        for fill in fills:
+            self._apply_fill(fill, closes)
+
+    def _keep_closes(self, order_id: str, closes: str | None) -> None:
         """Remember what finished sell ``order_id`` closes (the newest FINISHED_KEPT)."""
         self._finished_closes[order_id] = closes
         if len(self._finished_closes) > FINISHED_KEPT:
@@ -1175,7 +1299,7 @@ class GridStrategy(Strategy[GridSettings]):
             self._remember_finished(order_id, seen)
         side, limit_price = (Side.BUY, slot.buy_price) if slot.state is PENDING else (Side.SELL, slot.sell_price)
         executions = self._executions_of(order_id, side, filled_qty, avg_price or limit_price)
-        slot.order_id = None
+        slot.order_id = slot.offered_at = None
         yielded = order_id in self._yielding
         self._yielding.discard(order_id)
         returned = order_id in self._returning
@@ -1500,10 +1624,13 @@ class GridStrategy(Strategy[GridSettings]):
         self._flush()
 
     async def stop(self) -> None:
-        """A write waiting to be tried again is not: the host's stop settles what the store holds."""
+        """A write waiting to be tried again is not, nor a read of a sell's record for its late fill: the host's stop
+        settles what the store holds (a restart books every stored fill)."""
         if self._rewrite is not None:
             self._rewrite.cancel()
             self._rewrite = None
+        for task in list(self._reading_closes):
+            task.cancel()
 
     def _due(self) -> list[tuple[Slot, Side, Decimal]]:
         """The orders to place now: (slot, side, limit price)."""
@@ -1677,7 +1804,7 @@ class GridStrategy(Strategy[GridSettings]):
         """The slot's order ``order_id`` was never sent: the id is spent, the slot waits ``retry_after_s``."""
         self._by_order.pop(order_id, None)
         self._closes.pop(order_id, None)
-        slot.order_id = None
+        slot.order_id = slot.offered_at = None
         if side is Side.BUY:
             self._set_state(slot, FREE)
             slot.qty = ZERO

@@ -101,3 +101,96 @@ async def test_a_round_trip_logs_the_prices_it_traded_at_after_a_tick_change(mak
         again.fill_all(grid, "g-1-2")
     lines = [r.getMessage() for r in caplog.records if "round trip" in r.getMessage()]
     assert len(lines) == 1 and "round trip 125.99 -> 158.75 done" in lines[0], lines
+
+
+TOP = dict(lower=D(100), upper=D("150.05"), levels=6)
+"""Levels 100, 110.01, 120.02, 130.03, 140.04, 150.05: on a tick of 0.1 the top slot (4) sells at 150.1, a tick above
+``upper``; on a tick of 0.01 at 150.05."""
+
+
+def _on_tick(ctx, tick: str):
+    """A new stand-in context on the same store and executor records (each order and fill stored, as the host stores
+    them), the market's tick now ``tick``."""
+    import dataclasses
+
+    from tests.plugins.grid import conftest
+
+    for order in ctx.orders.values():
+        if ctx.store.get_order(order.client_order_id) is None:
+            ctx.store.insert_order(order)
+    market = dataclasses.replace(conftest.MARKET, tick_size=D(tick))
+    return conftest.StandInContext(ctx.store, ctx.clock, orders=ctx.orders, market=market)
+
+
+async def _fresh_prices(make_grid, tick: str):
+    """The slots' prices a grid started afresh on a tick of ``tick`` lays out (another store: nothing stored)."""
+    import dataclasses
+
+    from bot.store import Store
+    from tests.plugins.grid import conftest
+
+    store = Store("sqlite://").open()
+    try:
+        fresh = conftest.StandInContext(store, conftest.ManualClock(),
+                                        market=dataclasses.replace(conftest.MARKET, tick_size=D(tick)))
+        grid = await make_grid(context=fresh, **TOP)
+        return [(slot.buy_price, slot.sell_price) for slot in grid._slots]
+    finally:
+        store.close()
+
+
+async def _top_slot_selling_on_coarse_tick(make_grid, ctx):
+    """A grid on a tick of 0.1 whose top slot bought at 140 and offers its lot at 150.1 (g-4-2)."""
+    from tests.plugins.grid import conftest
+
+    coarse = _on_tick(ctx, "0.1")
+    ctx._exchange = coarse._exchange
+    grid = await make_grid(**TOP)
+    grid.on_market(ctx.book("145", "145.1"))
+    bought = ctx.fill(grid, "g-4-1")
+    ctx.finish(grid, "g-4-1")
+    ctx.store.insert_fill(bought, "g")
+    assert (ctx.last().client_order_id, ctx.last().price) == ("g-4-2", D("150.1"))
+    assert isinstance(ctx._exchange, conftest.StandInExchange)
+    return grid
+
+
+async def test_a_second_restart_on_a_finer_tick_keeps_the_top_slots_own_sell(make_grid, ctx):
+    """The tick goes from 0.1 to 0.01 between two runs: the first restart moves the top slot onto the new layout
+    (150.05) and writes it, while its own sell keeps resting at 150.1, a tick of 0.1 above ``upper``. A second restart
+    then read that sell as one offered above the range (above ``upper`` and above the slot's stored price, 150.05)
+    and cancelled it as soon as the bid was inside the range ("cancelling sell g-4-2 to offer it at 150.05"): the
+    grid's own order, cancelled for nothing, its place in the queue lost. It keeps resting; the slots' prices are a
+    fresh start's on the new tick, and the lot sells once, as bought."""
+    await _top_slot_selling_on_coarse_tick(make_grid, ctx)
+    first = _on_tick(ctx, "0.01")
+    grid = await make_grid(context=first, **TOP)
+    grid.on_market(first.book("145", "145.1"))
+    assert first.cancelled == []
+
+    second = _on_tick(ctx, "0.01")
+    grid = await make_grid(context=second, **TOP)
+    assert [(slot.buy_price, slot.sell_price) for slot in grid._slots] == await _fresh_prices(make_grid, "0.01")
+    grid.on_market(second.book("145", "145.1"))
+    assert second.cancelled == [], "the grid cancelled its own top sell"
+    assert grid._slots[4].order_id == "g-4-2" and grid._slots[4].qty == D(1)
+    second.fill_all(grid, "g-4-2")
+    assert grid.status()["slots completed"] == "1" and grid._book.qty == 0
+    assert grid._figures.realized == D("10.1")  # 150.1 - 140: the lot the sell closes, as the ledger books it
+
+
+async def test_a_restart_after_a_finer_tick_while_running_keeps_the_top_slots_own_sell(make_grid, ctx):
+    """The same after the tick got finer while the grid ran: the slots moved onto it at once (their rows say 150.05)
+    while the top slot's own sell kept resting at 150.1; a restart cancelled it."""
+    grid = await _top_slot_selling_on_coarse_tick(make_grid, ctx)
+    ctx._exchange = _on_tick(ctx, "0.01")._exchange
+    await grid.reconcile()  # the venue's rules read again: the slots move onto the finer tick
+    assert grid._slots[4].sell_price == D("150.05") and ctx.cancelled == []
+
+    again = _on_tick(ctx, "0.01")
+    grid = await make_grid(context=again, **TOP)
+    assert [(slot.buy_price, slot.sell_price) for slot in grid._slots] == await _fresh_prices(make_grid, "0.01")
+    grid.on_market(again.book("145", "145.1"))
+    assert again.cancelled == [], "the grid cancelled its own top sell"
+    again.fill_all(grid, "g-4-2")
+    assert grid.status()["slots completed"] == "1" and grid._book.qty == 0
