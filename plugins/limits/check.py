@@ -206,8 +206,12 @@ class Limits(RiskCheck):
         if self._costs.all_time and DRAWDOWN in self._money:  # what the new peaks could not price yet
             for q in self._peak.keys() - peaks.keys():
                 self._unpriced_at_start(q, self._costs)
-        self._saved_peak = {} if rebased else dict(self._peak)
-        self._save_peaks(now=True)  # a rebased peak is stored at once, as counting the costs: rebased once only
+        # a rebased peak (stored again as counting the costs: rebased once only) and, with max_drawdown, a peak this
+        # start set anew (none stored in its quote) are stored at once, through the store writer where a commit is a
+        # round trip. A new one kept in memory only was never stored while the equity only fell from it (a peak is
+        # saved when it changes): the next start began at its lower realized total, and the fall did not count
+        self._saved_peak = {} if rebased else dict(read.peaks.peaks if DRAWDOWN in self._money else self._peak)
+        self._save_peaks(now=True)
         self._act_on_losses_past()
         self._count_recent_orders(now, read.recent_ns)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
