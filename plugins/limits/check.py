@@ -721,8 +721,9 @@ class Limits(RiskCheck):
                 figures["transfer_costs"] = self._costs.loss(DRAWDOWN, quote)
             self._trip("drawdown from peak equity exceeded", None, **figures)
             # stored after the action, as the limits breached today are: a crash before it leaves the peak the trip
-            # was measured from (the restart trips again), never a restarted one with the breach not acted on
-            self._save_peaks()
+            # was measured from (the restart trips again), never a restarted one with the breach not acted on. Handed
+            # over even while an earlier write of the peaks waits (now): that one holds the peak from before the trip
+            self._save_peaks(now=True)
 
     def _trip(self, cause: str, strategies: list[str] | None, *, strategy: str = "", **figures) -> None:
         action = self.settings.action

@@ -7,6 +7,7 @@ limits breached today are (:mod:`plugins.limits.tripped`), and a write that fail
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from decimal import Decimal
@@ -43,6 +44,8 @@ async def test_a_drawdown_trip_whose_peak_cannot_be_stored_pauses_and_is_recorde
     monkeypatch.setattr(check, "save_peaks", locked)
     with caplog.at_level(logging.ERROR):
         bot.bus.publish(book("104.99"))  # 5.01 below the peak: past the limit, and the peak cannot be stored
+        await bot.writer.drained()  # (PostgreSQL: the write fails on the writer's thread, logged on the loop)
+        await asyncio.sleep(0)
     assert bot.strategies["s"].paused and bot.strategies["t"].paused
     [trip] = trips(bot, "limits")
     assert trip.reason == "drawdown from peak equity exceeded" and json.loads(trip.details)["equity"] == "4.99"
@@ -114,3 +117,23 @@ async def test_the_periodic_save_of_the_peaks_goes_on_after_a_write_failed(make_
     bot.bus.publish(book("120"))  # equity 20: a new peak, saved by the next round
     await wait_for(lambda: stored_peaks(bot.store, "limits").peaks.get("USD") == 20, timeout_s=2,
                    what="the peak stored by the periodic save")
+
+
+async def test_a_trips_peak_is_handed_over_while_an_earlier_write_of_the_peaks_waits(make_bot, postgresql):
+    """On PostgreSQL (written on the store writer's thread) a save of the peaks waits while an earlier write of them
+    does (a slow server), but a trip's goes at once: handed over after the earlier one, it is what is stored. It
+    waited instead, and the earlier write stored the peak the trip was measured from: a restart before the next 10 s
+    save tripped on the same fall again."""
+    from tests.helpers.pg_stop import stopped_server
+
+    bot = await make_bot(BASE + "[risk.limits]\n" + LIMITS, extra=PLUGINS)  # the real clock: the writer's thread
+    lim = risk_check(bot, "limits")
+    lim.on_fill("s", fill("x", Side.BUY, "1", "100", ts_ns=lim.ctx.clock.time_ns()))
+    bot.bus.publish(book("110"))  # equity 10: the peak
+    with stopped_server(bot.store.engine, max_s=5) as server:
+        lim._save_peaks()  # the 10 s save: handed over, waiting for the server
+        bot.bus.publish(book("104.99"))  # 5.01 below the peak: the trip restarts it at 4.99
+        server.resume()
+    bot.writer.settle()
+    assert stored_peaks(bot.store, "limits").peaks == {"USD": Decimal("4.99")}
+    assert [t.reason for t in trips(bot, "limits")] == ["drawdown from peak equity exceeded"]
