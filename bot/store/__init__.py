@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -72,17 +72,12 @@ from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeI
 from ..redact import REDACTOR, add_url, safe_url
 from .fast import FastRecords, decimal_text
 from .fast import StoreBusy as StoreBusy
+from .lease import LEASE_RELEASE_S, Releasable, end_leases
 
 log = logging.getLogger(__name__)
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
 
 T = TypeVar("T")
-
-
-class _Held(Protocol):
-    """A lease held on a store (:class:`~bot.store.lease.Lease`), as :meth:`Store.close` ends it."""
-
-    def release(self) -> None: ...
 
 
 BUSY_TIMEOUT_MS = 5000
@@ -621,7 +616,7 @@ class Store:
                              '"sqlite:///PATH" or "postgresql://USER:PASSWORD@HOST:PORT/DB"') from None
         self._closed = threading.Event()
         """Set by :meth:`close`; shared with the views of :meth:`scoped` (one engine, closed once)."""
-        self._leases: set[_Held] = set()
+        self._leases: set[Releasable] = set()
         """The leases held on this store or its views (:mod:`.lease`), ended by :meth:`close`; shared with the views."""
         self._leases_lock = threading.Lock()
         event.listen(self.engine, "do_connect", self._refuse_connect)
@@ -897,14 +892,18 @@ class Store:
 
     def close(self) -> None:
         """Close every connection; from now on every use of this store (and of its :meth:`scoped` views) raises
-        :class:`StoreClosed` and opens none. Closing again does nothing."""
+        :class:`StoreClosed` and opens none. A lease still held on it is released, within
+        :data:`~bot.store.lease.LEASE_RELEASE_S` (one not released by then is logged by name). Closing again does
+        nothing."""
         if self._closed.is_set():
             return
         self._closed.set()  # first: a connection asked for from now on is refused, not opened behind the close
         with self._leases_lock:  # a lease its holder did not release: freed for the process taking over, and its
             held = list(self._leases)  # connection closed (the writer closed before: after every write)
-        for each in held:
-            each.release()
+        if held and (left := end_leases(held)):  # a server that does not answer holds no close (a bound)
+            log.error("store %s closed with lease(s) %s not released: the database did not answer within %g s; the "
+                      "server frees them when their sessions end", self.url, ", ".join(sorted(left)),
+                      LEASE_RELEASE_S)
         if self.fast is not None:
             self.fast._pragmas = self._refuse_record_connection
             self.fast.close()

@@ -16,7 +16,11 @@ Public for plugins as :func:`bot.api.storage.lease`. A lease of a closed store (
 (:class:`~bot.store.StoreClosed`), never taken on a connection opened behind the close. A lease still held when its
 store closes ends with it (:meth:`Store.close` releases it, its connection or lock file closed): a holder that forgot to
 release it (a notifier whose stop timed out) neither keeps the name from the process taking over nor leaks a
-connection. The bot's stop closes the store after its writer, so the handover still comes after every write.
+connection. The bot's stop closes the store after its writer, so the handover still comes after every write. A
+release is a round trip on PostgreSQL: the close waits :data:`LEASE_RELEASE_S` at most for them (:func:`end_leases`),
+so that a server that stops answering never holds the close, nor the bot's stop on the loop; what was not released by
+then is logged by name, and the server frees it when the session ends (the release, left running, ends it as soon as
+the server answers; the process exiting ends it too).
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from __future__ import annotations
 import abc
 import fcntl
 import hashlib
+import logging
 import os
 import threading
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import text
 
@@ -34,6 +41,47 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from . import Store
+
+
+log = logging.getLogger(__name__)
+
+LEASE_RELEASE_S = 2.0
+"""How long :meth:`Store.close` waits for the leases still held on it to be released (:func:`end_leases`)."""
+
+
+class Releasable(Protocol):
+    """A lease held on a store, as its close ends it."""
+
+    name: str
+
+    def release(self) -> None: ...
+
+
+def end_leases(held: Iterable[Releasable], timeout_s: float = LEASE_RELEASE_S) -> list[str]:
+    """Release each lease of ``held``, each on a thread of its own, waiting ``timeout_s`` at most for them all: the
+    names of those not released by then (a database that does not answer: PostgreSQL's unlock is a round trip, and
+    a server stopped with SIGSTOP never answers it, nor does any client-side timeout end it). Their release goes on
+    on its daemon thread (never joined at exit) and ends when the server answers; the server frees the lock when
+    the session ends, the process's exit included."""
+    threads = []
+    for each in held:
+        thread = threading.Thread(target=_release, args=(each,), name=f"arbot-lease-release {each.name}", daemon=True)
+        thread.start()
+        threads.append((each.name, thread))
+    deadline = time.monotonic() + timeout_s
+    left = []
+    for name, thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            left.append(name)
+    return left
+
+
+def _release(held: Releasable) -> None:
+    try:
+        held.release()
+    except Exception as exc:  # the connection is dropped all the same: the server frees the lock with its session
+        log.warning("lease %s: release failed: %s: %s", held.name, type(exc).__name__, exc)
 
 
 class LeaseUnavailable(Exception):

@@ -206,8 +206,12 @@ class Limits(RiskCheck):
         if self._costs.all_time and DRAWDOWN in self._money:  # what the new peaks could not price yet
             for q in self._peak.keys() - peaks.keys():
                 self._unpriced_at_start(q, self._costs)
-        self._saved_peak = {} if rebased else dict(self._peak)
-        self._save_peaks(now=True)  # a rebased peak is stored at once, as counting the costs: rebased once only
+        # a rebased peak (stored again as counting the costs: rebased once only) and, with max_drawdown, a peak this
+        # start set anew (none stored in its quote) are stored at once, through the store writer where a commit is a
+        # round trip. A new one kept in memory only was never stored while the equity only fell from it (a peak is
+        # saved when it changes): the next start began at its lower realized total, and the fall did not count
+        self._saved_peak = {} if rebased else dict(read.peaks.peaks if DRAWDOWN in self._money else self._peak)
+        self._save_peaks(now=True)
         self._act_on_losses_past()
         self._count_recent_orders(now, read.recent_ns)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
@@ -379,9 +383,9 @@ class Limits(RiskCheck):
         if self.ctx.store.records_inline:
             try:
                 save_peaks(*args)
-            except Exception:
-                self._saved_peak = {}
-                raise
+            except Exception as exc:  # (a database locked by another process, a full disk) the peak holds in this
+                self._saved_peak = {}  # run whatever the store says; the next save tries again
+                self._peaks_unstored(exc)
             return
         written = self._peaks_written = self.ctx.write_later(save_peaks, *args)
         written.add_done_callback(lambda done: self._peaks_stored(done, peaks))
@@ -389,9 +393,12 @@ class Limits(RiskCheck):
     def _peaks_stored(self, done: asyncio.Future[None], peaks: dict[str, Decimal]) -> None:
         if done.cancelled() or (exc := done.exception()) is None:
             return
-        log.error("limits %s: the drawdown peaks could not be stored (%s); tried again", self.name, exc)
+        self._peaks_unstored(exc)
         if self._saved_peak is peaks:  # none handed over since: the next save hands them over again
             self._saved_peak = {}
+
+    def _peaks_unstored(self, exc: BaseException) -> None:
+        log.error("limits %s: the drawdown peaks could not be stored (%s); tried again", self.name, exc)
 
     def _roll_day(self, now_ns: int) -> None:
         if now_ns >= self._next_reset_ns:
@@ -708,12 +715,15 @@ class Limits(RiskCheck):
         drawdown = peak - equity
         if drawdown > limit:
             self._peak[quote] = equity  # the trailing peak restarts: the next trip needs a new fall
-            self._save_peaks()
             figures: dict[str, Any] = {"quote": quote, "drawdown": drawdown, "peak": peak, "equity": equity,
                                        "limit": limit}
             if self._costs.all_time:  # what moving funds cost, in the equity (since the store began)
                 figures["transfer_costs"] = self._costs.loss(DRAWDOWN, quote)
             self._trip("drawdown from peak equity exceeded", None, **figures)
+            # stored after the action, as the limits breached today are: a crash before it leaves the peak the trip
+            # was measured from (the restart trips again), never a restarted one with the breach not acted on. Handed
+            # over even while an earlier write of the peaks waits (now): that one holds the peak from before the trip
+            self._save_peaks(now=True)
 
     def _trip(self, cause: str, strategies: list[str] | None, *, strategy: str = "", **figures) -> None:
         action = self.settings.action

@@ -1,7 +1,8 @@
 """The trailing drawdown limit's peak equity, kept across restarts.
 
 Equity includes open positions marked to market, so the peak cannot be replayed from stored fills
-alone: it is saved when it changes (at most every ``SAVE_EVERY_S``), after a trip and on stop; where a commit is a
+alone: it is saved when it changes (at most every ``SAVE_EVERY_S``), after a trip, on stop, and at start when the start
+sets it anew (no peak stored in its quote: ``max_drawdown`` just set, a quote first traded); where a commit is a
 round trip (PostgreSQL) on the store writer's thread, in the order handed over (the last saved is the last handed
 over; the bot's stop waits for it).
 
