@@ -94,6 +94,7 @@ from bot.api import (
     split_symbol,
 )
 from bot.api.ledger import MarketFigures, StrategyFigures, TimeOrderedPosition, fees_text, moneys, signed_money
+from bot.api.ledger import price as price_text
 from bot.api.storage import is_store_error
 
 from .accounting import Executions
@@ -1399,8 +1400,9 @@ class GridStrategy(Strategy[GridSettings]):
         The slot keeps what its own buy and sell came to (``profit``: proceeds - cost, fees included); the
         log line and :meth:`status` give the strategy's realized PnL from the ledger's lots, as ``/pnl``: each
         sell names its slot's buy (``closes``), so a round trip realizes its step whatever else the grid holds.
-        The log line gives the prices traded (the fills' average: the slot's prices may have moved onto a new tick
-        since); the slot's own where a side is not known (a buy of a grid restarted with no stored order of it).
+        The log line gives the prices traded (the fills' average, to a price's significant digits: the slot's prices
+        may have moved onto a new tick since); the slot's own where a side is not known (a buy of a grid restarted
+        with no stored order of it).
         """
         profit = slot.proceeds - slot.cost
         slot.round_trips += 1
@@ -1410,7 +1412,7 @@ class GridStrategy(Strategy[GridSettings]):
         bought = slot.bought_at if slot.bought_at is not None else slot.buy_price
         sold = slot.sold_value / slot.sold_qty if slot.sold_qty > 0 else slot.sell_price
         self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
-                          "(the ledger's, as /pnl)", slot.index, _plain(bought), _plain(sold),
+                          "(the ledger's, as /pnl)", slot.index, price_text(bought), price_text(sold),
                           signed_money(profit, quote), self.name, self._realized_text(),
                           self._fees_text())
         self._set_state(slot, FREE)
