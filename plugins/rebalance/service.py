@@ -324,11 +324,22 @@ class RebalanceService(Service[RebalanceSettings]):
     # --- sending and tracking ---------------------------------------------------------------
 
     async def confirm(self, pid: str) -> Transfer | None:
-        """An admin confirmed proposal ``pid``: send it (None if there is no such proposal)."""
+        """An admin confirmed proposal ``pid``: send it (None if there is no such proposal).
+
+        Taken out of :attr:`proposals` while it is sent (a second confirmation meanwhile finds nothing: never two
+        transfers); put back when it could not be sent (an :class:`ExchangeError` raised here comes before its
+        intent is stored: a deposit address or a fee the venue did not give), so the next ``/rebalance ID`` sends it.
+        Dropped, it would never be proposed again while the need stays (each need is alerted once)."""
         proposal = self.proposals.pop(pid, None)
         if proposal is None:
             return None
-        return await self.send(proposal)
+        try:
+            return await self.send(proposal)
+        except ExchangeError:
+            key = (proposal.asset, proposal.source, proposal.destination)
+            if key in self._alerted:  # still needed (a check since did not drop it): it waits again
+                self.proposals.setdefault(pid, proposal)
+            raise
 
     async def send(self, proposal: Proposal) -> Transfer:
         """Store the intent, then withdraw at the source; alerted at each step."""
