@@ -455,16 +455,18 @@ class RebalanceService(Service[RebalanceSettings]):
             self._deposit_fees.pop(sent.transfer_id, None)
             return sent
         deposit_fee = self._deposit_fees.pop(sent.transfer_id, None)
-        destination = self._venue(sent.destination)
-        if deposit_fee is None and destination is not None:  # stored by a run before this one: asked again
+        if deposit_fee is None:  # stored by a run before this one: the destination is asked again
+            destination = self._venue(sent.destination)
             try:
+                if destination is None:
+                    raise ExchangeError(f"{sent.destination} is not a transfer venue in this run")
                 deposit_fee = await self._deposit_fee(sent.destination, destination, sent.asset, sent.amount)
             except Exception as exc:
                 self.ctx.log.warning("rebalance: transfer %s: %s's deposit fee cannot be read (%s); the quoted fees "
                                      "%s %s are recorded, not %s's charged %s", sent.transfer_id, sent.destination,
                                      exc, sent.fee, sent.asset, sent.source, charged)
                 return sent
-        return replace(sent, fee=charged + (deposit_fee or ZERO))
+        return replace(sent, fee=charged + deposit_fee)
 
     @staticmethod
     def _fee_moved(quoted: Transfer, charged: Transfer) -> str:
