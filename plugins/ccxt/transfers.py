@@ -23,9 +23,11 @@ venue without client withdrawal ids is searched by asset, address and amount sin
 Kraken's transfers are). Gate keeps the id without making it unique, so this search is the guard.
 
 **Tracking.** ``fetch_withdrawals`` statuses: ``pending`` -> SENT, ``ok`` (done on chain) ->
-CREDITED, ``failed``/``canceled`` -> FAILED. The fee the venue charged (:meth:`CcxtTransfers.withdrawal_fee`, what the
-transfer records: the venue may have changed it since the quote) is that record's ``fee`` ``cost``, found by the
-reference ``withdraw`` answered (Gate's answer carries no fee, its record does); a record without one: the quote.
+CREDITED, ``failed``/``canceled`` -> FAILED. Once ``withdraw`` answered a reference the withdrawal left: one the list no
+longer shows (venues list recent withdrawals only) is still SENT, never sent again. The fee the venue charged
+(:meth:`CcxtTransfers.withdrawal_fee`, what the transfer records: the venue may have changed it since the quote) is
+that record's ``fee`` ``cost``, found by the reference ``withdraw`` answered (Gate's answer carries no fee, its record
+does); a record without one: the quote.
 
 **In.** :meth:`deposit_address` is ``fetch_deposit_address`` on the asset's ``deposit_networks`` entry. What the venue
 keeps of a deposit (:meth:`~CcxtTransfers.deposit_fee`) is ``fetch_deposit_withdraw_fees``' ``deposit`` fee of that
@@ -194,8 +196,8 @@ class CcxtTransfers(TransferVenue):
 
     async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
         made = await self._find_withdrawal(transfer)
-        if made is None:
-            return None
+        if made is None:  # with a reference it left: venues list recent withdrawals only (a time range, the last N)
+            return TransferStatus.SENT if transfer.venue_ref else None
         return _STATUS.get(str(made.get("status")), TransferStatus.SENT)
 
     async def withdrawal_fee(self, transfer: Transfer) -> Decimal | None:
