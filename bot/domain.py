@@ -490,8 +490,10 @@ class Transfer:
     address: str
     """The destination's deposit address (or the source venue's name for it: a withdrawal key)."""
     fee: Decimal
-    """The transfer's fees in ``asset``: the source venue's withdrawal fee (:attr:`TransferTerms.fee`) and the
-    destination's deposit fee (:meth:`bot.api.TransferVenue.deposit_fee`)."""
+    """The transfer's fees in ``asset``: the source venue's withdrawal fee and the destination's deposit fee
+    (:meth:`bot.api.TransferVenue.deposit_fee`). Stored PLANNED with the quoted withdrawal fee
+    (:attr:`TransferTerms.fee`); from SENT on (when it counts as a cost) with the fee the source charged
+    (:meth:`bot.api.TransferVenue.withdrawal_fee`), or the quote where the source does not say."""
     network_fee: Decimal
     """The chain's fee the source pays on top, in ``network_fee_asset`` (a wallet's; 0 for a CEX)."""
     status: TransferStatus

@@ -782,6 +782,15 @@ class TransferVenue(abc.ABC):
         Called again for the same ``transfer_id`` (after a crash), it must not send twice: it returns
         the reference of the withdrawal already made."""
 
+    async def withdrawal_fee(self, transfer: Transfer) -> Decimal | None:
+        """The withdrawal fee this venue charged for ``transfer`` (made: ``transfer.venue_ref`` is the reference
+        :meth:`withdraw` answered), in ``transfer.asset``, from the venue's answer or its record of the withdrawal.
+        The service asks it once the withdrawal is made (or found after a crash) and records it, with the
+        destination's deposit fee, as the transfer's cost (:attr:`Transfer.fee`): a venue may change its fee between
+        the quote (:meth:`transfer_terms_to`) and the withdrawal. None: the venue does not say; the quoted
+        :attr:`TransferTerms.fee` is recorded. Default: None (a venue whose fee cannot change between the two)."""
+        return None
+
     @abc.abstractmethod
     async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
         """What became of a withdrawal asked for here: None if this venue never received it."""

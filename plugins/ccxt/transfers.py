@@ -23,7 +23,11 @@ venue without client withdrawal ids is searched by asset, address and amount sin
 Kraken's transfers are). Gate keeps the id without making it unique, so this search is the guard.
 
 **Tracking.** ``fetch_withdrawals`` statuses: ``pending`` -> SENT, ``ok`` (done on chain) ->
-CREDITED, ``failed``/``canceled`` -> FAILED.
+CREDITED, ``failed``/``canceled`` -> FAILED. Once ``withdraw`` answered a reference the withdrawal left: one the list no
+longer shows (venues list recent withdrawals only) is still SENT, never sent again. The fee the venue charged
+(:meth:`CcxtTransfers.withdrawal_fee`, what the transfer records: the venue may have changed it since the quote) is
+that record's ``fee`` ``cost``, found by the reference ``withdraw`` answered (Gate's answer carries no fee, its record
+does); a record without one: the quote.
 
 **In.** :meth:`deposit_address` is ``fetch_deposit_address`` on the asset's ``deposit_networks`` entry. What the venue
 keeps of a deposit (:meth:`~CcxtTransfers.deposit_fee`) is ``fetch_deposit_withdraw_fees``' ``deposit`` fee of that
@@ -192,13 +196,25 @@ class CcxtTransfers(TransferVenue):
 
     async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
         made = await self._find_withdrawal(transfer)
-        if made is None:
-            return None
+        if made is None:  # with a reference it left: venues list recent withdrawals only (a time range, the last N)
+            return TransferStatus.SENT if transfer.venue_ref else None
         return _STATUS.get(str(made.get("status")), TransferStatus.SENT)
 
+    async def withdrawal_fee(self, transfer: Transfer) -> Decimal | None:
+        """The fee the venue charged for the transfer's withdrawal: ccxt's ``fee`` ``cost`` of the venue's record of it
+        (``fetch_withdrawals``, found by the reference :meth:`withdraw` answered), in the transfer's asset. The record,
+        not ``withdraw``'s answer: Gate answers a withdrawal without its fee and lists it with the fee it took. None
+        where the record gives no fee (ccxt leaves it out where the venue does) or one in another currency: the
+        quoted fee is recorded then."""
+        made = await self._find_withdrawal(transfer)
+        fee = (made or {}).get("fee") or {}
+        if fee.get("currency") not in (None, transfer.asset):
+            return None
+        return dec(fee.get("cost"))
+
     async def _find_withdrawal(self, transfer: Transfer) -> dict | None:
-        """This transfer's withdrawal on the venue, if any: by our id where the venue keeps one, else the
-        one to the same address of the same amount since its intent."""
+        """This transfer's withdrawal on the venue, if any: by the reference the venue answered once it did, by our
+        id where the venue keeps one, else the one to the same address of the same amount since its intent."""
         rule = CLIENT_WITHDRAWAL_IDS.get(self.settings.id)
         params = {rule.param: transfer.transfer_id} if rule is not None and rule.query else {}
         made = await self._call("withdrawals", False, "fetch_withdrawals", transfer.asset,
@@ -206,6 +222,8 @@ class CcxtTransfers(TransferVenue):
         own_fee: Decimal | None = None
         for w in made:
             info = w.get("info") or {}
+            if transfer.venue_ref and w.get("id") == transfer.venue_ref:
+                return dict(w)
             if rule is not None:
                 same = info.get(rule.field) == transfer.transfer_id
             elif w.get("address") != transfer.address:

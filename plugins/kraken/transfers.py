@@ -10,7 +10,9 @@ terms come from ``WithdrawMethods`` (the minimum of the key's method) and ``With
 that key, and ``limit``: the most a withdrawal may deliver now, which caps the proposal); the transfer
 is ``Withdraw`` (``asset``, ``key``, ``amount``: ``transfer.amount`` plus Kraken's own fee for it, read again from
 ``WithdrawInfo``, so ``transfer.amount`` reaches the address; never the transfer's whole ``fee``, which also counts
-the destination's deposit fee) and answers a ``refid``. Kraken takes no idempotency
+the destination's deposit fee) and answers a ``refid`` only: the fee Kraken charged (which may differ from the fee
+the transfer was quoted at, when Kraken changed it in between) is the ``fee`` of the withdrawal's ``WithdrawStatus``
+record (:meth:`KrakenTransfers.withdrawal_fee`), what the transfer records. Kraken takes no idempotency
 key, so before anything is sent again after a crash :meth:`KrakenTransfers.withdrawal` reads
 ``WithdrawStatus`` for a withdrawal of the same asset, amount and key made since the transfer's
 intent was stored (:data:`CLOCK_SKEW_S` earlier: Kraken's clock may be behind ours); found, it is that
@@ -142,6 +144,14 @@ class KrakenTransfers(TransferVenue):
         result = await self._api().private("Withdraw", {"asset": kraken_asset(transfer.asset), "key": key,
                                                         "amount": str(transfer.amount + fee)})
         return str(result["refid"])
+
+    async def withdrawal_fee(self, transfer: Transfer) -> Decimal | None:
+        """The fee Kraken charged for the transfer's withdrawal: the ``fee`` of its ``WithdrawStatus`` record (found by
+        the ``refid`` ``Withdraw`` answered, which carries nothing else). None once Kraken no longer lists it, or
+        lists it without a fee: the quoted fee is recorded then."""
+        made = await self._find_withdrawal(transfer)
+        fee = None if made is None else made.get("fee")
+        return None if fee in (None, "") else Decimal(str(fee))
 
     async def _withdrawal_fee(self, asset: str, key: str, amount: Decimal) -> Decimal:
         """Kraken's own fee for withdrawing ``amount`` of ``asset`` to ``key`` now (``WithdrawInfo``)."""

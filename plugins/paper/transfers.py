@@ -7,6 +7,10 @@ asset) and the chain's fee (``network_fee_sol``, in SOL, paid by a wallet) at on
 credits the amount ``transfer_delay_s`` after it was sent, when it is asked (:meth:`credited`). Both
 sides log the transfer in the venue's own file under its transfer id, in the transaction that moves
 the balance, so asking twice (after a crash) never moves funds twice.
+
+The fees are the venue's settings, read alike when the transfer is quoted and when it is withdrawn: they cannot change
+in between, so the venue says no other fee (:meth:`~bot.api.TransferVenue.withdrawal_fee` is the default None) and the
+quote the rebalancer records is what was debited.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.api import Caller, Command, Operator, Reply, TransferStatus, hookimpl
+from bot.api import Caller, Command, ExchangeError, Operator, Reply, TransferStatus, hookimpl
 
 if TYPE_CHECKING:
     from .service import RebalanceService
@@ -46,7 +46,12 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows += [(t.transfer_id, transfer_text(t, now) + expected_text(t, now)) for t in service.in_flight()]
         return Reply("Rebalance", rows=rows, header=True,
                      text="" if len(rows) > 1 else "No proposal waiting, no transfer on its way.")
-    transfer = await service.confirm(args[0])
+    try:
+        transfer = await service.confirm(args[0])
+    except ExchangeError as exc:  # nothing stored nor sent: the proposal waits for the next /rebalance ID
+        waiting = args[0] in service.proposals
+        return Reply(f"Proposal {args[0]} not sent: {exc}", ok=False,
+                     text=f"It is still waiting: /rebalance {args[0]} sends it." if waiting else "")
     if transfer is None:
         return Reply(f"No proposal {args[0]} (see /rebalance)", ok=False)
     from bot.api.ledger import exact_money as money_text

@@ -5,7 +5,9 @@ the running strategies. A proposal is alerted with its costs; in ``mode = "alert
 admin's ``/rebalance ID``, in ``mode = "auto"`` it is sent at once if it fits ``max_per_day`` and
 ``window`` and no transfer of the same asset between the same venues failed since the bot started (a
 refusal would fail again every round). Sending is: store the transfer as PLANNED (the intent, before
-anything leaves), ask the source venue to withdraw, store SENT with the venue's reference; then
+anything leaves, with the fees quoted), ask the source venue to withdraw, store SENT with the venue's reference and
+the transfer's cost as charged (the source's :meth:`~bot.api.TransferVenue.withdrawal_fee`, else the quote, plus the
+destination's deposit fee: the one place that figure is settled, what ``/pnl``, ``/risk`` and the limits count); then
 every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
 alerted; a transfer keeps its source's expected time (``expected_s``), and one not credited twice that long after
 its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it (ERROR): once per transfer, across
@@ -113,6 +115,9 @@ class RebalanceService(Service[RebalanceSettings]):
         """The transfers saved while the start's read of those on their way runs (newer than what it finds); None
         once it is taken."""
         self._unhear: Callable[[], None] | None = None
+        self._deposit_fees: dict[str, Decimal] = {}
+        """The destination's deposit fee each transfer sent in this run was stored with, by id, until the fee its
+        source charged is recorded with it (:meth:`_charged`)."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -319,11 +324,22 @@ class RebalanceService(Service[RebalanceSettings]):
     # --- sending and tracking ---------------------------------------------------------------
 
     async def confirm(self, pid: str) -> Transfer | None:
-        """An admin confirmed proposal ``pid``: send it (None if there is no such proposal)."""
+        """An admin confirmed proposal ``pid``: send it (None if there is no such proposal).
+
+        Taken out of :attr:`proposals` while it is sent (a second confirmation meanwhile finds nothing: never two
+        transfers); put back when it could not be sent (an :class:`ExchangeError` raised here comes before its
+        intent is stored: a deposit address or a fee the venue did not give), so the next ``/rebalance ID`` sends it.
+        Dropped, it would never be proposed again while the need stays (each need is alerted once)."""
         proposal = self.proposals.pop(pid, None)
         if proposal is None:
             return None
-        return await self.send(proposal)
+        try:
+            return await self.send(proposal)
+        except ExchangeError:
+            key = (proposal.asset, proposal.source, proposal.destination)
+            if key in self._alerted:  # still needed (a check since did not drop it): it waits again
+                self.proposals.setdefault(pid, proposal)
+            raise
 
     async def send(self, proposal: Proposal) -> Transfer:
         """Store the intent, then withdraw at the source; alerted at each step."""
@@ -341,6 +357,7 @@ class RebalanceService(Service[RebalanceSettings]):
                                 network_fee_asset=proposal.terms.network_fee_asset,
                                 expected_s=proposal.terms.expected_s)
             await self._save(transfer)
+            self._deposit_fees[transfer.transfer_id] = proposal.deposit_fee
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
                            f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> "
                            f"{transfer.destination} ({proposal.costs()})")
@@ -411,14 +428,53 @@ class RebalanceService(Service[RebalanceSettings]):
         except ExchangeError as exc:
             failed = self._with(transfer, TransferStatus.FAILED, reason=str(exc))
             await self._save(failed)
+            self._deposit_fees.pop(transfer.transfer_id, None)
             self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
                            f"{transfer.source}: {exc}")
             return failed
-        sent = self._with(transfer, TransferStatus.SENT, venue_ref=ref)
+        sent = await self._charged(source, self._with(transfer, TransferStatus.SENT, venue_ref=ref))
         await self._save(sent)
         self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} sent by {transfer.source} "
-                       f"(reference {ref}); waiting for {transfer.destination} to credit it")
+                       f"(reference {ref}){self._fee_moved(transfer, sent)}; waiting for {transfer.destination} to "
+                       "credit it")
         return sent
+
+    async def _charged(self, source: TransferVenue, sent: Transfer) -> Transfer:
+        """``sent`` (its withdrawal made) with its cost as charged: the withdrawal fee its source says it charged
+        (:meth:`TransferVenue.withdrawal_fee`) plus the destination's deposit fee. The one place a transfer's cost is
+        settled: the fee quoted before sending (what ``sent`` was stored with) stays where the source does not say, or
+        cannot be asked now (logged: the withdrawal is made all the same, and recorded SENT)."""
+        try:
+            charged = await source.withdrawal_fee(sent)
+        except Exception as exc:  # the withdrawal is made: its record must not be lost for a fee
+            self.ctx.log.warning("rebalance: transfer %s: %s did not say what it charged (%s); the quoted fee %s %s "
+                                 "is recorded", sent.transfer_id, sent.source, exc, sent.fee, sent.asset,
+                                 exc_info=not isinstance(exc, ExchangeError))  # a bug: its traceback
+            return sent
+        if charged is None:
+            self._deposit_fees.pop(sent.transfer_id, None)
+            return sent
+        deposit_fee = self._deposit_fees.pop(sent.transfer_id, None)
+        if deposit_fee is None:  # stored by a run before this one: the destination is asked again
+            destination = self._venue(sent.destination)
+            try:
+                if destination is None:
+                    raise ExchangeError(f"{sent.destination} is not a transfer venue in this run")
+                deposit_fee = await self._deposit_fee(sent.destination, destination, sent.asset, sent.amount)
+            except Exception as exc:
+                self.ctx.log.warning("rebalance: transfer %s: %s's deposit fee cannot be read (%s); the quoted fees "
+                                     "%s %s are recorded, not %s's charged %s", sent.transfer_id, sent.destination,
+                                     exc, sent.fee, sent.asset, sent.source, charged)
+                return sent
+        return replace(sent, fee=charged + deposit_fee)
+
+    @staticmethod
+    def _fee_moved(quoted: Transfer, charged: Transfer) -> str:
+        """The sent alert's words when the source charged another fee than the one quoted ("" when the same)."""
+        if charged.fee == quoted.fee:
+            return ""
+        return (f"; fees {money_text(charged.fee, charged.asset)} as charged, not the "
+                f"{money_text(quoted.fee, quoted.asset)} quoted")
 
     async def track(self) -> None:
         """Follow each transfer on its way: its source's status first, then whether the destination credited it.
@@ -529,13 +585,16 @@ class RebalanceService(Service[RebalanceSettings]):
                 await self._withdraw(source, transfer)
             elif status is TransferStatus.FAILED:
                 await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
+                self._deposit_fees.pop(transfer.transfer_id, None)
                 self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} had reached "
                                f"{transfer.source} and failed there")
             else:  # its reference, kept with it: a venue that stops listing it still knows it left by that
                 ref = await source.withdraw(transfer)  # asked again for a withdrawal it made: its reference, no send
-                await self._save(self._with(transfer, TransferStatus.SENT, venue_ref=ref))
+                sent = await self._charged(source, self._with(transfer, TransferStatus.SENT, venue_ref=ref))
+                await self._save(sent)
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
-                               f"{transfer.source} already ({status.value}, reference {ref}): not sent again")
+                               f"{transfer.source} already ({status.value}, reference {ref}): not sent again"
+                               f"{self._fee_moved(transfer, sent)}")
 
     def _with(self, transfer: Transfer, status: TransferStatus, venue_ref: str | None = None,
               reason: str | None = None) -> Transfer:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import random
 import time
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 
-from bot.api import PermanentError, RateLimited, Transfer, TransferStatus, UnknownOutcome
+from bot.api import PermanentError, RateLimited, Transfer, TransferStatus, TransferTerms, TransferVenue, UnknownOutcome
 from bot.config import build_config, parse_toml
 from bot.plugins import collect
 from bot.settings import ConfigError
+from plugins.rebalance.planner import Proposal
 
 from .conftest import ccxt_plugins, gate_table
 
@@ -232,3 +234,101 @@ async def test_a_deposit_listed_net_of_the_destinations_deposit_fee_is_credited(
     other = Transfer("rb-in-other", "USDT", D("251"), "dex", "gate", address, D(1), D(0), TransferStatus.SENT, now,
                      now)
     assert not await gate.credited(other)  # 250 would be its net: nothing of that amount arrived
+
+
+class _Dex(TransferVenue):
+    """The destination: its BTC deposit address is the whitelisted DEX, and it keeps 0.0002 BTC of a deposit."""
+
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        return None
+
+    async def deposit_address(self, asset: str) -> str:
+        return DEX
+
+    async def deposit_fee(self, asset: str, amount: D) -> D:
+        return D("0.0002")
+
+    async def withdraw(self, transfer_: Transfer) -> str:
+        raise AssertionError("nothing is sent from the destination")
+
+    async def withdrawal(self, transfer_: Transfer) -> TransferStatus | None:
+        return None
+
+    async def credited(self, transfer_: Transfer) -> bool:
+        return False
+
+
+def rebalancer(bot, gate) -> tuple[Any, list[str]]:
+    """A rebalancing service from the gate to :class:`_Dex`, alone, on the bot's store (a new one: a restarted
+    process)."""
+    import logging
+    from types import SimpleNamespace
+
+    from plugins.rebalance.service import RebalanceService
+    from plugins.rebalance.settings import RebalanceSettings
+    from tests.plugins.rebalance.rebalance_kit import inline_later
+
+    alerts: list[str] = []
+    ctx = SimpleNamespace(name="rebalance", read_later=inline_later, write_later=inline_later, store=bot.store,
+                          clock=SimpleNamespace(time_ns=time.time_ns), log=logging.getLogger("arbot.rebalance"),
+                          alert=lambda level, kind, message, **fields: alerts.append(message),
+                          operator=SimpleNamespace(exchanges={"gate": gate, "dex": _Dex()}))
+    return RebalanceService("rebalance", RebalanceSettings(enabled=True), ctx), alerts  # type: ignore[arg-type]
+
+
+async def test_the_recorded_fee_is_the_one_the_venue_charged_when_it_changed_after_the_quote(make_bot, fake_gate,
+                                                                                              monkeypatch):
+    """Priced at Gate's 0.0005 BTC, withdrawn once Gate asks 0.0007 (a busy chain): the stored transfer's fee (what
+    /pnl, /risk and the limits count) is what Gate charged, as its withdrawal record (``fetch_withdrawals``' fee)
+    lists it, plus the destination's deposit fee: 0.0009, every digit. 4.5 BTC still reach the DEX's address."""
+    from bot.ledger import transfer_costs
+
+    bot = await make_bot(gate_table(fake_gate) + WHITELIST)
+    gate = bot.exchanges["gate"]
+    service, alerts = rebalancer(bot, gate)
+    quote = gate.transfer_terms_to
+
+    async def quoted_then_changed(asset: str, address: str) -> TransferTerms | None:
+        terms = await quote(asset, address)
+        fake_gate.wallet["BTC"].chains["BTC"] = D("0.0007")  # the venue's fee moves before the withdrawal
+        return terms
+
+    monkeypatch.setattr(gate, "transfer_terms_to", quoted_then_changed)
+    proposal = Proposal("BTC", "gate", "dex", D("4.5"), await gate.transfer_terms("BTC"), D("0.1"), D("11"))
+    assert proposal.terms.fee == D("0.0005")
+    sent = await service.send(proposal)
+    [made] = fake_gate.withdrawals
+    assert (made["fee"], made["amount"]) == ("0.0007", "4.5007")  # Gate's record: its fee inside the amount
+    (stored,) = bot.store.transfers()
+    assert stored.status is TransferStatus.SENT and stored.fee == sent.fee == D("0.0009"), alerts
+    assert transfer_costs([stored]) == {"BTC": D("0.0009")}
+
+
+async def test_a_withdrawal_the_venue_no_longer_lists_is_still_known_to_have_left_and_never_sent_again(
+        wallet_gate, fake_gate):
+    """Venues list recent withdrawals only (a time range, the last N records): once ``withdraw`` answered a reference
+    the withdrawal left, so one the list no longer shows is still SENT, never "not found, send it again"."""
+    from dataclasses import replace
+
+    gate = await wallet_gate()
+    t = transfer("rb-aged")
+    ref = await gate.withdraw(t)
+    sent = replace(t, status=TransferStatus.SENT, venue_ref=ref)
+    fake_gate.withdrawals.clear()  # out of the venue's list
+    assert await gate.withdrawal(sent) is TransferStatus.SENT
+    assert await gate.withdrawal(t) is None  # without a reference: never known to have left
+
+
+async def test_the_rebalancer_never_sends_again_a_transfer_the_venue_stopped_listing(make_bot, fake_gate):
+    bot = await make_bot(gate_table(fake_gate) + WHITELIST)
+    gate = bot.exchanges["gate"]
+    service, alerts = rebalancer(bot, gate)
+    sent = await service.send(Proposal("BTC", "gate", "dex", D("4.5"), await gate.transfer_terms("BTC"), D("0.1"),
+                                       D("11")))
+    assert sent.status is TransferStatus.SENT
+    fake_gate.withdrawals.clear()  # out of the venue's list
+    await service.track()
+    await service.track()
+    assert fake_gate.withdrawals == [], alerts  # nothing sent again
+    assert [t.status for t in bot.store.transfers()] == [TransferStatus.SENT]
+    assert fake_gate.accounts["BTC"] == D("10") - D("4.5005")

@@ -231,3 +231,58 @@ async def test_as_source_kraken_adds_only_its_own_withdrawal_fee_never_the_desti
     assert Decimal(fake_rest.balances["SOL"]) == Decimal("100") - Decimal("5.01")
     assert await kraken.withdraw(t) == ref and len(fake_rest.withdrawals) == 1  # found again after a crash
     assert await kraken.withdrawal(t) is TransferStatus.SENT
+
+
+def fee_changes_after_the_quote(monkeypatch, kraken, fake_rest, fee: str) -> None:
+    """Kraken changes its SOL withdrawal fee (venues follow network conditions) right after the service priced the
+    transfer (``transfer_terms_to``, asked when it is sent), before the withdrawal is made."""
+    quote = kraken.transfer_terms_to
+
+    async def quoted_then_changed(asset: str, address: str) -> TransferTerms | None:
+        terms = await quote(asset, address)
+        fake_rest.withdraw_fees[asset] = Decimal(fee)
+        return terms
+
+    monkeypatch.setattr(kraken, "transfer_terms_to", quoted_then_changed)
+
+
+async def test_the_recorded_fee_is_the_one_kraken_charged_when_it_changed_after_the_quote(
+        kraken_bot, fake_ws, fake_rest, monkeypatch):
+    """Priced at Kraken's 0.01 SOL, withdrawn once Kraken asks 0.0135: the stored transfer's fee (what /pnl, /risk
+    and the limits count) is the fee Kraken charged, as its record of the withdrawal (``WithdrawStatus``) lists it,
+    every digit; 5 SOL still reach the wallet."""
+    from bot.ledger import transfer_costs
+
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    service, alerts = rebalancer(bot, kraken)
+    proposal = Proposal("SOL", "kraken", "wallet", Decimal("5"), await kraken.transfer_terms("SOL"), Decimal("0.1"),
+                        Decimal("100"))
+    assert proposal.terms.fee == Decimal("0.01")
+    fee_changes_after_the_quote(monkeypatch, kraken, fake_rest, "0.0135")
+    sent = await service.send(proposal)
+    [made] = fake_rest.withdrawals
+    assert (made["fee"], made["amount"]) == ("0.0135", "5.0000")  # Kraken's record: what it charged, what it sent
+    (stored,) = bot.store.transfers()
+    assert stored.status is TransferStatus.SENT and stored.fee == sent.fee == Decimal("0.0135"), alerts
+    assert transfer_costs([stored]) == {"SOL": Decimal("0.0135")}
+    assert Decimal(fake_rest.balances["SOL"]) == Decimal("100") - Decimal("5.0135")
+
+
+async def test_a_withdrawal_found_after_a_lost_answer_records_the_fee_kraken_charged(
+        kraken_bot, fake_ws, fake_rest, monkeypatch):
+    """The answer of a withdrawal made at a changed fee is lost: after the restart the transfer is found at Kraken and
+    stored SENT with the fee Kraken's record lists, not the fee it was priced at."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    service, _ = rebalancer(bot, kraken)
+    proposal = Proposal("SOL", "kraken", "wallet", Decimal("5"), await kraken.transfer_terms("SOL"), Decimal("0.1"),
+                        Decimal("100"))
+    fee_changes_after_the_quote(monkeypatch, kraken, fake_rest, "0.0072")
+    fake_rest.lose_withdraw = 1
+    lost = await service.send(proposal)
+    assert lost.status is TransferStatus.PLANNED and lost.fee == Decimal("0.01")  # the quote, not counted yet
+
+    restarted, alerts = rebalancer(bot, kraken)
+    await restarted.track()
+    (stored,) = bot.store.transfers()
+    assert (stored.status, stored.fee) == (TransferStatus.SENT, Decimal("0.0072")), alerts
+    assert len(fake_rest.withdrawals) == 1
