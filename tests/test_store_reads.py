@@ -123,3 +123,25 @@ async def test_the_store_reads_on_its_own_threads_and_shares_them_with_its_views
         store.close()
     with pytest.raises(StoreClosed):
         await store.read_off_loop(store.orders)
+
+
+def test_a_read_with_a_thread_free_moves_no_simulated_clock():
+    """A backtest's loop jumps its clock to the next timer while it waits: a read that a free thread takes arms no
+    timer (a give-up timer there would move simulated time ``READ_WAIT_S`` ahead for a store read)."""
+    from bot.backtest.clock import BacktestClock, BacktestLoop
+
+    clock = BacktestClock()
+    loop = BacktestLoop(clock)
+    made = reads.StoreReads("backtest", StoreClosed)
+
+    def slow_read() -> str:
+        time.sleep(0.05)
+        return "read"
+
+    try:
+        before = clock.time_ns()
+        assert loop.run_until_complete(made.read(slow_read)) == "read"
+        assert clock.time_ns() == before
+    finally:
+        made.close()
+        loop.close()

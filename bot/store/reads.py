@@ -111,6 +111,7 @@ class StoreReads:
                                   f"{READ_THREADS} read threads already; nothing was read, try again later")
             handed = _Read(fn, args, kwargs, loop, key)
             self._waiting.append(handed)
+            queued = len(self._waiting) + len(self._running) > READ_THREADS  # no thread free for it now
             while len(self._threads) < READ_THREADS:
                 thread = threading.Thread(target=self._work, name=f"{THREAD_NAME}-{len(self._threads)}", daemon=True)
                 thread.start()
@@ -119,7 +120,8 @@ class StoreReads:
             self._shared[key] = handed
             handed.done.add_done_callback(lambda _: self._forget(handed))
         self._queue.put(handed)
-        loop.call_later(READ_WAIT_S, self._give_up, handed)
+        if queued:  # only then: a timer would move a backtest's simulated clock, which jumps to the next one
+            loop.call_later(READ_WAIT_S, self._give_up, handed)
         return handed
 
     def _forget(self, handed: _Read) -> None:
