@@ -333,7 +333,8 @@ class CommandTable:
         except Exception as exc:
             outcome = f"error: {type(exc).__name__}"
             from .store import ReadRefused
-            if isinstance(exc, ReadRefused):  # the database, not the command: said as it is, no traceback
+            from .writer import is_store_closed
+            if isinstance(exc, ReadRefused) or is_store_closed(exc):  # not the command's bug: said, no traceback
                 log.warning("command /%s (plugin %s) could not read the store: %s", name, registered.plugin, exc)
                 return Reply(f"/{name} could not read the store", text=str(exc), ok=False)
             log.exception("command /%s (plugin %s) failed", name, registered.plugin)
