@@ -48,6 +48,8 @@ def test_a_closed_store_is_no_outage_but_is_told_apart():
     assert not is_store_error(closed) and not is_store_error(writer_closed)
     assert is_store_closed(closed) and is_store_closed(writer_closed)
     assert not is_store_closed(RuntimeError("closed"))
+    from bot.api import storage
+    assert storage.is_store_closed is is_store_closed  # for plugins too
 
 
 async def test_an_order_change_written_back_after_the_stop_is_no_refused_batch_nor_an_alarm(stopped, caplog):

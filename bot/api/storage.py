@@ -8,7 +8,8 @@ must be on disk before something leaves go through ``store.record`` / ``store.re
 log written from the event loop through ``store.record_many(table, rows, wait=False)``
 (:class:`StoreBusy`: nothing written, try again later; :func:`is_store_error` tells any other failure of the
 store itself, the disk full or the database gone, from a bad row). A store used after the bot closed it (its
-stop) raises :class:`StoreClosed` and opens no connection. A read made off the loop from a command or a server
+stop) raises :class:`StoreClosed` and opens no connection (:func:`is_store_closed`: neither an outage to retry nor a
+bad row; drop the work, saying so once). A read made off the loop from a command or a server
 (``await store.read_off_loop(fn, ...)``) runs on the store's own few threads; one that cannot get a thread (the
 database not answering) raises :class:`ReadRefused` instead of waiting without bound. Text from outside (a venue's or
 a node's error) goes in through :func:`free_text`: known secrets masked, a NUL character, which PostgreSQL's text
@@ -36,16 +37,16 @@ from ._lazy import lazy_exports
 if TYPE_CHECKING:
     from ..store import ReadRefused, Store, StoreBusy, StoreClosed, Units, free_text, money
     from ..store.lease import Lease, LeaseUnavailable, lease
-    from ..writer import is_store_error
+    from ..writer import is_store_closed, is_store_error
 
 _WHERE = {"ReadRefused": "bot.store", "Store": "bot.store", "StoreBusy": "bot.store", "StoreClosed": "bot.store",
           "Units": "bot.store",
           "money": "bot.store",
           "free_text": "bot.store",
           "Lease": "bot.store.lease", "LeaseUnavailable": "bot.store.lease", "lease": "bot.store.lease",
-          "is_store_error": "bot.writer"}
+          "is_store_closed": "bot.writer", "is_store_error": "bot.writer"}
 __all__ = [
     "Lease", "LeaseUnavailable", "ReadRefused", "Store", "StoreBusy", "StoreClosed", "Units", "free_text",
-    "is_store_error", "lease", "money",
+    "is_store_closed", "is_store_error", "lease", "money",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
