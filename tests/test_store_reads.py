@@ -145,3 +145,29 @@ def test_a_read_with_a_thread_free_moves_no_simulated_clock():
     finally:
         made.close()
         loop.close()
+
+
+def test_the_same_read_from_another_loop_is_its_own():
+    """A read in progress on one loop is not joined from another (its future belongs to its loop): a store used by
+    two loops at once (a command's thread beside the bot's) reads for each."""
+    made = reads.StoreReads("two loops", StoreClosed)
+    gate = Gate()
+    first: list[object] = []
+    other = threading.Thread(target=lambda: first.append(asyncio.run(made.read(gate.read, "x"))))
+    other.start()
+    try:
+        while gate.calls == 0:
+            time.sleep(0.01)
+
+        async def second() -> object:
+            asking = asyncio.ensure_future(made.read(gate.read, "x"))
+            await asyncio.sleep(0.05)
+            gate.open()
+            return await asking
+
+        assert asyncio.run(second()) == {"figures": ["x"]}
+        other.join(5)
+        assert first == [{"figures": ["x"]}] and gate.calls == 2
+    finally:
+        gate.open()
+        made.close()

@@ -87,7 +87,7 @@ class StoreReads:
         progress if one is. Raises :class:`ReadRefused` when it cannot get a thread, and what ``fn`` raises."""
         key = _key(fn, args, kwargs)
         joined = self._shared.get(key) if key is not None else None
-        if joined is not None:
+        if joined is not None and joined.loop is asyncio.get_running_loop():  # (a future is its loop's own)
             answer: T = await asyncio.shield(joined.done)
             return _copy(answer)  # the first caller's answer is the first's own
         handed = self._hand(fn, args, kwargs, key)
