@@ -90,7 +90,7 @@ from .settings import resolve_paths
 from .store import Store
 from .tasks import HEALTHY_AFTER_S, Tasks
 from .watchdog import Watchdog
-from .writer import StoreWriter, describe_store_error, is_store_error
+from .writer import StoreWriter, WriterClosed, describe_store_error, is_store_closed, is_store_error
 
 log = logging.getLogger("arbot")
 T = TypeVar("T")
@@ -145,11 +145,17 @@ def _in_loop() -> bool:
     return True
 
 
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
 def _log_unwritten(what: str, done: asyncio.Future[Any]) -> None:
     """The end of a record handed to the store writer by :meth:`Bot._write_soon`: its error, if any, logged."""
     if done.cancelled() or (exc := done.exception()) is None:
         return
-    if is_store_error(exc):
+    if is_store_closed(exc):
+        log.warning("%s not stored: %s", what, describe_store_error(exc))
+    elif is_store_error(exc):
         log.error("%s could not be stored: %s", what, describe_store_error(exc))
     else:
         log.error("%s could not be stored", what, exc_info=exc)
@@ -949,11 +955,19 @@ class Bot:
         file-backed SQLite store now, on this thread (microseconds; a lock is waited for 50 ms at most), its error
         raised; on any other (PostgreSQL: a commit is a round trip, and a server that stops answering would hold
         the loop, /kill included) on the store writer's thread, after the writes handed to it before, its error
-        logged naming ``what`` (outside a running loop, as on SQLite)."""
-        if self.store.records_inline or not _in_loop():
-            fn(*args, **kwargs)
+        logged naming ``what`` (outside a running loop, as on SQLite). After the bot's stop (the store or its writer
+        closed) nothing is written: one line says so, nothing is raised (this run keeps what it decided)."""
+        try:
+            if self.store.records_inline or not _in_loop():
+                fn(*args, **kwargs)
+                return
+            written = self.writer.later(fn, *args, **kwargs)
+        except Exception as exc:
+            if not is_store_closed(exc):
+                raise
+            log.warning("%s not stored: %s", what, describe_store_error(exc))
             return
-        self.writer.later(fn, *args, **kwargs).add_done_callback(partial(_log_unwritten, what))
+        written.add_done_callback(partial(_log_unwritten, what))
 
     def _restore_pauses(self) -> dict[str, str]:
         """Pause again the strategies that were paused when the last run stopped (:meth:`_save_pauses`); returns
@@ -1270,7 +1284,11 @@ class Bot:
         except RuntimeError:  # outside the loop (nothing to keep running): store it here
             self._risk_event_stored(fields, None, lambda: self.store.record_risk_event(**fields))
             return
-        written = self.writer.later(self.store.record_risk_event, **fields)
+        try:
+            written = self.writer.later(self.store.record_risk_event, **fields)
+        except WriterClosed as exc:  # after the bot's stop: the veto or trip holds, its row is not stored
+            self._risk_event_stored(fields, None, partial(_raise, exc))
+            return
         written.add_done_callback(lambda done: self._risk_event_stored(fields, done, done.result))
 
     def _store_markouts(self, rows: list[dict[str, Any]]) -> None:
@@ -1297,6 +1315,9 @@ class Bot:
         try:
             result()
         except Exception as exc:
+            if is_store_closed(exc):
+                log.warning("risk event not stored (%s): %s", describe_store_error(exc), fields)
+                return
             if not is_store_error(exc):
                 log.error("risk event not stored: %s: %s: %s", type(exc).__name__, exc, fields)
                 return

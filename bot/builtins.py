@@ -5,7 +5,6 @@ They see what a plugin sees: the :class:`~bot.api.Operator`, never the bot itsel
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable
@@ -26,11 +25,13 @@ T = TypeVar("T")
 # command loads this module (the host registers its commands like a plugin), and `arbot --help` needs none of them.
 
 
-async def _off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(*args, **kwargs)``, a read of the store, on a worker thread: a database that is slow to answer, or does not
-    answer (a PostgreSQL server stopped), holds the command or job that asked, never the event loop (every other
-    command, timer and feed goes on). The figures are the same functions' as on the loop (the ledger's)."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+async def _off_loop(op: Operator, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, a read of the store, on one of the store's read threads (``Store.read_off_loop``): a
+    database that is slow to answer, or does not answer (a PostgreSQL server stopped), holds the command or job that
+    asked, never the event loop (every other command, timer and feed goes on) nor its default executor; the same read
+    asked again meanwhile is the same query, and one that cannot get a thread is refused at once. The figures are the
+    same functions' as on the loop (the ledger's)."""
+    return await op.store.read_off_loop(fn, *args, **kwargs)
 
 
 def _day_reads(op: Operator, day: int) -> tuple[list[Transfer] | Exception, dict[str, StrategyFigures],
@@ -78,7 +79,7 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if alerts_dropped:  # lost before any chat: a trader must not read the silence as "nothing happened"
         rows.append(("alerts dropped", f"{alerts_dropped} (alert queue full, or no notifier took them)"))
     day = op.period_start_ns("day")
-    moving, today, costs = await _off_loop(_day_reads, op, day)  # the store's part, read off the loop
+    moving, today, costs = await _off_loop(op, _day_reads, op, day)  # the store's part, read off the loop
     if isinstance(moving, Exception):  # the store down: /status still answers, saying what it could not read
         rows.append(("transfers", f"cannot be read ({type(moving).__name__})"))
     else:  # funds that left a venue and are not credited yet
@@ -234,7 +235,7 @@ async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:
     from .report import report_reply
-    return await _off_loop(report_reply, op.store, op.last_price)  # every order and fill: off the loop
+    return await _off_loop(op, report_reply, op.store, op.last_price)  # every order and fill: off the loop
 
 
 async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
@@ -255,7 +256,7 @@ async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows.append((exchange, symbol, shown, f"{price(last, info.tick_size if info else None)} {quote}",
                      money(position * last, quote)))
     lines = ["net notional: " + moneys(totals_)] if totals_ else []
-    figures = await _off_loop(op.pnl)  # the open lots' unrealized PnL: every fill read, off the loop
+    figures = await _off_loop(op, op.pnl)  # the open lots' unrealized PnL: every fill read, off the loop
     held_by = [f"{name} {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(figures.items())
                if any(m.position for m in fig.markets)]
     if held_by:
@@ -273,7 +274,7 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
     since = op.period_start_ns(period)
     start = dt.datetime.fromtimestamp(since // 1_000_000_000, zoneinfo.ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M")
     title = f"PnL this {period} (since {start} {tz})"
-    figures, costs = await _off_loop(_period_reads, op, since)
+    figures, costs = await _off_loop(op, _period_reads, op, since)
     if not figures:
         return Reply(title, text=f"No fills this {period}." + _transfer_costs_text({}, costs),
                      data=_pnl_data(None, costs))
@@ -399,7 +400,7 @@ async def risk(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows += [(check.name, key, value) for key, value in check.facts.items()] or [(check.name, "-", "armed")]
     paused = [f"{n} ({op.strategy_state(n)})" for n, s in op.strategies.items() if s.paused]
     lines = [f"paused: {', '.join(paused)}" if paused else "paused: none", "recent trips:"]
-    for row in await _off_loop(op.risk_trips, 8):  # a store read: off the loop
+    for row in await _off_loop(op, op.risk_trips, 8):  # a store read: off the loop
         lines.append(f"  {_age(op.now_ns() - row.ts_ns)} ago  {row.check}  {row.action}  {row.reason}"
                      + (f"  {row.strategy or row.exchange}" if row.strategy or row.exchange else ""))
     if lines[-1] == "recent trips:":
@@ -459,7 +460,8 @@ async def daily_summary(op: Operator) -> None:
     start = day_start_ns(end - 1, tz)
     store = op.ledger().store
     # read off the loop: a timer held by a database that does not answer holds no other one (nor any command)
-    stored, closes, moved = await _off_loop(lambda: (store.fills(), store.closes(), store.transfers(since_ns=start)))
+    stored, closes, moved = await _off_loop(op, lambda: (store.fills(), store.closes(),
+                                                         store.transfers(since_ns=start)))
     fills = [(strategy, fill) for strategy, fill in stored if fill.ts_ns < end]  # a fill counts in its day
     figures = strategy_figures(fills, start, None, closes)
     fields = {name: f"realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net "

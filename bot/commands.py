@@ -332,6 +332,11 @@ class CommandTable:
             return reply
         except Exception as exc:
             outcome = f"error: {type(exc).__name__}"
+            from .store import ReadRefused
+            from .writer import is_store_closed
+            if isinstance(exc, ReadRefused) or is_store_closed(exc):  # not the command's bug: said, no traceback
+                log.warning("command /%s (plugin %s) could not read the store: %s", name, registered.plugin, exc)
+                return Reply(f"/{name} could not read the store", text=str(exc), ok=False)
             log.exception("command /%s (plugin %s) failed", name, registered.plugin)
             return Reply(f"/{name} failed: {type(exc).__name__}. The log has details.", ok=False)
         finally:

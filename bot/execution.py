@@ -64,7 +64,7 @@ from .refusals import RefusalAlerts
 from .risk import RiskGate, Veto
 from .store import Store, StoreBusy
 from .tasks import Tasks
-from .writer import StoreNotAnswering, StoreWriter, describe_store_error, is_store_error
+from .writer import StoreNotAnswering, StoreWriter, describe_store_error, is_store_closed, is_store_error
 
 log = logging.getLogger("arbot.executor")
 _new = object.__new__
@@ -1222,6 +1222,10 @@ class Executor:
                 for cid, order in unwritten.items():
                     self._unwritten.setdefault(cid, order)
                 self._put_back(dirty, fills)
+                if is_store_closed(exc):  # the bot stopped: no outage, no bad row; the next start asks the venues
+                    log.warning("store writer: %d order change(s) and %d fill(s) not written: %s", len(dirty) + len(
+                        unwritten), len(fills), describe_store_error(exc))
+                    return False
                 if not is_store_error(exc):  # a row the database refuses: as long as it does, nothing is stored
                     log.error("store writer: the database refused a batch (%s)", describe_store_error(exc),
                               exc_info=exc)

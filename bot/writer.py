@@ -53,7 +53,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
-from .store import Store
+from .store import Store, StoreClosed
 
 T = TypeVar("T")
 log = logging.getLogger("arbot.writer")
@@ -84,10 +84,19 @@ class StoreNotAnswering(TimeoutError):
 
 def is_store_error(exc: BaseException) -> bool:
     """True when ``exc`` says the database could not be reached or written (locked, disk full, gone),
-    as opposed to a bug in what was written."""
+    as opposed to a bug in what was written: a later try may succeed. A closed store or writer is neither
+    (:func:`is_store_closed`): it never reopens, so retried it would be retried forever."""
     if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, sqlite3.OperationalError)):
         return True
     return isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS
+
+
+def is_store_closed(exc: BaseException) -> bool:
+    """True when ``exc`` says the store (:class:`~bot.store.StoreClosed`) or its writer (:class:`WriterClosed`) was
+    closed: the bot or command that opened it stopped. Nothing was wrong with what was written, and no later try
+    succeeds: say so in one line and drop the work (what the executor did not write, the next start asks the
+    venues), never retry it nor raise the "store cannot be written" alarm."""
+    return isinstance(exc, (StoreClosed, WriterClosed))
 
 
 def describe_store_error(exc: BaseException) -> str:

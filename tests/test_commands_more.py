@@ -463,12 +463,14 @@ def test_pnl_totals_for_the_fleet_carry_every_fee_the_bots_row_shows():
     from bot.domain import Fill, Liquidity
     from bot.ledger import fleet_totals, strategy_figures
     from bot.report import fees_text
+    from bot.store.reads import StoreReads
 
     jup = Fill("jup", "JUP/USDC", "d-1", "t-1", Side.BUY, Decimal("0.75"), Decimal("100"), Decimal("0.000005"),
                "SOL", Liquidity.TAKER, 1)
     figures = strategy_figures([("dex", jup)])
     op = SimpleNamespace(timezone="UTC", period_start_ns=lambda period: 0, pnl=lambda since_ns=None: figures,
-                         ledger=lambda: SimpleNamespace(transfer_costs=lambda since_ns=None: {}))
+                         ledger=lambda: SimpleNamespace(transfer_costs=lambda since_ns=None: {}),
+                         store=SimpleNamespace(read_off_loop=StoreReads("stand-in", RuntimeError).read))
     reply = asyncio.run(pnl(op, None, []))
     assert reply.rows[1][3] == fees_text(figures["dex"]) == "0.00 USDC + 0.000005 SOL"  # the bot's own row
     fleet = fleet_totals([reply.data["totals"]])  # what `/pnl all` adds up for the fleet total

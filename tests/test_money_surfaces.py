@@ -124,6 +124,7 @@ def test_arb_total_shows_the_fees_pnl_shows(monkeypatch):
 
     import plugins.arb.commands as commands
     from bot.builtins import pnl
+    from bot.store.reads import StoreReads
     from plugins.arb.strategy import ArbStrategy
 
     fills = [("arb", fill("j1", Side.BUY, Decimal("0.75"), T0, "0.000005", "SOL", symbol="JUP/USDC",
@@ -134,7 +135,8 @@ def test_arb_total_shows_the_fees_pnl_shows(monkeypatch):
     strategy = ArbStrategy.__new__(ArbStrategy)
     strategy.quote = "USDC"
     strategy.status = dict  # type: ignore[method-assign]
-    op = SimpleNamespace(strategies={"arb": strategy}, store=None, timezone="UTC", period_start_ns=lambda p: 0,
+    store = SimpleNamespace(read_off_loop=StoreReads("stand-in", RuntimeError).read)  # the reads' threads, no database
+    op = SimpleNamespace(strategies={"arb": strategy}, store=store, timezone="UTC", period_start_ns=lambda p: 0,
                          ledger=lambda: SimpleNamespace(strategy=lambda name: figures[name],
                                                         transfer_costs=lambda since_ns=None: {}),
                          pnl=lambda since_ns=None: figures)

@@ -73,6 +73,8 @@ from ..redact import REDACTOR, add_url, safe_url
 from .fast import FastRecords, decimal_text
 from .fast import StoreBusy as StoreBusy
 from .lease import LEASE_RELEASE_S, Releasable, end_leases
+from .reads import ReadRefused as ReadRefused
+from .reads import StoreReads
 
 log = logging.getLogger(__name__)
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
@@ -619,6 +621,8 @@ class Store:
         self._leases: set[Releasable] = set()
         """The leases held on this store or its views (:mod:`.lease`), ended by :meth:`close`; shared with the views."""
         self._leases_lock = threading.Lock()
+        self._reads = StoreReads(self.url, StoreClosed)
+        """The threads of :meth:`read_off_loop`; shared with the views."""
         event.listen(self.engine, "do_connect", self._refuse_connect)
         self.fast: FastRecords | None = None
         """Single-statement commits on a dedicated connection per thread (file-backed SQLite only)."""
@@ -898,6 +902,7 @@ class Store:
         if self._closed.is_set():
             return
         self._closed.set()  # first: a connection asked for from now on is refused, not opened behind the close
+        self._reads.close()
         with self._leases_lock:  # a lease its holder did not release: freed for the process taking over, and its
             held = list(self._leases)  # connection closed (the writer closed before: after every write)
         if held and (left := end_leases(held)):  # a server that does not answer holds no close (a bound)
@@ -908,6 +913,19 @@ class Store:
             self.fast._pragmas = self._refuse_record_connection
             self.fast.close()
         self.engine.dispose()
+
+    async def read_off_loop(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)``, a read of this store (``fn`` writes nothing), on one of the store's own read
+        threads (:mod:`bot.store.reads`), never on the loop nor on its default executor: a database slow to answer,
+        or not answering (a PostgreSQL server stopped), holds this caller, never the loop, and at most
+        :data:`~bot.store.reads.READ_THREADS` threads, whatever the number of callers. The same read (the same
+        ``fn``, equal hashable arguments) asked while one is in progress joins it: one query, each caller given its
+        own copy of the answer. A read that cannot get a thread raises :class:`ReadRefused` ("the database is not
+        answering") at once, or after waiting :data:`~bot.store.reads.READ_WAIT_S` at most; it never queues without
+        bound. Not ordered with the writes handed to the store writer (``ctx.read_later`` is).
+        :class:`StoreClosed` once the store is closed."""
+        self.ensure_open()
+        return await self._reads.read(fn, *args, **kwargs)
 
     @property
     def closed(self) -> bool:

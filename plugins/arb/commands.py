@@ -6,7 +6,6 @@ data (rows of text), rendered by each transport.
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 from bot.api import Caller, Operator, Reply
@@ -68,7 +67,7 @@ async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
         return found
     rows: list[tuple[str, ...]] = [("id", "direction", "size", "predicted", "realized", "state")]
     lines = []
-    read = await asyncio.to_thread(_read, op, list(found))  # store reads: a worker thread, never the loop
+    read = await op.store.read_off_loop(_read, op, list(found))  # store reads: the store's threads
     for name, strategy in found.items():
         quote = strategy.quote
         latest, finished, fig = read[name]

@@ -171,7 +171,7 @@ class Endpoints:
                 "paused": state.startswith("paused"), "failed": op.strategy_failed(name), "killed": op.killed(name)}
 
     async def _thread(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(func, *args, **kwargs)
+        return await self.op.store.read_off_loop(func, *args, **kwargs)  # the store's threads, never the loop's
 
     async def _shared(self, key: tuple[Any, ...], func: Callable[..., Any], **kwargs: Any) -> Any:
         """``func(**kwargs)`` in a worker thread, its answer shared by identical reads for ``read_cache_s``.
