@@ -212,36 +212,49 @@ class Refusals:
     """The user's role, when the window is a user's (:attr:`WebServer.throttled_audit`)."""
 
 
+OTHERS = "other addresses"
+"""The key of the one window every address past :attr:`StrangerAudit.NAMED` counts in."""
+
+
 class StrangerAudit:
-    """Refusals of requests without a valid token, audited folded per address: the first of a minute as it
-    happens, the rest as one line with their count once the minute is over (as the command layer folds a chat
-    stranger's), so a client hammering the API writes a line a minute, not one per request."""
+    """Refusals audited folded per key (an address, or a throttled user): the first of a minute as it happens, the
+    rest as one line with their count once the minute is over (as the command layer folds a chat stranger's), so a
+    client hammering the API writes a line a minute, not one per request.
+
+    Addresses are a stranger's to choose (an IPv6 network gives millions): with ``capped``, at most :attr:`NAMED`
+    keys have a window of their own at once, and a refusal from any other key counts in one shared window
+    (:data:`OTHERS`), so many addresses write at most ``NAMED`` + 2 lines a minute, and memory stays bounded."""
 
     WINDOW_S = 60.0
+    NAMED = 100
 
-    def __init__(self) -> None:
+    def __init__(self, capped: bool = True) -> None:
+        self.capped = capped
         self._windows: dict[str, Refusals] = {}
-        """By address, in the order they opened (one opens only when its address has none)."""
+        """By key, in the order they opened (one opens only when its key has none)."""
 
-    def first(self, address: str, command: str, now: float, role: str = "") -> bool:
-        """True when this refusal opens its address's window (audit it now); otherwise it is only counted.
+    def first(self, key: str, command: str, now: float, role: str = "") -> bool:
+        """True when this refusal opens a window (audit it now); otherwise it is only counted.
         Call :meth:`over` first, so a window whose minute is over is not counted into."""
-        window = self._windows.get(address)
+        window = self._windows.get(key)
+        if window is None and self.capped and len(self._windows) - (OTHERS in self._windows) >= self.NAMED:
+            key, window = OTHERS, self._windows.get(OTHERS)
         if window is None:
-            self._windows[address] = Refusals(now, command, role=role)
+            self._windows[key] = Refusals(now, command, role=role)
             return True
         window.count += 1
         return False
 
     def over(self, now: float, force: bool = False) -> list[tuple[str, Refusals]]:
-        """The windows whose minute is over (every one with ``force``), forgotten: their counts to audit."""
+        """The windows whose minute is over (every one with ``force``), forgotten: their counts to audit (the key
+        :data:`OTHERS`: the addresses past ``NAMED``)."""
         done = []
         while self._windows:
-            address, window = next(iter(self._windows.items()))
+            key, window = next(iter(self._windows.items()))
             if not force and now - window.started < self.WINDOW_S:
                 break
-            del self._windows[address]
-            done.append((address, window))
+            del self._windows[key]
+            done.append((key, window))
         return done
 
     def due_in(self, now: float) -> float | None:
