@@ -6,7 +6,7 @@ the role, validate parameters and body, run the endpoint, audit it (transport ``
 command). A refusal is audited too, with who was refused: a request without a valid token (its address), a call over a
 user's rate (its user), and a client refused by a limit (its address: a connection closed over ``max_connections`` or
 ``max_connections_per_address``, a 429 over the per-client cap behind a proxy or over the public rate), each folded
-per address and minute (:class:`~plugins.web.auth.StrangerAudit`).
+per address and minute (:class:`~plugins.web.auth.StrangerAudit`), and quoting no secret (:func:`audited_query`).
 Audit lines are written by a background task in batches, in a worker thread, as are the
 endpoints' store reads: the loop that trades never waits for the database because of the console.
 """
@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -248,7 +249,8 @@ class WebServer:
 
     def audit(self, user: str, role: str, command: str, args: str, outcome: str) -> None:
         self._audit.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id=user, role=role,
-                                      command=command, args=REDACTOR.cut(args, 500), outcome=outcome))
+                                      command=REDACTOR.cut(command, 200), args=REDACTOR.cut(args, 500),
+                                      outcome=outcome))
         self._audit_wakeup.set()
 
     async def _flush_audit(self) -> None:
@@ -262,7 +264,7 @@ class WebServer:
 
     def refused_stranger(self, request: web.Request, command: str, query: str, exc: ApiError) -> None:
         """Audit the refusal of a request without a valid token, folded per address (:class:`StrangerAudit`): its
-        address, and ``query``."""
+        address, and ``query`` as :func:`audited_query` makes it."""
         now = asyncio.get_running_loop().time()
         self._audit_strangers(now=now)
         address = self.client_of(request)
@@ -430,7 +432,7 @@ class WebServer:
 
     async def _call(self, route: Route, request: web.Request) -> web.StreamResponse:
         command = f"{route.method} {request.path}"
-        args = request.query_string
+        args = audited_query(route, request.query_string)
         if route.role is None:  # login: audited by the endpoint with the user it found
             self._check_public(request)
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
@@ -587,6 +589,22 @@ class WebServer:
         if ".." in tail.split("/") or not path.is_relative_to(root) or not path.is_file():
             raise ApiError(404, "not found")
         return web.FileResponse(path, headers=SECURITY_HEADERS)
+
+
+def audited_query(route: Route, query_string: str) -> str:
+    """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came, any other
+    one's value masked and its name cut short, a word without ``=`` masked whole. A token pasted into a URL
+    (``?token=...``, ``?TOKEN``) is no parameter a route takes, and the redactor cannot know a token the config
+    holds only as its hash."""
+    known = {param.name for param in route.params}
+    parts = []
+    for part in query_string.split("&"):
+        name, equals, _ = part.partition("=")
+        if unquote_plus(name) in known:
+            parts.append(part)
+        elif part:
+            parts.append(f"{name[:32]}=***" if equals else "***")
+    return "&".join(parts)
 
 
 def _from(address: str, query: str = "") -> str:

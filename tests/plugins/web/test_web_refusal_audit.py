@@ -19,6 +19,8 @@ import pytest_asyncio
 from bot.api.testing import build_bot, wait_for
 from plugins.web import running_server
 from plugins.web.auth import StrangerAudit, token_hash
+from plugins.web.routes import LIMIT, STRATEGY, Route
+from plugins.web.server import audited_query
 
 from .conftest import web_plugins
 
@@ -163,6 +165,30 @@ async def test_requests_over_the_public_rate_are_audited_then_counted(site):
          "refused: 2 more (public_requests_per_s) from this address")]
 
 
+async def test_a_secret_in_the_query_string_never_reaches_the_audit_log(site):
+    """A token pasted into a URL (``?token=``), refused or not: the audit line names the parameter, not its value.
+    The token here is held as a hash only, so the redactor cannot know it."""
+    server = running_server(site.operator)
+    await written(site)
+    server.strangers.clear()
+    started_ns = site.operator.now_ns()
+    base = f"http://127.0.0.1:{server.port}/api/v1"
+    forwarded = {"X-Forwarded-For": "203.0.113.70"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/status?token={OTTO}", headers=forwarded) as r:
+            assert r.status == 401  # no Authorization header: a stranger
+        async with http.get(f"{base}/orders?limit=5&access_token={OTTO}",
+                            headers={**forwarded, "Authorization": f"Bearer {OTTO}"}) as r:
+            assert r.status == 400  # a parameter /orders does not take
+    await written(site)
+    lines = [e for e in site.operator.audit_log(5000) if e.transport == "web" and e.ts_ns >= started_ns]
+    leaks = [(e.user_id, e.args) for e in lines if OTTO in f"{e.command} {e.args} {e.outcome}"]
+    assert lines and not leaks, leaks
+    assert [(e.user_id, e.args) for e in reversed(lines)] == [("", "address 203.0.113.70; token=***"),
+                                                               ("otto", "limit=5&access_token=***")]
+    server.strangers.clear()
+
+
 async def test_refusals_from_a_thousand_addresses_write_a_bounded_number_of_lines(site):
     """Each address has its own window, and addresses are a stranger's to choose (IPv6 gives many): at most
     StrangerAudit.NAMED addresses a minute are named, the refusals of every other address folded into one window."""
@@ -193,3 +219,16 @@ async def test_a_refusal_costs_the_loop_microseconds():
     lines = sum(folded.first("203.0.113.9", "connect", 0.0) for _ in range(100_000))
     per_refusal_us = (time.perf_counter() - started) * 1e6 / 100_000
     assert lines == 1 and per_refusal_us < 50, per_refusal_us
+
+
+async def test_the_audited_query_keeps_only_what_the_route_takes():
+    async def handler(call):
+        return {}
+
+    route = Route("GET", "/api/v1/orders", handler, "viewer", "orders", params=(LIMIT, STRATEGY))
+    assert audited_query(route, "limit=5&strategy=g1") == "limit=5&strategy=g1"
+    assert audited_query(route, "token=abc&limit=5") == "token=***&limit=5"
+    assert audited_query(route, OTTO) == "***"  # a bare word: the name alone may be the token
+    assert audited_query(route, "a" * 60 + "=x") == "a" * 32 + "=***"
+    assert audited_query(route, "lim%69t=5&") == "lim%69t=5"  # a name as a browser may encode it
+    assert audited_query(route, "") == ""
