@@ -17,7 +17,7 @@ from typing import cast
 
 from bot.api import ROLE_RANK, Role, Secret
 
-from .settings import WebSettings
+from .settings import WebSettings, same_token
 
 
 def token_hash(token: str) -> str:
@@ -55,6 +55,9 @@ class Users:
                 except ValueError as exc:
                     raise ValueError(f"[plugins.web] users.{name}.token: {exc}") from None
                 hashed = token_hash(secret.reveal())
+            other = next((user.name for known, user in self._by_hash if known == hashed.encode()), None)
+            if other is not None:  # two references read to one token (the settings caught one reference twice)
+                raise ValueError(f"[plugins.web] users.{name}.token: {same_token(other)}")
             self._by_hash.append((hashed.encode(), User(name, cast(Role, entry["role"]))))  # checked by the settings
 
     def __len__(self) -> int:
