@@ -87,11 +87,20 @@ class Session:
 
 
 class Sessions:
-    """Browser sessions by the random id in their cookie."""
+    """Browser sessions by the random id in their cookie: at most :attr:`PER_USER` of one user's."""
+
+    PER_USER = 100
+    """A user's sessions kept at most; a login past them ends that user's oldest. A script logging in for each call
+    (the browser's way, not a bearer token's) would otherwise keep one per login for ``session_ttl_s``: 864,000 at
+    the default 20 logins/s, each login walking them all on the loop."""
 
     def __init__(self, ttl_s: float):
         self.ttl_s = ttl_s
         self._sessions: dict[str, Session] = {}
+        """By id, in the order they opened: each lasts ``ttl_s`` from the loop's clock, so the first to expire is
+        the first kept."""
+        self._of_user: dict[str, dict[str, None]] = {}
+        """Each user's session ids, oldest first."""
 
     def open(self, user: User, token: str, now: float) -> tuple[str, Session]:
         """A new session of ``user``, who logged in with ``token`` (only its hash is kept)."""
@@ -99,6 +108,10 @@ class Sessions:
         sid = secrets.token_urlsafe(32)
         session = self._sessions[sid] = Session(user, secrets.token_urlsafe(24), now + self.ttl_s,
                                                 token_hash(token).encode())
+        mine = self._of_user.setdefault(user.name, {})
+        mine[sid] = None
+        while len(mine) > self.PER_USER:
+            self.close(next(iter(mine)))
         return sid, session
 
     def get(self, sid: str, now: float) -> Session | None:
@@ -108,7 +121,12 @@ class Sessions:
         return session
 
     def close(self, sid: str) -> None:
-        self._sessions.pop(sid, None)
+        session = self._sessions.pop(sid, None)
+        if session is not None:
+            mine = self._of_user[session.user.name]
+            del mine[sid]
+            if not mine:
+                del self._of_user[session.user.name]
 
     def __len__(self) -> int:
         """Sessions kept now (an expired one until the next login clears it)."""
@@ -119,12 +137,16 @@ class Sessions:
         ``arbot ctl reload-secrets``: whoever logged in with the old token is out); how many ended."""
         ended = [sid for sid, session in self._sessions.items() if (session.user, session.key) not in keys]
         for sid in ended:
-            del self._sessions[sid]
+            self.close(sid)
         return len(ended)
 
     def _expire(self, now: float) -> None:
-        for sid in [s for s, session in self._sessions.items() if now > session.expires]:
-            del self._sessions[sid]
+        """Forget the sessions expired by ``now``: the first ones kept, so only they are looked at."""
+        while self._sessions:
+            sid, session = next(iter(self._sessions.items()))
+            if now <= session.expires:
+                break
+            self.close(sid)
 
 
 @dataclass
