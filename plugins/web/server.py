@@ -464,7 +464,7 @@ class WebServer:
                 self.audit(user.name, user.role, command, args, "stream opened")
             response = await self._run(route, call)
         except ApiError as exc:
-            self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.message}")
+            self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.audited}")
             raise
         except Exception as exc:
             self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
@@ -493,7 +493,8 @@ class WebServer:
         for name in request.query:
             if name not in known:
                 allowed = ", ".join(known) or "none"
-                raise ApiError(400, f"unknown query parameter {name!r}; {route.path} takes: {allowed}")
+                raise ApiError(400, f"unknown query parameter {name!r}; {route.path} takes: {allowed}",
+                               audited=f"unknown query parameter; {route.path} takes: {allowed}")
             values = request.query.getall(name)
             if len(values) > 1:
                 raise ApiError(400, f"query parameter {name!r} given {len(values)} times")
@@ -560,7 +561,8 @@ class WebServer:
         for name, value in body.items():
             spec = fields.get(name)
             if spec is None:
-                raise ApiError(400, f"unknown field {name!r}; {route.path} takes: {', '.join(fields) or 'none'}")
+                takes = f"{route.path} takes: {', '.join(fields) or 'none'}"
+                raise ApiError(400, f"unknown field {name!r}; {takes}", audited=f"unknown field; {takes}")
             expected = bool if spec.kind == "boolean" else str
             if not isinstance(value, expected):
                 raise ApiError(400, f"{name}: expected a {spec.kind}, got {type(value).__name__}")
@@ -593,17 +595,17 @@ class WebServer:
 
 def audited_query(route: Route, query_string: str) -> str:
     """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came, any other
-    one's value masked and its name cut short, a word without ``=`` masked whole. A token pasted into a URL
-    (``?token=...``, ``?TOKEN``) is no parameter a route takes, and the redactor cannot know a token the config
-    holds only as its hash."""
+    one as ``***``, name and value (the outcome says it was unknown). A token pasted into a URL (``?token=...``,
+    ``?TOKEN``) is no parameter a route takes, and the redactor cannot know a token the config holds only as its
+    hash."""
     known = {param.name for param in route.params}
     parts = []
     for part in query_string.split("&"):
-        name, equals, _ = part.partition("=")
+        name = part.partition("=")[0]
         if unquote_plus(name) in known:
             parts.append(part)
         elif part:
-            parts.append(f"{name[:32]}=***" if equals else "***")
+            parts.append("***")
     return "&".join(parts)
 
 
