@@ -17,7 +17,7 @@ from typing import cast
 
 from bot.api import ROLE_RANK, Role, Secret
 
-from .settings import WebSettings
+from .settings import WebSettings, same_token
 
 
 def token_hash(token: str) -> str:
@@ -55,6 +55,9 @@ class Users:
                 except ValueError as exc:
                     raise ValueError(f"[plugins.web] users.{name}.token: {exc}") from None
                 hashed = token_hash(secret.reveal())
+            other = next((user.name for known, user in self._by_hash if known == hashed.encode()), None)
+            if other is not None:  # two references read to one token (the settings caught one reference twice)
+                raise ValueError(f"[plugins.web] users.{name}.token: {same_token(other)}")
             self._by_hash.append((hashed.encode(), User(name, cast(Role, entry["role"]))))  # checked by the settings
 
     def __len__(self) -> int:
@@ -84,11 +87,20 @@ class Session:
 
 
 class Sessions:
-    """Browser sessions by the random id in their cookie."""
+    """Browser sessions by the random id in their cookie: at most :attr:`PER_USER` of one user's."""
+
+    PER_USER = 100
+    """A user's sessions kept at most; a login past them ends that user's oldest. A script logging in for each call
+    (the browser's way, not a bearer token's) would otherwise keep one per login for ``session_ttl_s``: 864,000 at
+    the default 20 logins/s, each login walking them all on the loop."""
 
     def __init__(self, ttl_s: float):
         self.ttl_s = ttl_s
         self._sessions: dict[str, Session] = {}
+        """By id, in the order they opened: each lasts ``ttl_s`` from the loop's clock, so the first to expire is
+        the first kept."""
+        self._of_user: dict[str, dict[str, None]] = {}
+        """Each user's session ids, oldest first."""
 
     def open(self, user: User, token: str, now: float) -> tuple[str, Session]:
         """A new session of ``user``, who logged in with ``token`` (only its hash is kept)."""
@@ -96,6 +108,10 @@ class Sessions:
         sid = secrets.token_urlsafe(32)
         session = self._sessions[sid] = Session(user, secrets.token_urlsafe(24), now + self.ttl_s,
                                                 token_hash(token).encode())
+        mine = self._of_user.setdefault(user.name, {})
+        mine[sid] = None
+        while len(mine) > self.PER_USER:
+            self.close(next(iter(mine)))
         return sid, session
 
     def get(self, sid: str, now: float) -> Session | None:
@@ -105,7 +121,12 @@ class Sessions:
         return session
 
     def close(self, sid: str) -> None:
-        self._sessions.pop(sid, None)
+        session = self._sessions.pop(sid, None)
+        if session is not None:
+            mine = self._of_user[session.user.name]
+            del mine[sid]
+            if not mine:
+                del self._of_user[session.user.name]
 
     def __len__(self) -> int:
         """Sessions kept now (an expired one until the next login clears it)."""
@@ -116,12 +137,16 @@ class Sessions:
         ``arbot ctl reload-secrets``: whoever logged in with the old token is out); how many ended."""
         ended = [sid for sid, session in self._sessions.items() if (session.user, session.key) not in keys]
         for sid in ended:
-            del self._sessions[sid]
+            self.close(sid)
         return len(ended)
 
     def _expire(self, now: float) -> None:
-        for sid in [s for s, session in self._sessions.items() if now > session.expires]:
-            del self._sessions[sid]
+        """Forget the sessions expired by ``now``: the first ones kept, so only they are looked at."""
+        while self._sessions:
+            sid, session = next(iter(self._sessions.items()))
+            if now <= session.expires:
+                break
+            self.close(sid)
 
 
 @dataclass
@@ -212,36 +237,49 @@ class Refusals:
     """The user's role, when the window is a user's (:attr:`WebServer.throttled_audit`)."""
 
 
+OTHERS = "other addresses"
+"""The key of the one window every address past :attr:`StrangerAudit.NAMED` counts in."""
+
+
 class StrangerAudit:
-    """Refusals of requests without a valid token, audited folded per address: the first of a minute as it
-    happens, the rest as one line with their count once the minute is over (as the command layer folds a chat
-    stranger's), so a client hammering the API writes a line a minute, not one per request."""
+    """Refusals audited folded per key (an address, or a throttled user): the first of a minute as it happens, the
+    rest as one line with their count once the minute is over (as the command layer folds a chat stranger's), so a
+    client hammering the API writes a line a minute, not one per request.
+
+    Addresses are a stranger's to choose (an IPv6 network gives millions): with ``capped``, at most :attr:`NAMED`
+    keys have a window of their own at once, and a refusal from any other key counts in one shared window
+    (:data:`OTHERS`), so many addresses write at most ``NAMED`` + 2 lines a minute, and memory stays bounded."""
 
     WINDOW_S = 60.0
+    NAMED = 100
 
-    def __init__(self) -> None:
+    def __init__(self, capped: bool = True) -> None:
+        self.capped = capped
         self._windows: dict[str, Refusals] = {}
-        """By address, in the order they opened (one opens only when its address has none)."""
+        """By key, in the order they opened (one opens only when its key has none)."""
 
-    def first(self, address: str, command: str, now: float, role: str = "") -> bool:
-        """True when this refusal opens its address's window (audit it now); otherwise it is only counted.
+    def first(self, key: str, command: str, now: float, role: str = "") -> bool:
+        """True when this refusal opens a window (audit it now); otherwise it is only counted.
         Call :meth:`over` first, so a window whose minute is over is not counted into."""
-        window = self._windows.get(address)
+        window = self._windows.get(key)
+        if window is None and self.capped and len(self._windows) - (OTHERS in self._windows) >= self.NAMED:
+            key, window = OTHERS, self._windows.get(OTHERS)
         if window is None:
-            self._windows[address] = Refusals(now, command, role=role)
+            self._windows[key] = Refusals(now, command, role=role)
             return True
         window.count += 1
         return False
 
     def over(self, now: float, force: bool = False) -> list[tuple[str, Refusals]]:
-        """The windows whose minute is over (every one with ``force``), forgotten: their counts to audit."""
+        """The windows whose minute is over (every one with ``force``), forgotten: their counts to audit (the key
+        :data:`OTHERS`: the addresses past ``NAMED``)."""
         done = []
         while self._windows:
-            address, window = next(iter(self._windows.items()))
+            key, window = next(iter(self._windows.items()))
             if not force and now - window.started < self.WINDOW_S:
                 break
-            del self._windows[address]
-            done.append((address, window))
+            del self._windows[key]
+            done.append((key, window))
         return done
 
     def due_in(self, now: float) -> float | None:

@@ -22,11 +22,14 @@ MAX_INT = 2**63 - 1
 class ApiError(Exception):
     """An answer other than 200, with a message for the caller (never a secret, never a traceback)."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, audited: str | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.audited = message if audited is None else audited
+        """The message as the audit log keeps it: without a name the client chose (a parameter's or a field's),
+        which may be a token pasted in the wrong place; the client's own answer quotes it."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,11 @@
 Every ``/api/v1/`` call goes through :meth:`WebServer._call`: authenticate (bearer token or the
 session cookie, with the CSRF header for cookie-authenticated changes), rate-limit per user, check
 the role, validate parameters and body, run the endpoint, audit it (transport ``web``, like a chat
-command). Audit lines are written by a background task in batches, in a worker thread, as are the
+command). A refusal is audited too, with who was refused: a request without a valid token (its address), a call over a
+user's rate (its user), and a client refused by a limit (its address: a connection closed over ``max_connections`` or
+``max_connections_per_address``, a 429 over the per-client cap behind a proxy or over the public rate), each folded
+per address and minute (:class:`~plugins.web.auth.StrangerAudit`), and quoting no secret (:func:`audited_query`).
+Audit lines are written by a background task in batches, in a worker thread, as are the
 endpoints' store reads: the loop that trades never waits for the database because of the console.
 """
 
@@ -17,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -24,7 +29,7 @@ from bot.api import AuditEntry, Caller
 from bot.api.kit import REDACTOR, ClientAddresses, TooDeep, loads_limited
 
 from .api import Endpoints
-from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
+from .auth import OTHERS, Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
 from .events import EventHub
 from .routes import COOKIE, CSRF_HEADER, MAX_INT, ApiError, Param, Route, openapi
 from .settings import WebSettings
@@ -46,6 +51,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Server": "arbot",
 }
+LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
+"""The limits whose refusals of a client are audited folded per address (:meth:`WebServer.refused_client`)."""
 
 
 @dataclass
@@ -122,9 +129,11 @@ class WebServer:
         """Requests without a valid token (none, or an ended session) per address: over the limit they get 429.
         Counted apart from wrong tokens, so they never keep a user from logging in."""
         self.stranger_audit = StrangerAudit()
-        self.throttled_audit = StrangerAudit()
+        self.throttled_audit = StrangerAudit(capped=False)
         """A user's calls refused by the per-user rate limit, folded per user as a stranger's are per address: a
-        runaway script's 429s cost a line a minute, not a database row each."""
+        runaway script's 429s cost a line a minute, not a database row each (users are configured: no cap)."""
+        self.limit_audit = {limit: StrangerAudit() for limit in LIMITS}
+        """Clients refused by each of :data:`LIMITS` (a connection closed, a 429), folded per address the same way."""
         self.confirmations = Confirmations(settings.confirm_ttl_s)
         self.events = EventHub(ctx, settings.events_buffer)
         self.endpoints = Endpoints(self)
@@ -183,12 +192,15 @@ class WebServer:
             address, proxy = self.clients.peer(str(peer[0]) if isinstance(peer, tuple) and peer else None)
             if proxy:
                 self._proxy_connections.add(handler)
-                refused = len(server.connections) > limit
+            if len(server.connections) > limit:
+                over, cap = "max_connections", limit
+            elif not proxy and not self._count_under(handler, address):
+                over, cap = "max_connections_per_address", self.settings.max_connections_per_address
             else:
-                refused = len(server.connections) > limit or not self._count_under(handler, address)
-            if refused:
-                self.refused_connections += 1
-                transport.abort()
+                return
+            self.refused_connections += 1
+            transport.abort()
+            self.refused_client(address, over, "connect", f"refused: connection closed ({over} {cap})")
 
         def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
             self._proxy_connections.discard(handler)
@@ -237,7 +249,8 @@ class WebServer:
 
     def audit(self, user: str, role: str, command: str, args: str, outcome: str) -> None:
         self._audit.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id=user, role=role,
-                                      command=command, args=REDACTOR.cut(args, 500), outcome=outcome))
+                                      command=REDACTOR.cut(command, 200), args=REDACTOR.cut(args, 500),
+                                      outcome=outcome))
         self._audit_wakeup.set()
 
     async def _flush_audit(self) -> None:
@@ -249,12 +262,23 @@ class WebServer:
                 log.warning("web: %d audit line(s) not stored (%s): %s", len(batch), type(exc).__name__,
                             "; ".join(f"{e.user_id} {e.command} {e.outcome}" for e in batch[:20]))
 
-    def refused_stranger(self, request: web.Request, command: str, args: str, exc: ApiError) -> None:
-        """Audit the refusal of a request without a valid token, folded per address (:class:`StrangerAudit`)."""
+    def refused_stranger(self, request: web.Request, command: str, query: str, exc: ApiError) -> None:
+        """Audit the refusal of a request without a valid token, folded per address (:class:`StrangerAudit`): its
+        address, and ``query`` as :func:`audited_query` makes it."""
         now = asyncio.get_running_loop().time()
         self._audit_strangers(now=now)
-        if self.stranger_audit.first(self.client_of(request), command, now):
-            self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
+        address = self.client_of(request)
+        if self.stranger_audit.first(address, command, now):
+            self.audit("", "", command, _from(address, query), f"refused: {exc.status} {exc.message}")
+
+    def refused_client(self, address: str, limit: str, command: str, outcome: str) -> None:
+        """Audit the refusal of client ``address`` by ``limit`` (one of :data:`LIMITS`), folded per limit and
+        address: the first of a minute as ``outcome``, the rest as one line with their count (:meth:`_audit_strangers`).
+        Called on the loop for each refusal, however many a client sends: it costs a dict look-up."""
+        now = asyncio.get_running_loop().time()
+        self._audit_strangers(now=now)
+        if self.limit_audit[limit].first(address, command, now):
+            self.audit("", "", command, _from(address), outcome)
 
     def refused_user(self, user: User, command: str, args: str, exc: ApiError) -> None:
         """Audit a call of ``user`` the per-user rate limit refused, folded per user (:attr:`throttled_audit`)."""
@@ -270,18 +294,25 @@ class WebServer:
             now = asyncio.get_running_loop().time()
         for address, window in self.stranger_audit.over(now, force):
             if window.count:
-                self.audit("", "", window.command, f"address {address}",
-                           f"refused: {window.count} more without a valid token from this address")
+                self.audit("", "", window.command, _from(address),
+                           f"refused: {window.count} more without a valid token from {_whence(address)}")
         for name, window in self.throttled_audit.over(now, force):
             if window.count:
                 self.audit(name, window.role, window.command, "", f"refused: 429, {window.count} more this minute")
+        for limit, folded in self.limit_audit.items():
+            for address, window in folded.over(now, force):
+                if window.count:
+                    self.audit("", "", window.command, _from(address),
+                               f"refused: {window.count} more ({limit}) from {_whence(address)}")
+
+    def _folds(self) -> list[StrangerAudit]:
+        return [self.stranger_audit, self.throttled_audit, *self.limit_audit.values()]
 
     async def _write_audit(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:  # woken by a line to write, or when a stranger's refusal window is over
-                due = [d for d in (self.stranger_audit.due_in(loop.time()), self.throttled_audit.due_in(loop.time()))
-                       if d is not None]
+                due = [d for d in (folded.due_in(loop.time()) for folded in self._folds()) if d is not None]
                 await asyncio.wait_for(self._audit_wakeup.wait(), min(due, default=None))
             except TimeoutError:
                 pass
@@ -302,18 +333,22 @@ class WebServer:
         stream as long as it is open): past ``max_connections_per_address`` it gets 429, and the connection, which
         carries other clients' requests too, stays open."""
         if request.protocol not in self._proxy_connections:
-            return await self._answer(request, handler, True)
+            return await self._answer(request, handler, None)
         client = self.client_of(request)
         try:
-            return await self._answer(request, handler, self._count(client))
+            return await self._answer(request, handler, None if self._count(client) else client)
         finally:
             self._uncount(client)
 
-    async def _answer(self, request: web.Request, handler: Any, within_cap: bool) -> web.StreamResponse:
-        """The handler's answer, or 429 when ``within_cap`` is False, as :meth:`_errors` describes."""
+    async def _answer(self, request: web.Request, handler: Any, over_cap: str | None) -> web.StreamResponse:
+        """The handler's answer, or 429 (audited) for client ``over_cap``, as :meth:`_errors` describes."""
         try:
-            if not within_cap:
-                raise ApiError(429, "too many requests in progress from this client (max_connections_per_address)")
+            if over_cap is not None:
+                refused = ApiError(429, "too many requests in progress from this client (max_connections_per_address "
+                                        f"{self.settings.max_connections_per_address})")
+                self.refused_client(over_cap, "max_connections_per_address", _pattern(request),
+                                    f"refused: 429 {refused.message}")
+                raise refused
             response = await handler(request)
         except ApiError as exc:
             response = error_response(exc.status, exc.message, exc.headers)
@@ -380,11 +415,14 @@ class WebServer:
     def _check_public(self, request: web.Request) -> None:
         """429 for an address past its rate of requests to what needs no token: serving them runs on the bot's
         loop, so a stranger must not be able to keep it busy."""
-        wait = self.public.take(self.client_of(request), asyncio.get_running_loop().time())
+        address = self.client_of(request)
+        wait = self.public.take(address, asyncio.get_running_loop().time())
         if wait:
-            raise ApiError(429, f"more than {self.settings.public_requests_per_s:g} requests/s from this address "
-                                f"without a token (burst {self.settings.public_request_burst}); slow down",
-                           {"Retry-After": str(int(wait) + 1)})
+            refused = ApiError(429, f"more than {self.settings.public_requests_per_s:g} requests/s from this address "
+                                    f"without a token (burst {self.settings.public_request_burst}); slow down",
+                               {"Retry-After": str(int(wait) + 1)})
+            self.refused_client(address, "public_requests_per_s", _pattern(request), f"refused: 429 {refused.message}")
+            raise refused
 
     def _handler(self, route: Route) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -394,7 +432,7 @@ class WebServer:
 
     async def _call(self, route: Route, request: web.Request) -> web.StreamResponse:
         command = f"{route.method} {request.path}"
-        args = request.query_string
+        args = audited_query(route, request.query_string)
         if route.role is None:  # login: audited by the endpoint with the user it found
             self._check_public(request)
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
@@ -403,7 +441,8 @@ class WebServer:
             user, by_cookie, key = self._authenticate(request)
         except ApiError as exc:
             if exc.status == 403:  # a live session's change without the CSRF header (forged?): each one audited
-                self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
+                self.audit("", "", command, _from(self.client_of(request), args),
+                           f"refused: {exc.status} {exc.message}")
             else:  # no valid token: folded per address
                 self.refused_stranger(request, command, args, exc)
             raise
@@ -425,7 +464,7 @@ class WebServer:
                 self.audit(user.name, user.role, command, args, "stream opened")
             response = await self._run(route, call)
         except ApiError as exc:
-            self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.message}")
+            self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.audited}")
             raise
         except Exception as exc:
             self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
@@ -454,7 +493,8 @@ class WebServer:
         for name in request.query:
             if name not in known:
                 allowed = ", ".join(known) or "none"
-                raise ApiError(400, f"unknown query parameter {name!r}; {route.path} takes: {allowed}")
+                raise ApiError(400, f"unknown query parameter {name!r}; {route.path} takes: {allowed}",
+                               audited=f"unknown query parameter; {route.path} takes: {allowed}")
             values = request.query.getall(name)
             if len(values) > 1:
                 raise ApiError(400, f"query parameter {name!r} given {len(values)} times")
@@ -521,7 +561,8 @@ class WebServer:
         for name, value in body.items():
             spec = fields.get(name)
             if spec is None:
-                raise ApiError(400, f"unknown field {name!r}; {route.path} takes: {', '.join(fields) or 'none'}")
+                takes = f"{route.path} takes: {', '.join(fields) or 'none'}"
+                raise ApiError(400, f"unknown field {name!r}; {takes}", audited=f"unknown field; {takes}")
             expected = bool if spec.kind == "boolean" else str
             if not isinstance(value, expected):
                 raise ApiError(400, f"{name}: expected a {spec.kind}, got {type(value).__name__}")
@@ -550,6 +591,40 @@ class WebServer:
         if ".." in tail.split("/") or not path.is_relative_to(root) or not path.is_file():
             raise ApiError(404, "not found")
         return web.FileResponse(path, headers=SECURITY_HEADERS)
+
+
+def audited_query(route: Route, query_string: str) -> str:
+    """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came, any other
+    one as ``***``, name and value (the outcome says it was unknown). A token pasted into a URL (``?token=...``,
+    ``?TOKEN``) is no parameter a route takes, and the redactor cannot know a token the config holds only as its
+    hash."""
+    known = {param.name for param in route.params}
+    parts = []
+    for part in query_string.split("&"):
+        name = part.partition("=")[0]
+        if unquote_plus(name) in known:
+            parts.append(part)
+        elif part:
+            parts.append("***")
+    return "&".join(parts)
+
+
+def _from(address: str, query: str = "") -> str:
+    """A refusal's audit arguments: its client (:data:`OTHERS` past the named ones), and the query if any."""
+    who = OTHERS if address == OTHERS else f"address {address}"
+    return f"{who}; {query}" if query else who
+
+
+def _whence(address: str) -> str:
+    return (f"{OTHERS} (over {StrangerAudit.NAMED} addresses this minute)" if address == OTHERS
+            else "this address")
+
+
+def _pattern(request: web.Request) -> str:
+    """``METHOD PATH`` of the route a request matched, as declared (``/api/v1/backtests/{name}``, ``/{tail}`` for a
+    file): the audit line of a refusal by a limit quotes none of the text a stranger sent."""
+    resource = getattr(request.match_info.route, "resource", None)
+    return f"{request.method} {resource.canonical if resource is not None else '(no route)'}"
 
 
 def _mask_secrets(response: web.StreamResponse) -> None:

@@ -73,7 +73,14 @@ class WebSettings:
         if host:
             problems.append(("host", host))
         problems += trusted_proxies_problems(self.trusted_proxies)
-        for name, user in self.users.items():
+        # a user is found by token: two users given one are one user to the console (whichever it compares last:
+        # the admin, for a viewer's token), so each reference may be given once (two that read alike: `Users`)
+        first_with: dict[str, str] = {}
+        for name, user in sorted(self.users.items()):
+            reference = user.get("token", "")
+            if reference in first_with:
+                problems.append((f"users.{name}.token", same_token(first_with[reference])))
+            first_with.setdefault(reference, name)
             unknown = sorted(set(user) - {"role", "token"})
             if unknown:
                 problems.append((f"users.{name}.{unknown[0]}", 'unknown key; a user has "role" and "token"'))
@@ -92,6 +99,12 @@ class WebSettings:
             problems.append((f"users.{name}.token", 'expected "env:VAR", "file:PATH" or "sha256:HEX" (a literal '
                                                     "token is not accepted: keep secrets out of config files)"))
         return problems
+
+
+def same_token(other: str) -> str:
+    """The problem of a user given the token of user ``other`` (the token itself is never quoted)."""
+    return (f"the same token as users.{other}: each user needs a token of its own, or the console takes it for one "
+            "of them (its role, its name in the audit log); `arbot web-token` makes one")
 
 
 def _host_problem(host: str) -> str | None:

@@ -231,8 +231,9 @@ async def test_requests_without_a_token_get_429_past_the_limit_and_one_audit_lin
     await server._flush_audit()
     rows = [(e.command, e.args, e.outcome) for e in reversed(console.bot.operator.audit_log(1000))
             if e.transport == "web" and e.user_id == "" and e.ts_ns >= started_ns]
-    assert rows == [("GET /api/v1/status", "", "refused: 401 log in: send Authorization: Bearer TOKEN, or POST "
-                                               "/api/v1/login for a session cookie"),
+    assert rows == [("GET /api/v1/status", "address 127.0.0.1",
+                     "refused: 401 log in: send Authorization: Bearer TOKEN, or POST /api/v1/login for a session "
+                     "cookie"),
                     ("GET /api/v1/status", "address 127.0.0.1",
                      "refused: 60 more without a valid token from this address")]
     server.strangers.clear()  # the rest of the module goes on

@@ -280,6 +280,49 @@ async def test_logins_count_against_the_users_rate_limit(tmp_path):
         await bot.stop()
 
 
+async def test_a_users_sessions_are_capped_the_oldest_ending_first():
+    """A script that logs in for each call (the browser's way, not a bearer token's) opened a session per login,
+    each kept ``session_ttl_s`` (12 h): at the default 20 logins/s, 864,000 of them, and every login walked them all
+    on the loop. A user keeps its latest ``Sessions.PER_USER`` (100); a login past them ends its oldest."""
+    from plugins.web.auth import Sessions, User
+
+    otto, ada = User("otto", "operator"), User("ada", "admin")
+    sessions = Sessions(43200.0)
+    adas, _ = sessions.open(ada, OLD, 0.0)
+    first, _ = sessions.open(otto, OTTO, 0.0)
+    for n in range(1, 1000):
+        last, _ = sessions.open(otto, OTTO, n * 0.05)
+    assert len(sessions) == 101, len(sessions)  # otto's latest 100, and ada's
+    assert sessions.get(first, 50.0) is None and sessions.get(last, 50.0) is not None
+    assert sessions.get(adas, 50.0) is not None  # another user's session is not otto's to end
+    assert sessions.get(last, 50.0 + 43200.0) is None  # expiry as before
+    sessions.open(ada, OLD, 60.0 + 43200.0)  # a login clears the expired ones, each user's count with them
+    assert len(sessions) == 1
+    for n in range(100):
+        sessions.open(otto, OTTO, 50_000.0 + n)
+    assert len(sessions) == 101
+
+
+async def test_a_login_past_the_users_sessions_ends_its_oldest_browser_session(site, monkeypatch):
+    from plugins.web.auth import Sessions
+
+    _, url = site
+    monkeypatch.setattr(Sessions, "PER_USER", 3, raising=False)
+    browsers = [aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) for _ in range(4)]
+    try:
+        for browser in browsers:
+            async with browser.post(url + "/login", json={"token": OTTO}) as r:
+                assert r.status == 200
+        statuses = []
+        for browser in browsers:
+            async with browser.get(url + "/session") as r:
+                statuses.append(r.status)
+        assert statuses == [401, 200, 200, 200]
+    finally:
+        for browser in browsers:
+            await browser.close()
+
+
 @pytest.mark.parametrize("name", ["%00", "a%00b", "%2e%2e%00"])
 async def test_a_backtest_name_with_a_nul_byte_is_a_404(site, name):
     bot, url = site

@@ -36,6 +36,46 @@ def test_user_mistakes_name_the_key_and_the_fix(tmp_path):
     assert "plugins.web.users" in text and "a table of tables of strings" in text
 
 
+def test_two_users_with_one_token_name_both_keys(tmp_path):
+    """The console finds a user by token: two users given the same one are one user to it (the last of them by
+    name: a viewer named before an admin logs in as that admin), and the audit log names the wrong person."""
+    text = problems(tmp_path, '{ alice = { role = "viewer", token = "env:ARBOT_WEB_SAME" }, '
+                              'zoe = { role = "admin", token = "env:ARBOT_WEB_SAME" } }')
+    assert "plugins.web.users.zoe.token: the same token as users.alice" in text and "arbot web-token" in text
+    hashed = token_hash("shared-token-0123456789")
+    text = problems(tmp_path, f'{{ alice = {{ role = "viewer", token = "{hashed}" }}, '
+                              f'zoe = {{ role = "admin", token = "{hashed}" }} }}')
+    assert "plugins.web.users.zoe.token: the same token as users.alice" in text
+
+
+async def test_two_users_whose_tokens_resolve_the_same_leave_the_console_out_with_the_reason(tmp_path, monkeypatch):
+    """Two variables (or files) holding one token: known only once they are read, at start."""
+    import aiohttp
+
+    from plugins.web import running_server
+
+    monkeypatch.setenv("ARBOT_WEB_ALICE_T", "shared-token-0123456789")
+    monkeypatch.setenv("ARBOT_WEB_ZOE_T", "shared-token-0123456789")
+    bot = build_bot('[exchanges.paper]\n[plugins.web]\nenabled = true\nport = 0\n'
+                    'users = { alice = { role = "viewer", token = "env:ARBOT_WEB_ALICE_T" }, '
+                    'zoe = { role = "admin", token = "env:ARBOT_WEB_ZOE_T" } }\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    try:
+        server = running_server(bot.operator)
+        if server is not None:  # what the viewer's token got
+            async with aiohttp.ClientSession() as http, http.get(
+                    f"http://127.0.0.1:{server.port}/api/v1/status",
+                    headers={"Authorization": "Bearer shared-token-0123456789"}) as r:
+                who = (await r.json())["user"]
+            raise AssertionError(f"the console started; alice's token is {who}")
+        errors = " ".join(bot.plugin_errors("web"))
+        assert "users.zoe.token: the same token as users.alice" in errors, errors
+        assert "shared-token" not in errors
+    finally:
+        await bot.stop()
+
+
 @pytest.mark.parametrize("host, fix", [
     ("0.0.0.0:8080", 'expected an address without a port, got "0.0.0.0:8080": write host = "0.0.0.0" and port = 8080'),
     ("[::1]:8780", 'write host = "::1" and port = 8780'),
