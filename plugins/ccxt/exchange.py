@@ -131,10 +131,15 @@ LOOKUP_RANGE_MS = {"binance": DAY_MS}
 (ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
 TRADE_HISTORY_DAYS = {"bitget": 90}
 """How far back the venue lists an account's trades, per ccxt id of a venue that documents a limit: Bitget's ``GET
-/api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older data is downloaded from its web site).
-An order made before that whose fills read do not add up to what it filled (its own figure) may have fills no request
-will ever list: an alert says so, naming the order, the shortfall and the limit, once per order
-(:data:`BEYOND_HISTORY_KEPT`)."""
+/api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older data is downloaded from its web site),
+and refuses a ``startTime`` before then (43111 "param error time range illegal", which ccxt's bitget raises as
+PermissionDenied: ccxt issue #21502). An order's trades are read from where the history begins at the earliest
+(:data:`TRADE_HISTORY_MARGIN_MS` after it, :meth:`CcxtExchange._history_begins_ms`). An order made before that whose
+fills read do not add up to what it filled (its own figure) may have fills no request will ever list: an alert says so,
+naming the order, the shortfall and the limit, once per order (:data:`BEYOND_HISTORY_KEPT`)."""
+TRADE_HISTORY_MARGIN_MS = 60_000
+"""Trades are read from this long after the start of the venue's history (:data:`TRADE_HISTORY_DAYS`) by our clock:
+the venue's clock may be ahead of ours, and a range starting a moment before its history begins is refused whole."""
 BEYOND_HISTORY_KEPT = 10_000
 """Orders whose fills beyond the venue's history were alerted (the newest): not alerted again at every poll."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
@@ -755,10 +760,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         whose fills read add up to less than it filled: the rest may be older than anything the venue lists, and the
         position and PnL (made of fills) lack them while the order shows the venue's filled figure."""
         days = TRADE_HISTORY_DAYS.get(self.settings.id)
+        begins_ms = self._history_begins_ms()
         oid = state.exchange_order_id
-        if days is None or oid is None or oid in self._beyond_history:
+        if days is None or begins_ms is None or oid is None or oid in self._beyond_history:
             return
-        begins_ms = self.ctx.clock.time_ns() // 1_000_000 - days * DAY_MS
         if created_ms >= begins_ms:
             return
         read = sum((f.qty for f in state.fills), Decimal(0))
@@ -800,6 +805,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if window_ms is not None and order_id in self._trade_windows:
             since, settled = self._trade_windows[order_id]
             mine.update(settled)
+        begins_ms = self._history_begins_ms()
+        if since is not None and begins_ms is not None and since < begins_ms:
+            since = begins_ms  # a range from further back is refused (and nothing older is listed)
         seen: set[str] = set(mine)
         pages = windows = 0
         while pages < TRADE_PAGES:
@@ -874,6 +882,14 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                    "there, cancel it there; compare its fills there with the position")
         self.ctx.log.error("%s", message)
         self.ctx.alert(AlertLevel.ERROR, "order-unknown-to-venue", message, exchange=self.name, order=cid)
+
+    def _history_begins_ms(self) -> int | None:
+        """The earliest start (ms, our clock) of a range of the account's trades the venue takes now:
+        :data:`TRADE_HISTORY_DAYS` ago, plus :data:`TRADE_HISTORY_MARGIN_MS`; None: no limit documented."""
+        days = TRADE_HISTORY_DAYS.get(self.settings.id)
+        if days is None:
+            return None
+        return self.ctx.clock.time_ns() // 1_000_000 - days * DAY_MS + TRADE_HISTORY_MARGIN_MS
 
     def _trade_page_size(self) -> int:
         """The page of trades asked of the venue: its documented largest (:data:`TRADE_PAGE_LIMIT`), else
