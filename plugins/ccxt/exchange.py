@@ -67,7 +67,7 @@ from bot.api.kit import DeadManSwitch, OrderMemory, PollingVenue
 
 from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelConverter, SequenceMonitor, integrity
 from .features import TICK_SIZE, dead_man_method, load_ccxt, spot_features
-from .orders import CLIENT_IDS, ccxt_fault, dec, fill_from_trade, order_state, translate
+from .orders import CLIENT_IDS, NOT_FOUND_ANSWERS, ccxt_fault, dec, fill_from_trade, order_state, translate
 from .settings import CcxtSettings
 from .transfers import CcxtTransfers
 
@@ -142,6 +142,9 @@ TRADE_HISTORY_MARGIN_MS = 60_000
 the venue's clock may be ahead of ours, and a range starting a moment before its history begins is refused whole."""
 BEYOND_HISTORY_KEPT = 10_000
 """Orders whose fills beyond the venue's history were alerted (the newest): not alerted again at every poll."""
+ORDER_METHODS = ("fetch_order", "cancel_order")
+"""The ccxt calls about one order, whose "no such order" answers are ``OrderNotFound`` (also where ccxt does not class
+them so: :data:`.orders.NOT_FOUND_ANSWERS`)."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -508,8 +511,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 return await getattr(self.api, method)(*args, **kwargs)
         except Exception as exc:
             duplicate = self._rule.duplicate if method == "create_order" and self._rule is not None else ()
+            not_found = NOT_FOUND_ANSWERS.get(self.settings.id, ()) if method in ORDER_METHODS else ()
             error = translate(exc, f"{self.name} {what}", sent=sent, pause_s=self.settings.rate_limit_pause_s,
-                              duplicate=duplicate)
+                              duplicate=duplicate, not_found=not_found)
             if isinstance(error, RateLimited):
                 self._blocked_until = time.monotonic() + self.settings.rate_limit_pause_s
             raise error from exc
