@@ -78,6 +78,8 @@ async def test_an_order_the_venue_no_longer_knows_is_reported_unknown_once_and_p
     assert "ghost-1" not in gate._tracked
     await wait_for(lambda: bot.executor.order("ghost-1").status is OrderStatus.UNKNOWN, timeout_s=5,
                    what="the order reported unknown")
+    rows = dict((await bot.commands.dispatch(Caller("test", "eye", "viewer"), "status", [])).rows)
+    assert rows["unknown orders"] == "ghost-1"  # /status hears the end: its outcome cannot be told
     said = [a for a in alerts if "ghost-1" in a.message]
     assert len(said) == 1, [a.message for a in alerts]
     assert "no longer knows" in said[0].message and "check it on the venue" in said[0].message
