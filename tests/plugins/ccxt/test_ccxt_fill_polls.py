@@ -123,3 +123,19 @@ async def test_an_order_found_again_starts_its_not_found_count_over(make_bot, fa
     assert "flaky-1" in gate._tracked
     await gate.poll_once()
     assert "flaky-1" not in gate._tracked
+
+
+async def test_an_order_missing_from_lists_read_whole_ends_unknown_on_a_venue_without_fetch_order(
+        make_bot, fake_gate, monkeypatch):
+    """A venue ccxt has no fetchOrder for: a tracked order its open and finished lists, read whole, no longer hold
+    was skipped by every poll without a word (not even counted failed). Those lists are the venue's "not found": it
+    ends UNKNOWN as above."""
+    import plugins.ccxt.exchange as exchange
+
+    bot, gate, alerts, _ = await ghost_order(make_bot, fake_gate, monkeypatch, "nolist-1", not_found_s=0.0)
+    gate.api.has["fetchOrder"] = False
+    for _ in range(exchange.NOT_FOUND_POLLS):
+        await gate.poll_once()
+    assert "nolist-1" not in gate._tracked
+    assert gate.counters.poll_errors == exchange.NOT_FOUND_POLLS
+    assert len([a for a in alerts if "nolist-1" in a.message]) == 1
