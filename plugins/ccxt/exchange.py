@@ -20,8 +20,11 @@ sent again. An order the venue accepted whose trades cannot then be read is an `
 too (never an error that reads as "not sent" or "refused"): the look-up adopts it with its fills.
 Fills are polled (``fill_poll_s``) with the order's trades; a final order whose trades do not add up
 to what it filled yet (the venue's trade list lagging) is polled until they do (at most
-``LAGGING_POLLS`` times). A rate-limit answer (HTTP 429, or the venue's own label) becomes
-``RateLimited`` and holds every REST call for ``rate_limit_pause_s``.
+``LAGGING_POLLS`` times). A tracked order the venue no longer knows (its look-ups answer "not found"
+``NOT_FOUND_POLLS`` times in a row over at least ``NOT_FOUND_S``) is reported UNKNOWN once, alerted, and
+polled no more; errors that are no answer (the network, a rate limit) never end its tracking. A
+rate-limit answer (HTTP 429, or the venue's own label) becomes ``RateLimited`` and holds every REST
+call for ``rate_limit_pause_s``.
 
 **Transfers** (:class:`~plugins.ccxt.transfers.CcxtTransfers`): withdrawals to the ``withdraw_to``
 whitelist only, found again by our transfer id, and deposits, through the same ccxt instance.
@@ -48,7 +51,9 @@ from bot.api import (
     MarketInfo,
     Order,
     OrderNotFound,
+    OrderReport,
     OrderState,
+    OrderStatus,
     OrderType,
     PermanentError,
     RateLimited,
@@ -62,7 +67,7 @@ from bot.api.kit import DeadManSwitch, OrderMemory, PollingVenue
 
 from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelConverter, SequenceMonitor, integrity
 from .features import TICK_SIZE, dead_man_method, load_ccxt, spot_features
-from .orders import CLIENT_IDS, ccxt_fault, dec, fill_from_trade, order_state, translate
+from .orders import CLIENT_IDS, NOT_FOUND_ANSWERS, ccxt_fault, dec, fill_from_trade, order_state, translate
 from .settings import CcxtSettings
 from .transfers import CcxtTransfers
 
@@ -75,6 +80,16 @@ a trade read again is applied once all the same (the executor de-duplicates fill
 LAGGING_POLLS = 30
 """A final order whose trades do not add up to what it filled is polled this many times more (``fill_poll_s`` apart)
 for the missing ones."""
+NOT_FOUND_POLLS = 5
+"""A tracked order whose look-up the venue answers "not found" (its order-not-found error, or its order lists read whole
+without it) this many polls in a row, the first at least :data:`NOT_FOUND_S` before the last, is one the venue no
+longer knows (older than it keeps, or deleted): it is reported UNKNOWN once ("cannot tell": the executor never sends it
+again, its reconciliation keeps asking), alerted (``order-unknown-to-venue``) and polled no more. An error that is no
+answer (the network, the venue unavailable, a rate limit) neither counts nor starts the count over; the order found
+again does."""
+NOT_FOUND_S = 60.0
+"""See :data:`NOT_FOUND_POLLS`: the venue's "not found" for this long at least (a venue may briefly miss an order it
+has, a replica lagging) before a tracked order is given up on."""
 TRADE_PAGES = 10
 """At most this many pages holding trades (the venue's page, :meth:`CcxtExchange._trade_page_size`, each, from the
 order's creation on) are read for one order's where the venue lists none by order: an order whose trades lie further
@@ -116,12 +131,20 @@ LOOKUP_RANGE_MS = {"binance": DAY_MS}
 (ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
 TRADE_HISTORY_DAYS = {"bitget": 90}
 """How far back the venue lists an account's trades, per ccxt id of a venue that documents a limit: Bitget's ``GET
-/api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older data is downloaded from its web site).
-An order made before that whose fills read do not add up to what it filled (its own figure) may have fills no request
-will ever list: an alert says so, naming the order, the shortfall and the limit, once per order
-(:data:`BEYOND_HISTORY_KEPT`)."""
+/api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older data is downloaded from its web site),
+and refuses a ``startTime`` before then (43111 "param error time range illegal", which ccxt's bitget raises as
+PermissionDenied: ccxt issue #21502). An order's trades are read from where the history begins at the earliest
+(:data:`TRADE_HISTORY_MARGIN_MS` after it, :meth:`CcxtExchange._history_begins_ms`). An order made before that whose
+fills read do not add up to what it filled (its own figure) may have fills no request will ever list: an alert says so,
+naming the order, the shortfall and the limit, once per order (:data:`BEYOND_HISTORY_KEPT`)."""
+TRADE_HISTORY_MARGIN_MS = 60_000
+"""Trades are read from this long after the start of the venue's history (:data:`TRADE_HISTORY_DAYS`) by our clock:
+the venue's clock may be ahead of ours, and a range starting a moment before its history begins is refused whole."""
 BEYOND_HISTORY_KEPT = 10_000
 """Orders whose fills beyond the venue's history were alerted (the newest): not alerted again at every poll."""
+ORDER_METHODS = ("fetch_order", "cancel_order")
+"""The ccxt calls about one order, whose "no such order" answers are ``OrderNotFound`` (also where ccxt does not class
+them so: :data:`.orders.NOT_FOUND_ANSWERS`)."""
 TRADE_ORDER_PARAMS = {"bitget": "orderId"}
 """The fetchMyTrades parameter that keeps one order's trades, per ccxt id of a venue without fetchOrderTrades that
 has one (ccxt's bitget sends it on to its spot trade fills endpoint)."""
@@ -216,6 +239,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
         self._lagging: dict[str, int] = {}
         """Final orders whose trades do not add up to what they filled yet: polls made since."""
+        self._not_found: dict[str, tuple[int, float]] = {}
+        """Tracked orders whose last look-ups the venue answered "not found": (answers in a row, the clock's
+        ``monotonic`` at the first) (:data:`NOT_FOUND_POLLS`)."""
         self._lookups: dict[str, tuple[int, int]] = {}
         """Venue client id -> (the look-up's ``since_ms``, the start of the first range of the order lists not read
         whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the next look at the
@@ -485,8 +511,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 return await getattr(self.api, method)(*args, **kwargs)
         except Exception as exc:
             duplicate = self._rule.duplicate if method == "create_order" and self._rule is not None else ()
+            not_found = NOT_FOUND_ANSWERS.get(self.settings.id, ()) if method in ORDER_METHODS else ()
             error = translate(exc, f"{self.name} {what}", sent=sent, pause_s=self.settings.rate_limit_pause_s,
-                              duplicate=duplicate)
+                              duplicate=duplicate, not_found=not_found)
             if isinstance(error, RateLimited):
                 self._blocked_until = time.monotonic() + self.settings.rate_limit_pause_s
             raise error from exc
@@ -737,10 +764,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         whose fills read add up to less than it filled: the rest may be older than anything the venue lists, and the
         position and PnL (made of fills) lack them while the order shows the venue's filled figure."""
         days = TRADE_HISTORY_DAYS.get(self.settings.id)
+        begins_ms = self._history_begins_ms()
         oid = state.exchange_order_id
-        if days is None or oid is None or oid in self._beyond_history:
+        if days is None or begins_ms is None or oid is None or oid in self._beyond_history:
             return
-        begins_ms = self.ctx.clock.time_ns() // 1_000_000 - days * DAY_MS
         if created_ms >= begins_ms:
             return
         read = sum((f.qty for f in state.fills), Decimal(0))
@@ -782,6 +809,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if window_ms is not None and order_id in self._trade_windows:
             since, settled = self._trade_windows[order_id]
             mine.update(settled)
+        begins_ms = self._history_begins_ms()
+        if since is not None and begins_ms is not None and since < begins_ms:
+            since = begins_ms  # a range from further back is refused (and nothing older is listed)
         seen: set[str] = set(mine)
         pages = windows = 0
         while pages < TRADE_PAGES:
@@ -827,6 +857,44 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                                  "short of what it filled; the next poll reads again", self.name, cid, order_id, pages)
         return list(mine.values())
 
+    def _not_found_answer(self, cid: str, symbol: str, oid: str, last: OrderState, why: str) -> None:
+        """The venue answered a poll of tracked order ``cid`` "not found": counted and logged as a failed poll, and
+        after :data:`NOT_FOUND_POLLS` such answers in a row over :data:`NOT_FOUND_S` at least, reported UNKNOWN (once:
+        it is no longer tracked), alerted with what to do, and polled no more."""
+        now = self.ctx.clock.monotonic()
+        count, first = self._not_found.get(cid, (0, now))
+        count += 1
+        self._not_found[cid] = (count, first)
+        self.counters.poll_errors += 1
+        if count < NOT_FOUND_POLLS or now - first < NOT_FOUND_S:
+            self.ctx.log.warning("%s: poll of order %s failed (%s); the other orders are polled, it is asked again "
+                                 "next poll (%d \"not found\" in a row)", self.name, cid, why, count)
+            return
+        del self._not_found[cid]
+        self._tracked.pop(cid, None)
+        self._lagging.pop(cid, None)
+        oid = last.exchange_order_id or oid
+        self._trade_windows.pop(oid, None)
+        cannot_tell = (f"{self.settings.id} no longer knows it: {count} look-ups over {now - first:.0f} s answered "
+                       f"not found (the last: {why}); whether it filled further or was cancelled cannot be told")
+        self.ctx.bus.publish(OrderReport(self.name, symbol, OrderState(
+            cid, OrderStatus.UNKNOWN, oid or None, last.filled_qty, last.avg_fill_price, (), cannot_tell),
+            self.ctx.clock.time_ns()))
+        message = (f"{self.name}: order {cid} ({symbol}, venue id {oid or 'not known'}): {cannot_tell}. It is polled "
+                   f"no more and held UNKNOWN with {last.filled_qty} filled (never sent again; reconciliation keeps "
+                   "asking). Fix: check it on the venue (its order history, or its web site): if it still rests "
+                   "there, cancel it there; compare its fills there with the position")
+        self.ctx.log.error("%s", message)
+        self.ctx.alert(AlertLevel.ERROR, "order-unknown-to-venue", message, exchange=self.name, order=cid)
+
+    def _history_begins_ms(self) -> int | None:
+        """The earliest start (ms, our clock) of a range of the account's trades the venue takes now:
+        :data:`TRADE_HISTORY_DAYS` ago, plus :data:`TRADE_HISTORY_MARGIN_MS`; None: no limit documented."""
+        days = TRADE_HISTORY_DAYS.get(self.settings.id)
+        if days is None:
+            return None
+        return self.ctx.clock.time_ns() // 1_000_000 - days * DAY_MS + TRADE_HISTORY_MARGIN_MS
+
     def _trade_page_size(self) -> int:
         """The page of trades asked of the venue: its documented largest (:data:`TRADE_PAGE_LIMIT`), else
         :data:`TRADE_PAGE_SIZE`."""
@@ -848,21 +916,30 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         (``counters.poll_errors``) and the others are polled all the same (the first error ended the poll: the
         orders tracked after it were never read). A rate limit is no failure of one order's look-up: it holds every
         REST call for ``rate_limit_pause_s``, so it ends the poll (``RateLimited`` to the poll loop, which logs it
-        once) and the orders are asked next poll (each of them was counted and logged failed, unasked)."""
-        for cid, (symbol, _oid, last) in list(self._tracked.items()):
+        once) and the orders are asked next poll (each of them was counted and logged failed, unasked). An order the
+        venue answers "not found" for (:data:`NOT_FOUND_POLLS`) is counted and logged so too, until it is given up
+        on (:meth:`_not_found_answer`)."""
+        for cid in [c for c in self._not_found if c not in self._tracked]:
+            del self._not_found[cid]  # final, or given up on, another way
+        for cid, (symbol, oid, last) in list(self._tracked.items()):
             if cid not in self._tracked:
                 continue  # final meanwhile
             try:
                 state = await self.fetch_order(symbol, cid)
             except (asyncio.CancelledError, RateLimited):
                 raise
+            except OrderNotFound as exc:  # the venue answered: it has no such order
+                self._not_found_answer(cid, symbol, oid, last, str(exc))
+                continue
             except Exception as exc:
                 self.counters.poll_errors += 1
                 self.ctx.log.warning("%s: poll of order %s failed (%s); the other orders are polled, it is asked "
                                      "again next poll", self.name, cid, exc)
                 continue
-            if state is None:
+            if state is None:  # (a venue without fetchOrder: its lists, read whole, do not hold it)
+                self._not_found_answer(cid, symbol, oid, last, "not in the venue's order lists")
                 continue
+            self._not_found.pop(cid, None)
             self.report_change(cid, symbol, state.exchange_order_id or "", last, state)
             if not state.status.terminal or not self._unsettled(state):
                 self._lagging.pop(cid, None)

@@ -16,6 +16,8 @@ ccxt could not use: Binance's -1006 "execution status unknown" is a plain ``Oper
 request that was sent, a ``TransientError`` for one that was not (:func:`translate`). So is a venue's
 "this client id exists already" answer to an order (Binance -2010 "Duplicate order sent.", OKX 51016,
 Bybit 170141/110072, which ccxt raises as ``InvalidOrder``): the order with that id is on the venue.
+A venue's "no such order" answer to a look-up or a cancel that ccxt does not class as ``OrderNotFound``
+(MEXC's -2013 and -2011: :data:`NOT_FOUND_ANSWERS`) is ``OrderNotFound`` all the same.
 
 **Numbers.** ccxt is configured with ``number = str``: prices, amounts, fees and balances arrive as
 the exchange's text and become Decimals here, never floats.
@@ -105,6 +107,15 @@ CLIENT_IDS: dict[str, ClientIdRule] = {
     "cryptocom": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False, param="client_oid"),
 }
 
+NOT_FOUND_ANSWERS: dict[str, tuple[str, ...]] = {
+    # MEXC's -2013 "Order does not exist." (a look-up; ccxt: a plain ExchangeError) and -2011 "Unknown order sent."
+    # ("could not be found or is no longer valid for this operation ... already been filled or canceled", a cancel;
+    # ccxt: BadRequest), as ccxt's error text quotes the venue's body
+    "mexc": (r'"code"\s*:\s*-2013\b', r'"code"\s*:\s*-2011\b'),
+}
+"""Patterns of a venue's answer that the order asked for (by a look-up or a cancel) is not on it, per ccxt id of a venue
+whose answers ccxt does not raise as ``OrderNotFound`` (:func:`translate`)."""
+
 _STATUS = {"open": OrderStatus.OPEN, "closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED,
            "cancelled": OrderStatus.CANCELLED, "expired": OrderStatus.CANCELLED, "rejected": OrderStatus.REJECTED}
 
@@ -163,10 +174,11 @@ def trade_fee(trade: dict[str, Any], quote: str) -> tuple[Decimal, str]:
 
 
 def translate(exc: Exception, what: str, *, sent: bool, pause_s: float,
-              duplicate: tuple[str, ...] = ()) -> ExchangeError:
+              duplicate: tuple[str, ...] = (), not_found: tuple[str, ...] = ()) -> ExchangeError:
     """A ccxt exception -> the executor's error class. ``sent``: the request may have reached the venue;
     ``duplicate``: for an order, the venue's "this client id exists already" answers
-    (:attr:`ClientIdRule.duplicate`)."""
+    (:attr:`ClientIdRule.duplicate`); ``not_found``: for a look-up or a cancel, the venue's "no such order" answers
+    ccxt does not class as ``OrderNotFound`` (:data:`NOT_FOUND_ANSWERS`)."""
     import ccxt  # the plugin is only loaded with ccxt installed
 
     text = f"{what}: {type(exc).__name__}: {exc}"
@@ -180,7 +192,8 @@ def translate(exc: Exception, what: str, *, sent: bool, pause_s: float,
         return InsufficientFunds(text)
     if isinstance(exc, ccxt.OrderImmediatelyFillable):
         return PostOnlyWouldCross(text)
-    if isinstance(exc, ccxt.OrderNotFound):
+    if isinstance(exc, ccxt.OrderNotFound) or (
+            isinstance(exc, ccxt.ExchangeError) and any(re.search(p, str(exc)) for p in not_found)):
         return OrderNotFound(text)
     if isinstance(exc, ccxt.OperationFailed) or broken_answer(exc):
         # timeouts, resets, unavailable, an answer cut short or unreadable: whether a request sent was done is unknown

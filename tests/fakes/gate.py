@@ -22,18 +22,17 @@ test compares the plugin against the venue rather than against itself.
   answered with pongs. The same server answers under ``/gateeu/ws/v4/`` (:meth:`FakeGate.urls`
   with ``eu=True``), which is how ccxt is made to take its EU path.
 
-Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True`` (no data, no
-pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap),
-``lose_create_order`` (the order is created, then the connection is closed before any answer),
-``hang_create_order_s`` (created, then the answer is late), ``cut_create_order`` (created, then the
-answer stops half-way through its body and the connection is closed), ``stale_trades`` (the next
-trade lists leave out the newest trade), ``my_trades_max_range_s`` (a trade list over a longer ``from``..``to`` is
-refused, as Crypto.com refuses one over a day), ``my_trades_history_s`` (no trade older than this is listed, as
-Bitget serves the fills of the last 90 days only), ``fail_next`` (per path, the errors the next requests get,
-e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
-``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
-frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
-dead-man switch) runs a real countdown that cancels the open orders when it runs out.
+Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True`` (no data, no pong, no answer;
+TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap), ``lose_create_order`` (the order is
+created, then the connection is closed before any answer), ``hang_create_order_s`` (created, then the answer is
+late), ``cut_create_order`` (created, then the answer stops half-way through its body and the connection is
+closed), ``stale_trades`` (the next trade lists leave out the newest trade), ``my_trades_max_range_s`` (a trade
+list over a longer ``from``..``to`` is refused, as Crypto.com refuses one over a day), ``my_trades_history_s`` (a
+trade list from further back than this is refused, and no older trade is listed, as Bitget serves the fills of the
+last 90 days only), ``fail_next`` (per path, the errors the next requests get, e.g. ``{"/spot/my_trades": [(502,
+"SERVER_ERROR", "...")]}``), ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of
+every WS frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the dead-man
+switch) runs a real countdown that cancels the open orders when it runs out.
 
 Wallet (Gate APIv4 "Withdrawal" and "Wallet" sections, what ccxt's ``withdraw``,
 ``fetch_withdrawals``, ``fetch_deposits``, ``fetch_deposit_address`` and
@@ -187,8 +186,11 @@ class FakeGate:
         many seconds, ``INVALID_PARAM_VALUE``: the rule of Crypto.com's ``private/get-trades`` (at most one day
         between ``start_time`` and ``end_time``, which defaults to now), for the venues whose trade list has one."""
         self.my_trades_history_s: int | None = None
-        """List no trade made more than this many seconds ago: Bitget's ``GET /api/v2/spot/trade/fills`` "only
-        supports to get the data within 90days" (older data is downloaded from its web site)."""
+        """Refuse a ``GET /spot/my_trades`` whose ``from`` is more than this many seconds ago (``INVALID_PARAM_VALUE``,
+        standing for Bitget's 43111 "param error time range illegal", which ccxt's bitget raises as PermissionDenied:
+        ccxt issue #21502, a 30-day range that began 120 days before), and list no trade made before then: Bitget's
+        ``GET /api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older data is downloaded
+        from its web site)."""
         self.my_trades_queries: list[dict] = []
         """Every ``GET /spot/my_trades`` query, in order."""
         self.order_list_queries: list[dict] = []
@@ -524,6 +526,9 @@ class FakeGate:
                 trades = self.trades
                 if self.my_trades_history_s is not None:
                     oldest = int(time.time()) - self.my_trades_history_s
+                    if "from" in query and int(query["from"]) < oldest:
+                        raise _GateError(400, "INVALID_PARAM_VALUE", "param error time range illegal: from "
+                                                                     f"{query['from']} is before {oldest}")
                     trades = [t for t in trades if int(t["create_time"]) >= oldest]
                 if self.stale_trades > 0:
                     self.stale_trades -= 1

@@ -1,7 +1,9 @@
 """Bitget's trade list takes at most 90 days between ``startTime`` and ``endTime`` (``GET /api/v2/spot/trade/fills``:
 "The interval between startTime and endTime must not exceed 90 days"; ccxt's ``features`` table gives its
-fetchMyTrades ``untilDays`` 90), against the fake Gate refusing a longer range and serving its fills as Bitget does
-(the newest of the range first, older ones through ``idLessThan``)."""
+fetchMyTrades ``untilDays`` 90) and "only supports to get the data within 90days" (a ``startTime`` further back is
+refused: 43111 "param error time range illegal", ccxt issue #21502), against the fake Gate refusing such ranges and
+serving its fills as Bitget does (the last 90 days; the newest of the range first, older ones through
+``idLessThan``)."""
 
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ async def bitget_like_gate(gate_bot, fake_gate, monkeypatch, cid: str, qty: str,
                            alerts: list | None = None):
     """The ccxt gate reading trades as ccxt's bitget does (no fetchOrderTrades, the ``orderId`` filter, the
     ``idLessThan`` cursor, fetchMyTrades ``untilDays`` 90, fills listed for 90 days), the fake refusing a range over
-    90 days, and an order of ``cid`` made ``days_old`` days ago: (gate, the venue's order, its creation time in s).
-    ``alerts`` gets the bot's alerts."""
+    90 days or from further back, and an order of ``cid`` made ``days_old`` days ago: (gate, the venue's order, its
+    creation time in s). ``alerts`` gets the bot's alerts."""
     import plugins.ccxt.exchange as exchange
 
     monkeypatch.setattr(exchange, "TRADE_ORDER_PARAMS", {"gate": "order_id"})  # Bitget's orderId
@@ -29,6 +31,7 @@ async def bitget_like_gate(gate_bot, fake_gate, monkeypatch, cid: str, qty: str,
     monkeypatch.setattr(exchange, "TRADE_HISTORY_DAYS", {"gate": 90}, raising=False)  # Bitget's fills: 90 days
     fake_gate.trade_list_order = "bitget"
     fake_gate.my_trades_max_range_s = 90 * DAY_S
+    fake_gate.my_trades_history_s = 90 * DAY_S
     bot, gate = await gate_bot(fill_poll_s=600)
     if alerts is not None:
         bot.subscribe_alerts(alerts.append, "test")
@@ -48,20 +51,24 @@ def fill_at(fake_gate, order_id: str, qty: D, second: int) -> None:
 
 async def test_an_order_older_than_90_days_has_its_fills_read_in_ranges_bitget_accepts(
         gate_bot, fake_gate, monkeypatch):
-    """An order made 100 days ago (found again after a restart), filled in 150 trades an hour after it and once more
-    95 days after: its fills were asked for from its creation with no end time, a 100-day range Bitget refuses, so
-    the look-up failed. They are read in ranges of at most 90 days, each range's older pages through idLessThan."""
+    """An order made 100 days ago (found again after a restart), filled in 150 trades 89 days ago and once more 5 days
+    ago. ccxt7 read its fills in ranges of at most 90 days from its creation, but Bitget lists nothing older than 90
+    days and refuses a range that starts before then ("param error time range illegal"): the look-up failed, at every
+    poll. Its fills are read from where Bitget's history begins, each range's older pages through idLessThan: all
+    151, in 2 requests, none refused."""
     gate, mine, start = await bitget_like_gate(gate_bot, fake_gate, monkeypatch, "bg-old-1", "0.0151", 100)
+    now = int(time.time())
     for i in range(150):
-        fill_at(fake_gate, mine["id"], D("0.0001"), start + 3600 + i)
-    fill_at(fake_gate, mine["id"], D("0.0001"), start + 95 * DAY_S)
+        fill_at(fake_gate, mine["id"], D("0.0001"), now - 89 * DAY_S + i)
+    fill_at(fake_gate, mine["id"], D("0.0001"), now - 5 * DAY_S)
     fake_gate.my_trades_queries.clear()
     state = await gate.fetch_order(SYMBOL, "bg-old-1")
     assert state.status is OrderStatus.FILLED and state.filled_qty == D("0.0151")
     assert len(state.fills) == len({f.trade_id for f in state.fills}) == 151
-    spans = [int(q.get("to", time.time())) - int(q["from"]) for q in fake_gate.my_trades_queries]
-    assert spans and max(spans) <= 90 * DAY_S, fake_gate.my_trades_queries
-    assert len(fake_gate.my_trades_queries) == 3  # the first 90 days (100 + 50 fills), then the rest up to now
+    queries = fake_gate.my_trades_queries
+    assert queries and all(int(q["from"]) >= now - 90 * DAY_S for q in queries), queries
+    assert all(int(q.get("to", time.time())) - int(q["from"]) <= 90 * DAY_S for q in queries), queries
+    assert len(queries) == 2  # the newest 100 fills, then the 51 before them
 
 
 async def test_an_order_within_90_days_is_read_in_one_range_as_before(gate_bot, fake_gate, monkeypatch):
