@@ -30,18 +30,20 @@ json encoding, ``maxSupportedTransactionVersion: 0``) and the fill reports what 
 the wallet's base and quote changes from ``meta.preTokenBalances``/``postTokenBalances`` (native
 SOL from its lamport balance, the network fee added back), price = quote / base, and ``fee`` =
 ``meta.fee`` (signature + priority fee) in SOL. The pool's fee is inside the price, as on chain.
-These are persisted with the swap before it is marked landed. If the node has no transaction
-within ``fill_lookup_s`` (or its balances make no sense for the swap's direction), the fill shows
-the quoted amounts and a zero fee, with a warning. The rent a swap deposited into a token account it
-created and kept (its output token's, when the wallet had none) is a cost too: it is part of the
+These are persisted with the swap before it is marked landed. If its balances make no sense for the
+swap's direction, the fill shows the quoted amounts and ``meta.fee``, with a warning. If the node has no
+transaction within ``fill_lookup_s``, the fill shows the quoted amounts and the fee the signed bytes pay
+(:func:`~arbotlib.solana.transactions.charged_fee_lamports`: the signature and the compute-unit price times the
+limit the transaction sets, what ``meta.fee`` would have said), with a warning. The rent a swap deposited into a token
+account it created and kept (its output token's, when the wallet had none) is a cost too: it is part of the
 fill's ``fee`` (and ``fee_lamports``), not of the SOL swapped.
 
-**A swap that landed failed paid its fee** (the program refused, e.g. its slippage bound: nothing
-moved but ``meta.fee``). The fee is read back the same way, stored with the FAILED row, and the
-REJECTED state carries it as a fill of no quantity (``qty`` 0, ``fee`` in SOL, the quoted price,
-``trade_id`` the signature): the executor applies it once like any fill, so the order's fee, the
-ledger's fees and the SOL position show what the wallet paid. It is published before
-``place_order`` raises the swap's error, and with the ``OrderReport`` when no call waits.
+**A swap that landed failed paid its fee** (the program refused, e.g. its slippage bound: nothing moved but
+``meta.fee``). The fee is read back the same way (the signed bytes' own when the node has no transaction), stored
+with the FAILED row, and the REJECTED state carries it as a fill of no quantity (``qty`` 0, ``fee`` in SOL, the
+quoted price, ``trade_id`` the signature): the executor applies it once like any fill, so the order's fee, the
+ledger's fees and the SOL position show what the wallet paid. It is published before ``place_order`` raises the
+swap's error, and with the ``OrderReport`` when no call waits.
 
 ``dexes`` (Jupiter's labels, e.g. ``["Whirlpool"]``) restricts the routes, e.g. to swap on the
 Orca pools the ``orca`` exchange publishes.
@@ -58,6 +60,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 
 from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
 
 from arbotlib.solana.rpc import (
     MalformedReply,
@@ -67,7 +70,15 @@ from arbotlib.solana.rpc import (
     RpcUnavailable,
     SolanaRpc,
 )
-from arbotlib.solana.transactions import NATIVE_MINT, balance_changes, created_account_rent_lamports, fee_lamports
+from arbotlib.solana.transactions import (
+    LAMPORTS_PER_SIGNATURE,
+    MAX_COMPUTE_UNIT_LIMIT,
+    NATIVE_MINT,
+    balance_changes,
+    charged_fee_lamports,
+    created_account_rent_lamports,
+    fee_lamports,
+)
 from arbotlib.solana.urls import shown_url
 from arbotlib.solana.wallet import Wallet
 from bot.api import (
@@ -114,12 +125,9 @@ from .settings import JupiterSettings
 from .transfers import JupiterTransfers, associated_token_account
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
-LAMPORTS_PER_SIGNATURE = 5_000
-"""Solana's base fee per signature (a swap is signed by the wallet alone)."""
-MAX_COMPUTE_UNIT_LIMIT = 1_400_000
-"""A transaction's largest compute-unit limit: the priority fee of a route is predicted on it until Jupiter's
-simulation of a swap on that route (``dynamicComputeUnitLimit``) has told a smaller one: a bound, never less than the
-route will be signed with."""
+# MAX_COMPUTE_UNIT_LIMIT (a transaction's largest compute-unit limit): the priority fee of a route is predicted on it
+# until Jupiter's simulation of a swap on that route (``dynamicComputeUnitLimit``) has told a smaller one: a bound,
+# never less than the route will be signed with. A swap is signed by the wallet alone: one LAMPORTS_PER_SIGNATURE.
 
 
 class PriceLimitExceeded(SlippageExceeded):
@@ -578,9 +586,14 @@ class JupiterExchange(Exchange, JupiterTransfers):
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 self.ctx.log.warning("jupiter %s: reading %s failed: %s", row.client_order_id, row.signature, exc)
             if time.monotonic() >= deadline:
-                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; %s",
+                # the fee is the signed bytes' own (signatures, compute-unit price x limit): known without the node
+                row.fee_lamports = charged_fee_lamports(VersionedTransaction.from_bytes(
+                    base64.b64decode(row.signed_tx_b64)))
+                fee = ("the fee it paid is not known" if row.fee_lamports is None
+                       else f"the fee is the transaction's own, {row.fee_lamports} lamports")
+                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; %s%s",
                                      row.client_order_id, row.signature, s.fill_lookup_s,
-                                     "the fee it paid is not known" if failed else "the fill shows the quoted amounts")
+                                     "" if failed else "the fill shows the quoted amounts; ", fee)
                 return
             await asyncio.sleep(s.poll_s)
 
