@@ -10,16 +10,18 @@ rather than land worse than the limit. ``fetch_order`` answers
 from the persisted swap and the chain, ``cancel_order`` raises :class:`PermanentError` (a swap
 cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 
-**One intent, one landed swap.** The signed transaction, its signature and the blockhash's
-``lastValidBlockHeight`` are stored under the client order id *before* the first send. Until the
-swap is confirmed, the *same* bytes are rebroadcast every ``rebroadcast_s`` while
-``getSignatureStatuses`` is polled. A new signature for the intent (a fresh quote) is made only
-once the old one provably expired: the block height is past ``lastValidBlockHeight`` *and* a status
-look-up made after seeing that height, on the same node, does not know the signature (a fallback
-node behind that height proves nothing; when the node fails, nothing is concluded). A restart resumes confirming the
-stored transaction. At most ``max_sign_attempts`` signatures are made per intent, and one signer at a
-time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
-intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it instead.
+**One intent, one landed swap.** The signed transaction, its signature and the blockhash's ``lastValidBlockHeight``
+are stored under the client order id *before* the first send. Until the swap is confirmed, the *same* bytes are
+rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled. A rebroadcast refused by the node's
+simulation (the pool moved, a balance changed) does not end the swap: a copy sent before may still land, so the
+status look-ups go on, and the refusal is the swap's error only once the signature provably expired (then it is not
+re-signed). A new signature for the intent (a fresh quote) is made only once the old one provably expired: the block
+height is past ``lastValidBlockHeight`` *and* a status look-up made after seeing that height, on the same node, does
+not know the signature (a fallback node behind that height proves nothing; when the node fails, nothing is
+concluded). A restart resumes confirming the stored transaction. At most ``max_sign_attempts`` signatures are made
+per intent, and one signer at a time: signing takes the intent's lock and signs only the attempt after the stored
+one, and while the intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it
+instead.
 
 ``place_order`` waits up to ``place_wait_s`` for the confirmation and returns FILLED (with the
 fill) when it came in time, else OPEN; the swap keeps being confirmed in the background and its
@@ -489,6 +491,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         row = load_swap(self.ctx.store, self.name, cid)
         assert row is not None
         last_send = time.monotonic() if sent else float("-inf")
+        refused: PermanentError | None = None  # a rebroadcast's refusal: the swap's error once it provably never landed
         while True:
             try:
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
@@ -507,18 +510,24 @@ class JupiterExchange(Exchange, JupiterTransfers):
                     if height > row.last_valid_block_height:
                         # asked after seeing the height: a signature unknown now can never land
                         again = (await node.get_signature_statuses([row.signature]))[0]
+                        if again is None and refused is not None:
+                            self._finish(row, FAILED, refused)  # never landed, and its last copies were refused
+                            return
                         if again is None:
                             row = await self._expired(row)
                             if row.status != IN_FLIGHT:
                                 return
-                            last_send = float("-inf")
+                            last_send, refused = float("-inf"), None
                         continue
                     if time.monotonic() - last_send >= s.rebroadcast_s:
                         last_send = time.monotonic()
                         failure = await self._send(row)
-                        if failure is not None:
-                            self._finish(row, FAILED, failure)
-                            return
+                        if failure is not None and refused is None:
+                            # a copy of these bytes may be out already (an earlier send, or one whose answer was
+                            # lost) and land whatever this node's simulation says now: the status or expiry decides
+                            self.ctx.log.warning("jupiter %s: rebroadcast of %s refused (%s); confirming until it "
+                                                 "lands or its blockhash expires", cid, row.signature, failure)
+                        refused = failure or refused
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 # a look-up's failure says nothing about the swap (its send's refusals are _send's): ask again, never
                 # end the only task that confirms and reports it
