@@ -14,14 +14,14 @@ cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 are stored under the client order id *before* the first send. Until the swap is confirmed, the *same* bytes are
 rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled. A rebroadcast refused by the node's
 simulation (the pool moved, a balance changed) does not end the swap: a copy sent before may still land, so the
-status look-ups go on, and the refusal is the swap's error only once the signature provably expired (then it is not
-re-signed). A new signature for the intent (a fresh quote) is made only once the old one provably expired: the block
-height is past ``lastValidBlockHeight`` *and* a status look-up made after seeing that height, on the same node, does
-not know the signature (a fallback node behind that height proves nothing; when the node fails, nothing is
-concluded). A restart resumes confirming the stored transaction. At most ``max_sign_attempts`` signatures are made
-per intent, and one signer at a time: signing takes the intent's lock and signs only the attempt after the stored
-one, and while the intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it
-instead.
+status look-ups go on (so does a first send that a fallback URL refused after an earlier URL's answer was lost), and
+the refusal is the swap's error only once the signature provably expired (then it is not re-signed). A new signature
+for the intent (a fresh quote) is made only once the old one provably expired: the block height is past
+``lastValidBlockHeight`` *and* a status look-up made after seeing that height, on the same node, does not know the
+signature (a fallback node behind that height proves nothing; when the node fails, nothing is concluded). A restart
+resumes confirming the stored transaction. At most ``max_sign_attempts`` signatures are made per intent, and one
+signer at a time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
+intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it instead.
 
 ``place_order`` waits up to ``place_wait_s`` for the confirmation and returns FILLED (with the
 fill) when it came in time, else OPEN; the swap keeps being confirmed in the background and its
@@ -407,15 +407,18 @@ class JupiterExchange(Exchange, JupiterTransfers):
         return row
 
     async def _first_send(self, row: JupiterSwapRow) -> None:
-        """Send once; a definite refusal fails the swap, a lost answer is left to the rebroadcasts."""
-        failure = await self._send(row)
-        if failure is not None:
+        """Send once; a definite refusal fails the swap, a lost answer is left to the rebroadcasts (and a refusal
+        that followed a lost answer to the status look-ups: the copy whose answer was lost may land)."""
+        failure, final = await self._send(row)
+        if failure is not None and final:
             self._finish(row, FAILED, failure)
             raise failure
-        self._ensure_confirming(row.client_order_id, sent=True)
+        self._ensure_confirming(row.client_order_id, sent=True, refused=failure)
 
-    async def _send(self, row: JupiterSwapRow) -> PermanentError | None:
-        """Send the stored bytes; returns the permanent error when the node refused them for good."""
+    async def _send(self, row: JupiterSwapRow) -> tuple[PermanentError | None, bool]:
+        """Send the stored bytes: (the permanent error when the node refused them, whether that refusal is final).
+        A refusal is not final when an earlier URL of the same send may have taken the bytes (its answer was lost):
+        that node may have forwarded them, and they may land."""
         assert self.rpc is not None
         try:
             await self.rpc.send_transaction(base64.b64decode(row.signed_tx_b64),
@@ -424,23 +427,28 @@ class JupiterExchange(Exchange, JupiterTransfers):
             data = exc.data if isinstance(exc.data, dict) else {}
             err = data.get("err")
             if err == "BlockhashNotFound" or "Blockhash not found" in exc.rpc_message:
-                return None  # expired or not yet seen by this node: only the status look-ups decide
+                return None, True  # expired or not yet seen by this node: only the status look-ups decide
             if err == "AlreadyProcessed" or "already been processed" in exc.rpc_message:
-                return None  # these bytes are in the node's status cache: they may have landed, the look-ups decide
-            if err is not None:
-                return classify_chain_error(err, data.get("logs"))
-            return SwapFailed(f"sendTransaction refused: {exc.rpc_message}")
+                return None, True  # these bytes are in the node's status cache: they may have landed, look-ups decide
+            failure = (classify_chain_error(err, data.get("logs")) if err is not None
+                       else SwapFailed(f"sendTransaction refused: {exc.rpc_message}"))
+            if exc.after_lost_answer:
+                self.ctx.log.warning("jupiter %s: send of %s refused (%s) after an earlier node's answer was lost; "
+                                     "confirming until it lands or its blockhash expires", row.client_order_id,
+                                     row.signature, failure)
+            return failure, not exc.after_lost_answer
         except RpcUnavailable as exc:
             self.ctx.log.warning("jupiter %s: send of %s not confirmed (%s); will rebroadcast",
                                  row.client_order_id, row.signature, exc)
-        return None
+        return None, True
 
     # --- confirming --------------------------------------------------------------------------
 
-    def _ensure_confirming(self, cid: str, *, sent: bool = False) -> None:
+    def _ensure_confirming(self, cid: str, *, sent: bool = False, refused: PermanentError | None = None) -> None:
         task = self._confirming.get(cid)
         if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._confirm(cid, sent), name=f"{self.name}:confirm {cid}")
+            task = asyncio.get_running_loop().create_task(self._confirm(cid, sent, refused),
+                                                          name=f"{self.name}:confirm {cid}")
             self._confirming[cid] = task
             task.add_done_callback(functools.partial(self._confirm_done, cid))
 
@@ -484,14 +492,14 @@ class JupiterExchange(Exchange, JupiterTransfers):
             raise _error_of(row)
         return self._state(row)
 
-    async def _confirm(self, cid: str, sent: bool) -> None:
-        """Poll until the swap is confirmed, failed, or expired with every attempt used."""
+    async def _confirm(self, cid: str, sent: bool, refused: PermanentError | None = None) -> None:
+        """Poll until the swap is confirmed, failed, or expired with every attempt used (``refused``: a send's
+        refusal that was not final, the swap's error if it provably never lands)."""
         assert self.rpc is not None
         s = self.settings
         row = load_swap(self.ctx.store, self.name, cid)
         assert row is not None
         last_send = time.monotonic() if sent else float("-inf")
-        refused: PermanentError | None = None  # a rebroadcast's refusal: the swap's error once it provably never landed
         while True:
             try:
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
@@ -521,7 +529,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
                         continue
                     if time.monotonic() - last_send >= s.rebroadcast_s:
                         last_send = time.monotonic()
-                        failure = await self._send(row)
+                        failure, _ = await self._send(row)  # a copy may be out: no rebroadcast's refusal is final
                         if failure is not None and refused is None:
                             # a copy of these bytes may be out already (an earlier send, or one whose answer was
                             # lost) and land whatever this node's simulation says now: the status or expiry decides
@@ -556,10 +564,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
             except PermanentError as exc:
                 self._finish(row, FAILED, exc)
                 return row
-            failure = await self._send(new)
-            if failure is not None:
+            failure, final = await self._send(new)
+            if failure is not None and final:
                 self._finish(new, FAILED, failure)
-            return new
+            return new  # a refusal not final: the rebroadcasts that follow meet it again, the look-ups decide
 
     async def _realize(self, row: JupiterSwapRow, *, failed: bool = False) -> None:
         """Read the landed transaction: the wallet's real base/quote changes and the fee, into ``row``

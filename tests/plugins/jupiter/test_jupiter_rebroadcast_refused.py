@@ -71,3 +71,36 @@ async def test_a_refused_rebroadcast_whose_swap_expires_unlanded_fails_with_the_
         await exchange.place_order(_order())
     except SlippageExceeded:
         raise AssertionError("a stored outcome is answered, not raised again") from None
+
+
+async def test_a_first_send_refused_by_the_fallback_node_after_a_lost_answer_is_confirmed_not_failed(make_exchange,
+                                                                                                   node):
+    """The first URL took the send and its answer was lost (timed out); the next URL's simulation refuses the same
+    bytes: the copy the first node took may land, so the swap is confirmed, not failed."""
+    node.land = False  # the first node forwards the copy; it is not in a block yet
+    node.faults["sendTransaction"] = ["timeout_lands"]  # processed, answered too late
+    node.slow_s = 1.5
+    accept = node._sendTransaction
+
+    def accept_then_refuse(*args):
+        signature = accept(*args)
+        node.preflight_err = SIMULATED_SLIPPAGE  # the pool moved: the next simulation fails
+        return signature
+
+    node._sendTransaction = accept_then_refuse
+    exchange = await make_exchange(rpc_urls=[node.url, node.url])
+    exchange.place_wait_s = 0.05
+    try:
+        state = await exchange.place_order(_order())
+    except SlippageExceeded as exc:
+        raise AssertionError(f"failed while the first node's copy was out: {exc}") from None
+    assert state.status is OrderStatus.OPEN
+    node._sendTransaction = accept
+    node.preflight_err, node.land = None, True  # the copy out lands
+    async with asyncio.timeout(5):
+        while "rebroadcast-1" in exchange._confirming:
+            await asyncio.sleep(0.01)
+    row = load_swap(exchange.ctx.store, "jupiter", "rebroadcast-1")
+    assert row.status == LANDED and len(node.transactions) == 1 and exchange.signatures_made == 1
+    (report,) = [e for e in exchange.published if isinstance(e, OrderReport)]
+    assert report.state.status is OrderStatus.FILLED
