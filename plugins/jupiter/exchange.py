@@ -6,7 +6,9 @@ the bound (the quoted amount and ``slippage_bps``) into the transaction. A limit
 order has one, refuses a quote worse than it before anything is signed, and is the bound on chain
 when it is tighter than the slippage's: a SELL's minimum out is at least ``ceil(limit x qty)``, a
 BUY's maximum in at most ``floor(limit x qty)`` (quote units, exact), so the swap fails on chain
-rather than land worse than the limit. ``fetch_order`` answers
+rather than land worse than the limit. A quantity that is
+not a whole number of the base token's unit (``10**-decimals``; a token with 0 decimals swaps whole tokens only) is
+refused by name before anything is quoted or signed, never truncated. ``fetch_order`` answers
 from the persisted swap and the chain, ``cancel_order`` raises :class:`PermanentError` (a swap
 cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 
@@ -333,9 +335,15 @@ class JupiterExchange(Exchange, JupiterTransfers):
         base, quote_asset = split_symbol(symbol)
         base_mint, base_decimals = s.token(base)
         quote_mint, quote_decimals = s.token(quote_asset)
-        base_units = int(qty.scaleb(base_decimals))
+        exact_units = qty.scaleb(base_decimals)
+        unit = Decimal(1).scaleb(-base_decimals)
+        if exact_units != exact_units.to_integral_value():
+            # truncated, the swap would fill another quantity than the order's (a 0-decimal token: 1 of 1.5)
+            raise PermanentError(f"quantity {qty:f} {base} is not a whole number of {base}'s unit, {unit:f} {base} "
+                                 f"({base_decimals} decimals): size the order in multiples of {unit:f}")
+        base_units = int(exact_units)
         if base_units <= 0:
-            raise PermanentError(f"quantity {qty} {base} is below one base unit")
+            raise PermanentError(f"quantity {qty:f} {base} is below one base unit ({unit:f} {base})")
         if side is Side.SELL:
             input_mint, output_mint, mode = base_mint, quote_mint, "ExactIn"
         else:
