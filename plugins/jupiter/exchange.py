@@ -43,11 +43,13 @@ account it created and kept (its output token's, when the wallet had none) is a 
 fill's ``fee`` (and ``fee_lamports``), not of the SOL swapped.
 
 **A swap that landed failed paid its fee** (the program refused, e.g. its slippage bound: nothing moved but
-``meta.fee``). The fee is read back the same way (the signed bytes' own when the node has no transaction), stored
-with the FAILED row, and the REJECTED state carries it as a fill of no quantity (``qty`` 0, ``fee`` in SOL, the
-quoted price, ``trade_id`` the signature): the executor applies it once like any fill, so the order's fee, the
-ledger's fees and the SOL position show what the wallet paid. It is published before ``place_order`` raises the
-swap's error, and with the ``OrderReport`` when no call waits.
+``meta.fee``). A failure, like a success, is the outcome only at ``commitment``: one seen at ``processed`` alone may
+be in a block that is dropped, and the same bytes may then land, and succeed, so the swap is confirmed on. The fee
+is read back the same way (the signed bytes' own when the node has no transaction), stored with the FAILED row, and
+the REJECTED state carries it as a fill of no quantity (``qty`` 0, ``fee`` in SOL, the quoted price, ``trade_id``
+the signature): the executor applies it once like any fill, so the order's fee, the ledger's fees and the SOL
+position show what the wallet paid. It is published before ``place_order`` raises the swap's error, and with the
+``OrderReport`` when no call waits.
 
 ``dexes`` (Jupiter's labels, e.g. ``["Whirlpool"]``) restricts the routes, e.g. to swap on the
 Orca pools the ``orca`` exchange publishes.
@@ -511,12 +513,16 @@ class JupiterExchange(Exchange, JupiterTransfers):
         while True:
             try:
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
+                # a failure as a success counts only at the commitment: a block seen at "processed" may be dropped
+                # (a minority fork), and the same bytes may then land elsewhere, and succeed
+                committed = status is not None and (
+                    _COMMITMENT_RANK.get(status.confirmation_status or "", 0) >= _COMMITMENT_RANK[s.commitment])
                 if status is not None:
-                    if status.err is not None:
+                    if status.err is not None and committed:
                         await self._realize(row, failed=True)  # it landed: its fee was paid all the same
                         self._finish(row, FAILED, classify_chain_error(status.err))
                         return
-                    if _COMMITMENT_RANK.get(status.confirmation_status or "", 0) >= _COMMITMENT_RANK[s.commitment]:
+                    if committed:
                         await self._realize(row)
                         self._finish(row, LANDED, "")
                         return
