@@ -108,7 +108,7 @@ from bot.api import (
 from bot.api.kit import add_url
 from bot.api.storage import free_text
 
-from .api import JupiterApi, Quote
+from .api import JupiterApi, NothingToSwap, Quote
 from .errors import (
     BlockhashExpired,
     JupiterRateLimited,
@@ -350,11 +350,18 @@ class JupiterExchange(Exchange, JupiterTransfers):
             input_mint, output_mint, mode = base_mint, quote_mint, "ExactIn"
         else:
             input_mint, output_mint, mode = quote_mint, base_mint, "ExactOut"
-        quote = await self.api.quote(input_mint=input_mint, output_mint=output_mint, amount=base_units,
-                                     swap_mode=mode, slippage_bps=s.slippage_bps,
-                                     only_direct_routes=s.only_direct_routes,
-                                     restrict_intermediate_tokens=s.restrict_intermediate_tokens,
-                                     dexes=s.dexes)
+        try:
+            quote = await self.api.quote(input_mint=input_mint, output_mint=output_mint, amount=base_units,
+                                         swap_mode=mode, slippage_bps=s.slippage_bps,
+                                         only_direct_routes=s.only_direct_routes,
+                                         restrict_intermediate_tokens=s.restrict_intermediate_tokens,
+                                         dexes=s.dexes)
+        except NothingToSwap as exc:
+            paid, got = (base, quote_asset) if side is Side.SELL else (quote_asset, base)
+            raise NothingToSwap(exc.in_amount, exc.out_amount, exc.swap_mode,
+                                f"jupiter /quote: {exc.in_amount} raw units of {paid} in, {exc.out_amount} raw units "
+                                f"of {got} out ({exc.swap_mode}): {qty:f} {base} is too small for the route"
+                                ) from None
         if limit is not None:
             bound = limit_quote_units(limit, qty, quote_decimals, side)
             quoted = quote.out_amount if side is Side.SELL else quote.in_amount

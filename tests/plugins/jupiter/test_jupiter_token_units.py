@@ -53,3 +53,14 @@ async def test_whole_units_of_a_0_decimal_token_swap_exactly(make_exchange, node
     assert state.status is OrderStatus.FILLED and state.filled_qty == 3
     assert jupiter_api.quotes[-1]["amount"] == "3"
     assert state.avg_fill_price == Decimal("1.5")
+
+
+async def test_a_quote_that_pays_nothing_names_the_amounts(make_exchange, node, jupiter_api):
+    """One lamport of SOL at 0.15 USDC per SOL is worth 0.00000000015 USDC: the route pays 0 raw units for it. The
+    error says so with the amounts, not as a malformed reply."""
+    exchange = await make_exchange()
+    with pytest.raises(PermanentError) as info:
+        await exchange.place_order(_order("SOL/USDC", Side.SELL, "0.000000001"))
+    message = str(info.value)
+    assert "1 raw units of SOL in" in message and "0 raw units of USDC out" in message, message
+    assert exchange.signatures_made == 0 and node.sent == []
