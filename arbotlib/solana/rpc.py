@@ -174,7 +174,7 @@ class SolanaRpc:
                 response = await self._client.post(url, json=body)
             except httpx.TimeoutException as exc:
                 last = RpcTimeout(f"{method}: {shown} timed out")
-                lost = lost or not isinstance(exc, httpx.ConnectTimeout)
+                lost = lost or not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))  # those sent nothing
             except httpx.HTTPError as exc:
                 last = RpcUnavailable(f"{method}: {shown} failed: {type(exc).__name__}")
                 lost = lost or not isinstance(exc, httpx.ConnectError)
