@@ -15,7 +15,9 @@ passwords in RPC URLs.
 
 **sendTransaction is different**: a timeout there does not mean the transaction was not received.
 Resending the *same signed bytes* is harmless (same signature, the cluster deduplicates), so the
-caller may retry it on another URL; it must never sign again for that reason.
+caller may retry it on another URL; it must never sign again for that reason. Nor is a later URL's refusal
+of the same call (its simulation failed) the final word when an earlier URL's answer was lost: that node may have
+forwarded the transaction, which can still land (:attr:`RpcResponseError.after_lost_answer` says so).
 
 **One node's view** (:meth:`SolanaRpc.pinned`): answers that prove something only together must
 come from the same node. Expiry is the case: "the block height is past ``lastValidBlockHeight``
@@ -69,11 +71,16 @@ class RpcRateLimited(RpcUnavailable):
 
 
 class RpcResponseError(RpcError):
-    """The node answered with a JSON-RPC error object (a definite answer: no fallback)."""
+    """The node answered with a JSON-RPC error object (a definite answer: no fallback).
+
+    ``after_lost_answer``: an earlier URL of the same call may have processed the request (it timed out, dropped the
+    connection or answered a 5xx after the request was written): this refusal is that URL's node's, not the call's.
+    """
 
     def __init__(self, method: str, code: int, message: str, data: Any = None):
         super().__init__(f"{method}: RPC error {code}: {message}")
         self.method, self.code, self.rpc_message, self.data = method, code, message, data
+        self.after_lost_answer = False
 
 
 class MalformedReply(RpcError):
@@ -158,16 +165,19 @@ class SolanaRpc:
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []}
         last: RpcUnavailable | None = None
         rate_limited: RpcRateLimited | None = None
+        lost = False  # an earlier URL may have processed the request: its answer never came
         order = [(self._preferred + i) % len(self.urls) for i in range(len(self.urls))]
         for index in order:
             url = self.urls[index]
             shown = shown_url(url)
             try:
                 response = await self._client.post(url, json=body)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
                 last = RpcTimeout(f"{method}: {shown} timed out")
+                lost = lost or not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))  # those sent nothing
             except httpx.HTTPError as exc:
                 last = RpcUnavailable(f"{method}: {shown} failed: {type(exc).__name__}")
+                lost = lost or not isinstance(exc, httpx.ConnectError)
             else:
                 if response.status_code == 429:
                     retry = response.headers.get("retry-after")
@@ -175,6 +185,7 @@ class SolanaRpc:
                         f"{method}: {shown} rate limited", float(retry) if retry and retry.isdigit() else None)
                 elif response.status_code >= 500:
                     last = RpcUnavailable(f"{method}: {shown} answered HTTP {response.status_code}")
+                    lost = True  # a gateway's 5xx does not say whether the node behind it took the request
                 elif response.status_code != 200:
                     raise MalformedReply(f"{method}: {shown} answered HTTP {response.status_code}")
                 else:
@@ -182,6 +193,7 @@ class SolanaRpc:
                         result = self._result(method, response)
                     except RpcResponseError as exc:
                         if exc.code != NODE_UNHEALTHY:
+                            exc.after_lost_answer = lost
                             raise
                         # the node's own state (it lags the cluster), not an answer about the request: like a 5xx
                         last = RpcUnavailable(f"{method}: {shown} unhealthy: {exc.rpc_message}")

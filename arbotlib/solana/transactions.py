@@ -8,15 +8,51 @@ and unwraps SOL (Jupiter's ``wrapAndUnwrapSol``) shows its SOL leg either way. T
 (``meta.fee``) is *not* part of the changes: it is added back when the owner paid it. Rent paid
 for a token account the transaction created (and kept) does show in the SOL change;
 :func:`created_account_rent_lamports` tells how much of it that was.
+
+:func:`charged_fee_lamports` is the fee a signed transaction pays, from its own bytes: what ``meta.fee`` will say,
+known before (or without) ``getTransaction``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from solders.transaction import VersionedTransaction
+
 from .rpc import MalformedReply
 
 NATIVE_MINT = "So11111111111111111111111111111111111111112"
+COMPUTE_BUDGET_PROGRAM = "ComputeBudget111111111111111111111111111111"
+LAMPORTS_PER_SIGNATURE = 5_000
+"""Solana's base fee per signature."""
+MAX_COMPUTE_UNIT_LIMIT = 1_400_000
+"""A transaction's largest compute-unit limit: a ``SetComputeUnitLimit`` above it is clamped to it."""
+
+
+def charged_fee_lamports(tx: VersionedTransaction) -> int | None:
+    """The fee the chain charges ``tx`` whether it succeeds or fails: 5,000 lamports per signature plus the priority
+    fee, its ``SetComputeUnitPrice`` (micro-lamports per unit) times its ``SetComputeUnitLimit`` (at most 1,400,000)
+    / 10**6, rounded up; exact integers. None when it sets a price but no limit (the runtime's default limit then
+    depends on its instructions and the cluster's version: not told here). Precompile signatures (ed25519,
+    secp256k1), which a swap does not carry, are not counted."""
+    message = tx.message
+    keys = [str(k) for k in message.account_keys]
+    limit: int | None = None
+    price = 0
+    for ix in message.instructions:
+        if keys[ix.program_id_index] != COMPUTE_BUDGET_PROGRAM:
+            continue
+        data = bytes(ix.data)
+        if data[:1] == b"\x02" and len(data) >= 5:
+            limit = int.from_bytes(data[1:5], "little")
+        elif data[:1] == b"\x03" and len(data) >= 9:
+            price = int.from_bytes(data[1:9], "little")
+    base = LAMPORTS_PER_SIGNATURE * len(tx.signatures)
+    if price == 0:
+        return base
+    if limit is None:
+        return None
+    return base + -(-price * min(limit, MAX_COMPUTE_UNIT_LIMIT) // 1_000_000)
 
 
 def fee_lamports(tx: dict[str, Any]) -> int:

@@ -18,6 +18,14 @@ class MalformedJupiterReply(SwapFailed):
     """Jupiter answered something that is not the documented shape."""
 
 
+class NothingToSwap(SwapFailed):
+    """The quote moves nothing on one side (0 raw units in or out): the quantity is too small for the route."""
+
+    def __init__(self, in_amount: int, out_amount: int, swap_mode: str, message: str = ""):
+        super().__init__(message or f"jupiter /quote: {in_amount} raw units in, {out_amount} out ({swap_mode})")
+        self.in_amount, self.out_amount, self.swap_mode = in_amount, out_amount, swap_mode
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     raw: dict[str, Any]
@@ -103,8 +111,10 @@ class JupiterApi:
                           str(body["swapMode"]))
         except (KeyError, TypeError, ValueError):
             raise MalformedJupiterReply("jupiter /quote: missing or malformed amounts") from None
-        if quote.in_amount <= 0 or quote.out_amount <= 0:
-            raise MalformedJupiterReply("jupiter /quote: amounts must be positive")
+        if quote.in_amount < 0 or quote.out_amount < 0:
+            raise MalformedJupiterReply("jupiter /quote: negative amounts")
+        if quote.in_amount == 0 or quote.out_amount == 0:
+            raise NothingToSwap(quote.in_amount, quote.out_amount, quote.swap_mode)
         return quote
 
     async def swap(self, quote: Quote, *, user_public_key: str,

@@ -6,19 +6,23 @@ the bound (the quoted amount and ``slippage_bps``) into the transaction. A limit
 order has one, refuses a quote worse than it before anything is signed, and is the bound on chain
 when it is tighter than the slippage's: a SELL's minimum out is at least ``ceil(limit x qty)``, a
 BUY's maximum in at most ``floor(limit x qty)`` (quote units, exact), so the swap fails on chain
-rather than land worse than the limit. ``fetch_order`` answers
+rather than land worse than the limit. A quantity that is
+not a whole number of the base token's unit (``10**-decimals``; a token with 0 decimals swaps whole tokens only) is
+refused by name before anything is quoted or signed, never truncated. ``fetch_order`` answers
 from the persisted swap and the chain, ``cancel_order`` raises :class:`PermanentError` (a swap
 cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 
-**One intent, one landed swap.** The signed transaction, its signature and the blockhash's
-``lastValidBlockHeight`` are stored under the client order id *before* the first send. Until the
-swap is confirmed, the *same* bytes are rebroadcast every ``rebroadcast_s`` while
-``getSignatureStatuses`` is polled. A new signature for the intent (a fresh quote) is made only
-once the old one provably expired: the block height is past ``lastValidBlockHeight`` *and* a status
-look-up made after seeing that height, on the same node, does not know the signature (a fallback
-node behind that height proves nothing; when the node fails, nothing is concluded). A restart resumes confirming the
-stored transaction. At most ``max_sign_attempts`` signatures are made per intent, and one signer at a
-time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
+**One intent, one landed swap.** The signed transaction, its signature and the blockhash's ``lastValidBlockHeight``
+are stored under the client order id *before* the first send. Until the swap is confirmed, the *same* bytes are
+rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled. A rebroadcast refused by the node's
+simulation (the pool moved, a balance changed) does not end the swap: a copy sent before may still land, so the
+status look-ups go on (so does a first send that a fallback URL refused after an earlier URL's answer was lost), and
+the refusal is the swap's error only once the signature provably expired (then it is not re-signed). A new signature
+for the intent (a fresh quote) is made only once the old one provably expired: the block height is past
+``lastValidBlockHeight`` *and* a status look-up made after seeing that height, on the same node, does not know the
+signature (a fallback node behind that height proves nothing; when the node fails, nothing is concluded). A restart
+resumes confirming the stored transaction. At most ``max_sign_attempts`` signatures are made per intent, and one
+signer at a time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
 intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it instead.
 
 ``place_order`` waits up to ``place_wait_s`` for the confirmation and returns FILLED (with the
@@ -30,18 +34,22 @@ json encoding, ``maxSupportedTransactionVersion: 0``) and the fill reports what 
 the wallet's base and quote changes from ``meta.preTokenBalances``/``postTokenBalances`` (native
 SOL from its lamport balance, the network fee added back), price = quote / base, and ``fee`` =
 ``meta.fee`` (signature + priority fee) in SOL. The pool's fee is inside the price, as on chain.
-These are persisted with the swap before it is marked landed. If the node has no transaction
-within ``fill_lookup_s`` (or its balances make no sense for the swap's direction), the fill shows
-the quoted amounts and a zero fee, with a warning. The rent a swap deposited into a token account it
-created and kept (its output token's, when the wallet had none) is a cost too: it is part of the
+These are persisted with the swap before it is marked landed. If its balances make no sense for the
+swap's direction, the fill shows the quoted amounts and ``meta.fee``, with a warning. If the node has no
+transaction within ``fill_lookup_s``, the fill shows the quoted amounts and the fee the signed bytes pay
+(:func:`~arbotlib.solana.transactions.charged_fee_lamports`: the signature and the compute-unit price times the
+limit the transaction sets, what ``meta.fee`` would have said), with a warning. The rent a swap deposited into a token
+account it created and kept (its output token's, when the wallet had none) is a cost too: it is part of the
 fill's ``fee`` (and ``fee_lamports``), not of the SOL swapped.
 
-**A swap that landed failed paid its fee** (the program refused, e.g. its slippage bound: nothing
-moved but ``meta.fee``). The fee is read back the same way, stored with the FAILED row, and the
-REJECTED state carries it as a fill of no quantity (``qty`` 0, ``fee`` in SOL, the quoted price,
-``trade_id`` the signature): the executor applies it once like any fill, so the order's fee, the
-ledger's fees and the SOL position show what the wallet paid. It is published before
-``place_order`` raises the swap's error, and with the ``OrderReport`` when no call waits.
+**A swap that landed failed paid its fee** (the program refused, e.g. its slippage bound: nothing moved but
+``meta.fee``). A failure, like a success, is the outcome only at ``commitment``: one seen at ``processed`` alone may
+be in a block that is dropped, and the same bytes may then land, and succeed, so the swap is confirmed on. The fee
+is read back the same way (the signed bytes' own when the node has no transaction), stored with the FAILED row, and
+the REJECTED state carries it as a fill of no quantity (``qty`` 0, ``fee`` in SOL, the quoted price, ``trade_id``
+the signature): the executor applies it once like any fill, so the order's fee, the ledger's fees and the SOL
+position show what the wallet paid. It is published before ``place_order`` raises the swap's error, and with the
+``OrderReport`` when no call waits.
 
 ``dexes`` (Jupiter's labels, e.g. ``["Whirlpool"]``) restricts the routes, e.g. to swap on the
 Orca pools the ``orca`` exchange publishes.
@@ -58,6 +66,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 
 from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
 
 from arbotlib.solana.rpc import (
     MalformedReply,
@@ -67,7 +76,15 @@ from arbotlib.solana.rpc import (
     RpcUnavailable,
     SolanaRpc,
 )
-from arbotlib.solana.transactions import NATIVE_MINT, balance_changes, created_account_rent_lamports, fee_lamports
+from arbotlib.solana.transactions import (
+    LAMPORTS_PER_SIGNATURE,
+    MAX_COMPUTE_UNIT_LIMIT,
+    NATIVE_MINT,
+    balance_changes,
+    charged_fee_lamports,
+    created_account_rent_lamports,
+    fee_lamports,
+)
 from arbotlib.solana.urls import shown_url
 from arbotlib.solana.wallet import Wallet
 from bot.api import (
@@ -91,7 +108,7 @@ from bot.api import (
 from bot.api.kit import add_url
 from bot.api.storage import free_text
 
-from .api import JupiterApi, Quote
+from .api import JupiterApi, NothingToSwap, Quote
 from .errors import (
     BlockhashExpired,
     JupiterRateLimited,
@@ -114,12 +131,9 @@ from .settings import JupiterSettings
 from .transfers import JupiterTransfers, associated_token_account
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
-LAMPORTS_PER_SIGNATURE = 5_000
-"""Solana's base fee per signature (a swap is signed by the wallet alone)."""
-MAX_COMPUTE_UNIT_LIMIT = 1_400_000
-"""A transaction's largest compute-unit limit: the priority fee of a route is predicted on it until Jupiter's
-simulation of a swap on that route (``dynamicComputeUnitLimit``) has told a smaller one: a bound, never less than the
-route will be signed with."""
+# MAX_COMPUTE_UNIT_LIMIT (a transaction's largest compute-unit limit): the priority fee of a route is predicted on it
+# until Jupiter's simulation of a swap on that route (``dynamicComputeUnitLimit``) has told a smaller one: a bound,
+# never less than the route will be signed with. A swap is signed by the wallet alone: one LAMPORTS_PER_SIGNATURE.
 
 
 class PriceLimitExceeded(SlippageExceeded):
@@ -323,18 +337,31 @@ class JupiterExchange(Exchange, JupiterTransfers):
         base, quote_asset = split_symbol(symbol)
         base_mint, base_decimals = s.token(base)
         quote_mint, quote_decimals = s.token(quote_asset)
-        base_units = int(qty.scaleb(base_decimals))
+        exact_units = qty.scaleb(base_decimals)
+        unit = Decimal(1).scaleb(-base_decimals)
+        if exact_units != exact_units.to_integral_value():
+            # truncated, the swap would fill another quantity than the order's (a 0-decimal token: 1 of 1.5)
+            raise PermanentError(f"quantity {qty:f} {base} is not a whole number of {base}'s unit, {unit:f} {base} "
+                                 f"({base_decimals} decimals): size the order in multiples of {unit:f}")
+        base_units = int(exact_units)
         if base_units <= 0:
-            raise PermanentError(f"quantity {qty} {base} is below one base unit")
+            raise PermanentError(f"quantity {qty:f} {base} is below one base unit ({unit:f} {base})")
         if side is Side.SELL:
             input_mint, output_mint, mode = base_mint, quote_mint, "ExactIn"
         else:
             input_mint, output_mint, mode = quote_mint, base_mint, "ExactOut"
-        quote = await self.api.quote(input_mint=input_mint, output_mint=output_mint, amount=base_units,
-                                     swap_mode=mode, slippage_bps=s.slippage_bps,
-                                     only_direct_routes=s.only_direct_routes,
-                                     restrict_intermediate_tokens=s.restrict_intermediate_tokens,
-                                     dexes=s.dexes)
+        try:
+            quote = await self.api.quote(input_mint=input_mint, output_mint=output_mint, amount=base_units,
+                                         swap_mode=mode, slippage_bps=s.slippage_bps,
+                                         only_direct_routes=s.only_direct_routes,
+                                         restrict_intermediate_tokens=s.restrict_intermediate_tokens,
+                                         dexes=s.dexes)
+        except NothingToSwap as exc:
+            paid, got = (base, quote_asset) if side is Side.SELL else (quote_asset, base)
+            raise NothingToSwap(exc.in_amount, exc.out_amount, exc.swap_mode,
+                                f"jupiter /quote: {exc.in_amount} raw units of {paid} in, {exc.out_amount} raw units "
+                                f"of {got} out ({exc.swap_mode}): {qty:f} {base} is too small for the route"
+                                ) from None
         if limit is not None:
             bound = limit_quote_units(limit, qty, quote_decimals, side)
             quoted = quote.out_amount if side is Side.SELL else quote.in_amount
@@ -397,15 +424,18 @@ class JupiterExchange(Exchange, JupiterTransfers):
         return row
 
     async def _first_send(self, row: JupiterSwapRow) -> None:
-        """Send once; a definite refusal fails the swap, a lost answer is left to the rebroadcasts."""
-        failure = await self._send(row)
-        if failure is not None:
+        """Send once; a definite refusal fails the swap, a lost answer is left to the rebroadcasts (and a refusal
+        that followed a lost answer to the status look-ups: the copy whose answer was lost may land)."""
+        failure, final = await self._send(row)
+        if failure is not None and final:
             self._finish(row, FAILED, failure)
             raise failure
-        self._ensure_confirming(row.client_order_id, sent=True)
+        self._ensure_confirming(row.client_order_id, sent=True, refused=failure)
 
-    async def _send(self, row: JupiterSwapRow) -> PermanentError | None:
-        """Send the stored bytes; returns the permanent error when the node refused them for good."""
+    async def _send(self, row: JupiterSwapRow) -> tuple[PermanentError | None, bool]:
+        """Send the stored bytes: (the permanent error when the node refused them, whether that refusal is final).
+        A refusal is not final when an earlier URL of the same send may have taken the bytes (its answer was lost):
+        that node may have forwarded them, and they may land."""
         assert self.rpc is not None
         try:
             await self.rpc.send_transaction(base64.b64decode(row.signed_tx_b64),
@@ -414,23 +444,28 @@ class JupiterExchange(Exchange, JupiterTransfers):
             data = exc.data if isinstance(exc.data, dict) else {}
             err = data.get("err")
             if err == "BlockhashNotFound" or "Blockhash not found" in exc.rpc_message:
-                return None  # expired or not yet seen by this node: only the status look-ups decide
+                return None, True  # expired or not yet seen by this node: only the status look-ups decide
             if err == "AlreadyProcessed" or "already been processed" in exc.rpc_message:
-                return None  # these bytes are in the node's status cache: they may have landed, the look-ups decide
-            if err is not None:
-                return classify_chain_error(err, data.get("logs"))
-            return SwapFailed(f"sendTransaction refused: {exc.rpc_message}")
+                return None, True  # these bytes are in the node's status cache: they may have landed, look-ups decide
+            failure = (classify_chain_error(err, data.get("logs")) if err is not None
+                       else SwapFailed(f"sendTransaction refused: {exc.rpc_message}"))
+            if exc.after_lost_answer:
+                self.ctx.log.warning("jupiter %s: send of %s refused (%s) after an earlier node's answer was lost; "
+                                     "confirming until it lands or its blockhash expires", row.client_order_id,
+                                     row.signature, failure)
+            return failure, not exc.after_lost_answer
         except RpcUnavailable as exc:
             self.ctx.log.warning("jupiter %s: send of %s not confirmed (%s); will rebroadcast",
                                  row.client_order_id, row.signature, exc)
-        return None
+        return None, True
 
     # --- confirming --------------------------------------------------------------------------
 
-    def _ensure_confirming(self, cid: str, *, sent: bool = False) -> None:
+    def _ensure_confirming(self, cid: str, *, sent: bool = False, refused: PermanentError | None = None) -> None:
         task = self._confirming.get(cid)
         if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._confirm(cid, sent), name=f"{self.name}:confirm {cid}")
+            task = asyncio.get_running_loop().create_task(self._confirm(cid, sent, refused),
+                                                          name=f"{self.name}:confirm {cid}")
             self._confirming[cid] = task
             task.add_done_callback(functools.partial(self._confirm_done, cid))
 
@@ -474,8 +509,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
             raise _error_of(row)
         return self._state(row)
 
-    async def _confirm(self, cid: str, sent: bool) -> None:
-        """Poll until the swap is confirmed, failed, or expired with every attempt used."""
+    async def _confirm(self, cid: str, sent: bool, refused: PermanentError | None = None) -> None:
+        """Poll until the swap is confirmed, failed, or expired with every attempt used (``refused``: a send's
+        refusal that was not final, the swap's error if it provably never lands)."""
         assert self.rpc is not None
         s = self.settings
         row = load_swap(self.ctx.store, self.name, cid)
@@ -484,12 +520,16 @@ class JupiterExchange(Exchange, JupiterTransfers):
         while True:
             try:
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
+                # a failure as a success counts only at the commitment: a block seen at "processed" may be dropped
+                # (a minority fork), and the same bytes may then land elsewhere, and succeed
+                committed = status is not None and (
+                    _COMMITMENT_RANK.get(status.confirmation_status or "", 0) >= _COMMITMENT_RANK[s.commitment])
                 if status is not None:
-                    if status.err is not None:
+                    if status.err is not None and committed:
                         await self._realize(row, failed=True)  # it landed: its fee was paid all the same
                         self._finish(row, FAILED, classify_chain_error(status.err))
                         return
-                    if _COMMITMENT_RANK.get(status.confirmation_status or "", 0) >= _COMMITMENT_RANK[s.commitment]:
+                    if committed:
                         await self._realize(row)
                         self._finish(row, LANDED, "")
                         return
@@ -499,18 +539,24 @@ class JupiterExchange(Exchange, JupiterTransfers):
                     if height > row.last_valid_block_height:
                         # asked after seeing the height: a signature unknown now can never land
                         again = (await node.get_signature_statuses([row.signature]))[0]
+                        if again is None and refused is not None:
+                            self._finish(row, FAILED, refused)  # never landed, and its last copies were refused
+                            return
                         if again is None:
                             row = await self._expired(row)
                             if row.status != IN_FLIGHT:
                                 return
-                            last_send = float("-inf")
+                            last_send, refused = float("-inf"), None
                         continue
                     if time.monotonic() - last_send >= s.rebroadcast_s:
                         last_send = time.monotonic()
-                        failure = await self._send(row)
-                        if failure is not None:
-                            self._finish(row, FAILED, failure)
-                            return
+                        failure, _ = await self._send(row)  # a copy may be out: no rebroadcast's refusal is final
+                        if failure is not None and refused is None:
+                            # a copy of these bytes may be out already (an earlier send, or one whose answer was
+                            # lost) and land whatever this node's simulation says now: the status or expiry decides
+                            self.ctx.log.warning("jupiter %s: rebroadcast of %s refused (%s); confirming until it "
+                                                 "lands or its blockhash expires", cid, row.signature, failure)
+                        refused = failure or refused
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 # a look-up's failure says nothing about the swap (its send's refusals are _send's): ask again, never
                 # end the only task that confirms and reports it
@@ -539,10 +585,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
             except PermanentError as exc:
                 self._finish(row, FAILED, exc)
                 return row
-            failure = await self._send(new)
-            if failure is not None:
+            failure, final = await self._send(new)
+            if failure is not None and final:
                 self._finish(new, FAILED, failure)
-            return new
+            return new  # a refusal not final: the rebroadcasts that follow meet it again, the look-ups decide
 
     async def _realize(self, row: JupiterSwapRow, *, failed: bool = False) -> None:
         """Read the landed transaction: the wallet's real base/quote changes and the fee, into ``row``
@@ -578,9 +624,14 @@ class JupiterExchange(Exchange, JupiterTransfers):
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 self.ctx.log.warning("jupiter %s: reading %s failed: %s", row.client_order_id, row.signature, exc)
             if time.monotonic() >= deadline:
-                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; %s",
+                # the fee is the signed bytes' own (signatures, compute-unit price x limit): known without the node
+                row.fee_lamports = charged_fee_lamports(VersionedTransaction.from_bytes(
+                    base64.b64decode(row.signed_tx_b64)))
+                fee = ("the fee it paid is not known" if row.fee_lamports is None
+                       else f"the fee is the transaction's own, {row.fee_lamports} lamports")
+                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; %s%s",
                                      row.client_order_id, row.signature, s.fill_lookup_s,
-                                     "the fee it paid is not known" if failed else "the fill shows the quoted amounts")
+                                     "" if failed else "the fill shows the quoted amounts; ", fee)
                 return
             await asyncio.sleep(s.poll_s)
 

@@ -29,7 +29,8 @@ notification, every account is read again, and the market is LIVE again as soon 
 decode (at that read, or at the next good update). The feed stays up. A
 notification from a slot older than the state held (a lagging node; a read answered later) is
 dropped unread and counted in ``stale_notifications``. ``status()`` shows both counters and the
-subscriber's malformed ones. When a read
+subscriber's malformed ones, and the feed's gaps: connections lost (``reconnects``) and the full re-reads done
+(``resyncs``). When a read
 finds an account of the window undecodable with no good state to keep, that market stays STALE
 (a pool is never quoted without its ticks) until the account decodes. Both tick-array layouts
 decode: the fixed-size ``TickArray`` and Orca's newer variable-size ``DynamicTickArray``.
@@ -116,6 +117,12 @@ class OrcaExchange(Exchange):
         self.stale_notifications = 0
         """Account notifications from a slot older than the state held (a lagging node), dropped unread."""
         self.updates_published = 0
+        self.reconnects = 0
+        """Connections lost (dropped, refused a subscription, or silent for ``silence_timeout_s``): gaps in the feed,
+        each one read over by a resync."""
+        self.resyncs = 0
+        """Full re-reads of every watched account completed (the first load, each reconnect, a malformed
+        notification, an account that did not decode)."""
         self.rpc: SolanaRpc | None = None
         self.subscriber: AccountSubscriber | None = None
         self._lock = asyncio.Lock()
@@ -194,6 +201,7 @@ class OrcaExchange(Exchange):
 
     def _on_disconnected(self, reason: str) -> None:
         self._generation += 1
+        self.reconnects += 1
         for symbol in self.pools:
             self.publish_feed_state(symbol, FeedState.STALE, f"websocket lost: {reason}")
 
@@ -498,6 +506,7 @@ class OrcaExchange(Exchange):
                     return
             if generation != self._generation:
                 return
+            self.resyncs += 1
             for pool in self.pools.values():
                 if pool.ready:
                     self._undecoded.discard(pool.symbol)
@@ -511,9 +520,11 @@ class OrcaExchange(Exchange):
     # --- Exchange ---------------------------------------------------------------------------
 
     def status(self) -> dict[str, str]:
-        """For ``/status``: the notifications and account data dropped so far."""
+        """For ``/status``: the feed's gaps (connections lost, full re-reads) and the notifications and account data
+        dropped so far."""
         malformed = self.subscriber.malformed if self.subscriber is not None else 0
-        return {"dropped": f"{self.bad_accounts} bad accounts, {self.stale_notifications} late notifications "
+        return {"feed": f"{self.reconnects} reconnects, {self.resyncs} resyncs",
+                "dropped": f"{self.bad_accounts} bad accounts, {self.stale_notifications} late notifications "
                            f"(older slot), {malformed} malformed"}
 
     def market(self, symbol: str) -> MarketInfo:
