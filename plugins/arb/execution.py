@@ -61,7 +61,9 @@ Hedges go through the risk gate like any order: a vetoed hedge leaves the residu
 when that venue's data is fresh (the check admits it, the host checks that it reduces the exposure).
 
 **Restarts** (:meth:`ArbExecutions.recover`). Rows not ``done`` are loaded at start. A leg whose
-order exists (``ctx.order(cid)``) is followed to its end; it is never submitted again. A leg with
+order exists (``ctx.order(cid)``) is followed to its end, with its fills stored before the restart (its realized
+PnL counts each fill and its fee, as the ledger does, also for a leg part filled when the bot stopped); it is never
+submitted again. A leg with
 no order was never sent (the executor stores an order before sending it): it is sent only while the
 opportunity is younger than ``max_input_age_ms`` (its prices still stand); otherwise it is dropped
 for good and the other leg's fill, if any, is hedged like any residual.
@@ -698,11 +700,13 @@ class ArbExecutions:
             return
         leg.order = order
         leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
+        # its fills as stored, also for a leg whose end was stored before a restart, or that is still open (its fills
+        # before the restart come no more; those after it do): realized from them is exact, each with its own fee;
+        # from the order's average price (a rounded quotient, or the venue's own rounding) and the fee it had when
+        # read here it is not
+        for fill in self._stored_fills(leg.cid):
+            leg.fills.setdefault(fill.trade_id, fill)
         if order.status.terminal:
-            # its fills, also for a leg whose end was stored before a restart: realized from them is exact, from the
-            # order's average price (a rounded quotient, or the venue's own rounding) it is not
-            for fill in self._stored_fills(leg.cid):
-                leg.fills.setdefault(fill.trade_id, fill)
             landed = sum((f.qty for f in leg.fills.values()), ZERO)
             if landed > leg.filled:  # a fill that landed after its order ended (the order does not count it)
                 leg.filled = landed
