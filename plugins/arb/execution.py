@@ -45,7 +45,10 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
 up on that was confirmed later) reopens it (:meth:`ArbExecutions._late_fill`; one finished before a restart is
 read back from the store, :meth:`ArbExecutions._finished_before`): a WARNING alert, then the new
 residual is hedged like any (``<id>-hedge2``, ``<id>-hedge3``...: the earlier hedges stay its legs, and a restart
-finds them by those ids), and its row's realized PnL and residual are made again from every fill. The
+finds them by those ids), and its row's realized PnL and residual are made again from every fill. Only what lands
+beyond what the leg's order counted is late: a trade that comes after its order's answer already said "filled" (a
+CEX's private stream lagging its REST answer) is the fill that answer counted; it is never hedged again, and once a
+leg's fills are all there its figures are made again from them (with their fees) and the result corrected. The
 :class:`~bot.domain.ExecutionResult` of its first finish is not published again; ``/status``'s total is corrected.
 One that lands while its execution is still under way (:meth:`ArbExecutions._landed_after_end`, whether the fill or
 the order's update comes first, or only the fill) is alerted too: a hedge not sent yet is sized on the residual as it
@@ -639,16 +642,24 @@ class ArbExecutions:
         if leg is None or fill.trade_id in leg.fills:
             return
         leg.fills[fill.trade_id] = fill
-        leg.filled += fill.qty
+        landed = sum((f.qty for f in leg.fills.values()), ZERO)
+        if landed <= leg.filled:
+            # a fill its order counted already (the venue answered "filled" before the trade came on its stream):
+            # not late, nothing more to hedge. Once its fills are all there its figures are made again from them (each
+            # with its fee, where the finish had the order's average and the fee known then), the result corrected
+            if landed == leg.filled:
+                self._finish(ex)
+            return
+        added, leg.filled = landed - leg.filled, landed
         for other in ex.legs():
             self._finished.pop(other.cid, None)
-        what = f"{leg.name} leg {fill.side.value} {fill.qty} {self.base} on {leg.exchange} landed late"
+        what = f"{leg.name} leg {fill.side.value} {added} {self.base} on {leg.exchange} landed late"
         ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"{what}, after the execution finished"
         ex.row.state = "open"
         self._track(ex)
         self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the {what} ({leg.status} before), after the "
                        f"execution finished; it is open again, {ex.residual()} {self.base} left", opportunity=ex.id,
-                       qty=f"{fill.qty} {self.base}", venue=leg.exchange)
+                       qty=f"{added} {self.base}", venue=leg.exchange)
         self._expose_again(ex)
 
     def _expose_again(self, ex: Execution) -> None:

@@ -160,3 +160,42 @@ def test_a_restart_after_the_swap_landed_under_a_hedge_in_flight_hedges_what_is_
     second.on_book(BOOK)
     assert [(i.client_order_id, i.side, i.qty) for i in h.submitted] == [("o-1-hedge2", Side.BUY, D(1))]
     assert ex.residual() == -1 and h.row.state == "hedging" and h.results() == []
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["this run", "after a restart"])
+def test_a_fill_that_comes_after_its_orders_answer_is_no_late_fill(monkeypatch, restarted):
+    """A CEX answers the IOC leg "1 SOL filled" before its trade comes on the private stream (Kraken, ccxt): the
+    execution finishes on the order's figures. The trade is the fill the order counted, not 1 SOL more: nothing is
+    hedged, nothing alerted as landed late; the execution's figures are made again from it (its fee now counted) and
+    the result corrected."""
+    from bot.domain import Order
+    from plugins.arb import execution
+
+    h = Harness()
+    h.update("o-1-cex", OrderStatus.FILLED, "1", "150")  # the answer, before its fill
+    swap = h.fill("o-1-dex", Side.SELL, "153", "1", exchange="dex")
+    h.update("o-1-dex", OrderStatus.FILLED, "1", "153", exchange="dex")
+    [first] = h.results()
+    assert h.row.state == "done" and h.row.residual == 0
+    trade = Fill("cex", "SOL/USDC", "o-1-cex", "c-1", Side.BUY, D(150), D(1), D("0.15"), "USDC", Liquidity.TAKER, 4)
+    arb = h.arb
+    if restarted:  # the fill comes in the next run: the execution is read back from the store
+        orders = {"o-1-cex": Order("o-1-cex", "arb", "cex", "SOL/USDC", Side.BUY, D(1), D(150),
+                                   status=OrderStatus.FILLED, filled_qty=D(1), avg_fill_price=D(150)),
+                  "o-1-dex": Order("o-1-dex", "arb", "dex", "SOL/USDC", Side.SELL, D(1), D(152),
+                                   status=OrderStatus.FILLED, filled_qty=D(1), avg_fill_price=D(153),
+                                   fee=swap.fee * swap.price)}
+        stored = {"o-1-cex": [trade], "o-1-dex": [swap]}  # the executor stored the trade as it applied it
+        h.ctx.order, h.ctx.stored_fills = orders.get, lambda client_order_id: stored.get(client_order_id, [])
+        monkeypatch.setattr(execution, "execution_of", lambda store, strategy, oid: h.row if oid == "o-1" else None)
+        arb = ArbExecutions("arb", settings(hedge="ioc"), h.ctx, h.arb.market, lambda: BOOK, lambda ex: None)
+        arb._save = lambda ex, columns=None: ex.sync_row()
+    arb.on_fill(trade)
+    arb.on_book(BOOK)
+    assert h.submitted == [] and not [a for a in h.alerts if "late" in a]
+    assert h.row.state == "done" and h.row.residual == 0 and h.row.cex_filled == 1 and not arb.busy
+    exact = D(153) - D(150) - D("0.15") - swap.fee * swap.price
+    assert h.row.realized_pnl == exact != first.realized_pnl
+    if not restarted:
+        [_, correction] = h.results()
+        assert correction.corrects and correction.realized_pnl == exact
