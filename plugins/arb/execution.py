@@ -648,7 +648,7 @@ class ArbExecutions:
             # not late, nothing more to hedge. Once its fills are all there its figures are made again from them (each
             # with its fee, where the finish had the order's average and the fee known then), the result corrected
             if landed == leg.filled:
-                self._finish(ex)
+                self._finish(ex, told=True)
             return
         added, leg.filled = landed - leg.filled, landed
         for other in ex.legs():
@@ -915,7 +915,9 @@ class ArbExecutions:
         self.ctx.log.warning("fee in %s cannot be converted to %s; counted as 0", asset, self.quote)
         return ZERO
 
-    def _finish(self, ex: Execution) -> None:
+    def _finish(self, ex: Execution, *, told: bool = False) -> None:
+        """Settle an execution whose legs are over: its row, this run's totals, its result on the bus, an INFO alert
+        (not when ``told``: its figures made again from fills its legs' orders had counted, nothing new to tell)."""
         now = self.ctx.clock.time_ns()
         r = ex.row
         if ex.refused:
@@ -968,7 +970,7 @@ class ArbExecutions:
                                                      opportunity_id=ex.id, size=r.size, filled=ex.executed(),
                                                      corrects=True))
         ex.reported = realized
-        if self.ctx.alerts_heard:  # its rounded figures are composed only for someone to read (not in a backtest)
+        if self.ctx.alerts_heard and not told:  # its rounded figures are composed only for someone to read
             self._alert_done(ex, realized, residual)
         self._on_done(ex)
 

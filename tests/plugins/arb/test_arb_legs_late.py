@@ -172,6 +172,7 @@ def test_a_fill_that_comes_after_its_orders_answer_is_no_late_fill(monkeypatch, 
     from plugins.arb import execution
 
     h = Harness()
+    h.ctx.alerts_heard = True
     h.update("o-1-cex", OrderStatus.FILLED, "1", "150")  # the answer, before its fill
     swap = h.fill("o-1-dex", Side.SELL, "153", "1", exchange="dex")
     h.update("o-1-dex", OrderStatus.FILLED, "1", "153", exchange="dex")
@@ -196,6 +197,7 @@ def test_a_fill_that_comes_after_its_orders_answer_is_no_late_fill(monkeypatch, 
     assert h.row.state == "done" and h.row.residual == 0 and h.row.cex_filled == 1 and not arb.busy
     exact = D(153) - D(150) - D("0.15") - swap.fee * swap.price
     assert h.row.realized_pnl == exact != first.realized_pnl
+    assert len([a for a in h.alerts if " done: " in a]) == 1  # told once, when it finished
     if not restarted:
         [_, correction] = h.results()
         assert correction.corrects and correction.realized_pnl == exact
