@@ -916,8 +916,9 @@ class ArbExecutions:
         return ZERO
 
     def _finish(self, ex: Execution, *, told: bool = False) -> None:
-        """Settle an execution whose legs are over: its row, this run's totals, its result on the bus, an INFO alert
-        (not when ``told``: its figures made again from fills its legs' orders had counted, nothing new to tell)."""
+        """Settle an execution whose legs are over: its row, this run's totals, its result on the bus, an INFO alert and
+        the strategy's ``on_done`` (neither when ``told``: its figures made again from fills its legs' orders had
+        counted, the same end)."""
         now = self.ctx.clock.time_ns()
         r = ex.row
         if ex.refused:
@@ -970,7 +971,9 @@ class ArbExecutions:
                                                      opportunity_id=ex.id, size=r.size, filled=ex.executed(),
                                                      corrects=True))
         ex.reported = realized
-        if self.ctx.alerts_heard and not told:  # its rounded figures are composed only for someone to read
+        if told:  # the same end, its figures exact now: no alert, nor a new cooldown
+            return
+        if self.ctx.alerts_heard:  # its rounded figures are composed only for someone to read (not in a backtest)
             self._alert_done(ex, realized, residual)
         self._on_done(ex)
 
