@@ -45,8 +45,16 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
 up on that was confirmed later) reopens it (:meth:`ArbExecutions._late_fill`; one finished before a restart is
 read back from the store, :meth:`ArbExecutions._finished_before`): a WARNING alert, then the new
 residual is hedged like any (``<id>-hedge2``, ``<id>-hedge3``...: the earlier hedges stay its legs, and a restart
-finds them by those ids), and its row's realized PnL and residual are made again from every fill. The
+finds them by those ids), and its row's realized PnL and residual are made again from every fill. Only what lands
+beyond what the leg's order counted is late: a trade that comes after its order's answer already said "filled" (a
+CEX's private stream lagging its REST answer) is the fill that answer counted; it is never hedged again, and once a
+leg's fills are all there its figures are made again from them (with their fees) and the result corrected. The
 :class:`~bot.domain.ExecutionResult` of its first finish is not published again; ``/status``'s total is corrected.
+One that lands while its execution is still under way (:meth:`ArbExecutions._landed_after_end`, whether the fill or
+the order's update comes first, or only the fill) is alerted too: a hedge not sent yet is sized on the residual as it
+is when it goes (nothing is sent when the legs agree now), and a hedge in flight, decided on the residual before, is
+followed to its end and what is left hedged under the next id. A hedge that ended with the residual on its own side
+(more than it was decided on: it is reduce-only, its size rounded down) is one such case, also after a restart.
 
 **Unknown outcomes.** A leg whose outcome the executor could not establish (``UNKNOWN``: a timeout,
 a lost connection) is not final: its execution stays open, and no new one starts, until
@@ -56,7 +64,9 @@ Hedges go through the risk gate like any order: a vetoed hedge leaves the residu
 when that venue's data is fresh (the check admits it, the host checks that it reduces the exposure).
 
 **Restarts** (:meth:`ArbExecutions.recover`). Rows not ``done`` are loaded at start. A leg whose
-order exists (``ctx.order(cid)``) is followed to its end; it is never submitted again. A leg with
+order exists (``ctx.order(cid)``) is followed to its end, with its fills stored before the restart (its realized
+PnL counts each fill and its fee, as the ledger does, also for a leg part filled when the bot stopped); it is never
+submitted again. A leg with
 no order was never sent (the executor stores an order before sending it): it is sent only while the
 opportunity is younger than ``max_input_age_ms`` (its prices still stand); otherwise it is dropped
 for good and the other leg's fill, if any, is hedged like any residual.
@@ -215,6 +225,8 @@ class Execution:
                              row.hedge_cid, status=row.hedge_status, filled=row.hedge_filled)
         self.hedge_wanted = False
         """A residual waits for a fresh CEX book to be hedged."""
+        self.rehedge = False
+        """A leg filled more after the hedge in flight was decided: what is left is hedged once that one ends."""
         self.finish_wanted = False
         """Over, but a residual is held and no CEX book has come yet to value it at its mid: finished on the next."""
         self.second_scheduled = False
@@ -476,7 +488,14 @@ class ArbExecutions:
         leg = ex.leg_of(update.client_order_id)
         if leg is None:  # _by_cid maps only the legs' own ids
             return
+        if leg.final and update.filled_qty < leg.filled:  # what landed after its end counts (its fills came first)
+            return
+        grew = leg.final and update.filled_qty > leg.filled
         leg.status = update.status.value
+        if grew:
+            leg.avg_price = update.avg_fill_price
+            self._landed_after_end(ex, leg, update.filled_qty)
+            return
         leg.filled, leg.avg_price = update.filled_qty, update.avg_fill_price
         if update.status.terminal and not leg.final:
             leg.final_ns = self.ctx.clock.time_ns()
@@ -499,6 +518,32 @@ class ArbExecutions:
         leg = ex.leg_of(fill.client_order_id)
         if leg is not None:
             leg.fills[fill.trade_id] = fill
+            if leg.final:  # its order had ended: more than it said may have landed (the update may never come)
+                landed = sum((f.qty for f in leg.fills.values()), ZERO)
+                if landed > leg.filled:
+                    self._landed_after_end(ex, leg, landed)
+
+    def _landed_after_end(self, ex: Execution, leg: Leg, filled: Decimal) -> None:
+        """A leg of an execution still under way filled ``filled`` in all, more than when its order ended (a swap
+        given up on that landed): the exposure is not what a hedge in flight was decided on. That hedge is followed
+        to its end, then what is left hedged (:meth:`_advance`); a hedge not sent yet is decided on the residual
+        as it is when it goes; one already over (the residual waits for a book) is decided again now."""
+        added, leg.filled = filled - leg.filled, filled
+        what = f"{leg.name} leg {leg.side.value} {added} {self.base} on {leg.exchange} landed after its order ended"
+        ex.row.note = (ex.row.note + "; " if ex.row.note else "") + what
+        hedge = ex.hedge
+        in_flight = hedge is not None and hedge is not leg and hedge.sent and not hedge.final
+        self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the {what}; {ex.residual()} {self.base} left"
+                       + (", hedged once the hedge in flight ends" if in_flight else ""), opportunity=ex.id,
+                       qty=f"{added} {self.base}", venue=leg.exchange)
+        if in_flight:
+            ex.rehedge = True
+            self._save(ex)
+        elif not ex.hedge_wanted and all(other.final for other in ex.legs()):
+            ex.finish_wanted = False
+            self._expose_again(ex)
+        else:  # the other leg is still open, or the hedge waits for a book: each looks at the residual as it is
+            self._save(ex)
 
     def _look_up_off_loop(self, fill: Fill) -> None:
         """:meth:`_finished_before` where a read is a round trip (PostgreSQL): the execution, its legs' orders and
@@ -597,17 +642,30 @@ class ArbExecutions:
         if leg is None or fill.trade_id in leg.fills:
             return
         leg.fills[fill.trade_id] = fill
-        leg.filled += fill.qty
+        landed = sum((f.qty for f in leg.fills.values()), ZERO)
+        if landed <= leg.filled:
+            # a fill its order counted already (the venue answered "filled" before the trade came on its stream):
+            # not late, nothing more to hedge. Once its fills are all there its figures are made again from them (each
+            # with its fee, where the finish had the order's average and the fee known then), the result corrected
+            if landed == leg.filled:
+                self._finish(ex, told=True)
+            return
+        added, leg.filled = landed - leg.filled, landed
         for other in ex.legs():
             self._finished.pop(other.cid, None)
-        what = f"{leg.name} leg {fill.side.value} {fill.qty} {self.base} on {leg.exchange} landed late"
+        what = f"{leg.name} leg {fill.side.value} {added} {self.base} on {leg.exchange} landed late"
         ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"{what}, after the execution finished"
         ex.row.state = "open"
         self._track(ex)
-        residual = ex.residual()
         self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the {what} ({leg.status} before), after the "
-                       f"execution finished; it is open again, {residual} {self.base} left", opportunity=ex.id,
-                       qty=f"{fill.qty} {self.base}", venue=leg.exchange)
+                       f"execution finished; it is open again, {ex.residual()} {self.base} left", opportunity=ex.id,
+                       qty=f"{added} {self.base}", venue=leg.exchange)
+        self._expose_again(ex)
+
+    def _expose_again(self, ex: Execution) -> None:
+        """Every leg is over but a fill landed after its hedge was decided (or after it finished): finish it if the
+        legs agree now, else hedge (or hold) what is left, under the next hedge id."""
+        residual = ex.residual()
         if residual == ZERO:
             self._finish(ex)
             return
@@ -653,11 +711,13 @@ class ArbExecutions:
             return
         leg.order = order
         leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
+        # its fills as stored, also for a leg whose end was stored before a restart, or that is still open (its fills
+        # before the restart come no more; those after it do): realized from them is exact, each with its own fee;
+        # from the order's average price (a rounded quotient, or the venue's own rounding) and the fee it had when
+        # read here it is not
+        for fill in self._stored_fills(leg.cid):
+            leg.fills.setdefault(fill.trade_id, fill)
         if order.status.terminal:
-            # its fills, also for a leg whose end was stored before a restart: realized from them is exact, from the
-            # order's average price (a rounded quotient, or the venue's own rounding) it is not
-            for fill in self._stored_fills(leg.cid):
-                leg.fills.setdefault(fill.trade_id, fill)
             landed = sum((f.qty for f in leg.fills.values()), ZERO)
             if landed > leg.filled:  # a fill that landed after its order ended (the order does not count it)
                 leg.filled = landed
@@ -685,6 +745,14 @@ class ArbExecutions:
                 self._exposure(ex, residual)
             return
         if ex.hedge.final:
+            hedge, residual = ex.hedge, ex.residual()
+            # a hedge never goes past the residual it was decided on (reduce-only, its size rounded down): one left
+            # on the hedge's own side means a leg filled more after it was decided (ex.rehedge: seen in this run)
+            if residual and (ex.rehedge or (hedge.filled and (residual > 0) == (hedge.side is Side.BUY))):
+                ex.rehedge = False
+                self._expose_again(ex)
+                return
+            ex.rehedge = False
             self._finish(ex)
 
     def _too_old(self, ex: Execution) -> bool:
@@ -773,6 +841,9 @@ class ArbExecutions:
     def _send_hedge(self, ex: Execution, book: BookUpdate) -> None:
         residual = ex.residual()
         ex.hedge_wanted = False
+        if residual == ZERO:  # a leg's fill that landed meanwhile closed it: nothing to hedge
+            self._finish(ex)
+            return
         side = Side.SELL if residual > 0 else Side.BUY
         touch = book.best_bid if side is Side.SELL else book.best_ask
         qty = self.market.round_qty(abs(residual))
@@ -844,7 +915,10 @@ class ArbExecutions:
         self.ctx.log.warning("fee in %s cannot be converted to %s; counted as 0", asset, self.quote)
         return ZERO
 
-    def _finish(self, ex: Execution) -> None:
+    def _finish(self, ex: Execution, *, told: bool = False) -> None:
+        """Settle an execution whose legs are over: its row, this run's totals, its result on the bus, an INFO alert and
+        the strategy's ``on_done`` (neither when ``told``: its figures made again from fills its legs' orders had
+        counted, the same end)."""
         now = self.ctx.clock.time_ns()
         r = ex.row
         if ex.refused:
@@ -897,6 +971,8 @@ class ArbExecutions:
                                                      opportunity_id=ex.id, size=r.size, filled=ex.executed(),
                                                      corrects=True))
         ex.reported = realized
+        if told:  # the same end, its figures exact now: no alert, nor a new cooldown
+            return
         if self.ctx.alerts_heard:  # its rounded figures are composed only for someone to read (not in a backtest)
             self._alert_done(ex, realized, residual)
         self._on_done(ex)
