@@ -42,6 +42,8 @@ log = logging.getLogger("arbot")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 """What a failure nothing handled ends with (as Python's own exit on an uncaught exception)."""
+EXIT_INTERRUPTED = 128 + 2
+"""What a command Ctrl-C (SIGINT) stopped ends with: what a shell shows for a program that signal ended."""
 EXIT_SIGPIPE = 128 + 13
 """What a program killed by SIGPIPE gives its shell: the reader of its output went away."""
 
@@ -653,6 +655,9 @@ def main(argv: list[str] | None = None) -> int:
         status: int = args.func(args)
         sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's flush at exit
         return status
+    except KeyboardInterrupt:  # Ctrl-C: a line, not Python's traceback (`arbot run` stops cleanly on its own)
+        _fail(f"arbot {args.cmd}: interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (``arbot plugins | head -1``): nothing more to say to it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit writes nowhere
         return EXIT_SIGPIPE
