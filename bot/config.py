@@ -264,9 +264,86 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     except RecursionError:
         raise ConfigError([ConfigIssue("", "not valid TOML: arrays or tables nested too deeply")], source) from None
     except tomllib.TOMLDecodeError as exc:
+        twice = written_twice(text, str(exc))
+        if twice is not None:
+            raise ConfigError([twice], source) from None
         raise ConfigError(
             [ConfigIssue("", f"not valid TOML: {exc}. Check the quotes, brackets and '=' on that line.")], source
         ) from None
+
+
+_KEY_PART = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*""")
+_TABLE_HEADER = re.compile(r"\s*\[\[?([^\[\]]*)\]\]?\s*(?:#.*)?$")
+
+
+def _key_path(text: str) -> tuple[str, ...] | None:
+    """A TOML key (``a.b``, ``"a.b".c``) as its parts; None when ``text`` is not one."""
+    parts: list[str] = []
+    pos = 0
+    while match := _KEY_PART.match(text, pos):
+        token = match.group(1)
+        parts.append(token[1:-1] if token[0] in "\"'" else token)
+        pos = match.end()
+        if pos == len(text):
+            return tuple(parts)
+        if text[pos] != ".":
+            return None
+        pos += 1
+    return None
+
+
+def _definitions(text: str) -> list[tuple[int, tuple[str, ...], bool]]:
+    """Each table header and key at the start of a line, in order: (line number, the key's whole path, whether it
+    is a table header). Only for naming lines in an error: a line inside a multi-line string may be taken for one."""
+    found = []
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        if header := _TABLE_HEADER.match(line):
+            if (path := _key_path(header.group(1))) is not None:
+                table = path
+                found.append((number, path, True))
+            continue
+        name, equals, _ = line.partition("=")
+        if equals and (path := _key_path(name)) is not None:
+            found.append((number, table + path, False))
+    return found
+
+
+def written_twice(text: str, error: str) -> ConfigIssue | None:
+    """TOML's "Cannot declare ('plugins', 'web') twice" or "Cannot overwrite a value" (a table or key written twice,
+    as when a block from the docs is pasted into a config copied from the example, which has that table already) as
+    an issue naming the key, both lines and the fix; None for any other error, or when the lines are not found."""
+    declared = re.match(r"Cannot declare \((.*)\) twice \(at line (\d+)", error)
+    if declared:
+        import ast
+
+        try:
+            path = tuple(str(part) for part in ast.literal_eval(f"({declared.group(1)})"))
+        except (ValueError, SyntaxError):
+            return None
+        second = int(declared.group(2))
+    elif error.startswith("Cannot overwrite a value"):
+        at = re.search(r"at line (\d+)", error)
+        keys = [(n, p) for n, p, is_table in _definitions(text) if not is_table and (at is None or n <= int(at[1]))]
+        if not keys:
+            return None
+        second, path = keys[-1]  # the key on the line TOML stopped at (the last one, at the end of the document)
+    else:
+        return None
+    first = next(((n, is_table) for n, p, is_table in _definitions(text) if p == path and n < second), None)
+    if first is None:
+        return None
+    name = ".".join(path)
+    line, is_table = first
+    if declared and is_table:
+        return ConfigIssue(name, f"the table [{name}] is written twice, at line {line} and again at line {second}; "
+                                 f"TOML takes each table once: move the keys under line {second} into the table at "
+                                 f"line {line} (replacing the ones it already has) and delete the second [{name}]")
+    if declared:
+        return ConfigIssue(name, f"set at line {line} and written again as the table [{name}] at line {second}; TOML "
+                                 f"takes each key once: keep one of them (delete the line {line} or the table)")
+    return ConfigIssue(name, f"set twice, at line {line} and again at line {second}; TOML takes each key once: keep "
+                             "one of them")
 
 
 def default_toml() -> dict[str, Any]:
