@@ -88,3 +88,16 @@ def test_ctrl_c_in_any_other_command_is_one_line_and_exit_130(monkeypatch, capsy
     assert cli.main(["report"]) == 130
     err = capsys.readouterr().err
     assert err == "arbot report: interrupted (Ctrl-C)\n", err
+
+
+def test_record_takes_its_duration_as_run_does():
+    """`arbot run --for 60s` works, so a user writes `arbot record ... --for 10m`; before, that was "argument --for:
+    invalid float value: '10m'". Plain seconds (the README's `--for 600`) still work."""
+    from bot.cli import build_parser
+
+    def seconds(value: str) -> float:
+        args = build_parser().parse_args(["record", "--exchange", "kraken", "--symbol", "BTC/USD", "--out", "x.jsonl",
+                                          "--for", value])
+        return float(args.seconds)
+
+    assert seconds("10m") == 600 and seconds("600") == 600 and seconds("90s") == 90 and seconds("1.5h") == 5400
