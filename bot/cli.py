@@ -86,6 +86,14 @@ def check_environment(config: Config) -> None:
     elif not os.access(existing, os.W_OK | os.X_OK):
         issues.append(ConfigIssue("bot.data_dir", f"{existing} is not writable by this user (uid {os.getuid()}); "
                                                   "choose another data_dir or change the directory's owner"))
+    store_file = sqlite_file(config.db_url)
+    store_dir = store_file.absolute().parent if store_file is not None else None
+    if store_dir is not None and store_dir != config.data_dir.absolute() and not store_dir.is_dir():
+        # data_dir is made at start; any other directory is not, and SQLite says only "unable to open database file"
+        issues.append(ConfigIssue("bot.db_url", f"the directory of the SQLite store, {store_dir}, is not a directory: "
+                                                "change db_url" if store_dir.exists() else
+                                                f"the directory of the SQLite store, {store_dir}, does not exist: "
+                                                f"create it (mkdir -p {store_dir}) or change db_url"))
     from .store import Store, StoreError
 
     try:
@@ -94,6 +102,17 @@ def check_environment(config: Config) -> None:
         issues.append(ConfigIssue("bot.db_url", str(exc)))
     if issues:
         raise ConfigError(issues, config.source)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` store; None for another database, an in-memory one or a ``file:`` URI."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return None
+    path = url[len(prefix):].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -396,13 +415,10 @@ def require_existing_store(url: str, config: Config | None = None) -> None:
     """Refuse a SQLite store file that does not exist, for a command that only reads one: opening it would create
     an empty store there (a mistyped ``--db``, a config read from another directory) and report on nothing.
     ``config``: the one the URL came from (not ``--db``), whose relative data_dir the message explains."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
+    path = sqlite_file(url)
+    if path is None or path.exists():
         return
-    path = url[len(prefix):].split("?", 1)[0]
-    if not path or path == ":memory:" or path.startswith("file:") or Path(path).exists():
-        return
-    raise UserError(f"no store at {Path(path).absolute()}{relative_data_dir(config)}: check --db, or the config's "
+    raise UserError(f"no store at {path.absolute()}{relative_data_dir(config)}: check --db, or the config's "
                     "[bot] data_dir and db_url (a relative SQLite path is under data_dir); `arbot run` creates the "
                     "store on its first start")
 

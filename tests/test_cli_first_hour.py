@@ -101,3 +101,17 @@ def test_record_takes_its_duration_as_run_does():
         return float(args.seconds)
 
     assert seconds("10m") == 600 and seconds("600") == 600 and seconds("90s") == 90 and seconds("1.5h") == 5400
+
+
+def test_a_sqlite_store_in_a_directory_that_does_not_exist_is_a_config_error_naming_db_url_and_the_fix(tmp_path):
+    """Before, check-config said OK and `arbot run` ended with "store sqlite:///sub/arbot.db: cannot open the schema:
+    unable to open database file": no key, no fix. data_dir itself is made at start, so a store directly in it
+    (the default), or in a data_dir that does not exist yet, is fine."""
+    (tmp_path / "c.toml").write_text('[bot]\ndb_url = "sqlite:///sub/arbot.db"\n')
+    out = arbot("check-config", "c.toml", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout
+    assert (f"  - bot.db_url: the directory of the SQLite store, {tmp_path / 'sub'}, does not exist: create it "
+            f"(mkdir -p {tmp_path / 'sub'}) or change db_url") in out.stderr, out.stderr
+    (tmp_path / "ok.toml").write_text('[bot]\ndata_dir = "new/dir"\n')
+    out = arbot("check-config", "ok.toml", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
