@@ -441,13 +441,25 @@ def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], regist
     return issues
 
 
+def misplaced_table(key: str, registry: Registry) -> str:
+    """For an unknown top-level ``key`` that names a plugin with settings (``[web]``) or a registered component type
+    (``[kraken]``): where its table goes; else ""."""
+    if key in registry.plugin_settings:
+        return f"; did you mean [plugins.{key}]? (a plugin's settings are a [plugins.NAME] table)"
+    for section, kind in SECTIONS.items():
+        if key in registry.components.get(kind, {}):
+            return f"; did you mean [{section}.{key}]? (each {kind} is a table [{section}.NAME])"
+    return ""
+
+
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
     known = {"mode", *HOST_SECTIONS, *SECTIONS, "sweep"}  # [sweep]: axes of `arbot backtest` (bot.backtest.sweep)
     for key in data:
         if key not in known:
-            issues.append(ConfigIssue(key, "unknown key" + did_you_mean(key, known)))
+            issues.append(ConfigIssue(key, "unknown key" + (misplaced_table(key, registry)
+                                                             or did_you_mean(key, known))))
 
     mode = data.get("mode", "paper")
     if mode not in MODES:
