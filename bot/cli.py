@@ -255,7 +255,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate the config FILE, or the one ``$ARBOT_CONFIG`` names (as every other command reads it)."""
     path = Path(args.file) if args.file else _config_path(args)
     if path is None:
-        raise UserError("arbot check-config: give the config file, or set ARBOT_CONFIG to its path.")
+        raise UserError("check-config needs a config file: `arbot check-config FILE` (`arbot init FILE` writes one), "
+                        "or set ARBOT_CONFIG to its path.")
     _, _, config = prepare(path, secrets=True)
     counts = ", ".join(f"{len(v)} {k}" for k, v in config.components.items() if v)
     print(f"{path}: OK (mode {config.mode}; {counts or 'no components'})")

@@ -115,3 +115,13 @@ def test_a_sqlite_store_in_a_directory_that_does_not_exist_is_a_config_error_nam
     (tmp_path / "ok.toml").write_text('[bot]\ndata_dir = "new/dir"\n')
     out = arbot("check-config", "ok.toml", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
+
+
+def test_check_config_without_a_file_says_how_in_one_clean_line(tmp_path):
+    """Before: "arbot: arbot check-config: give the config file, ..." (the prefix twice)."""
+    env = {k: v for k, v in os.environ.items() if k != "ARBOT_CONFIG"}
+    out = subprocess.run(arbot_command("check-config"), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env=env)
+    assert out.returncode == 2
+    assert out.stderr == ("arbot: check-config needs a config file: `arbot check-config FILE` (`arbot init FILE` "
+                          "writes one), or set ARBOT_CONFIG to its path.\n"), out.stderr
