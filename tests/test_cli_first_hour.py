@@ -125,3 +125,16 @@ def test_check_config_without_a_file_says_how_in_one_clean_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr == ("arbot: check-config needs a config file: `arbot check-config FILE` (`arbot init FILE` "
                           "writes one), or set ARBOT_CONFIG to its path.\n"), out.stderr
+
+
+def test_backtest_out_naming_a_file_is_an_argument_error_not_a_traceback(tmp_path):
+    """The README: exit 2 for bad arguments, each named. Before: "arbot: failed: FileExistsError" and a traceback
+    from pathlib, exit 1."""
+    (tmp_path / "notes.md").write_text("mine")
+    for sweep in ([], ["--sweep", "min_edge_bps=5,10"]):
+        out = arbot("backtest", "--steps", "100", "--out", "notes.md", *sweep, cwd=tmp_path)
+        assert "Traceback" not in out.stderr, out.stderr
+        assert out.returncode == 2, out.stderr
+        assert out.stderr == ("arbot: --out notes.md is a file: name a directory for the report (default: "
+                              "backtest-report)\n"), out.stderr
+        assert (tmp_path / "notes.md").read_text() == "mine"
