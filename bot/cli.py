@@ -656,14 +656,19 @@ def fill_closed_std_fds() -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None  # `arbot` itself, not a caller in its own process (tests)
     closed = fill_closed_std_fds()
     os.umask(PRIVATE_UMASK)  # every file arbot creates (store, WAL, state files, recordings, reports) is private
     argv = sys.argv[1:] if argv is None else argv
     if "--no-color" in argv:  # anywhere on the line; plugins read NO_COLOR (https://no-color.org)
         os.environ["NO_COLOR"] = "1"
     logs.configure(details="-v" in argv or "--verbose" in argv)
-    plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
-    args = build_parser(plugins).parse_args(argv)
+    try:
+        plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
+        args = build_parser(plugins).parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the plugins load: nothing has been done yet
+        _fail("arbot: interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
     if 1 in closed and args.func is not cmd_run:  # `run` writes nothing it needs there; every other command does
         _fail(f"arbot {args.cmd}: standard output is closed: what this command prints would be lost. Send it to a "
               "file or to /dev/null (`> FILE`); nothing was done.")
@@ -671,6 +676,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status: int = args.func(args)
         sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's flush at exit
+        if as_program:  # done: a second Ctrl-C in the half second the interpreter takes to exit (after `arbot run`
+            ignore_interrupts()  # stopped cleanly on the first) leaves the status as it is, not death by SIGINT
         return status
     except KeyboardInterrupt:  # Ctrl-C: a line, not Python's traceback (`arbot run` stops cleanly on its own)
         _fail(f"arbot {args.cmd}: interrupted (Ctrl-C)")
@@ -689,6 +696,13 @@ def main(argv: list[str] | None = None) -> int:
 
         _fail(f"arbot: failed: {type(exc).__name__}\n{''.join(traceback.format_exception(exc)).rstrip()}")
         return EXIT_FAILED
+
+
+def ignore_interrupts() -> None:
+    """Ignore SIGINT from now on: the command has finished, only the interpreter's exit is left."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _fail(message: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -138,3 +139,30 @@ def test_backtest_out_naming_a_file_is_an_argument_error_not_a_traceback(tmp_pat
         assert out.stderr == ("arbot: --out notes.md is a file: name a directory for the report (default: "
                               "backtest-report)\n"), out.stderr
         assert (tmp_path / "notes.md").read_text() == "mine"
+
+
+def test_ctrl_c_while_arbot_starts_up_is_one_line_and_exit_130(monkeypatch, capsys):
+    """Ctrl-C in the first half second of `arbot run` (plugins loading, before any command runs) printed a
+    40-line import traceback ending in KeyboardInterrupt."""
+    from bot import cli
+
+    def loading(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_plugins", loading)
+    assert cli.main(["run"]) == 130
+    assert capsys.readouterr().err == "arbot: interrupted (Ctrl-C)\n"
+
+
+def test_a_ctrl_c_after_the_command_finished_leaves_its_exit_status(tmp_path):
+    """Ctrl-C pressed twice on `arbot run`: the first stops the bot cleanly ("arbot stopped"), the second lands in the
+    half second the interpreter takes to exit after `main()` returned, and the process died by SIGINT (130 in the
+    shell, no message) although everything had stopped cleanly. Here the second press is sent right after `main()`
+    returns, as the program `arbot` runs it (no argv: in-process callers keep their own signal handling)."""
+    code = (f"import os, signal, sys, time; sys.path.insert(0, {str(ROOT)!r}); sys.argv = ['arbot', 'plugins']; "
+            "from bot.cli import main; status = main(); os.kill(os.getpid(), signal.SIGINT); time.sleep(0.3); "
+            "sys.exit(status)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert "KeyboardInterrupt" not in out.stderr, out.stderr[-2000:]
+    assert out.returncode == 0, out.returncode
