@@ -166,3 +166,14 @@ def test_a_ctrl_c_after_the_command_finished_leaves_its_exit_status(tmp_path):
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert "KeyboardInterrupt" not in out.stderr, out.stderr[-2000:]
     assert out.returncode == 0, out.returncode
+
+
+def test_a_misspelt_sweep_key_gets_a_did_you_mean(tmp_path):
+    """The README: unknown keys get a did-you-mean. `--sweep min_edge=5,10` said only "no configured strategy has this
+    setting"."""
+    out = arbot("backtest", "--config", str(ROOT / "config.example.toml"), "--sweep", "min_edge=5,10", "--out", "sw",
+                cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert ('  - sweep.min_edge: no configured strategy has this setting; did you mean "min_edge_bps"? Else name its '
+            "path (e.g. strategies.NAME.min_edge_bps or exchanges.NAME.fee_bps)") in out.stderr, out.stderr
+    assert not (tmp_path / "sw").exists()
