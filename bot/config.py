@@ -36,7 +36,7 @@ from .conflicts import (
 from .domain import AlertLevel
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .quotelimits import place_base_limits, place_quote_limits, strategy_bases, strategy_quotes
-from .redact import add_url
+from .redact import REDACTOR, add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
 
 MODES = ("observe", "paper", "live")
@@ -208,7 +208,8 @@ class Config:
         """The store URL: a secret reference read now, a relative SQLite path resolved against data_dir.
 
         Its password is added to the log redactor; show it only through :func:`bot.redact.safe_url`.
-        Raises ConfigError when a reference cannot be read.
+        Raises ConfigError when a reference cannot be read, or when the URL holds more than one "@" (a password's
+        "@" not percent-encoded: the rest of it would be read as the host, and shown).
         """
         url = self.bot.db_url
         if url.startswith(("env:", "file:")):
@@ -218,6 +219,13 @@ class Config:
             except ValueError as exc:
                 raise ConfigError([ConfigIssue("bot.db_url", str(exc))], self.source) from None
             url = secret.reveal()
+        rest = url.partition("://")[2]
+        if rest.count("@") > 1:  # SQLAlchemy would take the password's tail for the host, and show it
+            REDACTOR.add_url_password(rest[:rest.rfind("@")].partition(":")[2])  # masked whole wherever it shows
+            raise ConfigError([ConfigIssue("bot.db_url", 'the URL holds more than one "@": percent-encode "@" in the '
+                                                         'password as %40 (and "%" as %25); as written, the part of '
+                                                         'the password after its first "@" would be read as the '
+                                                         "host")], self.source)
         add_url(url)
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url[len(prefix):].startswith("/") and url[len(prefix):] != ":memory:":
