@@ -132,13 +132,14 @@ def test_backtest_out_naming_a_file_is_an_argument_error_not_a_traceback(tmp_pat
     """The README: exit 2 for bad arguments, each named. Before: "arbot: failed: FileExistsError" and a traceback
     from pathlib, exit 1."""
     (tmp_path / "notes.md").write_text("mine")
-    for sweep in ([], ["--sweep", "min_edge_bps=5,10"]):
-        out = arbot("backtest", "--steps", "100", "--out", "notes.md", *sweep, cwd=tmp_path)
-        assert "Traceback" not in out.stderr, out.stderr
-        assert out.returncode == 2, out.stderr
-        assert out.stderr == ("arbot: --out notes.md is a file: name a directory for the report (default: "
-                              "backtest-report)\n"), out.stderr
-        assert (tmp_path / "notes.md").read_text() == "mine"
+    for out_dir in ("notes.md", "notes.md/run-1"):
+        for sweep in ([], ["--sweep", "min_edge_bps=5,10"]):
+            out = arbot("backtest", "--steps", "100", "--out", out_dir, *sweep, cwd=tmp_path)
+            assert "Traceback" not in out.stderr, out.stderr
+            assert out.returncode == 2, out.stderr
+            assert out.stderr == (f"arbot: --out {out_dir}: notes.md is a file: name a directory for the report "
+                                  "(default: backtest-report)\n"), out.stderr
+            assert (tmp_path / "notes.md").read_text() == "mine"
 
 
 def test_ctrl_c_while_arbot_starts_up_is_one_line_and_exit_130(monkeypatch, capsys):

@@ -33,9 +33,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps <= 0:
         print(f"arbot: --steps must be a positive number of market steps, got {args.steps}", file=sys.stderr)
         return 2
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        print(f"arbot: --out {args.out} is a file: name a directory for the report (default: backtest-report)",
-              file=sys.stderr)
+    blocking = next((p for p in (Path(args.out), *Path(args.out).parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # the directory (or one above it) cannot be made: a file is in the way
+        print(f"arbot: --out {args.out}: {blocking} is a file: name a directory for the report (default: "
+              "backtest-report)", file=sys.stderr)
         return 2
     if not args.verbose:  # risk vetoes and the like are counted in the report; errors still show
         logging.getLogger().setLevel(logging.ERROR)
