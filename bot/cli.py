@@ -42,6 +42,8 @@ log = logging.getLogger("arbot")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 """What a failure nothing handled ends with (as Python's own exit on an uncaught exception)."""
+EXIT_INTERRUPTED = 128 + 2
+"""What a command Ctrl-C (SIGINT) stopped ends with: what a shell shows for a program that signal ended."""
 EXIT_SIGPIPE = 128 + 13
 """What a program killed by SIGPIPE gives its shell: the reader of its output went away."""
 
@@ -84,6 +86,14 @@ def check_environment(config: Config) -> None:
     elif not os.access(existing, os.W_OK | os.X_OK):
         issues.append(ConfigIssue("bot.data_dir", f"{existing} is not writable by this user (uid {os.getuid()}); "
                                                   "choose another data_dir or change the directory's owner"))
+    store_file = sqlite_file(config.db_url)
+    store_dir = store_file.absolute().parent if store_file is not None else None
+    if store_dir is not None and store_dir != config.data_dir.absolute() and not store_dir.is_dir():
+        # data_dir is made at start; any other directory is not, and SQLite says only "unable to open database file"
+        issues.append(ConfigIssue("bot.db_url", f"the directory of the SQLite store, {store_dir}, is not a directory: "
+                                                "change db_url" if store_dir.exists() else
+                                                f"the directory of the SQLite store, {store_dir}, does not exist: "
+                                                f"create it (mkdir -p {store_dir}) or change db_url"))
     from .store import Store, StoreError
 
     try:
@@ -92,6 +102,17 @@ def check_environment(config: Config) -> None:
         issues.append(ConfigIssue("bot.db_url", str(exc)))
     if issues:
         raise ConfigError(issues, config.source)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` store; None for another database, an in-memory one or a ``file:`` URI."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return None
+    path = url[len(prefix):].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -234,7 +255,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate the config FILE, or the one ``$ARBOT_CONFIG`` names (as every other command reads it)."""
     path = Path(args.file) if args.file else _config_path(args)
     if path is None:
-        raise UserError("arbot check-config: give the config file, or set ARBOT_CONFIG to its path.")
+        raise UserError("check-config needs a config file: `arbot check-config FILE` (`arbot init FILE` writes one), "
+                        "or set ARBOT_CONFIG to its path.")
     _, _, config = prepare(path, secrets=True)
     counts = ", ".join(f"{len(v)} {k}" for k, v in config.components.items() if v)
     print(f"{path}: OK (mode {config.mode}; {counts or 'no components'})")
@@ -394,13 +416,10 @@ def require_existing_store(url: str, config: Config | None = None) -> None:
     """Refuse a SQLite store file that does not exist, for a command that only reads one: opening it would create
     an empty store there (a mistyped ``--db``, a config read from another directory) and report on nothing.
     ``config``: the one the URL came from (not ``--db``), whose relative data_dir the message explains."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
+    path = sqlite_file(url)
+    if path is None or path.exists():
         return
-    path = url[len(prefix):].split("?", 1)[0]
-    if not path or path == ":memory:" or path.startswith("file:") or Path(path).exists():
-        return
-    raise UserError(f"no store at {Path(path).absolute()}{relative_data_dir(config)}: check --db, or the config's "
+    raise UserError(f"no store at {path.absolute()}{relative_data_dir(config)}: check --db, or the config's "
                     "[bot] data_dir and db_url (a relative SQLite path is under data_dir); `arbot run` creates the "
                     "store on its first start")
 
@@ -637,14 +656,19 @@ def fill_closed_std_fds() -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None  # `arbot` itself, not a caller in its own process (tests)
     closed = fill_closed_std_fds()
     os.umask(PRIVATE_UMASK)  # every file arbot creates (store, WAL, state files, recordings, reports) is private
     argv = sys.argv[1:] if argv is None else argv
     if "--no-color" in argv:  # anywhere on the line; plugins read NO_COLOR (https://no-color.org)
         os.environ["NO_COLOR"] = "1"
     logs.configure(details="-v" in argv or "--verbose" in argv)
-    plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
-    args = build_parser(plugins).parse_args(argv)
+    try:
+        plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
+        args = build_parser(plugins).parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the plugins load: nothing has been done yet
+        _fail("arbot: interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
     if 1 in closed and args.func is not cmd_run:  # `run` writes nothing it needs there; every other command does
         _fail(f"arbot {args.cmd}: standard output is closed: what this command prints would be lost. Send it to a "
               "file or to /dev/null (`> FILE`); nothing was done.")
@@ -652,7 +676,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status: int = args.func(args)
         sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's flush at exit
+        if as_program:  # done: a second Ctrl-C in the half second the interpreter takes to exit (after `arbot run`
+            ignore_interrupts()  # stopped cleanly on the first) leaves the status as it is, not death by SIGINT
         return status
+    except KeyboardInterrupt:  # Ctrl-C: a line, not Python's traceback (`arbot run` stops cleanly on its own)
+        _fail(f"arbot {args.cmd}: interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (``arbot plugins | head -1``): nothing more to say to it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit writes nowhere
         return EXIT_SIGPIPE
@@ -667,6 +696,13 @@ def main(argv: list[str] | None = None) -> int:
 
         _fail(f"arbot: failed: {type(exc).__name__}\n{''.join(traceback.format_exception(exc)).rstrip()}")
         return EXIT_FAILED
+
+
+def ignore_interrupts() -> None:
+    """Ignore SIGINT from now on: the command has finished, only the interpreter's exit is left."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _fail(message: str) -> None:

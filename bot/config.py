@@ -36,7 +36,7 @@ from .conflicts import (
 from .domain import AlertLevel
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .quotelimits import place_base_limits, place_quote_limits, strategy_bases, strategy_quotes
-from .redact import add_url
+from .redact import REDACTOR, add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
 
 MODES = ("observe", "paper", "live")
@@ -208,7 +208,8 @@ class Config:
         """The store URL: a secret reference read now, a relative SQLite path resolved against data_dir.
 
         Its password is added to the log redactor; show it only through :func:`bot.redact.safe_url`.
-        Raises ConfigError when a reference cannot be read.
+        Raises ConfigError when a reference cannot be read, or when the URL holds more than one "@" (a password's
+        "@" not percent-encoded: the rest of it would be read as the host, and shown).
         """
         url = self.bot.db_url
         if url.startswith(("env:", "file:")):
@@ -218,6 +219,13 @@ class Config:
             except ValueError as exc:
                 raise ConfigError([ConfigIssue("bot.db_url", str(exc))], self.source) from None
             url = secret.reveal()
+        rest = url.partition("://")[2]
+        if rest.count("@") > 1:  # SQLAlchemy would take the password's tail for the host, and show it
+            REDACTOR.add_url_password(rest[:rest.rfind("@")].partition(":")[2])  # masked whole wherever it shows
+            raise ConfigError([ConfigIssue("bot.db_url", 'the URL holds more than one "@": percent-encode "@" in the '
+                                                         'password as %40 (and "%" as %25); as written, the part of '
+                                                         'the password after its first "@" would be read as the '
+                                                         "host")], self.source)
         add_url(url)
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url[len(prefix):].startswith("/") and url[len(prefix):] != ":memory:":
@@ -264,9 +272,86 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     except RecursionError:
         raise ConfigError([ConfigIssue("", "not valid TOML: arrays or tables nested too deeply")], source) from None
     except tomllib.TOMLDecodeError as exc:
+        twice = written_twice(text, str(exc))
+        if twice is not None:
+            raise ConfigError([twice], source) from None
         raise ConfigError(
             [ConfigIssue("", f"not valid TOML: {exc}. Check the quotes, brackets and '=' on that line.")], source
         ) from None
+
+
+_KEY_PART = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*""")
+_TABLE_HEADER = re.compile(r"\s*\[\[?([^\[\]]*)\]\]?\s*(?:#.*)?$")
+
+
+def _key_path(text: str) -> tuple[str, ...] | None:
+    """A TOML key (``a.b``, ``"a.b".c``) as its parts; None when ``text`` is not one."""
+    parts: list[str] = []
+    pos = 0
+    while match := _KEY_PART.match(text, pos):
+        token = match.group(1)
+        parts.append(token[1:-1] if token[0] in "\"'" else token)
+        pos = match.end()
+        if pos == len(text):
+            return tuple(parts)
+        if text[pos] != ".":
+            return None
+        pos += 1
+    return None
+
+
+def _definitions(text: str) -> list[tuple[int, tuple[str, ...], bool]]:
+    """Each table header and key at the start of a line, in order: (line number, the key's whole path, whether it
+    is a table header). Only for naming lines in an error: a line inside a multi-line string may be taken for one."""
+    found = []
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        if header := _TABLE_HEADER.match(line):
+            if (path := _key_path(header.group(1))) is not None:
+                table = path
+                found.append((number, path, True))
+            continue
+        name, equals, _ = line.partition("=")
+        if equals and (path := _key_path(name)) is not None:
+            found.append((number, table + path, False))
+    return found
+
+
+def written_twice(text: str, error: str) -> ConfigIssue | None:
+    """TOML's "Cannot declare ('plugins', 'web') twice" or "Cannot overwrite a value" (a table or key written twice,
+    as when a block from the docs is pasted into a config copied from the example, which has that table already) as
+    an issue naming the key, both lines and the fix; None for any other error, or when the lines are not found."""
+    declared = re.match(r"Cannot declare \((.*)\) twice \(at line (\d+)", error)
+    if declared:
+        import ast
+
+        try:
+            path = tuple(str(part) for part in ast.literal_eval(f"({declared.group(1)})"))
+        except (ValueError, SyntaxError):
+            return None
+        second = int(declared.group(2))
+    elif error.startswith("Cannot overwrite a value"):
+        at = re.search(r"at line (\d+)", error)
+        keys = [(n, p) for n, p, is_table in _definitions(text) if not is_table and (at is None or n <= int(at[1]))]
+        if not keys:
+            return None
+        second, path = keys[-1]  # the key on the line TOML stopped at (the last one, at the end of the document)
+    else:
+        return None
+    first = next(((n, is_table) for n, p, is_table in _definitions(text) if p == path and n < second), None)
+    if first is None:
+        return None
+    name = ".".join(path)
+    line, is_table = first
+    if declared and is_table:
+        return ConfigIssue(name, f"the table [{name}] is written twice, at line {line} and again at line {second}; "
+                                 f"TOML takes each table once: move the keys under line {second} into the table at "
+                                 f"line {line} (replacing the ones it already has) and delete the second [{name}]")
+    if declared:
+        return ConfigIssue(name, f"set at line {line} and written again as the table [{name}] at line {second}; TOML "
+                                 f"takes each key once: keep one of them (delete the line {line} or the table)")
+    return ConfigIssue(name, f"set twice, at line {line} and again at line {second}; TOML takes each key once: keep "
+                             "one of them")
 
 
 def default_toml() -> dict[str, Any]:
@@ -364,13 +449,25 @@ def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], regist
     return issues
 
 
+def misplaced_table(key: str, registry: Registry) -> str:
+    """For an unknown top-level ``key`` that names a plugin with settings (``[web]``) or a registered component type
+    (``[kraken]``): where its table goes; else ""."""
+    if key in registry.plugin_settings:
+        return f"; did you mean [plugins.{key}]? (a plugin's settings are a [plugins.NAME] table)"
+    for section, kind in SECTIONS.items():
+        if key in registry.components.get(kind, {}):
+            return f"; did you mean [{section}.{key}]? (each {kind} is a table [{section}.NAME])"
+    return ""
+
+
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
     known = {"mode", *HOST_SECTIONS, *SECTIONS, "sweep"}  # [sweep]: axes of `arbot backtest` (bot.backtest.sweep)
     for key in data:
         if key not in known:
-            issues.append(ConfigIssue(key, "unknown key" + did_you_mean(key, known)))
+            issues.append(ConfigIssue(key, "unknown key" + (misplaced_table(key, registry)
+                                                             or did_you_mean(key, known))))
 
     mode = data.get("mode", "paper")
     if mode not in MODES:

@@ -243,13 +243,16 @@ async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``record`` and ``replay`` to the ``arbot`` parser."""
+    from .cli import parse_duration  # `--for` as `arbot run` takes it ("600", "10m"); the parser is cli's already
+
     record = sub.add_parser("record", help="record an exchange's raw market data frames to a JSONL file")
     record.add_argument("--exchange", required=True, help="exchange type that can record (kraken, coinbase, ...)")
     record.add_argument("--symbol", required=True, action="append", help='market, e.g. "BTC/USD" (repeatable)')
     record.add_argument("--out", required=True, help="JSONL file to append to")
     record.add_argument("--depth", type=int, help="book depth to subscribe, where the venue has one")
     record.add_argument("--ws-url", help="WebSocket endpoint (default: the venue's)")
-    record.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
+    record.add_argument("--for", dest="seconds", type=parse_duration, metavar="DURATION",
+                        help='stop after this long: seconds, or "90s", "10m", "1h"')
     record.add_argument("--messages", type=int, help="stop after this many frames")
     record.add_argument("--config", "-c", help="take the venue's settings (endpoints, pools, ...) from the first "
                                                "[exchanges.NAME] table of this type in this config file")

@@ -11,9 +11,19 @@ from pathlib import Path
 from .contract import DEFAULT_STEPS
 
 
+def interrupted(out: str, what: str) -> int:
+    """Ctrl-C stopped the run: one line saying so and what is left (the driver and the sweep have already removed
+    what they wrote in ``out``), then the status a shell gives a program Ctrl-C ended."""
+    from ..cli import EXIT_INTERRUPTED
+
+    print(f"arbot backtest: interrupted (Ctrl-C): no {what} written; nothing of this run is left in {out}",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     """0 when the report is written, 2 bad config, arguments (raised as ConfigError to the CLI) or input (a recording
-    that yields no market event), 1 failed."""
+    that yields no market event), 1 failed, 130 interrupted (Ctrl-C: nothing of the run left in ``--out``)."""
     from ..units import moneys
     from .clock import NS_PER_S
     from .driver import BacktestError, BacktestInputError, Progress, run_backtest
@@ -22,6 +32,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     path = Path(value) if value else None  # None: the embedded default (the demo)
     if args.steps is not None and args.steps <= 0:
         print(f"arbot: --steps must be a positive number of market steps, got {args.steps}", file=sys.stderr)
+        return 2
+    blocking = next((p for p in (Path(args.out), *Path(args.out).parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # the directory (or one above it) cannot be made: a file is in the way
+        print(f"arbot: --out {args.out}: {blocking} is a file: name a directory for the report (default: "
+              "backtest-report)", file=sys.stderr)
         return 2
     if not args.verbose:  # risk vetoes and the like are counted in the report; errors still show
         logging.getLogger().setLevel(logging.ERROR)
@@ -38,6 +53,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         progress.close()
         print(f"arbot: backtest failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        progress.close()
+        return interrupted(args.out, "report")
     for name, stats in sorted(result.recordings.items()):  # shown without -v: the report is short of the file
         if stats.troubled:
             print(f'arbot: warning: exchange "{name}" recording {stats.summary()}', file=sys.stderr)
@@ -85,6 +103,8 @@ def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
     except BacktestError as exc:
         print(f"arbot: backtest failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return interrupted(args.out, "sweep table")
     print(f"sweep: {len(result.rows)} combinations, {result.steps:,} market steps in {result.wall_s:.1f} s on "
           f"{result.workers} process{'es' if result.workers > 1 else ''}")
     ranked = ranking_quote(result.rows) is not None

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..config import SECTIONS
-from ..settings import ConfigError, ConfigIssue
+from ..settings import ConfigError, ConfigIssue, did_you_mean
 
 SWEEP_TABLE = "sweep"
 """The config's table of sweep axes (``key = [values]``); a normal run ignores it."""
@@ -48,11 +48,9 @@ def _typed(value: str, current: Any) -> Any:
         return value
 
 
-def targets(raw: Mapping[str, Any], key: str, registry: Any) -> list[tuple[str, ...]]:
-    """The config paths ``key`` sets: itself when dotted, else that setting of every strategy whose type has it."""
-    if "." in key:
-        return [tuple(key.split("."))]
-    found: list[tuple[str, ...]] = []
+def strategy_settings(raw: Mapping[str, Any], registry: Any) -> dict[str, set[str]]:
+    """Each configured strategy's setting names: those its table writes and those its type's ``Settings`` has."""
+    found: dict[str, set[str]] = {}
     tables = raw.get("strategies")
     classes = registry.classes("strategy")
     for name, table in (tables.items() if isinstance(tables, dict) else ()):
@@ -60,9 +58,15 @@ def targets(raw: Mapping[str, Any], key: str, registry: Any) -> list[tuple[str, 
             continue
         settings_cls = getattr(classes.get(table.get("type")), "Settings", None) if table.get("type") else None
         known = {f.name for f in dataclasses.fields(settings_cls)} if dataclasses.is_dataclass(settings_cls) else set()
-        if key in table or key in known:
-            found.append(("strategies", name, key))
+        found[name] = set(table) | known
     return found
+
+
+def targets(raw: Mapping[str, Any], key: str, registry: Any) -> list[tuple[str, ...]]:
+    """The config paths ``key`` sets: itself when dotted, else that setting of every strategy whose type has it."""
+    if "." in key:
+        return [tuple(key.split("."))]
+    return [("strategies", name, key) for name, keys in strategy_settings(raw, registry).items() if key in keys]
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[tuple[str, str]], registry: Any, source: str) -> None:
@@ -72,8 +76,11 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[tuple[str, str]], r
     for key, value in overrides:
         paths = targets(raw, key, registry)
         if not paths:
-            issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", "no configured strategy has this setting; name its "
-                                      "path (e.g. strategies.NAME.min_edge_bps or exchanges.NAME.fee_bps)"))
+            settings = set().union(*strategy_settings(raw, registry).values()) - {"type"}
+            hint = did_you_mean(key, settings).removeprefix("; ")
+            issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", "no configured strategy has this setting; "
+                                      + (f"{hint} Else name" if hint else "name") + " its path (e.g. "
+                                      "strategies.NAME.min_edge_bps or exchanges.NAME.fee_bps)"))
         for path in paths:
             if path[0] in SECTIONS and len(path) > 2:  # a component's setting: the component must be configured
                 tables = raw.get(path[0])

@@ -54,6 +54,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -496,6 +497,12 @@ class SweepResult:
     chart: Path | None
 
 
+def _ignore_ctrl_c() -> None:
+    """A worker's initializer: Ctrl-C goes to every process of the terminal's group, and the parent alone answers it
+    (it stops the workers), so no worker prints a KeyboardInterrupt of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _worker_context(modules: Sequence[str]) -> Any:
     """fork when this process has no other thread (workers start at once, the bot already imported), else
     forkserver: workers fork from a clean server, which imports the bot once for all of them (forking a
@@ -560,8 +567,13 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
             outcomes = [run_job(job) for job in jobs]
         else:
             context = _worker_context([module for _, module in extra])
-            with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-                outcomes = list(pool.map(run_job, jobs))
+            with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_ignore_ctrl_c) as pool:
+                try:
+                    outcomes = list(pool.map(run_job, jobs))
+                except KeyboardInterrupt:  # Ctrl-C: stop the combinations running and those queued to a worker
+                    for process in list(pool._processes.values()):  # now, not after playing them to their end
+                        process.terminate()
+                    raise
     except BaseException:  # no table: nothing half-written, no run directory it made, no output directory
         for run_dir in made:
             shutil.rmtree(run_dir, ignore_errors=True)
