@@ -8,7 +8,9 @@ user's rate (its user), and a client refused by a limit (its address: a connecti
 ``max_connections_per_address``, a 429 over the per-client cap behind a proxy or over the public rate), each folded
 per address and minute (:class:`~plugins.web.auth.StrangerAudit`), and quoting no secret (:func:`audited_query`).
 Audit lines are written by a background task in batches, in a worker thread, as are the
-endpoints' store reads: the loop that trades never waits for the database because of the console.
+endpoints' store reads: the loop that trades never waits for the database because of the console. A read the store
+refuses (its database not answering) or a store closed (the bot stopping) is a 503 with ``Retry-After``, one WARNING
+line, no traceback.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from aiohttp import web
 
 from bot.api import AuditEntry, Caller
 from bot.api.kit import REDACTOR, ClientAddresses, TooDeep, loads_limited
+from bot.store import ReadRefused, StoreClosed
+from bot.store.reads import READ_WAIT_S
 
 from .api import Endpoints
 from .auth import OTHERS, Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
@@ -51,6 +55,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Server": "arbot",
 }
+STOPPING_RETRY_S = 10
+"""``Retry-After`` of a 503 while the bot stops (its store closed)."""
 LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
 """The limits whose refusals of a client are audited folded per address (:meth:`WebServer.refused_client`)."""
 
@@ -466,6 +472,11 @@ class WebServer:
         except ApiError as exc:
             self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.audited}")
             raise
+        except (ReadRefused, StoreClosed) as exc:  # no fault of the console's: the client may come back
+            refused = store_down(exc)
+            self.audit(user.name, user.role, command, args, f"refused: 503 {refused.message}")
+            log.warning("web: %s answered 503: %s (%s)", command, refused.message, REDACTOR.cut(str(exc), 300))
+            raise refused from None
         except Exception as exc:
             self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
             log.exception("web: %s failed", command)
@@ -607,6 +618,15 @@ def audited_query(route: Route, query_string: str) -> str:
         elif part:
             parts.append("***")
     return "&".join(parts)
+
+
+def store_down(exc: ReadRefused | StoreClosed) -> ApiError:
+    """The 503 of a call the store could not answer: its database does not answer (a read refused), or the bot is
+    stopping (its store closed)."""
+    if isinstance(exc, StoreClosed):
+        return ApiError(503, "the bot is stopping; try again once it is back", {"Retry-After": str(STOPPING_RETRY_S)})
+    return ApiError(503, "the database is not answering; nothing was read, try again later",
+                    {"Retry-After": str(int(READ_WAIT_S))})
 
 
 def _from(address: str, query: str = "") -> str:

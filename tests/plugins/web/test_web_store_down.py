@@ -1,0 +1,93 @@
+"""The console when the database does not answer (or the bot is stopping), and what it must not quote or hold.
+
+- A store read refused (:class:`~bot.store.ReadRefused`: the store's read threads are held by reads the database has
+  not answered) or a store closed (the bot is stopping) is a 503 with ``Retry-After`` and a message that says which,
+  one WARNING line and no traceback; not a 500.
+
+A small bot of its own whose one user's token the config holds only as its hash: the log redactor does not know it,
+so only the console's own care keeps it out of answers, logs and the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.api import AuditEntry
+from bot.api.testing import build_bot
+from bot.store import ReadRefused, StoreClosed
+from plugins.web import running_server
+from plugins.web.auth import token_hash
+
+from .conftest import web_plugins
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+OTTO = "otto-storedown-0123456789abcdef"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def site(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("web-store-down")
+    bot = build_bot('[exchanges.paper]\n[strategies.g1]\ntype = "grid"\nexchange = "paper"\nsymbol = "BTC/USD"\n'
+                    'lower = "29000"\nupper = "31000"\nlevels = 5\norder_size = "0.01"\n'
+                    '[plugins.web]\nenabled = true\nport = 0\nrequests_per_s = 1000\nrequest_burst = 1000\n'
+                    'read_cache_s = 0\n'
+                    f'users = {{ otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
+                    data_dir=data_dir, extra=web_plugins())
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.stop()
+
+
+AUTH = {"Authorization": f"Bearer {OTTO}"}
+
+
+def url(bot, path: str) -> str:
+    return f"http://127.0.0.1:{running_server(bot.operator).port}{path}"
+
+
+async def written(bot) -> None:
+    """Until every audit line handed over so far is stored."""
+    server = running_server(bot.operator)
+    await asyncio.sleep(1.2)  # the audit task's write of what it took
+    await server._flush_audit()
+
+
+def web_audit(bot, since_ns: int) -> list[AuditEntry]:
+    return [e for e in reversed(bot.operator.audit_log(5000)) if e.transport == "web" and e.ts_ns >= since_ns]
+
+
+# --- 1. a read refused, a store closed: 503 -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("error", "said"), [
+    (ReadRefused("the database is not answering: the store's 3 read threads each hold a read it has not answered "
+                 "(the oldest for 7 s); nothing was read, try again later"), "the database is not answering"),
+    (StoreClosed("store sqlite:///x is closed: it can no longer be read or written"), "the bot is stopping"),
+])
+async def test_a_read_the_store_refuses_is_a_503_with_retry_after(site, monkeypatch, caplog, error, said):
+    async def refused(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(site.store, "read_off_loop", refused)
+    since = site.clock.time_ns()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="arbot.web"):
+        async with aiohttp.ClientSession() as http, http.get(url(site, "/api/v1/orders"), headers=AUTH) as response:
+            body = await response.json()
+    assert response.status == 503, body
+    assert said in body["error"]
+    assert int(response.headers["Retry-After"]) >= 1
+    records = [r for r in caplog.records if r.name == "arbot.web"]
+    assert len(records) == 1 and records[0].levelno == logging.WARNING, [r.getMessage() for r in records]
+    assert records[0].exc_info is None and said in records[0].getMessage()
+    monkeypatch.undo()
+    await written(site)
+    [line] = [e for e in web_audit(site, since) if e.command == "GET /api/v1/orders"]
+    assert line.outcome.startswith("refused: 503") and said in line.outcome
