@@ -20,6 +20,7 @@ import datetime as dt
 import hmac
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -93,10 +94,34 @@ def whole_number(text: str) -> int | None:
     return value if value <= MAX_INT else None
 
 
+LOOKS_LIKE = {
+    "integer": re.compile(r"[+-]?[0-9]{1,40}"),
+    "time": re.compile(r"[0-9][0-9TZ:.+ -]{0,39}"),
+    "enum": re.compile(r"[A-Za-z_]{1,24}"),
+    "csv-enum": re.compile(r"[A-Za-z_,]{1,60}"),
+}
+"""What a value of each kind of query parameter looks like, right or wrong: only such a value is quoted back (in a
+400, in its audit line). A token pasted in the wrong parameter looks like none of them."""
+
+
+def looks_like(kind: str, text: str) -> bool:
+    """Whether ``text`` looks like a value of a query parameter of ``kind`` (a ``string`` one: always)."""
+    pattern = LOOKS_LIKE.get(kind)
+    return pattern is None or pattern.fullmatch(text) is not None
+
+
+def shown(kind: str, text: str) -> str:
+    """A bad value as a 400 quotes it: itself when it looks like a value of ``kind``, else its length alone (it may
+    be a secret pasted in the wrong place)."""
+    if looks_like(kind, text):
+        return repr(text)
+    return f"a value of {len(text)} characters (not quoted: it does not look like a {kind} value)"
+
+
 def parse_time(name: str, text: str) -> int:
     """ns since the epoch, from an integer or ISO 8601 (a date alone: 00:00 UTC; no offset: UTC)."""
     out_of_range = ApiError(400, f"{name}: expected a time from 1970 to 2262 (ns since the epoch up to {MAX_INT}), "
-                                 f"got {REDACTOR.cut(text, 40)!r}")
+                                 f"got {shown('time', text)}")
     if text.isascii() and text.isdigit():
         ns = whole_number(text)
         if ns is None:
@@ -106,7 +131,7 @@ def parse_time(name: str, text: str) -> int:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise ApiError(400, f"{name}: expected ns since the epoch or an ISO 8601 time like 2026-01-31 or "
-                            f"2026-01-31T12:00:00Z, got {REDACTOR.cut(text, 40)!r}") from None
+                            f"2026-01-31T12:00:00Z, got {shown('time', text)}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     ns = int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
@@ -516,23 +541,25 @@ class WebServer:
         return out
 
     def _value(self, param: Param, text: str) -> Any:
+        """``text`` as ``param`` takes it, else 400; a bad value is quoted only when it looks like one of its kind
+        (:func:`shown`)."""
         if param.kind == "integer":
             value = whole_number(text)
             if value is None:
                 raise ApiError(400, f"{param.name}: expected a whole number from 0 to {MAX_INT}, "
-                                    f"got {REDACTOR.cut(text, 40)!r}")
+                                    f"got {shown(param.kind, text)}")
             return value
         if param.kind == "time":
             return parse_time(param.name, text)
         if param.kind == "enum" and text not in param.choices:
             raise ApiError(400, f"{param.name}: expected one of {', '.join(param.choices)}, "
-                                f"got {REDACTOR.cut(text, 40)!r}")
+                                f"got {shown(param.kind, text)}")
         if param.kind == "csv-enum":
             values = [v for v in text.split(",") if v]
             wrong = [v for v in values if v not in param.choices]
             if wrong or not values:
                 raise ApiError(400, f"{param.name}: expected a comma-separated list of "
-                                    f"{', '.join(param.choices)}, got {REDACTOR.cut(text, 60)!r}")
+                                    f"{', '.join(param.choices)}, got {shown(param.kind, text)}")
             return values
         return text
 
@@ -605,16 +632,18 @@ class WebServer:
 
 
 def audited_query(route: Route, query_string: str) -> str:
-    """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came, any other
-    one as ``***``, name and value (the outcome says it was unknown). A token pasted into a URL (``?token=...``,
-    ``?TOKEN``) is no parameter a route takes, and the redactor cannot know a token the config holds only as its
-    hash."""
-    known = {param.name for param in route.params}
+    """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came when its value
+    looks like one of its kind (:func:`looks_like`), else as ``name=***``, any other one as ``***``, name and value
+    (the outcome says it was unknown). A token pasted into a URL (``?token=...``, ``?TOKEN``, ``?since=TOKEN``) is
+    neither a parameter a route takes nor a value of one, and the redactor cannot know a token the config holds only
+    as its hash."""
+    known = {param.name: param for param in route.params}
     parts = []
     for part in query_string.split("&"):
-        name = part.partition("=")[0]
-        if unquote_plus(name) in known:
-            parts.append(part)
+        name, _, value = part.partition("=")
+        param = known.get(unquote_plus(name))
+        if param is not None:
+            parts.append(part if looks_like(param.kind, unquote_plus(value)) else f"{name}=***")
         elif part:
             parts.append("***")
     return "&".join(parts)

@@ -3,6 +3,8 @@
 - A store read refused (:class:`~bot.store.ReadRefused`: the store's read threads are held by reads the database has
   not answered) or a store closed (the bot is stopping) is a 503 with ``Retry-After`` and a message that says which,
   one WARNING line and no traceback; not a 500.
+- A bad value of a known query parameter is quoted only when it looks like what the parameter takes; anything else
+  (a token pasted in the wrong parameter) is described, in the answer and in the audit line.
 
 A small bot of its own whose one user's token the config holds only as its hash: the log redactor does not know it,
 so only the console's own care keeps it out of answers, logs and the audit log.
@@ -91,3 +93,36 @@ async def test_a_read_the_store_refuses_is_a_503_with_retry_after(site, monkeypa
     await written(site)
     [line] = [e for e in web_audit(site, since) if e.command == "GET /api/v1/orders"]
     assert line.outcome.startswith("refused: 503") and said in line.outcome
+
+
+# --- 3. a bad value is quoted only when it looks like one ----------------------------------------------------
+
+@pytest.mark.parametrize("query", [f"since={OTTO}", f"until={OTTO}", f"limit={OTTO}", f"offset={OTTO}",
+                                   f"format={OTTO}", f"state={OTTO}", f"state=open,{OTTO}"])
+async def test_a_token_in_a_known_parameter_is_not_quoted(site, caplog, query):
+    since = site.clock.time_ns()
+    with caplog.at_level(logging.DEBUG):
+        async with aiohttp.ClientSession() as http, \
+                http.get(url(site, f"/api/v1/orders?{query}"), headers=AUTH) as response:
+            text = await response.text()
+    assert response.status == 400, text
+    assert OTTO not in text and OTTO[:20] not in text
+    assert f"{len(OTTO)} characters" in text or "characters" in text
+    await written(site)
+    lines = [e for e in web_audit(site, since) if e.command == "GET /api/v1/orders"]
+    assert lines and all(OTTO[:12] not in f"{e.args} {e.outcome}" for e in lines), lines
+    assert all(OTTO[:12] not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("query", "quoted"), [("since=2026-13-45", "'2026-13-45'"), ("limit=-5", "'-5'"),
+                                               ("format=xml", "'xml'"), ("state=opne", "'opne'"),
+                                               ("until=99999999999999999999", "'99999999999999999999'")])
+async def test_a_value_that_looks_like_the_parameter_is_still_quoted(site, query, quoted):
+    since = site.clock.time_ns()
+    async with aiohttp.ClientSession() as http, \
+            http.get(url(site, f"/api/v1/orders?{query}"), headers=AUTH) as response:
+        body = await response.json()
+    assert response.status == 400 and quoted in body["error"], body
+    await written(site)
+    [line] = [e for e in web_audit(site, since) if e.command == "GET /api/v1/orders"]
+    assert line.args == query
