@@ -7,10 +7,11 @@ command). A refusal is audited too, with who was refused: a request without a va
 user's rate (its user), and a client refused by a limit (its address: a connection closed over ``max_connections`` or
 ``max_connections_per_address``, a 429 over the per-client cap behind a proxy or over the public rate), each folded
 per address and minute (:class:`~plugins.web.auth.StrangerAudit`), and quoting no secret (:func:`audited_query`).
-Audit lines are written by a background task in batches, in a worker thread, as are the
-endpoints' store reads: the loop that trades never waits for the database because of the console. A read the store
-refuses (its database not answering) or a store closed (the bot stopping) is a 503 with ``Retry-After``, one WARNING
-line, no traceback.
+Audit lines are written by a background task in batches, in order, on a thread of their own (:class:`AuditThread`;
+at most :data:`AUDIT_BACKLOG` wait, the rest are counted), and the endpoints' store reads on the store's read threads:
+the loop that trades never waits for the database because of the console, nor does anything else of the process
+that uses the loop's default executor. A read the store refuses (its database not answering) or a store closed (the
+bot stopping) is a 503 with ``Retry-After``, one WARNING line, no traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import datetime as dt
 import hmac
 import json
 import logging
+import queue
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -56,6 +60,12 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Server": "arbot",
 }
+AUDIT_BACKLOG = 10_000
+"""Audit lines kept in memory while the database does not take them; one more is counted, not kept (the count is
+logged once, and written as a line of its own once the database answers)."""
+AUDIT_STOP_S = 2.0
+"""How long the stop waits for the audit lines still to be written (a database not answering: the count is logged)."""
+AUDIT_THREAD = "arbot-web-audit"
 STOPPING_RETRY_S = 10
 """``Retry-After`` of a 503 while the bot stops (its store closed)."""
 LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
@@ -79,6 +89,56 @@ class Call:
     @property
     def caller(self) -> Caller:
         return Caller("web", self.user.name, self.user.role)
+
+
+class AuditThread:
+    """Writes batches of audit lines on a daemon thread of its own, one at a time, in the order handed over: a
+    database that does not answer holds this thread alone, never one of the loop's default executor (which
+    ``asyncio.to_thread`` and DNS look-ups share), and never the process's exit."""
+
+    def __init__(self, write: Callable[[list[AuditEntry]], None]):
+        self._write = write
+        self._queue: queue.SimpleQueue[tuple[list[AuditEntry], asyncio.Future[None]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def write(self, batch: list[AuditEntry]) -> asyncio.Future[None]:
+        """A future of the loop, done once ``batch`` is written (or with the error writing it raised)."""
+        done = asyncio.get_running_loop().create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name=AUDIT_THREAD, daemon=True)
+            self._thread.start()
+        self._queue.put((batch, done))
+        return done
+
+    def close(self) -> None:
+        """The thread ends once what was handed over is written (or at once when it never started)."""
+        if self._thread is not None:
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (handed := self._queue.get()) is not None:
+            batch, done = handed
+            try:
+                if batch:  # (an empty one: the stop waiting for those before it)
+                    self._write(batch)
+            except Exception as exc:
+                _settle(done, exc)
+            else:
+                _settle(done, None)
+
+
+def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
+    def settle() -> None:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+    try:
+        done.get_loop().call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop is closed: nobody waits any more
+        pass
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -180,6 +240,14 @@ class WebServer:
         progress through a trusted proxy."""
         self._audit: list[AuditEntry] = []
         self._audit_wakeup = asyncio.Event()
+        self._audit_thread = AuditThread(lambda batch: self.operator.record_audit(batch))
+        self._unwritten = 0
+        """Audit lines handed to the audit thread and not written yet."""
+        self._audit_dropped = 0
+        """Audit lines not kept since the last written (the backlog was full): written as a count of their own."""
+        self.audit_not_stored = 0
+        """Audit lines never stored since the start (dropped over :data:`AUDIT_BACKLOG`, a write that failed, or
+        still unwritten when the stop gave up waiting)."""
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -274,24 +342,63 @@ class WebServer:
         if self._runner is not None:
             await self._runner.cleanup()
         self._audit_strangers(force=True)
-        await self._flush_audit()
+        await self._flush_audit(wait_s=AUDIT_STOP_S)
+        self._audit_thread.close()
 
     # --- audit -------------------------------------------------------------------------------
 
     def audit(self, user: str, role: str, command: str, args: str, outcome: str) -> None:
+        """Queue one audit line (written in batches on the audit thread). Past :data:`AUDIT_BACKLOG` lines waiting
+        (the database does not take them) it is counted, not kept: said once in the log, and stored as a line with
+        the count once the database answers."""
+        if len(self._audit) >= AUDIT_BACKLOG:
+            self._audit_dropped += 1
+            self.audit_not_stored += 1
+            if self._audit_dropped == 1:
+                log.warning("web: %d audit lines wait for the database, which does not take them; further lines are "
+                            "counted, not kept, until it does", AUDIT_BACKLOG)
+            return
         self._audit.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id=user, role=role,
                                       command=REDACTOR.cut(command, 200), args=REDACTOR.cut(args, 500),
                                       outcome=outcome))
         self._audit_wakeup.set()
 
-    async def _flush_audit(self) -> None:
+    @property
+    def _audit_writing(self) -> bool:
+        return self._unwritten > 0
+
+    async def _flush_audit(self, wait_s: float | None = None) -> None:
+        """Write the lines queued so far on the audit thread, after those handed to it before; with ``wait_s``
+        (the stop) wait that long at most, then log how many were not stored."""
         batch, self._audit = self._audit, []
-        if batch:
-            try:
-                await asyncio.to_thread(self.operator.record_audit, batch)
-            except Exception as exc:  # the store is down: the lines are logged instead of lost silently
+        if self._audit_dropped:
+            batch.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id="", role="",
+                                    command="(audit)", args="", outcome=f"error: {self._audit_dropped} audit line(s) "
+                                    f"not stored: more than {AUDIT_BACKLOG} waited for the database"))
+            self._audit_dropped = 0
+        if not batch:
+            if not self._unwritten or wait_s is None:
+                return
+        self._unwritten += len(batch)
+        written = self._audit_thread.write(batch)
+
+        def done(future: asyncio.Future[None]) -> None:
+            self._unwritten -= len(batch)
+            exc = future.exception() if not future.cancelled() else None
+            if exc is not None:  # the store refused them: logged instead of lost silently
+                self.audit_not_stored += len(batch)
                 log.warning("web: %d audit line(s) not stored (%s): %s", len(batch), type(exc).__name__,
                             "; ".join(f"{e.user_id} {e.command} {e.outcome}" for e in batch[:20]))
+
+        written.add_done_callback(done)
+        try:
+            await asyncio.wait_for(asyncio.shield(written), wait_s)
+        except TimeoutError:
+            self.audit_not_stored += self._unwritten
+            log.warning("web: %d audit line(s) not stored: the database did not take them within %g s of the stop",
+                        self._unwritten, wait_s)
+        except Exception:  # logged by done()
+            pass
 
     def refused_stranger(self, request: web.Request, command: str, query: str, exc: ApiError) -> None:
         """Audit the refusal of a request without a valid token, folded per address (:class:`StrangerAudit`): its

@@ -3,6 +3,9 @@
 - A store read refused (:class:`~bot.store.ReadRefused`: the store's read threads are held by reads the database has
   not answered) or a store closed (the bot is stopping) is a 503 with ``Retry-After`` and a message that says which,
   one WARNING line and no traceback; not a 500.
+- Audit lines are written on a thread of the console's own, never one of the loop's default executor: a database
+  that does not answer holds that thread alone, ``asyncio.to_thread`` elsewhere in the process goes on, and the stop
+  waits a bounded time and says how many lines were not stored.
 - A bad value of a known query parameter is quoted only when it looks like what the parameter takes; anything else
   (a token pasted in the wrong parameter) is described, in the answer and in the audit line.
 
@@ -14,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 
 import aiohttp
 import pytest
 import pytest_asyncio
 
 from bot.api import AuditEntry
-from bot.api.testing import build_bot
+from bot.api.testing import build_bot, wait_for
 from bot.store import ReadRefused, StoreClosed
 from plugins.web import running_server
 from plugins.web.auth import token_hash
@@ -58,8 +63,8 @@ def url(bot, path: str) -> str:
 async def written(bot) -> None:
     """Until every audit line handed over so far is stored."""
     server = running_server(bot.operator)
-    await asyncio.sleep(1.2)  # the audit task's write of what it took
-    await server._flush_audit()
+    server._audit_wakeup.set()
+    await wait_for(lambda: not server._audit and not server._audit_writing, timeout_s=10, what="the audit written")
 
 
 def web_audit(bot, since_ns: int) -> list[AuditEntry]:
@@ -93,6 +98,107 @@ async def test_a_read_the_store_refuses_is_a_503_with_retry_after(site, monkeypa
     await written(site)
     [line] = [e for e in web_audit(site, since) if e.command == "GET /api/v1/orders"]
     assert line.outcome.startswith("refused: 503") and said in line.outcome
+
+
+# --- 2. audit writes: a thread of the console's own, bounded at the stop -----------------------------------
+
+async def test_audit_lines_are_written_off_the_default_executor(site, monkeypatch):
+    server = running_server(site.operator)
+    record, threads = site.operator.record_audit, []
+
+    def noted(entries):
+        threads.append(threading.current_thread().name)
+        record(entries)
+
+    monkeypatch.setattr(site.operator, "record_audit", noted)
+    async with aiohttp.ClientSession() as http, http.get(url(site, "/api/v1/status"), headers=AUTH) as response:
+        assert response.status == 200
+    await written(site)
+    assert threads and all(name.startswith("arbot-web-audit") for name in threads), threads
+    assert server.audit_not_stored == 0
+
+
+async def test_a_database_not_answering_holds_no_default_executor_thread(site, monkeypatch):
+    """20 audited requests while the audit write hangs (a database not answering); then the loop's default executor
+    still answers at once, and every line is stored once the database answers, in order."""
+    answering = threading.Event()
+    record = site.operator.record_audit
+
+    def hangs(entries):
+        answering.wait(30)
+        record(entries)
+
+    monkeypatch.setattr(site.operator, "record_audit", hangs)
+    since = site.clock.time_ns()
+    try:
+        async with aiohttp.ClientSession() as http:
+            for i in range(20):
+                async with http.get(url(site, f"/api/v1/alerts?limit={i + 1}"), headers=AUTH) as response:
+                    assert response.status == 200
+                await asyncio.sleep(0.6)  # a flush each (at most two a second)
+        started = time.monotonic()
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "answered"), 1.0) == "answered"
+        assert time.monotonic() - started < 1.0
+    finally:
+        answering.set()
+    await written(site)
+    lines = [e.args for e in web_audit(site, since) if e.command == "GET /api/v1/alerts"]
+    assert lines == [f"limit={i + 1}" for i in range(20)]
+
+
+async def test_the_backlog_is_bounded_and_what_was_dropped_is_said_once(site, monkeypatch, caplog):
+    from plugins.web import server as server_module
+
+    server = running_server(site.operator)
+    answering = threading.Event()
+    record = site.operator.record_audit
+
+    def hangs(entries):
+        answering.wait(30)
+        record(entries)
+
+    monkeypatch.setattr(site.operator, "record_audit", hangs)
+    monkeypatch.setattr(server_module, "AUDIT_BACKLOG", 10)
+    since = site.clock.time_ns()
+    try:
+        with caplog.at_level(logging.WARNING, logger="arbot.web"):
+            server.audit("otto", "operator", "GET /first", "", "ok")
+            await wait_for(lambda: server._audit_writing, timeout_s=5, what="the first write in progress")
+            for i in range(25):
+                server.audit("otto", "operator", f"GET /x{i}", "", "ok")
+            dropped = [r for r in caplog.records if "audit" in r.getMessage() and r.levelno == logging.WARNING]
+            assert len(dropped) == 1, [r.getMessage() for r in dropped]  # said once, not per line
+            assert "10" in dropped[0].getMessage()
+    finally:
+        answering.set()
+    await written(site)
+    lines = web_audit(site, since)
+    assert [e.command for e in lines[:11]] == ["GET /first"] + [f"GET /x{i}" for i in range(10)]
+    assert "15 audit line(s) not stored" in lines[11].outcome
+    assert server.audit_not_stored == 15
+
+
+async def test_the_stop_waits_a_bounded_time_for_a_database_not_answering(tmp_path, caplog):
+    bot = build_bot('[exchanges.paper]\n[plugins.web]\nenabled = true\nport = 0\n'
+                    f'users = {{ otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    answering = threading.Event()
+    bot.operator.record_audit = lambda entries: answering.wait(30)  # type: ignore[method-assign]
+    server = running_server(bot.operator)
+    try:
+        server.audit("otto", "operator", "GET /a", "", "ok")
+        await wait_for(lambda: server._audit_writing, timeout_s=5, what="the write in progress")
+        server.audit("otto", "operator", "GET /b", "", "ok")
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="arbot.web"):
+            await asyncio.wait_for(server.stop(), 10)
+        assert time.monotonic() - started < 5
+        said = [r.getMessage() for r in caplog.records if r.name == "arbot.web" and "not stored" in r.getMessage()]
+        assert said and "2 audit line(s)" in said[0], said
+    finally:
+        answering.set()
+        await bot.stop()
 
 
 # --- 3. a bad value is quoted only when it looks like one ----------------------------------------------------
