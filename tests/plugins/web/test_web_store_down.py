@@ -8,6 +8,7 @@
   waits a bounded time and says how many lines were not stored.
 - A bad value of a known query parameter is quoted only when it looks like what the parameter takes; anything else
   (a token pasted in the wrong parameter) is described, in the answer and in the audit line.
+- An event stream whose client stops reading is closed once a write has waited ``events_write_timeout_s``.
 
 A small bot of its own whose one user's token the config holds only as its hash: the log redactor does not know it,
 so only the console's own care keeps it out of answers, logs and the audit log.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import time
 
@@ -43,7 +45,7 @@ async def site(tmp_path_factory):
     bot = build_bot('[exchanges.paper]\n[strategies.g1]\ntype = "grid"\nexchange = "paper"\nsymbol = "BTC/USD"\n'
                     'lower = "29000"\nupper = "31000"\nlevels = 5\norder_size = "0.01"\n'
                     '[plugins.web]\nenabled = true\nport = 0\nrequests_per_s = 1000\nrequest_burst = 1000\n'
-                    'read_cache_s = 0\n'
+                    'read_cache_s = 0\nevents_write_timeout_s = 1\n'
                     f'users = {{ otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
                     data_dir=data_dir, extra=web_plugins())
     await bot.start()
@@ -135,7 +137,7 @@ async def test_a_database_not_answering_holds_no_default_executor_thread(site, m
             for i in range(20):
                 async with http.get(url(site, f"/api/v1/alerts?limit={i + 1}"), headers=AUTH) as response:
                     assert response.status == 200
-                await asyncio.sleep(0.6)  # a flush each (at most two a second)
+                await asyncio.sleep(0.3)  # a flush every other one (at most two a second)
         started = time.monotonic()
         assert await asyncio.wait_for(asyncio.to_thread(lambda: "answered"), 1.0) == "answered"
         assert time.monotonic() - started < 1.0
@@ -232,3 +234,30 @@ async def test_a_value_that_looks_like_the_parameter_is_still_quoted(site, query
     await written(site)
     [line] = [e for e in web_audit(site, since) if e.command == "GET /api/v1/orders"]
     assert line.args == query
+
+
+# --- 4. an event stream whose client stops reading -----------------------------------------------------------
+
+async def test_an_event_stream_whose_client_stops_reading_is_closed(site):
+    server = running_server(site.operator)
+    hub = server.events
+    closed_before = server.endpoints.streams_stalled
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", server.port))
+    await loop.sock_sendall(sock, f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OTTO}\r\n"
+                                  "\r\n".encode())
+    try:
+        await wait_for(lambda: len(hub.streams) == 1, timeout_s=5, what="the stream open")
+        # never read: each event is 64 KiB, far more than the socket buffers take
+        for _ in range(120):
+            hub.publish("note", {"text": "x" * 65536})
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await wait_for(lambda: not hub.streams, timeout_s=10, what="the stalled stream closed")
+        assert time.monotonic() - started < 5
+        assert server.endpoints.streams_stalled == closed_before + 1
+    finally:
+        sock.close()
