@@ -111,16 +111,17 @@ class AuditThread:
         return done
 
     def close(self) -> None:
-        """The thread ends once what was handed over is written (or at once when it never started)."""
+        """The thread ends once what was handed over is written (at once when it never started); a batch handed over
+        later starts another."""
         if self._thread is not None:
             self._queue.put(None)
+            self._thread = None
 
     def _work(self) -> None:
         while (handed := self._queue.get()) is not None:
             batch, done = handed
             try:
-                if batch:  # (an empty one: the stop waiting for those before it)
-                    self._write(batch)
+                self._write(batch)
             except Exception as exc:
                 _settle(done, exc)
             else:
@@ -243,6 +244,8 @@ class WebServer:
         self._audit_thread = AuditThread(lambda batch: self.operator.record_audit(batch))
         self._unwritten = 0
         """Audit lines handed to the audit thread and not written yet."""
+        self._last_write: asyncio.Future[None] | None = None
+        """The last batch handed to the audit thread (written after every one before it)."""
         self._audit_dropped = 0
         """Audit lines not kept since the last written (the backlog was full): written as a count of their own."""
         self.audit_not_stored = 0
@@ -376,29 +379,29 @@ class WebServer:
                                     command="(audit)", args="", outcome=f"error: {self._audit_dropped} audit line(s) "
                                     f"not stored: more than {AUDIT_BACKLOG} waited for the database"))
             self._audit_dropped = 0
-        if not batch:
-            if not self._unwritten or wait_s is None:
-                return
-        self._unwritten += len(batch)
-        written = self._audit_thread.write(batch)
-
-        def done(future: asyncio.Future[None]) -> None:
-            self._unwritten -= len(batch)
-            exc = future.exception() if not future.cancelled() else None
-            if exc is not None:  # the store refused them: logged instead of lost silently
-                self.audit_not_stored += len(batch)
-                log.warning("web: %d audit line(s) not stored (%s): %s", len(batch), type(exc).__name__,
-                            "; ".join(f"{e.user_id} {e.command} {e.outcome}" for e in batch[:20]))
-
-        written.add_done_callback(done)
+        if batch:
+            self._unwritten += len(batch)
+            self._last_write = written = self._audit_thread.write(batch)
+            written.add_done_callback(lambda future: self._written(future, batch))
+        elif wait_s is None or not self._unwritten or self._last_write is None:
+            return
         try:
-            await asyncio.wait_for(asyncio.shield(written), wait_s)
+            await asyncio.wait_for(asyncio.shield(self._last_write), wait_s)
         except TimeoutError:
             self.audit_not_stored += self._unwritten
             log.warning("web: %d audit line(s) not stored: the database did not take them within %g s of the stop",
                         self._unwritten, wait_s)
-        except Exception:  # logged by done()
+        except Exception:  # logged by _written
             pass
+
+    def _written(self, future: asyncio.Future[None], batch: list[AuditEntry]) -> None:
+        """A batch handed to the audit thread is done: written, or logged instead of lost silently."""
+        self._unwritten -= len(batch)
+        exc = future.exception() if not future.cancelled() else None
+        if exc is not None:  # the store refused them
+            self.audit_not_stored += len(batch)
+            log.warning("web: %d audit line(s) not stored (%s): %s", len(batch), type(exc).__name__,
+                        "; ".join(f"{e.user_id} {e.command} {e.outcome}" for e in batch[:20]))
 
     def refused_stranger(self, request: web.Request, command: str, query: str, exc: ApiError) -> None:
         """Audit the refusal of a request without a valid token, folded per address (:class:`StrangerAudit`): its

@@ -186,7 +186,13 @@ async def test_the_stop_waits_a_bounded_time_for_a_database_not_answering(tmp_pa
                     data_dir=tmp_path, extra=web_plugins())
     await bot.start()
     answering = threading.Event()
-    bot.operator.record_audit = lambda entries: answering.wait(30)  # type: ignore[method-assign]
+    record = bot.operator.record_audit
+
+    def hangs(entries):
+        answering.wait(30)
+        record(entries)
+
+    bot.operator.record_audit = hangs  # type: ignore[method-assign]
     server = running_server(bot.operator)
     try:
         server.audit("otto", "operator", "GET /a", "", "ok")
@@ -198,6 +204,14 @@ async def test_the_stop_waits_a_bounded_time_for_a_database_not_answering(tmp_pa
         assert time.monotonic() - started < 5
         said = [r.getMessage() for r in caplog.records if r.name == "arbot.web" and "not stored" in r.getMessage()]
         assert said and "2 audit line(s)" in said[0], said
+        answering.set()  # the database answers: a second stop (the bot's) has nothing to wait for
+        await wait_for(lambda: not server._audit_writing, timeout_s=5, what="the lines written")
+        server.audit("otto", "operator", "GET /c", "", "ok")  # a line after the stop: written all the same
+        started = time.monotonic()
+        await asyncio.wait_for(server.stop(), 10)
+        assert time.monotonic() - started < 1
+        assert [e.command for e in bot.operator.audit_log(10) if e.transport == "web"][:3] == ["GET /c", "GET /b",
+                                                                                              "GET /a"]
     finally:
         answering.set()
         await bot.stop()
