@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -38,6 +39,8 @@ from .views import (
 if TYPE_CHECKING:
     from .server import Call, WebServer
 
+log = logging.getLogger("arbot.web")
+
 ALERTS_KEPT = 200
 CONFIRMS_KEPT_S = 3600.0
 """How long a confirm_token's call is remembered: the longest ``[commands] confirm_ttl_s``."""
@@ -66,6 +69,8 @@ class Endpoints:
         self.alerts: deque[Alert] = deque(maxlen=ALERTS_KEPT)
         server.ctx.subscribe_alerts(self.alerts.append)
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self.streams_stalled = 0
+        """Event streams closed because their client took nothing for ``events_write_timeout_s``."""
         self._reading: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
         self._asked: dict[str, tuple[float, str, tuple[str, ...]]] = {}
         """Each confirm_token the command layer gave a call here: when, and the command and arguments it confirms
@@ -430,12 +435,18 @@ class Endpoints:
         stream, first = hub.open(request.headers.get("Last-Event-ID"))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                                "X-Accel-Buffering": "no"})
+        write_s = self.settings.events_write_timeout_s
+
+        async def write(text: str) -> None:  # a client that stops reading holds a write until TCP gives up: bounded
+            async with asyncio.timeout(write_s):
+                await response.write(text.encode())
+
         try:
             await response.prepare(request)
-            await response.write(f"retry: 2000\n: arbot events epoch {hub.epoch}\n\n".encode())
+            await write(f"retry: 2000\n: arbot events epoch {hub.epoch}\n\n")
             if not first:  # a new stream starts with the state, so a page can draw at once
                 first.append(hub.frame(hub.seq, "status", json.dumps(hub.status(), separators=(",", ":"))))
-            await response.write("".join(first).encode())
+            await write("".join(first))
             heartbeat = self.settings.events_heartbeat_s
             while True:
                 try:
@@ -453,9 +464,15 @@ class Endpoints:
                         stream.closed = True
                         break
                     batch.append(more)
-                await response.write("".join(batch).encode())
+                await write("".join(batch))
                 if stream.closed:
                     break
+        except TimeoutError:
+            self.streams_stalled += 1
+            log.warning("web: an event stream's client took nothing for %g s ([plugins.web] events_write_timeout_s); "
+                        "closing it", write_s)
+            if request.transport is not None:  # what was half written is lost: the connection goes with it
+                request.transport.abort()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -7,8 +7,11 @@ command). A refusal is audited too, with who was refused: a request without a va
 user's rate (its user), and a client refused by a limit (its address: a connection closed over ``max_connections`` or
 ``max_connections_per_address``, a 429 over the per-client cap behind a proxy or over the public rate), each folded
 per address and minute (:class:`~plugins.web.auth.StrangerAudit`), and quoting no secret (:func:`audited_query`).
-Audit lines are written by a background task in batches, in a worker thread, as are the
-endpoints' store reads: the loop that trades never waits for the database because of the console.
+Audit lines are written by a background task in batches, in order, on a thread of their own (:class:`AuditThread`;
+at most :data:`AUDIT_BACKLOG` wait, the rest are counted), and the endpoints' store reads on the store's read threads:
+the loop that trades never waits for the database because of the console, nor does anything else of the process
+that uses the loop's default executor. A read the store refuses (its database not answering) or a store closed (the
+bot stopping) is a 503 with ``Retry-After``, one WARNING line, no traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import datetime as dt
 import hmac
 import json
 import logging
+import queue
+import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,6 +34,8 @@ from aiohttp import web
 
 from bot.api import AuditEntry, Caller
 from bot.api.kit import REDACTOR, ClientAddresses, TooDeep, loads_limited
+from bot.store import ReadRefused, StoreClosed
+from bot.store.reads import READ_WAIT_S
 
 from .api import Endpoints
 from .auth import OTHERS, Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
@@ -51,6 +60,14 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Server": "arbot",
 }
+AUDIT_BACKLOG = 10_000
+"""Audit lines kept in memory while the database does not take them; one more is counted, not kept (the count is
+logged once, and written as a line of its own once the database answers)."""
+AUDIT_STOP_S = 2.0
+"""How long the stop waits for the audit lines still to be written (a database not answering: the count is logged)."""
+AUDIT_THREAD = "arbot-web-audit"
+STOPPING_RETRY_S = 10
+"""``Retry-After`` of a 503 while the bot stops (its store closed)."""
 LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
 """The limits whose refusals of a client are audited folded per address (:meth:`WebServer.refused_client`)."""
 
@@ -74,6 +91,57 @@ class Call:
         return Caller("web", self.user.name, self.user.role)
 
 
+class AuditThread:
+    """Writes batches of audit lines on a daemon thread of its own, one at a time, in the order handed over: a
+    database that does not answer holds this thread alone, never one of the loop's default executor (which
+    ``asyncio.to_thread`` and DNS look-ups share), and never the process's exit."""
+
+    def __init__(self, write: Callable[[list[AuditEntry]], None]):
+        self._write = write
+        self._queue: queue.SimpleQueue[tuple[list[AuditEntry], asyncio.Future[None]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def write(self, batch: list[AuditEntry]) -> asyncio.Future[None]:
+        """A future of the loop, done once ``batch`` is written (or with the error writing it raised)."""
+        done = asyncio.get_running_loop().create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name=AUDIT_THREAD, daemon=True)
+            self._thread.start()
+        self._queue.put((batch, done))
+        return done
+
+    def close(self) -> None:
+        """The thread ends once what was handed over is written (at once when it never started); a batch handed over
+        later starts another."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread = None
+
+    def _work(self) -> None:
+        while (handed := self._queue.get()) is not None:
+            batch, done = handed
+            try:
+                self._write(batch)
+            except Exception as exc:
+                _settle(done, exc)
+            else:
+                _settle(done, None)
+
+
+def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
+    def settle() -> None:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+    try:
+        done.get_loop().call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop is closed: nobody waits any more
+        pass
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": message}, status=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
@@ -87,10 +155,34 @@ def whole_number(text: str) -> int | None:
     return value if value <= MAX_INT else None
 
 
+LOOKS_LIKE = {
+    "integer": re.compile(r"[+-]?[0-9]{1,40}"),
+    "time": re.compile(r"[0-9][0-9TZ:.+ -]{0,39}"),
+    "enum": re.compile(r"[A-Za-z_]{1,24}"),
+    "csv-enum": re.compile(r"[A-Za-z_,]{1,60}"),
+}
+"""What a value of each kind of query parameter looks like, right or wrong: only such a value is quoted back (in a
+400, in its audit line). A token pasted in the wrong parameter looks like none of them."""
+
+
+def looks_like(kind: str, text: str) -> bool:
+    """Whether ``text`` looks like a value of a query parameter of ``kind`` (a ``string`` one: always)."""
+    pattern = LOOKS_LIKE.get(kind)
+    return pattern is None or pattern.fullmatch(text) is not None
+
+
+def shown(kind: str, text: str) -> str:
+    """A bad value as a 400 quotes it: itself when it looks like a value of ``kind``, else its length alone (it may
+    be a secret pasted in the wrong place)."""
+    if looks_like(kind, text):
+        return repr(text)
+    return f"a value of {len(text)} characters (not quoted: it does not look like a {kind} value)"
+
+
 def parse_time(name: str, text: str) -> int:
     """ns since the epoch, from an integer or ISO 8601 (a date alone: 00:00 UTC; no offset: UTC)."""
     out_of_range = ApiError(400, f"{name}: expected a time from 1970 to 2262 (ns since the epoch up to {MAX_INT}), "
-                                 f"got {REDACTOR.cut(text, 40)!r}")
+                                 f"got {shown('time', text)}")
     if text.isascii() and text.isdigit():
         ns = whole_number(text)
         if ns is None:
@@ -100,7 +192,7 @@ def parse_time(name: str, text: str) -> int:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise ApiError(400, f"{name}: expected ns since the epoch or an ISO 8601 time like 2026-01-31 or "
-                            f"2026-01-31T12:00:00Z, got {REDACTOR.cut(text, 40)!r}") from None
+                            f"2026-01-31T12:00:00Z, got {shown('time', text)}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     ns = int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
@@ -149,6 +241,16 @@ class WebServer:
         progress through a trusted proxy."""
         self._audit: list[AuditEntry] = []
         self._audit_wakeup = asyncio.Event()
+        self._audit_thread = AuditThread(lambda batch: self.operator.record_audit(batch))
+        self._unwritten = 0
+        """Audit lines handed to the audit thread and not written yet."""
+        self._last_write: asyncio.Future[None] | None = None
+        """The last batch handed to the audit thread (written after every one before it)."""
+        self._audit_dropped = 0
+        """Audit lines not kept since the last written (the backlog was full): written as a count of their own."""
+        self.audit_not_stored = 0
+        """Audit lines never stored since the start (dropped over :data:`AUDIT_BACKLOG`, a write that failed, or
+        still unwritten when the stop gave up waiting)."""
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -243,24 +345,63 @@ class WebServer:
         if self._runner is not None:
             await self._runner.cleanup()
         self._audit_strangers(force=True)
-        await self._flush_audit()
+        await self._flush_audit(wait_s=AUDIT_STOP_S)
+        self._audit_thread.close()
 
     # --- audit -------------------------------------------------------------------------------
 
     def audit(self, user: str, role: str, command: str, args: str, outcome: str) -> None:
+        """Queue one audit line (written in batches on the audit thread). Past :data:`AUDIT_BACKLOG` lines waiting
+        (the database does not take them) it is counted, not kept: said once in the log, and stored as a line with
+        the count once the database answers."""
+        if len(self._audit) >= AUDIT_BACKLOG:
+            self._audit_dropped += 1
+            self.audit_not_stored += 1
+            if self._audit_dropped == 1:
+                log.warning("web: %d audit lines wait for the database, which does not take them; further lines are "
+                            "counted, not kept, until it does", AUDIT_BACKLOG)
+            return
         self._audit.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id=user, role=role,
                                       command=REDACTOR.cut(command, 200), args=REDACTOR.cut(args, 500),
                                       outcome=outcome))
         self._audit_wakeup.set()
 
-    async def _flush_audit(self) -> None:
+    @property
+    def _audit_writing(self) -> bool:
+        return self._unwritten > 0
+
+    async def _flush_audit(self, wait_s: float | None = None) -> None:
+        """Write the lines queued so far on the audit thread, after those handed to it before; with ``wait_s``
+        (the stop) wait that long at most, then log how many were not stored."""
         batch, self._audit = self._audit, []
+        if self._audit_dropped:
+            batch.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id="", role="",
+                                    command="(audit)", args="", outcome=f"error: {self._audit_dropped} audit line(s) "
+                                    f"not stored: more than {AUDIT_BACKLOG} waited for the database"))
+            self._audit_dropped = 0
         if batch:
-            try:
-                await asyncio.to_thread(self.operator.record_audit, batch)
-            except Exception as exc:  # the store is down: the lines are logged instead of lost silently
-                log.warning("web: %d audit line(s) not stored (%s): %s", len(batch), type(exc).__name__,
-                            "; ".join(f"{e.user_id} {e.command} {e.outcome}" for e in batch[:20]))
+            self._unwritten += len(batch)
+            self._last_write = written = self._audit_thread.write(batch)
+            written.add_done_callback(lambda future: self._written(future, batch))
+        elif wait_s is None or not self._unwritten or self._last_write is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._last_write), wait_s)
+        except TimeoutError:
+            self.audit_not_stored += self._unwritten
+            log.warning("web: %d audit line(s) not stored: the database did not take them within %g s of the stop",
+                        self._unwritten, wait_s)
+        except Exception:  # logged by _written
+            pass
+
+    def _written(self, future: asyncio.Future[None], batch: list[AuditEntry]) -> None:
+        """A batch handed to the audit thread is done: written, or logged instead of lost silently."""
+        self._unwritten -= len(batch)
+        exc = future.exception() if not future.cancelled() else None
+        if exc is not None:  # the store refused them
+            self.audit_not_stored += len(batch)
+            log.warning("web: %d audit line(s) not stored (%s): %s", len(batch), type(exc).__name__,
+                        "; ".join(f"{e.user_id} {e.command} {e.outcome}" for e in batch[:20]))
 
     def refused_stranger(self, request: web.Request, command: str, query: str, exc: ApiError) -> None:
         """Audit the refusal of a request without a valid token, folded per address (:class:`StrangerAudit`): its
@@ -466,6 +607,11 @@ class WebServer:
         except ApiError as exc:
             self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.audited}")
             raise
+        except (ReadRefused, StoreClosed) as exc:  # no fault of the console's: the client may come back
+            refused = store_down(exc)
+            self.audit(user.name, user.role, command, args, f"refused: 503 {refused.message}")
+            log.warning("web: %s answered 503: %s (%s)", command, refused.message, REDACTOR.cut(str(exc), 300))
+            raise refused from None
         except Exception as exc:
             self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
             log.exception("web: %s failed", command)
@@ -505,23 +651,25 @@ class WebServer:
         return out
 
     def _value(self, param: Param, text: str) -> Any:
+        """``text`` as ``param`` takes it, else 400; a bad value is quoted only when it looks like one of its kind
+        (:func:`shown`)."""
         if param.kind == "integer":
             value = whole_number(text)
             if value is None:
                 raise ApiError(400, f"{param.name}: expected a whole number from 0 to {MAX_INT}, "
-                                    f"got {REDACTOR.cut(text, 40)!r}")
+                                    f"got {shown(param.kind, text)}")
             return value
         if param.kind == "time":
             return parse_time(param.name, text)
         if param.kind == "enum" and text not in param.choices:
             raise ApiError(400, f"{param.name}: expected one of {', '.join(param.choices)}, "
-                                f"got {REDACTOR.cut(text, 40)!r}")
+                                f"got {shown(param.kind, text)}")
         if param.kind == "csv-enum":
             values = [v for v in text.split(",") if v]
             wrong = [v for v in values if v not in param.choices]
             if wrong or not values:
                 raise ApiError(400, f"{param.name}: expected a comma-separated list of "
-                                    f"{', '.join(param.choices)}, got {REDACTOR.cut(text, 60)!r}")
+                                    f"{', '.join(param.choices)}, got {shown(param.kind, text)}")
             return values
         return text
 
@@ -594,19 +742,30 @@ class WebServer:
 
 
 def audited_query(route: Route, query_string: str) -> str:
-    """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came, any other
-    one as ``***``, name and value (the outcome says it was unknown). A token pasted into a URL (``?token=...``,
-    ``?TOKEN``) is no parameter a route takes, and the redactor cannot know a token the config holds only as its
-    hash."""
-    known = {param.name for param in route.params}
+    """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came when its value
+    looks like one of its kind (:func:`looks_like`), else as ``name=***``, any other one as ``***``, name and value
+    (the outcome says it was unknown). A token pasted into a URL (``?token=...``, ``?TOKEN``, ``?since=TOKEN``) is
+    neither a parameter a route takes nor a value of one, and the redactor cannot know a token the config holds only
+    as its hash."""
+    known = {param.name: param for param in route.params}
     parts = []
     for part in query_string.split("&"):
-        name = part.partition("=")[0]
-        if unquote_plus(name) in known:
-            parts.append(part)
+        name, _, value = part.partition("=")
+        param = known.get(unquote_plus(name))
+        if param is not None:
+            parts.append(part if looks_like(param.kind, unquote_plus(value)) else f"{name}=***")
         elif part:
             parts.append("***")
     return "&".join(parts)
+
+
+def store_down(exc: ReadRefused | StoreClosed) -> ApiError:
+    """The 503 of a call the store could not answer: its database does not answer (a read refused), or the bot is
+    stopping (its store closed)."""
+    if isinstance(exc, StoreClosed):
+        return ApiError(503, "the bot is stopping; try again once it is back", {"Retry-After": str(STOPPING_RETRY_S)})
+    return ApiError(503, "the database is not answering; nothing was read, try again later",
+                    {"Retry-After": str(int(READ_WAIT_S))})
 
 
 def _from(address: str, query: str = "") -> str:

@@ -61,6 +61,9 @@ class WebSettings:
                                 help="live events kept for a browser resuming with Last-Event-ID")
     events_heartbeat_s: float = option(15.0, ge=0.1, le=3600,
                                        help="a comment line goes to each event stream this often")
+    events_write_timeout_s: float = option(10.0, ge=0.1, le=3600,
+                                           help="an event stream whose client has not taken a write within this "
+                                                "long (it stopped reading) is closed; its browser reconnects")
     read_cache_s: float = option(0.5, ge=0, le=60,
                                  help="identical reads of orders, fills, executions and PnL within this long share "
                                       "one store query (0: every request reads)")
