@@ -202,3 +202,19 @@ async def test_an_order_whose_look_ups_keep_failing_is_logged_once_then_counted_
     await bot.executor.reconcile()
     assert bot.executor.order(cid).status is OrderStatus.OPEN
 
+
+async def test_status_shows_each_unknown_order_and_for_how_long(bot):
+    """/status's "unknown orders" listed their ids only: not how long each had been unknown, nor where."""
+    venue = bot.exchanges["v"]
+    venue.faults = ["hang"]
+    venue.lookup_faults = 10**6
+    cid = submit(bot, "ghost-2")
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.UNKNOWN, timeout_s=5, what="unknown")
+    since = bot.executor.unknown_since_ns(cid)
+    assert since is not None and since <= time.time_ns()
+    await asyncio.sleep(0.3)
+    rows = dict((await bot.commands.dispatch(ADMIN, "status", [])).rows)
+    assert rows["unknown orders"] == cid
+    print("status rows:", {k: v for k, v in rows.items() if "unknown" in k})
+    row = rows[f"unknown {cid}"]
+    assert row.startswith("for ") and "on v BTC/USD" in row, row
