@@ -1539,6 +1539,9 @@ class HostOperator(Operator):
     def unknown_orders(self) -> list[Order]:
         return self._bot.executor.unknown_orders()
 
+    def unknown_since_ns(self, client_order_id: str) -> int | None:
+        return self._bot.executor.unknown_since_ns(client_order_id)
+
     @property
     def store_error(self) -> str | None:
         error = self._bot.executor.store_error

@@ -73,6 +73,11 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if unknown:  # outcome not known yet: reconciliation keeps asking the venue
         rows.append(("unknown orders", ", ".join(o.client_order_id for o in unknown[:5])
                      + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")))
+        for o in unknown[:5]:  # how long each has been unknown, and where to check it
+            since = op.unknown_since_ns(o.client_order_id)
+            rows.append((f"unknown {o.client_order_id}", (f"for {_age(now - since)}" if since else "since a restart")
+                         + f" on {o.exchange} {o.symbol}"
+                         + (f", venue id {o.exchange_order_id}" if o.exchange_order_id else "")))
     if op.store_error is not None:
         rows.append(("store", f"cannot be written ({op.store_error}); new orders refused"))
     alerts_dropped = op.alerts_dropped()

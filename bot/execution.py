@@ -8,12 +8,16 @@ Guarantees:
   insert runs on the store writer's thread (:mod:`bot.writer`): the loop goes on meanwhile.
   After a crash, :meth:`Executor.recover` asks the venue about every order not known to be final
   and adopts what it finds; an order the venue never saw is marked FAILED (UNKNOWN first on a venue
-  that may take a lost request late: reconciliation adopts it if it lands). Nothing is re-sent.
+  that may take a lost request late: reconciliation adopts it if it lands). "Never saw" only for an order
+  nothing says it received (no venue id, no fill, no answer): one it did receive that it answers "not found"
+  for may have filled, and stays UNKNOWN, "cannot tell" (alerted once). Nothing is re-sent.
 * Only errors that prove the request did not execute (:class:`TransientError`) are retried
   blind. A timeout or a lost connection (:class:`UnknownOutcome`, or anything unexpected) is
   resolved by looking the order up by client order id before anything is sent again. An order
   whose look-ups fail too is UNKNOWN: it stays open (``/orders``, the kill switch and shutdown
-  cancel it like any open order) and :meth:`reconcile` asks the venue again until it answers.
+  cancel it like any open order) and :meth:`reconcile` asks the venue again until it answers, at a slower
+  pace once a pass leaves it UNKNOWN (up to every :data:`UNKNOWN_LOOKUP_MAX_S`); a look-up's failures are
+  logged once, then counted (:data:`LOOKUP_FAILURES_SAID_S`).
 * Every fill is applied once, whichever way it arrives (the venue's published ``Fill``, an order
   call's answer, a look-up, reconciliation, recovery after a restart): :meth:`apply_fill` keeps
   the (exchange, trade id) of every fill applied; that set is the store's ``fills`` table, read
@@ -86,6 +90,13 @@ FILLS_PAGE = 5_000
 STORED_IDS_KEPT = 20_000
 """Client order ids known to be stored (the latest) that :meth:`Executor.submit` refuses, on a store whose reads are
 round trips (PostgreSQL), without reading the store on the loop; an older one is refused by its row's insert."""
+UNKNOWN_LOOKUP_FIRST_S = 60.0
+UNKNOWN_LOOKUP_MAX_S = 900.0
+"""An UNKNOWN order that a pass of :meth:`Executor.reconcile` could not settle (its look-up failed, or its venue cannot
+tell: "not found" for an order it acknowledged) is asked again this long after, doubling up to the longest, with one
+attempt a pass: a ghost order costs a request every 15 minutes, not ``max_retries + 1`` every pass."""
+LOOKUP_FAILURES_SAID_S = 3600.0
+"""An order's failed look-ups are logged once (the first), then counted and said this often, with the count."""
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
 _SETTLED_NOW = (OrderState, PermanentError, TransientError)
 """Answers handled without another request (:meth:`Executor._handle_settled`); any other is an unknown outcome."""
@@ -115,6 +126,25 @@ class _Intent:
     """The immediate path's requests, made once it has committed."""
     vetoes: list[tuple[OrderIntent, Veto]]
     """Risk vetoes, stored (through another connection) once the transaction is over."""
+
+
+@dataclass
+class _Pace:
+    """One order's look-ups that found no answer: what is logged of them, and when reconciliation asks again."""
+
+    failed_at: float = 0.0
+    """When the first failure of the current run of failures came (monotonic); 0 while none is counted."""
+    said_at: float = 0.0
+    """When a failure of it was last logged (monotonic)."""
+    failures: int = 0
+    """Failed look-ups since it last answered."""
+    unsaid: int = 0
+    """Failed look-ups since the last log line."""
+    last_error: str = ""
+    unsettled: int = 0
+    """Reconciliation passes in a row that left it UNKNOWN (no answer, or "cannot tell")."""
+    next_at: float = 0.0
+    """Reconciliation asks it again from then on (monotonic)."""
 
 
 class _Lane:
@@ -253,6 +283,13 @@ class Executor:
         """The store's id epoch (see :mod:`bot.identity`): part of every client order id the executor makes."""
         self._intent: _Intent | None = None
         """The durable intent open on the loop (:meth:`intent`), None outside one."""
+        self._pace: dict[str, _Pace] = {}
+        """Orders held here whose look-ups found no answer, by client order id (:meth:`_lookup_failed`)."""
+        self._unknown_since: dict[str, int] = {}
+        """When each UNKNOWN order held here became UNKNOWN (wall ns; after a restart, its stored ``updated_ns``)."""
+        self._unknown_alerted: set[str] = set()
+        """UNKNOWN orders alerted this run (or reported UNKNOWN by their venue, whose plugin says why): one alert
+        each."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -808,26 +845,66 @@ class Executor:
             self._apply(order, state)
         elif order.status is not OrderStatus.PENDING:
             return  # reported by the feed meanwhile
+        elif answered and (received := self._received(order)) is not None:
+            # "not found", yet it has a fill (the venue's feed published one): it arrived; sent again it could fill
+            # twice
+            self._cannot_tell(order, f"its outcome unknown ({what}), looked up", received)
         elif answered:
             self._retry_later(lane, job, f"unknown outcome ({what}); the venue has no such order")
         else:
             self._finish(order, OrderStatus.UNKNOWN, f"outcome unknown ({what}) and the look-up failed; "
                          "reconciliation keeps asking the venue")
 
-    async def _lookup(self, lane: _Lane, order: Order) -> tuple[bool, OrderState | None]:
-        """Look an order up by client id, retrying failures: (the venue answered, its state or None)."""
-        for attempt in range(self.settings.max_retries + 1):
+    async def _lookup(self, lane: _Lane, order: Order, attempts: int = 0) -> tuple[bool, OrderState | None]:
+        """Look an order up by client id, ``attempts`` times at most (default ``max_retries + 1``), with backoff
+        between them: (the venue answered, its state or None). An ``UnknownOutcome`` ("cannot tell") is no answer.
+        Failures are logged by :meth:`_lookup_failed`: the first, then a count once an hour."""
+        attempts = attempts or self.settings.max_retries + 1
+        for attempt in range(attempts):
             await lane.bucket.acquire()
             try:
                 state = await asyncio.wait_for(
                     lane.exchange.find_order(order), self.settings.request_timeout_s)
             except Exception as exc:
-                log.warning("look-up of %s failed: %s", order.client_order_id, exc)
-                s = self.settings
-                await asyncio.sleep(backoff_delay(attempt, s.backoff_initial_s, s.backoff_max_s))
+                self._lookup_failed(order, exc)
+                if attempt + 1 < attempts:
+                    s = self.settings
+                    await asyncio.sleep(backoff_delay(attempt, s.backoff_initial_s, s.backoff_max_s))
                 continue
+            self._lookup_answered(order)
             return True, state
         return False, None
+
+    def _lookup_failed(self, order: Order, exc: Exception) -> None:
+        """Log a failed look-up of an order held here: its first failure, then a count every
+        :data:`LOOKUP_FAILURES_SAID_S` (a ghost order asked about every reconciliation would fill the log)."""
+        cid = order.client_order_id
+        if cid not in self._active:
+            log.warning("look-up of %s failed: %s", cid, exc)
+            return
+        now = self.clock.monotonic()
+        pace = self._pace.setdefault(cid, _Pace())
+        pace.failures += 1
+        pace.last_error = str(exc) or type(exc).__name__
+        if pace.failures == 1:
+            pace.failed_at = pace.said_at = now
+            log.warning("look-up of %s failed: %s (its further failures are counted, logged every %s)", cid,
+                        pace.last_error, _span(LOOKUP_FAILURES_SAID_S))
+            return
+        pace.unsaid += 1
+        if now - pace.said_at >= LOOKUP_FAILURES_SAID_S:
+            log.warning("look-up of %s: %d more look-up(s) failed in the last %s, %d since the first %s ago (last: "
+                        "%s); still asking", cid, pace.unsaid, _span(now - pace.said_at), pace.failures,
+                        _span(now - pace.failed_at), pace.last_error)
+            pace.said_at, pace.unsaid = now, 0
+
+    def _lookup_answered(self, order: Order) -> None:
+        pace = self._pace.get(order.client_order_id)
+        if pace is None or not pace.failures:
+            return
+        log.info("look-up of %s answered after %d failed look-up(s) over %s", order.client_order_id, pace.failures,
+                 _span(self.clock.monotonic() - pace.failed_at))
+        pace.failures = pace.unsaid = 0
 
     def _retry_later(self, lane: _Lane, job: _Job, reason: str) -> None:
         if job.attempt >= self.settings.max_retries:
@@ -1092,6 +1169,8 @@ class Executor:
         changed = (state.status != order.status or state.filled_qty != order.filled_qty
                    or (state.exchange_order_id and state.exchange_order_id != order.exchange_order_id))
         was_unknown = order.status is OrderStatus.UNKNOWN
+        if state.status is OrderStatus.UNKNOWN and not was_unknown:
+            self._unknown_alerted.add(order.client_order_id)  # its venue's word: its plugin says why (ccxt alerts)
         order.status = state.status
         order.filled_qty = state.filled_qty
         order.avg_fill_price = state.avg_fill_price
@@ -1132,6 +1211,8 @@ class Executor:
         order.status = status
         order.reason = reason
         order.updated_ns = self.clock.time_ns()
+        if status is OrderStatus.UNKNOWN:
+            self._unknown_alerted.add(order.client_order_id)  # this alert is its one
         level = AlertLevel.WARNING if status is OrderStatus.REJECTED else AlertLevel.ERROR
         self._refused(order, level, cause or status.value, reason)
         self._notify(order)
@@ -1149,10 +1230,19 @@ class Executor:
         self._notify(order)
 
     def _notify(self, order: Order) -> None:
+        cid = order.client_order_id
         if order.status is OrderStatus.OPEN or order.status is OrderStatus.FILLED or order.filled_qty:
             self.refusals.went_through(order.strategy, order.exchange, order.symbol)
+        if order.status is OrderStatus.UNKNOWN:
+            self._unknown_since.setdefault(cid, order.updated_ns)
+        elif self._unknown_since:
+            self._unknown_since.pop(cid, None)
         if order.status.terminal:
-            self._active.pop(order.client_order_id, None)
+            self._active.pop(cid, None)
+            if self._pace:
+                self._pace.pop(cid, None)
+            if self._unknown_alerted:
+                self._unknown_alerted.discard(cid)
         if order.status is not OrderStatus.OBSERVED:
             self._dirty[order.client_order_id] = order
             self._changed()
@@ -1381,8 +1471,8 @@ class Executor:
                                    "reconciliation keeps asking")
                 counts["unknown"] += 1
             elif answered:
-                self._finish_quiet(order, *self._unknown_to_venue(order, "found after a restart"))
-                counts["failed"] += 1
+                ended = self._not_found(order, "found after a restart", quiet=True)
+                counts["unknown" if ended is OrderStatus.UNKNOWN else "failed"] += 1
             else:  # stays active: reconciliation keeps asking
                 if order.status is not OrderStatus.UNKNOWN:
                     self._finish_quiet(order, OrderStatus.UNKNOWN, "no answer from the venue after a restart; "
@@ -1399,21 +1489,38 @@ class Executor:
 
         A PENDING order may still be on its way: "not found" changes nothing. An UNKNOWN order the
         venue still does not know twice the request timeout after its last attempt (and its venue's
-        :meth:`~bot.api.Exchange.late_arrival_s`) never arrived: FAILED.
+        :meth:`~bot.api.Exchange.late_arrival_s`) never arrived: FAILED, if the venue never acknowledged it
+        (:meth:`_not_found`; else it stays UNKNOWN, "cannot tell"). An UNKNOWN order a pass leaves UNKNOWN is asked
+        again :data:`UNKNOWN_LOOKUP_FIRST_S` later, doubling up to :data:`UNKNOWN_LOOKUP_MAX_S`, once a pass.
         """
         for order in list(self._active.values()):
             cid = order.client_order_id
             lane = self._lanes.get(order.exchange)
             if lane is None or cid in self._unsent or cid in self._sending:
                 continue
-            answered, state = await self._lookup(lane, order)
+            pace = self._pace.get(cid)
+            if pace is not None and pace.unsettled and self.clock.monotonic() < pace.next_at:
+                continue
+            answered, state = await self._lookup(lane, order, attempts=1 if pace is not None and pace.unsettled
+                                                 else 0)
             if state is not None:
                 self._apply(order, state)
             elif answered and order.status is OrderStatus.UNKNOWN and cid in self._active:
                 age_s = (self.clock.time_ns() - order.updated_ns) / 1e9
                 if age_s > max(2 * self.settings.request_timeout_s, lane.exchange.late_arrival_s()):
-                    self._finish(order, *self._unknown_to_venue(order, "found by reconciliation"))
+                    self._not_found(order, "found by reconciliation", quiet=False)
+            if cid in self._active and order.status is OrderStatus.UNKNOWN:
+                self._settle_later(cid)
+            elif (pace := self._pace.get(cid)) is not None:
+                pace.unsettled, pace.next_at = 0, 0.0
         await self.flush()
+
+    def _settle_later(self, cid: str) -> None:
+        """An UNKNOWN order this reconciliation pass could not settle: asked again later, each time later."""
+        pace = self._pace.setdefault(cid, _Pace())
+        pace.unsettled += 1
+        delay = min(UNKNOWN_LOOKUP_FIRST_S * 2 ** min(pace.unsettled - 1, 16), UNKNOWN_LOOKUP_MAX_S)
+        pace.next_at = self.clock.monotonic() + delay
 
     @staticmethod
     def _may_still_land(lane: _Lane, order: Order) -> bool:
@@ -1423,18 +1530,64 @@ class Executor:
         return (order.exchange_order_id is None and order.filled_qty == 0
                 and order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN) and lane.exchange.late_arrival_s() > 0)
 
-    @staticmethod
-    def _unknown_to_venue(order: Order, how: str) -> tuple[OrderStatus, str]:
-        """The end of an order its venue says it does not know: never received (FAILED), unless it has fills, which
-        only an order the venue received can have: then the venue no longer lists it (its history is kept so long),
-        and what did not fill ended (CANCELLED)."""
+    def _not_found(self, order: Order, how: str, *, quiet: bool) -> OrderStatus:
+        """Settle an order its venue answers "not found" for; returns its status now. Never received (FAILED) only
+        when nothing says the venue got it. With fills (only an order the venue received has them) the venue no
+        longer lists it (its history is kept so long), and what did not fill ended (CANCELLED). Acknowledged without
+        a fill (a venue id, an answer: a venue without fetchOrder whose lists no longer hold it) it may have filled:
+        UNKNOWN, "cannot tell" (:meth:`_cannot_tell`). ``quiet``: FAILED and CANCELLED are not alerted (recovery)."""
         if order.filled_qty > 0:
-            return OrderStatus.CANCELLED, (f"the venue no longer knows it ({how}): {order.filled_qty} of {order.qty} "
-                                           "filled, the rest ended")
-        return OrderStatus.FAILED, f"the venue never received it ({how})"
+            status, reason = OrderStatus.CANCELLED, (f"the venue no longer knows it ({how}): {order.filled_qty} of "
+                                                     f"{order.qty} filled, the rest ended")
+        elif (received := self._received(order)) is not None:
+            self._cannot_tell(order, how, received)
+            return OrderStatus.UNKNOWN
+        else:
+            status, reason = OrderStatus.FAILED, f"the venue never received it ({how})"
+        if quiet:
+            self._finish_quiet(order, status, reason)
+        else:
+            self._finish(order, status, reason)
+        return status
+
+    def _received(self, order: Order) -> str | None:
+        """What shows that ``order``'s venue received it (its venue id, a fill, an answer), or None: nothing does."""
+        if order.exchange_order_id:
+            return f"venue id {order.exchange_order_id}"
+        if order.filled_qty > 0 or order.client_order_id in self._applied_sums:
+            return "a fill of it was applied"
+        if order.status is OrderStatus.OPEN:
+            return "it was open there"
+        return None
+
+    def _cannot_tell(self, order: Order, how: str, received: str) -> None:
+        """An order its venue received does not find it: UNKNOWN (never sent again; reconciliation keeps asking, at a
+        slower pace), alerted once (kind ``order-unknown``)."""
+        reason = (f"the venue received it ({received}) but no longer finds it ({how}): it may have filled or been "
+                  "cancelled there; cannot tell, so it is never sent again and reconciliation keeps asking")
+        if order.status is not OrderStatus.UNKNOWN or order.reason != reason:
+            self._finish_quiet(order, OrderStatus.UNKNOWN, reason)
+        cid = order.client_order_id
+        if cid in self._unknown_alerted:
+            return
+        self._unknown_alerted.add(cid)
+        log.error("order %s of %s on %s %s unknown: %s", cid, order.strategy, order.exchange, order.symbol, reason)
+        self._alert(AlertLevel.ERROR, "order-unknown",
+                    f"order {cid} of {order.strategy} on {order.exchange} {order.symbol}: {reason}. Check it on the "
+                    "venue (its order history, by venue id or client order id): cancel it there if it still rests, "
+                    "and compare its fills there with /pnl's position", source=order.strategy,
+                    exchange=order.exchange, symbol=order.symbol, client_order_id=cid)
 
     def unknown_orders(self) -> list[Order]:
+        """Orders whose outcome is not known (UNKNOWN): reconciliation keeps asking their venues."""
         return [o for o in self._active.values() if o.status is OrderStatus.UNKNOWN]
+
+    def unknown_since_ns(self, client_order_id: str) -> int | None:
+        """When an UNKNOWN order became UNKNOWN (wall time, ns; after a restart, its stored last change), else None."""
+        order = self._active.get(client_order_id)
+        if order is None or order.status is not OrderStatus.UNKNOWN:
+            return None
+        return self._unknown_since.get(client_order_id, order.updated_ns)
 
 
 _UPDATE_FIELDS = ("exchange", "symbol", "client_order_id", "strategy", "status", "filled_qty", "avg_fill_price",
@@ -1468,6 +1621,15 @@ else:  # pragma: no cover - the domain type changed shape
             strategy=order.strategy, status=order.status, filled_qty=order.filled_qty,
             avg_fill_price=order.avg_fill_price, ts_ns=order.updated_ns, reason=order.reason,
         )
+
+
+def _span(seconds: float) -> str:
+    """A duration in a log line: seconds below 90, minutes below 90, then hours."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def partial_lane(executor: Executor, lane: _Lane) -> Callable[[], Any]:

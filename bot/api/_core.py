@@ -1455,6 +1455,10 @@ class Operator(abc.ABC):
     def unknown_orders(self) -> list[Order]:
         """Orders whose outcome is not known yet (a lost answer): reconciliation keeps asking the venue."""
 
+    def unknown_since_ns(self, client_order_id: str) -> int | None:
+        """When an order of :meth:`unknown_orders` became UNKNOWN (wall time, ns); None for any other order."""
+        return None
+
     @property
     @abc.abstractmethod
     def store_error(self) -> str | None:
