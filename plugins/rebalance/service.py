@@ -8,13 +8,16 @@ refusal would fail again every round). Sending is: store the transfer as PLANNED
 anything leaves, with the fees quoted), ask the source venue to withdraw, store SENT with the venue's reference and
 the transfer's cost as charged (the source's :meth:`~bot.api.TransferVenue.withdrawal_fee`, else the quote, plus the
 destination's deposit fee: the one place that figure is settled, what ``/pnl``, ``/risk`` and the limits count); then
-every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
-alerted; a transfer keeps its source's expected time (``expected_s``), and one not credited twice that long after
-its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it (ERROR): once per transfer, across
-restarts (the store's ``bot_state`` keeps what was said of each transfer on its way). On start, a PLANNED
-transfer is looked up at its source first (a crash may have come after the withdrawal left): found, it becomes
-SENT with the source's reference for it; not found, it is sent then. A venue that takes the transfer id as an
-idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
+every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). A withdrawal its source refused
+before anything was done (a :class:`~bot.api.TransientError`: Kraken's fee risen above the ``max_fee`` it was read
+at) ends FAILED once the source confirms it never received it: nothing left, nothing is counted, and its need is
+quoted again at the next check at the venue's new terms (proposed again in alert mode; never held against auto
+mode), alerted once. Each step is alerted; a transfer keeps its source's expected time (``expected_s``), and one not
+credited twice that long after its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it
+(ERROR): once per transfer, across restarts (the store's ``bot_state`` keeps what was said of each transfer on its
+way). On start, a PLANNED transfer is looked up at its source first (a crash may have come after the withdrawal
+left): found, it becomes SENT with the source's reference for it; not found, it is sent then. A venue that takes
+the transfer id as an idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
 
 No store call waits on the event loop: every read and write of the transfers (and of what was alerted of them) is
 handed to the store writer's thread (``ctx.read_later``, ``ctx.write_later``) and awaited there, in order, so a
@@ -49,6 +52,7 @@ from bot.api import (
     TransferStatus,
     TransferTerms,
     TransferVenue,
+    TransientError,
     UnknownOutcome,
 )
 from bot.api.ledger import exact_money as money_text
@@ -115,6 +119,8 @@ class RebalanceService(Service[RebalanceSettings]):
         """The transfers saved while the start's read of those on their way runs (newer than what it finds); None
         once it is taken."""
         self._unhear: Callable[[], None] | None = None
+        self._requote: set[str] = set()
+        """Transfers refused before anything was sent (:meth:`_not_sent`): failed, never held against auto mode."""
         self._deposit_fees: dict[str, Decimal] = {}
         """The destination's deposit fee each transfer sent in this run was stored with, by id, until the fee its
         source charged is recorded with it (:meth:`_charged`)."""
@@ -309,7 +315,7 @@ class RebalanceService(Service[RebalanceSettings]):
         recent = await self._transfers(since_ns=now - DAY_NS)
         same = (proposal.asset, proposal.source, proposal.destination)
         failed = [t for t in recent if t.status is TransferStatus.FAILED and t.created_ns >= self._started_ns
-                  and (t.asset, t.source, t.destination) == same]
+                  and (t.asset, t.source, t.destination) == same and t.transfer_id not in self._requote]
         if failed:  # a refusal (an address off a whitelist, a minimum) would fail again, every round
             return (f"transfer {failed[-1].transfer_id} of the same kind failed ({failed[-1].reason}); not retried "
                     "automatically until the bot restarts")
@@ -425,6 +431,8 @@ class RebalanceService(Service[RebalanceSettings]):
             self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
                            f"{transfer.source} ({exc}); asking it again before anything is resent")
             return transfer
+        except TransientError as exc:  # refused before anything was done (a fee risen since it was read): re-quoted
+            return await self._not_sent(source, transfer, exc)
         except ExchangeError as exc:
             failed = self._with(transfer, TransferStatus.FAILED, reason=str(exc))
             await self._save(failed)
@@ -438,6 +446,36 @@ class RebalanceService(Service[RebalanceSettings]):
                        f"(reference {ref}){self._fee_moved(transfer, sent)}; waiting for {transfer.destination} to "
                        "credit it")
         return sent
+
+    async def _not_sent(self, source: TransferVenue, transfer: Transfer, exc: TransientError) -> Transfer:
+        """``transfer``'s withdrawal refused with a :class:`TransientError` (certainly not made: Kraken's fee risen
+        above the ``max_fee`` it was read at). Once its source confirms it never received it, the transfer ends FAILED
+        (nothing left, nothing paid) and is not held against auto mode: its need is quoted again at the next check, at
+        the venue's new terms, and proposed again in alert mode. Alerted once while the need lasts (then logged).
+        A source that cannot say, or knows the withdrawal, leaves it PLANNED, settled as an unknown outcome is."""
+        try:
+            made = await source.withdrawal(transfer)
+        except ExchangeError as look_up:
+            made, exc = TransferStatus.PLANNED, TransientError(f"{exc}; {look_up}")
+        if made is not None:
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.source} "
+                           f"refused it ({exc}) but may have it; asking it again before anything is resent")
+            return transfer
+        failed = self._with(transfer, TransferStatus.FAILED, reason=f"not sent: {exc}")
+        await self._save(failed)
+        self._deposit_fees.pop(transfer.transfer_id, None)
+        self._requote.add(transfer.transfer_id)
+        key = (transfer.asset, transfer.source, transfer.destination)
+        self._alerted.discard(key)  # proposed again (alert mode) at the next check, at the new terms
+        message = (f"transfer {transfer.transfer_id} not sent: {exc}; "
+                   f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> {transfer.destination} is "
+                   "quoted again at the next check")
+        if key in self._failing:
+            self.ctx.log.warning("rebalance: %s", message)
+        else:
+            self._failing.add(key)
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", message)
+        return failed
 
     async def _charged(self, source: TransferVenue, sent: Transfer) -> Transfer:
         """``sent`` (its withdrawal made) with its cost as charged: the withdrawal fee its source says it charged

@@ -286,3 +286,55 @@ async def test_a_withdrawal_found_after_a_lost_answer_records_the_fee_kraken_cha
     (stored,) = bot.store.transfers()
     assert (stored.status, stored.fee) == (TransferStatus.SENT, Decimal("0.0072")), alerts
     assert len(fake_rest.withdrawals) == 1
+
+
+async def test_a_fee_raised_between_its_read_and_the_withdrawal_makes_no_withdrawal(kraken_bot, fake_ws, fake_rest):
+    """Kraken's ``Withdraw`` amount includes its fee: asked for 5.01 at a fee of 0.01 read from ``WithdrawInfo``, a fee
+    of 0.0135 by the time the request arrives would put 4.9965 on chain, and the destination, looking for 5, would
+    never credit it. ``max_fee`` (the fee read) makes Kraken refuse instead: nothing is made, and the refusal names
+    both fees (safe to ask again: :class:`TransientError`)."""
+    from bot.api import TransientError
+
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    fake_rest.fee_rises_at_withdraw["SOL"] = Decimal("0.0135")
+    t = transfer()
+    with pytest.raises(TransientError, match=r"fee rose from 0\.01 SOL to 0\.0135 SOL"):
+        await kraken.withdraw(t)
+    [asked] = [params for _, method, params in fake_rest.log if method == "Withdraw"]
+    assert (asked["amount"], asked["max_fee"]) == ("5.01", "0.01")
+    assert fake_rest.withdrawals == [] and Decimal(fake_rest.balances["SOL"]) == Decimal("100")
+    assert await kraken.withdrawal(t) is None  # never made: the service may quote it again
+
+
+async def test_the_rebalancer_quotes_again_a_transfer_kraken_refused_for_a_risen_fee(kraken_bot, fake_ws, fake_rest):
+    """Auto mode: the withdrawal refused for a fee risen since its read is not SENT and costs nothing (FAILED, nothing
+    left Kraken), one alert names the fee change, and the next check quotes it again at the new fee and sends it
+    (a refusal that would come again blocks auto mode until a restart; this one does not)."""
+    from bot.api import Balance
+
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    balances = {"kraken": {"SOL": Balance("SOL", Decimal(80), Decimal(80))},
+                "wallet": {"SOL": Balance("SOL", Decimal(20), Decimal(20))}}
+
+    async def read_balances() -> dict:
+        return balances
+
+    service, alerts = rebalancer(bot, kraken, mode="auto")
+    strategy = SimpleNamespace(settings=SimpleNamespace(cex="kraken", dex="wallet", symbol="SOL/USDC"))
+    service.ctx.operator = SimpleNamespace(exchanges=service.ctx.operator.exchanges, strategies={"arb": strategy},
+                                           strategy_state=lambda name: "running", balances=read_balances)
+    fake_rest.fee_rises_at_withdraw["SOL"] = Decimal("0.0135")
+    await service.check()
+    assert fake_rest.withdrawals == []
+    (refused,) = bot.store.transfers()
+    assert refused.status is TransferStatus.FAILED and "0.0135" in refused.reason, refused
+    said = [a for a in alerts if refused.transfer_id in a and "0.0135" in a]
+    assert len(said) == 1 and "fee rose from 0.01 SOL to 0.0135 SOL" in said[0], alerts
+    assert "next check" in said[0], said
+
+    await service.check()  # quoted again, at 0.0135: sent
+    [made] = fake_rest.withdrawals
+    assert (Decimal(made["amount"]), Decimal(made["fee"])) == (Decimal(30), Decimal("0.0135")), made  # 30 arrive
+    sent = [t for t in bot.store.transfers() if t.status is TransferStatus.SENT]
+    assert [t.fee for t in sent] == [Decimal("0.0135")], alerts
+
