@@ -495,7 +495,8 @@ class Transfer:
     (:attr:`TransferTerms.fee`); from SENT on (when it counts as a cost) with the fee the source charged
     (:meth:`bot.api.TransferVenue.withdrawal_fee`), or the quote where the source does not say."""
     network_fee: Decimal
-    """The chain's fee the source pays on top, in ``network_fee_asset`` (a wallet's; 0 for a CEX)."""
+    """The chain's fee the source pays on top, in ``network_fee_asset`` (a wallet's; 0 for a CEX): quoted, then what
+    the landed transaction paid (:meth:`bot.api.TransferVenue.network_fee_paid`) once the source says."""
     status: TransferStatus
     created_ns: int
     updated_ns: int

@@ -479,9 +479,11 @@ class RebalanceService(Service[RebalanceSettings]):
 
     async def _charged(self, source: TransferVenue, sent: Transfer) -> Transfer:
         """``sent`` (its withdrawal made) with its cost as charged: the withdrawal fee its source says it charged
-        (:meth:`TransferVenue.withdrawal_fee`) plus the destination's deposit fee. The one place a transfer's cost is
-        settled: the fee quoted before sending (what ``sent`` was stored with) stays where the source does not say, or
-        cannot be asked now (logged: the withdrawal is made all the same, and recorded SENT)."""
+        (:meth:`TransferVenue.withdrawal_fee`) plus the destination's deposit fee, and the network fee its source paid
+        (:meth:`TransferVenue.network_fee_paid`). The one place a transfer's cost is settled when it is sent: the fees
+        quoted before sending (what ``sent`` was stored with) stay where the source does not say, or cannot be asked
+        now (logged: the withdrawal is made all the same, and recorded SENT)."""
+        sent = await self._network_paid(source, sent)
         try:
             charged = await source.withdrawal_fee(sent)
         except Exception as exc:  # the withdrawal is made: its record must not be lost for a fee
@@ -506,13 +508,31 @@ class RebalanceService(Service[RebalanceSettings]):
                 return sent
         return replace(sent, fee=charged + deposit_fee)
 
+    async def _network_paid(self, source: TransferVenue, transfer: Transfer) -> Transfer:
+        """``transfer`` with the network fee its source paid (:meth:`TransferVenue.network_fee_paid`: a wallet's landed
+        transaction), else as it is (not known yet, or the look-up failed: logged)."""
+        try:
+            paid = await source.network_fee_paid(transfer)
+        except Exception as exc:
+            self.ctx.log.warning("rebalance: transfer %s: %s did not say what its transaction paid (%s); the network "
+                                 "fee %s %s is kept", transfer.transfer_id, transfer.source, exc, transfer.network_fee,
+                                 transfer.network_fee_asset, exc_info=not isinstance(exc, ExchangeError))
+            return transfer
+        return transfer if paid is None else replace(transfer, network_fee=paid)
+
     @staticmethod
     def _fee_moved(quoted: Transfer, charged: Transfer) -> str:
-        """The sent alert's words when the source charged another fee than the one quoted ("" when the same)."""
-        if charged.fee == quoted.fee:
-            return ""
-        return (f"; fees {money_text(charged.fee, charged.asset)} as charged, not the "
-                f"{money_text(quoted.fee, quoted.asset)} quoted")
+        """The sent alert's words when the source charged another fee, or paid another network fee, than the one
+        quoted ("" when the same)."""
+        words = ""
+        if charged.fee != quoted.fee:
+            words += (f"; fees {money_text(charged.fee, charged.asset)} as charged, not the "
+                      f"{money_text(quoted.fee, quoted.asset)} quoted")
+        if charged.network_fee != quoted.network_fee and charged.network_fee_asset:
+            unit = charged.network_fee_asset
+            words += (f"; network fee {money_text(charged.network_fee, unit)} as paid, not the "
+                      f"{money_text(quoted.network_fee, unit)} quoted")
+        return words
 
     async def track(self) -> None:
         """Follow each transfer on its way: its source's status first, then whether the destination credited it.
@@ -541,7 +561,8 @@ class RebalanceService(Service[RebalanceSettings]):
                 await self._alert_late(transfer)
                 await self._alert_overdue(transfer)
                 continue
-            await self._save(self._with(transfer, TransferStatus.CREDITED))
+            # a transaction not confirmed when it was sent: what it paid is read now
+            await self._save(await self._network_paid(source, self._with(transfer, TransferStatus.CREDITED)))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
                            f"{money_text(transfer.amount, transfer.asset)} reached {transfer.destination} (fees "
                            f"{money_text(transfer.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
