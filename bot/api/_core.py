@@ -800,6 +800,12 @@ class TransferVenue(abc.ABC):
         Default: None (a venue paying no network fee of its own: a CEX counts it in its withdrawal fee)."""
         return None
 
+    async def deposit_fee_charged(self, transfer: Transfer) -> Decimal | None:
+        """What this venue, as destination, kept of ``transfer``'s deposit, from its record of it, asked once it is
+        credited: recorded in :attr:`Transfer.fee` in place of the :meth:`deposit_fee` quoted when it was sent (a
+        venue may change it in between). None: the venue does not say; the quote stays. Default: None."""
+        return None
+
     @abc.abstractmethod
     async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
         """What became of a withdrawal asked for here: None if this venue never received it."""

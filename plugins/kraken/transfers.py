@@ -27,7 +27,8 @@ keeps (:meth:`KrakenTransfers.deposit_fee`: a cost of the transfer, recorded wit
 ``minimum`` and its ``limit`` (``false``: none; both of the net amount, less the fee): the limit caps the planner's
 move (:meth:`KrakenTransfers.deposit_limit`), and an amount outside them is refused, naming the figure, before
 anything is sent. A transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or
-by amount since the intent: the amount that arrived, or that less the fee) with status ``Success``.
+by amount since the intent: the amount that arrived, or that less the fee) with status ``Success``; the ``fee`` of
+that record is what Kraken kept (:meth:`KrakenTransfers.deposit_fee_charged`), recorded in place of the quote.
 """
 
 from __future__ import annotations
@@ -206,6 +207,23 @@ class KrakenTransfers(TransferVenue):
         return _STATUS.get(str(made.get("status")), TransferStatus.SENT)
 
     async def credited(self, transfer: Transfer) -> bool:
+        return await self._deposit(transfer) is not None
+
+    async def deposit_fee_charged(self, transfer: Transfer) -> Decimal | None:
+        """The fee Kraken kept of the transfer's deposit: the ``fee`` of its ``DepositStatus`` record (credited,
+        ``Success``), which may differ from the ``DepositMethods`` fee quoted when it was sent. None once Kraken no
+        longer lists it, or lists it without a fee: the quote stays."""
+        found = await self._deposit(transfer)
+        fee = None if found is None else found.get("fee")
+        if fee in (None, ""):
+            return None
+        kept = Decimal(str(fee))  # Kraken pads it ("0.0250000000"): shown as 0.025
+        return kept.quantize(Decimal(1)) if kept == kept.to_integral_value() else kept.normalize()
+
+    async def _deposit(self, transfer: Transfer) -> dict | None:
+        """The transfer's deposit, credited (``Success``), if ``DepositStatus`` lists it: by the sender's transaction
+        reference, or by amount since the intent (the record's amount the transfer's, or that less the record's
+        fee)."""
         deposits = await self._api().private("DepositStatus", {"asset": kraken_asset(transfer.asset)})
         since = Decimal(transfer.created_ns) / 1_000_000_000
         for d in deposits:
@@ -214,8 +232,8 @@ class KrakenTransfers(TransferVenue):
                 transfer.amount in (arrived, arrived + Decimal(str(d.get("fee") or "0")))
                 and Decimal(str(d.get("time", "0"))) >= since)
             if same and d.get("status") == "Success":
-                return True
-        return False
+                return dict(d)
+        return None
 
     async def _find_withdrawal(self, transfer: Transfer) -> dict | None:
         """The withdrawal of this transfer, if Kraken lists it: its refid once Kraken answered one, else the same

@@ -482,7 +482,8 @@ class RebalanceService(Service[RebalanceSettings]):
         (:meth:`TransferVenue.withdrawal_fee`) plus the destination's deposit fee, and the network fee its source paid
         (:meth:`TransferVenue.network_fee_paid`). The one place a transfer's cost is settled when it is sent: the fees
         quoted before sending (what ``sent`` was stored with) stay where the source does not say, or cannot be asked
-        now (logged: the withdrawal is made all the same, and recorded SENT)."""
+        now (logged: the withdrawal is made all the same, and recorded SENT); what the destination kept is settled
+        when it credits the transfer (:meth:`_settled`)."""
         sent = await self._network_paid(source, sent)
         try:
             charged = await source.withdrawal_fee(sent)
@@ -492,9 +493,8 @@ class RebalanceService(Service[RebalanceSettings]):
                                  exc_info=not isinstance(exc, ExchangeError))  # a bug: its traceback
             return sent
         if charged is None:
-            self._deposit_fees.pop(sent.transfer_id, None)
             return sent
-        deposit_fee = self._deposit_fees.pop(sent.transfer_id, None)
+        deposit_fee = self._deposit_fees.get(sent.transfer_id)
         if deposit_fee is None:  # stored by a run before this one: the destination is asked again
             destination = self._venue(sent.destination)
             try:
@@ -506,6 +506,7 @@ class RebalanceService(Service[RebalanceSettings]):
                                      "%s %s are recorded, not %s's charged %s", sent.transfer_id, sent.destination,
                                      exc, sent.fee, sent.asset, sent.source, charged)
                 return sent
+            self._deposit_fees[sent.transfer_id] = deposit_fee  # what the fee recorded holds, until it is credited
         return replace(sent, fee=charged + deposit_fee)
 
     async def _network_paid(self, source: TransferVenue, transfer: Transfer) -> Transfer:
@@ -519,6 +520,32 @@ class RebalanceService(Service[RebalanceSettings]):
                                  transfer.network_fee_asset, exc_info=not isinstance(exc, ExchangeError))
             return transfer
         return transfer if paid is None else replace(transfer, network_fee=paid)
+
+    async def _settled(self, source: TransferVenue, destination: TransferVenue, credited: Transfer) -> Transfer:
+        """``credited`` with its costs as the venues' records give them once it arrived: the network fee its source
+        paid (:meth:`_network_paid`: a transaction not yet confirmed when it was sent), and the deposit fee the
+        destination kept (:meth:`TransferVenue.deposit_fee_charged`) in place of the one quoted. Set once, when it is
+        stored CREDITED; a destination that does not say keeps the quote, and one that cannot be asked, or a transfer
+        whose quoted deposit fee this run does not know and whose source does not say its withdrawal fee, keeps what
+        was recorded (logged)."""
+        credited = await self._network_paid(source, credited)
+        quoted = self._deposit_fees.pop(credited.transfer_id, None)
+        try:
+            kept = await destination.deposit_fee_charged(credited)
+            if kept is None:
+                return credited
+            if quoted is not None:
+                return replace(credited, fee=credited.fee - quoted + kept)
+            withdrawn = await source.withdrawal_fee(credited)  # stored by a run before this one: the other part
+            if withdrawn is None:
+                raise ExchangeError(f"the deposit fee it was recorded with is not known in this run and "
+                                    f"{credited.source} does not say its withdrawal fee")
+        except Exception as exc:
+            self.ctx.log.warning("rebalance: transfer %s: what %s kept of it is not recorded (%s); the fees %s %s "
+                                 "recorded when it was sent are kept", credited.transfer_id, credited.destination, exc,
+                                 credited.fee, credited.asset, exc_info=not isinstance(exc, ExchangeError))
+            return credited
+        return replace(credited, fee=withdrawn + kept)
 
     @staticmethod
     def _fee_moved(quoted: Transfer, charged: Transfer) -> str:
@@ -561,12 +588,15 @@ class RebalanceService(Service[RebalanceSettings]):
                 await self._alert_late(transfer)
                 await self._alert_overdue(transfer)
                 continue
-            # a transaction not confirmed when it was sent: what it paid is read now
-            await self._save(await self._network_paid(source, self._with(transfer, TransferStatus.CREDITED)))
+            credited = await self._settled(source, destination, self._with(transfer, TransferStatus.CREDITED))
+            await self._save(credited)
+            moved = ("" if credited.fee == transfer.fee else f"; {transfer.destination} kept another deposit fee than "
+                     f"quoted: fees {money_text(credited.fee, transfer.asset)}, not the "
+                     f"{money_text(transfer.fee, transfer.asset)} recorded when it was sent")
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
                            f"{money_text(transfer.amount, transfer.asset)} reached {transfer.destination} (fees "
-                           f"{money_text(transfer.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
-                           "it)")
+                           f"{money_text(credited.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
+                           f"it){moved}")
 
     async def _alert_late(self, transfer: Transfer) -> None:
         """Alert (WARNING, once per transfer: :meth:`_alert_once`) a transfer not credited :data:`LATE_FACTOR` times
