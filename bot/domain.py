@@ -493,9 +493,11 @@ class Transfer:
     """The transfer's fees in ``asset``: the source venue's withdrawal fee and the destination's deposit fee
     (:meth:`bot.api.TransferVenue.deposit_fee`). Stored PLANNED with the quoted withdrawal fee
     (:attr:`TransferTerms.fee`); from SENT on (when it counts as a cost) with the fee the source charged
-    (:meth:`bot.api.TransferVenue.withdrawal_fee`), or the quote where the source does not say."""
+    (:meth:`bot.api.TransferVenue.withdrawal_fee`), or the quote where the source does not say; once CREDITED with the
+    deposit fee the destination kept (:meth:`bot.api.TransferVenue.deposit_fee_charged`) where it says."""
     network_fee: Decimal
-    """The chain's fee the source pays on top, in ``network_fee_asset`` (a wallet's; 0 for a CEX)."""
+    """The chain's fee the source pays on top, in ``network_fee_asset`` (a wallet's; 0 for a CEX): quoted, then what
+    the landed transaction paid (:meth:`bot.api.TransferVenue.network_fee_paid`) once the source says."""
     status: TransferStatus
     created_ns: int
     updated_ns: int

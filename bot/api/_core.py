@@ -791,6 +791,21 @@ class TransferVenue(abc.ABC):
         :attr:`TransferTerms.fee` is recorded. Default: None (a venue whose fee cannot change between the two)."""
         return None
 
+    async def network_fee_paid(self, transfer: Transfer) -> Decimal | None:
+        """The chain's fee this venue paid on top for ``transfer`` (made: ``transfer.venue_ref`` is its reference), in
+        ``transfer.network_fee_asset``, from the landed transaction (a wallet: the signature's fee, and the rent of a
+        token account it created, which the quote counts only when the account did not exist then). The service asks
+        it once the withdrawal is made, and again when the transfer is credited while it did not say, and records it
+        as :attr:`Transfer.network_fee`. None: not known (yet); the quoted :attr:`TransferTerms.network_fee` stays.
+        Default: None (a venue paying no network fee of its own: a CEX counts it in its withdrawal fee)."""
+        return None
+
+    async def deposit_fee_charged(self, transfer: Transfer) -> Decimal | None:
+        """What this venue, as destination, kept of ``transfer``'s deposit, from its record of it, asked once it is
+        credited: recorded in :attr:`Transfer.fee` in place of the :meth:`deposit_fee` quoted when it was sent (a
+        venue may change it in between). None: the venue does not say; the quote stays. Default: None."""
+        return None
+
     @abc.abstractmethod
     async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
         """What became of a withdrawal asked for here: None if this venue never received it."""

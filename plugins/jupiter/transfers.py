@@ -14,7 +14,9 @@ token account yet the rent-exempt deposit the ``CreateIdempotent`` makes into it
 ``getMinimumBalanceForRentExemption`` of the account's size: 165 bytes, 2,039,280 lamports today, for
 a Token Program mint; more under Token-2022, whose accounts carry the extensions the mint requires):
 :meth:`transfer_terms_to` reads whether the account exists, and the rebalancing service records that
-figure with the transfer.
+quote with the transfer's intent. The account may appear (or go away) before the transaction lands, so what is
+recorded once it is sent is what the landed transaction cost the wallet (:meth:`JupiterTransfers.network_fee_paid`,
+from ``getTransaction``'s balances), asked again when the transfer is credited if it had not landed yet.
 
 **Not every Token-2022 mint.** A plain ``TransferChecked`` does not deliver the amount of a mint with a
 transfer fee (the fee is withheld at the destination), a transfer hook (its program's accounts are
@@ -51,7 +53,8 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from sqlmodel import Field, SQLModel
 
-from arbotlib.solana.rpc import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, RpcError
+from arbotlib.solana.rpc import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, MalformedReply, RpcError
+from arbotlib.solana.transactions import fee_lamports
 from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue, TransientError
 from bot.api.storage import Store
 
@@ -130,6 +133,19 @@ class JupiterTransferRow(SQLModel, table=True):
     signature: str
     signed_tx_b64: str
     last_valid_block_height: int
+
+
+def paid_lamports(tx: dict[str, Any], payer: str) -> int:
+    """What a landed transaction (``getTransaction``, json encoding) took from ``payer``, its fee payer: its
+    ``preBalances`` less its ``postBalances`` entry (the fee, what it sent, and rent it deposited)."""
+    try:
+        keys = [str(k) for k in tx["transaction"]["message"]["accountKeys"]]
+        if not keys or keys[0] != payer:
+            raise MalformedReply(f"getTransaction: {payer} is not the transaction's fee payer")
+        meta = tx["meta"]
+        return int(meta["preBalances"][0]) - int(meta["postBalances"][0])
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise MalformedReply(f"getTransaction: meta balances are not the documented shape ({exc!r})") from None
 
 
 def associated_token_account(owner: Pubkey, mint: Pubkey, token_program: Pubkey = TOKEN_PROGRAM) -> Pubkey:
@@ -271,6 +287,31 @@ class JupiterTransfers(TransferVenue):
 
     async def credited(self, transfer_: Transfer) -> bool:
         return False
+
+    async def withdrawal_fee(self, transfer_: Transfer) -> Decimal | None:
+        """The wallet charges no withdrawal fee of its own (the chain's is :meth:`network_fee_paid`)."""
+        return Decimal(0)
+
+    async def network_fee_paid(self, transfer_: Transfer) -> Decimal | None:
+        """What the landed transaction cost the wallet on top of what it moved, in SOL: the fee payer's balance before
+        less after (``getTransaction``'s ``preBalances``/``postBalances``: ``meta.fee`` and the rent of a token account
+        ``CreateIdempotent`` created, none when the account was there by then), less the lamports a SOL transfer sent.
+        None while the node has no such transaction (not confirmed yet)."""
+        signature = transfer_.venue_ref
+        if not signature:
+            return None
+        sent = int(transfer_.amount.scaleb(9)) if transfer_.asset == "SOL" else 0
+        try:
+            tx = await self.rpc.get_transaction(signature)
+            if tx is None:
+                return None
+            lamports = paid_lamports(tx, str(self.wallet.pubkey)) - sent
+            if lamports < fee_lamports(tx):
+                raise MalformedReply(f"getTransaction {signature}: the wallet paid {lamports} lamports on top of what "
+                                     "it sent, less than the transaction's fee")
+        except RpcError as exc:
+            raise TransientError(f"{self.name}: {exc}") from None
+        return Decimal(lamports).scaleb(-9)
 
     # --- internals ---------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ terms come from ``WithdrawMethods`` (the minimum of the key's method) and ``With
 that key, and ``limit``: the most a withdrawal may deliver now, which caps the proposal); the transfer
 is ``Withdraw`` (``asset``, ``key``, ``amount``: ``transfer.amount`` plus Kraken's own fee for it, read again from
 ``WithdrawInfo``, so ``transfer.amount`` reaches the address; never the transfer's whole ``fee``, which also counts
-the destination's deposit fee) and answers a ``refid`` only: the fee Kraken charged (which may differ from the fee
+the destination's deposit fee; ``max_fee``: that fee, so a fee Kraken raised between the read and the request is
+refused, ``EFunding:Max fee exceeded``, nothing made, instead of delivering less: a :class:`TransientError` naming both
+fees, the transfer quoted again) and answers a ``refid`` only: the fee Kraken charged (which may differ from the fee
 the transfer was quoted at, when Kraken changed it in between) is the ``fee`` of the withdrawal's ``WithdrawStatus``
 record (:meth:`KrakenTransfers.withdrawal_fee`), what the transfer records. Kraken takes no idempotency
 key, so before anything is sent again after a crash :meth:`KrakenTransfers.withdrawal` reads
@@ -25,7 +27,8 @@ keeps (:meth:`KrakenTransfers.deposit_fee`: a cost of the transfer, recorded wit
 ``minimum`` and its ``limit`` (``false``: none; both of the net amount, less the fee): the limit caps the planner's
 move (:meth:`KrakenTransfers.deposit_limit`), and an amount outside them is refused, naming the figure, before
 anything is sent. A transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or
-by amount since the intent: the amount that arrived, or that less the fee) with status ``Success``.
+by amount since the intent: the amount that arrived, or that less the fee) with status ``Success``; the ``fee`` of
+that record is what Kraken kept (:meth:`KrakenTransfers.deposit_fee_charged`), recorded in place of the quote.
 """
 
 from __future__ import annotations
@@ -34,12 +37,22 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue
+from bot.api import (
+    ExchangeError,
+    PermanentError,
+    Transfer,
+    TransferStatus,
+    TransferTerms,
+    TransferVenue,
+    TransientError,
+)
 
 DEPOSIT_METHODS_TTL_S = 10.0
 """How long one ``DepositMethods`` answer (fee, minimum, limit) is used for an asset: one round of the rebalancer
 (``check_every_s``, 30 s by default) reads it once, and a change at Kraken is seen within this long."""
 CLOCK_SKEW_S = 60
+MAX_FEE_EXCEEDED = "EFunding:Max fee exceeded"
+"""Kraken's refusal of a ``Withdraw`` whose ``max_fee`` is below the fee it would charge: nothing is made."""
 """How much behind ours Kraken's clock may be: a withdrawal this long before the transfer's intent may be its own."""
 _STATUS = {"Initial": TransferStatus.SENT, "Pending": TransferStatus.SENT, "Settled": TransferStatus.SENT,
            "Success": TransferStatus.CREDITED, "Failure": TransferStatus.FAILED}
@@ -141,9 +154,25 @@ class KrakenTransfers(TransferVenue):
         # Kraken's amount includes its own fee; transfer.fee also counts the destination's deposit fee, which the
         # destination keeps out of what arrives: added here it would send more than the proposal (docs/plugins.md)
         fee = await self._withdrawal_fee(transfer.asset, key, transfer.amount)
-        result = await self._api().private("Withdraw", {"asset": kraken_asset(transfer.asset), "key": key,
-                                                        "amount": str(transfer.amount + fee)})
+        try:  # max_fee: a fee risen since it was read would deliver less than transfer.amount; Kraken refuses instead
+            result = await self._api().private("Withdraw", {"asset": kraken_asset(transfer.asset), "key": key,
+                                                            "amount": str(transfer.amount + fee), "max_fee": str(fee)})
+        except PermanentError as exc:
+            if MAX_FEE_EXCEEDED not in str(exc):
+                raise
+            raise TransientError(await self._fee_rose(transfer, key, fee)) from None
         return str(result["refid"])
+
+    async def _fee_rose(self, transfer: Transfer, key: str, read: Decimal) -> str:
+        """The words of a withdrawal Kraken refused for a fee above ``max_fee`` (``read``), with the fee it asks now
+        when ``WithdrawInfo`` still answers."""
+        asset = transfer.asset
+        try:
+            now = f"to {await self._withdrawal_fee(asset, key, transfer.amount)} {asset}"
+        except ExchangeError:
+            now = "above it"
+        return (f"{self.name}: Kraken's {asset} withdrawal fee rose from {read} {asset} {now} between its read and "
+                f"the withdrawal ({MAX_FEE_EXCEEDED}): nothing was sent")
 
     async def withdrawal_fee(self, transfer: Transfer) -> Decimal | None:
         """The fee Kraken charged for the transfer's withdrawal: the ``fee`` of its ``WithdrawStatus`` record (found by
@@ -178,6 +207,23 @@ class KrakenTransfers(TransferVenue):
         return _STATUS.get(str(made.get("status")), TransferStatus.SENT)
 
     async def credited(self, transfer: Transfer) -> bool:
+        return await self._deposit(transfer) is not None
+
+    async def deposit_fee_charged(self, transfer: Transfer) -> Decimal | None:
+        """The fee Kraken kept of the transfer's deposit: the ``fee`` of its ``DepositStatus`` record (credited,
+        ``Success``), which may differ from the ``DepositMethods`` fee quoted when it was sent. None once Kraken no
+        longer lists it, or lists it without a fee: the quote stays."""
+        found = await self._deposit(transfer)
+        fee = None if found is None else found.get("fee")
+        if fee in (None, ""):
+            return None
+        kept = Decimal(str(fee))  # Kraken pads it ("0.0250000000"): shown as 0.025
+        return kept.quantize(Decimal(1)) if kept == kept.to_integral_value() else kept.normalize()
+
+    async def _deposit(self, transfer: Transfer) -> dict | None:
+        """The transfer's deposit, credited (``Success``), if ``DepositStatus`` lists it: by the sender's transaction
+        reference, or by amount since the intent (the record's amount the transfer's, or that less the record's
+        fee)."""
         deposits = await self._api().private("DepositStatus", {"asset": kraken_asset(transfer.asset)})
         since = Decimal(transfer.created_ns) / 1_000_000_000
         for d in deposits:
@@ -186,8 +232,8 @@ class KrakenTransfers(TransferVenue):
                 transfer.amount in (arrived, arrived + Decimal(str(d.get("fee") or "0")))
                 and Decimal(str(d.get("time", "0"))) >= since)
             if same and d.get("status") == "Success":
-                return True
-        return False
+                return dict(d)
+        return None
 
     async def _find_withdrawal(self, transfer: Transfer) -> dict | None:
         """The withdrawal of this transfer, if Kraken lists it: its refid once Kraken answered one, else the same

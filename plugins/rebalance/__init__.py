@@ -56,10 +56,11 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
         return Reply(f"No proposal {args[0]} (see /rebalance)", ok=False)
     from bot.api.ledger import exact_money as money_text
 
+    failed = transfer.status is TransferStatus.FAILED
     return Reply(f"Transfer {transfer.transfer_id}: {transfer.status.value}",
                  text=f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> "
-                      f"{transfer.destination}",
-                 ok=transfer.status is not TransferStatus.FAILED)
+                      f"{transfer.destination}" + (f": {transfer.reason}" if failed and transfer.reason else ""),
+                 ok=not failed)
 
 
 def _confirm(op: Operator, args: list[str]) -> str | None:

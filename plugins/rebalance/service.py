@@ -8,13 +8,16 @@ refusal would fail again every round). Sending is: store the transfer as PLANNED
 anything leaves, with the fees quoted), ask the source venue to withdraw, store SENT with the venue's reference and
 the transfer's cost as charged (the source's :meth:`~bot.api.TransferVenue.withdrawal_fee`, else the quote, plus the
 destination's deposit fee: the one place that figure is settled, what ``/pnl``, ``/risk`` and the limits count); then
-every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
-alerted; a transfer keeps its source's expected time (``expected_s``), and one not credited twice that long after
-its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it (ERROR): once per transfer, across
-restarts (the store's ``bot_state`` keeps what was said of each transfer on its way). On start, a PLANNED
-transfer is looked up at its source first (a crash may have come after the withdrawal left): found, it becomes
-SENT with the source's reference for it; not found, it is sent then. A venue that takes the transfer id as an
-idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
+every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). A withdrawal its source refused
+before anything was done (a :class:`~bot.api.TransientError`: Kraken's fee risen above the ``max_fee`` it was read
+at) ends FAILED once the source confirms it never received it: nothing left, nothing is counted, and its need is
+quoted again at the next check at the venue's new terms (proposed again in alert mode; never held against auto
+mode), alerted once. Each step is alerted; a transfer keeps its source's expected time (``expected_s``), and one not
+credited twice that long after its intent is alerted once (WARNING), then once more ``overdue_after_s`` after it
+(ERROR): once per transfer, across restarts (the store's ``bot_state`` keeps what was said of each transfer on its
+way). On start, a PLANNED transfer is looked up at its source first (a crash may have come after the withdrawal
+left): found, it becomes SENT with the source's reference for it; not found, it is sent then. A venue that takes
+the transfer id as an idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
 
 No store call waits on the event loop: every read and write of the transfers (and of what was alerted of them) is
 handed to the store writer's thread (``ctx.read_later``, ``ctx.write_later``) and awaited there, in order, so a
@@ -49,6 +52,7 @@ from bot.api import (
     TransferStatus,
     TransferTerms,
     TransferVenue,
+    TransientError,
     UnknownOutcome,
 )
 from bot.api.ledger import exact_money as money_text
@@ -115,6 +119,8 @@ class RebalanceService(Service[RebalanceSettings]):
         """The transfers saved while the start's read of those on their way runs (newer than what it finds); None
         once it is taken."""
         self._unhear: Callable[[], None] | None = None
+        self._requote: set[str] = set()
+        """Transfers refused before anything was sent (:meth:`_not_sent`): failed, never held against auto mode."""
         self._deposit_fees: dict[str, Decimal] = {}
         """The destination's deposit fee each transfer sent in this run was stored with, by id, until the fee its
         source charged is recorded with it (:meth:`_charged`)."""
@@ -309,7 +315,7 @@ class RebalanceService(Service[RebalanceSettings]):
         recent = await self._transfers(since_ns=now - DAY_NS)
         same = (proposal.asset, proposal.source, proposal.destination)
         failed = [t for t in recent if t.status is TransferStatus.FAILED and t.created_ns >= self._started_ns
-                  and (t.asset, t.source, t.destination) == same]
+                  and (t.asset, t.source, t.destination) == same and t.transfer_id not in self._requote]
         if failed:  # a refusal (an address off a whitelist, a minimum) would fail again, every round
             return (f"transfer {failed[-1].transfer_id} of the same kind failed ({failed[-1].reason}); not retried "
                     "automatically until the bot restarts")
@@ -425,6 +431,8 @@ class RebalanceService(Service[RebalanceSettings]):
             self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
                            f"{transfer.source} ({exc}); asking it again before anything is resent")
             return transfer
+        except TransientError as exc:  # refused before anything was done (a fee risen since it was read): re-quoted
+            return await self._not_sent(source, transfer, exc)
         except ExchangeError as exc:
             failed = self._with(transfer, TransferStatus.FAILED, reason=str(exc))
             await self._save(failed)
@@ -439,11 +447,44 @@ class RebalanceService(Service[RebalanceSettings]):
                        "credit it")
         return sent
 
+    async def _not_sent(self, source: TransferVenue, transfer: Transfer, exc: TransientError) -> Transfer:
+        """``transfer``'s withdrawal refused with a :class:`TransientError` (certainly not made: Kraken's fee risen
+        above the ``max_fee`` it was read at). Once its source confirms it never received it, the transfer ends FAILED
+        (nothing left, nothing paid) and is not held against auto mode: its need is quoted again at the next check, at
+        the venue's new terms, and proposed again in alert mode. Alerted once while the need lasts (then logged).
+        A source that cannot say, or knows the withdrawal, leaves it PLANNED, settled as an unknown outcome is."""
+        try:
+            made = await source.withdrawal(transfer)
+        except ExchangeError as look_up:
+            made, exc = TransferStatus.PLANNED, TransientError(f"{exc}; {look_up}")
+        if made is not None:
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.source} "
+                           f"refused it ({exc}) but may have it; asking it again before anything is resent")
+            return transfer
+        failed = self._with(transfer, TransferStatus.FAILED, reason=f"not sent: {exc}")
+        await self._save(failed)
+        self._deposit_fees.pop(transfer.transfer_id, None)
+        self._requote.add(transfer.transfer_id)
+        key = (transfer.asset, transfer.source, transfer.destination)
+        self._alerted.discard(key)  # proposed again (alert mode) at the next check, at the new terms
+        message = (f"transfer {transfer.transfer_id} not sent: {exc}; "
+                   f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> {transfer.destination} is "
+                   "quoted again at the next check")
+        if key in self._failing:
+            self.ctx.log.warning("rebalance: %s", message)
+        else:
+            self._failing.add(key)
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", message)
+        return failed
+
     async def _charged(self, source: TransferVenue, sent: Transfer) -> Transfer:
         """``sent`` (its withdrawal made) with its cost as charged: the withdrawal fee its source says it charged
-        (:meth:`TransferVenue.withdrawal_fee`) plus the destination's deposit fee. The one place a transfer's cost is
-        settled: the fee quoted before sending (what ``sent`` was stored with) stays where the source does not say, or
-        cannot be asked now (logged: the withdrawal is made all the same, and recorded SENT)."""
+        (:meth:`TransferVenue.withdrawal_fee`) plus the destination's deposit fee, and the network fee its source paid
+        (:meth:`TransferVenue.network_fee_paid`). The one place a transfer's cost is settled when it is sent: the fees
+        quoted before sending (what ``sent`` was stored with) stay where the source does not say, or cannot be asked
+        now (logged: the withdrawal is made all the same, and recorded SENT); what the destination kept is settled
+        when it credits the transfer (:meth:`_settled`)."""
+        sent = await self._network_paid(source, sent)
         try:
             charged = await source.withdrawal_fee(sent)
         except Exception as exc:  # the withdrawal is made: its record must not be lost for a fee
@@ -452,9 +493,8 @@ class RebalanceService(Service[RebalanceSettings]):
                                  exc_info=not isinstance(exc, ExchangeError))  # a bug: its traceback
             return sent
         if charged is None:
-            self._deposit_fees.pop(sent.transfer_id, None)
             return sent
-        deposit_fee = self._deposit_fees.pop(sent.transfer_id, None)
+        deposit_fee = self._deposit_fees.get(sent.transfer_id)
         if deposit_fee is None:  # stored by a run before this one: the destination is asked again
             destination = self._venue(sent.destination)
             try:
@@ -466,15 +506,60 @@ class RebalanceService(Service[RebalanceSettings]):
                                      "%s %s are recorded, not %s's charged %s", sent.transfer_id, sent.destination,
                                      exc, sent.fee, sent.asset, sent.source, charged)
                 return sent
+            self._deposit_fees[sent.transfer_id] = deposit_fee  # what the fee recorded holds, until it is credited
         return replace(sent, fee=charged + deposit_fee)
+
+    async def _network_paid(self, source: TransferVenue, transfer: Transfer) -> Transfer:
+        """``transfer`` with the network fee its source paid (:meth:`TransferVenue.network_fee_paid`: a wallet's landed
+        transaction), else as it is (not known yet, or the look-up failed: logged)."""
+        try:
+            paid = await source.network_fee_paid(transfer)
+        except Exception as exc:
+            self.ctx.log.warning("rebalance: transfer %s: %s did not say what its transaction paid (%s); the network "
+                                 "fee %s %s is kept", transfer.transfer_id, transfer.source, exc, transfer.network_fee,
+                                 transfer.network_fee_asset, exc_info=not isinstance(exc, ExchangeError))
+            return transfer
+        return transfer if paid is None else replace(transfer, network_fee=paid)
+
+    async def _settled(self, source: TransferVenue, destination: TransferVenue, credited: Transfer) -> Transfer:
+        """``credited`` with its costs as the venues' records give them once it arrived: the network fee its source
+        paid (:meth:`_network_paid`: a transaction not yet confirmed when it was sent), and the deposit fee the
+        destination kept (:meth:`TransferVenue.deposit_fee_charged`) in place of the one quoted. Set once, when it is
+        stored CREDITED; a destination that does not say keeps the quote, and one that cannot be asked, or a transfer
+        whose quoted deposit fee this run does not know and whose source does not say its withdrawal fee, keeps what
+        was recorded (logged)."""
+        credited = await self._network_paid(source, credited)
+        quoted = self._deposit_fees.pop(credited.transfer_id, None)
+        try:
+            kept = await destination.deposit_fee_charged(credited)
+            if kept is None:
+                return credited
+            if quoted is not None:
+                return replace(credited, fee=credited.fee - quoted + kept)
+            withdrawn = await source.withdrawal_fee(credited)  # stored by a run before this one: the other part
+            if withdrawn is None:
+                raise ExchangeError(f"the deposit fee it was recorded with is not known in this run and "
+                                    f"{credited.source} does not say its withdrawal fee")
+        except Exception as exc:
+            self.ctx.log.warning("rebalance: transfer %s: what %s kept of it is not recorded (%s); the fees %s %s "
+                                 "recorded when it was sent are kept", credited.transfer_id, credited.destination, exc,
+                                 credited.fee, credited.asset, exc_info=not isinstance(exc, ExchangeError))
+            return credited
+        return replace(credited, fee=withdrawn + kept)
 
     @staticmethod
     def _fee_moved(quoted: Transfer, charged: Transfer) -> str:
-        """The sent alert's words when the source charged another fee than the one quoted ("" when the same)."""
-        if charged.fee == quoted.fee:
-            return ""
-        return (f"; fees {money_text(charged.fee, charged.asset)} as charged, not the "
-                f"{money_text(quoted.fee, quoted.asset)} quoted")
+        """The sent alert's words when the source charged another fee, or paid another network fee, than the one
+        quoted ("" when the same)."""
+        words = ""
+        if charged.fee != quoted.fee:
+            words += (f"; fees {money_text(charged.fee, charged.asset)} as charged, not the "
+                      f"{money_text(quoted.fee, quoted.asset)} quoted")
+        if charged.network_fee != quoted.network_fee and charged.network_fee_asset:
+            unit = charged.network_fee_asset
+            words += (f"; network fee {money_text(charged.network_fee, unit)} as paid, not the "
+                      f"{money_text(quoted.network_fee, unit)} quoted")
+        return words
 
     async def track(self) -> None:
         """Follow each transfer on its way: its source's status first, then whether the destination credited it.
@@ -503,11 +588,15 @@ class RebalanceService(Service[RebalanceSettings]):
                 await self._alert_late(transfer)
                 await self._alert_overdue(transfer)
                 continue
-            await self._save(self._with(transfer, TransferStatus.CREDITED))
+            credited = await self._settled(source, destination, self._with(transfer, TransferStatus.CREDITED))
+            await self._save(credited)
+            moved = ("" if credited.fee == transfer.fee else f"; {transfer.destination} kept another deposit fee than "
+                     f"quoted: fees {money_text(credited.fee, transfer.asset)}, not the "
+                     f"{money_text(transfer.fee, transfer.asset)} recorded when it was sent")
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
                            f"{money_text(transfer.amount, transfer.asset)} reached {transfer.destination} (fees "
-                           f"{money_text(transfer.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
-                           "it)")
+                           f"{money_text(credited.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
+                           f"it){moved}")
 
     async def _alert_late(self, transfer: Transfer) -> None:
         """Alert (WARNING, once per transfer: :meth:`_alert_once`) a transfer not credited :data:`LATE_FACTOR` times

@@ -23,7 +23,9 @@ plugin against the venue rather than against itself. Faults on demand:
 
 Funding, as documented for withdrawals to pre-registered keys and deposits: ``WithdrawMethods``,
 ``WithdrawInfo``, ``WithdrawAddresses`` (each key's address), ``Withdraw`` (only to a key in
-``withdraw_keys``; the amount includes the fee, taken from the balance), ``WithdrawStatus``,
+``withdraw_keys``; the amount includes the fee, taken from the balance; refused ``EFunding:Max fee exceeded``, nothing
+made, when its ``max_fee`` is below the fee Kraken would charge; ``fee_rises_at_withdraw`` raises the fee just as the
+next ``Withdraw`` arrives, after every ``WithdrawInfo`` quoted it), ``WithdrawStatus``,
 ``DepositMethods`` (``fee``, ``minimum`` and ``limit`` per method: ``deposit_fees``, ``deposit_minimums``,
 ``deposit_limits``), ``DepositAddresses``, ``DepositStatus`` (:meth:`FakeKrakenREST.deposit` makes a deposit arrive,
 less the deposit fee).
@@ -391,6 +393,9 @@ class FakeKrakenREST:
         self.withdraw_keys = {"my-sol-wallet": ("SOL", "WaLLet1111111111111111111111111111111111111")}
         """Withdrawal key name -> (asset, address), as registered in the account."""
         self.withdraw_fees = {"SOL": Decimal("0.01")}
+        self.fee_rises_at_withdraw: dict[str, Decimal] = {}
+        """Asset -> the fee Kraken moves to just as the next ``Withdraw`` of it arrives (after the ``WithdrawInfo`` the
+        caller read its fee from); taken once."""
         self.fee_credits = Decimal(0)
         """KFEE held: Kraken's fee credits (100 KFEE pay 1 USD of fees, Kraken's help on KFEE) pay a USD fee first. The
         trade's execution report then names two fees, the rest in USD and the credits used in KFEE; the trade history
@@ -639,6 +644,10 @@ class FakeKrakenREST:
         key = self.withdraw_keys.get(p.get("key", ""))
         if key is None or key[0] != p.get("asset"):
             raise _KrakenError("EFunding:Unknown withdraw key")
+        if key[0] in self.fee_rises_at_withdraw:  # the venue follows network conditions: between quote and request
+            self.withdraw_fees[key[0]] = self.fee_rises_at_withdraw.pop(key[0])
+        if "max_fee" in p and self.withdraw_fees[key[0]] > Decimal(p["max_fee"]):
+            raise _KrakenError("EFunding:Max fee exceeded")  # Kraken: "withdrawal will fail", nothing is made
         amount = Decimal(p["amount"])
         if amount < self.withdraw_minimums[key[0]]:
             raise _KrakenError("EFunding:Too small")

@@ -42,7 +42,9 @@ token account), crediting the receiver's account when the node has it. An Associ
 ``CreateIdempotent`` checks the address is derived with the mint's own program (else ``InvalidSeeds``) and,
 when the account does not exist yet, creates it, the payer depositing its rent (of the size the mint's program
 makes it). ``getMinimumBalanceForRentExemption``
-answers with the cluster's rent parameters (2,039,280 lamports for a 165-byte token account).
+answers with the cluster's rent parameters (2,039,280 lamports for a 165-byte token account), and ``getTransaction`` of
+a transfer gives each of its account keys' lamports before and after it (``preBalances``/``postBalances``: the payer's
+fee, the SOL it sent, the rent it deposited, which stays in the new token account), ``meta.fee`` what the chain charged.
 
 Swaps: the fake Jupiter API registers what a swap transaction does (``swap_effects``, by message
 bytes); when such a transaction lands, the owner's SOL and token balances change by those
@@ -177,6 +179,8 @@ class LandedTransaction:
     owner: str = ""
     created: dict[str, int] = field(default_factory=dict)
     """mint -> the rent deposited into the owner's token account for it that this transaction created."""
+    key_balances: tuple[list[int], list[int]] | None = None
+    """A transfer's (not a swap's) lamports of each of the message's account keys before and after it landed."""
 
 
 @dataclass
@@ -499,6 +503,7 @@ class FakeSolanaRpc:
             return out
 
         others = [self.lamports.get(k, 0) for k in keys[1:]]
+        pre_keys, post_keys = landed.key_balances or ([landed.pre_lamports, *others], [landed.post_lamports, *others])
         pre_accounts = [0 if mint in landed.created or mint not in landed.pre_tokens else self.token_account_rent(mint)
                         for mint in mints]
         post_accounts = [landed.created.get(mint, self.token_account_rent(mint)) if mint in landed.post_tokens else 0
@@ -507,8 +512,8 @@ class FakeSolanaRpc:
             "slot": landed.slot, "blockTime": 1_700_000_000, "version": 0,
             "meta": {"err": landed.err, "fee": landed.fee, "status": {"Ok": None} if landed.err is None
                      else {"Err": landed.err}, "innerInstructions": [], "logMessages": [], "rewards": [],
-                     "preBalances": [landed.pre_lamports, *others, *pre_accounts],
-                     "postBalances": [landed.post_lamports, *others, *post_accounts],
+                     "preBalances": [*pre_keys, *pre_accounts],
+                     "postBalances": [*post_keys, *post_accounts],
                      "preTokenBalances": balances(landed.pre_tokens), "postTokenBalances": balances(landed.post_tokens),
                      "loadedAddresses": {"writable": [
                          associated_token_account(landed.owner, m, self.token_program_of(m)) for m in mints],
@@ -531,6 +536,8 @@ class FakeSolanaRpc:
         held = {mint: amount for mint, amount, _ in self.token_accounts.get(owner, [])}
         decimals = {mint: d for mint, _, d in self.token_accounts.get(owner, [])}
         pre_lamports = self.lamports.get(payer, 0)
+        keys = [str(k) for k in tx.message.account_keys]
+        pre_keys = [self.lamports.get(k, 0) for k in keys]
         fee = network_fee(tx) if self.fee_lamports is None else self.fee_lamports
         landed = LandedTransaction(slot, raw, fee, self.landed_err, pre_lamports, 0,
                                    pre_tokens=dict(held), decimals=decimals, owner=owner)
@@ -561,6 +568,8 @@ class FakeSolanaRpc:
                                             "status": {"Err": landed.err}, "confirmationStatus": self.confirmation}
         landed.post_lamports = self.lamports[payer]
         landed.post_tokens = dict(held)
+        if effect is None:
+            landed.key_balances = (pre_keys, [self.lamports.get(k, 0) for k in keys])
         self.transactions[signature] = landed
 
     def _transfers(self, tx: VersionedTransaction, held: dict[str, int], decimals: dict[str, int]
@@ -597,6 +606,7 @@ class FakeSolanaRpc:
                     if lamports.get(payer, 0) < rent:
                         return {"InstructionError": [n, {"Custom": 1}]}, held, []
                     lamports[payer] -= rent
+                    lamports[ata] = lamports.get(ata, 0) + rent  # the deposit stays in the new account
                     places = (self.mints.get(mint) or Mint()).decimals
                     if wallet == signer:
                         after[mint] = 0

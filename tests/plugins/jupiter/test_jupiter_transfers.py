@@ -130,6 +130,7 @@ async def test_a_token_transfer_that_creates_the_destinations_account_costs_its_
     assert "network fee 0.00204428 SOL" in alerts[0]
     ata = associated_token_account(Pubkey.from_string(KRAKEN_DEPOSIT), Pubkey.from_string(USDC))
     node.put_account(str(ata), bytes(165), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", lamports=rent)
+    node.advance()  # a later blockhash: the same transfer signed at the same one would be the first transaction again
     again = await service.send(proposal)
     assert again.network_fee == Decimal("0.000005")
 
@@ -247,3 +248,90 @@ async def test_the_wallet_sends_the_amount_whatever_the_destinations_deposit_fee
     signature = await ex.withdraw(replace(transfer("SOL", "2.5", "rb-wallet-depfee"), fee=Decimal("0.02")))
     assert node.lamports[KRAKEN_DEPOSIT] == 2_500_000_000
     assert node.lamports[owner] == 10 * 10**9 - 2_500_000_000 - node.transactions[signature].fee
+
+
+def account_changes_after_the_quote(monkeypatch, ex, change) -> None:
+    """The destination's token account appears (or goes away) right after the service priced the transfer
+    (``transfer_terms_to``, asked when it is sent), before the transaction lands."""
+    quote = ex.transfer_terms_to
+
+    async def quoted_then_changed(asset: str, address: str) -> TransferTerms | None:
+        terms = await quote(asset, address)
+        change()
+        return terms
+
+    monkeypatch.setattr(ex, "transfer_terms_to", quoted_then_changed)
+
+
+async def test_the_recorded_network_fee_is_what_the_landed_transaction_paid_not_the_rent_quoted(
+        make_exchange, node, keypair, monkeypatch):
+    """Priced with the rent of the destination's token account (it did not exist: 0.00204428 SOL), sent once someone
+    else made that account: ``CreateIdempotent`` creates nothing and the wallet pays the signature's 5,000 lamports
+    alone. The stored transfer's network fee (what /pnl, /risk and the limits count) is what the landed transaction
+    paid (``getTransaction``'s balances), not 2,039,280 lamports of rent never paid."""
+    from bot.ledger import transfer_costs
+
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 5_000 * 10**6, 6)]
+    ex = await make_exchange()
+    service, alerts = rebalancer(ex)
+    ata = associated_token_account(Pubkey.from_string(KRAKEN_DEPOSIT), Pubkey.from_string(USDC))
+    account_changes_after_the_quote(monkeypatch, ex, lambda: node.put_account(
+        str(ata), bytes(165), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", lamports=2_039_280))
+    proposal = Proposal("USDC", "jupiter", "kraken", Decimal("100"), await ex.transfer_terms("USDC"), Decimal("0.1"),
+                        Decimal("1000"))
+    sent = await service.send(proposal)
+    assert 10**9 - node.lamports[owner] == 5000  # what the chain took
+    (stored,) = ex.ctx.store.transfers()
+    assert stored.status is TransferStatus.SENT, alerts
+    assert stored.network_fee == sent.network_fee == Decimal("0.000005"), alerts
+    assert transfer_costs([stored]) == {"SOL": Decimal("0.000005")}
+
+
+async def test_rent_paid_for_an_account_gone_since_the_quote_is_recorded(make_exchange, node, keypair, monkeypatch):
+    """The converse: the destination's token account existed when priced (5,000 lamports) and was closed before the
+    transaction landed: the wallet paid its rent too, and that is what is recorded."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 5_000 * 10**6, 6)]
+    ex = await make_exchange()
+    service, alerts = rebalancer(ex)
+    ata = str(associated_token_account(Pubkey.from_string(KRAKEN_DEPOSIT), Pubkey.from_string(USDC)))
+    node.put_account(ata, bytes(165), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", lamports=2_039_280)
+    account_changes_after_the_quote(monkeypatch, ex, lambda: node.accounts.pop(ata, None))
+    proposal = Proposal("USDC", "jupiter", "kraken", Decimal("100"), await ex.transfer_terms("USDC"), Decimal("0.1"),
+                        Decimal("1000"))
+    sent = await service.send(proposal)
+    assert 10**9 - node.lamports[owner] == 5000 + 2_039_280
+    assert sent.network_fee == Decimal("0.00204428"), alerts
+    sol = await service.send(replace_asset(proposal, "SOL", await ex.transfer_terms("SOL")))
+    assert sol.network_fee == Decimal("0.000005")  # a SOL transfer: the signature alone, never the SOL it moved
+
+
+def replace_asset(proposal: Proposal, asset: str, terms: TransferTerms | None) -> Proposal:
+    from dataclasses import replace
+
+    assert terms is not None
+    return replace(proposal, asset=asset, amount=Decimal("0.5"), terms=terms)
+
+
+async def test_the_landed_transfer_reads_as_documented_fee_and_balances_per_account(make_exchange, node, keypair):
+    """What :meth:`network_fee_paid` reads: ``meta.fee`` is the signature's fee; ``preBalances``/``postBalances`` give
+    each account key's lamports, the payer's fee and rent out, the new token account's rent in."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 5_000 * 10**6, 6)]
+    ex = await make_exchange()
+    t = transfer("USDC", "1", "rb-wallet-read")
+    signature = await ex.withdraw(t)
+    tx = await ex.rpc.get_transaction(signature)
+    keys, meta = tx["transaction"]["message"]["accountKeys"], tx["meta"]
+    ata = str(associated_token_account(Pubkey.from_string(KRAKEN_DEPOSIT), Pubkey.from_string(USDC)))
+    assert meta["fee"] == 5000 and keys[0] == owner
+    assert meta["preBalances"][0] - meta["postBalances"][0] == 5000 + 2_039_280
+    assert (meta["preBalances"][keys.index(ata)], meta["postBalances"][keys.index(ata)]) == (0, 2_039_280)
+    from dataclasses import replace
+
+    assert await ex.network_fee_paid(replace(t, venue_ref=signature)) == Decimal("0.00204428")
+    assert await ex.network_fee_paid(t) is None  # no reference: nothing to read

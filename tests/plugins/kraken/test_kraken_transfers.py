@@ -286,3 +286,133 @@ async def test_a_withdrawal_found_after_a_lost_answer_records_the_fee_kraken_cha
     (stored,) = bot.store.transfers()
     assert (stored.status, stored.fee) == (TransferStatus.SENT, Decimal("0.0072")), alerts
     assert len(fake_rest.withdrawals) == 1
+
+
+async def test_a_fee_raised_between_its_read_and_the_withdrawal_makes_no_withdrawal(kraken_bot, fake_ws, fake_rest):
+    """Kraken's ``Withdraw`` amount includes its fee: asked for 5.01 at a fee of 0.01 read from ``WithdrawInfo``, a fee
+    of 0.0135 by the time the request arrives would put 4.9965 on chain, and the destination, looking for 5, would
+    never credit it. ``max_fee`` (the fee read) makes Kraken refuse instead: nothing is made, and the refusal names
+    both fees (safe to ask again: :class:`TransientError`)."""
+    from bot.api import TransientError
+
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    fake_rest.fee_rises_at_withdraw["SOL"] = Decimal("0.0135")
+    t = transfer()
+    with pytest.raises(TransientError, match=r"fee rose from 0\.01 SOL to 0\.0135 SOL"):
+        await kraken.withdraw(t)
+    [asked] = [params for _, method, params in fake_rest.log if method == "Withdraw"]
+    assert (asked["amount"], asked["max_fee"]) == ("5.01", "0.01")
+    assert fake_rest.withdrawals == [] and Decimal(fake_rest.balances["SOL"]) == Decimal("100")
+    assert await kraken.withdrawal(t) is None  # never made: the service may quote it again
+
+
+async def test_the_rebalancer_quotes_again_a_transfer_kraken_refused_for_a_risen_fee(kraken_bot, fake_ws, fake_rest):
+    """Auto mode: the withdrawal refused for a fee risen since its read is not SENT and costs nothing (FAILED, nothing
+    left Kraken), one alert names the fee change, and the next check quotes it again at the new fee and sends it
+    (a refusal that would come again blocks auto mode until a restart; this one does not)."""
+    from bot.api import Balance
+
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    balances = {"kraken": {"SOL": Balance("SOL", Decimal(80), Decimal(80))},
+                "wallet": {"SOL": Balance("SOL", Decimal(20), Decimal(20))}}
+
+    async def read_balances() -> dict:
+        return balances
+
+    service, alerts = rebalancer(bot, kraken, mode="auto")
+    strategy = SimpleNamespace(settings=SimpleNamespace(cex="kraken", dex="wallet", symbol="SOL/USDC"))
+    service.ctx.operator = SimpleNamespace(exchanges=service.ctx.operator.exchanges, strategies={"arb": strategy},
+                                           strategy_state=lambda name: "running", balances=read_balances)
+    fake_rest.fee_rises_at_withdraw["SOL"] = Decimal("0.0135")
+    await service.check()
+    assert fake_rest.withdrawals == []
+    (refused,) = bot.store.transfers()
+    assert refused.status is TransferStatus.FAILED and "0.0135" in refused.reason, refused
+    said = [a for a in alerts if refused.transfer_id in a and "0.0135" in a]
+    assert len(said) == 1 and "fee rose from 0.01 SOL to 0.0135 SOL" in said[0], alerts
+    assert "next check" in said[0], said
+
+    await service.check()  # quoted again, at 0.0135: sent
+    [made] = fake_rest.withdrawals
+    assert (Decimal(made["amount"]), Decimal(made["fee"])) == (Decimal(30), Decimal("0.0135")), made  # 30 arrive
+    sent = [t for t in bot.store.transfers() if t.status is TransferStatus.SENT]
+    assert [t.fee for t in sent] == [Decimal("0.0135")], alerts
+
+
+class _Landed(_Source):
+    """A wallet sending SOL to Kraken whose transfers land (SENT) and that says its withdrawal fee (``says``)."""
+
+    def __init__(self, says: bool = True) -> None:
+        super().__init__()
+        self.says = says
+
+    async def withdraw(self, transfer_: Transfer) -> str:
+        self.sent.append(transfer_)
+        return f"sig-{'says' if self.says else 'silent'}-{len(self.sent)}"
+
+    async def withdrawal(self, transfer_: Transfer) -> TransferStatus | None:
+        return TransferStatus.SENT if transfer_.venue_ref else None
+
+    async def withdrawal_fee(self, transfer_: Transfer) -> Decimal | None:
+        return Decimal("0.001") if self.says else None
+
+
+def into_kraken(bot, kraken, source: TransferVenue) -> tuple[RebalanceService, list[str]]:
+    alerts: list[str] = []
+    ctx = SimpleNamespace(name="rebalance", read_later=inline_later, write_later=inline_later,
+                          store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
+                          log=logging.getLogger("arbot.rebalance"),
+                          alert=lambda level, kind, message, **fields: alerts.append(message),
+                          operator=SimpleNamespace(exchanges={"kraken": kraken, "wallet": source}))
+    return RebalanceService("rebalance", RebalanceSettings(enabled=True), ctx), alerts  # type: ignore[arg-type]
+
+
+async def test_the_deposit_fee_recorded_is_the_one_kraken_kept_not_the_one_quoted(
+        kraken_bot, fake_ws, fake_rest, monkeypatch):
+    """Sent into Kraken quoted at its 0.02 SOL deposit fee (``DepositMethods``); Kraken's fee is 0.025 when the deposit
+    arrives, and its ``DepositStatus`` record says so. Once credited the transfer's fee (what /pnl, /risk and the limits
+    count) is the 0.001 withdrawal fee plus the 0.025 Kraken kept, not the 0.021 quoted; the alert says so."""
+    from bot.ledger import transfer_costs
+
+    monkeypatch.setattr("plugins.kraken.transfers.DEPOSIT_METHODS_TTL_S", 0)
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, deposit_methods='{ SOL = "Solana" }')
+    fake_rest.deposit_fees["SOL"] = Decimal("0.02")
+    source = _Landed()
+    service, alerts = into_kraken(bot, kraken, source)
+    proposal = Proposal("SOL", "wallet", "kraken", Decimal("5"), await source.transfer_terms("SOL"), Decimal("0.1"),
+                        Decimal("100"))
+    sent = await service.send(proposal)
+    assert sent.fee == Decimal("0.021")  # as quoted: what Kraken keeps is known once it is credited
+    fake_rest.deposit_fees["SOL"] = Decimal("0.025")
+    fake_rest.deposit("SOL", Decimal("5"), sent.venue_ref)
+    assert await kraken.deposit_fee_charged(sent) == Decimal("0.025")
+    await service.track()
+    (stored,) = bot.store.transfers()
+    assert (stored.status, stored.fee) == (TransferStatus.CREDITED, Decimal("0.026")), alerts
+    assert transfer_costs([stored]) == {"SOL": Decimal("0.026")}
+    [said] = [a for a in alerts if "credited" in a]
+    assert "fees 0.026 SOL in all" in said and "not the 0.021 SOL recorded when it was sent" in said, said
+
+
+async def test_after_a_restart_what_kraken_kept_is_recorded_where_the_source_says_its_own_fee(
+        kraken_bot, fake_ws, fake_rest, monkeypatch, caplog):
+    """The run that sent it (and knew the deposit fee in its recorded fee) is gone: the withdrawal fee is asked of the
+    source again; a source that does not say keeps the recorded fees, logged, never a guess."""
+    monkeypatch.setattr("plugins.kraken.transfers.DEPOSIT_METHODS_TTL_S", 0)
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, deposit_methods='{ SOL = "Solana" }')
+    fake_rest.deposit_fees["SOL"] = Decimal("0.02")
+    for says, recorded in ((True, Decimal("0.026")), (False, Decimal("0.021"))):
+        source = _Landed(says)
+        sent = await into_kraken(bot, kraken, source)[0].send(Proposal(
+            "SOL", "wallet", "kraken", Decimal(5 if says else 6), await source.transfer_terms("SOL"), Decimal("0.1"),
+            Decimal("100")))
+        fake_rest.deposit_fees["SOL"] = Decimal("0.025")
+        fake_rest.deposit("SOL", sent.amount, sent.venue_ref)
+        restarted, alerts = into_kraken(bot, kraken, source)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="arbot.rebalance"):
+            await restarted.track()
+        [stored] = [t for t in bot.store.transfers() if t.transfer_id == sent.transfer_id]
+        assert (stored.status, stored.fee) == (TransferStatus.CREDITED, recorded), alerts
+        assert says or "does not say its withdrawal fee" in caplog.text, caplog.text
+        fake_rest.deposit_fees["SOL"] = Decimal("0.02")
