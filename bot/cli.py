@@ -6,7 +6,6 @@ import argparse
 import inspect
 import logging
 import os
-import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, logs, redact
 from .api import Reply
+from .clock import parse_duration
 from .config import (
     BACKTEST_BOT,
     DEFAULT_SOURCE,
@@ -26,7 +26,7 @@ from .config import (
     read_toml,
     resolve_secrets,
 )
-from .errors import TryAgainLater, UserError
+from .errors import EXIT_INTERRUPTED, TryAgainLater, UserError
 from .filemodes import PRIVATE_UMASK
 from .plugins import PluginSet, Registry, collect, load_plugins, verify_registrations
 from .settings import ConfigError, ConfigIssue
@@ -42,19 +42,8 @@ log = logging.getLogger("arbot")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 """What a failure nothing handled ends with (as Python's own exit on an uncaught exception)."""
-EXIT_INTERRUPTED = 128 + 2
-"""What a command Ctrl-C (SIGINT) stopped ends with: what a shell shows for a program that signal ended."""
 EXIT_SIGPIPE = 128 + 13
 """What a program killed by SIGPIPE gives its shell: the reader of its output went away."""
-
-
-def parse_duration(text: str) -> float:
-    """``"60s"``, ``"5m"``, ``"1h"``, ``"250ms"`` or plain seconds -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f'expected a duration such as "60s", "5m" or "1h", got "{text}"')
-    value, unit = float(match.group(1)), match.group(2) or "s"
-    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
 def prepare(config_path: Path | None, *, secrets: bool) -> tuple[PluginSet, Registry, Config]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import time
 
 
@@ -35,3 +37,13 @@ class ManualClock(Clock):
     def advance(self, seconds: float) -> None:
         self._ns += int(seconds * 1_000_000_000)
         self._mono += seconds
+
+
+def parse_duration(text: str) -> float:
+    """``"60s"``, ``"5m"``, ``"1h"``, ``"250ms"`` or plain seconds -> seconds: the command line's durations (``arbot
+    run --for``, ``arbot record --for``), an argparse type."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f'expected a duration such as "60s", "5m" or "1h", got "{text}"')
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]

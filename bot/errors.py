@@ -1,4 +1,8 @@
-"""Errors the host's command-line tools raise (a leaf: the CLI and the recording tools share it)."""
+"""Errors the host's command-line tools raise, and their exit statuses (a leaf: the CLI and the recording and
+backtest tools share it)."""
+
+EXIT_INTERRUPTED = 128 + 2
+"""What a command Ctrl-C (SIGINT) stopped ends with: what a shell shows for a program that signal ended."""
 
 
 class UserError(Exception):

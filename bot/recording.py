@@ -243,7 +243,7 @@ async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``record`` and ``replay`` to the ``arbot`` parser."""
-    from .cli import parse_duration  # `--for` as `arbot run` takes it ("600", "10m"); the parser is cli's already
+    from .clock import parse_duration  # `--for` as `arbot run` takes it ("600", "10m")
 
     record = sub.add_parser("record", help="record an exchange's raw market data frames to a JSONL file")
     record.add_argument("--exchange", required=True, help="exchange type that can record (kraken, coinbase, ...)")

@@ -14,7 +14,7 @@ from .contract import DEFAULT_STEPS
 def interrupted(out: str, what: str) -> int:
     """Ctrl-C stopped the run: one line saying so and what is left (the driver and the sweep have already removed
     what they wrote in ``out``), then the status a shell gives a program Ctrl-C ended."""
-    from ..cli import EXIT_INTERRUPTED
+    from ..errors import EXIT_INTERRUPTED
 
     print(f"arbot backtest: interrupted (Ctrl-C): no {what} written; nothing of this run is left in {out}",
           file=sys.stderr)

@@ -72,7 +72,7 @@ from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeI
 from ..redact import REDACTOR, add_url, safe_url
 from .fast import FastRecords, decimal_text
 from .fast import StoreBusy as StoreBusy
-from .lease import LEASE_RELEASE_S, Releasable, end_leases
+from .held import LEASE_RELEASE_S, Releasable, end_leases
 from .reads import ReadRefused as ReadRefused
 from .reads import StoreReads
 

@@ -34,8 +34,7 @@ from aiohttp import web
 
 from bot.api import AuditEntry, Caller
 from bot.api.kit import REDACTOR, ClientAddresses, TooDeep, loads_limited
-from bot.store import ReadRefused, StoreClosed
-from bot.store.reads import READ_WAIT_S
+from bot.api.storage import ReadRefused, StoreClosed
 
 from .api import Endpoints
 from .auth import OTHERS, Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
@@ -66,6 +65,9 @@ logged once, and written as a line of its own once the database answers)."""
 AUDIT_STOP_S = 2.0
 """How long the stop waits for the audit lines still to be written (a database not answering: the count is logged)."""
 AUDIT_THREAD = "arbot-web-audit"
+NOT_ANSWERING_RETRY_S = 5
+"""The Retry-After of a read the store refused (its database not answering): about how long a read waits for one
+of the store's read threads before it is refused."""
 STOPPING_RETRY_S = 10
 """``Retry-After`` of a 503 while the bot stops (its store closed)."""
 LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
@@ -765,7 +767,7 @@ def store_down(exc: ReadRefused | StoreClosed) -> ApiError:
     if isinstance(exc, StoreClosed):
         return ApiError(503, "the bot is stopping; try again once it is back", {"Retry-After": str(STOPPING_RETRY_S)})
     return ApiError(503, "the database is not answering; nothing was read, try again later",
-                    {"Retry-After": str(int(READ_WAIT_S))})
+                    {"Retry-After": str(NOT_ANSWERING_RETRY_S)})
 
 
 def _from(address: str, query: str = "") -> str:
