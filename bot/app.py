@@ -102,6 +102,8 @@ class StartInterrupted(Exception):
 
 NOTIFIER_STOP_FLOOR_S = 1.0
 """A notifier always gets this long to send what is queued at stop, even when the stop ran late."""
+WRITER_CLOSE_FLOOR_S = 1.0
+"""The store writer always gets this long at the stop to finish the writes handed over, even when the stop ran late."""
 STORE_WATCH_EVERY_S = 5.0
 """How often the running bot checks that its store file is still the one it opened."""
 
@@ -754,9 +756,16 @@ class Bot:
                     hung = self.alerts.sending or "?"
                     log.warning('%s: notifier "%s" did not send the alerts raised while notifiers stopped within '
                                 "[bot] shutdown_timeout_s; cancelled", self._plugin_label(hung), hung)
-        self.writer.close()
+        # the writes handed over get what is left of the stop's time: a database that does not answer holds the stop
+        # that long at most, and what was not written is named (bot.writer: what a restart recovers)
+        not_written = await self.writer.aclose(max(WRITER_CLOSE_FLOOR_S, deadline - time.monotonic()))
         self.store.close()
         gc.unfreeze()
+        if not_written:  # the last line says how the stop ended: the ERROR lines above name what was left
+            log.warning("stopped: %d store write(s) not done, the database did not answer (named above)",
+                        len(not_written))
+        else:
+            log.info("stopped")
 
     # --- secrets rotated while running ---------------------------------------------------------
 
