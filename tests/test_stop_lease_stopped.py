@@ -116,3 +116,10 @@ async def test_a_bot_holding_a_token_lease_exits_on_sigterm_while_the_server_is_
     assert "not released" in text, text[-3000:]  # by the notifier's release or the store's close: named
     assert _last_line(text) == _stop_line(text), text[-3000:]
 
+
+async def test_a_bot_that_recorded_a_handled_update_exits_on_sigterm_while_the_server_is_stopped(
+        tmp_path, db_url, postgresql, api):
+    took_s, text = await _stopped_and_terminated(tmp_path, db_url, api, command=True)
+    print(f"exit after SIGTERM: {took_s:.2f} s (server stopped {STOPPED_S} s); last line: {_last_line(text)}")
+    assert took_s < EXIT_S, f"the exit took {took_s:.2f} s; the log ends:\n{text[-3000:]}"
+    _stop_line(text)
