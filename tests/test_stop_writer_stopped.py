@@ -74,3 +74,26 @@ async def test_a_writer_closed_with_nothing_unanswered_logs_nothing(caplog, tmp_
         assert not [t for t in threading.enumerate() if t.name.startswith(writers.THREAD_NAME)]
     finally:
         store.close()
+
+
+async def test_a_bots_stop_with_order_changes_to_write_back_ends_within_its_timeout(make_bot, postgresql, caplog):
+    """An order change the stop's last flush writes back, the server stopped: the stop ends within its timeout (no
+    store call on the loop, none awaited without a bound) and names the batch not written; the next start's recovery
+    asks the venue for that order, as after a crash."""
+    from bot.domain import Side
+    from tests.test_surfaces_agree import CONFIG, PLUGINS, order
+
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    object.__setattr__(bot.config.bot, "shutdown_timeout_s", SHUTDOWN_S)
+    await order(bot, "grid", "A1", Side.BUY, "1", "100", "BTC/USD", "v")
+    await bot.executor.flush()
+    with caplog.at_level(logging.INFO), stopped_server(bot.store.engine, max_s=STOPPED_S) as server:
+        executor = bot.executor
+        executor._dirty["A1"] = executor.order("A1")  # a change not written back yet
+        started = time.monotonic()
+        await bot.stop()
+        took_s = time.monotonic() - started
+        server.resume()
+    print(f"the stop took {took_s:.2f} s with the server stopped {STOPPED_S} s")
+    assert took_s < 2 * SHUTDOWN_S + 2.5, f"the stop took {took_s:.2f} s (the server was stopped {STOPPED_S} s)"
+    assert "Store.write_batch(1 item(s), 0 item(s))" in "\n".join(_errors(caplog)), caplog.text
