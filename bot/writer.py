@@ -36,8 +36,8 @@ PostgreSQL: ``lock_timeout``) instead of freezing the loop; the writer thread wa
 (the stop's ``[bot] shutdown_timeout_s``; :data:`WRITER_CLOSE_S` for a command's writer): a server that does not
 answer (SIGSTOP, packets dropped) never holds the stop, the loop, nor the process's exit (the writer's thread is a
 daemon, never joined at exit). What was not done by then is named in one ERROR line and its waiters get
-:class:`WriterClosed`: the write on the wire lands if the database answers before the process exits (the server
-rolls it back when the process's connection ends first), those behind it are dropped. A restart needs none of them:
+:class:`WriterClosed`: the write already sent may still land when the server answers, even after the process exited
+(its statements were sent), and those behind it never run. A restart needs none of them:
 an order's row is committed before the order is sent (an order whose row was not written was not sent: never sent
 twice), and order changes and fills not written are asked of the venues again by the next start's recovery, as after
 a crash. A plugin's record not written (a drawdown peak saved since the last one stored, a risk event, a markout) is
@@ -339,8 +339,8 @@ class StoreWriter:
 
     def _given_up(self, pool: _WriterThread, waited_s: float) -> list[str]:
         """The close waited ``waited_s`` and the database did not answer: say what was not done, and tell its
-        waiters (:class:`WriterClosed`). The thread, a daemon, runs on until the database answers (the write in
-        progress lands then) and ends without running what was behind it."""
+        waiters (:class:`WriterClosed`). The thread, a daemon, runs on until the database answers (the write
+        already sent may land then) and ends without running what was behind it."""
         with self._writes_lock:
             left, self._work = list(self._work.values()), {}
         writes = [work.label for work in left if work.write]
@@ -348,11 +348,11 @@ class StoreWriter:
         for work in left:
             pool.give_up(work.future, WriterClosed(
                 f"the store writer of {self.store.url} closed after waiting {waited_s:.1f} s for the database: "
-                "not done (a write in progress lands if the database answers before this process exits)"))
+                "not done (a write already sent may still land when the database answers)"))
         if not left:
             return []
-        log.error("store writer closed after waiting %.1f s for the database: %d write(s) not done: %s%s; a write in "
-                  "progress lands if the database answers before this process exits, the others are dropped. A "
+        log.error("store writer closed after waiting %.1f s for the database: %d write(s) not done: %s%s; a write "
+                  "already sent may still land when the database answers, the others never run. A "
                   "restart needs none of them: an order is stored before it is sent, and the next start asks the "
                   "venues for order changes and fills not stored; a plugin's record not stored (a drawdown peak, a "
                   "risk event) is lost", waited_s, len(writes), ", ".join(writes) or "none",
