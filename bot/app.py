@@ -102,6 +102,8 @@ class StartInterrupted(Exception):
 
 NOTIFIER_STOP_FLOOR_S = 1.0
 """A notifier always gets this long to send what is queued at stop, even when the stop ran late."""
+WRITER_CLOSE_FLOOR_S = 1.0
+"""The store writer always gets this long at the stop to finish the writes handed over, even when the stop ran late."""
 STORE_WATCH_EVERY_S = 5.0
 """How often the running bot checks that its store file is still the one it opened."""
 
@@ -465,17 +467,22 @@ class Bot:
     async def _snapshot_balances(self, when: str) -> None:
         """Store each venue's balances now: at start and at a clean stop, so that a run shorter than the
         balance-snapshot job's period (5 min) has balances to report. A venue that fails or does not answer
-        within ``[bot] shutdown_timeout_s`` is logged and skipped; the start or stop goes on."""
+        within ``[bot] shutdown_timeout_s`` is logged and skipped; the start or stop goes on. The rows are written on
+        the store writer's thread, never on the loop, within that bound too (a database that does not answer: logged).
+        """
         now = self.clock.time_ns()
         venues = list(self.exchanges.items())
         answers = await asyncio.gather(  # asked together: a slow venue holds the start up once, not once per venue
             *(asyncio.wait_for(exchange.balances(), self.config.bot.shutdown_timeout_s) for _, exchange in venues),
             return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.config.bot.shutdown_timeout_s
         for (name, _), answer in zip(venues, answers, strict=True):
             try:
                 if isinstance(answer, BaseException):
                     raise answer
-                self.store.snapshot_balances(name, answer.values(), now)
+                await asyncio.wait_for(self.writer.call(self.store.snapshot_balances, name, list(answer.values()), now),
+                                       max(0.0, until - loop.time()))
             except Exception as exc:
                 log.warning('%s: balances of exchange "%s" not stored at %s: %s: %s', self._plugin_label(name), name,
                             when, type(exc).__name__, exc)
@@ -714,7 +721,7 @@ class Bot:
                 log.info("cancelled %d resting order(s)", count)
             except Exception as exc:
                 log.error("cancelling resting orders failed: %s", exc)
-        await self.executor.flush()
+        answered = await self._flush_within(deadline)
         self.markouts.flush()
         if not self._start_failed:
             await self._snapshot_balances("stop")
@@ -722,9 +729,12 @@ class Bot:
             if not isinstance(component, Notifier):
                 await self._stop_component(component.ctx.kind, component)
         await self.tasks.drain(timeout_s=0)  # workers and waits; orders were settled above
-        if not await self.executor.flush():
+        if not answered:  # a database that did not answer: the writer's close names the batch not written
+            log.error("order changes and fills could not be stored at shutdown (the database did not answer within "
+                      "[bot] shutdown_timeout_s); recovery asks the venues again on the next start")
+        elif not await self._flush_within(deadline):
             log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
-                      "again on the next start", self.executor.store_error)
+                      "again on the next start", self.executor.store_error or "the database did not answer")
         self.commands.flush_refusals(force=True)
         self.alerts.close_windows()  # coalesced summaries first, stamped now
         self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
@@ -754,9 +764,25 @@ class Bot:
                     hung = self.alerts.sending or "?"
                     log.warning('%s: notifier "%s" did not send the alerts raised while notifiers stopped within '
                                 "[bot] shutdown_timeout_s; cancelled", self._plugin_label(hung), hung)
-        self.writer.close()
+        # the writes handed over get what is left of the stop's time: a database that does not answer holds the stop
+        # that long at most, and what was not written is named (bot.writer: what a restart recovers)
+        not_written = await self.writer.aclose(max(WRITER_CLOSE_FLOOR_S, deadline - time.monotonic()))
         self.store.close()
         gc.unfreeze()
+        if not_written:  # the last line says how the stop ended: the ERROR lines above name what was left
+            log.warning("stopped: %d store write(s) not done, the database did not answer (named above)",
+                        len(not_written))
+        else:
+            log.info("stopped")
+
+    async def _flush_within(self, deadline: float) -> bool:
+        """The executor's flush at the stop, within what is left of the stop's time (``deadline``, ``time.monotonic``;
+        :data:`WRITER_CLOSE_FLOOR_S` at least): False when not all was written (the store failed, or a database that
+        does not answer: the batch waiting for it is named by the writer's close)."""
+        try:
+            return await asyncio.wait_for(self.executor.flush(), max(WRITER_CLOSE_FLOOR_S, deadline - time.monotonic()))
+        except TimeoutError:
+            return False
 
     # --- secrets rotated while running ---------------------------------------------------------
 

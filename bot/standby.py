@@ -15,6 +15,11 @@ exactly one of them live:
   round that finds the lease still held elsewhere calls ``held_elsewhere`` with the loop time the
   round began (the holder was live then: what it relays had reached the chat by that round);
 - a store that cannot be asked (database down) changes nothing: a live transport stays live;
+- every call on the store runs off the loop on a daemon thread (:func:`bot.store.lease.off_loop`) or the store's
+  own read threads, never the loop's default executor: a database that does not answer (a PostgreSQL server stopped
+  with SIGSTOP) holds the round waiting for it, never the process's exit; :meth:`TokenLease.release` waits
+  :data:`~bot.store.lease.LEASE_RELEASE_S` at most (then the server frees the lease when this process's session
+  ends: its exit included);
 - :meth:`TokenLease.handled` / :meth:`TokenLease.last_handled` keep the position of the last update the
   holder handled (a Telegram ``update_id``) in the store, per *sequence* (what numbers the updates: a Telegram
   bot's id, which a new token of the same bot keeps and another bot does not share; never a secret), where
@@ -33,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .store.lease import Lease, LeaseUnavailable, lease
+from .store.lease import LEASE_RELEASE_S, Lease, LeaseUnavailable, lease, off_loop
 
 if TYPE_CHECKING:
     from .store import Store
@@ -82,7 +87,7 @@ class TokenLease:
     async def _acquire(self) -> bool | None:
         """True: ours; False: held elsewhere; None: the store cannot tell now."""
         try:
-            return await asyncio.to_thread(self._lease.acquire)
+            return await off_loop(self._lease.acquire, f"{self.transport} acquire")
         except LeaseUnavailable as exc:
             self._log.warning("%s: cannot ask the store for the token lease (%s); keeping the current state",
                               self.transport, exc)
@@ -99,7 +104,7 @@ class TokenLease:
         try:
             await self._go_live()
         except BaseException:  # the transport failed to start: another process may do better
-            await asyncio.to_thread(self._lease.release)
+            await self._let_go(self._lease)
             raise
         self.state = LIVE
 
@@ -109,7 +114,7 @@ class TokenLease:
         if name == self._lease.name:
             return
         old, self._lease = self._lease, lease(self._store, name)
-        await asyncio.to_thread(old.release)
+        await self._let_go(old)
 
     async def watch(self) -> None:
         """Every ``retry_s``: take over when the holder is gone; stand by when another took the lease."""
@@ -117,7 +122,7 @@ class TokenLease:
             await asyncio.sleep(self.retry_s)
             await self._rekey()
             if self.state == LIVE:
-                if await asyncio.to_thread(self._lease.held):
+                if await off_loop(self._lease.held, f"{self.transport} held"):
                     continue
                 got = await self._acquire()
                 if got is False:  # our session was lost and another process took over meanwhile
@@ -136,7 +141,7 @@ class TokenLease:
                 except Exception as exc:  # the chat service refused us: let another process try, and retry
                     self._log.warning("%s: could not go live after taking the token lease: %s: %s",
                                       self.transport, type(exc).__name__, exc)
-                    await asyncio.to_thread(self._lease.release)
+                    await self._let_go(self._lease)
                     continue
                 self.state = LIVE
                 self._notice(f"{self.transport}: took over this bot token (the process that held it stopped)")
@@ -146,6 +151,15 @@ class TokenLease:
             raise ValueError(f"{self.transport}: an update sequence is a short word (a bot id), got {len(sequence)} "
                              "characters")
         return f"{HANDLED_PREFIX}{self.transport} {sequence}"
+
+    async def record_handled(self, position: int, *, sequence: str) -> None:
+        """:meth:`handled` from the loop: on a daemon thread (see the module doc), never the default executor."""
+        await off_loop(lambda: self.handled(position, sequence=sequence), f"{self.transport} handled")
+
+    async def read_last_handled(self, *, sequence: str, max_age_s: float | None = None) -> int | None:
+        """:meth:`last_handled` from the loop: on the store's own read threads (``Store.read_off_loop``: a database
+        that does not answer refuses it with ``ReadRefused`` once they are held), never the default executor."""
+        return await self._store.read_off_loop(self.last_handled, sequence=sequence, max_age_s=max_age_s)
 
     def handled(self, position: int, *, sequence: str) -> None:
         """Record ``position`` (an update id) as handled in ``sequence`` (what numbers the updates: a Telegram bot's
@@ -163,6 +177,20 @@ class TokenLease:
         return max(positions) if positions else None
 
     async def release(self) -> None:
-        """Give the lease up (on stop): a standby process takes over within its ``retry_s``."""
-        await asyncio.to_thread(self._lease.release)
+        """Give the lease up (on stop): a standby process takes over within its ``retry_s``. Waits
+        :data:`~bot.store.lease.LEASE_RELEASE_S` at most for the database (see the module doc)."""
+        await self._let_go(self._lease)
         self.state = ""
+
+    async def _let_go(self, held: Lease) -> None:
+        """Release ``held`` on a daemon thread, waiting :data:`~bot.store.lease.LEASE_RELEASE_S` at most: a database
+        that does not answer is logged, and the release goes on until it answers (the server frees the lease when
+        the session ends, this process's exit included)."""
+        releasing = off_loop(held.release, f"{self.transport} release")
+        await asyncio.wait([releasing], timeout=LEASE_RELEASE_S)
+        if not releasing.done():
+            self._log.warning("%s: the token lease was not released within %g s (the database does not answer): "
+                              "another process takes over once the server frees it (when this process's session "
+                              "ends)", self.transport, LEASE_RELEASE_S)
+        elif (exc := releasing.exception()) is not None:
+            raise exc

@@ -32,7 +32,16 @@ A statement run *on the loop's thread* (a plugin's table, an audit row) waits at
 PostgreSQL: ``lock_timeout``) instead of freezing the loop; the writer thread waits up to
 :data:`WRITER_BUSY_TIMEOUT_MS` per attempt, then the executor retries.
 
-:meth:`StoreWriter.close` (the bot's stop) waits for what was handed over; work handed over after it is refused
+:meth:`StoreWriter.close` (the bot's stop: :meth:`StoreWriter.aclose`) waits for what was handed over, within a bound
+(the stop's ``[bot] shutdown_timeout_s``; :data:`WRITER_CLOSE_S` for a command's writer): a server that does not
+answer (SIGSTOP, packets dropped) never holds the stop, the loop, nor the process's exit (the writer's thread is a
+daemon, never joined at exit). What was not done by then is named in one ERROR line and its waiters get
+:class:`WriterClosed`: the write already sent may still land when the server answers, even after the process exited
+(its statements were sent), and those behind it never run. A restart needs none of them:
+an order's row is committed before the order is sent (an order whose row was not written was not sent: never sent
+twice), and order changes and fills not written are asked of the venues again by the next start's recovery, as after
+a crash. A plugin's record not written (a drawdown peak saved since the last one stored, a risk event, a markout) is
+not recovered: the next start has what was stored before. Work handed over after the close is refused
 (:class:`WriterClosed`), never run on a thread started again.
 """
 
@@ -42,11 +51,12 @@ import asyncio
 import errno
 import itertools
 import logging
+import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, InvalidStateError
 from functools import partial
 from typing import Any, TypeVar
 
@@ -67,6 +77,9 @@ WRITE_STALL_S = 5.0
 """A write handed to the writer thread and not done after this many seconds: the store is taken as not answering."""
 STALL_CHECK_EVERY_S = 0.25
 """How often the loop looks at the write in progress (a fraction of :data:`WRITE_STALL_S` at most)."""
+WRITER_CLOSE_S = 5.0
+"""How long :meth:`StoreWriter.close` waits for the work handed over (the bot's stop gives what is left of its
+``[bot] shutdown_timeout_s`` instead): what is not done by then is named in one ERROR line and dropped."""
 CHECKPOINT_EVERY_S = 1.0
 """The WAL is checkpointed (fsynced) on the writer thread at most this long after records committed on the loop."""
 
@@ -114,14 +127,14 @@ class StoreWriter:
     def __init__(self, store: Store, *, threaded: bool = True):
         self.store = store
         self.threaded = threaded
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _WriterThread | None = None
         self._checkpoint: asyncio.TimerHandle | None = None
         """The checkpoint scheduled on the loop (None: none waiting to start)."""
         self._checkpoint_due = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._writes: dict[int, float] = {}
-        """The writes handed over and not done, by number: when each was handed over (``time.monotonic``; added on
-        the loop's thread, removed on the writer's, under ``_writes_lock``). Oldest first."""
+        self._work: dict[int, _Handed] = {}
+        """The work (writes and reads) handed over and not done, by number (added on the loop's thread, removed on the
+        writer's, under ``_writes_lock``). Oldest first."""
         self._writes_lock = threading.Lock()
         self._numbers = itertools.count()
         self._stalled = False
@@ -133,6 +146,7 @@ class StoreWriter:
         """:meth:`close` was called: new work is refused (:class:`WriterClosed`)."""
         if store.engine.dialect.name in ("sqlite", "postgresql"):
             event.listen(store.engine, "checkout", _lock_timeout_by_thread)
+            event.listen(store.engine, "checkin", partial(_close_after_store, store))
         if store.fast is not None:
             store.fast.wait_ms = _wait_ms_by_thread
             store.fast.checkpoints = _on_writer_thread
@@ -174,12 +188,11 @@ class StoreWriter:
         loop = asyncio.get_running_loop()
         if self.threaded:
             pool = self._thread()
-            number = None
-            if write:
-                number = next(self._numbers)
-                with self._writes_lock:
-                    self._writes[number] = time.monotonic()
-            return loop.run_in_executor(pool, partial(self._timed, number, fn, args, kwargs))
+            number = next(self._numbers)
+            with self._writes_lock:  # (the thread's pop of the number waits for it to be recorded)
+                handed = pool.submit(partial(self._timed, number, write, fn, args, kwargs))
+                self._work[number] = _Handed(time.monotonic(), write, _label(fn, args), handed)
+            return asyncio.wrap_future(handed, loop=loop)
         done: asyncio.Future[T] = loop.create_future()
         try:
             done.set_result(fn(*args, **kwargs))
@@ -198,23 +211,27 @@ class StoreWriter:
         if self.threaded and self._pool is not None:
             self._pool.submit(_nothing).result(timeout_s)
 
-    def _timed(self, number: int | None, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-        """Run one call on the writer thread; a write (``number``) is done for the loop's watch (:meth:`_look`)
-        once it returns or raises."""
+    def _timed(self, number: int, write: bool, fn: Callable[..., T], args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> T:
+        """Run one call on the writer thread; it is done for the loop's watch (:meth:`_look`) and the close once it
+        returns or raises."""
         try:
             result = fn(*args, **kwargs)
         finally:
-            if number is not None:
-                with self._writes_lock:
-                    self._writes.pop(number, None)
-        if number is not None and self._stalled and self._loop is not None:  # a write the database answered
-            self._loop.call_soon_threadsafe(self._answered)
+            with self._writes_lock:
+                self._work.pop(number, None)
+        loop = self._loop
+        if write and self._stalled and loop is not None:  # a write the database answered
+            try:
+                loop.call_soon_threadsafe(self._answered)
+            except RuntimeError:  # the loop is closed: nobody watches any more
+                pass
         return result
 
     def _oldest_write(self) -> float | None:
         """When the oldest write not yet done was handed over, None when every write is done."""
         with self._writes_lock:
-            return next(iter(self._writes.values()), None)
+            return next((work.handed_at for work in self._work.values() if work.write), None)
 
     def _look(self) -> None:
         """The loop's watch over the write in progress (every :data:`STALL_CHECK_EVERY_S`)."""
@@ -245,10 +262,10 @@ class StoreWriter:
             raise WriterClosed(f"the store writer of {self.store.url} is closed: nothing more is written or read "
                                "through it (work handed over after the bot stopped)")
 
-    def _thread(self) -> ThreadPoolExecutor:
+    def _thread(self) -> _WriterThread:
         self._ensure_open()
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+            self._pool = _WriterThread(THREAD_NAME)
             try:
                 self._loop = asyncio.get_running_loop()
             except RuntimeError:  # closing after the loop: nothing left to watch
@@ -278,11 +295,35 @@ class StoreWriter:
         if fast is not None:
             self._thread().submit(_checkpoint, fast.checkpoint)
 
-    def close(self) -> None:
-        """Wait for the work handed over, then stop the thread (a checkpoint due runs first). From now on new work is
-        refused (:class:`WriterClosed`) and no thread is started again; closing again does nothing."""
+    def close(self, timeout_s: float = WRITER_CLOSE_S) -> list[str]:
+        """Wait ``timeout_s`` at most for the work handed over, then stop the thread (a checkpoint due runs first);
+        what is not done by then is named in one ERROR line and dropped (see the module doc). From now on new work is
+        refused (:class:`WriterClosed`) and no thread is started again; closing again does nothing. Blocks the
+        caller: on the loop, :meth:`aclose`. Returns the writes not done (empty: all done)."""
+        pool = self._closing()
+        if pool is not None and not pool.ended.wait(timeout_s):
+            return self._given_up(pool, timeout_s)
+        return []
+
+    async def aclose(self, timeout_s: float = WRITER_CLOSE_S) -> list[str]:
+        """:meth:`close` for the loop's thread (the bot's stop): the loop runs on while the work handed over ends.
+        Returns the writes not done (empty: all done); their waiters have been told when this returns."""
+        pool = self._closing()
+        if pool is None:
+            return []
+        ended = asyncio.wrap_future(pool.ended_future)
+        await asyncio.wait([ended], timeout=timeout_s)
+        if ended.done():
+            return []
+        left = self._given_up(pool, timeout_s)
+        await asyncio.sleep(0)  # their waiters (a plugin saying what it did not store) have their say before
+        return left
+
+    def _closing(self) -> _WriterThread | None:
+        """Refuse new work and tell the thread to end once the work handed over is done: the thread, if there is one
+        (None: nothing to wait for, or closed already)."""
         if self._closed:
-            return
+            return None
         if self._checkpoint is not None:
             self._checkpoint.cancel()
             self._start_checkpoint()
@@ -291,13 +332,112 @@ class StoreWriter:
             self._watch = None
         self._loop = None
         self._closed = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+        return pool
+
+    def _given_up(self, pool: _WriterThread, waited_s: float) -> list[str]:
+        """The close waited ``waited_s`` and the database did not answer: say what was not done, and tell its
+        waiters (:class:`WriterClosed`). The thread, a daemon, runs on until the database answers (the write
+        already sent may land then) and ends without running what was behind it."""
+        with self._writes_lock:
+            left, self._work = list(self._work.values()), {}
+        writes = [work.label for work in left if work.write]
+        reads = len(left) - len(writes)
+        for work in left:
+            pool.give_up(work.future, WriterClosed(
+                f"the store writer of {self.store.url} closed after waiting {waited_s:.1f} s for the database: "
+                "not done (a write already sent may still land when the database answers)"))
+        if not left:
+            return []
+        log.error("store writer closed after waiting %.1f s for the database: %d write(s) not done: %s%s; a write "
+                  "already sent may still land when the database answers, the others never run. A "
+                  "restart needs none of them: an order is stored before it is sent, and the next start asks the "
+                  "venues for order changes and fills not stored; a plugin's record not stored (a drawdown peak, a "
+                  "risk event) is lost", waited_s, len(writes), ", ".join(writes) or "none",
+                  f" (and {reads} read(s))" if reads else "")
+        return writes
 
 
 def _nothing() -> None:
     pass
+
+
+class _Handed:
+    """Work handed to the writer thread and not done yet, as the watch and the close see it."""
+
+    __slots__ = ("handed_at", "write", "label", "future")
+
+    def __init__(self, handed_at: float, write: bool, label: str, future: Future[Any]):
+        self.handed_at, self.write, self.label, self.future = handed_at, write, label, future
+
+
+def _label(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    """What a write is, for the log: its function and how many items each list it was given holds (no values: they
+    may be anything a plugin stores)."""
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    sizes = [f"{len(arg)} item(s)" for arg in args if isinstance(arg, (list, tuple, dict, set))]
+    return f"{name}({', '.join(sizes)})" if sizes else name
+
+
+class _WriterThread(Executor):
+    """One daemon thread running what is submitted, one at a time, in order. Never joined at the interpreter's exit
+    (a :class:`~concurrent.futures.ThreadPoolExecutor`'s threads are: one waiting on a database that does not answer
+    would hold the process's exit as long)."""
+
+    def __init__(self, name: str):
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.ended_future: Future[None] = Future()
+        """Done when the thread has ended (after :meth:`shutdown` and the work before it)."""
+        self.ended = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+
+        def run() -> None:
+            with self._lock:
+                if future.done() or not future.set_running_or_notify_cancel():  # given up by the close: never run
+                    return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                _settle(future.set_exception, exc)
+            else:
+                _settle(future.set_result, result)
+
+        self._queue.put(run)
+        return future
+
+    def give_up(self, future: Future[Any], exc: BaseException) -> None:
+        """End ``future`` with ``exc`` now, running or not: not started yet, it never runs; running, its answer is
+        dropped when it comes."""
+        with self._lock:
+            _settle(future.set_exception, exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """End the thread once the work submitted before is done (``wait``: block until then, without bound)."""
+        self._queue.put(None)
+        if wait:
+            self.ended.wait()
+
+    def _run(self) -> None:
+        try:
+            while (run := self._queue.get()) is not None:
+                run()
+        finally:
+            self.ended.set()
+            self.ended_future.set_result(None)
+
+
+def _settle(set_state: Callable[[Any], None], value: Any) -> None:
+    try:
+        set_state(value)
+    except InvalidStateError:  # the close gave it up meanwhile (its waiters were told)
+        pass
 
 
 def _checkpoint(run: Callable[[], None]) -> None:
@@ -314,6 +454,16 @@ def _on_writer_thread() -> bool:
 def _wait_ms_by_thread() -> int:
     """The lock wait of a write on the calling thread: the writer's, or the loop's."""
     return WRITER_BUSY_TIMEOUT_MS if threading.current_thread().name.startswith(THREAD_NAME) else LOOP_BUSY_TIMEOUT_MS
+
+
+def _close_after_store(store: Store, dbapi_conn: Any, _record: Any) -> None:
+    """A connection given back after its store closed (a write the close gave up on, answered late): closed now,
+    never left open in a pool nothing uses any more."""
+    if store.closed and dbapi_conn is not None:
+        try:
+            dbapi_conn.close()
+        except Exception:  # the connection is gone already
+            pass
 
 
 def _lock_timeout_by_thread(dbapi_conn: Any, record: Any, _proxy: Any) -> None:

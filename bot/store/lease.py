@@ -11,7 +11,10 @@ Discord token) takes a :class:`Lease` on a name derived from it (never the secre
   they share the database file; a bot with its own SQLite file holds its own leases.
 - An in-memory database: a lease within this process.
 
-Every method does blocking I/O: call them from a worker thread (``await asyncio.to_thread(...)``).
+Every method does blocking I/O: call them off the loop on a daemon thread (:func:`off_loop`), never on the loop's
+default executor (``asyncio.to_thread``): the interpreter joins that executor's threads at exit (``asyncio.run``
+waits for them first), so a call waiting on a PostgreSQL server that does not answer (SIGSTOP, packets dropped; no
+client-side timeout ends it) would hold the process's exit as long as the server stays stopped.
 Public for plugins as :func:`bot.api.storage.lease`. A lease of a closed store (:meth:`Store.close`) is refused
 (:class:`~bot.store.StoreClosed`), never taken on a connection opened behind the close. A lease still held when its
 store closes ends with it (:meth:`Store.close` releases it, its connection or lock file closed): a holder that forgot to
@@ -26,12 +29,14 @@ the server answers; the process exiting ends it too).
 from __future__ import annotations
 
 import abc
+import asyncio
 import fcntl
 import hashlib
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import text
 
@@ -46,6 +51,40 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+def off_loop(fn: Callable[[], T], what: str) -> asyncio.Future[T]:
+    """``fn()`` (a lease's or its store's blocking call) on a daemon thread of its own: a future of the running loop
+    with its result or error. Never the loop's default executor, whose threads hold the process's exit (see the
+    module doc): a call the database never answers leaves a daemon thread waiting, which the exit does not join. A
+    caller that stops waiting (a timeout, a cancelled task) leaves the call to end when the database answers; its
+    answer is then dropped. ``what`` names the thread (no secret)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, exc: BaseException | None) -> None:
+        if done.done():  # cancelled: nobody waits for it
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to the caller, on its loop
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop is closed: nobody waits for the answer any more
+            pass
+
+    threading.Thread(target=run, name=f"arbot-lease {what}", daemon=True).start()
+    return done
+
 
 
 class LeaseUnavailable(Exception):

@@ -340,8 +340,8 @@ class TelegramNotifier(Notifier):
         if self.lease is None:
             return
         try:
-            last = await asyncio.to_thread(functools.partial(self.lease.last_handled, sequence=bot,
-                                                             max_age_s=UPDATES_KEPT_S))
+            # the store's own read threads, never the default executor (whose threads hold the process's exit)
+            last = await self.lease.read_last_handled(sequence=bot, max_age_s=UPDATES_KEPT_S)
         except Exception as exc:
             self.ctx.log.warning("telegram: the last handled update could not be read: %s", error_text(exc))
             return
@@ -402,7 +402,7 @@ class TelegramNotifier(Notifier):
                 bot = next(iter(self._to_record))
                 last = self._to_record.pop(bot)
                 try:
-                    await asyncio.to_thread(functools.partial(lease.handled, last, sequence=bot))
+                    await lease.record_handled(last, sequence=bot)  # a daemon thread: see TokenLease
                 except Exception as exc:
                     if not self._record_failed:
                         self.ctx.log.warning("telegram: the handled update id could not be stored (%s): after a "
