@@ -25,6 +25,13 @@ resumes confirming the stored transaction. At most ``max_sign_attempts`` signatu
 signer at a time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
 intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it instead.
 
+**The store, off the loop.** Swap rows are read and written on the store writer's thread (``ctx.read_later``,
+``ctx.write_later``), each awaited, so a database that stops answering holds that swap, never the event loop (every
+other venue, the kill switch, chat): the signed row is committed before the first send (it may wait, the send waits
+with it), an outcome is stored before it is reported, and a read comes after the writes handed over before it. The
+outcome a confirmation task ends with is the row it stored last, reported without a read; at start the swaps still in
+flight are read on the store's own read threads (``Store.read_off_loop``).
+
 ``place_order`` waits up to ``place_wait_s`` for the confirmation and returns FILLED (with the
 fill) when it came in time, else OPEN; the swap keeps being confirmed in the background and its
 outcome is then published as a ``Fill`` and an ``OrderReport``.
@@ -175,7 +182,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self.wallet: Wallet | None = None
         self.rpc: SolanaRpc | None = None
         self.api: JupiterApi | None = None
-        self._confirming: dict[str, asyncio.Task[None]] = {}
+        self._confirming: dict[str, asyncio.Task[JupiterSwapRow]] = {}
         self._awaited: set[str] = set()
         """Client ids whose place_order call is waiting for the outcome (it reports it, not us)."""
         self._sign_locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -205,7 +212,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self.rpc = SolanaRpc(s.rpc_urls, timeout_s=s.request_timeout_s, commitment=s.commitment)
         self.api = JupiterApi(s.api_url, timeout_s=s.request_timeout_s)
         self.ctx.log.info("jupiter: wallet %s, rpc %s", self.wallet.pubkey, shown_url(s.rpc_urls[0]))
-        for row in in_flight_swaps(self.ctx.store, self.name):
+        # read on the store's own read threads: the loop never waits on the database (this run wrote nothing yet)
+        for row in await self.ctx.store.read_off_loop(in_flight_swaps, self.ctx.store, self.name):
             self.ctx.log.info("jupiter: resuming confirmation of %s (%s)", row.client_order_id, row.signature)
             self._ensure_confirming(row.client_order_id)
 
@@ -236,7 +244,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         if self._confirmation_running(cid):  # it confirms the swap, and re-signs it if it expires: join it
             return await self._wait(cid)
         async with self._signing(cid):
-            row = load_swap(self.ctx.store, self.name, cid)
+            row = await self._load(cid)
             if self._confirmation_running(cid) or (row is not None and row.status == IN_FLIGHT):
                 pass  # someone signed while we waited for the lock: wait for that swap
             elif row is not None and (row.status != EXPIRED or row.attempt >= self.settings.max_sign_attempts):
@@ -248,7 +256,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         return await self._wait(cid)
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        row = load_swap(self.ctx.store, self.name, client_order_id)
+        row = await self._load(client_order_id)
         if row is None:
             return None
         if row.status == IN_FLIGHT:
@@ -263,7 +271,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         raise PermanentError("a Jupiter swap cannot be cancelled: it lands whole or not at all")
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
-        return [self._state(r) for r in in_flight_swaps(self.ctx.store, self.name)
+        return [self._state(r) for r in await self.ctx.read_later(in_flight_swaps, self.ctx.store, self.name)
                 if symbol is None or r.symbol == symbol]
 
     async def balances(self) -> dict[str, Balance]:
@@ -418,7 +426,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
             signed_tx_b64=base64.b64encode(bytes(signed)).decode(),
             last_valid_block_height=swap.last_valid_block_height, status=IN_FLIGHT,
             updated_ns=self.ctx.clock.time_ns())
-        row = save_swap(self.ctx.store, row)  # persisted before the first send: a restart resumes, never re-signs
+        # committed before the first send (a restart resumes, never re-signs): awaited, on the store writer's thread
+        row = await self.ctx.write_later(save_swap, self.ctx.store, row)
         self.ctx.log.info("jupiter %s: signed %s (attempt %d, valid to height %d, cu price %d)",
                           cid, row.signature, attempt, row.last_valid_block_height, cu_price)
         return row
@@ -428,7 +437,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         that followed a lost answer to the status look-ups: the copy whose answer was lost may land)."""
         failure, final = await self._send(row)
         if failure is not None and final:
-            self._finish(row, FAILED, failure)
+            await self._finish(row, FAILED, failure)
             raise failure
         self._ensure_confirming(row.client_order_id, sent=True, refused=failure)
 
@@ -461,6 +470,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
 
     # --- confirming --------------------------------------------------------------------------
 
+    async def _load(self, cid: str) -> JupiterSwapRow | None:
+        """The intent's stored swap, read on the store writer's thread after the writes handed to it before (ours
+        included): a database that does not answer holds this caller, never the loop."""
+        return await self.ctx.read_later(load_swap, self.ctx.store, self.name, cid)
+
     def _ensure_confirming(self, cid: str, *, sent: bool = False, refused: PermanentError | None = None) -> None:
         task = self._confirming.get(cid)
         if task is None or task.done():
@@ -469,7 +483,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
             self._confirming[cid] = task
             task.add_done_callback(functools.partial(self._confirm_done, cid))
 
-    def _confirm_done(self, cid: str, task: asyncio.Task[None]) -> None:
+    def _confirm_done(self, cid: str, task: asyncio.Task[JupiterSwapRow]) -> None:
         if self._confirming.get(cid) is task:
             del self._confirming[cid]
         if task.cancelled():
@@ -479,12 +493,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
             self.ctx.log.error("jupiter %s: confirmation failed: %s", cid, exc, exc_info=exc)
             return
         if cid not in self._awaited:
-            row = load_swap(self.ctx.store, self.name, cid)
-            if row is not None:
-                state = self._state(row)
-                for fill in state.fills:
-                    self.ctx.bus.publish(fill)
-                self.ctx.bus.publish(OrderReport(self.name, row.symbol, state, self.ctx.clock.time_ns()))
+            row = task.result()  # the row as the task stored it last (awaited): no read on the loop
+            state = self._state(row)
+            for fill in state.fills:
+                self.ctx.bus.publish(fill)
+            self.ctx.bus.publish(OrderReport(self.name, row.symbol, state, self.ctx.clock.time_ns()))
 
     async def _wait(self, cid: str) -> OrderState:
         """Wait up to ``place_wait_s`` for the outcome; the state then (OPEN while still confirming)."""
@@ -499,7 +512,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
             pass
         finally:
             self._awaited.discard(cid)
-        row = load_swap(self.ctx.store, self.name, cid)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            row: JupiterSwapRow | None = task.result()  # as it stored it last
+        else:
+            row = await self._load(cid)
         assert row is not None
         if row.status == EXPIRED and not task.done():  # its confirmation task is signing the next attempt
             return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
@@ -509,12 +525,12 @@ class JupiterExchange(Exchange, JupiterTransfers):
             raise _error_of(row)
         return self._state(row)
 
-    async def _confirm(self, cid: str, sent: bool, refused: PermanentError | None = None) -> None:
+    async def _confirm(self, cid: str, sent: bool, refused: PermanentError | None = None) -> JupiterSwapRow:
         """Poll until the swap is confirmed, failed, or expired with every attempt used (``refused``: a send's
-        refusal that was not final, the swap's error if it provably never lands)."""
+        refusal that was not final, the swap's error if it provably never lands); the row as last stored."""
         assert self.rpc is not None
         s = self.settings
-        row = load_swap(self.ctx.store, self.name, cid)
+        row = await self._load(cid)
         assert row is not None
         last_send = time.monotonic() if sent else float("-inf")
         while True:
@@ -527,12 +543,12 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 if status is not None:
                     if status.err is not None and committed:
                         await self._realize(row, failed=True)  # it landed: its fee was paid all the same
-                        self._finish(row, FAILED, classify_chain_error(status.err))
-                        return
+                        await self._finish(row, FAILED, classify_chain_error(status.err))
+                        return row
                     if committed:
                         await self._realize(row)
-                        self._finish(row, LANDED, "")
-                        return
+                        await self._finish(row, LANDED, "")
+                        return row
                 else:
                     node = self.rpc.pinned()  # expiry is proven by one node: the height and the look-up after it
                     height = await node.get_block_height()
@@ -540,12 +556,12 @@ class JupiterExchange(Exchange, JupiterTransfers):
                         # asked after seeing the height: a signature unknown now can never land
                         again = (await node.get_signature_statuses([row.signature]))[0]
                         if again is None and refused is not None:
-                            self._finish(row, FAILED, refused)  # never landed, and its last copies were refused
-                            return
+                            await self._finish(row, FAILED, refused)  # never landed, and its last copies were refused
+                            return row
                         if again is None:
                             row = await self._expired(row)
                             if row.status != IN_FLIGHT:
-                                return
+                                return row
                             last_send, refused = float("-inf"), None
                         continue
                     if time.monotonic() - last_send >= s.rebroadcast_s:
@@ -569,10 +585,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
                              row.signature, row.last_valid_block_height)
         limit = Decimal(row.limit_price) if row.limit_price else None
         async with self._signing(row.client_order_id):
-            current = load_swap(self.ctx.store, self.name, row.client_order_id)
+            current = await self._load(row.client_order_id)
             if current is None or current.attempt != row.attempt:
                 return current or row  # another caller signed the next attempt meanwhile: confirm that one
-            self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
+            await self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
             if row.attempt >= self.settings.max_sign_attempts:
                 return row
             try:
@@ -583,11 +599,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
                                      row.client_order_id, exc)
                 return row
             except PermanentError as exc:
-                self._finish(row, FAILED, exc)
+                await self._finish(row, FAILED, exc)
                 return row
             failure, final = await self._send(new)
             if failure is not None and final:
-                self._finish(new, FAILED, failure)
+                await self._finish(new, FAILED, failure)
             return new  # a refusal not final: the rebroadcasts that follow meet it again, the look-ups decide
 
     async def _realize(self, row: JupiterSwapRow, *, failed: bool = False) -> None:
@@ -635,12 +651,14 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 return
             await asyncio.sleep(s.poll_s)
 
-    def _finish(self, row: JupiterSwapRow, status: str, error: Exception | str) -> None:
+    async def _finish(self, row: JupiterSwapRow, status: str, error: Exception | str) -> None:
+        """Store ``row``'s outcome (or its expiry), awaited on the store writer's thread: the outcome is reported only
+        once stored, and a database that does not answer holds this swap, never the loop."""
         text = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
         # a node's or Jupiter's text may quote a known secret or hold a NUL (PostgreSQL's text refuses it); the store
         # makes the order's reason safe, not this row
         row.status, row.error, row.updated_ns = status, free_text(text), self.ctx.clock.time_ns()
-        save_swap(self.ctx.store, row)
+        await self.ctx.write_later(save_swap, self.ctx.store, row)
 
     # --- states ------------------------------------------------------------------------------
 
