@@ -14,7 +14,9 @@ cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 
 **One intent, one landed swap.** The signed transaction, its signature and the blockhash's ``lastValidBlockHeight``
 are stored under the client order id *before* the first send. Until the swap is confirmed, the *same* bytes are
-rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled. A rebroadcast refused by the node's
+rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled (every ``poll_s``; after a 429 with
+``Retry-After`` the node is asked nothing, look-up or rebroadcast, until then, but no longer than the blockhash's
+remaining blocks take at :data:`SLOT_S` each, so that its expiry is seen in time). A rebroadcast refused by the node's
 simulation (the pool moved, a balance changed) does not end the swap: a copy sent before may still land, so the
 status look-ups go on (so does a first send that a fallback URL refused after an earlier URL's answer was lost), and
 the refusal is the swap's error only once the signature provably expired (then it is not re-signed). A new signature
@@ -138,6 +140,11 @@ from .settings import JupiterSettings
 from .transfers import JupiterTransfers, associated_token_account
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
+SLOT_S = 0.4
+"""The chain's target time per block: a blockhash with N blocks left expires in about N x this, or later (a skipped
+slot makes no block)."""
+BLOCKHASH_VALIDITY_BLOCKS = 150
+"""How many blocks past the one it was issued at a blockhash stays valid (what ``lastValidBlockHeight`` adds)."""
 # MAX_COMPUTE_UNIT_LIMIT (a transaction's largest compute-unit limit): the priority fee of a route is predicted on it
 # until Jupiter's simulation of a swap on that route (``dynamicComputeUnitLimit``) has told a smaller one: a bound,
 # never less than the route will be signed with. A swap is signed by the wallet alone: one LAMPORTS_PER_SIGNATURE.
@@ -533,7 +540,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
         row = await self._load(cid)
         assert row is not None
         last_send = time.monotonic() if sent else float("-inf")
+        height_seen: int | None = None  # the chain's block height as last seen: how long the blockhash has left
         while True:
+            wait_s = s.poll_s
             try:
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
                 # a failure as a success counts only at the commitment: a block seen at "processed" may be dropped
@@ -551,7 +560,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
                         return row
                 else:
                     node = self.rpc.pinned()  # expiry is proven by one node: the height and the look-up after it
-                    height = await node.get_block_height()
+                    height = height_seen = await node.get_block_height()
                     if height > row.last_valid_block_height:
                         # asked after seeing the height: a signature unknown now can never land
                         again = (await node.get_signature_statuses([row.signature]))[0]
@@ -573,11 +582,27 @@ class JupiterExchange(Exchange, JupiterTransfers):
                             self.ctx.log.warning("jupiter %s: rebroadcast of %s refused (%s); confirming until it "
                                                  "lands or its blockhash expires", cid, row.signature, failure)
                         refused = failure or refused
+            except RpcRateLimited as exc:
+                # the node asked us to wait: ask it nothing (no look-up, no rebroadcast) until then, but no longer
+                # than the blockhash has left, so that its expiry is still seen (and the swap re-signed) in time
+                wait_s = self._rate_limited_wait_s(exc.retry_after_s, row, height_seen)
+                self.ctx.log.warning("jupiter %s: %s; still confirming, asking again in %.1f s", cid, exc, wait_s)
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 # a look-up's failure says nothing about the swap (its send's refusals are _send's): ask again, never
                 # end the only task that confirms and reports it
                 self.ctx.log.warning("jupiter %s: %s; still confirming", cid, exc)
-            await asyncio.sleep(s.poll_s)
+            await asyncio.sleep(wait_s)
+
+    def _rate_limited_wait_s(self, retry_after_s: float | None, row: JupiterSwapRow, height_seen: int | None) -> float:
+        """How long to wait after a 429: the node's ``Retry-After`` (``poll_s`` without one), at most the time the
+        blockhash's remaining blocks take at :data:`SLOT_S` each (its whole validity when no height was seen yet), and
+        never less than ``poll_s``."""
+        poll_s = self.settings.poll_s
+        if retry_after_s is None:
+            return poll_s
+        blocks_left = (BLOCKHASH_VALIDITY_BLOCKS if height_seen is None
+                       else row.last_valid_block_height - height_seen)
+        return max(poll_s, min(retry_after_s, blocks_left * SLOT_S))
 
     async def _expired(self, row: JupiterSwapRow) -> JupiterSwapRow:
         """The signature provably never landed: re-quote and sign again if attempts are left."""
