@@ -14,7 +14,9 @@ cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 
 **One intent, one landed swap.** The signed transaction, its signature and the blockhash's ``lastValidBlockHeight``
 are stored under the client order id *before* the first send. Until the swap is confirmed, the *same* bytes are
-rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled. A rebroadcast refused by the node's
+rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled (every ``poll_s``; after a 429 with
+``Retry-After`` the node is asked nothing, look-up or rebroadcast, until then, but no longer than the blockhash's
+remaining blocks take at :data:`SLOT_S` each, so that its expiry is seen in time). A rebroadcast refused by the node's
 simulation (the pool moved, a balance changed) does not end the swap: a copy sent before may still land, so the
 status look-ups go on (so does a first send that a fallback URL refused after an earlier URL's answer was lost), and
 the refusal is the swap's error only once the signature provably expired (then it is not re-signed). A new signature
@@ -24,6 +26,13 @@ signature (a fallback node behind that height proves nothing; when the node fail
 resumes confirming the stored transaction. At most ``max_sign_attempts`` signatures are made per intent, and one
 signer at a time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
 intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it instead.
+
+**The store, off the loop.** Swap rows are read and written on the store writer's thread (``ctx.read_later``,
+``ctx.write_later``), each awaited, so a database that stops answering holds that swap, never the event loop (every
+other venue, the kill switch, chat): the signed row is committed before the first send (it may wait, the send waits
+with it), an outcome is stored before it is reported, and a read comes after the writes handed over before it. The
+outcome a confirmation task ends with is the row it stored last, reported without a read; at start the swaps still in
+flight are read on the store's own read threads (``Store.read_off_loop``).
 
 ``place_order`` waits up to ``place_wait_s`` for the confirmation and returns FILLED (with the
 fill) when it came in time, else OPEN; the swap keeps being confirmed in the background and its
@@ -131,6 +140,11 @@ from .settings import JupiterSettings
 from .transfers import JupiterTransfers, associated_token_account
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
+SLOT_S = 0.4
+"""The chain's target time per block: a blockhash with N blocks left expires in about N x this, or later (a skipped
+slot makes no block)."""
+BLOCKHASH_VALIDITY_BLOCKS = 150
+"""How many blocks past the one it was issued at a blockhash stays valid (what ``lastValidBlockHeight`` adds)."""
 # MAX_COMPUTE_UNIT_LIMIT (a transaction's largest compute-unit limit): the priority fee of a route is predicted on it
 # until Jupiter's simulation of a swap on that route (``dynamicComputeUnitLimit``) has told a smaller one: a bound,
 # never less than the route will be signed with. A swap is signed by the wallet alone: one LAMPORTS_PER_SIGNATURE.
@@ -175,7 +189,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self.wallet: Wallet | None = None
         self.rpc: SolanaRpc | None = None
         self.api: JupiterApi | None = None
-        self._confirming: dict[str, asyncio.Task[None]] = {}
+        self._confirming: dict[str, asyncio.Task[JupiterSwapRow]] = {}
         self._awaited: set[str] = set()
         """Client ids whose place_order call is waiting for the outcome (it reports it, not us)."""
         self._sign_locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -205,7 +219,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self.rpc = SolanaRpc(s.rpc_urls, timeout_s=s.request_timeout_s, commitment=s.commitment)
         self.api = JupiterApi(s.api_url, timeout_s=s.request_timeout_s)
         self.ctx.log.info("jupiter: wallet %s, rpc %s", self.wallet.pubkey, shown_url(s.rpc_urls[0]))
-        for row in in_flight_swaps(self.ctx.store, self.name):
+        # read on the store's own read threads: the loop never waits on the database (this run wrote nothing yet)
+        for row in await self.ctx.store.read_off_loop(in_flight_swaps, self.ctx.store, self.name):
             self.ctx.log.info("jupiter: resuming confirmation of %s (%s)", row.client_order_id, row.signature)
             self._ensure_confirming(row.client_order_id)
 
@@ -236,7 +251,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         if self._confirmation_running(cid):  # it confirms the swap, and re-signs it if it expires: join it
             return await self._wait(cid)
         async with self._signing(cid):
-            row = load_swap(self.ctx.store, self.name, cid)
+            row = await self._load(cid)
             if self._confirmation_running(cid) or (row is not None and row.status == IN_FLIGHT):
                 pass  # someone signed while we waited for the lock: wait for that swap
             elif row is not None and (row.status != EXPIRED or row.attempt >= self.settings.max_sign_attempts):
@@ -248,7 +263,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         return await self._wait(cid)
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        row = load_swap(self.ctx.store, self.name, client_order_id)
+        row = await self._load(client_order_id)
         if row is None:
             return None
         if row.status == IN_FLIGHT:
@@ -263,7 +278,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         raise PermanentError("a Jupiter swap cannot be cancelled: it lands whole or not at all")
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
-        return [self._state(r) for r in in_flight_swaps(self.ctx.store, self.name)
+        return [self._state(r) for r in await self.ctx.read_later(in_flight_swaps, self.ctx.store, self.name)
                 if symbol is None or r.symbol == symbol]
 
     async def balances(self) -> dict[str, Balance]:
@@ -418,7 +433,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
             signed_tx_b64=base64.b64encode(bytes(signed)).decode(),
             last_valid_block_height=swap.last_valid_block_height, status=IN_FLIGHT,
             updated_ns=self.ctx.clock.time_ns())
-        row = save_swap(self.ctx.store, row)  # persisted before the first send: a restart resumes, never re-signs
+        # committed before the first send (a restart resumes, never re-signs): awaited, on the store writer's thread
+        row = await self.ctx.write_later(save_swap, self.ctx.store, row)
         self.ctx.log.info("jupiter %s: signed %s (attempt %d, valid to height %d, cu price %d)",
                           cid, row.signature, attempt, row.last_valid_block_height, cu_price)
         return row
@@ -428,7 +444,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         that followed a lost answer to the status look-ups: the copy whose answer was lost may land)."""
         failure, final = await self._send(row)
         if failure is not None and final:
-            self._finish(row, FAILED, failure)
+            await self._finish(row, FAILED, failure)
             raise failure
         self._ensure_confirming(row.client_order_id, sent=True, refused=failure)
 
@@ -461,6 +477,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
 
     # --- confirming --------------------------------------------------------------------------
 
+    async def _load(self, cid: str) -> JupiterSwapRow | None:
+        """The intent's stored swap, read on the store writer's thread after the writes handed to it before (ours
+        included): a database that does not answer holds this caller, never the loop."""
+        return await self.ctx.read_later(load_swap, self.ctx.store, self.name, cid)
+
     def _ensure_confirming(self, cid: str, *, sent: bool = False, refused: PermanentError | None = None) -> None:
         task = self._confirming.get(cid)
         if task is None or task.done():
@@ -469,7 +490,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
             self._confirming[cid] = task
             task.add_done_callback(functools.partial(self._confirm_done, cid))
 
-    def _confirm_done(self, cid: str, task: asyncio.Task[None]) -> None:
+    def _confirm_done(self, cid: str, task: asyncio.Task[JupiterSwapRow]) -> None:
         if self._confirming.get(cid) is task:
             del self._confirming[cid]
         if task.cancelled():
@@ -479,12 +500,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
             self.ctx.log.error("jupiter %s: confirmation failed: %s", cid, exc, exc_info=exc)
             return
         if cid not in self._awaited:
-            row = load_swap(self.ctx.store, self.name, cid)
-            if row is not None:
-                state = self._state(row)
-                for fill in state.fills:
-                    self.ctx.bus.publish(fill)
-                self.ctx.bus.publish(OrderReport(self.name, row.symbol, state, self.ctx.clock.time_ns()))
+            row = task.result()  # the row as the task stored it last (awaited): no read on the loop
+            state = self._state(row)
+            for fill in state.fills:
+                self.ctx.bus.publish(fill)
+            self.ctx.bus.publish(OrderReport(self.name, row.symbol, state, self.ctx.clock.time_ns()))
 
     async def _wait(self, cid: str) -> OrderState:
         """Wait up to ``place_wait_s`` for the outcome; the state then (OPEN while still confirming)."""
@@ -499,7 +519,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
             pass
         finally:
             self._awaited.discard(cid)
-        row = load_swap(self.ctx.store, self.name, cid)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            row: JupiterSwapRow | None = task.result()  # as it stored it last
+        else:
+            row = await self._load(cid)
         assert row is not None
         if row.status == EXPIRED and not task.done():  # its confirmation task is signing the next attempt
             return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
@@ -509,15 +532,17 @@ class JupiterExchange(Exchange, JupiterTransfers):
             raise _error_of(row)
         return self._state(row)
 
-    async def _confirm(self, cid: str, sent: bool, refused: PermanentError | None = None) -> None:
+    async def _confirm(self, cid: str, sent: bool, refused: PermanentError | None = None) -> JupiterSwapRow:
         """Poll until the swap is confirmed, failed, or expired with every attempt used (``refused``: a send's
-        refusal that was not final, the swap's error if it provably never lands)."""
+        refusal that was not final, the swap's error if it provably never lands); the row as last stored."""
         assert self.rpc is not None
         s = self.settings
-        row = load_swap(self.ctx.store, self.name, cid)
+        row = await self._load(cid)
         assert row is not None
         last_send = time.monotonic() if sent else float("-inf")
+        height_seen: int | None = None  # the chain's block height as last seen: how long the blockhash has left
         while True:
+            wait_s = s.poll_s
             try:
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
                 # a failure as a success counts only at the commitment: a block seen at "processed" may be dropped
@@ -527,25 +552,25 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 if status is not None:
                     if status.err is not None and committed:
                         await self._realize(row, failed=True)  # it landed: its fee was paid all the same
-                        self._finish(row, FAILED, classify_chain_error(status.err))
-                        return
+                        await self._finish(row, FAILED, classify_chain_error(status.err))
+                        return row
                     if committed:
                         await self._realize(row)
-                        self._finish(row, LANDED, "")
-                        return
+                        await self._finish(row, LANDED, "")
+                        return row
                 else:
                     node = self.rpc.pinned()  # expiry is proven by one node: the height and the look-up after it
-                    height = await node.get_block_height()
+                    height = height_seen = await node.get_block_height()
                     if height > row.last_valid_block_height:
                         # asked after seeing the height: a signature unknown now can never land
                         again = (await node.get_signature_statuses([row.signature]))[0]
                         if again is None and refused is not None:
-                            self._finish(row, FAILED, refused)  # never landed, and its last copies were refused
-                            return
+                            await self._finish(row, FAILED, refused)  # never landed, and its last copies were refused
+                            return row
                         if again is None:
                             row = await self._expired(row)
                             if row.status != IN_FLIGHT:
-                                return
+                                return row
                             last_send, refused = float("-inf"), None
                         continue
                     if time.monotonic() - last_send >= s.rebroadcast_s:
@@ -557,11 +582,27 @@ class JupiterExchange(Exchange, JupiterTransfers):
                             self.ctx.log.warning("jupiter %s: rebroadcast of %s refused (%s); confirming until it "
                                                  "lands or its blockhash expires", cid, row.signature, failure)
                         refused = failure or refused
+            except RpcRateLimited as exc:
+                # the node asked us to wait: ask it nothing (no look-up, no rebroadcast) until then, but no longer
+                # than the blockhash has left, so that its expiry is still seen (and the swap re-signed) in time
+                wait_s = self._rate_limited_wait_s(exc.retry_after_s, row, height_seen)
+                self.ctx.log.warning("jupiter %s: %s; still confirming, asking again in %.1f s", cid, exc, wait_s)
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 # a look-up's failure says nothing about the swap (its send's refusals are _send's): ask again, never
                 # end the only task that confirms and reports it
                 self.ctx.log.warning("jupiter %s: %s; still confirming", cid, exc)
-            await asyncio.sleep(s.poll_s)
+            await asyncio.sleep(wait_s)
+
+    def _rate_limited_wait_s(self, retry_after_s: float | None, row: JupiterSwapRow, height_seen: int | None) -> float:
+        """How long to wait after a 429: the node's ``Retry-After`` (``poll_s`` without one), at most the time the
+        blockhash's remaining blocks take at :data:`SLOT_S` each (its whole validity when no height was seen yet), and
+        never less than ``poll_s``."""
+        poll_s = self.settings.poll_s
+        if retry_after_s is None:
+            return poll_s
+        blocks_left = (BLOCKHASH_VALIDITY_BLOCKS if height_seen is None
+                       else row.last_valid_block_height - height_seen)
+        return max(poll_s, min(retry_after_s, blocks_left * SLOT_S))
 
     async def _expired(self, row: JupiterSwapRow) -> JupiterSwapRow:
         """The signature provably never landed: re-quote and sign again if attempts are left."""
@@ -569,10 +610,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
                              row.signature, row.last_valid_block_height)
         limit = Decimal(row.limit_price) if row.limit_price else None
         async with self._signing(row.client_order_id):
-            current = load_swap(self.ctx.store, self.name, row.client_order_id)
+            current = await self._load(row.client_order_id)
             if current is None or current.attempt != row.attempt:
                 return current or row  # another caller signed the next attempt meanwhile: confirm that one
-            self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
+            await self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
             if row.attempt >= self.settings.max_sign_attempts:
                 return row
             try:
@@ -583,11 +624,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
                                      row.client_order_id, exc)
                 return row
             except PermanentError as exc:
-                self._finish(row, FAILED, exc)
+                await self._finish(row, FAILED, exc)
                 return row
             failure, final = await self._send(new)
             if failure is not None and final:
-                self._finish(new, FAILED, failure)
+                await self._finish(new, FAILED, failure)
             return new  # a refusal not final: the rebroadcasts that follow meet it again, the look-ups decide
 
     async def _realize(self, row: JupiterSwapRow, *, failed: bool = False) -> None:
@@ -635,12 +676,14 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 return
             await asyncio.sleep(s.poll_s)
 
-    def _finish(self, row: JupiterSwapRow, status: str, error: Exception | str) -> None:
+    async def _finish(self, row: JupiterSwapRow, status: str, error: Exception | str) -> None:
+        """Store ``row``'s outcome (or its expiry), awaited on the store writer's thread: the outcome is reported only
+        once stored, and a database that does not answer holds this swap, never the loop."""
         text = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
         # a node's or Jupiter's text may quote a known secret or hold a NUL (PostgreSQL's text refuses it); the store
         # makes the order's reason safe, not this row
         row.status, row.error, row.updated_ns = status, free_text(text), self.ctx.clock.time_ns()
-        save_swap(self.ctx.store, row)
+        await self.ctx.write_later(save_swap, self.ctx.store, row)
 
     # --- states ------------------------------------------------------------------------------
 

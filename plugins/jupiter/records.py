@@ -8,6 +8,9 @@ BIGINT); the signed transaction is base64 text. It holds a signature, never key 
 landed, the amounts the transaction really moved and its fee are stored too (``filled_*``,
 ``fee_lamports``), read back from ``getTransaction``; a transaction that landed failed moved nothing
 but its fee, which is stored the same way.
+
+These functions run statements and wait for the database: the exchange calls them on the store writer's thread
+(``ctx.read_later``/``ctx.write_later``) or the store's read threads, never on the event loop.
 """
 
 from __future__ import annotations

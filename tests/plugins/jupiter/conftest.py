@@ -13,6 +13,7 @@ import pytest
 from solders.keypair import Keypair
 
 from bot.store import Store
+from bot.writer import StoreWriter
 from plugins.jupiter.exchange import JupiterExchange
 from plugins.jupiter.settings import JupiterSettings
 from tests.fakes.jupiter_api import FakeJupiterApi
@@ -53,9 +54,11 @@ def keypair(tmp_path):
 @pytest.fixture
 async def make_exchange(tmp_path, db_url, node, jupiter_api, keypair):
     """``ex = await make_exchange(**settings)``: a started exchange on the fakes (same store each call, or
-    ``bot_store``: another bot's store of the same database)."""
+    ``bot_store``: another bot's store of the same database). Its ``ctx.write_later``/``ctx.read_later`` run on a
+    store writer's thread of that store, as a bot's do."""
     store = Store(db_url).open()
     started: list[JupiterExchange] = []
+    writers: dict[int, StoreWriter] = {}
 
     async def factory(*, rpc_urls=None, bot_store=None, **overrides):
         settings = JupiterSettings(api_url=jupiter_api.url, rpc_urls=rpc_urls or [node.url],
@@ -63,8 +66,11 @@ async def make_exchange(tmp_path, db_url, node, jupiter_api, keypair):
                                    request_timeout_s=1.0)
         settings = replace(settings, **overrides)
         published: list = []
-        ctx = SimpleNamespace(name="jupiter", store=bot_store or store, log=logging.getLogger("arbot.exchange.jupiter"),
-                              clock=_Clock(), bus=SimpleNamespace(publish=published.append))
+        its_store = bot_store or store
+        writer = writers.setdefault(id(its_store), StoreWriter(its_store))  # a bot's: its own thread, as ctx's
+        ctx = SimpleNamespace(name="jupiter", store=its_store, log=logging.getLogger("arbot.exchange.jupiter"),
+                              clock=_Clock(), bus=SimpleNamespace(publish=published.append),
+                              write_later=writer.later, read_later=writer.read_later)
         exchange = JupiterExchange("jupiter", settings, ctx)  # type: ignore[arg-type]
         exchange.published = published  # type: ignore[attr-defined]
         await exchange.start()
@@ -74,4 +80,6 @@ async def make_exchange(tmp_path, db_url, node, jupiter_api, keypair):
     yield factory
     for exchange in started:
         await exchange.stop()
+    for writer in writers.values():
+        writer.close()
     store.close()

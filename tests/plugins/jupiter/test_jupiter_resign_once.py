@@ -71,7 +71,7 @@ async def test_two_signers_of_one_expired_intent_sign_the_next_attempt_once(make
     await asyncio.gather(task, return_exceptions=True)
     node.expire_all()
     confirming = load_swap(exchange.ctx.store, "jupiter", "swap-1")  # attempt 1, as a confirmation task holds it
-    exchange._finish(load_swap(exchange.ctx.store, "jupiter", "swap-1"), EXPIRED, "expired")
+    await exchange._finish(load_swap(exchange.ctx.store, "jupiter", "swap-1"), EXPIRED, "expired")
     gate = await _slow_quote(exchange, call=1)
     node.land = True
     placing = asyncio.create_task(exchange.place_order(_order()))  # signs attempt 2; its quote hangs
