@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
 def off_loop(fn: Callable[[], T], what: str) -> asyncio.Future[T]:
     """``fn()`` (a lease's or its store's blocking call) on a daemon thread of its own: a future of the running loop
     with its result or error. Never the loop's default executor, whose threads hold the process's exit (see the
