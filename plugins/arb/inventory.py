@@ -17,6 +17,12 @@ one of them reads, once. And each asset of a venue is split between the strategi
 strategies of weight 1 sharing the CEX's USDC may each spend half of it, so together they never
 plan to spend more than there is. An asset only one strategy uses is all its own.
 
+The split is of what the account holds *now* (its free balance as last known), not a fixed allocation per
+strategy: when one pair spends, every sharer's share falls with the balance, at once and for good (a snapshot
+does not give it back). With 1000 USDC split 1:1, a SOL/USDC execution that spends 150.15 USDC leaves each of
+SOL/USDC and JUP/USDC 424.925, not 349.85 and 500. Weights divide what there is; they do not reserve money for a
+pair.
+
 **Accounts, not venue names.** Balances are kept per *account* (:attr:`bot.api.Exchange.account`): three pools
 that swap from one wallet (a ``paper-dex`` with ``wallet = "sol-pool"``, or jupiter venues signing with one key)
 are three venues but one account, so the wallet's USDC is counted once and split between the three pairs, a
