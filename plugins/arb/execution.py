@@ -22,19 +22,24 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    request is made. An execution with no leg sent is ``refused``, not ``done``: no
    :class:`~bot.domain.ExecutionResult`, and the opportunity is recorded as not acted on.
 3. **Follow.** ``on_order_update``/``on_fill`` track each leg; a leg is final when its order is.
-4. **Hedge.** When every leg is final and they bought and sold different base quantities, the
-   residual is an exposure: a WARNING alert names it (quantity, venue, value at the CEX mid) and,
+4. **Hedge.** When every leg is final and the accounts' base changed (the residual: each fill's
+   :attr:`~bot.domain.Fill.base_change` summed, so base bought minus sold, less the fees charged in the base, e.g.
+   a swap's network fee on SOL/USDC or a CEX's buy fee in SOL), it is an exposure: a WARNING alert names it
+   (quantity, venue, value at the CEX mid) and,
    with ``hedge = "ioc"``, an IOC limit order on the CEX closes it at most
    ``hedge_max_slippage_bps`` through the touch (sent on the next fresh book). ``hedge = "hold"``
    keeps it. A hedge, like a sequential execution's second leg, is sent in one durable intent with
-   the row's update that names it. Neither is sent when the venue would refuse it (under the CEX market's
-   ``min_qty``, or worth less than its ``min_notional`` at the limit price): the residual is held, alerted.
+   the row's update that names it. Neither is sent when the venue would refuse it (rounded down to the lot, under
+   the CEX market's ``min_qty``, or worth less than its ``min_notional`` at the limit price): the residual is held,
+   alerted (a residual under ``min_qty`` in the first alert, which says it is held).
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
-   minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
-   any residual still held valued at the CEX mid (an execution settled before any CEX book came, as a restart
-   settles them, is finished on the first fresh book; a leg whose fills are missing counts its order's
-   average price and its fees: in quote as the ledger counts it, :attr:`~bot.domain.Order.fee`, and each in
-   another asset, :attr:`~bot.domain.Order.other_fees`, as a fill's fee in that asset).
+   minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with; a fee in the base
+   at its fill's price), and the base bought minus sold still held valued at the CEX mid (a fee in the base is
+   counted once, at its fill's price, not again in that value). An execution settled before any CEX book came, as
+   a restart settles them, is finished on the first fresh book; a leg whose fills are missing counts its order's
+   average price and its fees (in quote as the ledger counts it, :attr:`~bot.domain.Order.fee`, and each in
+   another asset, :attr:`~bot.domain.Order.other_fees`, as a fill's fee in that asset) and, in the residual, its
+   filled quantity (its fees in the base are not known apart from the order).
    Predicted vs realized and each leg's latency
    (submit -> final) are stored, an :class:`~bot.domain.ExecutionResult` (with the decided ``size`` and the
    ``filled`` part of it, the larger of the base bought and sold, so a partial fill is judged against its prediction
@@ -176,8 +181,23 @@ class Leg:
         return self.final_ns > 0
 
     @property
-    def base_delta(self) -> Decimal:
+    def traded(self) -> Decimal:
+        """The base it bought (positive) or sold (negative): its filled quantity, signed."""
         return self.filled if self.side is Side.BUY else -self.filled
+
+    @property
+    def base_delta(self) -> Decimal:
+        """What it did to its account's base asset: the sum of its fills' :attr:`~bot.domain.Fill.base_change` (a fee
+        charged in the base asset included: a CEX's buy fee in SOL, a swap's network fee on SOL/USDC) once its fills
+        are all here; until then (or without fills) :attr:`traded`, the order's figure, whose fees in the base are
+        not known apart."""
+        fills = self.fills
+        if not fills:
+            return self.traded
+        with localcontext(prec=EXACT_DIGITS):
+            if sum((f.qty for f in fills.values()), ZERO) != self.filled:
+                return self.traded
+            return sum((f.base_change for f in fills.values()), ZERO)
 
     @property
     def latency_ms(self) -> Decimal | None:
@@ -294,8 +314,10 @@ class Execution:
             r.hedge_status, r.hedge_filled = hedge.status, hedge.filled
 
     def residual(self) -> Decimal:
-        """Base bought minus base sold over every leg so far (long positive)."""
-        return sum((leg.base_delta for leg in self.legs()), ZERO)
+        """What the accounts' base changed by over every leg so far (long positive): base bought minus base sold, less
+        the fees charged in the base (:attr:`Leg.base_delta`), the position a hedge closes."""
+        with localcontext(prec=EXACT_DIGITS):
+            return sum((leg.base_delta for leg in self.legs()), ZERO)
 
     def executed(self) -> Decimal:
         """How much of its size was executed: the larger of the base bought and the base sold over every leg (the
@@ -817,15 +839,18 @@ class ArbExecutions:
         mid = self._mid()
         value = f"{(abs(residual) * mid).quantize(Decimal('0.01'))} {self.quote}" if mid is not None else "unknown"
         long_short = "long" if residual > 0 else "short"
-        action = ("hedging it with an IOC limit order on " + s.cex) if s.hedge == "ioc" else "holding it (hedge = hold)"
+        below = self._below_min_qty(residual)
+        action = ("hedging it with an IOC limit order on " + s.cex if s.hedge == "ioc" and not below
+                  else f"holding it ({below})" if below else "holding it (hedge = hold)")
         legs = (f"{ex.cex.side.value} {ex.cex.filled} on {ex.cex.exchange} ({ex.cex.status}), "
                 f"{ex.dex.side.value} {ex.dex.filled} on {ex.dex.exchange} ({ex.dex.status})")
         self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id} left {long_short} {abs(residual)} {self.base} "
                        f"on {venue} ({legs}); {action}", opportunity=ex.id, qty=f"{residual} {self.base}", venue=venue,
                        value_at_mid=value, cex_leg=f"{ex.cex.status} {ex.cex.filled}",
                        dex_leg=f"{ex.dex.status} {ex.dex.filled}")
-        if s.hedge == "hold":
-            ex.row.note = (ex.row.note + "; " if ex.row.note else "") + "residual held (hedge = hold)"
+        if s.hedge == "hold" or below:  # (a residual the venue would refuse to hedge: no hedge waits for a book)
+            held = f"residual held: {below}" if below else "residual held (hedge = hold)"
+            ex.row.note = (ex.row.note + "; " if ex.row.note else "") + held
             self._finish(ex)
             return
         ex.hedge_wanted = True
@@ -834,6 +859,14 @@ class ArbExecutions:
         book = self._latest_book()
         if book is not None and self._fresh(book):
             self._send_hedge(ex, book)
+
+    def _below_min_qty(self, residual: Decimal) -> str:
+        """Why no hedge of ``residual`` can go, whatever the price (rounded down to the lot, never past the residual:
+        nothing, or under the CEX market's ``min_qty``), else ''."""
+        qty = self.market.round_qty(abs(residual))
+        if qty <= 0 or qty < self.market.min_qty:
+            return f"{abs(residual)} {self.base} is below the CEX minimum ({self.market.min_qty} {self.base})"
+        return ""
 
     def _fresh(self, book: BookUpdate) -> bool:
         return self.ctx.clock.time_ns() - book.ts_ns <= self.settings.max_input_age_ms * NS_PER_MS
@@ -855,7 +888,7 @@ class ArbExecutions:
         # min_notional at its limit price (the value the venue checks)
         if price is None or qty <= 0 or qty < self.market.min_qty or qty * price < self.market.min_notional:
             why = ("no CEX touch to price it" if price is None
-                   else f"{abs(residual)} {self.base} is below the CEX minimum" if qty < self.market.min_qty or qty <= 0
+                   else self._below_min_qty(residual) if qty < self.market.min_qty or qty <= 0
                    else f"{qty} {self.base} at {price} is below the CEX minimum order value "
                         f"{self.market.min_notional} {self.quote}")
             ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"residual held: {why}"
@@ -880,7 +913,9 @@ class ArbExecutions:
             return self._realized(ex)
 
     def _realized(self, ex: Execution) -> tuple[Decimal, Decimal]:
-        cash, residual = ZERO, ZERO
+        # the residual held is valued at the mid as traded (bought minus sold): a fee charged in the base is in the
+        # cash already, at its fill's price as the ledger counts it, and is not counted again in the residual's value
+        cash, traded, residual = ZERO, ZERO, ZERO
         for leg in ex.legs():
             fills = list(leg.fills.values())
             if fills and sum((f.qty for f in fills), ZERO) == leg.filled:
@@ -896,11 +931,12 @@ class ArbExecutions:
                     cash -= order.fee
                     for asset, fee in order.other_fees.items():  # a swap's SOL network fee on JUP/USDC
                         cash -= self._fee_in_quote(fee, asset, leg.avg_price, ex.row.sol_price)
+            traded += leg.traded
             residual += leg.base_delta
-        if residual != ZERO:
+        if traded != ZERO:
             mid = self._mid()
             if mid is not None:
-                cash += residual * mid
+                cash += traded * mid
         return cash, residual
 
     def _fee_in_quote(self, fee: Decimal, asset: str, price: Decimal, sol_price: Decimal) -> Decimal:
@@ -933,7 +969,7 @@ class ArbExecutions:
             self.ctx.log.info("arbitrage %s not executed: no leg was sent", ex.id)
             self._on_done(ex)
             return
-        if self._mid() is None and ex.residual() != ZERO:
+        if self._mid() is None and sum((leg.traded for leg in ex.legs()), ZERO) != ZERO:
             # a residual held is valued at the CEX mid: without a book yet (a restart settles executions before the
             # market data comes) it would count as worth nothing; the first fresh book finishes it (on_book)
             ex.finish_wanted = True

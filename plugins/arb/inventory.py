@@ -1,8 +1,11 @@
 """What each venue can spend: balances from periodic snapshots, adjusted by fills in between, shared out.
 
 A snapshot (``await exchange.balances()``, every ``inventory_refresh_s``) replaces what we knew of
-a venue; each fill on it moves the venue's free balances at once (the next snapshot corrects any
-drift, e.g. from deposits or from a fill that landed while the snapshot was on its way). The
+a venue; each fill on it moves the venue's free balances at once. A snapshot answers for the moment it was asked:
+the fills applied to the account while it was on its way (after :attr:`SharedBalances.fills_applied` was read for
+its request) are applied again on top of it, so a fill is never undone by an answer older than it. A fill the venue
+had counted already when it answered is then counted twice, until the next snapshot; the next snapshot also
+corrects any other drift (deposits, withdrawals). The
 strategy reads :meth:`InventoryBook.inventory` on the hot path (a plain object, no I/O) and hands
 it to the pricer, which sizes an opportunity within it.
 
@@ -13,6 +16,12 @@ one of them reads, once. And each asset of a venue is split between the strategi
 (as base, quote, or the DEX's network-fee asset) in proportion to their ``inventory_weight``: two
 strategies of weight 1 sharing the CEX's USDC may each spend half of it, so together they never
 plan to spend more than there is. An asset only one strategy uses is all its own.
+
+The split is of what the account holds *now* (its free balance as last known), not a fixed allocation per
+strategy: when one pair spends, every sharer's share falls with the balance, at once and for good (a snapshot
+does not give it back). With 1000 USDC split 1:1, a SOL/USDC execution that spends 150.15 USDC leaves each of
+SOL/USDC and JUP/USDC 424.925, not 349.85 and 500. Weights divide what there is; they do not reserve money for a
+pair.
 
 **Accounts, not venue names.** Balances are kept per *account* (:attr:`bot.api.Exchange.account`): three pools
 that swap from one wallet (a ``paper-dex`` with ``wallet = "sol-pool"``, or jupiter venues signing with one key)
@@ -39,6 +48,9 @@ from .pricing import Shortfall
 
 APPLIED_MEMORY = 100_000
 """Fills remembered as applied (a fill arrives from the strategy and from the bus: counted once)."""
+RECENT_FILLS = 10_000
+"""Fills remembered per account for a snapshot on its way to apply on top of its answer (far more than land while
+``balances()`` is awaited: at most ``BALANCES_TIMEOUT_S``)."""
 ONE = Decimal(1)
 _NONE: dict[str, Decimal] = {}
 
@@ -61,8 +73,13 @@ class SharedBalances:
         when it differs."""
         self.version = 0
         """Grows with every change: a reader's cached view is stale when it differs."""
+        self.fills_applied = 0
+        """How many fills were applied, on any account: read when a snapshot is requested, it tells which fills came
+        after the request (:meth:`snapshot`'s ``since``)."""
         self._applied: set[tuple[str, str]] = set()
         self._order: deque[tuple[str, str]] = deque()
+        self._recent: dict[str, deque[tuple[int, Fill]]] = {}
+        """account -> (its number in :attr:`fills_applied`, fill) of the latest fills applied to it."""
 
     def bind(self, venue: str, account: str) -> None:
         """``venue``'s balances are ``account``'s (its :attr:`bot.api.Exchange.account`; the venue's name for one
@@ -93,13 +110,18 @@ class SharedBalances:
             return Decimal(1)
         return weights[strategy] / sum(weights.values())
 
-    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int) -> None:
-        """Replace what we knew of ``venue``'s account by the venue's own answer."""
+    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int, since: int | None = None) -> None:
+        """Replace what we knew of ``venue``'s account by the venue's own answer to a request made when
+        :attr:`fills_applied` was ``since``, then apply the account's fills applied after that on top of it (None:
+        the answer is as of now)."""
         account = self.account(venue)
-        self.free[account] = {asset: b.free for asset, b in balances.items()}
-        self.total[account] = {asset: b.total for asset, b in balances.items()}
+        free = self.free[account] = {asset: b.free for asset, b in balances.items()}
+        total = self.total[account] = {asset: b.total for asset, b in balances.items()}
         self.snapshot_ns[account] = ts_ns
-        self.fills_since[account] = 0
+        later = [fill for n, fill in self._recent.get(account, ()) if n > since] if since is not None else []
+        for fill in later:
+            _move(free, total, fill)
+        self.fills_since[account] = len(later)
         self.version += 1
 
     def apply_fill(self, fill: Fill) -> bool:
@@ -116,15 +138,12 @@ class SharedBalances:
         self._order.append(key)
         if len(self._order) > APPLIED_MEMORY:
             self._applied.discard(self._order.popleft())
-        base, quote = split_symbol(fill.symbol)
-        qty, notional, fee = fill.qty, fill.price * fill.qty, fill.fee
-        if fill.side is not Side.BUY:  # a sell: base out, quote in (negated once, not for each book)
-            qty, notional = -qty, -notional
-        for book in (self.free[account], self.total[account]):
-            book[base] = book.get(base, ZERO) + qty
-            book[quote] = book.get(quote, ZERO) - notional
-            if fee:
-                book[fill.fee_asset] = book.get(fill.fee_asset, ZERO) - fee
+        _move(self.free[account], self.total[account], fill)
+        self.fills_applied += 1
+        recent = self._recent.get(account)
+        if recent is None:
+            recent = self._recent[account] = deque(maxlen=RECENT_FILLS)
+        recent.append((self.fills_applied, fill))
         self.fills_since[account] += 1
         self.version += 1
         return True
@@ -132,6 +151,19 @@ class SharedBalances:
     def on_fill_applied(self, event: FillApplied) -> None:
         """Bus subscriber: every fill the executor applied, whichever strategy it was for."""
         self.apply_fill(event.fill)
+
+
+def _move(free: dict[str, Decimal], total: dict[str, Decimal], fill: Fill) -> None:
+    """Move an account's free and total balances by a fill: price x qty in quote, the fee in its asset."""
+    base, quote = split_symbol(fill.symbol)
+    qty, notional, fee = fill.qty, fill.price * fill.qty, fill.fee
+    if fill.side is not Side.BUY:  # a sell: base out, quote in (negated once, not for each book)
+        qty, notional = -qty, -notional
+    for book in (free, total):
+        book[base] = book.get(base, ZERO) + qty
+        book[quote] = book.get(quote, ZERO) - notional
+        if fee:
+            book[fill.fee_asset] = book.get(fill.fee_asset, ZERO) - fee
 
 
 _SHARED: weakref.WeakKeyDictionary[Any, SharedBalances] = weakref.WeakKeyDictionary()
@@ -202,9 +234,15 @@ class InventoryBook:
         snapshot_ns = self.shared.snapshot_ns
         return bool(snapshot_ns.get(self.cex_account) and snapshot_ns.get(self.dex_account))
 
-    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int) -> None:
-        """Replace what we knew of ``venue`` by its own answer."""
-        self.shared.snapshot(venue, balances, ts_ns)
+    @property
+    def fills_applied(self) -> int:
+        """The shared balances' count of fills applied: read it when requesting a snapshot, pass it as ``since``."""
+        return self.shared.fills_applied
+
+    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int, since: int | None = None) -> None:
+        """Replace what we knew of ``venue`` by its own answer to a request made at ``since``
+        (:attr:`fills_applied` then), with the fills applied after it on top (:meth:`SharedBalances.snapshot`)."""
+        self.shared.snapshot(venue, balances, ts_ns, since)
 
     def on_fill(self, fill: Fill) -> None:
         """Move the venue's balances by one of our fills at once (applied once, also when the bus brings it)."""

@@ -222,17 +222,19 @@ class ArbStrategy(Strategy):
     # --- inventory ------------------------------------------------------------------------------
 
     async def refresh_inventory(self) -> None:
-        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged), and ask the DEX venue
-        what its next swap will pay in network fees (:meth:`refresh_swap_fee`)."""
+        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged; the fills applied while
+        one is on its way are applied on top of its answer), and ask the DEX venue what its next swap will pay in
+        network fees (:meth:`refresh_swap_fee`)."""
         await self.refresh_swap_fee()
         for venue in dict.fromkeys((self.settings.cex, self.settings.dex)):
+            asked = self.inventory.fills_applied
             try:
                 async with asyncio.timeout(BALANCES_TIMEOUT_S):
                     balances = await self.ctx.exchange(venue).balances()
             except Exception as exc:  # TimeoutError included: the next snapshot tries again
                 self.ctx.log.warning("balances of %s: %s: %s", venue, type(exc).__name__, exc)
                 continue
-            self.inventory.snapshot(venue, balances, self.ctx.clock.time_ns())
+            self.inventory.snapshot(venue, balances, self.ctx.clock.time_ns(), since=asked)
         self.check_inventory()
 
     async def refresh_swap_fee(self) -> None:

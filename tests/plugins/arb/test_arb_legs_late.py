@@ -109,7 +109,8 @@ def test_a_swap_landing_while_the_hedge_is_in_flight_is_hedged_back_once_it_ends
     h.update("o-1-hedge2", OrderStatus.FILLED, "1", "150.1")
     [result] = h.results()
     fee = D("0.000005") * D(153)  # the swap's SOL fee (SOL is this market's base: at its fill's price)
-    assert h.row.state == "done" and h.row.residual == 0
+    # (the swap's network fee, 0.000005 SOL, is SOL/USDC's base: the account holds that much less)
+    assert h.row.state == "done" and h.row.residual == -D("0.000005")
     assert result.realized_pnl == h.row.realized_pnl == D(-150) + D(153) + D("149.9") - D("150.1") - fee
     assert len([i for i in h.submitted if i.side is Side.SELL]) == 1  # never hedged twice
 
@@ -117,17 +118,19 @@ def test_a_swap_landing_while_the_hedge_is_in_flight_is_hedged_back_once_it_ends
 @pytest.mark.parametrize("how", HOW)
 def test_a_swap_landing_before_the_hedge_goes_leaves_nothing_to_hedge(how):
     """The hedge waits for a fresh CEX book; meanwhile the swap lands and the legs agree after all: no hedge, no
-    "cannot hedge 0 SOL" alert, the execution is done with both legs' fills."""
+    "cannot hedge 0 SOL" alert (only the swap's fee in SOL is held, and said), the execution is done with both legs'
+    fills."""
     h = Harness()
     h.legs_end(book_comes=False)  # the hedge waits for a fresh book
     assert h.ex.hedge_wanted and h.submitted == []
     h.swap_lands(how)
     h.arb.on_book(BOOK)
     assert h.submitted == []
-    assert not [a for a in h.alerts if "cannot hedge" in a]
+    assert [a for a in h.alerts if "cannot hedge" in a] == [
+        "arbitrage o-1: cannot hedge -0.000005 SOL (0.000005 SOL is below the CEX minimum (0.01 SOL)); holding it"]
     fee = D("0.000005") * D(153)
     [result] = h.results()
-    assert h.row.state == "done" and h.row.residual == 0 and "residual held" not in h.row.note
+    assert h.row.state == "done" and h.row.residual == -fee / 153 and h.row.note.count("residual held") == 1
     assert result.realized_pnl == D(-150) + D(153) - fee
 
 
@@ -179,7 +182,7 @@ def test_a_fill_that_comes_after_its_orders_answer_is_no_late_fill(monkeypatch, 
     swap = h.fill("o-1-dex", Side.SELL, "153", "1", exchange="dex")
     h.update("o-1-dex", OrderStatus.FILLED, "1", "153", exchange="dex")
     [first] = h.results()
-    assert h.row.state == "done" and h.row.residual == 0
+    assert h.row.state == "done" and h.row.residual == -swap.fee
     trade = Fill("cex", "SOL/USDC", "o-1-cex", "c-1", Side.BUY, D(150), D(1), D("0.15"), "USDC", Liquidity.TAKER, 4)
     arb = h.arb
     if restarted:  # the fill comes in the next run: the execution is read back from the store
@@ -196,7 +199,7 @@ def test_a_fill_that_comes_after_its_orders_answer_is_no_late_fill(monkeypatch, 
     arb.on_fill(trade)
     arb.on_book(BOOK)
     assert h.submitted == [] and not [a for a in h.alerts if "late" in a]
-    assert h.row.state == "done" and h.row.residual == 0 and h.row.cex_filled == 1 and not arb.busy
+    assert h.row.state == "done" and h.row.residual == -swap.fee and h.row.cex_filled == 1 and not arb.busy
     exact = D(153) - D(150) - D("0.15") - swap.fee * swap.price
     assert h.row.realized_pnl == exact != first.realized_pnl
     # told once, when it finished; the strategy's cooldown runs from that end, not from the trade

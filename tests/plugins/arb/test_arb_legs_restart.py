@@ -79,5 +79,5 @@ def test_a_leg_part_filled_before_a_restart_realizes_from_every_fill(monkeypatch
         ledger = sum((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty) - fee_in_quote(f, "SOL", "USDC")
                      for f in (before, after, swap))
     [result] = [e for e in published if type(e).__name__ == "ExecutionResult"]
-    assert row.state == "done" and row.residual == 0
+    assert row.state == "done" and row.residual == sum(f.base_change for f in (before, after, swap)) == -swap.fee
     assert result.realized_pnl == row.realized_pnl == ledger

@@ -127,7 +127,9 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     [result] = results
     assert result.realized_pnl == by_hand == row.realized_pnl
     assert result.predicted_pnl == expected.net_pnl and result.opportunity_id == row.opportunity_id
-    assert row.residual == 0 and row.cex_final_ns >= row.cex_submitted_ns > 0 and row.dex_final_ns > 0
+    # what the accounts' base changed by: the swap's network fee in SOL (this market's base), held under min_qty
+    assert row.residual == sum(f.base_change for f in fills) == -sum(f.fee for f in dex_fills) != 0
+    assert row.cex_final_ns >= row.cex_submitted_ns > 0 and row.dex_final_ns > 0
     # written twice: the first leg's end, then the second's with the finish it leads to (not once more on its own)
     assert len(row_writes) == 2 and row_writes[1]["state"] == "done" and "state" not in row_writes[0]
     await wait_for(lambda: [a for a in Alerts.sent if a.kind == "arb" and "done" in a.message], timeout_s=5)
