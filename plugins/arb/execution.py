@@ -832,7 +832,9 @@ class ArbExecutions:
         return book.mid if book is not None else None
 
     def _exposure(self, ex: Execution, residual: Decimal) -> None:
-        """Every leg is final and they disagree: alert the exposure, then hedge it or hold it."""
+        """Every leg is final and they disagree: alert the exposure, then hedge it or hold it. Legs that bought and sold
+        the same base whose residual is only fees charged in the base, under the CEX minimum: noted on the row and
+        logged, not alerted (every SOL/USDC swap pays its network fee in SOL)."""
         s = self.settings
         # the excess sits where more was filled: the venue that bought more (long) or sold more (short)
         venue = max((ex.cex, ex.dex), key=lambda leg: leg.filled).exchange
@@ -840,6 +842,16 @@ class ArbExecutions:
         value = f"{(abs(residual) * mid).quantize(Decimal('0.01'))} {self.quote}" if mid is not None else "unknown"
         long_short = "long" if residual > 0 else "short"
         below = self._below_min_qty(residual)
+        with localcontext(prec=EXACT_DIGITS):
+            traded = sum((leg.traded for leg in ex.legs()), ZERO)
+        if below and not traded:
+            # the legs bought and sold the same base: what is left is fees charged in the base (a swap's network fee
+            # on SOL/USDC, every execution), too small to hedge: noted and logged, not alerted each time
+            ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"fees in {self.base} held: {below}"
+            self.ctx.log.info("arbitrage %s: %s %s of fees charged in %s held (%s)", ex.id, abs(residual), self.base,
+                              self.base, below)
+            self._finish(ex)
+            return
         action = ("hedging it with an IOC limit order on " + s.cex if s.hedge == "ioc" and not below
                   else f"holding it ({below})" if below else "holding it (hedge = hold)")
         legs = (f"{ex.cex.side.value} {ex.cex.filled} on {ex.cex.exchange} ({ex.cex.status}), "

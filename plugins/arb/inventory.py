@@ -1,11 +1,11 @@
 """What each venue can spend: balances from periodic snapshots, adjusted by fills in between, shared out.
 
 A snapshot (``await exchange.balances()``, every ``inventory_refresh_s``) replaces what we knew of
-a venue; each fill on it moves the venue's free balances at once. A snapshot answers for the moment it was asked:
-the fills applied to the account while it was on its way (after :attr:`SharedBalances.fills_applied` was read for
-its request) are applied again on top of it, so a fill is never undone by an answer older than it. A fill the venue
-had counted already when it answered is then counted twice, until the next snapshot; the next snapshot also
-corrects any other drift (deposits, withdrawals). The
+a venue; each fill on it moves the venue's free balances at once. An answer during which a fill of its account was
+applied (after :attr:`SharedBalances.fills_applied` was read for its request) is set aside, and what we knew (the
+last snapshot moved by every fill since) is kept until the next one: whether the venue had counted that fill when
+it answered cannot be told, so taking the answer could undo the fill and adding the fill to it could count it twice.
+The next snapshot corrects any other drift (deposits, withdrawals). The
 strategy reads :meth:`InventoryBook.inventory` on the hot path (a plain object, no I/O) and hands
 it to the pricer, which sizes an opportunity within it.
 
@@ -48,9 +48,6 @@ from .pricing import Shortfall
 
 APPLIED_MEMORY = 100_000
 """Fills remembered as applied (a fill arrives from the strategy and from the bus: counted once)."""
-RECENT_FILLS = 10_000
-"""Fills remembered per account for a snapshot on its way to apply on top of its answer (far more than land while
-``balances()`` is awaited: at most ``BALANCES_TIMEOUT_S``)."""
 ONE = Decimal(1)
 _NONE: dict[str, Decimal] = {}
 
@@ -78,8 +75,8 @@ class SharedBalances:
         after the request (:meth:`snapshot`'s ``since``)."""
         self._applied: set[tuple[str, str]] = set()
         self._order: deque[tuple[str, str]] = deque()
-        self._recent: dict[str, deque[tuple[int, Fill]]] = {}
-        """account -> (its number in :attr:`fills_applied`, fill) of the latest fills applied to it."""
+        self._last_fill: dict[str, int] = {}
+        """account -> the number (in :attr:`fills_applied`) of the last fill applied to it."""
 
     def bind(self, venue: str, account: str) -> None:
         """``venue``'s balances are ``account``'s (its :attr:`bot.api.Exchange.account`; the venue's name for one
@@ -110,19 +107,19 @@ class SharedBalances:
             return Decimal(1)
         return weights[strategy] / sum(weights.values())
 
-    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int, since: int | None = None) -> None:
+    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int, since: int | None = None) -> bool:
         """Replace what we knew of ``venue``'s account by the venue's own answer to a request made when
-        :attr:`fills_applied` was ``since``, then apply the account's fills applied after that on top of it (None:
-        the answer is as of now)."""
+        :attr:`fills_applied` was ``since`` (None: the answer is as of now). False, and nothing replaced, when a fill
+        of that account was applied after ``since``: the answer may or may not count it (see the module doc)."""
         account = self.account(venue)
-        free = self.free[account] = {asset: b.free for asset, b in balances.items()}
-        total = self.total[account] = {asset: b.total for asset, b in balances.items()}
+        if since is not None and self._last_fill.get(account, -1) > since and account in self.free:
+            return False
+        self.free[account] = {asset: b.free for asset, b in balances.items()}
+        self.total[account] = {asset: b.total for asset, b in balances.items()}
         self.snapshot_ns[account] = ts_ns
-        later = [fill for n, fill in self._recent.get(account, ()) if n > since] if since is not None else []
-        for fill in later:
-            _move(free, total, fill)
-        self.fills_since[account] = len(later)
+        self.fills_since[account] = 0
         self.version += 1
+        return True
 
     def apply_fill(self, fill: Fill) -> bool:
         """Move the balances of the fill's venue's account by it (price x qty in quote, the fee in its asset), once
@@ -140,10 +137,7 @@ class SharedBalances:
             self._applied.discard(self._order.popleft())
         _move(self.free[account], self.total[account], fill)
         self.fills_applied += 1
-        recent = self._recent.get(account)
-        if recent is None:
-            recent = self._recent[account] = deque(maxlen=RECENT_FILLS)
-        recent.append((self.fills_applied, fill))
+        self._last_fill[account] = self.fills_applied
         self.fills_since[account] += 1
         self.version += 1
         return True
@@ -239,10 +233,11 @@ class InventoryBook:
         """The shared balances' count of fills applied: read it when requesting a snapshot, pass it as ``since``."""
         return self.shared.fills_applied
 
-    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int, since: int | None = None) -> None:
-        """Replace what we knew of ``venue`` by its own answer to a request made at ``since``
-        (:attr:`fills_applied` then), with the fills applied after it on top (:meth:`SharedBalances.snapshot`)."""
-        self.shared.snapshot(venue, balances, ts_ns, since)
+    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int, since: int | None = None) -> bool:
+        """Replace what we knew of ``venue`` by its own answer to a request made at ``since`` (:attr:`fills_applied`
+        then); False when a fill of its account came meanwhile and the answer was set aside
+        (:meth:`SharedBalances.snapshot`)."""
+        return self.shared.snapshot(venue, balances, ts_ns, since)
 
     def on_fill(self, fill: Fill) -> None:
         """Move the venue's balances by one of our fills at once (applied once, also when the bus brings it)."""

@@ -222,9 +222,9 @@ class ArbStrategy(Strategy):
     # --- inventory ------------------------------------------------------------------------------
 
     async def refresh_inventory(self) -> None:
-        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged; the fills applied while
-        one is on its way are applied on top of its answer), and ask the DEX venue what its next swap will pay in
-        network fees (:meth:`refresh_swap_fee`)."""
+        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged; an answer during which
+        a fill of its account was applied is set aside until the next snapshot), and ask the DEX venue what its next
+        swap will pay in network fees (:meth:`refresh_swap_fee`)."""
         await self.refresh_swap_fee()
         for venue in dict.fromkeys((self.settings.cex, self.settings.dex)):
             asked = self.inventory.fills_applied
@@ -234,7 +234,10 @@ class ArbStrategy(Strategy):
             except Exception as exc:  # TimeoutError included: the next snapshot tries again
                 self.ctx.log.warning("balances of %s: %s: %s", venue, type(exc).__name__, exc)
                 continue
-            self.inventory.snapshot(venue, balances, self.ctx.clock.time_ns(), since=asked)
+            if not self.inventory.snapshot(venue, balances, self.ctx.clock.time_ns(), since=asked):
+                self.ctx.log.info("balances of %s set aside: a fill came while they were on their way (whether they "
+                                  "count it cannot be told); what we knew, moved by every fill, is kept until the next "
+                                  "snapshot", venue)
         self.check_inventory()
 
     async def refresh_swap_fee(self) -> None:

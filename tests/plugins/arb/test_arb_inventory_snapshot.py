@@ -1,5 +1,6 @@
-"""A balances snapshot answers for the moment it was asked: a fill applied while ``await balances()`` is in flight is
-not undone by it. The snapshot replaces what we knew, then the fills applied since its request are applied on top."""
+"""A balances snapshot during which a fill of its account was applied (``await balances()`` in flight) is set aside:
+whether the venue's answer counts that fill cannot be told, so taking it could undo the fill and adding the fill to
+it could count it twice. What we knew (the last snapshot moved by every fill since) is kept until the next one."""
 
 from __future__ import annotations
 
@@ -67,10 +68,22 @@ def test_a_fill_applied_while_the_balances_are_on_their_way_is_not_undone():
         return book
 
     book = asyncio.run(scenario())
-    # the snapshot (asked before the fill) is the base; the fill since its request is on top of it
+    # the answer (asked before the fill) is set aside: the last snapshot moved by the fill is kept
     assert book.balance("cex", "USDC") == D(3000) - D("150.15") - D("0.15") == D("2849.70")
     assert book.balance("cex", "SOL") == D(11)
     assert book.fills_since["cex"] == 1 and book.known
+
+
+def test_an_answer_that_already_counts_the_fill_that_came_meanwhile_does_not_count_it_twice():
+    """The venue matched the fill before it answered (the common case for a REST answer slower than the fill's
+    stream): applying the fill on top of that answer took its USDC twice (2699.40 instead of 2849.70)."""
+    book = InventoryBook("cex", "dex", "SOL", "USDC", strategy="sol-arb")
+    book.snapshot("cex", balances(CEX), 1)
+    asked = book.fills_applied
+    book.on_fill(buy_on_cex("t1"))  # heard while the answer was on its way
+    took = book.snapshot("cex", balances({"SOL": D(11), "USDC": D("2849.70")}), 2, since=asked)
+    assert not took
+    assert book.balance("cex", "USDC") == D("2849.70") and book.balance("cex", "SOL") == D(11)
 
 
 def test_a_snapshot_asked_after_a_fill_takes_the_venues_word_for_it():
