@@ -15,9 +15,9 @@ Guarantees:
   blind. A timeout or a lost connection (:class:`UnknownOutcome`, or anything unexpected) is
   resolved by looking the order up by client order id before anything is sent again. An order
   whose look-ups fail too is UNKNOWN: it stays open (``/orders``, the kill switch and shutdown
-  cancel it like any open order) and :meth:`reconcile` asks the venue again until it answers, at a slower
-  pace once a pass leaves it UNKNOWN (up to every :data:`UNKNOWN_LOOKUP_MAX_S`); a look-up's failures are
-  logged once, then counted (:data:`LOOKUP_FAILURES_SAID_S`).
+  cancel it like any open order) and :meth:`reconcile` asks the venue again until it answers: once a pass
+  while the venue does not answer, at a slower pace once it answers and cannot tell (up to every
+  :data:`UNKNOWN_LOOKUP_MAX_S`); a look-up's failures are logged once, then counted (:data:`LOOKUP_FAILURES_SAID_S`).
 * Every fill is applied once, whichever way it arrives (the venue's published ``Fill``, an order
   call's answer, a look-up, reconciliation, recovery after a restart): :meth:`apply_fill` keeps
   the (exchange, trade id) of every fill applied; that set is the store's ``fills`` table, read
@@ -92,9 +92,10 @@ STORED_IDS_KEPT = 20_000
 round trips (PostgreSQL), without reading the store on the loop; an older one is refused by its row's insert."""
 UNKNOWN_LOOKUP_FIRST_S = 60.0
 UNKNOWN_LOOKUP_MAX_S = 900.0
-"""An UNKNOWN order that a pass of :meth:`Executor.reconcile` could not settle (its look-up failed, or its venue cannot
-tell: "not found" for an order it acknowledged) is asked again this long after, doubling up to the longest, with one
-attempt a pass: a ghost order costs a request every 15 minutes, not ``max_retries + 1`` every pass."""
+"""An UNKNOWN order that a pass of :meth:`Executor.reconcile` could not settle because its venue cannot tell ("not
+found" for an order it acknowledged) is asked again this long after, doubling up to the longest, with one attempt a
+pass: a ghost order costs a request every 15 minutes, not ``max_retries + 1`` every pass. One whose look-up failed (the
+venue not answering) is asked once at every pass: settled as soon as the venue is back."""
 LOOKUP_FAILURES_SAID_S = 3600.0
 """An order's failed look-ups are logged once (the first), then counted and said this often, with the count."""
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
@@ -1491,7 +1492,10 @@ class Executor:
         venue still does not know twice the request timeout after its last attempt (and its venue's
         :meth:`~bot.api.Exchange.late_arrival_s`) never arrived: FAILED, if the venue never acknowledged it
         (:meth:`_not_found`; else it stays UNKNOWN, "cannot tell"). An UNKNOWN order a pass leaves UNKNOWN is asked
-        again :data:`UNKNOWN_LOOKUP_FIRST_S` later, doubling up to :data:`UNKNOWN_LOOKUP_MAX_S`, once a pass.
+        again :data:`UNKNOWN_LOOKUP_FIRST_S` later, doubling up to :data:`UNKNOWN_LOOKUP_MAX_S`, once a pass, when its
+        venue answered and could not tell; one whose look-up failed (the venue not answering) is asked again at the next
+        pass, one attempt a pass, so that it is settled as soon as the venue is back (its failures are logged once, then
+        counted hourly).
         """
         for order in list(self._active.values()):
             cid = order.client_order_id
@@ -1501,17 +1505,19 @@ class Executor:
             pace = self._pace.get(cid)
             if pace is not None and pace.unsettled and self.clock.monotonic() < pace.next_at:
                 continue
-            answered, state = await self._lookup(lane, order, attempts=1 if pace is not None and pace.unsettled
-                                                 else 0)
+            # one attempt a pass for an order whose look-ups already failed or could not tell (the venue's own retries
+            # are for a fresh question), every attempt (max_retries + 1) for the first
+            answered, state = await self._lookup(lane, order, attempts=1 if pace is not None and (
+                pace.unsettled or pace.failures) else 0)
             if state is not None:
                 self._apply(order, state)
             elif answered and order.status is OrderStatus.UNKNOWN and cid in self._active:
                 age_s = (self.clock.time_ns() - order.updated_ns) / 1e9
                 if age_s > max(2 * self.settings.request_timeout_s, lane.exchange.late_arrival_s()):
                     self._not_found(order, "found by reconciliation", quiet=False)
-            if cid in self._active and order.status is OrderStatus.UNKNOWN:
-                self._settle_later(cid)
-            elif (pace := self._pace.get(cid)) is not None:
+            if cid in self._active and order.status is OrderStatus.UNKNOWN and answered:
+                self._settle_later(cid)  # the venue answered and cannot tell: asked again later, each time later
+            elif (pace := self._pace.get(cid)) is not None:  # settled, or the venue did not answer: the next pass
                 pace.unsettled, pace.next_at = 0, 0.0
         await self.flush()
 

@@ -171,7 +171,7 @@ async def test_an_order_with_a_fill_whose_look_up_finds_nothing_is_never_sent_ag
 async def test_an_order_whose_look_ups_keep_failing_is_logged_once_then_counted_hourly(bot, caplog):
     """Reconciliation (every 30 s, max_retries + 1 attempts) logged "look-up of X failed" at every attempt: 3 lines
     a pass, 360 an hour, for ever. Now: the first failure, then a count per order once an hour; the order is asked
-    at a slower pace; one alert for it."""
+    once a pass; one alert for it."""
     clock = ShiftedClock()
     bot.executor.clock = clock
     venue = bot.exchanges["v"]
@@ -194,7 +194,9 @@ async def test_an_order_whose_look_ups_keep_failing_is_logged_once_then_counted_
         print("  ", line)
     # its first failure was logged when it became UNKNOWN; then a count an hour
     assert len(lines) == 2 and all("look-up(s) failed in the last" in line for line in lines), lines
-    assert looked_up <= 16, looked_up  # a slower pace than 3 a pass (720)
+    # one attempt a pass, not 3 (720): a venue not answering is asked at every pass, so that the order is settled as
+    # soon as it is back (a venue that answers and cannot tell is asked at a slower pace: the ghost tests above)
+    assert looked_up <= 250, looked_up
     assert len(alerts_naming(bot, cid)) == alerted  # no alert per pass
     assert bot.executor.order(cid).status is OrderStatus.UNKNOWN
     venue.lookup_faults = 0  # the venue answers again: found, adopted
