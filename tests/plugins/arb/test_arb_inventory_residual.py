@@ -56,9 +56,9 @@ class Harness:
         self.arb.on_fill(f)
         self.arb.on_order_update(OrderUpdate(exchange, "SOL/USDC", cid, "arb", OrderStatus.FILLED, qty, D(price), 3))
 
-    def legs_fill(self) -> None:
+    def legs_fill(self, dex_qty: str | None = None) -> None:
         self.leg("o-1-cex", "cex", Side.BUY, "150", self.size, self.size * D("0.001"))
-        self.leg("o-1-dex", "dex", Side.SELL, "153", self.size, SWAP_FEE)
+        self.leg("o-1-dex", "dex", Side.SELL, "153", D(dex_qty) if dex_qty else self.size, SWAP_FEE)
         self.arb.on_book(BOOK)  # (a fresh CEX book: a hedge goes on one)
 
     def position(self) -> D:
@@ -66,15 +66,24 @@ class Harness:
         return sum((f.base_change for f in self.fills), D(0))
 
 
-def test_a_residual_of_fees_in_the_base_below_min_qty_is_held_and_said():
+def test_a_residual_of_fees_in_the_base_below_min_qty_is_held_and_noted_not_alerted():
     h = Harness("1")
     h.legs_fill()
     # the CEX credited 0.999 SOL, the swap took 1.000005: the account holds 0.001005 SOL less than before
     assert h.row.state == "done"
     assert h.row.residual == h.position() == D("-0.001005")
     assert h.submitted == []  # under the CEX's min_qty (0.01): nothing the venue would take
+    # the legs bought and sold the same 1 SOL: what is left is fees, on every SOL/USDC execution: noted, not alerted
+    assert h.alerts == []
+    assert "fees in SOL held: 0.001005 SOL is below the CEX minimum" in h.row.note
+
+
+def test_a_residual_of_legs_that_disagree_below_min_qty_is_held_and_said():
+    h = Harness("1")
+    h.legs_fill(dex_qty="0.995")  # the swap sold 0.995 of the 1 SOL the CEX bought: 0.004 long after the fees
+    assert h.row.state == "done" and h.submitted == []
     [held] = h.alerts  # one alert says it, not "hedging it" then "cannot hedge"
-    assert "short 0.001005 SOL" in held and "holding it" in held and "below the CEX minimum" in held
+    assert "long" in held and "holding it" in held and "below the CEX minimum" in held
     assert "residual held" in h.row.note
 
 
