@@ -198,9 +198,9 @@ _T = TypeVar("_T")
 
 def _exactly(make: Callable[..., _T], *args: Any) -> _T:
     """``make(*args)`` in the exact context: what ``with localcontext(_EXACT)`` does, at less than half its cost (a
-    report settles an evaluation in it). ``_EXACT`` itself is made the thread's context, not a copy of it: the same
-    settings, so the same results; only the status flags an operation raises land on ``_EXACT`` (as those of
-    ``_times`` do), and nothing reads them (the traps raise on the operation's own status)."""
+    direction priced, an evaluation settled when a report reads it). ``_EXACT`` itself is made the thread's context,
+    not a copy of it: the same settings, so the same results; only the status flags an operation raises land on
+    ``_EXACT`` (as those of ``_times`` do), and nothing reads them (the traps raise on the operation's own status)."""
     saved = _getcontext()
     _setcontext(_EXACT)
     try:
@@ -1134,8 +1134,7 @@ class Pricer:
         if len(self._memo) >= _NO_EDGE_KEPT:
             self._forget()
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
-        with localcontext(_EXACT):
-            ev = self._direction_uncached(direction, units, inv, self._fees_at(key[1], direction), span, False)
+        ev = _exactly(self._direction_uncached, direction, units, inv, self._fees_at(key[1], direction), span, False)
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
 
@@ -1299,7 +1298,9 @@ class Pricer:
                 return kept[4]
         fees = self._fees_at(touch, direction)
         told: bool | None = False
-        with localcontext(_EXACT):
+        saved = _getcontext()
+        _setcontext(_EXACT)  # as _exactly does (inline: an episode's tick asks here)
+        try:
             at, found, span, _ = self._walk_smallest(direction, units, inventory)
             if found is not None:
                 k, value, _, quote, _ = found
@@ -1310,6 +1311,8 @@ class Pricer:
                 else:
                     net = value * self._rate_sell - amount - at.hk * k - fixed
                 told = True if net > at.floor_k * k else None
+        finally:
+            _setcontext(saved)
         if len(memo) >= _NO_EDGE_KEPT:
             self._forget()
         # kept beside the evaluations, against the levels the walk read: the next ticks that leave them (and the
