@@ -139,10 +139,16 @@ from decimal import (
     InvalidOperation,
     localcontext,
 )
+from decimal import (
+    getcontext as _getcontext,
+)
+from decimal import (
+    setcontext as _setcontext,
+)
 from functools import partial
 from operator import attrgetter
 from sys import getrefcount
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.api import BPS, BookUpdate, MarketInfo, Side, SwapFee
 from bot.api.kit import Pool, PoolError, PoolLiquidityError, PrecisionError, SwapEstimate, from_units, to_units
@@ -187,6 +193,20 @@ of fewer than 90 digits times a power of ten is exact), without the call and the
 Decimals from integers."""
 _TENTH = Decimal("0.1")
 BPS_INT = int(BPS)
+_T = TypeVar("_T")
+
+
+def _exactly(make: Callable[..., _T], *args: Any) -> _T:
+    """``make(*args)`` in the exact context: what ``with localcontext(_EXACT)`` does, at less than half its cost (a
+    direction priced, an evaluation settled when a report reads it). ``_EXACT`` itself is made the thread's context,
+    not a copy of it: the same settings, so the same results; only the status flags an operation raises land on
+    ``_EXACT`` (as those of ``_times`` do), and nothing reads them (the traps raise on the operation's own status)."""
+    saved = _getcontext()
+    _setcontext(_EXACT)
+    try:
+        return make(*args)
+    finally:
+        _setcontext(saved)
 
 
 class Direction(enum.StrEnum):
@@ -1114,8 +1134,7 @@ class Pricer:
         if len(self._memo) >= _NO_EDGE_KEPT:
             self._forget()
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
-        with localcontext(_EXACT):
-            ev = self._direction_uncached(direction, units, inv, self._fees_at(key[1], direction), span, False)
+        ev = _exactly(self._direction_uncached, direction, units, inv, self._fees_at(key[1], direction), span, False)
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
 
@@ -1129,7 +1148,9 @@ class Pricer:
         last = self._fees[direction]
         fees = (self._fixed_fees[direction] if touch is None else last if touch == last.touch
                 else _Fees(touch, self._cost[direction]))
-        with localcontext(_EXACT):
+        saved = _getcontext()
+        _setcontext(_EXACT)  # the exact context, as _exactly sets it (inline: a report settles here)
+        try:
             smallest = self._smallest(direction, units, inv, fees, ev)
             if smallest is None:  # a cap rules the smallest size out: the general path says which
                 read: list = [1, False, None]
@@ -1137,6 +1158,8 @@ class Pricer:
                 span = tuple(read)
             else:
                 made, span = smallest  # made in ``ev`` itself
+        finally:
+            _setcontext(saved)
         if era == self._era:
             memo = self._memo
             if len(memo) >= _NO_EDGE_KEPT:
@@ -1275,7 +1298,9 @@ class Pricer:
                 return kept[4]
         fees = self._fees_at(touch, direction)
         told: bool | None = False
-        with localcontext(_EXACT):
+        saved = _getcontext()
+        _setcontext(_EXACT)  # as _exactly does (inline: an episode's tick asks here)
+        try:
             at, found, span, _ = self._walk_smallest(direction, units, inventory)
             if found is not None:
                 k, value, _, quote, _ = found
@@ -1286,6 +1311,8 @@ class Pricer:
                 else:
                     net = value * self._rate_sell - amount - at.hk * k - fixed
                 told = True if net > at.floor_k * k else None
+        finally:
+            _setcontext(saved)
         if len(memo) >= _NO_EDGE_KEPT:
             self._forget()
         # kept beside the evaluations, against the levels the walk read: the next ticks that leave them (and the
@@ -1739,8 +1766,7 @@ class Pricer:
     def _chosen_exactly(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees, tradable: bool,
                         limited_by: str, into: Evaluation) -> Evaluation:
         """:meth:`_chosen` made when first read (in the exact context), in the unsettled evaluation ``into``."""
-        with localcontext(_EXACT):
-            return self._chosen(direction, found, at, fees, tradable, limited_by, into)
+        return _exactly(self._chosen, direction, found, at, fees, tradable, limited_by, into)
 
     @staticmethod
     def _settle_search(search: Callable[[Evaluation | None], Evaluation], into: Evaluation) -> Evaluation:
@@ -1748,8 +1774,7 @@ class Pricer:
         on from where its decision stopped (``search``, :meth:`_search`'s: the levels walked and the smallest size
         priced are those of the decision), its figures made in the unsettled evaluation ``into`` (which checks that
         the size found is tradable: one clearing min_edge_bps exists, the search finds the best one that does)."""
-        with localcontext(_EXACT):
-            return search(into)
+        return _exactly(search, into)
 
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
                 tradable: bool, limited_by: str, into: Evaluation | None = None) -> Evaluation:
