@@ -75,3 +75,18 @@ def test_a_recording_its_venue_reads_still_replays_with_status_0(tmp_path, capsy
     captured = capsys.readouterr()
     assert "SOL/USDC (synced: yes)" in captured.out
     assert "warning" not in captured.err.lower(), captured.err
+
+
+def test_a_backtest_on_another_venues_recording_names_the_recording_exchange_to_set(tmp_path, monkeypatch, capsys):
+    from tests.backtest.backtest_kit import recorded_cex_config
+
+    monkeypatch.chdir(tmp_path)
+    config = recorded_cex_config(tmp_path)
+    config.write_text(config.read_text().replace('recording_exchange = "kraken"', 'recording_exchange = "coinbase"'))
+    write_kraken_recording(tmp_path / "sol.jsonl", 120)
+    status = main(["backtest", "-c", str(config), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    print(f"status={status}: {err!r}")
+    assert status == 2
+    assert len(err.splitlines()) <= 8, err
+    assert 'it looks like a kraken recording: set recording_exchange = "kraken"' in err, err
