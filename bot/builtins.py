@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import hookimpl
 from .api import Caller, Command, Component, Job, Operator, Reply
 from .domain import ZERO, AlertLevel, MarketInfo, Transfer, split_symbol
-from .units import amount, money, moneys, price, qty
+from .units import amount, counted, money, moneys, price, qty
 
 if TYPE_CHECKING:
     from .ledger import StrategyFigures
@@ -176,8 +176,9 @@ def confirm_resume(op: Operator, args: list[str]) -> str | None:
 
 def confirm_kill(op: Operator, args: list[str]) -> str:
     open_orders = len(op.open_orders())
-    return (f"Kill switch: pause all {len(op.strategies)} strategies and cancel {open_orders} resting "
-            f"order{'s' if open_orders != 1 else ''}?")
+    n = len(op.strategies)
+    return f"Kill switch: pause {'all ' if n > 1 else ''}{counted(n, 'strategy')} and cancel " \
+           f"{counted(open_orders, 'resting order')}?"
 
 
 async def strategies(op: Operator, caller: Caller, args: list[str]) -> Reply:
@@ -390,7 +391,7 @@ async def kill(op: Operator, caller: Caller, args: list[str]) -> Reply:
     paused = op.kill(" ".join(args), caller)  # the figure the console's kill answers too
     already = len(op.strategies) - paused
     before = f" ({already} already {'was' if already == 1 else 'were'})" if already else ""
-    return Reply(f"Kill switch: {paused} strategies paused{before}, every resting order is being cancelled. "
+    return Reply(f"Kill switch: {counted(paused, 'strategy')} paused{before}, every resting order is being cancelled. "
                  "/resume re-arms them.")
 
 
@@ -480,7 +481,7 @@ async def daily_summary(op: Operator) -> None:
                 if total.fee_only else "")
     day = dt.datetime.fromtimestamp(start // 1_000_000_000, zoneinfo.ZoneInfo(tz))
     op.alert(AlertLevel.INFO, "summary", f"daily summary: {day:%a %Y-%m-%d} (since {day:%H:%M} {tz}): "
-                                         f"{total.fills} fills{fee_only}", **fields)
+                                         f"{counted(total.fills, 'fill')}{fee_only}", **fields)
 
 
 @hookimpl

@@ -54,7 +54,7 @@ from .ledger import fleet_totals
 from .plugins import Registered
 from .redact import REDACTOR
 from .report import fee_sums_text
-from .units import moneys
+from .units import counted, moneys
 
 log = logging.getLogger("arbot.commands")
 
@@ -543,7 +543,7 @@ def _totals_text(summed: dict[str, dict[str, Decimal]]) -> dict[str, str]:
 
 
 def _bots(n: int) -> str:
-    return f"{n} bot" + ("s" if n != 1 else "")
+    return counted(n, "bot")
 
 
 def _answer(reply: Reply) -> str:

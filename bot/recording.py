@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from .errors import UserError
 from .jsonlimits import MAX_JSON_DEPTH, TooDeep, json_depth, loads_limited
 from .recording_stats import ReadStats
+from .units import counted
 
 if TYPE_CHECKING:
     from .domain import BookUpdate, FeedStatus
@@ -259,9 +262,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     record.set_defaults(func=cmd_record)
 
     replay = sub.add_parser("replay", help="run a recording through the exchange plugin's book code",
-                            description="Prints the final books; on stderr, a summary of the lines read. Exit "
-                                        "status 0: every line was a frame; 2: malformed lines were skipped "
-                                        "(counted by reason in the summary), or there was no frame.")
+                            description="Prints the final books; on stderr, a summary of the lines read (the "
+                                        "venue's warnings: the first 3, then a count). Exit status 0: every line "
+                                        "was a frame; 2: malformed lines were skipped (counted by reason in the "
+                                        "summary), there was no frame, or no book was built from frames of another "
+                                        "venue (named: replay with its --exchange) or that this venue found "
+                                        "malformed one and all.")
     replay.add_argument("--exchange", required=True, help="exchange type the file was recorded from")
     replay.add_argument("file", help="JSONL recording")
     replay.add_argument("--depth", type=int, help="book depth (default: from the recording, else the venue's)")
@@ -294,14 +300,19 @@ def recorder_in(classes: Mapping[str, type], exchange: str) -> Recorder:
     return found
 
 
+def _exchange_classes() -> Mapping[str, type]:
+    """Every installed exchange type's class, by type (each imported when looked up)."""
+    from .plugins import collect, load_plugins
+
+    return collect(load_plugins(report=lambda info, message: None)).classes("exchange")
+
+
 def recorder_for(exchange: str) -> Recorder:
     """The recorder of the installed exchange type ``exchange`` (the commands); UserError if there is none.
 
     A running bot looks recorders up in its own registry instead (``Context.recorder``), which holds
     only the plugins its config enables."""
-    from .plugins import collect, load_plugins
-
-    classes = collect(load_plugins(report=lambda info, message: None)).classes("exchange")
+    classes = _exchange_classes()
     try:
         return recorder_in(classes, exchange)
     except ValueError as exc:
@@ -366,8 +377,10 @@ def learn_secrets_of(path: Path) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording; exit 0 when every line was a frame, 2 when malformed lines were skipped (the
     summary on stderr counts them by reason), the file holds no frame at all, a frame could not be
-    replayed (the message names its line), or the recorder cannot honour the options (a ``--symbol`` the file
-    does not hold: the message names the file). With ``--config``, every secret that config resolves here is masked in
+    replayed (the message names its line), the recorder cannot honour the options (a ``--symbol`` the file
+    does not hold: the message names the file), or no book was built and the frames are another venue's (one line
+    naming it: ``--exchange kraken``) or drew a warning each (a malformed message). The venue's warnings are folded:
+    the first few, then a count. With ``--config``, every secret that config resolves here is masked in
     all it prints (the summary, log lines, an error)."""
     from .redact import REDACTOR
 
@@ -387,13 +400,105 @@ def cmd_replay(args: argparse.Namespace) -> int:
         read_all = True
 
     try:
-        text = recorder.replay(frames(), RecordOptions(symbols=args.symbol, depth=args.depth))
+        with folded_warnings() as folded:
+            text = recorder.replay(frames(), RecordOptions(symbols=args.symbol, depth=args.depth))
     except ValueError as exc:
         if stats.frames and not read_all:  # raised while replaying the frame read last: name its line
             raise UserError(REDACTOR.redact(f"{path}: cannot replay line {stats.lines}: {exc}")) from None
         raise UserError(REDACTOR.redact(f"{path}: {exc}" if read_all else str(exc))) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    finally:
+        if folded.hidden:
+            print(f"arbot replay: {counted(folded.hidden, 'more warning')} like these not shown "
+                  f"({folded.shown + folded.hidden} in all)", file=sys.stderr)
+    counters, *books = text.splitlines()
+    if stats.frames and not books:  # nothing to show: another venue's recording, or nothing this venue can read?
+        other = recorded_by(path, args.exchange)
+        if other or folded.shown + folded.hidden >= stats.frames:  # a warning (a malformed message) per frame
+            fix = (f"it looks like a {other} recording: replay it with --exchange {other}" if other else
+                   "was it recorded from another exchange? Replay it with the --exchange it was recorded from"
+                   + (f" ({', '.join(others)} can replay)" if (others := replayers(args.exchange)) else ""))
+            print(stats.summary(), file=sys.stderr)
+            raise UserError(REDACTOR.redact(f"{path}: no book: none of its {stats.frames} frames built a "
+                                            f"{args.exchange} book ({counters}); {fix}"))
     print(REDACTOR.redact(text))
     print(stats.summary(), file=sys.stderr)
     return 2 if stats.malformed or not stats.frames else 0
+
+
+SNIFF_FRAMES = 500
+"""How many frames from the start of a recording :func:`recorded_by` plays through each other venue's code."""
+
+
+def replayers(but: str = "") -> list[str]:
+    """The installed exchange types (other than ``but``) whose recorder can play a recording, sorted."""
+    classes = _exchange_classes()
+    found = []
+    for name in sorted(classes):
+        try:
+            recorder = getattr(classes[name], "recorder", None)
+        except Exception:  # noqa: S112 - a plugin that fails to import replays nothing
+            continue
+        if name != but and recorder is not None and hasattr(recorder, "market_events"):
+            found.append(name)
+    return found
+
+
+def recorded_by(path: Path, not_exchange: str) -> str | None:
+    """The other installed venue that reads the recording at ``path``: its first :data:`SNIFF_FRAMES` frames yield a
+    market event through that venue's own book code (its warnings dropped); None when no other venue does."""
+    from itertools import islice
+
+    from .domain import FeedStatus
+
+    classes = _exchange_classes()
+    for name in replayers(not_exchange):
+        try:
+            with folded_warnings(shown=0):
+                head = islice(read_recording(path), SNIFF_FRAMES)
+                events = classes[name].recorder.market_events(head, RecordOptions(symbols=[]), 1)  # type: ignore[attr-defined]
+                if any(not isinstance(event, FeedStatus) for event in events):
+                    return name
+        except Exception:  # noqa: S112 - another venue's code refusing these frames is the answer "not this one"
+            continue
+    return None
+
+
+class _Folded(logging.Filter):
+    """Lets the first ``shown`` warnings through, counts the rest (:func:`folded_warnings`)."""
+
+    def __init__(self, shown: int):
+        super().__init__()
+        self.limit = shown
+        self.shown = 0
+        self.hidden = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        decided = record.__dict__.get("arbot_folded_shown")
+        if decided is None:  # decided once per record, whichever handler sees it first
+            decided = self.shown < self.limit
+            record.__dict__["arbot_folded_shown"] = decided
+            if decided:
+                self.shown += 1
+            else:
+                self.hidden += 1
+        return bool(decided)
+
+
+@contextmanager
+def folded_warnings(shown: int = 3) -> Iterator[_Folded]:
+    """While inside: the first ``shown`` warnings (and errors) logged reach the log's handlers, the rest are counted
+    (``.hidden``) and dropped. A venue's code logs each malformed frame: a recording of another venue would
+    otherwise print a line per frame."""
+    folded = _Folded(shown)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(folded)
+    try:
+        yield folded
+    finally:
+        for handler in handlers:
+            handler.removeFilter(folded)

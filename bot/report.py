@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .api import Reply
 from .domain import ZERO, Transfer
 from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, net_after_transfer_costs, totals
-from .units import exact, exact_money, money, moneys, signed_money
+from .units import counted, exact, exact_money, money, moneys, signed_money
 
 if TYPE_CHECKING:
     from .markouts import MarkoutFigures
@@ -132,8 +132,9 @@ def markout_text(figures: Sequence[MarkoutFigures]) -> list[str]:
     for f in figures:
         by_row.setdefault((f.strategy, f.quote), []).append(f)
     for (strategy, quote), row in sorted(by_row.items()):
-        cells = [f"+{f.horizon_s} s " + (f"{signed_money(f.total, quote)} ({f.mean_bps:+.1f} bps, {f.fills} fills)"
-                                         if f.mean_bps is not None else "no sample") for f in row]
+        cells = [f"+{f.horizon_s} s " + (f"{signed_money(f.total, quote)} ({f.mean_bps:+.1f} bps, "
+                                         f"{counted(f.fills, 'fill')})" if f.mean_bps is not None else "no sample")
+                 for f in row]
         lines.append(f"  {strategy:<12} " + "; ".join(cells))
     return lines
 

@@ -54,6 +54,58 @@ DECIMAL_RANGE = f"at most {DECIMAL_PLACES} decimal places and below 1e{DECIMAL_M
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+@dataclasses.dataclass(frozen=True)
+class UrlKind:
+    """The schemes a URL setting takes: ``secure`` ones to any host, ``plain`` ones to any host or, with
+    ``plain_local``, only to this machine (a local fake: nothing sent in the clear over a network)."""
+
+    secure: tuple[str, ...]
+    plain: tuple[str, ...]
+    plain_local: bool
+
+    def form(self) -> str:
+        """``https:// (or http:// to 127.0.0.1 or localhost)``, as an error names it."""
+        secure = " or ".join(f"{s}://" for s in self.secure)
+        plain = " or ".join(f"{s}://" for s in self.plain)
+        return f"{secure} (or {plain} to 127.0.0.1 or localhost)" if self.plain_local else f"{secure} or {plain}"
+
+
+URL_KINDS: dict[str, UrlKind] = {
+    "rest": UrlKind(("https",), ("http",), plain_local=True),
+    "ws": UrlKind(("wss",), ("ws",), plain_local=True),
+    "rest_or_ws": UrlKind(("https", "wss"), ("http", "ws"), plain_local=True),
+    "node": UrlKind(("https",), ("http",), plain_local=False),  # an own node on the LAN speaks plain HTTP
+    "node_ws": UrlKind(("wss",), ("ws",), plain_local=False),
+}
+"""What ``option(url=KIND)`` takes: a venue's REST or WebSocket endpoint (plain only to a local fake), a URL
+rewritten either way, or a blockchain node's (plain to any host: one's own node)."""
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _check_url(text: str, kind: str) -> str:
+    """``text`` if it is a URL of ``kind`` (:data:`URL_KINDS`), else _Invalid saying which scheme it has."""
+    from urllib.parse import urlsplit
+
+    rule = URL_KINDS[kind]
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+    except ValueError:
+        raise _Invalid("not a URL") from None
+    scheme = parts.scheme.lower()
+    if not host or not parts.netloc:
+        raise _Invalid("no scheme and host" if not scheme else "no host")
+    if scheme in rule.secure:
+        return text
+    if scheme in rule.plain:
+        if not rule.plain_local or host.lower() in LOCAL_HOSTS:
+            return text
+        raise _Invalid(f"{scheme}:// only to 127.0.0.1 or localhost (a local fake): use "
+                       f"{rule.secure[rule.plain.index(scheme)]}://")
+    raise _Invalid(f"the scheme {scheme}:// is not one it takes")
+
+
 def option(
     default: Any = MISSING,
     *,
@@ -66,6 +118,7 @@ def option(
     max_items: int = MAX_ITEMS,
     max_len: int = MAX_TEXT,
     owned_file: bool = False,
+    url: str | None = None,
 ) -> Any:
     """Declare one setting: its default (omit for a required key), bounds and one-line help.
 
@@ -74,10 +127,14 @@ def option(
     (``tests/test_config_fuzz.py`` checks the first-party plugins); on top of them the host refuses
     non-finite floats, integers beyond 64 bits and decimals outside :data:`DECIMAL_RANGE`. A
     ``owned_file`` setting names a file this component owns alone: two components naming the same
-    file (relative to ``[bot] data_dir``) are refused.
+    file (relative to ``[bot] data_dir``) are refused. ``url`` (a string, a list of them, or a table of them):
+    each value is a URL of that kind, one of :data:`URL_KINDS` (``"rest"``, ``"ws"``, ...), checked for its scheme
+    when the config is read.
     """
+    if url is not None and url not in URL_KINDS:
+        raise ValueError(f'option(url="{url}"): expected one of {", ".join(URL_KINDS)}')
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "min_items": min_items,
-            "max_items": max_items, "max_len": max_len, "owned_file": owned_file}
+            "max_items": max_items, "max_len": max_len, "owned_file": owned_file, "url": url}
     if isinstance(default, (list, dict)):
         frozen = type(default)(default)
         return dataclasses.field(default_factory=lambda: type(frozen)(frozen), metadata=meta)
@@ -250,15 +307,20 @@ def describe(tp: Any, meta: Mapping[str, Any]) -> str:
         return " or ".join(describe(a, meta) for a in inner)
     if origin is Literal:
         return "one of " + ", ".join(json.dumps(a) for a in typing.get_args(tp))
+    url = URL_KINDS.get(meta.get("url") or "")
     if origin is list:
         (item,) = typing.get_args(tp)
-        text = f"a list of {_plural(item)}"
+        text = f"a list of {_plural(item)}" if url is None else f"a list of URLs {url.form()}"
         if meta.get("min_items"):
             text += f" with at least {meta['min_items']} item(s)"
         return text
     if origin is dict:
         value_type = typing.get_args(tp)[1] if typing.get_args(tp) else str
+        if url is not None:
+            return f"a table of URLs {url.form()}"
         return "a table of tables of strings" if typing.get_origin(value_type) is dict else "a table of strings"
+    if url is not None and tp is str:
+        return f"a URL {url.form()}"
     bounds = _bounds(meta)
     base = {
         int: "an integer",
@@ -330,7 +392,8 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
             raise _Invalid
         if len(value) > meta.get("max_items", MAX_ITEMS):
             raise _Invalid(f"more than {meta.get('max_items', MAX_ITEMS)} items")
-        items = [_convert(item, v, {"max_len": meta.get("max_len", MAX_TEXT)}) for v in value]
+        items = [_convert(item, v, {"max_len": meta.get("max_len", MAX_TEXT), "url": meta.get("url")})
+                 for v in value]
         if meta.get("min_items") and len(items) < meta["min_items"]:
             raise _Invalid
         return items
@@ -346,6 +409,8 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         if len(value) > meta.get("max_items", MAX_ITEMS):
             raise _Invalid(f"more than {meta.get('max_items', MAX_ITEMS)} entries")
         limit = meta.get("max_len", MAX_TEXT)
+        if meta.get("url"):
+            return {_check_text(k, limit): _check_url(_check_text(v, limit), meta["url"]) for k, v in value.items()}
         return {_check_text(k, limit): _check_text(v, limit) for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
@@ -380,7 +445,8 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     elif tp is str:
         if not isinstance(value, str):
             raise _Invalid
-        return _check_text(value, meta.get("max_len", MAX_TEXT))
+        text = _check_text(value, meta.get("max_len", MAX_TEXT))
+        return _check_url(text, meta["url"]) if meta.get("url") else text
     elif tp is dt.time:
         if isinstance(value, dt.time):
             return value

@@ -110,3 +110,13 @@ def moneys(amounts: dict[str, Decimal], assets: list[str] | None = None) -> str:
     """Several sums, one per asset: ``1.10 USD, 0.0000455 SOL`` (``assets`` fixes which and their order)."""
     keys = assets if assets is not None else sorted(amounts)
     return ", ".join(money(amounts.get(a, Decimal(0)), a) for a in keys) or "0"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 strategy``, ``3 strategies``, ``0 orders``: a count with its noun agreeing (``plural``: when adding "s" or
+    turning "y" into "ies" is not its plural)."""
+    if n == 1:
+        return f"{n} {noun}"
+    if plural is None:
+        plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{n} {plural}"

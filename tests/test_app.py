@@ -186,10 +186,10 @@ async def test_a_command_asking_first_over_the_control_socket_is_confirmed_by_th
     bot = await make_bot(CONFIG, extra=PLUGINS, control_socket="ctl.sock")
     path = tmp_path / "ctl.sock"
     asked = await send_command(path, "kill", ["ctl", "test"])
-    assert asked["ok"] and asked["text"].startswith("Kill switch: pause all 1 strategies") and asked["confirm_token"]
+    assert asked["ok"] and asked["text"].startswith("Kill switch: pause 1 strategy and") and asked["confirm_token"]
     assert not bot.killed("s")
     done = await send_confirm(path, asked["confirm_token"])
-    assert done["ok"] and "Kill switch: 1 strategies paused" in done["text"] and bot.killed("s")
+    assert done["ok"] and "Kill switch: 1 strategy paused," in done["text"] and bot.killed("s")
     again = await send_confirm(path, asked["confirm_token"])
     assert again == {"ok": False, "text": "Already confirmed once."}
     assert (await send_confirm(path, "made-up")) == {"ok": False, "text": "Nothing to confirm."}

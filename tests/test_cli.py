@@ -88,10 +88,10 @@ async def test_ctl_confirms_a_command_that_asks_with_yes_or_at_a_terminal_prompt
         return status, capsys.readouterr().out
 
     status, out = await ctl("kill", "from", "a", "script")
-    assert status == 1 and out.startswith("Kill switch: pause all 1 strategies") and "Not confirmed" in out
+    assert status == 1 and out.startswith("Kill switch: pause 1 strategy and") and "Not confirmed" in out
     assert (await ctl("kill", typed="n"))[0] == 1 and not bot.killed("s")
     status, out = await ctl("kill", typed="y")
-    assert status == 0 and "Kill switch: 1 strategies paused" in out and bot.killed("s")
+    assert status == 0 and "Kill switch: 1 strategy paused," in out and bot.killed("s")
     status, out = await ctl("--yes", "resume")  # after a kill, resume asks first too
     assert status == 0 and "Resume s after the kill switch?" in out and "Resumed: s." in out and not bot.killed("s")
 

@@ -514,7 +514,7 @@ async def test_kill_says_how_many_strategies_it_paused_as_the_console_does(make_
     bot.operator.pause(["s2"], ADMIN)
     asked = await bot.commands.dispatch(ADMIN, "kill", ["drill"])
     reply = await bot.commands.confirm(ADMIN, asked.confirm_token)
-    assert reply.ok and reply.title.startswith("Kill switch: 1 strategies paused (1 already was),"), reply.title
+    assert reply.ok and reply.title.startswith("Kill switch: 1 strategy paused (1 already was),"), reply.title
     assert bot.killed("s") and bot.killed("s2")
 
 

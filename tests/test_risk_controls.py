@@ -106,7 +106,7 @@ async def test_kill_command_halts_new_orders_at_once_and_cancels_resting_ones(ma
     assert not refused.ok and "admin" in refused.title
     question = await bot.commands.dispatch(ADMIN, "kill", ["fat", "finger"])
     assert question.confirm_token and question.title == (
-        "Kill switch: pause all 1 strategies and cancel 3 resting orders?")
+        "Kill switch: pause 1 strategy and cancel 3 resting orders?")
     assert not ladder.paused  # nothing happens before the confirmation
     reply = await bot.commands.confirm(ADMIN, question.confirm_token)
     assert reply.ok

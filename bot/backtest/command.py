@@ -24,7 +24,7 @@ def interrupted(out: str, what: str) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     """0 when the report is written, 2 bad config, arguments (raised as ConfigError to the CLI) or input (a recording
     that yields no market event), 1 failed, 130 interrupted (Ctrl-C: nothing of the run left in ``--out``)."""
-    from ..units import moneys
+    from ..units import counted, moneys
     from .clock import NS_PER_S
     from .driver import BacktestError, BacktestInputError, Progress, run_backtest
 
@@ -62,7 +62,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print(f"backtest: {result.steps:,} steps, {result.simulated_ns / NS_PER_S:,.1f} s simulated in "
           f"{result.wall_s:.1f} s ({result.steps / max(result.steps_wall_s, 1e-9):,.0f} ticks/s)")
     for s in result.host.strategies:
-        print(f"strategy {s.name} ({s.type}): {s.fills} fills, net realized PnL {moneys(s.net)}")
+        print(f"strategy {s.name} ({s.type}): {counted(s.fills, 'fill')}, net realized PnL {moneys(s.net)}")
     for section in result.sections:
         for line in section.summary:
             print(line)
@@ -79,7 +79,7 @@ def _has_sweep_table(path: Path | None) -> bool:
 
 def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
     from ..domain import ZERO
-    from ..units import money
+    from ..units import counted, money
     from .driver import BacktestError, BacktestInputError
     from .sweep import parse_axis, ranking_quote, run_sweep, table_quotes
 
@@ -105,8 +105,8 @@ def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
         return 1
     except KeyboardInterrupt:
         return interrupted(args.out, "sweep table")
-    print(f"sweep: {len(result.rows)} combinations, {result.steps:,} market steps in {result.wall_s:.1f} s on "
-          f"{result.workers} process{'es' if result.workers > 1 else ''}")
+    print(f"sweep: {counted(len(result.rows), 'combination')}, {result.steps:,} market steps in "
+          f"{result.wall_s:.1f} s on {counted(result.workers, 'process', 'processes')}")
     ranked = ranking_quote(result.rows) is not None
     if not ranked and len(quotes := table_quotes(result.rows)) > 1:
         print(f"not ranked: the PnL is in {len(quotes)} quote assets ({', '.join(quotes)}); in combination order")

@@ -487,8 +487,14 @@ def nothing_recorded(venue: Venue) -> str:
     stats = venue.exchange.recording_stats()
     if stats is None:
         return f'exchange "{venue.name}" ({venue.plan.input}) yields no market event to play'
-    return (f'exchange "{venue.name}": its recording {stats.path} yields no market event to play: '
+    text = (f'exchange "{venue.name}": its recording {stats.path} yields no market event to play: '
             f"{stats.nothing_played()}")
+    if stats.frames and stats.found == ():  # no symbol at all: perhaps another venue's recording
+        from ..recording import recorded_by
+
+        if other := recorded_by(stats.path, ""):
+            text += f'; it looks like a {other} recording: set recording_exchange = "{other}"'
+    return text
 
 
 def recording_stats(venues: list[Venue]) -> dict[str, ReadStats]:

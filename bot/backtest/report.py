@@ -39,7 +39,7 @@ from ..markouts import MarkoutFigures
 from ..recording_stats import ReadStats
 from ..report import fills_count_text
 from ..store import Store
-from ..units import money, moneys
+from ..units import counted, money, moneys
 from .contract import Curve, ReportSection
 
 REPORT_JSON = "report.json"
@@ -184,7 +184,7 @@ def markout_lines(figures: Iterable[MarkoutFigures]) -> list[str]:
             if at is None or at.mean_bps is None:
                 cells.append("no sample")
                 continue
-            text = f"{money(at.total, quote)} ({at.mean_bps:+.1f} bps, {at.fills} fills"
+            text = f"{money(at.total, quote)} ({at.mean_bps:+.1f} bps, {counted(at.fills, 'fill')}"
             cells.append(text + (f", {at.unsampled} unsampled)" if at.unsampled else ")"))
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     return lines + [""]

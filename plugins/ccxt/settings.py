@@ -40,7 +40,7 @@ class CcxtSettings:
                              "orders if not re-armed within this many seconds (0: off; where ccxt exposes one)")
     dead_man_refresh_s: float = option(15.0, ge=0.1, le=3600, help="the dead-man switch is re-armed this often")
     urls: dict[str, str] = option(
-        {}, help="URL prefixes to rewrite in ccxt's endpoints (a proxy, a testnet, a local fake), "
+        {}, url="rest_or_ws", help="URL prefixes to rewrite in ccxt's endpoints (a proxy, a testnet, a local fake), "
                  'e.g. {"https://api.gateio.ws" = "http://127.0.0.1:8080"}')
     options: dict[str, str] = option({}, help="extra ccxt options (string values), e.g. {defaultType = \"spot\"}")
     withdraw_to: dict[str, dict[str, str]] = option(

@@ -22,8 +22,9 @@ class CoinbaseSettings:
 
     symbols: list[str] = option(["BTC/USD"], min_items=1, help='markets "BASE/QUOTE" (product BASE-QUOTE)')
     publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
-    ws_url: str = option(WS_URL, help="market data WebSocket endpoint")
-    rest_url: str = option("https://api.coinbase.com", help="REST endpoint (calls go to /api/v3/brokerage/...)")
+    ws_url: str = option(WS_URL, url="ws", help="market data WebSocket endpoint")
+    rest_url: str = option("https://api.coinbase.com", url="rest",
+                           help="REST endpoint (calls go to /api/v3/brokerage/...)")
     api_key_name: Secret | None = option(
         None, help='CDP API key name "organizations/{org}/apiKeys/{id}": "env:NAME" or "file:PATH"')
     api_private_key: Secret | None = option(
@@ -40,7 +41,7 @@ class CoinbaseSettings:
     fill_poll_s: float = option(2.0, ge=0.05, le=3600,
                                 help="open orders are polled this often for fills (private stream down)")
     private_stream: bool = option(True, help="with an API key: order changes as they happen from the user channel")
-    user_ws_url: str = option(USER_WS_URL, help="WebSocket endpoint of the authenticated user channel")
+    user_ws_url: str = option(USER_WS_URL, url="ws", help="WebSocket endpoint of the authenticated user channel")
     stream_poll_s: float = option(
         30.0, ge=0.05, le=3600, help="while the private stream is up, open orders are polled (reconciled) this often")
     start_timeout_s: float = option(10.0, ge=0, le=600, help="start waits this long for the first snapshots")

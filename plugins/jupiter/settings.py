@@ -11,8 +11,9 @@ from bot.api import Secret, option, split_symbol
 class JupiterSettings:
     """Swaps routed by Jupiter, signed by our wallet, sent and confirmed over Solana RPC."""
 
-    api_url: str = option("https://lite-api.jup.ag/swap/v1", help="Jupiter Swap API base (GET /quote, POST /swap)")
-    rpc_urls: list[str] = option(["https://api.mainnet-beta.solana.com"], min_items=1,
+    api_url: str = option("https://lite-api.jup.ag/swap/v1", url="rest",
+                          help="Jupiter Swap API base (GET /quote, POST /swap)")
+    rpc_urls: list[str] = option(["https://api.mainnet-beta.solana.com"], min_items=1, url="node",
                                  help="Solana JSON-RPC URLs, tried in order: the next is used when one fails")
     keypair: Secret | None = option(None, help='wallet secret: "env:NAME" or "file:PATH" holding a base58 key '
                                                "or a solana-keygen JSON array")

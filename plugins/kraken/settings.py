@@ -19,8 +19,9 @@ class KrakenSettings:
     symbols: list[str] = option(["BTC/USD"], min_items=1, help='markets, in Kraken v2 form "BTC/USD"')
     depth: int = option(10, ge=10, le=1000, help="book depth subscribed per symbol: 10, 25, 100, 500 or 1000")
     publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
-    ws_url: str = option(WS_URL, help="public WebSocket v2 endpoint")
-    rest_url: str = option("https://api.kraken.com", help="REST endpoint (private calls go to /0/private/...)")
+    ws_url: str = option(WS_URL, url="ws", help="public WebSocket v2 endpoint")
+    rest_url: str = option("https://api.kraken.com", url="rest",
+                           help="REST endpoint (private calls go to /0/private/...)")
     api_key: Secret | None = option(None, help='API key reference, "env:NAME" or "file:PATH"')
     api_secret: Secret | None = option(None, help='API secret (base64) reference, "env:NAME" or "file:PATH"')
     silence_timeout_s: float = option(5.0, ge=0.1, le=86_400,
@@ -36,7 +37,8 @@ class KrakenSettings:
     fill_poll_s: float = option(2.0, ge=0.05, le=3600,
                                 help="open orders are polled this often for fills (private stream down)")
     private_stream: bool = option(True, help="with API keys: fills and order changes from the executions channel")
-    private_ws_url: str = option(PRIVATE_WS_URL, help="authenticated WebSocket v2 endpoint (executions channel)")
+    private_ws_url: str = option(PRIVATE_WS_URL, url="ws",
+                                 help="authenticated WebSocket v2 endpoint (executions channel)")
     stream_poll_s: float = option(
         30.0, ge=0.05, le=3600, help="while the private stream is up, open orders are polled (reconciled) this often")
     dead_man_s: int = option(

@@ -23,9 +23,9 @@ def _is_pubkey(text: str) -> bool:
 class OrcaSettings:
     """Whirlpool states over Solana RPC (load) and WebSocket ``accountSubscribe`` (updates)."""
 
-    rpc_urls: list[str] = option(["https://api.mainnet-beta.solana.com"], min_items=1,
+    rpc_urls: list[str] = option(["https://api.mainnet-beta.solana.com"], min_items=1, url="node",
                                  help="Solana JSON-RPC URLs, tried in order: the next is used when one fails")
-    ws_urls: list[str] = option(["wss://api.mainnet-beta.solana.com"], min_items=1,
+    ws_urls: list[str] = option(["wss://api.mainnet-beta.solana.com"], min_items=1, url="node_ws",
                                 help="Solana WebSocket URLs for accountSubscribe, tried in turn on reconnect")
     pools: dict[str, str] = option({"SOL/USDC": "Czfq3xZZDmsdGdUyrNLtRhGc47cXcZtLG4crryfu44zE"},
                                    help='market "BASE/QUOTE" -> Whirlpool account address')

@@ -336,7 +336,7 @@ async def test_kill_needs_the_same_admins_button_and_a_foreign_press_does_nothin
     bot = await start_bot()
     await api.command(ADMIN, "/kill fat finger", chat_id=GROUP)
     question = await api.next_message(GROUP)
-    assert question["text"].startswith("<pre>Kill switch: pause all 1 strategies and cancel 0 resting orders?")
+    assert question["text"].startswith("<pre>Kill switch: pause 1 strategy and cancel 0 resting orders?")
     await api.press(OTHER_ADMIN, question)
     await api.wait(lambda: len(api.answered) == 1)
     assert not bot.strategies["s"].paused  # a foreign press does nothing
@@ -543,7 +543,7 @@ async def test_a_kill_its_confirmation_and_status_do_not_wait_behind_a_hung_comm
     assert question["text"].startswith("<pre>Kill switch") and loop.time() - asked < 1.0
     await api.press(ADMIN, question)  # the confirmation press of an urgent command is urgent too
     await api.wait(lambda: "reply_markup" not in question)
-    assert "Kill switch: 1 strategies paused" in question["text"] and bot.strategies["s"].paused
+    assert "Kill switch: 1 strategy paused," in question["text"] and bot.strategies["s"].paused
     await api.command(OPERATOR, "/status", chat_id=GROUP)
     await api.wait(lambda: any(m["text"].startswith("<pre>Status") for m in api.messages_to(GROUP)))
     assert loop.time() - asked < 2.0
