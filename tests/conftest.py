@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
@@ -27,6 +28,12 @@ from bot.store import engine_url
 
 TEST_DB_URL = os.environ.get("ARBOT_TEST_DB_URL", "")
 """A PostgreSQL server to run the store tests on (each test gets its own schema); empty: SQLite."""
+
+# Property tests check what is computed, not how fast: an example's time on a loaded machine (CI runs two passes side
+# by side on two cores) is no failure. Every property test runs without Hypothesis's per-example deadline and its
+# "too slow" health check; a test may still set its own.
+settings.register_profile("arbot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("arbot")
 
 
 @pytest.fixture(autouse=True)
