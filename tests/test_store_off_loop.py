@@ -223,15 +223,19 @@ async def test_a_long_read_on_the_writer_thread_raises_no_stall_alarm(make_bot, 
     a time, so what is written meanwhile waits one page at most. A write handed over behind a read that waits past
     ``WRITE_STALL_S`` still raises it (a read the database never answers holds every write behind it)."""
     from bot import execution, writer
+    from plugins.limits import stored as limits_stored
     from bot.domain import Fill, Liquidity
 
-    monkeypatch.setattr(writer, "WRITE_STALL_S", 0.3)
+    # a page (2 rows) reads in 0.24 s, the alarm at 0.6 s: a loaded machine adds to each page (with 0.3 s it failed
+    # about half the runs at a load of 5-9); the whole read (10 rows, 1.2 s) still outlasts it twice
+    monkeypatch.setattr(writer, "WRITE_STALL_S", 0.6)
     monkeypatch.setattr(execution, "FILLS_PAGE", 2)
+    monkeypatch.setattr(limits_stored, "FILLS_PAGE", 2)  # the limits check reads them at start too
     bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)], start=False)
-    earlier = Store(db_url, bot=bot.name).open()  # a run before this one filled six times
+    earlier = Store(db_url, bot=bot.name).open()  # a run before this one filled ten times
     earlier.write_batch([], [("s", Fill("v", "BTC/USD", "old-1", f"t-{n}", Side.BUY, Decimal("100"),
                                         Decimal("0.01"), Decimal("0"), "USD", Liquidity.TAKER, 1_000 + n))
-                             for n in range(6)])
+                             for n in range(10)])
     earlier.close()
     alerts: list = []
     bot.alerts.subscribe(alerts.append, "test")
@@ -254,15 +258,15 @@ async def test_a_long_read_on_the_writer_thread_raises_no_stall_alarm(make_bot, 
 
     writer_task = asyncio.get_running_loop().create_task(writing())
     try:
-        await bot.start()  # 0.7 s of reads, writes handed over among them
+        await bot.start()  # 1.2 s of reads, writes handed over among them
         writer_task.cancel()
         await asyncio.gather(*writes)
         assert len(writes) > 5
         assert [a for a in alerts if a.kind == "store"] == []
         assert bot.executor.store_error is None
-        assert bot.portfolio.position("v", "BTC/USD") == Decimal("0.06")  # every page read
+        assert bot.portfolio.position("v", "BTC/USD") == Decimal("0.10")  # every page read
 
-        reading = bot.writer.read_later(bot.store.fills)  # 0.7 s
+        reading = bot.writer.read_later(bot.store.fills)  # 1.2 s
         written = bot.writer.later(bot.store.set_state, "behind-a-read", "1")
         await wait_for(lambda: [a for a in alerts if a.kind == "store" and a.level is AlertLevel.CRITICAL],
                        timeout_s=5, what="the store alert for the write waiting behind the read")

@@ -43,7 +43,7 @@ from .costs import DAILY, DRAWDOWN, TransferCosts, costs_of
 from .peaks import SAVE_EVERY_S, StoredPeaks, save_peaks
 from .pnl import worst_loss, worst_position
 from .settings import BASE_KEYS, MONEY_KEYS, LimitsSettings
-from .stored import read_start
+from .stored import FILLS_PAGE, read_start
 from .tripped import save_tripped
 from .units import BaseLimit, QuoteLimit
 
@@ -179,9 +179,17 @@ class Limits(RiskCheck):
         if self._costs.reads:  # heard from before the read: a transfer saved while it runs is not missed
             self._heard = {}
             self._unhear = self.ctx.store.on_transfer_saved(self._heard_transfer, asyncio.get_running_loop())
-        # one read, off the loop where a read is a round trip; a store that cannot be read fails the start (before
-        # the first check: never checks with the fills or the costs unknown as none)
+        # the fills a page a read, then the rest in one, off the loop where a read is a round trip; a store that
+        # cannot be read fails the start (before the first check: never checks with the fills or the costs unknown
+        # as none)
         try:
+            fills: list[tuple[str, Fill]] = []
+            after: tuple[int, int] | None = None
+            while True:
+                page, after = await self._off_loop(self.ctx.store.fills_page, after, FILLS_PAGE)
+                fills += page
+                if len(page) < FILLS_PAGE:
+                    break
             read = await self._off_loop(read_start, self.ctx.store, self.name, self._day_start_ns, self._costs.reads,
                                         s.max_orders_per_minute)
         except BaseException:  # the check did not start: a transfer saved from now on is not its business
@@ -191,7 +199,7 @@ class Limits(RiskCheck):
             log.error("limits %s: the limits breached today cannot be read (%s); a breach may be acted on and "
                       "alerted again", self.name, read.tripped_error)  # second trip
         self._tripped = read.tripped
-        for strategy, fill in read.fills:  # today's figures and positions survive a restart
+        for strategy, fill in fills:  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, read.closes.get(fill.client_order_id))
         if self._costs.reads:
             self._took_transfers(read.transfers)

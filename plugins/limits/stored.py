@@ -1,16 +1,22 @@
-"""What the ``limits`` check reads from the store at start, in one call (:func:`read_start`): on the store writer's
-thread where a store read is a round trip (PostgreSQL: ``store.records_inline`` false), so that a server that stops
-answering delays the check's start, never the loop; at once on SQLite and in a backtest."""
+"""What the ``limits`` check reads from the store at start: the bot's fills a page at a time (:data:`FILLS_PAGE`), then
+the rest in one call (:func:`read_start`); on the store writer's thread where a store read is a round trip
+(PostgreSQL: ``store.records_inline`` false), so that a server that stops answering delays the check's start, never
+the loop; at once on SQLite and in a backtest. Each page is a short read: a write handed to the store writer meanwhile
+runs between two pages, not behind every stored fill (a long read there held the writes past its stall alarm, which
+refuses orders)."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from bot.api import Fill, Transfer
+from bot.api import Transfer
 from bot.api.storage import Store
 
 from .peaks import StoredPeaks, stored_peaks
 from .tripped import load_tripped
+
+FILLS_PAGE = 5_000
+"""Stored fills the check reads at start per read (as the executor reads them)."""
 
 
 class StartRead(NamedTuple):
@@ -21,7 +27,6 @@ class StartRead(NamedTuple):
     tripped_error: str | None
     """Why what is kept as breached today could not be read (None: it was): the check logs it and goes on."""
     closes: dict[str, str]
-    fills: list[tuple[str, Fill]]
     transfers: list[Transfer]
     """Every transfer of the bot (read when a loss limit counts their costs, else none)."""
     peaks: StoredPeaks
@@ -30,17 +35,16 @@ class StartRead(NamedTuple):
 
 
 def read_start(store: Store, check_name: str, day_start_ns: int, transfers: bool, orders: int | None) -> StartRead:
-    """Read what the check starts from: its own state (the limits breached today, the peaks), the bot's fills and
-    what their orders close, its transfers (with ``transfers``), the creation times of its latest ``orders``
-    orders. A store that cannot be read raises (the check's start fails: it never checks with figures unknown);
-    what is kept as breached that cannot be understood is returned as ``tripped_error``."""
+    """Read what the check starts from, its fills apart (read first, a page at a time): its own state (the limits
+    breached today, the peaks), what the bot's orders close, its transfers (with ``transfers``), the creation times
+    of its latest ``orders`` orders. A store that cannot be read raises (the check's start fails: it never checks
+    with figures unknown); what is kept as breached that cannot be understood is returned as ``tripped_error``."""
     try:
         tripped, tripped_error = load_tripped(store, check_name, day_start_ns), None
     except ValueError as exc:
         tripped, tripped_error = set(), str(exc)
     closes = store.closes()
-    fills = store.fills()
     moved = store.transfers() if transfers else []
     peaks = stored_peaks(store, check_name)
     recent = [o.created_ns for o in store.orders(limit=orders)] if orders is not None else []
-    return StartRead(tripped, tripped_error, closes, fills, moved, peaks, recent)
+    return StartRead(tripped, tripped_error, closes, moved, peaks, recent)
