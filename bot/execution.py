@@ -10,7 +10,7 @@ Guarantees:
   and adopts what it finds; an order the venue never saw is marked FAILED (UNKNOWN first on a venue
   that may take a lost request late: reconciliation adopts it if it lands). "Never saw" only for an order
   nothing says it received (no venue id, no fill, no answer): one it did receive that it answers "not found"
-  for may have filled, and stays UNKNOWN, "cannot tell" (alerted once). An OPEN
+  for may have filled, and stays UNKNOWN, "cannot tell" (alerted once), a partly filled one with its fills. An OPEN
   order its venue no longer finds (:data:`NOT_FOUND_ANSWERS` answers over :data:`NOT_FOUND_S`) becomes so in
   reconciliation. Nothing is re-sent.
 * Only errors that prove the request did not execute (:class:`TransientError`) are retried
@@ -1572,23 +1572,21 @@ class Executor:
 
     def _not_found(self, order: Order, how: str, *, quiet: bool) -> OrderStatus:
         """Settle an order its venue answers "not found" for; returns its status now. Never received (FAILED) only
-        when nothing says the venue got it. With fills (only an order the venue received has them) the venue no
-        longer lists it (its history is kept so long), and what did not fill ended (CANCELLED). Acknowledged without
-        a fill (a venue id, an answer: a venue without fetchOrder whose lists no longer hold it) it may have filled:
-        UNKNOWN, "cannot tell" (:meth:`_cannot_tell`). ``quiet``: FAILED and CANCELLED are not alerted (recovery)."""
-        if order.filled_qty > 0:
-            status, reason = OrderStatus.CANCELLED, (f"the venue no longer knows it ({how}): {order.filled_qty} of "
-                                                     f"{order.qty} filled, the rest ended")
-        elif (received := self._received(order)) is not None:
+        when nothing says the venue got it. Received (a venue id, a fill, an answer) it may have filled: UNKNOWN,
+        "cannot tell" (:meth:`_cannot_tell`), alerted once, with whatever fills it has. A partly filled one too, never
+        CANCELLED ("the rest ended"): a venue whose history drops finished orders after N days proves at most that
+        the order finished, not whether its rest filled or was cancelled, and one that cannot list finished orders
+        (ccxt without fetchOrder) proves not even that; no venue's "not found" tells the rest's fate. ``quiet``:
+        FAILED is not alerted (recovery)."""
+        if (received := self._received(order)) is not None:
             self._cannot_tell(order, how, received)
             return OrderStatus.UNKNOWN
-        else:
-            status, reason = OrderStatus.FAILED, f"the venue never received it ({how})"
+        reason = f"the venue never received it ({how})"
         if quiet:
-            self._finish_quiet(order, status, reason)
+            self._finish_quiet(order, OrderStatus.FAILED, reason)
         else:
-            self._finish(order, status, reason)
-        return status
+            self._finish(order, OrderStatus.FAILED, reason)
+        return OrderStatus.FAILED
 
     def _received(self, order: Order) -> str | None:
         """What shows that ``order``'s venue received it (its venue id, a fill, an answer), or None: nothing does."""
@@ -1603,8 +1601,9 @@ class Executor:
     def _cannot_tell(self, order: Order, how: str, received: str) -> None:
         """An order its venue received does not find it: UNKNOWN (never sent again; reconciliation keeps asking, at a
         slower pace), alerted once (kind ``order-unknown``)."""
-        reason = (f"the venue received it ({received}) but no longer finds it ({how}): it may have filled or been "
-                  "cancelled there; cannot tell, so it is never sent again and reconciliation keeps asking")
+        filled = f", {order.filled_qty} of {order.qty} filled" if order.filled_qty > 0 else ""
+        reason = (f"the venue received it ({received}{filled}) but no longer finds it ({how}): it may have filled or "
+                  "been cancelled there; cannot tell, so it is never sent again and reconciliation keeps asking")
         if order.status is not OrderStatus.UNKNOWN or order.reason != reason:
             self._finish_quiet(order, OrderStatus.UNKNOWN, reason)
         cid = order.client_order_id

@@ -4,7 +4,8 @@ Reconciliation acted on "not found" for UNKNOWN orders only: an OPEN order the v
 dropped it, a ccxt venue without fetchOrder whose lists no longer hold it) stayed OPEN for ever, looked up at every
 pass, flagged nowhere. After "not found" persists (:data:`bot.execution.NOT_FOUND_ANSWERS` answers in a row over at
 least :data:`bot.execution.NOT_FOUND_S`) it becomes UNKNOWN, "cannot tell" (it was acknowledged: it may have
-filled), alerted once, asked at the slower pace, never sent again.
+filled), alerted once, asked at the slower pace, never sent again. One partly filled ends the same way with its
+fills: "not found" never proves that the rest did not fill.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from decimal import Decimal
 import pytest
 
 from bot import execution
-from bot.domain import Fill, Liquidity, OrderIntent, OrderState, OrderStatus, Side
+from bot.domain import Fill, Liquidity, OrderIntent, OrderReport, OrderState, OrderStatus, Side
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
@@ -110,3 +111,24 @@ async def test_an_open_order_missed_briefly_stays_open(bot):
     await bot.executor.reconcile()
     assert bot.executor.order(cid).status is OrderStatus.UNKNOWN
 
+
+async def test_a_partly_filled_open_order_the_venue_no_longer_finds_is_unknown_with_its_fills(bot):
+    """0.4 of 1 filled, then the venue no longer finds it: the rest may have filled as well. It is UNKNOWN with its
+    fill (the position 0.4, what is known), alerted once, never CANCELLED ("the rest ended": a guess)."""
+    venue = bot.exchanges["v"]
+    cid = await open_order(bot, "part-1")
+    bot.bus.publish(Fill("v", "BTC/USD", cid, "T1", Side.BUY, Decimal(100), Decimal("0.4"), Decimal(0), "USD",
+                         Liquidity.MAKER, 1))
+    bot.bus.publish(OrderReport("v", "BTC/USD", OrderState(cid, OrderStatus.OPEN, "X1", Decimal("0.4"),
+                                                           Decimal(100)), 1))
+    await wait_for(lambda: bot.executor.order(cid).filled_qty == Decimal("0.4"), what="the fill applied")
+    del venue.orders[cid]
+    await passes(bot, 600)
+    order = bot.executor.order(cid)
+    print("partly filled, not found:", order.status.value, order.filled_qty, "-", order.reason)
+    assert (order.status, order.filled_qty) == (OrderStatus.UNKNOWN, Decimal("0.4")), order.reason
+    assert "0.4 of 1 filled" in order.reason and "cannot tell" in order.reason
+    assert bot.portfolio.position("v", "BTC/USD") == Decimal("0.4")
+    said = alerts_naming(bot, cid)
+    assert len(said) == 1 and said[0].kind == "order-unknown", said
+    assert venue.submissions[cid] == 1
