@@ -10,7 +10,9 @@ Guarantees:
   and adopts what it finds; an order the venue never saw is marked FAILED (UNKNOWN first on a venue
   that may take a lost request late: reconciliation adopts it if it lands). "Never saw" only for an order
   nothing says it received (no venue id, no fill, no answer): one it did receive that it answers "not found"
-  for may have filled, and stays UNKNOWN, "cannot tell" (alerted once). Nothing is re-sent.
+  for may have filled, and stays UNKNOWN, "cannot tell" (alerted once), a partly filled one with its fills. An OPEN
+  order its venue no longer finds (:data:`NOT_FOUND_ANSWERS` answers over :data:`NOT_FOUND_S`) becomes so in
+  reconciliation. Nothing is re-sent.
 * Only errors that prove the request did not execute (:class:`TransientError`) are retried
   blind. A timeout or a lost connection (:class:`UnknownOutcome`, or anything unexpected) is
   resolved by looking the order up by client order id before anything is sent again. An order
@@ -96,6 +98,13 @@ UNKNOWN_LOOKUP_MAX_S = 900.0
 found" for an order it acknowledged) is asked again this long after, doubling up to the longest, with one attempt a
 pass: a ghost order costs a request every 15 minutes, not ``max_retries + 1`` every pass. One whose look-up failed (the
 venue not answering) is asked once at every pass: settled as soon as the venue is back."""
+NOT_FOUND_ANSWERS = 3
+NOT_FOUND_S = 60.0
+"""An OPEN order its venue answers "not found" for (a history that dropped it, a ccxt venue without fetchOrder whose
+lists no longer hold it) this many times in a row, over at least this long, in reconciliation's look-ups, is UNKNOWN,
+"cannot tell" (:meth:`Executor._not_found`): a venue whose lists lag a moment is not taken for one that forgot it. An
+answer that finds it starts the count over; a look-up that fails (no answer) does not count (as ccxt's
+``NOT_FOUND_POLLS``)."""
 LOOKUP_FAILURES_SAID_S = 3600.0
 """An order's failed look-ups are logged once (the first), then counted and said this often, with the count."""
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
@@ -146,6 +155,10 @@ class _Pace:
     """Reconciliation passes in a row that left it UNKNOWN (no answer, or "cannot tell")."""
     next_at: float = 0.0
     """Reconciliation asks it again from then on (monotonic)."""
+    not_found: int = 0
+    """Reconciliation's look-ups in a row its venue answered "not found" for while it was OPEN."""
+    not_found_at: float = 0.0
+    """When the first of them came (monotonic)."""
 
 
 class _Lane:
@@ -1491,7 +1504,9 @@ class Executor:
         A PENDING order may still be on its way: "not found" changes nothing. An UNKNOWN order the
         venue still does not know twice the request timeout after its last attempt (and its venue's
         :meth:`~bot.api.Exchange.late_arrival_s`) never arrived: FAILED, if the venue never acknowledged it
-        (:meth:`_not_found`; else it stays UNKNOWN, "cannot tell"). An UNKNOWN order a pass leaves UNKNOWN is asked
+        (:meth:`_not_found`; else it stays UNKNOWN, "cannot tell"). An OPEN order its venue answers "not found" for
+        :data:`NOT_FOUND_ANSWERS` times in a row over at least :data:`NOT_FOUND_S` becomes UNKNOWN, "cannot tell"
+        (:meth:`_open_not_found`). An UNKNOWN order a pass leaves UNKNOWN is asked
         again :data:`UNKNOWN_LOOKUP_FIRST_S` later, doubling up to :data:`UNKNOWN_LOOKUP_MAX_S`, once a pass, when its
         venue answered and could not tell; one whose look-up failed (the venue not answering) is asked again at the next
         pass, one attempt a pass, so that it is settled as soon as the venue is back (its failures are logged once, then
@@ -1510,16 +1525,35 @@ class Executor:
             answered, state = await self._lookup(lane, order, attempts=1 if pace is not None and (
                 pace.unsettled or pace.failures) else 0)
             if state is not None:
+                if (pace := self._pace.get(cid)) is not None:
+                    pace.not_found = 0  # found: a later "not found" starts the count over
                 self._apply(order, state)
             elif answered and order.status is OrderStatus.UNKNOWN and cid in self._active:
                 age_s = (self.clock.time_ns() - order.updated_ns) / 1e9
                 if age_s > max(2 * self.settings.request_timeout_s, lane.exchange.late_arrival_s()):
                     self._not_found(order, "found by reconciliation", quiet=False)
+            elif answered and order.status is OrderStatus.OPEN and cid in self._active:
+                self._open_not_found(order)
             if cid in self._active and order.status is OrderStatus.UNKNOWN and answered:
                 self._settle_later(cid)  # the venue answered and cannot tell: asked again later, each time later
             elif (pace := self._pace.get(cid)) is not None:  # settled, or the venue did not answer: the next pass
                 pace.unsettled, pace.next_at = 0, 0.0
         await self.flush()
+
+    def _open_not_found(self, order: Order) -> None:
+        """Count an OPEN order's "not found" answer; once they persist (:data:`NOT_FOUND_ANSWERS` in a row over at
+        least :data:`NOT_FOUND_S`) it is UNKNOWN, "cannot tell" (:meth:`_not_found`: it was acknowledged, so never
+        FAILED), alerted once. Left OPEN it was looked up at every pass for ever, shown open by /orders, cancelled by
+        every kill and waited on by its strategy, with no word to anyone."""
+        pace = self._pace.setdefault(order.client_order_id, _Pace())
+        now = self.clock.monotonic()
+        if not pace.not_found:
+            pace.not_found_at = now
+        pace.not_found += 1
+        if pace.not_found < NOT_FOUND_ANSWERS or now - pace.not_found_at < NOT_FOUND_S:
+            return
+        self._not_found(order, f"not found at {pace.not_found} look-ups in a row over "
+                        f"{_span(now - pace.not_found_at)}", quiet=False)
 
     def _settle_later(self, cid: str) -> None:
         """An UNKNOWN order this reconciliation pass could not settle: asked again later, each time later."""
@@ -1538,23 +1572,21 @@ class Executor:
 
     def _not_found(self, order: Order, how: str, *, quiet: bool) -> OrderStatus:
         """Settle an order its venue answers "not found" for; returns its status now. Never received (FAILED) only
-        when nothing says the venue got it. With fills (only an order the venue received has them) the venue no
-        longer lists it (its history is kept so long), and what did not fill ended (CANCELLED). Acknowledged without
-        a fill (a venue id, an answer: a venue without fetchOrder whose lists no longer hold it) it may have filled:
-        UNKNOWN, "cannot tell" (:meth:`_cannot_tell`). ``quiet``: FAILED and CANCELLED are not alerted (recovery)."""
-        if order.filled_qty > 0:
-            status, reason = OrderStatus.CANCELLED, (f"the venue no longer knows it ({how}): {order.filled_qty} of "
-                                                     f"{order.qty} filled, the rest ended")
-        elif (received := self._received(order)) is not None:
+        when nothing says the venue got it. Received (a venue id, a fill, an answer) it may have filled: UNKNOWN,
+        "cannot tell" (:meth:`_cannot_tell`), alerted once, with whatever fills it has. A partly filled one too, never
+        CANCELLED ("the rest ended"): a venue whose history drops finished orders after N days proves at most that
+        the order finished, not whether its rest filled or was cancelled, and one that cannot list finished orders
+        (ccxt without fetchOrder) proves not even that; no venue's "not found" tells the rest's fate. ``quiet``:
+        FAILED is not alerted (recovery)."""
+        if (received := self._received(order)) is not None:
             self._cannot_tell(order, how, received)
             return OrderStatus.UNKNOWN
-        else:
-            status, reason = OrderStatus.FAILED, f"the venue never received it ({how})"
+        reason = f"the venue never received it ({how})"
         if quiet:
-            self._finish_quiet(order, status, reason)
+            self._finish_quiet(order, OrderStatus.FAILED, reason)
         else:
-            self._finish(order, status, reason)
-        return status
+            self._finish(order, OrderStatus.FAILED, reason)
+        return OrderStatus.FAILED
 
     def _received(self, order: Order) -> str | None:
         """What shows that ``order``'s venue received it (its venue id, a fill, an answer), or None: nothing does."""
@@ -1569,8 +1601,9 @@ class Executor:
     def _cannot_tell(self, order: Order, how: str, received: str) -> None:
         """An order its venue received does not find it: UNKNOWN (never sent again; reconciliation keeps asking, at a
         slower pace), alerted once (kind ``order-unknown``)."""
-        reason = (f"the venue received it ({received}) but no longer finds it ({how}): it may have filled or been "
-                  "cancelled there; cannot tell, so it is never sent again and reconciliation keeps asking")
+        filled = f", {order.filled_qty} of {order.qty} filled" if order.filled_qty > 0 else ""
+        reason = (f"the venue received it ({received}{filled}) but no longer finds it ({how}): it may have filled or "
+                  "been cancelled there; cannot tell, so it is never sent again and reconciliation keeps asking")
         if order.status is not OrderStatus.UNKNOWN or order.reason != reason:
             self._finish_quiet(order, OrderStatus.UNKNOWN, reason)
         cid = order.client_order_id

@@ -87,9 +87,12 @@ def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path, d
     assert query_db(db_url, "select count(*) from orders where status in ('pending', 'unknown')") == [(0,)]
 
 
-async def test_a_partly_filled_order_its_venue_no_longer_knows_ends_cancelled_with_its_fills(make_bot):
-    """A venue that answers "not found" for an order it had filled in part dropped it from its history: it did
-    receive it (it filled), so it is not "never received" (FAILED); what did not fill ended (CANCELLED)."""
+async def test_a_partly_filled_order_its_venue_no_longer_knows_stays_unknown_with_its_fills(make_bot):
+    """A venue that answers "not found" for an order it had filled in part did receive it (it filled), so it is not
+    "never received" (FAILED). It used to end CANCELLED, "the rest ended": a guess. A venue whose history drops
+    finished orders after N days proves at most that the order finished, not how its rest did (it may have filled as
+    well); a venue that cannot list finished orders proves not even that. So it stays UNKNOWN, "cannot tell", with
+    the fills it has (the position is what is known), alerted once, never sent again; reconciliation keeps asking."""
     from decimal import Decimal
 
     from bot.domain import Fill, Liquidity, OrderIntent, OrderReport, OrderState, OrderStatus, Side
@@ -110,7 +113,15 @@ async def test_a_partly_filled_order_its_venue_no_longer_knows_ends_cancelled_wi
     await first.stop()
     KeptVenue.ORDERS.clear()  # its history no longer lists it
 
-    second = await make_bot(config, extra=[("venue", venue_plugin)])
+    second = await make_bot(config, extra=[("venue", venue_plugin)], start=False)
+    alerts: list = []
+    second.alerts.subscribe(alerts.append, "test")
+    await second.start()
     order = second.store.get_order(cid)
-    assert (order.status, order.filled_qty) == (OrderStatus.CANCELLED, Decimal("0.4"))
-    assert order.reason.startswith("the venue no longer knows it (found after a restart): 0.4 of 1 filled")
+    print("after restart:", order.status.value, order.filled_qty, "-", order.reason)
+    assert (order.status, order.filled_qty) == (OrderStatus.UNKNOWN, Decimal("0.4")), order.reason
+    assert "0.4 of 1 filled" in order.reason and "cannot tell" in order.reason
+    assert second.portfolio.position("v", "BTC/USD") == Decimal("0.4")
+    said = [a for a in alerts if cid in a.message]
+    assert len(said) == 1 and said[0].kind == "order-unknown", said
+    assert KeptVenue.ORDERS == {} and second.exchanges["v"].submissions[cid] == 0  # never sent again
