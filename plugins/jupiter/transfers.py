@@ -33,6 +33,11 @@ node, never concluded from a fallback node that may be behind). :meth:`withdrawa
 landed (SENT: the destination credits it after its confirmations), failed on chain (FAILED), or
 expired unlanded (None: never sent).
 
+**The store, off the loop.** The transfer's row is read and written on the store writer's thread
+(``ctx.read_later``/``ctx.write_later``, :func:`load_transfer`/:func:`save_transfer`), each awaited, as swaps' are:
+a database that stops answering holds that transfer, never the event loop; the signed row is still committed before
+the first send (the send waits with it).
+
 A wallet learns of incoming funds from the chain, not from a venue: :meth:`credited` answers False
 and the planner relies on the source's own completion status for transfers into the wallet.
 """
@@ -146,6 +151,24 @@ def paid_lamports(tx: dict[str, Any], payer: str) -> int:
         return int(meta["preBalances"][0]) - int(meta["postBalances"][0])
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise MalformedReply(f"getTransaction: meta balances are not the documented shape ({exc!r})") from None
+
+
+def load_transfer(store: Store, transfer_id: str) -> JupiterTransferRow | None:
+    """The stored transfer ``transfer_id`` (detached), None if none. Waits for the database: called on the store
+    writer's thread (``ctx.read_later``), never on the event loop."""
+    with store.session() as s:
+        row = s.get(JupiterTransferRow, transfer_id)
+        if row is not None:
+            s.expunge(row)
+        return row
+
+
+def save_transfer(store: Store, row: JupiterTransferRow) -> JupiterTransferRow:
+    """Insert or replace ``row`` and commit. Waits for the database: called on the store writer's thread
+    (``ctx.write_later``), never on the event loop."""
+    with store.session() as s:
+        s.merge(row)
+    return row
 
 
 def associated_token_account(owner: Pubkey, mint: Pubkey, token_program: Pubkey = TOKEN_PROGRAM) -> Pubkey:
@@ -264,7 +287,7 @@ class JupiterTransfers(TransferVenue):
         return str(self.wallet.pubkey)
 
     async def withdraw(self, transfer_: Transfer) -> str:
-        row = self._transfer_row(transfer_.transfer_id)
+        row = await self._transfer_row(transfer_.transfer_id)
         if row is not None:
             state = await self._chain_state(row)
             if state is TransferStatus.FAILED:
@@ -279,7 +302,7 @@ class JupiterTransfers(TransferVenue):
         return row.signature
 
     async def withdrawal(self, transfer_: Transfer) -> TransferStatus | None:
-        row = self._transfer_row(transfer_.transfer_id)
+        row = await self._transfer_row(transfer_.transfer_id)
         if row is None:
             return None
         state = await self._chain_state(row)
@@ -315,13 +338,11 @@ class JupiterTransfers(TransferVenue):
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _transfer_row(self, transfer_id: str) -> JupiterTransferRow | None:
-        store: Store = self.ctx.store
-        with store.session() as s:
-            row = s.get(JupiterTransferRow, transfer_id)
-            if row is not None:
-                s.expunge(row)
-            return row
+    async def _transfer_row(self, transfer_id: str) -> JupiterTransferRow | None:
+        """The stored transfer, read on the store writer's thread after the writes handed to it before: a database
+        that does not answer holds this transfer, never the loop."""
+        row: JupiterTransferRow | None = await self.ctx.read_later(load_transfer, self.ctx.store, transfer_id)
+        return row
 
     async def _chain_state(self, row: JupiterTransferRow) -> TransferStatus | None:
         """SENT (landed), FAILED (landed with an error), PLANNED (valid, not landed yet), None (expired unlanded).
@@ -371,10 +392,10 @@ class JupiterTransfers(TransferVenue):
                                  signature=str(signed.signatures[0]),
                                  signed_tx_b64=base64.b64encode(bytes(signed)).decode(),
                                  last_valid_block_height=blockhash.last_valid_block_height)
-        store: Store = self.ctx.store
-        with store.session() as s:  # stored before the first send: asked again, it is found, never re-signed
-            s.merge(row)
-        return row
+        # committed before the first send (asked again, it is found, never re-signed): awaited, on the store
+        # writer's thread, so a database that does not answer holds this transfer (and its send), never the loop
+        stored: JupiterTransferRow = await self.ctx.write_later(save_transfer, self.ctx.store, row)
+        return stored
 
     async def _broadcast(self, row: JupiterTransferRow) -> None:
         try:
