@@ -7,7 +7,10 @@ destination's token account, paid by the wallet if it does not exist yet) and a 
 both under the program that owns the mint (the Token Program, or Token-2022, whose associated
 addresses are derived with its own id): :meth:`JupiterTransfers.token_accounts_of` reads it from the
 mint account once, as swaps do. The destination is the address the receiving venue gave (a CEX's
-deposit address).
+deposit address). Every transfer's transaction ends with a Memo instruction naming its transfer id
+(``arbot transfer <id>``): two transfers alike in asset, amount and destination, signed under one blockhash, are
+then two transactions with two signatures (without it they would be the same bytes: the node answers the second
+"already processed", and both records would carry one signature for what moved once).
 
 **Cost.** The signature's fee (5,000 lamports), and for a token whose destination has no associated
 token account yet the rent-exempt deposit the ``CreateIdempotent`` makes into it (the node's
@@ -67,6 +70,8 @@ SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 TOKEN_PROGRAM = Pubkey.from_string(TOKEN_PROGRAM_ID)
 TOKEN_2022_PROGRAM = Pubkey.from_string(TOKEN_2022_PROGRAM_ID)
 ATA_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
+MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+"""The SPL Memo program (v2): each transfer's transaction carries ``arbot transfer <transfer id>`` in a memo."""
 SIGNATURE_FEE_LAMPORTS = 5000
 TOKEN_ACCOUNT_BYTES = 165
 """The size of an SPL token account: what the destination's new associated token account is made with."""
@@ -169,6 +174,13 @@ def save_transfer(store: Store, row: JupiterTransferRow) -> JupiterTransferRow:
     with store.session() as s:
         s.merge(row)
     return row
+
+
+def memo_instruction(transfer_id: str) -> Instruction:
+    """A Memo instruction naming the transfer (no signer accounts): it makes each transfer's message, and so its
+    signature, its own, where two transfers alike in asset, amount and destination signed under one blockhash would
+    otherwise be the same transaction (the second "already processed", one signature for both)."""
+    return Instruction(MEMO_PROGRAM, f"arbot transfer {transfer_id}".encode(), [])
 
 
 def associated_token_account(owner: Pubkey, mint: Pubkey, token_program: Pubkey = TOKEN_PROGRAM) -> Pubkey:
@@ -385,7 +397,8 @@ class JupiterTransfers(TransferVenue):
             blockhash = await self.rpc.get_latest_blockhash()
         except RpcError as exc:
             raise TransientError(f"{self.name}: {exc}") from None
-        instructions = transfer_instructions(owner, destination, mint, units, decimals, program)
+        instructions = [*transfer_instructions(owner, destination, mint, units, decimals, program),
+                        memo_instruction(transfer_.transfer_id)]  # its own transaction, whatever else is alike
         message = MessageV0.try_compile(owner, instructions, [], Hash.from_string(blockhash.blockhash))
         signed = self.wallet.sign(VersionedTransaction.populate(message, [Signature.default()]))
         row = JupiterTransferRow(transfer_id=transfer_.transfer_id, exchange=self.name,
