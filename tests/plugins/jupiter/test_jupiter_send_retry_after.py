@@ -100,3 +100,24 @@ async def test_a_rate_limited_read_back_is_asked_again_only_after_retry_after(ma
     await _settle(exchange, "read-429-t")
     row = load_swap(exchange.ctx.store, "jupiter", "read-429-t")
     assert row is not None and row.status == LANDED and row.filled_base_units is not None
+
+
+async def test_a_rate_limited_send_of_a_re_signed_swap_waits_for_the_nodes_retry_after(make_exchange, node):
+    node.land = False
+    exchange = await make_exchange()
+    exchange.place_wait_s = 0.05
+    assert (await exchange.place_order(_order("resign-429"))).status is OrderStatus.OPEN
+    node.calls.clear()
+    node.expire_all()  # the confirmation proves it expired and signs the next attempt: its send is answered 429
+    node.faults["sendTransaction"] = ["429"]
+    while "sendTransaction" not in node.calls or node.faults["sendTransaction"]:
+        await asyncio.sleep(0.002)
+    limited = node.calls.index("sendTransaction")
+    assert exchange.signatures_made == 2
+    waited_s, asked = await _calls_after(node, limited, timeout_s=3.0)
+    print(f"asked again {waited_s:.3f} s after a re-signed swap's send got 429 with Retry-After: 1 ({asked[:3]})")
+    assert waited_s >= 0.9, f"asked again after {waited_s:.3f} s: {asked[:6]}"
+    node.land = True
+    await _settle(exchange, "resign-429")
+    row = load_swap(exchange.ctx.store, "jupiter", "resign-429")
+    assert row is not None and row.status == LANDED and row.attempt == 2 and len(node.landed) == 1
