@@ -15,7 +15,8 @@ cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 **One intent, one landed swap.** The signed transaction, its signature and the blockhash's ``lastValidBlockHeight``
 are stored under the client order id *before* the first send. Until the swap is confirmed, the *same* bytes are
 rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled (every ``poll_s``; after a 429 with
-``Retry-After`` the node is asked nothing, look-up or rebroadcast, until then, but no longer than the blockhash's
+``Retry-After``, to a look-up or to a send (the first, a rebroadcast, a re-signed swap's: not taken, sent again
+after), the node is asked nothing, look-up or rebroadcast, until then, but no longer than the blockhash's
 remaining blocks take at :data:`SLOT_S` each, so that its expiry is seen in time). A rebroadcast refused by the node's
 simulation (the pool moved, a balance changed) does not end the swap: a copy sent before may still land, so the
 status look-ups go on (so does a first send that a fallback URL refused after an earlier URL's answer was lost), and
@@ -44,7 +45,8 @@ the wallet's base and quote changes from ``meta.preTokenBalances``/``postTokenBa
 SOL from its lamport balance, the network fee added back), price = quote / base, and ``fee`` =
 ``meta.fee`` (signature + priority fee) in SOL. The pool's fee is inside the price, as on chain.
 These are persisted with the swap before it is marked landed. If its balances make no sense for the
-swap's direction, the fill shows the quoted amounts and ``meta.fee``, with a warning. If the node has no
+swap's direction, the fill shows the quoted amounts and ``meta.fee``, with a warning. A 429 while reading it back is
+followed too (read again once its ``Retry-After`` is over, within ``fill_lookup_s``). If the node has no
 transaction within ``fill_lookup_s``, the fill shows the quoted amounts and the fee the signed bytes pay
 (:func:`~arbotlib.solana.transactions.charged_fee_lamports`: the signature and the compute-unit price times the
 limit the transaction sets, what ``meta.fee`` would have said), with a warning. The rent a swap deposited into a token
@@ -193,6 +195,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self._awaited: set[str] = set()
         """Client ids whose place_order call is waiting for the outcome (it reports it, not us)."""
         self._sign_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._quiet_s: dict[str, float] = {}
+        """Client id -> how long its confirmation asks the node nothing before its next call: what a send outside the
+        confirmation loop (the first send, a re-signed swap's) was told by a 429 (``Retry-After``, bounded)."""
         """Client id -> (its signing lock, how many hold or wait for it): one signer per intent."""
         self.signatures_made = 0
         self.compute_unit_limits: dict[tuple[str, Side], int] = {}
@@ -442,16 +447,28 @@ class JupiterExchange(Exchange, JupiterTransfers):
     async def _first_send(self, row: JupiterSwapRow) -> None:
         """Send once; a definite refusal fails the swap, a lost answer is left to the rebroadcasts (and a refusal
         that followed a lost answer to the status look-ups: the copy whose answer was lost may land)."""
-        failure, final = await self._send(row)
+        try:
+            failure, final = await self._send(row)
+        except RpcRateLimited as exc:  # not taken: the confirmation sends it again once the node's wait is over
+            self._rate_limited_send(row, exc)
+            failure, final = None, True
         if failure is not None and final:
             await self._finish(row, FAILED, failure)
             raise failure
         self._ensure_confirming(row.client_order_id, sent=True, refused=failure)
 
+    def _rate_limited_send(self, row: JupiterSwapRow, exc: RpcRateLimited) -> None:
+        """A send outside the confirmation loop was answered 429: its confirmation asks the node nothing until the
+        ``Retry-After`` is over (bounded by the blockhash's validity, :meth:`_rate_limited_wait_s`)."""
+        wait_s = self._quiet_s[row.client_order_id] = self._rate_limited_wait_s(exc.retry_after_s, row, None)
+        self.ctx.log.warning("jupiter %s: send of %s not taken (%s); sending again in %.1f s", row.client_order_id,
+                             row.signature, exc, wait_s)
+
     async def _send(self, row: JupiterSwapRow) -> tuple[PermanentError | None, bool]:
         """Send the stored bytes: (the permanent error when the node refused them, whether that refusal is final).
         A refusal is not final when an earlier URL of the same send may have taken the bytes (its answer was lost):
-        that node may have forwarded them, and they may land."""
+        that node may have forwarded them, and they may land. Raises :class:`RpcRateLimited` for a 429: the caller
+        asks the node nothing until its ``Retry-After`` is over (bounded by the blockhash's expiry)."""
         assert self.rpc is not None
         try:
             await self.rpc.send_transaction(base64.b64decode(row.signed_tx_b64),
@@ -470,6 +487,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
                                      "confirming until it lands or its blockhash expires", row.client_order_id,
                                      row.signature, failure)
             return failure, not exc.after_lost_answer
+        except RpcRateLimited:
+            raise
         except RpcUnavailable as exc:
             self.ctx.log.warning("jupiter %s: send of %s not confirmed (%s); will rebroadcast",
                                  row.client_order_id, row.signature, exc)
@@ -542,6 +561,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
         last_send = time.monotonic() if sent else float("-inf")
         height_seen: int | None = None  # the chain's block height as last seen: how long the blockhash has left
         while True:
+            quiet_s = self._quiet_s.pop(cid, 0.0)
+            if quiet_s:  # a send made outside this loop was answered 429: the node's wait first
+                await asyncio.sleep(quiet_s)
             wait_s = s.poll_s
             try:
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
@@ -626,7 +648,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
             except PermanentError as exc:
                 await self._finish(row, FAILED, exc)
                 return row
-            failure, final = await self._send(new)
+            try:
+                failure, final = await self._send(new)
+            except RpcRateLimited as exc:  # not taken: the confirmation sends it again once the node's wait is over
+                self._rate_limited_send(new, exc)
+                return new
             if failure is not None and final:
                 await self._finish(new, FAILED, failure)
             return new  # a refusal not final: the rebroadcasts that follow meet it again, the look-ups decide
@@ -640,6 +666,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         base_mint, quote_mint = s.token(base)[0], s.token(quote)[0]
         deadline = time.monotonic() + s.fill_lookup_s
         while True:
+            wait_s = s.poll_s
             try:
                 tx = await self.rpc.get_transaction(row.signature)
                 if tx is not None and failed:
@@ -662,6 +689,12 @@ class JupiterExchange(Exchange, JupiterTransfers):
                                          row.client_order_id, row.signature, base_delta, base, quote_delta, quote,
                                          row.side)
                     return
+            except RpcRateLimited as exc:
+                # the node asked us to wait: read again once its Retry-After is over, not past fill_lookup_s
+                if exc.retry_after_s is not None:
+                    wait_s = max(s.poll_s, min(exc.retry_after_s, deadline - time.monotonic()))
+                self.ctx.log.warning("jupiter %s: reading %s: %s; reading again in %.1f s", row.client_order_id,
+                                     row.signature, exc, wait_s)
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 self.ctx.log.warning("jupiter %s: reading %s failed: %s", row.client_order_id, row.signature, exc)
             if time.monotonic() >= deadline:
@@ -674,7 +707,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
                                      row.client_order_id, row.signature, s.fill_lookup_s,
                                      "" if failed else "the fill shows the quoted amounts; ", fee)
                 return
-            await asyncio.sleep(s.poll_s)
+            await asyncio.sleep(wait_s)
 
     async def _finish(self, row: JupiterSwapRow, status: str, error: Exception | str) -> None:
         """Store ``row``'s outcome (or its expiry), awaited on the store writer's thread: the outcome is reported only

@@ -7,7 +7,10 @@ destination's token account, paid by the wallet if it does not exist yet) and a 
 both under the program that owns the mint (the Token Program, or Token-2022, whose associated
 addresses are derived with its own id): :meth:`JupiterTransfers.token_accounts_of` reads it from the
 mint account once, as swaps do. The destination is the address the receiving venue gave (a CEX's
-deposit address).
+deposit address). Every transfer's transaction ends with a Memo instruction naming its transfer id
+(``arbot transfer <id>``): two transfers alike in asset, amount and destination, signed under one blockhash, are
+then two transactions with two signatures (without it they would be the same bytes: the node answers the second
+"already processed", and both records would carry one signature for what moved once).
 
 **Cost.** The signature's fee (5,000 lamports), and for a token whose destination has no associated
 token account yet the rent-exempt deposit the ``CreateIdempotent`` makes into it (the node's
@@ -32,6 +35,11 @@ its ``lastValidBlockHeight`` and still unknown to the node that saw that height:
 node, never concluded from a fallback node that may be behind). :meth:`withdrawal` answers the same way:
 landed (SENT: the destination credits it after its confirmations), failed on chain (FAILED), or
 expired unlanded (None: never sent).
+
+**The store, off the loop.** The transfer's row is read and written on the store writer's thread
+(``ctx.read_later``/``ctx.write_later``, :func:`load_transfer`/:func:`save_transfer`), each awaited, as swaps' are:
+a database that stops answering holds that transfer, never the event loop; the signed row is still committed before
+the first send (the send waits with it).
 
 A wallet learns of incoming funds from the chain, not from a venue: :meth:`credited` answers False
 and the planner relies on the source's own completion status for transfers into the wallet.
@@ -62,6 +70,8 @@ SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 TOKEN_PROGRAM = Pubkey.from_string(TOKEN_PROGRAM_ID)
 TOKEN_2022_PROGRAM = Pubkey.from_string(TOKEN_2022_PROGRAM_ID)
 ATA_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
+MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+"""The SPL Memo program (v2): each transfer's transaction carries ``arbot transfer <transfer id>`` in a memo."""
 SIGNATURE_FEE_LAMPORTS = 5000
 TOKEN_ACCOUNT_BYTES = 165
 """The size of an SPL token account: what the destination's new associated token account is made with."""
@@ -146,6 +156,31 @@ def paid_lamports(tx: dict[str, Any], payer: str) -> int:
         return int(meta["preBalances"][0]) - int(meta["postBalances"][0])
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise MalformedReply(f"getTransaction: meta balances are not the documented shape ({exc!r})") from None
+
+
+def load_transfer(store: Store, transfer_id: str) -> JupiterTransferRow | None:
+    """The stored transfer ``transfer_id`` (detached), None if none. Waits for the database: called on the store
+    writer's thread (``ctx.read_later``), never on the event loop."""
+    with store.session() as s:
+        row = s.get(JupiterTransferRow, transfer_id)
+        if row is not None:
+            s.expunge(row)
+        return row
+
+
+def save_transfer(store: Store, row: JupiterTransferRow) -> JupiterTransferRow:
+    """Insert or replace ``row`` and commit. Waits for the database: called on the store writer's thread
+    (``ctx.write_later``), never on the event loop."""
+    with store.session() as s:
+        s.merge(row)
+    return row
+
+
+def memo_instruction(transfer_id: str) -> Instruction:
+    """A Memo instruction naming the transfer (no signer accounts): it makes each transfer's message, and so its
+    signature, its own, where two transfers alike in asset, amount and destination signed under one blockhash would
+    otherwise be the same transaction (the second "already processed", one signature for both)."""
+    return Instruction(MEMO_PROGRAM, f"arbot transfer {transfer_id}".encode(), [])
 
 
 def associated_token_account(owner: Pubkey, mint: Pubkey, token_program: Pubkey = TOKEN_PROGRAM) -> Pubkey:
@@ -264,7 +299,7 @@ class JupiterTransfers(TransferVenue):
         return str(self.wallet.pubkey)
 
     async def withdraw(self, transfer_: Transfer) -> str:
-        row = self._transfer_row(transfer_.transfer_id)
+        row = await self._transfer_row(transfer_.transfer_id)
         if row is not None:
             state = await self._chain_state(row)
             if state is TransferStatus.FAILED:
@@ -279,7 +314,7 @@ class JupiterTransfers(TransferVenue):
         return row.signature
 
     async def withdrawal(self, transfer_: Transfer) -> TransferStatus | None:
-        row = self._transfer_row(transfer_.transfer_id)
+        row = await self._transfer_row(transfer_.transfer_id)
         if row is None:
             return None
         state = await self._chain_state(row)
@@ -315,13 +350,11 @@ class JupiterTransfers(TransferVenue):
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _transfer_row(self, transfer_id: str) -> JupiterTransferRow | None:
-        store: Store = self.ctx.store
-        with store.session() as s:
-            row = s.get(JupiterTransferRow, transfer_id)
-            if row is not None:
-                s.expunge(row)
-            return row
+    async def _transfer_row(self, transfer_id: str) -> JupiterTransferRow | None:
+        """The stored transfer, read on the store writer's thread after the writes handed to it before: a database
+        that does not answer holds this transfer, never the loop."""
+        row: JupiterTransferRow | None = await self.ctx.read_later(load_transfer, self.ctx.store, transfer_id)
+        return row
 
     async def _chain_state(self, row: JupiterTransferRow) -> TransferStatus | None:
         """SENT (landed), FAILED (landed with an error), PLANNED (valid, not landed yet), None (expired unlanded).
@@ -364,17 +397,18 @@ class JupiterTransfers(TransferVenue):
             blockhash = await self.rpc.get_latest_blockhash()
         except RpcError as exc:
             raise TransientError(f"{self.name}: {exc}") from None
-        instructions = transfer_instructions(owner, destination, mint, units, decimals, program)
+        instructions = [*transfer_instructions(owner, destination, mint, units, decimals, program),
+                        memo_instruction(transfer_.transfer_id)]  # its own transaction, whatever else is alike
         message = MessageV0.try_compile(owner, instructions, [], Hash.from_string(blockhash.blockhash))
         signed = self.wallet.sign(VersionedTransaction.populate(message, [Signature.default()]))
         row = JupiterTransferRow(transfer_id=transfer_.transfer_id, exchange=self.name,
                                  signature=str(signed.signatures[0]),
                                  signed_tx_b64=base64.b64encode(bytes(signed)).decode(),
                                  last_valid_block_height=blockhash.last_valid_block_height)
-        store: Store = self.ctx.store
-        with store.session() as s:  # stored before the first send: asked again, it is found, never re-signed
-            s.merge(row)
-        return row
+        # committed before the first send (asked again, it is found, never re-signed): awaited, on the store
+        # writer's thread, so a database that does not answer holds this transfer (and its send), never the loop
+        stored: JupiterTransferRow = await self.ctx.write_later(save_transfer, self.ctx.store, row)
+        return stored
 
     async def _broadcast(self, row: JupiterTransferRow) -> None:
         try:

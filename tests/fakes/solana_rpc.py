@@ -41,7 +41,9 @@ custom error 1 when short, decimals checked) and records it in ``token_transfers
 token account), crediting the receiver's account when the node has it. An Associated Token Account
 ``CreateIdempotent`` checks the address is derived with the mint's own program (else ``InvalidSeeds``) and,
 when the account does not exist yet, creates it, the payer depositing its rent (of the size the mint's program
-makes it). ``getMinimumBalanceForRentExemption``
+makes it). An instruction of any other program (the Memo program's: a transfer's id) changes nothing, so two
+transfers alike but for their memo are two transactions, two signatures; the same bytes sent again are one (refused
+"already processed" with preflight, as above). ``getMinimumBalanceForRentExemption``
 answers with the cluster's rent parameters (2,039,280 lamports for a 165-byte token account), and ``getTransaction`` of
 a transfer gives each of its account keys' lamports before and after it (``preBalances``/``postBalances``: the payer's
 fee, the SOL it sent, the rent it deposited, which stays in the new token account), ``meta.fee`` what the chain charged.
