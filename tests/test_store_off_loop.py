@@ -223,8 +223,8 @@ async def test_a_long_read_on_the_writer_thread_raises_no_stall_alarm(make_bot, 
     a time, so what is written meanwhile waits one page at most. A write handed over behind a read that waits past
     ``WRITE_STALL_S`` still raises it (a read the database never answers holds every write behind it)."""
     from bot import execution, writer
-    from plugins.limits import stored as limits_stored
     from bot.domain import Fill, Liquidity
+    from plugins.limits import stored as limits_stored
 
     # a page (2 rows) reads in 0.24 s, the alarm at 0.6 s: a loaded machine adds to each page (with 0.3 s it failed
     # about half the runs at a load of 5-9); the whole read (10 rows, 1.2 s) still outlasts it twice
