@@ -299,14 +299,20 @@ class Bot:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         await self.control.refuse_if_taken()  # a second process on a running bot's config: before the store
         await self._wait_for_store()
-        self.store.open()
-        self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
-                                  ts_ns=self.started_ns)
+        # Each store call of the start runs on the store writer's thread, awaited: the start waits for the
+        # database in the same order as before, the loop does not (a server that stops answering holds the start,
+        # and a stop asked meanwhile, SIGTERM, is heard and ends it)
+        await self.writer.call(self.store.open)
+        if self.store.fast is not None:  # the loop's own record connection, opened now as the open did on the loop
+            self.store.fast.connect()
+        self.identity = await self.writer.call(establish, self.store, self.data_dir,
+                                               fresh_epoch=self.options.new_epoch, ts_ns=self.started_ns)
         for path in make_private(self.data_dir, created_dir):
             log.info("%s was readable by other users; now private to this one (mode 0600/0700)", path)
         self.executor.id_epoch = self.identity.id_epoch
-        check_strategy_names(self.store, list(self.config.of_kind("strategy")))
-        kept_observe = self.config.mode != "observe" and self.store.get_state("observe") == "on"
+        await self.writer.call(check_strategy_names, self.store, list(self.config.of_kind("strategy")))
+        kept_observe = (self.config.mode != "observe"
+                        and await self.writer.read(self.store.get_state, "observe") == "on")
         if kept_observe:  # an operator's /observe on outlives a crash or restart: never trade by surprise
             self.mode = "observe"
 
@@ -333,9 +339,7 @@ class Bot:
         self.bus.subscribe(FeedStatus, self.portfolio.on_feed_status, owner="portfolio")
         self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
-        stored = {"store": self.store, "limit": self.opportunities.keep}
-        self.opportunities.seed([o for _, found in self.plugins.call_each("stored_opportunities", stored)
-                                 for o in found or []])
+        self.opportunities.seed(await self._stored_opportunities())
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
         self.markouts.subscribe(self.bus, self.portfolio)
 
@@ -376,7 +380,7 @@ class Bot:
                 del self.strategies[name]
                 self.not_started[name] = (f'exchange(s) {", ".join(unknown)} not configured' if unknown
                                           else f'exchange(s) {", ".join(missing)} did not start')
-        kept_paused = self._restore_pauses()
+        kept_paused = self._restore_pauses(await self.writer.read(self.store.get_state, "paused"))
         deferred, self._until_strategies = self._until_strategies or [], None
         for act in deferred:  # what risk checks asked for in their start(), on the strategies now built
             act()
@@ -394,11 +398,8 @@ class Bot:
 
         collect_jobs(self.plugins, self.registry, self.config)
         for reg in self.registry.jobs.values():
-            try:
-                if self.store.records_inline:  # a read in microseconds (a lock waited for 50 ms at most)
-                    self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
-                else:  # a round trip: a server that stopped answering delays the start, not the loop
-                    await self.scheduler.schedule(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+            try:  # a daily job's record read on the store writer's thread: the database delays the start, not the loop
+                await self.scheduler.schedule(reg.obj, reg.plugin, self.operator, self.plugin_failed)
             except Exception as exc:  # a schedule the Job let through that the scheduler cannot take
                 self.plugin_failed(reg.plugin, f'job "{reg.name}" could not be scheduled: '
                                                f'{describe_failure(exc)}', exc)
@@ -453,6 +454,23 @@ class Bot:
                        f"venue that has it), or change [strategies.{name}] to a market {exchange} trades")
             return problem, f'exchange "{exchange}" does not trade {symbol}'
         return None
+
+    async def _stored_opportunities(self) -> list[Opportunity]:
+        """The opportunities plugins stored before this run (the ``stored_opportunities`` hook), its implementations
+        called on the store writer's thread, awaited: they read the store, which may be slow to answer. One that
+        raises is reported against its plugin, on the loop, as :meth:`PluginSet.call_each` reports it."""
+        stored = {"store": self.store, "limit": self.opportunities.keep}
+        raised: list[tuple[str, Exception]] = []
+
+        def read() -> list[Opportunity]:
+            return [o for _, found in self.plugins.call_each("stored_opportunities", stored,
+                                                             on_error=lambda plugin, exc: raised.append((plugin, exc)))
+                    for o in found or []]
+
+        found = await self.writer.read(read)
+        for plugin, exc in raised:
+            self.plugins.fail(plugin, f"stored_opportunities raised {describe_failure(exc)}", exc)
+        return found
 
     async def _wait_for_store(self) -> None:
         """Wait for a database server that cannot be reached yet, ``[bot] store_wait_s`` at most
@@ -995,10 +1013,9 @@ class Bot:
             return
         written.add_done_callback(partial(_log_unwritten, what))
 
-    def _restore_pauses(self) -> dict[str, str]:
-        """Pause again the strategies that were paused when the last run stopped (:meth:`_save_pauses`); returns
-        them with who paused them."""
-        text = self.store.get_state("paused")
+    def _restore_pauses(self, text: str | None) -> dict[str, str]:
+        """Pause again the strategies that were paused when the last run stopped (:meth:`_save_pauses`), from
+        ``text``, the stored pauses (read off the loop by the start); returns them with who paused them."""
         if not text:
             return {}
         try:

@@ -184,7 +184,9 @@ def executions(store: Store, strategy: str | None, since_ns: int | None, until_n
 def stored_opportunities(store: Store, limit: int) -> list[Opportunity] | None:
     """Hand over the newest opportunities your strategies stored before this run, to show after a restart.
 
-    Called once when the bot starts (its store open, before any strategy starts), with the bot's store: return
+    Called once when the bot starts (its store open, before any strategy starts), on the store writer's thread, not
+    the event loop's (the start awaits it: a database slow to answer holds the start, never the loop), with the
+    bot's store: return
     at most ``limit`` of the :class:`~bot.api.Opportunity` events your strategies published and stored, newest
     first, as they were published. The host puts them in the list of the latest opportunities
     (``Operator.opportunities``: ``/opportunities`` and the web console), so a restart does not show "none

@@ -71,7 +71,8 @@ def establish(store: Store, data_dir: Path, *, fresh_epoch: bool = False, ts_ns:
     """Read (or create) the store's identity and epoch, compare it with the last run's, count this run.
 
     Raises :class:`StoreMismatch` when the store is older than the last run (restored from a
-    backup) and ``fresh_epoch`` is not given.
+    backup) and ``fresh_epoch`` is not given. Waits on the database: the bot's start calls it (and
+    :func:`check_strategy_names`) on the store writer's thread, never on the event loop.
     """
     found = store.get_state("store_id")
     new_store = found is None
