@@ -575,7 +575,7 @@ class WebServer:
 
     async def _call(self, route: Route, request: web.Request) -> web.StreamResponse:
         command = f"{route.method} {request.path}"
-        args = audited_query(route, request.query_string)
+        args = audited_query(route, request.query_string, self.users.knows)
         if route.role is None:  # login: audited by the endpoint with the user it found
             self._check_public(request)
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
@@ -743,19 +743,23 @@ class WebServer:
         return web.FileResponse(path, headers=SECURITY_HEADERS)
 
 
-def audited_query(route: Route, query_string: str) -> str:
+def audited_query(route: Route, query_string: str, secret: Callable[[str], bool] = lambda _: False) -> str:
     """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came when its value
-    looks like one of its kind (:func:`looks_like`), else as ``name=***``, any other one as ``***``, name and value
-    (the outcome says it was unknown). A token pasted into a URL (``?token=...``, ``?TOKEN``, ``?since=TOKEN``) is
-    neither a parameter a route takes nor a value of one, and the redactor cannot know a token the config holds only
-    as its hash."""
+    looks like one of its kind (:func:`looks_like`) and is no secret, else as ``name=***``, any other one as ``***``,
+    name and value (the outcome says it was unknown). A value is a secret when ``secret`` says so (the console's
+    :meth:`~plugins.web.auth.Users.knows`: a user's token, or the ``sha256:`` hash the config holds of one) or the
+    redactor masks anything in it. A token pasted into a URL (``?token=...``, ``?TOKEN``, ``?since=TOKEN``,
+    ``?strategy=TOKEN``) is neither a parameter a route takes nor a value it may keep, and the redactor cannot know a
+    token the config holds only as its hash."""
     known = {param.name: param for param in route.params}
     parts = []
     for part in query_string.split("&"):
         name, _, value = part.partition("=")
         param = known.get(unquote_plus(name))
         if param is not None:
-            parts.append(part if looks_like(param.kind, unquote_plus(value)) else f"{name}=***")
+            text = unquote_plus(value)
+            kept = looks_like(param.kind, text) and not secret(text) and REDACTOR.redact(text) == text
+            parts.append(part if kept else f"{name}=***")
         elif part:
             parts.append("***")
     return "&".join(parts)
