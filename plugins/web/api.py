@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.api import Alert, AlertLevel, OrderStatus, Refused, Reply
 from bot.api.kit import REDACTOR
-from bot.api.ledger import PERIODS, StrategyFigures, net_after_transfer_costs, pnl_curves, totals
+from bot.api.ledger import PERIODS, StrategyFigures, counted, net_after_transfer_costs, pnl_curves, totals
 
 from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
 from .views import (
@@ -632,10 +632,11 @@ class Endpoints:
         token = call.body.get("confirm_token")
         if token is None:
             reason = call.body.get("reason") or "web console kill"
+            n = len(self.op.strategies)  # worded as chat's /kill asks it (bot.builtins.confirm_kill)
             token = confirmations.ask(call.user, "kill", {"reason": reason}, now)
             return web.json_response(
                 {"confirm_token": token, "expires_in_s": confirmations.ttl_s,
-                 "question": f"Kill switch: pause all {len(self.op.strategies)} strategies and cancel every "
+                 "question": f"Kill switch: pause {'all ' if n > 1 else ''}{counted(n, 'strategy')} and cancel every "
                              f"resting order? Send confirm_token back within {confirmations.ttl_s:g} s."},
                 status=202)
         pending, status, why = confirmations.redeem(call.user, "kill", token, now)
