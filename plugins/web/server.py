@@ -11,7 +11,8 @@ Audit lines are written by a background task in batches, in order, on a thread o
 at most :data:`AUDIT_BACKLOG` wait, the rest are counted), and the endpoints' store reads on the store's read threads:
 the loop that trades never waits for the database because of the console, nor does anything else of the process
 that uses the loop's default executor. A read the store refuses (its database not answering) or a store closed (the
-bot stopping) is a 503 with ``Retry-After``, one WARNING line, no traceback.
+bot stopping) is a 503 with ``Retry-After``, no traceback, and one WARNING line for the first of a kind, then one a
+minute with how many more (:class:`FoldedWarnings`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from aiohttp import web
 
 from bot.api import AuditEntry, Caller
 from bot.api.kit import REDACTOR, ClientAddresses, TooDeep, loads_limited
+from bot.api.ledger import counted
 from bot.api.storage import ReadRefused, StoreClosed
 
 from .api import Endpoints
@@ -70,6 +72,9 @@ NOT_ANSWERING_RETRY_S = 5
 of the store's read threads before it is refused."""
 STOPPING_RETRY_S = 10
 """``Retry-After`` of a 503 while the bot stops (its store closed)."""
+WARNING_FOLD_S = 60.0
+"""A WARNING repeated by requests (a 503 while the database does not answer) is logged the first time, then once per
+this many seconds with how many more came (:class:`FoldedWarnings`)."""
 LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
 """The limits whose refusals of a client are audited folded per address (:meth:`WebServer.refused_client`)."""
 
@@ -128,6 +133,53 @@ class AuditThread:
                 _settle(done, exc)
             else:
                 _settle(done, None)
+
+
+@dataclass
+class Fold:
+    """One kind of WARNING folded: when its window began, how many came since its last line."""
+
+    started: float
+    count: int = 0
+
+
+class FoldedWarnings:
+    """WARNING lines that requests repeat (a 503 each while the database does not answer: 50 polling browsers,
+    ~25 a second), folded per kind: the first logged as it happens, then one line per :data:`WARNING_FOLD_S` with how
+    many more came; a window with none more ends silently, and the next is a first again."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, Fold] = {}
+
+    def first(self, kind: str, now: float) -> bool:
+        """True when this one opens a window (log it now); otherwise it is only counted. Call :meth:`over` first."""
+        window = self._windows.get(kind)
+        if window is None:
+            self._windows[kind] = Fold(now)
+            return True
+        window.count += 1
+        return False
+
+    def over(self, now: float, force: bool = False) -> list[tuple[str, int]]:
+        """(kind, how many more) of each window whose time is over (each one with ``force``) that counted any; a
+        window that counted some goes on from ``now``, one that counted none (or any with ``force``) is forgotten."""
+        done = []
+        for kind, window in list(self._windows.items()):
+            if not force and now - window.started < WARNING_FOLD_S:
+                continue
+            if window.count:
+                done.append((kind, window.count))
+            if window.count and not force:
+                self._windows[kind] = Fold(now)
+            else:
+                del self._windows[kind]
+        return done
+
+    def due_in(self, now: float) -> float | None:
+        """Seconds until the oldest window is over; None when none is open."""
+        if not self._windows:
+            return None
+        return max(WARNING_FOLD_S - (now - min(w.started for w in self._windows.values())), 0.0)
 
 
 def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
@@ -228,6 +280,8 @@ class WebServer:
         runaway script's 429s cost a line a minute, not a database row each (users are configured: no cap)."""
         self.limit_audit = {limit: StrangerAudit() for limit in LIMITS}
         """Clients refused by each of :data:`LIMITS` (a connection closed, a 429), folded per address the same way."""
+        self.unavailable = FoldedWarnings()
+        """The WARNING of each kind of 503 (the database not answering, the bot stopping), folded per minute."""
         self.confirmations = Confirmations(settings.confirm_ttl_s)
         self.events = EventHub(ctx, settings.events_buffer)
         self.endpoints = Endpoints(self)
@@ -447,6 +501,13 @@ class WebServer:
                 if window.count:
                     self.audit("", "", window.command, _from(address),
                                f"refused: {window.count} more ({limit}) from {_whence(address)}")
+        self._log_unavailable(now, force)
+
+    def _log_unavailable(self, now: float, force: bool = False) -> None:
+        """One WARNING line with the count of each kind of 503 whose window is over (each one with ``force``)."""
+        for message, count in self.unavailable.over(now, force):
+            log.warning("web: %s answered 503 in the last %s: %s", counted(count, "more request"),
+                        "minute" if WARNING_FOLD_S == 60 else f"{WARNING_FOLD_S:g} s", message)
 
     def _folds(self) -> list[StrangerAudit]:
         return [self.stranger_audit, self.throttled_audit, *self.limit_audit.values()]
@@ -455,7 +516,8 @@ class WebServer:
         loop = asyncio.get_running_loop()
         while True:
             try:  # woken by a line to write, or when a stranger's refusal window is over
-                due = [d for d in (folded.due_in(loop.time()) for folded in self._folds()) if d is not None]
+                due = [d for d in (folded.due_in(loop.time()) for folded in [*self._folds(), self.unavailable])
+                       if d is not None]
                 await asyncio.wait_for(self._audit_wakeup.wait(), min(due, default=None))
             except TimeoutError:
                 pass
@@ -612,7 +674,11 @@ class WebServer:
         except (ReadRefused, StoreClosed) as exc:  # no fault of the console's: the client may come back
             refused = store_down(exc)
             self.audit(user.name, user.role, command, args, f"refused: 503 {refused.message}")
-            log.warning("web: %s answered 503: %s (%s)", command, refused.message, REDACTOR.cut(str(exc), 300))
+            now = asyncio.get_running_loop().time()
+            self._log_unavailable(now)
+            if self.unavailable.first(refused.message, now):
+                log.warning("web: %s answered 503: %s (%s); further 503s of this kind are counted, one line a "
+                            "minute", command, refused.message, REDACTOR.cut(str(exc), 300))
             raise refused from None
         except Exception as exc:
             self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
