@@ -55,6 +55,24 @@ def _figures(fig: StrategyFigures) -> dict[str, Any]:
             "unrealized": money_map(fig.unrealized), "other_fees": money_map(fig.other_fees)}
 
 
+SUMMARY_FIGURES = ("type", "fills", "round_trips", "realized", "fees", "net", "max_drawdown", "unrealized")
+"""A strategy's figures a backtest's summary gives, as its ``report.json`` has them (money: exact decimal strings)."""
+
+
+def backtest_summary(report: Any) -> dict[str, Any] | None:
+    """What ``GET /api/v1/backtests`` shows of one run, read from the ``report.json`` it wrote (whose format the
+    backtest owns and the pinned tests hold): its input, market steps, simulated seconds, fills, and per strategy
+    :data:`SUMMARY_FIGURES`. None for a file that is no backtest report (no ``strategies`` table)."""
+    if not isinstance(report, dict) or not isinstance(report.get("strategies"), dict):
+        return None
+    scenario = report.get("scenario") if isinstance(report.get("scenario"), dict) else {}
+    fills = report.get("fills") if isinstance(report.get("fills"), dict) else {}
+    return {"input": scenario.get("input"), "steps": scenario.get("steps"), "simulated_s": scenario.get("simulated_s"),
+            "fills": fills.get("count"),
+            "strategies": {name: {key: figures.get(key) for key in SUMMARY_FIGURES}
+                           for name, figures in report["strategies"].items() if isinstance(figures, dict)}}
+
+
 def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
     limit, offset = query["limit"], query["offset"]
     return {"items": items, "limit": limit, "offset": offset,
@@ -401,9 +419,8 @@ class Endpoints:
                     data = json.loads(report.read_text())
                 except (OSError, ValueError):
                     continue
-                summary = data.get("summary") if isinstance(data, dict) else None
                 found.append({"name": folder.name, "modified_ns": report.stat().st_mtime_ns,
-                              "summary": summary if isinstance(summary, dict) else None,
+                              "summary": backtest_summary(data),
                               "png_url": f"{API}/backtests/{folder.name}/chart" if (folder / "pnl.png").is_file()
                               else None})
             return sorted(found, key=lambda r: r["modified_ns"], reverse=True)

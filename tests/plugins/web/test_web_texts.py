@@ -7,8 +7,10 @@ redactor), vera's is read from the environment.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
@@ -134,3 +136,25 @@ async def test_the_kill_question_counts_one_strategy_as_one(site):
         asked = await response.json()
     assert response.status == 202, asked
     assert asked["question"].startswith("Kill switch: pause 1 strategy and cancel every resting order?"), asked
+
+
+# --- 4. a backtest's summary ---------------------------------------------------------------------------------------
+
+async def test_the_backtest_list_gives_each_reports_summary(site):
+    """``GET /api/v1/backtests`` lists each report with the ``summary`` docs/web.md promises, read from the
+    ``report.json`` the backtest wrote (its pinned form: the figures digit for digit); a report.json that is no
+    backtest's has none."""
+    root = Path(running_server(site.operator).ctx.data_dir)
+    pinned = json.loads((Path(__file__).parents[2] / "backtest" / "pinned" / "grid.json").read_text())["report"]
+    (root / "bt-grid").mkdir()
+    (root / "bt-grid" / "report.json").write_text(json.dumps(pinned, indent=2))
+    (root / "bt-other").mkdir()
+    (root / "bt-other" / "report.json").write_text('["not a report"]')
+    async with aiohttp.ClientSession() as http, http.get(url(site, "/api/v1/backtests"), headers=auth(VERA)) as r:
+        reports = {report["name"]: report for report in (await r.json())["reports"]}
+    assert reports["bt-grid"]["summary"] == {
+        "input": "paper: synthetic paper seed 42", "steps": 3000, "simulated_s": "299.9", "fills": 106,
+        "strategies": {"btc-grid": {"type": "grid", "fills": 106, "round_trips": 51, "realized": {"USD": "15.3"},
+                                    "fees": {"USD": "50.59824"}, "net": {"USD": "-35.29824"},
+                                    "max_drawdown": {"USD": "106.02298"}, "unrealized": {"USD": "-2.102"}}}}
+    assert reports["bt-other"]["summary"] is None
