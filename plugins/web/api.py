@@ -65,8 +65,9 @@ def backtest_summary(report: Any) -> dict[str, Any] | None:
     :data:`SUMMARY_FIGURES`. None for a file that is no backtest report (no ``strategies`` table)."""
     if not isinstance(report, dict) or not isinstance(report.get("strategies"), dict):
         return None
-    scenario = report.get("scenario") if isinstance(report.get("scenario"), dict) else {}
-    fills = report.get("fills") if isinstance(report.get("fills"), dict) else {}
+    scenario, fills = report.get("scenario"), report.get("fills")
+    scenario = scenario if isinstance(scenario, dict) else {}
+    fills = fills if isinstance(fills, dict) else {}
     return {"input": scenario.get("input"), "steps": scenario.get("steps"), "simulated_s": scenario.get("simulated_s"),
             "fills": fills.get("count"),
             "strategies": {name: {key: figures.get(key) for key in SUMMARY_FIGURES}

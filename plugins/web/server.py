@@ -516,8 +516,8 @@ class WebServer:
         loop = asyncio.get_running_loop()
         while True:
             try:  # woken by a line to write, or when a stranger's refusal window is over
-                due = [d for d in (folded.due_in(loop.time()) for folded in [*self._folds(), self.unavailable])
-                       if d is not None]
+                due = [d for d in (folded.due_in(loop.time()) for folded in self._folds()) if d is not None]
+                due += [d for d in [self.unavailable.due_in(loop.time())] if d is not None]
                 await asyncio.wait_for(self._audit_wakeup.wait(), min(due, default=None))
             except TimeoutError:
                 pass
