@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from aiohttp import web
 
@@ -636,7 +636,7 @@ class WebServer:
         return handle
 
     async def _call(self, route: Route, request: web.Request) -> web.StreamResponse:
-        command = f"{route.method} {request.path}"
+        command = f"{route.method} {audited_path(request.path, self.users.knows)}"
         args = audited_query(route, request.query_string, self.users.knows)
         if route.role is None:  # login: audited by the endpoint with the user it found
             self._check_public(request)
@@ -829,6 +829,12 @@ def audited_query(route: Route, query_string: str, secret: Callable[[str], bool]
         elif part:
             parts.append("***")
     return "&".join(parts)
+
+
+def audited_path(path: str, secret: Callable[[str], bool]) -> str:
+    """A request's path as its audit line names it: each segment ``secret`` knows (a user's token, or the ``sha256:``
+    hash the config holds of one, which the redactor cannot mask) as ``***``."""
+    return "/".join("***" if segment and secret(unquote(segment)) else segment for segment in path.split("/"))
 
 
 def store_down(exc: ReadRefused | StoreClosed) -> ApiError:

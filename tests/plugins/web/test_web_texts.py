@@ -158,3 +158,16 @@ async def test_the_backtest_list_gives_each_reports_summary(site):
                                     "fees": {"USD": "50.59824"}, "net": {"USD": "-35.29824"},
                                     "max_drawdown": {"USD": "106.02298"}, "unrealized": {"USD": "-2.102"}}}}
     assert reports["bt-other"]["summary"] is None
+
+
+async def test_a_users_token_in_the_path_is_audited_as_stars(site):
+    """``POST /api/v1/strategies/<a user's token>/pause``: the audit line's command names the path with the token
+    (the config holds only its hash: unknown to the redactor) as ``***``."""
+    since = site.clock.time_ns()
+    async with aiohttp.ClientSession() as http:
+        for name in (ADA, token_hash(ADA)):
+            async with http.post(url(site, f"/api/v1/strategies/{quote(name)}/pause"), headers=auth(ADA)) as r:
+                assert r.status == 404
+    await written(site)
+    commands = [e.command for e in web_audit(site, since) if e.command.startswith("POST /api/v1/strategies/")]
+    assert commands == ["POST /api/v1/strategies/***/pause"] * 2, commands
