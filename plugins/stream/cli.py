@@ -22,7 +22,10 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         print(f"arbot: {path} exists; not overwriting a key", file=sys.stderr)
         return 2
     print(f"private key: {path} (mode 600; keep it secret)\npublic key:  {path}.pub\n"
-          f"allow it in the bot's config:\n\n[plugins.stream]\nclients = {{ {args.name} = "
+          f"allow it in the bot's config: pasted as is into a config without a [plugins.stream] table, these\n"
+          f"lines turn the stream on; a config from config.example.toml or arbot init has that table: edit its\n"
+          f"enabled and clients lines to these instead (keeping any client already there):\n\n"
+          f"[plugins.stream]\nenabled = true\nclients = {{ {args.name} = "
           f"\"{args.role}:{public_key_of(key)}\" }}")
     return 0
 

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.api import Alert, AlertLevel, OrderStatus, Refused, Reply
 from bot.api.kit import REDACTOR
-from bot.api.ledger import PERIODS, StrategyFigures, net_after_transfer_costs, pnl_curves, totals
+from bot.api.ledger import PERIODS, StrategyFigures, counted, net_after_transfer_costs, pnl_curves, totals
 
 from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
 from .views import (
@@ -53,6 +53,25 @@ def _figures(fig: StrategyFigures) -> dict[str, Any]:
     return {"fills": fig.fills, "fee_only": fig.fee_only, "round_trips": fig.round_trips, "quotes": fig.quotes,
             "realized": money_map(fig.realized), "fees": money_map(fig.fees), "net": money_map(fig.net),
             "unrealized": money_map(fig.unrealized), "other_fees": money_map(fig.other_fees)}
+
+
+SUMMARY_FIGURES = ("type", "fills", "round_trips", "realized", "fees", "net", "max_drawdown", "unrealized")
+"""A strategy's figures a backtest's summary gives, as its ``report.json`` has them (money: exact decimal strings)."""
+
+
+def backtest_summary(report: Any) -> dict[str, Any] | None:
+    """What ``GET /api/v1/backtests`` shows of one run, read from the ``report.json`` it wrote (whose format the
+    backtest owns and the pinned tests hold): its input, market steps, simulated seconds, fills, and per strategy
+    :data:`SUMMARY_FIGURES`. None for a file that is no backtest report (no ``strategies`` table)."""
+    if not isinstance(report, dict) or not isinstance(report.get("strategies"), dict):
+        return None
+    scenario, fills = report.get("scenario"), report.get("fills")
+    scenario = scenario if isinstance(scenario, dict) else {}
+    fills = fills if isinstance(fills, dict) else {}
+    return {"input": scenario.get("input"), "steps": scenario.get("steps"), "simulated_s": scenario.get("simulated_s"),
+            "fills": fills.get("count"),
+            "strategies": {name: {key: figures.get(key) for key in SUMMARY_FIGURES}
+                           for name, figures in report["strategies"].items() if isinstance(figures, dict)}}
 
 
 def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
@@ -401,9 +420,8 @@ class Endpoints:
                     data = json.loads(report.read_text())
                 except (OSError, ValueError):
                     continue
-                summary = data.get("summary") if isinstance(data, dict) else None
                 found.append({"name": folder.name, "modified_ns": report.stat().st_mtime_ns,
-                              "summary": summary if isinstance(summary, dict) else None,
+                              "summary": backtest_summary(data),
                               "png_url": f"{API}/backtests/{folder.name}/chart" if (folder / "pnl.png").is_file()
                               else None})
             return sorted(found, key=lambda r: r["modified_ns"], reverse=True)
@@ -632,10 +650,11 @@ class Endpoints:
         token = call.body.get("confirm_token")
         if token is None:
             reason = call.body.get("reason") or "web console kill"
+            n = len(self.op.strategies)  # worded as chat's /kill asks it (bot.builtins.confirm_kill)
             token = confirmations.ask(call.user, "kill", {"reason": reason}, now)
             return web.json_response(
                 {"confirm_token": token, "expires_in_s": confirmations.ttl_s,
-                 "question": f"Kill switch: pause all {len(self.op.strategies)} strategies and cancel every "
+                 "question": f"Kill switch: pause {'all ' if n > 1 else ''}{counted(n, 'strategy')} and cancel every "
                              f"resting order? Send confirm_token back within {confirmations.ttl_s:g} s."},
                 status=202)
         pending, status, why = confirmations.redeem(call.user, "kill", token, now)

@@ -67,6 +67,14 @@ class Users:
         """Each user with the hash of its token now: what a session opened with a token must still match."""
         return {(user, hashed) for hashed, user in self._by_hash}
 
+    def knows(self, text: str) -> bool:
+        """Whether ``text`` is a user's token, or the ``sha256:`` hash the config holds of one: a value the audit must
+        not store (the redactor knows neither of a token given as its hash). Not in constant time: it decides what
+        is written, not who may call."""
+        hashes = {hashed for hashed, _ in self._by_hash}
+        text = text.strip()
+        return bool(text) and (token_hash(text).encode() in hashes or text.lower().encode() in hashes)
+
     def by_token(self, token: str) -> User | None:
         """The user with this token; every configured hash is compared, so the time says nothing."""
         presented = token_hash(token).encode()

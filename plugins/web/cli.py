@@ -9,8 +9,13 @@ from .auth import new_token, token_hash
 
 def cmd_web_token(args: argparse.Namespace) -> int:
     token = new_token()
+    # the block works pasted as is into a config without the table; one copied from config.example.toml has
+    # [plugins.web] already (enabled = false, users = {}): its lines are edited instead (docs/web.md)
     print(f"token (give it to {args.name}; it is shown once):\n  {token}\n\n"
-          f"config (only the hash is stored):\n\n[plugins.web]\n"
+          f"config (only the hash is stored): pasted as is into a config without a [plugins.web] table, these\n"
+          f"lines turn the console on; a config from config.example.toml or arbot init has that table: edit its\n"
+          f"enabled and users lines to these instead (keeping any user already there):\n\n"
+          f"[plugins.web]\nenabled = true\n"
           f'users = {{ {args.name} = {{ role = "{args.role}", token = "{token_hash(token)}" }} }}')
     return 0
 

@@ -11,7 +11,8 @@ Audit lines are written by a background task in batches, in order, on a thread o
 at most :data:`AUDIT_BACKLOG` wait, the rest are counted), and the endpoints' store reads on the store's read threads:
 the loop that trades never waits for the database because of the console, nor does anything else of the process
 that uses the loop's default executor. A read the store refuses (its database not answering) or a store closed (the
-bot stopping) is a 503 with ``Retry-After``, one WARNING line, no traceback.
+bot stopping) is a 503 with ``Retry-After``, no traceback, and one WARNING line for the first of a kind, then one a
+minute with how many more (:class:`FoldedWarnings`).
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from aiohttp import web
 
 from bot.api import AuditEntry, Caller
 from bot.api.kit import REDACTOR, ClientAddresses, TooDeep, loads_limited
+from bot.api.ledger import counted
 from bot.api.storage import ReadRefused, StoreClosed
 
 from .api import Endpoints
@@ -70,6 +72,9 @@ NOT_ANSWERING_RETRY_S = 5
 of the store's read threads before it is refused."""
 STOPPING_RETRY_S = 10
 """``Retry-After`` of a 503 while the bot stops (its store closed)."""
+WARNING_FOLD_S = 60.0
+"""A WARNING repeated by requests (a 503 while the database does not answer) is logged the first time, then once per
+this many seconds with how many more came (:class:`FoldedWarnings`)."""
 LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
 """The limits whose refusals of a client are audited folded per address (:meth:`WebServer.refused_client`)."""
 
@@ -128,6 +133,53 @@ class AuditThread:
                 _settle(done, exc)
             else:
                 _settle(done, None)
+
+
+@dataclass
+class Fold:
+    """One kind of WARNING folded: when its window began, how many came since its last line."""
+
+    started: float
+    count: int = 0
+
+
+class FoldedWarnings:
+    """WARNING lines that requests repeat (a 503 each while the database does not answer: 50 polling browsers,
+    ~25 a second), folded per kind: the first logged as it happens, then one line per :data:`WARNING_FOLD_S` with how
+    many more came; a window with none more ends silently, and the next is a first again."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, Fold] = {}
+
+    def first(self, kind: str, now: float) -> bool:
+        """True when this one opens a window (log it now); otherwise it is only counted. Call :meth:`over` first."""
+        window = self._windows.get(kind)
+        if window is None:
+            self._windows[kind] = Fold(now)
+            return True
+        window.count += 1
+        return False
+
+    def over(self, now: float, force: bool = False) -> list[tuple[str, int]]:
+        """(kind, how many more) of each window whose time is over (each one with ``force``) that counted any; a
+        window that counted some goes on from ``now``, one that counted none (or any with ``force``) is forgotten."""
+        done = []
+        for kind, window in list(self._windows.items()):
+            if not force and now - window.started < WARNING_FOLD_S:
+                continue
+            if window.count:
+                done.append((kind, window.count))
+            if window.count and not force:
+                self._windows[kind] = Fold(now)
+            else:
+                del self._windows[kind]
+        return done
+
+    def due_in(self, now: float) -> float | None:
+        """Seconds until the oldest window is over; None when none is open."""
+        if not self._windows:
+            return None
+        return max(WARNING_FOLD_S - (now - min(w.started for w in self._windows.values())), 0.0)
 
 
 def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
@@ -228,6 +280,8 @@ class WebServer:
         runaway script's 429s cost a line a minute, not a database row each (users are configured: no cap)."""
         self.limit_audit = {limit: StrangerAudit() for limit in LIMITS}
         """Clients refused by each of :data:`LIMITS` (a connection closed, a 429), folded per address the same way."""
+        self.unavailable = FoldedWarnings()
+        """The WARNING of each kind of 503 (the database not answering, the bot stopping), folded per minute."""
         self.confirmations = Confirmations(settings.confirm_ttl_s)
         self.events = EventHub(ctx, settings.events_buffer)
         self.endpoints = Endpoints(self)
@@ -447,6 +501,13 @@ class WebServer:
                 if window.count:
                     self.audit("", "", window.command, _from(address),
                                f"refused: {window.count} more ({limit}) from {_whence(address)}")
+        self._log_unavailable(now, force)
+
+    def _log_unavailable(self, now: float, force: bool = False) -> None:
+        """One WARNING line with the count of each kind of 503 whose window is over (each one with ``force``)."""
+        for message, count in self.unavailable.over(now, force):
+            log.warning("web: %s answered 503 in the last %s: %s", counted(count, "more request"),
+                        "minute" if WARNING_FOLD_S == 60 else f"{WARNING_FOLD_S:g} s", message)
 
     def _folds(self) -> list[StrangerAudit]:
         return [self.stranger_audit, self.throttled_audit, *self.limit_audit.values()]
@@ -456,6 +517,7 @@ class WebServer:
         while True:
             try:  # woken by a line to write, or when a stranger's refusal window is over
                 due = [d for d in (folded.due_in(loop.time()) for folded in self._folds()) if d is not None]
+                due += [d for d in [self.unavailable.due_in(loop.time())] if d is not None]
                 await asyncio.wait_for(self._audit_wakeup.wait(), min(due, default=None))
             except TimeoutError:
                 pass
@@ -574,8 +636,8 @@ class WebServer:
         return handle
 
     async def _call(self, route: Route, request: web.Request) -> web.StreamResponse:
-        command = f"{route.method} {request.path}"
-        args = audited_query(route, request.query_string)
+        command = f"{route.method} {audited_path(request.path, self.users.knows)}"
+        args = audited_query(route, request.query_string, self.users.knows)
         if route.role is None:  # login: audited by the endpoint with the user it found
             self._check_public(request)
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
@@ -612,7 +674,11 @@ class WebServer:
         except (ReadRefused, StoreClosed) as exc:  # no fault of the console's: the client may come back
             refused = store_down(exc)
             self.audit(user.name, user.role, command, args, f"refused: 503 {refused.message}")
-            log.warning("web: %s answered 503: %s (%s)", command, refused.message, REDACTOR.cut(str(exc), 300))
+            now = asyncio.get_running_loop().time()
+            self._log_unavailable(now)
+            if self.unavailable.first(refused.message, now):
+                log.warning("web: %s answered 503: %s (%s); further 503s of this kind are counted, one line a "
+                            "minute", command, refused.message, REDACTOR.cut(str(exc), 300))
             raise refused from None
         except Exception as exc:
             self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
@@ -743,22 +809,32 @@ class WebServer:
         return web.FileResponse(path, headers=SECURITY_HEADERS)
 
 
-def audited_query(route: Route, query_string: str) -> str:
+def audited_query(route: Route, query_string: str, secret: Callable[[str], bool] = lambda _: False) -> str:
     """A request's query string as its audit line quotes it: each parameter ``route`` takes as it came when its value
-    looks like one of its kind (:func:`looks_like`), else as ``name=***``, any other one as ``***``, name and value
-    (the outcome says it was unknown). A token pasted into a URL (``?token=...``, ``?TOKEN``, ``?since=TOKEN``) is
-    neither a parameter a route takes nor a value of one, and the redactor cannot know a token the config holds only
-    as its hash."""
+    looks like one of its kind (:func:`looks_like`) and is no secret, else as ``name=***``, any other one as ``***``,
+    name and value (the outcome says it was unknown). A value is a secret when ``secret`` says so (the console's
+    :meth:`~plugins.web.auth.Users.knows`: a user's token, or the ``sha256:`` hash the config holds of one) or the
+    redactor masks anything in it. A token pasted into a URL (``?token=...``, ``?TOKEN``, ``?since=TOKEN``,
+    ``?strategy=TOKEN``) is neither a parameter a route takes nor a value it may keep, and the redactor cannot know a
+    token the config holds only as its hash."""
     known = {param.name: param for param in route.params}
     parts = []
     for part in query_string.split("&"):
         name, _, value = part.partition("=")
         param = known.get(unquote_plus(name))
         if param is not None:
-            parts.append(part if looks_like(param.kind, unquote_plus(value)) else f"{name}=***")
+            text = unquote_plus(value)
+            kept = looks_like(param.kind, text) and not secret(text) and REDACTOR.redact(text) == text
+            parts.append(part if kept else f"{name}=***")
         elif part:
             parts.append("***")
     return "&".join(parts)
+
+
+def audited_path(path: str, secret: Callable[[str], bool]) -> str:
+    """A request's path as its audit line names it: each segment ``secret`` knows (a user's token, or the ``sha256:``
+    hash the config holds of one, which the redactor cannot mask) as ``***``."""
+    return "/".join("***" if segment and secret(unquote(segment)) else segment for segment in path.split("/"))
 
 
 def store_down(exc: ReadRefused | StoreClosed) -> ApiError:

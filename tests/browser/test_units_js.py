@@ -83,3 +83,13 @@ async def test_an_orders_fee_shows_every_asset_it_was_paid_in(browser):
     got = await in_units_js(browser, "(u, orders) => orders.map((o) => u.orderFees(o))", views)
     assert got == [" + ".join(money(v, a) for a, v in o.fees.items()) for o in (swap, plain)]
     assert got == ["0.12 USDC + 12 BONK + 0.000005 SOL", "0.30 USD"]
+
+
+async def test_counted_js_agrees_with_bot_units(browser):
+    """A count with its noun, as bot.units.counted words it: "1 strategy", "2 strategies", "0 orders"."""
+    from bot.api.ledger import counted
+
+    cases = [[n, noun] for n in (0, 1, 2, 11) for noun in ("strategy", "resting order", "fill", "day", "bot")]
+    got = await in_units_js(browser, "(u, cases) => cases.map(([n, noun]) => u.counted(n, noun))", cases)
+    assert got == [counted(n, noun) for n, noun in cases]
+    assert got[5:7] == ["1 strategy", "1 resting order"]

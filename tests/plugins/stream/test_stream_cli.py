@@ -185,3 +185,15 @@ def test_watch_prints_a_frame_it_cannot_read_with_its_numbers_as_the_server_wrot
 
     frame = loads('{"type": "event", "channel": "fills", "lag_s": 1.50}')
     assert format_frame(frame) == 'event: {"type": "event", "channel": "fills", "lag_s": 1.50}'
+
+
+def test_keygen_prints_a_block_that_turns_the_stream_on_pasted_as_is(tmp_path):
+    """A user pasting what keygen prints into a config without [plugins.stream] gets a stream that is on."""
+    import tomllib
+
+    out = arbot("keygen", str(tmp_path / "p.key"), "--name", "laptop", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    block = out.stdout[out.stdout.rindex("\n[plugins.stream]\n"):]
+    stream = tomllib.loads(block)["plugins"]["stream"]
+    assert stream["enabled"] is True, block
+    assert stream["clients"] == {"laptop": "viewer:" + (tmp_path / "p.key.pub").read_text().strip()}

@@ -78,7 +78,8 @@ async def test_actions_go_through_the_command_layer(api):
     assert grid.store.audit_log()[0].args == "drill venue down"
     # this bot alone: its own confirmation and answer
     status, asked = await call("POST", "/fleet/kill", "ada", {"bot": "front"})
-    assert status == 202 and asked["question"].startswith("Kill switch: pause all 0 strategies")
+    assert status == 202, asked
+    assert asked["question"].startswith("Kill switch: pause 0 strategies and cancel 0 resting orders?"), asked
     confirm = {"bot": "front", "confirm_token": asked["confirm_token"]}
     status, answer = await call("POST", "/fleet/kill", "ada", confirm)
     assert status == 200 and list(answer["bots"]) == ["front"] and answer["bots"]["front"]["answer"] == "ok"

@@ -103,3 +103,13 @@ export function or(fn, value, ...rest) {
 export function quoteOf(symbol) {
   return String(symbol).split("/")[1] || "";
 }
+
+/** units.counted: "1 strategy", "3 strategies", "0 orders": a count with its noun agreeing (``plural``: when adding
+ * "s" or turning "y" into "ies" is not its plural). */
+export function counted(n, noun, plural = null) {
+  if (n === 1) return `${n} ${noun}`;
+  if (plural === null) {
+    plural = noun.endsWith("y") && !"aeiou".includes(noun.slice(-2, -1)) ? `${noun.slice(0, -1)}ies` : `${noun}s`;
+  }
+  return `${n} ${plural}`;
+}

@@ -4,7 +4,7 @@
 import { h, replace, table, facts, toast } from "../dom.js";
 import { time } from "../format.js";
 import { act, card, dialog } from "../ui.js";
-import { amount } from "../units.js";
+import { amount, counted } from "../units.js";
 
 /** One limit: used of limit, with a bar (the ratio is for drawing only). */
 function use(name, u) {
@@ -47,7 +47,7 @@ export default {
         { testid: "kill-dialog" });
       if (!ok) return;
       const done = await act(button, () => ctx.api.post("kill", { reason, confirm_token: token }));
-      if (done) toast(`Killed: ${done.paused} strategies paused.`);  // the API answers how many it paused
+      if (done) toast(`Killed: ${counted(done.paused, "strategy")} paused.`);  // the API answers how many it paused
       await refresh();
     }
 
