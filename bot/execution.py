@@ -70,6 +70,7 @@ from .refusals import RefusalAlerts
 from .risk import RiskGate, Veto
 from .store import Store, StoreBusy
 from .tasks import Tasks
+from .units import span
 from .writer import StoreNotAnswering, StoreWriter, describe_store_error, is_store_closed, is_store_error
 
 log = logging.getLogger("arbot.executor")
@@ -903,13 +904,13 @@ class Executor:
         if pace.failures == 1:
             pace.failed_at = pace.said_at = now
             log.warning("look-up of %s failed: %s (its further failures are counted, logged every %s)", cid,
-                        pace.last_error, _span(LOOKUP_FAILURES_SAID_S))
+                        pace.last_error, span(LOOKUP_FAILURES_SAID_S))
             return
         pace.unsaid += 1
         if now - pace.said_at >= LOOKUP_FAILURES_SAID_S:
             log.warning("look-up of %s: %d more look-up(s) failed in the last %s, %d since the first %s ago (last: "
-                        "%s); still asking", cid, pace.unsaid, _span(now - pace.said_at), pace.failures,
-                        _span(now - pace.failed_at), pace.last_error)
+                        "%s); still asking", cid, pace.unsaid, span(now - pace.said_at), pace.failures,
+                        span(now - pace.failed_at), pace.last_error)
             pace.said_at, pace.unsaid = now, 0
 
     def _lookup_answered(self, order: Order) -> None:
@@ -917,7 +918,7 @@ class Executor:
         if pace is None or not pace.failures:
             return
         log.info("look-up of %s answered after %d failed look-up(s) over %s", order.client_order_id, pace.failures,
-                 _span(self.clock.monotonic() - pace.failed_at))
+                 span(self.clock.monotonic() - pace.failed_at))
         pace.failures = pace.unsaid = 0
 
     def _retry_later(self, lane: _Lane, job: _Job, reason: str) -> None:
@@ -1553,7 +1554,7 @@ class Executor:
         if pace.not_found < NOT_FOUND_ANSWERS or now - pace.not_found_at < NOT_FOUND_S:
             return
         self._not_found(order, f"not found at {pace.not_found} look-ups in a row over "
-                        f"{_span(now - pace.not_found_at)}", quiet=False)
+                        f"{span(now - pace.not_found_at)}", quiet=False)
 
     def _settle_later(self, cid: str) -> None:
         """An UNKNOWN order this reconciliation pass could not settle: asked again later, each time later."""
@@ -1660,15 +1661,6 @@ else:  # pragma: no cover - the domain type changed shape
             strategy=order.strategy, status=order.status, filled_qty=order.filled_qty,
             avg_fill_price=order.avg_fill_price, ts_ns=order.updated_ns, reason=order.reason,
         )
-
-
-def _span(seconds: float) -> str:
-    """A duration in a log line: seconds below 90, minutes below 90, then hours."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def partial_lane(executor: Executor, lane: _Lane) -> Callable[[], Any]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .domain import AlertLevel
+from .units import span
 
 KIND = "order"
 """The alert kind of an order the venue or the executor refused (a risk check's veto is alerted as ``risk``)."""
@@ -89,7 +90,7 @@ class RefusalAlerts:
         if now - episode.alerted >= self.repeat_s:
             more, episode.unalerted, episode.alerted = episode.unalerted, 0, now
             self._alert(episode.level, kind, f"orders of {market} still {cause}: {detail} (and {more - 1} more like "
-                        f"it since the last alert, {episode.total} in {_duration(now - episode.started)})",
+                        f"it since the last alert, {episode.total} in {span(now - episode.started)})",
                         source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total,
                         **fields)
 
@@ -127,8 +128,8 @@ class RefusalAlerts:
             strategy, exchange, symbol, cause = key
             counted = (f"and {episode.unalerted} more like it since the last alert, " if episode.unalerted else "")
             self._alert(AlertLevel.INFO, episode.kind, f"orders of {strategy} on {exchange} {symbol} no more {cause} "
-                        f"for {_duration(quiet)}, though none went through either ({counted}{episode.total} in "
-                        f"{_duration(episode.last - episode.started)}); the next refusal is alerted again",
+                        f"for {span(quiet)}, though none went through either ({counted}{episode.total} in "
+                        f"{span(episode.last - episode.started)}); the next refusal is alerted again",
                         source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
         if self._open and not self._closed:
             due = min(episode.last for episode in self._open.values()) + self.repeat_s - now
@@ -143,7 +144,7 @@ class RefusalAlerts:
             cause = key[3]
             counted = (f"and {episode.unalerted} more like it since the last alert, " if episode.unalerted else "")
             self._alert(AlertLevel.INFO, episode.kind, f"orders of {strategy} on {exchange} {symbol} {what} again "
-                        f"after being {cause} ({counted}{episode.total} in {_duration(now - episode.started)})",
+                        f"after being {cause} ({counted}{episode.total} in {span(now - episode.started)})",
                         source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
         if not self._open:
             self._cancel_check()
@@ -151,11 +152,3 @@ class RefusalAlerts:
 
 def _call_later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
     return asyncio.get_running_loop().call_later(delay_s, callback)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

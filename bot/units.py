@@ -120,3 +120,13 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     if plural is None:
         plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
     return f"{n} {plural}"
+
+
+def span(seconds: float) -> str:
+    """A duration in a log line or an alert: seconds below 90, minutes below 90, then hours (``45 s``, ``12 min``,
+    ``2.5 h``)."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
