@@ -391,11 +391,9 @@ class Bot:
         await self._start_each(self.strategies, "strategy")
         for name in [name for name in self._held if name not in self.strategies]:  # failed to start
             del self._held[name]
-        for name, strategy in self.strategies.items():
-            self._subscribe_strategy(name, strategy)
-            self._hand_over(name)
-        self.watchdog.start()
-
+        # the jobs are scheduled before the strategies hear the market: scheduling reads each daily job's record on
+        # the store writer's thread (awaited), and a loop turn between the strategies' first market event and the
+        # services' start would let an order fill before a service (a journal, a notifier) subscribed to it
         collect_jobs(self.plugins, self.registry, self.config)
         for reg in self.registry.jobs.values():
             try:  # a daily job's record read on the store writer's thread: the database delays the start, not the loop
@@ -403,6 +401,10 @@ class Bot:
             except Exception as exc:  # a schedule the Job let through that the scheduler cannot take
                 self.plugin_failed(reg.plugin, f'job "{reg.name}" could not be scheduled: '
                                                f'{describe_failure(exc)}', exc)
+        for name, strategy in self.strategies.items():
+            self._subscribe_strategy(name, strategy)
+            self._hand_over(name)
+        self.watchdog.start()
         self.scheduler.start()
         store_id = self.identity.store_id
         self.tasks.supervise(lambda: self._watch_store(store_id), owner="host", what="store watch")

@@ -1535,10 +1535,11 @@ class Executor:
                     self._not_found(order, "found by reconciliation", quiet=False)
             elif answered and order.status is OrderStatus.OPEN and cid in self._active:
                 self._open_not_found(order)
-            if cid in self._active and order.status is OrderStatus.UNKNOWN and answered:
-                self._settle_later(cid)  # the venue answered and cannot tell: asked again later, each time later
-            elif (pace := self._pace.get(cid)) is not None:  # settled, or the venue did not answer: the next pass
-                pace.unsettled, pace.next_at = 0, 0.0
+            if (cid in self._active and order.status is OrderStatus.UNKNOWN and answered
+                    and self._received(order) is not None):
+                self._settle_later(cid)  # received, and the venue cannot tell: asked again later, each time later
+            elif (pace := self._pace.get(cid)) is not None:  # settled, the venue did not answer, or an order never
+                pace.unsettled, pace.next_at = 0, 0.0  # acknowledged that may still land: the next pass
         await self.flush()
 
     def _open_not_found(self, order: Order) -> None:

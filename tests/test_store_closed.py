@@ -84,12 +84,14 @@ def test_a_read_only_store_closed_stays_closed(db_url):
 
 
 async def test_a_closed_writer_refuses_new_work_and_starts_no_thread(db_url):
+    # (another test's writer may still wait on a server that never answered: its daemon thread is not this one's)
+    others = set(_writer_threads())
     store = Store(db_url, bot="b").open()
     writer = StoreWriter(store)
     await writer.call(store.set_state, "k", "v")
     assert await writer.read(store.get_state, "k") == "v"
     writer.close()
-    assert _writer_threads() == []
+    assert set(_writer_threads()) <= others
     for what, hand in {"later": lambda: writer.later(store.set_state, "k", "w"),
                        "read_later": lambda: writer.read_later(store.get_state, "k")}.items():
         with pytest.raises(WriterClosed, match="closed") as raised:
@@ -104,7 +106,7 @@ async def test_a_closed_writer_refuses_new_work_and_starts_no_thread(db_url):
     writer.settle()  # nothing handed over: nothing to wait for
     writer.wrote_on_loop()  # a record committed on the loop after the close schedules no checkpoint
     await asyncio.sleep(0)
-    assert _writer_threads() == []
+    assert set(_writer_threads()) <= others
     writer.close()  # twice: harmless
     assert store.get_state("k") == "v"  # the store itself stays open: the writer does not own it
     store.close()

@@ -52,8 +52,9 @@ async def coinbase_bot(tmp_path, monkeypatch):
                   "api_key_name": '"env:FAKE_CB_KEY_NAME"', "api_private_key": '"env:FAKE_CB_PRIVATE_KEY"',
                   "silence_timeout_s": "0.5", "reconnect_initial_s": "0.05", "reconnect_max_s": "0.5",
                   "start_timeout_s": "5", "request_timeout_s": "2", "rest_per_s": "1000.0", "rest_burst": "100",
-                  "private_stream": "true" if user_ws else "false",
-                  "user_ws_url": f'"{user_ws.url if user_ws else ""}"'}
+                  "private_stream": "true" if user_ws else "false"}
+        if user_ws:  # (without one the setting keeps its default, unused: the stream is off)
+            values["user_ws_url"] = f'"{user_ws.url}"'
         values.update({k: str(v) if not isinstance(v, str) else f'"{v}"' for k, v in settings.items()})
         body = "\n".join(f"{k} = {v}" for k, v in values.items())
         text = (f'mode = "live"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n{bot_settings}\n'

@@ -48,8 +48,9 @@ async def kraken_bot(tmp_path, monkeypatch):
         if rest is not None:
             values.update(rest_url=f'"{rest.url}"', api_key='"env:FAKE_KRAKEN_KEY"',
                           api_secret='"env:FAKE_KRAKEN_SECRET"', request_timeout_s="2")
-            values.update(private_ws_url=f'"{auth_ws.url}"' if auth_ws else '""',
-                          private_stream="true" if auth_ws else "false")
+            values.update(private_stream="true" if auth_ws else "false")
+            if auth_ws:  # (without one the setting keeps its default, unused: the stream is off)
+                values.update(private_ws_url=f'"{auth_ws.url}"')
         def toml(v) -> str:  # a str starting with { or [ is a TOML table or array as written
             if isinstance(v, bool):
                 return str(v).lower()
