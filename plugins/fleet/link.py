@@ -266,27 +266,16 @@ class NatsFleet(FleetLink):
 
         async def on_error(exc: Exception) -> None:
             text = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
-            if not nc.is_connected and not self._outage_alerted and not self._stopping:
-                self._outage_alerted = True
-                if self._lost(text) == LOST:
-                    log.warning("fleet: NATS at %s unreachable (%s); trading goes on, events are buffered "
-                                "(at most %d) and NATS is tried every %g s", self._servers, text,
-                                self.settings.buffer_max, self.settings.reconnect_wait_s)
-                    self.ctx.alert(AlertLevel.WARNING, "fleet", "NATS unreachable: trading goes on, events are "
-                                   "buffered until it is back", servers=self._servers, error=text)
+            if not nc.is_connected:  # a reset can be reported here before the disconnection is
+                self._outage(was_up=self.ready, error=text)
             else:
                 log.debug("fleet: NATS error: %s", text)
 
         async def on_disconnected() -> None:
+            was_up = self.ready
             self.ready = False
             self._listening_since_ns = None
-            if not self._outage_alerted and not self._stopping:
-                self._outage_alerted = True
-                if self._lost("disconnected") == LOST:
-                    log.warning("fleet: lost NATS at %s; trading goes on, events are buffered (at most %d)",
-                                self._servers, self.settings.buffer_max)
-                    self.ctx.alert(AlertLevel.WARNING, "fleet", "lost the NATS connection: trading goes on, events "
-                                   "are buffered until it is back", servers=self._servers)
+            self._outage(was_up=was_up, error=None)
 
         async def on_reconnected() -> None:  # not inside nats-py's reconnect: JetStream requests follow
             self.ctx.create_task(self._on_connected(again=True), what="rejoining NATS")
@@ -336,6 +325,26 @@ class NatsFleet(FleetLink):
         else:
             log.info("fleet: bot %s on NATS at %s", self.name, self._servers)
         self._drop_alerted = False
+
+    def _outage(self, *, was_up: bool, error: str | None) -> None:
+        """NATS is gone: said once per outage, whichever of nats-py's callbacks reports it first. A link that was
+        ready lost its connection; one that was not could not reach the server."""
+        if self._outage_alerted or self._stopping:
+            return
+        self._outage_alerted = True
+        if self._lost(error or "disconnected") != LOST:
+            return
+        if was_up:
+            log.warning("fleet: lost NATS at %s%s; trading goes on, events are buffered (at most %d)", self._servers,
+                        f" ({error})" if error else "", self.settings.buffer_max)
+            self.ctx.alert(AlertLevel.WARNING, "fleet", "lost the NATS connection: trading goes on, events are "
+                           "buffered until it is back", servers=self._servers)
+        else:
+            log.warning("fleet: NATS at %s unreachable (%s); trading goes on, events are buffered (at most %d) and "
+                        "NATS is tried every %g s", self._servers, error or "disconnected", self.settings.buffer_max,
+                        self.settings.reconnect_wait_s)
+            self.ctx.alert(AlertLevel.WARNING, "fleet", "NATS unreachable: trading goes on, events are buffered "
+                           "until it is back", servers=self._servers, **({"error": error} if error else {}))
 
     def _lost(self, reason: str) -> Loss:
         """The connection is lost (or unreachable): the flap rule's word on it. A flap is alerted here, once; a drop

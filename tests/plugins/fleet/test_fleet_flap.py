@@ -33,3 +33,29 @@ async def test_a_flapping_nats_connection_is_alerted_once_and_once_when_it_holds
     assert "lost the NATS connection" in messages[0] and "back" in messages[1], messages
     assert "flapping" in messages[2], messages
     assert "holds again" in messages[3] and "3 losses" in messages[3], messages
+
+
+async def test_a_reset_reported_before_the_disconnection_is_a_lost_connection_said_once(nats_server, fleet_bot):
+    """nats-py can report a dropped connection's reset (error callback) before the disconnection itself: the bot
+    was on NATS, so the alert says the connection was lost, not that NATS is unreachable, and says it once."""
+    from nats.aio.client import Client
+
+    bot = await fleet_bot("grid-1", nats_server.url)
+    link = running_link(bot.operator)
+    heard: list = []
+    link.ctx.subscribe_alerts(heard.append)
+    await wait_for(lambda: link.stats()["connected"] and link._back is None, timeout_s=20, what="the bot on NATS")
+    nc = link.nc
+    status = nc._status
+    nc._status = Client.RECONNECTING  # as nats-py has it when its reader hits the reset
+    try:
+        await nc._error_cb(ConnectionResetError("Connection lost"))
+    finally:
+        nc._status = status
+    nats_server.stop()  # the disconnection that follows: the same outage
+    await wait_for(lambda: not link.stats()["connected"], timeout_s=20, what="the drop seen")
+    nats_server.start()
+    await wait_for(lambda: link.stats()["connected"] and link._back is None, timeout_s=20, what="the return")
+    messages = fleet_alerts(heard)
+    assert len(messages) == 2, messages
+    assert "lost the NATS connection" in messages[0] and "back" in messages[1], messages
