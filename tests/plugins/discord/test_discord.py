@@ -94,14 +94,16 @@ def config(fake: FakeDiscord, places: str = f"guild_ids = [{GUILD_ID}]\nchannel_
     """
 
 
-async def start_bot(make_bot, fake: FakeDiscord, monkeypatch, token: str = "discord-test-token", **places):
-    """A bot with the discord notifier pointed at ``fake``, started with its secrets resolved.
+async def start_bot(make_bot, fake: FakeDiscord, monkeypatch, token: str = "discord-test-token", bot_keys: str = "",
+                    **places):
+    """A bot with the discord notifier pointed at ``fake``, started with its secrets resolved (``bot_keys``: lines of
+    its ``[bot]`` table).
 
     make_bot does not resolve secrets (its other users have none), so this starts the bot itself;
     the caller stops it, before the fake goes away."""
     monkeypatch.setenv("ARBOT_TEST_DISCORD_TOKEN", token)
-    bot = await make_bot(config(fake, **places), extra=[("scripted", venue_plugin), ("test-discord", Plugin)],
-                         start=False)
+    bot = await make_bot(bot_keys + config(fake, **places),
+                         extra=[("scripted", venue_plugin), ("test-discord", Plugin)], start=False)
     resolve_secrets(bot.config)
     await bot.start()
     return bot
