@@ -769,7 +769,9 @@ class Bot:
                 try:
                     await asyncio.wait_for(component.stop(), max(NOTIFIER_STOP_FLOOR_S, deadline - time.monotonic()))
                 except TimeoutError:
-                    log.warning("notifier %s (%s) did not finish sending within [bot] shutdown_timeout_s",
+                    # not "sending": a stop also waits on other things (a chat token's lease on a database that
+                    # does not answer), and the notifier names the one that held it
+                    log.warning("notifier %s (%s) did not stop within [bot] shutdown_timeout_s; cancelled",
                                 component.name, self._plugin_label(component.name))
                 except Exception as exc:
                     log.error("notifier %s (%s) failed to stop: %s", component.name,

@@ -67,6 +67,8 @@ class DiscordNotifier(Notifier):
         self.alerts_refused = 0
         """Alerts whose post failed (a channel that refuses the bot, Discord unreachable): lost."""
         self.last_refusal = ""
+        self._stop_step = "stopping"
+        """What :meth:`stop` is waiting for now, as its log line names it when the stop is cut off."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -149,11 +151,25 @@ class DiscordNotifier(Notifier):
         self.ctx.log.info("logged in again as %s with the new token", client.user)
 
     async def stop(self) -> None:
+        """Send what is queued, close the client, release the token's lease, put discord.py's endpoints back. A stop
+        cut off (the host's ``[bot] shutdown_timeout_s``) says which step held it (only one is sending), and still
+        puts the endpoints back."""
+        try:
+            await self._stop_steps()
+        except asyncio.CancelledError:
+            self.ctx.log.warning("discord: the stop was cut off while %s", self._stop_step)
+            raise
+        finally:
+            self._restore_endpoints()
+
+    async def _stop_steps(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
+        self._stop_step = "sending the alerts still queued"
         await self.outbox.close(self.settings.drain_on_stop_s)
         if self.client is not None:
+            self._stop_step = "closing the Discord client (its gateway session)"
             await self.client.close()
             self.client = None
         if self._held:  # never up again: they reach no chat
@@ -162,8 +178,9 @@ class DiscordNotifier(Notifier):
                                  len(self._held))
             self._held.clear()
         if self.lease is not None:
+            self._stop_step = ("releasing the chat token lease (the database had not answered): another process "
+                               "takes over once the server frees it, when this process's session ends")
             await self.lease.release()
-        self._restore_endpoints()
 
     def _point_at(self, api_base: str, gateway_url: str) -> None:
         # discord.py reads both endpoints from class attributes: the override is process-wide,

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.api import ROLE_RANK, Secret, option
-from bot.api.kit import safe_url
 
 PUBLIC_API_BASE = "https://discord.com/api/v10"
 PUBLIC_GATEWAY = "wss://gateway.discord.gg/"
@@ -31,10 +30,12 @@ class DiscordSettings:
     lease_retry_s: float = option(5.0, ge=0.1, le=300, help="while another process of the fleet holds this "
                                                            "token's gateway session (standby), how often to try "
                                                            "taking over")
-    api_base: str = option(PUBLIC_API_BASE, help="REST base URL; change it only for tests or a self-hosted "
-                                                  "proxy (process-wide in discord.py)")
-    gateway_url: str = option(PUBLIC_GATEWAY, help="gateway WebSocket URL; change it only for tests or a "
-                                                    "self-hosted proxy (process-wide in discord.py)")
+    api_base: str = option(PUBLIC_API_BASE, url="rest",
+                           help="REST base URL; change it only for tests or a self-hosted proxy (process-wide in "
+                                "discord.py; http:// only to this machine: the token is in every request)")
+    gateway_url: str = option(PUBLIC_GATEWAY, url="ws",
+                              help="gateway WebSocket URL; change it only for tests or a self-hosted proxy "
+                                   "(process-wide in discord.py; ws:// only to this machine)")
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []
@@ -43,10 +44,6 @@ class DiscordSettings:
                 problems.append((f"users.{user}", "expected a numeric Discord user id as the key"))
             if role not in ROLE_RANK:
                 problems.append((f"users.{user}", f'expected one of "viewer", "operator", "admin", got "{role}"'))
-        if not self.api_base.startswith(("http://", "https://")):
-            problems.append(("api_base", f'expected an http(s) URL, got "{safe_url(self.api_base)}"'))
-        if not self.gateway_url.startswith(("ws://", "wss://")):
-            problems.append(("gateway_url", f'expected a ws(s) URL, got "{safe_url(self.gateway_url)}"'))
         return problems
 
     def role_of(self, user_id: int | str, guild_id: int | None, channel_id: int | None) -> str | None:

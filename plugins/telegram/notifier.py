@@ -138,6 +138,8 @@ class TelegramNotifier(Notifier):
         self.last_refusal = ""
         self._moved: dict[str, int] = {}
         """An alert chat (its ``alert_chats`` key) -> the supergroup Telegram upgraded it to, for this run."""
+        self._stop_step = "stopping"
+        """What :meth:`stop` is waiting for now, as its log line names it when the stop is cut off."""
 
     # --- lifecycle: composed with the host's loop, never run_polling --------------------------
 
@@ -295,15 +297,27 @@ class TelegramNotifier(Notifier):
                            "to 30 s. Stop the other poller, or point both bots at one database.")
 
     async def stop(self) -> None:
+        """Stop polling, send what is queued, store the last handled update id, release the token's lease. A stop
+        cut off (the host's ``[bot] shutdown_timeout_s``) says which of these held it: only one is sending."""
+        try:
+            await self._stop_steps()
+        except asyncio.CancelledError:
+            self.ctx.log.warning("telegram: the stop was cut off while %s", self._stop_step)
+            raise
+
+    async def _stop_steps(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
         app = self.app
         if app is not None:
             if app.updater is not None and app.updater.running:
+                self._stop_step = "stopping getUpdates (acknowledging the last updates to the Bot API server)"
                 await app.updater.stop()  # no new updates while the outbox drains
+            self._stop_step = "sending the replies and alerts still queued"
             await self.outbox.close(self.settings.drain_on_stop_s)  # with the bot still in force to send them
             self.app = None
+            self._stop_step = "closing the Bot API session"
             await self._close(app)
         else:
             await self.outbox.close(0)
@@ -313,11 +327,15 @@ class TelegramNotifier(Notifier):
                                  len(self._held))
             self._held.clear()
         if self.lease is not None:
+            self._stop_step = ("storing the last handled update id (the database had not answered): the process "
+                               "taking over may run that update again")
             try:  # the last handled id before the lease goes: the process taking over skips it
                 await asyncio.wait_for(self.recorded(), HANDLED_WAIT_S)
             except TimeoutError:
                 self.ctx.log.warning("telegram: the last handled update id was not stored on stop: the process "
                                      "taking over may run it again")
+            self._stop_step = ("releasing the chat token lease (the database had not answered): another process "
+                               "takes over once the server frees it, when this process's session ends")
             await self.lease.release()
 
     @staticmethod

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.api import ROLE_RANK, Secret, option
-from bot.api.kit import safe_url
 
 PUBLIC_BOT_API = "https://api.telegram.org"
 
@@ -39,7 +38,9 @@ def _is_chat_id(text: str) -> bool:
 @dataclass(frozen=True)
 class TelegramSettings:
     token: Secret = option(help='bot token from @BotFather: "env:NAME" or "file:PATH", never the value')
-    base_url: str = option(PUBLIC_BOT_API, help="Bot API server: the public one, or a local telegram-bot-api server")
+    base_url: str = option(PUBLIC_BOT_API, url="rest",
+                           help="Bot API server: the public one, or a local telegram-bot-api server (http:// only "
+                                "to this machine: the token is in every request's path)")
     local_mode: bool = option(False, help="true when base_url is a local Bot API server started with --local")
     users: dict[str, str] = option({}, help="Telegram user id -> role (viewer | operator | admin); "
                                             "everyone else is refused, whatever chat they write in")
@@ -69,8 +70,6 @@ class TelegramSettings:
         for chat in self.alert_chats:
             if not _is_chat_id(chat):
                 problems.append((f"alert_chats.{chat}", "expected a numeric chat id (or @channelname) as the key"))
-        if not self.base_url.startswith(("http://", "https://")):
-            problems.append(("base_url", f'expected an http(s) URL, got "{safe_url(self.base_url)}"'))
         return problems
 
     def role_of(self, user_id: int | str) -> str | None:
