@@ -65,6 +65,7 @@ from bot.api import (
 )
 from bot.api.kit import DeadManSwitch, OrderMemory, PollingVenue
 
+from . import history
 from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelConverter, SequenceMonitor, integrity
 from .features import TICK_SIZE, dead_man_method, load_ccxt, spot_features
 from .orders import CLIENT_IDS, NOT_FOUND_ANSWERS, ccxt_fault, dec, fill_from_trade, order_state, translate
@@ -129,19 +130,9 @@ DAY_MS = 86_400_000
 LOOKUP_RANGE_MS = {"binance": DAY_MS}
 """The longest range (ms) an order list takes, per ccxt id of a venue where ccxt's ``features`` table says otherwise
 (ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
-TRADE_HISTORY_DAYS = {"bitget": 90}
-"""How far back the venue lists an account's trades, per ccxt id of a venue that documents a limit: Bitget's ``GET
-/api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older data is downloaded from its web site),
-and refuses a ``startTime`` before then (43111 "param error time range illegal", which ccxt's bitget raises as
-PermissionDenied: ccxt issue #21502). An order's trades are read from where the history begins at the earliest
-(:data:`TRADE_HISTORY_MARGIN_MS` after it, :meth:`CcxtExchange._history_begins_ms`). An order made before that whose
-fills read do not add up to what it filled (its own figure) may have fills no request will ever list: an alert says so,
-naming the order, the shortfall and the limit, once per order (:data:`BEYOND_HISTORY_KEPT`)."""
-TRADE_HISTORY_MARGIN_MS = 60_000
-"""Trades are read from this long after the start of the venue's history (:data:`TRADE_HISTORY_DAYS`) by our clock:
-the venue's clock may be ahead of ours, and a range starting a moment before its history begins is refused whole."""
 BEYOND_HISTORY_KEPT = 10_000
-"""Orders whose fills beyond the venue's history were alerted (the newest): not alerted again at every poll."""
+"""Orders alerted for lying beyond the venue's history (their fills, :meth:`CcxtExchange._fills_beyond_history`, or
+the order itself, :meth:`CcxtExchange._order_beyond_history`; the newest): not alerted again at every poll or pass."""
 ORDER_METHODS = ("fetch_order", "cancel_order")
 """The ccxt calls about one order, whose "no such order" answers are ``OrderNotFound`` (also where ccxt does not class
 them so: :data:`.orders.NOT_FOUND_ANSWERS`)."""
@@ -246,9 +237,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """Venue client id -> (the look-up's ``since_ms``, the start of the first range of the order lists not read
         whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the next look at the
         order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read count."""
-        self._beyond_history: dict[str, None] = {}
-        """Venue order ids of the orders alerted for fills older than the venue lists (:meth:`_fills_beyond_history`),
-        oldest first."""
+        self._beyond_history: dict[tuple[str, str], None] = {}
+        """What was alerted as lying beyond the venue's history, oldest first: ("fills", venue order id) of an
+        order's fills (:meth:`_fills_beyond_history`), ("order", client order id) of an order
+        (:meth:`_order_beyond_history`)."""
         self._trade_windows: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
         """Venue order id -> (the start of the first window still to read, the order's trades in those before it), of
         an order not settled yet whose trades are read in windows (:data:`TRADE_WINDOWS`)."""
@@ -596,7 +588,46 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         ``created_ns``: the list from then on is read (an order of an earlier run is found behind any number of
         newer ones); and where they miss it, an order whose answer gave its venue id is asked for by that id."""
         since = order.created_ns // 1_000_000 - LOOKUP_SKEW_MS if order.created_ns > 0 else None
-        return await self._fetch(order.symbol, order.client_order_id, since, order.exchange_order_id)
+        state = await self._fetch(order.symbol, order.client_order_id, since, order.exchange_order_id)
+        if state is None and since is not None:
+            return self._order_beyond_history(order, since)
+        return state
+
+    def _order_beyond_history(self, order: Order, since_ms: int) -> OrderState | None:
+        """A stored order its venue's lists, read whole, do not hold: None ("never saw it") only where they keep
+        everything since ``since_ms``. Where they keep less (their history, :mod:`.history`: MEXC's 7 days, OKX's 2
+        hours of cancelled orders) it may be one they dropped: UNKNOWN, saying so (never sent again, never "never
+        received"), alerted once (``order-beyond-history``)."""
+        finished = self._finished_list()
+        if finished is None:
+            return None
+        lacks = history.unkept(self.api, self.settings.id, finished[1], since_ms,
+                               self.ctx.clock.time_ns() // 1_000_000)
+        if lacks is None:
+            return None
+        cid = order.client_order_id
+        sent = dt.datetime.fromtimestamp(order.created_ns / 1e9, dt.UTC)
+        reason = (f"not in {self.settings.id}'s order lists, which keep {lacks}: it was sent {sent:%Y-%m-%d %H:%M} "
+                  "UTC, longer ago than that, so whether it reached the venue, filled or was cancelled cannot be told")
+        if self._first_beyond_history("order", cid):
+            message = (f"{self.name}: order {cid} ({order.symbol}, venue id {order.exchange_order_id or 'not known'}) "
+                       f"is {reason}. It is held UNKNOWN with {order.filled_qty} filled (never sent again; "
+                       "reconciliation keeps asking). Fix: look for it on the venue (its web site's order history or "
+                       "export, by client order id): if it filled, compare its fills there with the position")
+            self.ctx.log.error("%s", message)
+            self.ctx.alert(AlertLevel.ERROR, "order-beyond-history", message, exchange=self.name, order=cid)
+        return OrderState(cid, OrderStatus.UNKNOWN, order.exchange_order_id, order.filled_qty, order.avg_fill_price,
+                          (), reason)
+
+    def _first_beyond_history(self, what: str, key: str) -> bool:
+        """Whether ``what`` ("fills", "order") of ``key`` is alerted as beyond the venue's history for the first time
+        (remembered: the newest :data:`BEYOND_HISTORY_KEPT`)."""
+        if (what, key) in self._beyond_history:
+            return False
+        self._beyond_history[(what, key)] = None
+        if len(self._beyond_history) > BEYOND_HISTORY_KEPT:
+            self._beyond_history.pop(next(iter(self._beyond_history)))
+        return True
 
     def _finished_list(self) -> tuple[str, str] | None:
         """(ccxt method, ``has`` name) of the venue's list of finished orders: ``fetchOrders`` where ccxt emulates
@@ -649,9 +680,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """The order of venue client id ``vid`` in the open order list, else in the finished ones
         (:meth:`_finished_list`; None where there are none: the caller cannot tell then). Each request asks the
         venue's largest page (ccxt's ``features`` ``limit``) and none spans more than the venue takes
-        (``untilDays``); from ``since_ms`` on, a range whose page comes back full is read again in halves, at most
-        :data:`LOOKUP_CALLS` requests. None only when every list was read whole; a full page without it (without
-        ``since_ms``, the newest page only) is ``UnknownOutcome``.
+        (``untilDays``) or starts before what it keeps (``daysBack``, :func:`.history.begins_ms`: MEXC's 7 days; a
+        request from further back is refused, or answered without the orders made then: :meth:`find_order` says
+        what lies before is beyond its history); from ``since_ms`` on, a range whose page comes back full is read
+        again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list was read whole; a full
+        page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``.
 
         Ranges are read oldest first, so those read whole lie before the next one: a look cut short (the executor's
         ``request_timeout_s`` cancels it: Crypto.com's order history takes a day a request, one a second; or past
@@ -679,6 +712,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             resumed = self._lookups.get(vid)
             if resumed is not None and resumed[0] == since_ms:
                 start = max(since_ms, resumed[1])
+            begins = history.begins_ms(self.api, self.settings.id, name, self.ctx.clock.time_ns() // 1_000_000)
+            if begins is not None:
+                start = max(start, begins)  # what lies before is not listed (find_order says so)
             while start <= end:
                 stop = end if span is None else min(end, start + span - 1)
                 ranges.append((start, stop))
@@ -760,25 +796,22 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         return result
 
     def _fills_beyond_history(self, symbol: str, state: OrderState, created_ms: int) -> None:
-        """Alert, once per order, an order made before the venue's trade history begins (:data:`TRADE_HISTORY_DAYS`)
-        whose fills read add up to less than it filled: the rest may be older than anything the venue lists, and the
-        position and PnL (made of fills) lack them while the order shows the venue's filled figure."""
-        days = TRADE_HISTORY_DAYS.get(self.settings.id)
-        begins_ms = self._history_begins_ms()
+        """Alert, once per order, an order made before the venue's trade history begins (:mod:`.history`: Bitget's 90
+        days, MEXC's 30) whose fills read add up to less than it filled: the rest may be older than anything the venue
+        lists, and the position and PnL (made of fills) lack them while the order shows the venue's filled figure."""
+        kept_ms = history.kept_ms(self.api, self.settings.id, "fetchMyTrades")
+        begins_ms = self._trades_begin_ms()
         oid = state.exchange_order_id
-        if days is None or begins_ms is None or oid is None or oid in self._beyond_history:
+        if kept_ms is None or begins_ms is None or oid is None or created_ms >= begins_ms:
             return
-        if created_ms >= begins_ms:
+        if not self._first_beyond_history("fills", oid):
             return
         read = sum((f.qty for f in state.fills), Decimal(0))
-        self._beyond_history[oid] = None
-        if len(self._beyond_history) > BEYOND_HISTORY_KEPT:
-            self._beyond_history.pop(next(iter(self._beyond_history)))
         begins = dt.datetime.fromtimestamp(begins_ms / 1000, dt.UTC)
         made = dt.datetime.fromtimestamp(created_ms / 1000, dt.UTC)
         message = (f"{self.name}: order {state.client_order_id} ({symbol}, venue id {oid}, made {made:%Y-%m-%d}) "
                    f"filled {state.filled_qty} but the fills read add up to {read}: {self.settings.id} lists no fill "
-                   f"older than {days} days (none before {begins:%Y-%m-%d %H:%M} UTC), so the other "
+                   f"older than {history.kept_text(kept_ms)} (none before {begins:%Y-%m-%d %H:%M} UTC), so the other "
                    f"{state.filled_qty - read} may never be read: the order shows the venue's filled quantity, the "
                    "position and PnL lack those fills. Compare them with the venue (its web site exports older fills)")
         self.ctx.log.warning("%s", message)
@@ -809,7 +842,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if window_ms is not None and order_id in self._trade_windows:
             since, settled = self._trade_windows[order_id]
             mine.update(settled)
-        begins_ms = self._history_begins_ms()
+        begins_ms = self._trades_begin_ms()
         if since is not None and begins_ms is not None and since < begins_ms:
             since = begins_ms  # a range from further back is refused (and nothing older is listed)
         seen: set[str] = set(mine)
@@ -887,13 +920,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self.ctx.log.error("%s", message)
         self.ctx.alert(AlertLevel.ERROR, "order-unknown-to-venue", message, exchange=self.name, order=cid)
 
-    def _history_begins_ms(self) -> int | None:
-        """The earliest start (ms, our clock) of a range of the account's trades the venue takes now:
-        :data:`TRADE_HISTORY_DAYS` ago, plus :data:`TRADE_HISTORY_MARGIN_MS`; None: no limit documented."""
-        days = TRADE_HISTORY_DAYS.get(self.settings.id)
-        if days is None:
-            return None
-        return self.ctx.clock.time_ns() // 1_000_000 - days * DAY_MS + TRADE_HISTORY_MARGIN_MS
+    def _trades_begin_ms(self) -> int | None:
+        """The earliest start (ms, our clock) of a range of the account's trades the venue takes now
+        (:func:`.history.begins_ms` of fetchMyTrades); None: no limit known."""
+        return history.begins_ms(self.api, self.settings.id, "fetchMyTrades", self.ctx.clock.time_ns() // 1_000_000)
 
     def _trade_page_size(self) -> int:
         """The page of trades asked of the venue: its documented largest (:data:`TRADE_PAGE_LIMIT`), else

@@ -17,9 +17,9 @@ are stored under the client order id *before* the first send. Until the swap is 
 rebroadcast every ``rebroadcast_s`` while ``getSignatureStatuses`` is polled (every ``poll_s``; after a 429 with
 ``Retry-After``, to a look-up or to a send (the first, a rebroadcast, a re-signed swap's: not taken, sent again
 after), the node is asked nothing, look-up or rebroadcast, until then, but no longer than the blockhash's
-remaining blocks take at :data:`SLOT_S` each, so that its expiry is seen in time). A rebroadcast refused by the node's
-simulation (the pool moved, a balance changed) does not end the swap: a copy sent before may still land, so the
-status look-ups go on (so does a first send that a fallback URL refused after an earlier URL's answer was lost), and
+remaining blocks take at :data:`.errors.SLOT_S` each, so that its expiry is seen in time). A rebroadcast refused by
+the node's simulation (the pool moved, a balance changed) does not end the swap: a copy sent before may still land, so
+the status look-ups go on (so does a first send that a fallback URL refused after an earlier URL's answer was lost), and
 the refusal is the swap's error only once the signature provably expired (then it is not re-signed). A new signature
 for the intent (a fresh quote) is made only once the old one provably expired: the block height is past
 ``lastValidBlockHeight`` *and* a status look-up made after seeing that height, on the same node, does not know the
@@ -102,7 +102,6 @@ from bot.api import (
     Balance,
     Context,
     Exchange,
-    ExchangeError,
     Fill,
     Liquidity,
     MarketInfo,
@@ -121,12 +120,14 @@ from bot.api.storage import free_text
 
 from .api import JupiterApi, NothingToSwap, Quote
 from .errors import (
+    BLOCKHASH_VALIDITY_BLOCKS,
     BlockhashExpired,
-    JupiterRateLimited,
     SlippageExceeded,
     SolanaInsufficientFunds,
     SwapFailed,
     classify_chain_error,
+    rate_limited_wait_s,
+    rpc_error,
 )
 from .records import (
     EXPIRED,
@@ -142,11 +143,6 @@ from .settings import JupiterSettings
 from .transfers import JupiterTransfers, associated_token_account
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
-SLOT_S = 0.4
-"""The chain's target time per block: a blockhash with N blocks left expires in about N x this, or later (a skipped
-slot makes no block)."""
-BLOCKHASH_VALIDITY_BLOCKS = 150
-"""How many blocks past the one it was issued at a blockhash stays valid (what ``lastValidBlockHeight`` adds)."""
 # MAX_COMPUTE_UNIT_LIMIT (a transaction's largest compute-unit limit): the priority fee of a route is predicted on it
 # until Jupiter's simulation of a swap on that route (``dynamicComputeUnitLimit``) has told a smaller one: a bound,
 # never less than the route will be signed with. A swap is signed by the wallet alone: one LAMPORTS_PER_SIGNATURE.
@@ -293,7 +289,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
             lamports = await self.rpc.get_balance_lamports(owner)
             tokens = await self.rpc.get_token_balances(owner)
         except RpcError as exc:
-            raise _map_rpc_error(exc) from None
+            raise rpc_error(exc, otherwise=SwapFailed) from None
         by_mint = {self.settings.token(a)[0]: a for a in self.settings.tokens}
         sol = Decimal(lamports).scaleb(-9)
         out: dict[str, Balance] = {"SOL": Balance("SOL", sol, sol)}
@@ -333,7 +329,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
                             await self._output_account_rent(symbol, s))
                     for s in ((side,) if side is not None else tuple(Side))]
         except RpcError as exc:
-            raise _map_rpc_error(exc) from None
+            raise rpc_error(exc, otherwise=SwapFailed) from None
         return max(fees, key=lambda fee: fee.total_lamports)
 
     async def _output_account_rent(self, symbol: str, side: Side) -> int:
@@ -425,7 +421,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
             swap = await self.api.swap(quote, user_public_key=str(self.wallet.pubkey),
                                        compute_unit_price_micro_lamports=cu_price)
         except RpcError as exc:
-            raise _map_rpc_error(exc) from None
+            raise rpc_error(exc, otherwise=SwapFailed) from None
         if swap.compute_unit_limit is not None:
             self.compute_unit_limits[(symbol, side)] = swap.compute_unit_limit
         signed = self.wallet.sign(swap.unsigned)
@@ -616,15 +612,12 @@ class JupiterExchange(Exchange, JupiterTransfers):
             await asyncio.sleep(wait_s)
 
     def _rate_limited_wait_s(self, retry_after_s: float | None, row: JupiterSwapRow, height_seen: int | None) -> float:
-        """How long to wait after a 429: the node's ``Retry-After`` (``poll_s`` without one), at most the time the
-        blockhash's remaining blocks take at :data:`SLOT_S` each (its whole validity when no height was seen yet), and
-        never less than ``poll_s``."""
-        poll_s = self.settings.poll_s
-        if retry_after_s is None:
-            return poll_s
+        """How long a swap's confirmation asks the node nothing after a 429 (:func:`.errors.rate_limited_wait_s`): the
+        node's ``Retry-After``, at most the time the blockhash's remaining blocks take (its whole validity when no
+        height was seen yet), never less than ``poll_s``."""
         blocks_left = (BLOCKHASH_VALIDITY_BLOCKS if height_seen is None
                        else row.last_valid_block_height - height_seen)
-        return max(poll_s, min(retry_after_s, blocks_left * SLOT_S))
+        return rate_limited_wait_s(retry_after_s, self.settings.poll_s, blocks_left)
 
     async def _expired(self, row: JupiterSwapRow) -> JupiterSwapRow:
         """The signature provably never landed: re-quote and sign again if attempts are left."""
@@ -761,15 +754,6 @@ def _error_of(row: JupiterSwapRow) -> Exception:
     """The error a failed or expired swap is reported with (its class is kept in ``row.error``)."""
     name, _, message = row.error.partition(": ")
     return _ERRORS.get(name, SwapFailed)(message or row.error)
-
-
-def _map_rpc_error(exc: RpcError) -> ExchangeError:
-    """RPC failures before anything was signed or sent: the executor's classes."""
-    if isinstance(exc, RpcRateLimited):
-        return JupiterRateLimited(str(exc), exc.retry_after_s)
-    if isinstance(exc, RpcUnavailable):
-        return TransientError(str(exc))
-    return SwapFailed(str(exc))
 
 
 __all__ = ["BlockhashExpired", "JupiterExchange", "PriceLimitExceeded", "limit_quote_units", "percentile"]

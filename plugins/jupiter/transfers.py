@@ -36,6 +36,11 @@ node, never concluded from a fallback node that may be behind). :meth:`withdrawa
 landed (SENT: the destination credits it after its confirmations), failed on chain (FAILED), or
 expired unlanded (None: never sent).
 
+**A node's 429** is followed as a swap's is (:mod:`.errors`): a send it answers so is not taken, and the same bytes go
+again once its ``Retry-After`` is over (for as long as the blockhash may be valid); a status look-up or a read of the
+landed transaction answered so is :class:`~bot.api.RateLimited` carrying that wait (``retry_after_s``), as every other
+request of the wallet's transfers.
+
 **The store, off the loop.** The transfer's row is read and written on the store writer's thread
 (``ctx.read_later``/``ctx.write_later``, :func:`load_transfer`/:func:`save_transfer`), each awaited, as swaps' are:
 a database that stops answering holds that transfer, never the event loop; the signed row is still committed before
@@ -47,7 +52,9 @@ and the planner relies on the source's own completion status for transfers into 
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -61,10 +68,12 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from sqlmodel import Field, SQLModel
 
-from arbotlib.solana.rpc import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, MalformedReply, RpcError
+from arbotlib.solana.rpc import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, MalformedReply, RpcError, RpcRateLimited
 from arbotlib.solana.transactions import fee_lamports
 from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue, TransientError
 from bot.api.storage import Store
+
+from .errors import BLOCKHASH_VALIDITY_BLOCKS, SLOT_S, rate_limited_wait_s, rpc_error
 
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 TOKEN_PROGRAM = Pubkey.from_string(TOKEN_PROGRAM_ID)
@@ -234,7 +243,7 @@ class JupiterTransfers(TransferVenue):
             try:
                 _, mint_account = await self.rpc.get_account_info(mint)
             except RpcError as exc:
-                raise TransientError(f"{self.name}: {exc}") from None
+                raise rpc_error(exc, otherwise=TransientError, prefix=f"{self.name}: ") from None
             if mint_account is None:
                 raise PermanentError(f"{self.name}: the node has no mint {mint} (tokens.{asset}); check the mint "
                                      f"address in [exchanges.{self.name}] tokens")
@@ -292,7 +301,7 @@ class JupiterTransfers(TransferVenue):
             rent_lamports = 0 if account is not None else (
                 await self.rpc.get_minimum_balance_for_rent_exemption(size))
         except RpcError as exc:
-            raise TransientError(f"{self.name}: {exc}") from None
+            raise rpc_error(exc, otherwise=TransientError, prefix=f"{self.name}: ") from None
         return replace(terms, network_fee=Decimal(SIGNATURE_FEE_LAMPORTS + rent_lamports).scaleb(-9))
 
     async def deposit_address(self, asset: str) -> str:
@@ -331,7 +340,8 @@ class JupiterTransfers(TransferVenue):
         """What the landed transaction cost the wallet on top of what it moved, in SOL: the fee payer's balance before
         less after (``getTransaction``'s ``preBalances``/``postBalances``: ``meta.fee`` and the rent of a token account
         ``CreateIdempotent`` created, none when the account was there by then), less the lamports a SOL transfer sent.
-        None while the node has no such transaction (not confirmed yet)."""
+        None while the node has no such transaction (not confirmed yet); a 429 is RateLimited with the node's
+        ``Retry-After`` (:func:`.errors.rpc_error`)."""
         signature = transfer_.venue_ref
         if not signature:
             return None
@@ -345,7 +355,7 @@ class JupiterTransfers(TransferVenue):
                 raise MalformedReply(f"getTransaction {signature}: the wallet paid {lamports} lamports on top of what "
                                      "it sent, less than the transaction's fee")
         except RpcError as exc:
-            raise TransientError(f"{self.name}: {exc}") from None
+            raise rpc_error(exc, otherwise=TransientError, prefix=f"{self.name}: ") from None
         return Decimal(lamports).scaleb(-9)
 
     # --- internals ---------------------------------------------------------------------------
@@ -361,7 +371,8 @@ class JupiterTransfers(TransferVenue):
 
         A status any node knows is an answer; "expired" is concluded only on one node (the height, then the
         status look-up after it: :meth:`~arbotlib.solana.rpc.SolanaRpc.pinned`), and a failure of that node
-        concludes nothing (TransientError: asked again later)."""
+        concludes nothing (TransientError: asked again later; a 429 is RateLimited with the node's ``Retry-After``,
+        :func:`.errors.rpc_error`)."""
         try:
             (status,) = await self.rpc.get_signature_statuses([row.signature])
             if status is None:
@@ -369,7 +380,7 @@ class JupiterTransfers(TransferVenue):
                 height = await node.get_block_height()
                 (status,) = await node.get_signature_statuses([row.signature])
         except RpcError as exc:
-            raise TransientError(f"{self.name}: {exc}") from None
+            raise rpc_error(exc, otherwise=TransientError, prefix=f"{self.name}: ") from None
         if status is not None:
             return TransferStatus.FAILED if status.err is not None else TransferStatus.SENT
         return TransferStatus.PLANNED if height <= row.last_valid_block_height else None
@@ -396,7 +407,7 @@ class JupiterTransfers(TransferVenue):
         try:
             blockhash = await self.rpc.get_latest_blockhash()
         except RpcError as exc:
-            raise TransientError(f"{self.name}: {exc}") from None
+            raise rpc_error(exc, otherwise=TransientError, prefix=f"{self.name}: ") from None
         instructions = [*transfer_instructions(owner, destination, mint, units, decimals, program),
                         memo_instruction(transfer_.transfer_id)]  # its own transaction, whatever else is alike
         message = MessageV0.try_compile(owner, instructions, [], Hash.from_string(blockhash.blockhash))
@@ -411,9 +422,25 @@ class JupiterTransfers(TransferVenue):
         return stored
 
     async def _broadcast(self, row: JupiterTransferRow) -> None:
-        try:
-            await self.rpc.send_transaction(base64.b64decode(row.signed_tx_b64),
-                                            skip_preflight=self.settings.skip_preflight)
-        except RpcError as exc:  # lost or refused: withdrawal() tells landed, pending or expired
-            self.ctx.log.warning("%s: send of transfer %s (%s) not confirmed: %s", self.name, row.transfer_id,
-                                 row.signature, exc)
+        """Send the stored bytes; lost or refused, :meth:`withdrawal` tells landed, pending or expired. A 429 is not
+        taken: the same bytes go again once the node's ``Retry-After`` is over (no sooner than ``rebroadcast_s``), as
+        a swap's sends do (:func:`.errors.rate_limited_wait_s`), for as long as the blockhash may still be valid."""
+        gives_up = time.monotonic() + BLOCKHASH_VALIDITY_BLOCKS * SLOT_S
+        while True:
+            try:
+                await self.rpc.send_transaction(base64.b64decode(row.signed_tx_b64),
+                                                skip_preflight=self.settings.skip_preflight)
+                return
+            except RpcRateLimited as exc:
+                wait_s = rate_limited_wait_s(exc.retry_after_s, self.settings.rebroadcast_s)
+                if time.monotonic() + wait_s >= gives_up:
+                    self.ctx.log.warning("%s: send of transfer %s (%s) not taken (%s) until its blockhash may have "
+                                         "expired; followed as unsent", self.name, row.transfer_id, row.signature, exc)
+                    return
+                self.ctx.log.warning("%s: send of transfer %s (%s) not taken (%s); sending it again in %.1f s",
+                                     self.name, row.transfer_id, row.signature, exc, wait_s)
+                await asyncio.sleep(wait_s)
+            except RpcError as exc:
+                self.ctx.log.warning("%s: send of transfer %s (%s) not confirmed: %s", self.name, row.transfer_id,
+                                     row.signature, exc)
+                return

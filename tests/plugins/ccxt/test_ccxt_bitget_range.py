@@ -25,10 +25,11 @@ async def bitget_like_gate(gate_bot, fake_gate, monkeypatch, cid: str, qty: str,
     90 days or from further back, and an order of ``cid`` made ``days_old`` days ago: (gate, the venue's order, its
     creation time in s). ``alerts`` gets the bot's alerts."""
     import plugins.ccxt.exchange as exchange
+    import plugins.ccxt.history as history
 
     monkeypatch.setattr(exchange, "TRADE_ORDER_PARAMS", {"gate": "order_id"})  # Bitget's orderId
     monkeypatch.setattr(exchange, "TRADE_OLDER_CURSOR", {"gate": "id_less_than"})  # Bitget's idLessThan
-    monkeypatch.setattr(exchange, "TRADE_HISTORY_DAYS", {"gate": 90}, raising=False)  # Bitget's fills: 90 days
+    monkeypatch.setitem(history.HISTORY_DAYS, ("gate", "fetchMyTrades"), 90)  # Bitget's fills: 90 days
     fake_gate.trade_list_order = "bitget"
     fake_gate.my_trades_max_range_s = 90 * DAY_S
     fake_gate.my_trades_history_s = 90 * DAY_S

@@ -9,7 +9,7 @@ import time
 from decimal import Decimal
 
 from bot.domain import Order, OrderStatus, OrderType, Side
-from plugins.jupiter.exchange import SLOT_S
+from plugins.jupiter.errors import SLOT_S
 from plugins.jupiter.records import LANDED, load_swap
 
 
