@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .units import counted
+
 __all__ = ["ReadStats"]
 
 
@@ -52,6 +54,10 @@ class ReadStats:
         say."""
         return bool(self.skipped) or self.went_back > 0 or self.stopped_at is not None
 
+    def _skipped_text(self) -> str:
+        """``K malformed lines skipped`` (``1 malformed line skipped``)."""
+        return f"{counted(self.malformed, 'malformed line')} skipped"
+
     def skip(self, number: int, reason: str) -> None:
         self.skipped[reason] += 1
         if len(self.first_bad) < 5:
@@ -69,9 +75,9 @@ class ReadStats:
         """``receive time went back N times (at most X s, Y s in all; first at line L)``; "" when it never did."""
         if not self.went_back:
             return ""
-        times = "1 time" if self.went_back == 1 else f"{self.went_back} times"
-        return (f"receive time went back {times} (at most {self.went_back_max_ns / 1e9:.1f} s, "
-                f"{self.went_back_ns / 1e9:.1f} s in all; first at line {self.first_went_back})")
+        return (f"receive time went back {counted(self.went_back, 'time')} (at most "
+                f"{self.went_back_max_ns / 1e9:.1f} s, {self.went_back_ns / 1e9:.1f} s in all; first at line "
+                f"{self.first_went_back})")
 
     def stop(self, line: int, why: str) -> None:
         """Playback stopped early at ``line`` (the first such stop is kept)."""
@@ -80,12 +86,13 @@ class ReadStats:
 
     def summary(self) -> str:
         """One line: ``FILE: N lines, M frames, K malformed lines skipped (reason: count, ...; first at line
-        L)``, then ``; playback stopped early at line S: why`` if it did."""
-        text = f"{self.path.name}: {self.lines} lines, {self.frames} frames"
+        L)`` (``1 line``, ``1 frame``: each count agrees with its noun), then ``; playback stopped early at line S:
+        why`` if it did."""
+        text = f"{self.path.name}: {counted(self.lines, 'line')}, {counted(self.frames, 'frame')}"
         if self.malformed:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
             lines = ", ".join(map(str, self.first_bad))
-            text += f", {self.malformed} malformed lines skipped ({reasons}; first at line {lines})"
+            text += f", {self._skipped_text()} ({reasons}; first at line {lines})"
         if self.went_back:
             text += f"; {self.time_went_back()}: read in file order as no time passing"
         if self.stopped_at is not None:
@@ -100,9 +107,9 @@ class ReadStats:
             return "the file is empty (a recording stopped before its first frame?)"
         if not self.frames:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
-            return f"none of its {self.lines} lines is a recording frame ({reasons})"
+            return f"none of its {counted(self.lines, 'line')} is a recording frame ({reasons})"
         wanted = ", ".join(self.symbols) or "the venue's symbols"
-        text = f"none of its {self.frames} frames is a market event of {wanted} ({self.summary()})"
+        text = f"none of its {counted(self.frames, 'frame')} is a market event of {wanted} ({self.summary()})"
         if self.found:
             return (f"{text}: the file holds {', '.join(self.found)}; play a recording of {wanted} (`arbot record "
                     f"--symbol {self.symbols[0] if self.symbols else 'SYMBOL'}`), or trade the recorded symbol")
@@ -117,8 +124,7 @@ class ReadStats:
             return ""
         text = f"playback stops at line {self.stopped_at} of {self.lines}: {self.stopped}"
         if self.malformed:
-            text += (f" ({self.malformed} malformed lines skipped, first at line "
-                     + ", ".join(map(str, self.first_bad)) + ")")
+            text += f" ({self._skipped_text()}, first at line " + ", ".join(map(str, self.first_bad)) + ")"
         keep = max(self.stopped_at - 1, 0)
         return (f"{text}. To play the part before it: head -n {keep} {self.path} > PART.jsonl, and play that file; "
                 "else record the market again")

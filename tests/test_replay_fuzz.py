@@ -62,7 +62,7 @@ def test_each_malformed_kind_is_skipped_and_counted(tmp_path, reason):
     path.write_bytes(GOOD[0].encode() + MALFORMED[reason] + GOOD[1].encode())
     status, out, err = replay(path)
     assert status == 2
-    assert f"bad.jsonl: 3 lines, 2 frames, 1 malformed lines skipped ({reason}: 1; first at line 2)" in err, err
+    assert f"bad.jsonl: 3 lines, 2 frames, 1 malformed line skipped ({reason}: 1; first at line 2)" in err, err
     assert "Traceback" not in out + err and "messages=2" in out
 
 

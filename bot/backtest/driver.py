@@ -61,6 +61,8 @@ START_NS = 1_700_000_000_000_000_000
 SETTLE_S = 10.0
 """Simulated time left after the last step for legs in flight, hedges and results."""
 CHART_FILE = "pnl.png"
+SCRATCH_PREFIX = "arbot-backtest-"
+"""The name of a run's scratch data dir (the bot's identity file; the store is in ``--out``) begins with this."""
 STORE_WATCH_TASK = "host:store watch"
 """The bot's task that checks, every few seconds, that its store is still the one it started on."""
 
@@ -520,17 +522,19 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
     marking = bool(config.of_kind("strategy"))
     if marking:
         tape.subscribe(bot.bus)
-    await bot.start()
-    # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
-    # would run them at moments that depend on the machine's speed, so it runs none.
-    bot.scheduler.stop()
-    # Nor the store watch: the backtest's store is its own fresh file, and the watch's query every few
-    # simulated seconds (a turn of the loop and a read) cost more than the market steps between them.
-    for task in asyncio.all_tasks():
-        if task.get_name() == STORE_WATCH_TASK:
-            task.cancel()
-    await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback: let it run before anything else
+    # The bot is stopped however the run ends, a failed or interrupted start too: its store and the store writer are
+    # closed (within [bot] shutdown_timeout_s) before the caller removes the data dir they write into.
     try:
+        await bot.start()
+        # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
+        # would run them at moments that depend on the machine's speed, so it runs none.
+        bot.scheduler.stop()
+        # Nor the store watch: the backtest's store is its own fresh file, and the watch's query every few
+        # simulated seconds (a turn of the loop and a read) cost more than the market steps between them.
+        for task in asyncio.all_tasks():
+            if task.get_name() == STORE_WATCH_TASK:
+                task.cancel()
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback: let it run before anything else
         failed = [f"{info.label}: {error}" for info in plugins.infos.values() for error in info.errors]
         if failed:
             raise BacktestError("a plugin failed while the bot started, so the backtest would not test the "
@@ -587,7 +591,8 @@ def _sections(plugins: Any, run: BacktestRun) -> list[ReportSection]:
 def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = None, progress: Progress | None = None,
                  chart: bool = True, require_strategy: bool = True,
                  extra_plugins: Sequence[tuple[str, object]] = (), overrides: Sequence[tuple[str, str]] = (),
-                 loop_per_step: bool = False, focus: Sequence[str] = ()) -> BacktestResult:  # fmt: skip
+                 loop_per_step: bool = False, focus: Sequence[str] = (),
+                 scratch_in: Path | None = None) -> BacktestResult:  # fmt: skip
     """Run the backtest of the config at ``config_path`` and write its report into ``out_dir``.
 
     ``require_strategy=False`` lets the venues run alone (the benchmark's baseline);
@@ -595,7 +600,10 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     ``overrides`` are (key, value) settings replaced in the config (a sweep's combination);
     ``loop_per_step`` runs the engine as before issue 16 (a loop turn per market step, the dead-man
     watchdog's timer on): ``benchmarks/arb.py`` measures both in one run; ``focus`` names strategies whose
-    plugin sections are also made alone (``BacktestResult.focus_sections``: a sweep's swept strategies).
+    plugin sections are also made alone (``BacktestResult.focus_sections``: a sweep's swept strategies);
+    ``scratch_in`` is the directory the run's scratch data dir (:data:`SCRATCH_PREFIX`) is made in (None: the
+    system's temp directory; a sweep's workers make theirs in the sweep's own, which the sweep removes). The
+    scratch data dir is removed once the bot has stopped, however the run ended.
 
     Raises ConfigError (a bad config, every problem with its key path), BacktestInputError (a recording that
     yields no market event) or BacktestError. A run that fails leaves nothing half-written: its store, the report
@@ -611,7 +619,7 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
                if not (out_dir / name).exists()]
     try:
         return _run_backtest(config_path, out_dir, db_path, steps, progress, chart, require_strategy, extra_plugins,
-                             overrides, loop_per_step, focus)
+                             overrides, loop_per_step, focus, scratch_in)
     except BaseException:  # nothing half-written: no store of a run that did not finish, no file or directory it made
         for written in (*store_files, *reports):
             written.unlink(missing_ok=True)
@@ -624,8 +632,8 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
 def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps: int | None,
                   progress: Progress | None, chart: bool, require_strategy: bool,
                   extra_plugins: Sequence[tuple[str, object]], overrides: Sequence[tuple[str, str]],
-                  loop_per_step: bool, focus: Sequence[str]) -> BacktestResult:  # fmt: skip
-    data_dir = Path(tempfile.mkdtemp(prefix="arbot-backtest-"))
+                  loop_per_step: bool, focus: Sequence[str], scratch_in: Path | None) -> BacktestResult:  # fmt: skip
+    data_dir = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch_in))
     try:
         plugins, registry, config, plans = backtest_config(config_path, data_dir, db_path,
                                                            require_strategy=require_strategy,
@@ -639,7 +647,7 @@ def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps:
                                      loop_per_step), clock)
         wall_s = time.perf_counter() - wall
         progress.close()
-    finally:
+    finally:  # the bot has stopped (``_run``): nothing writes into its data dir any more
         shutil.rmtree(data_dir, ignore_errors=True)
 
     run = BacktestRun(

@@ -55,6 +55,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -164,6 +165,9 @@ class Job:
     """(plugin name, module name): imported in the worker (a module does not cross processes)."""
     strategies: tuple[str, ...] = ()
     """The swept strategies: the row's arbitrage figures are those of their run alone."""
+    scratch_in: Path | None = None
+    """The sweep's own temp directory, which the run's scratch data dir is made in (removed by the sweep, so a
+    worker terminated before its own clean-up leaves nothing behind)."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,7 @@ def run_job(job: Job) -> Outcome:
     cpu = time.process_time()
     extra = [(name, importlib.import_module(module)) for name, module in job.extra_plugins]
     result = run_backtest(job.config, job.out_dir, job.steps, chart=False, extra_plugins=extra,
-                          overrides=job.overrides, focus=job.strategies)
+                          overrides=job.overrides, focus=job.strategies, scratch_in=job.scratch_in)
     arb = next((s.data for s in result.focus_sections if s.key == "arb"), None)
     return Outcome(
         index=job.index, overrides=job.overrides, net={s.name: dict(s.net) for s in result.host.strategies},
@@ -524,13 +528,14 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     Raises ConfigError (a key nothing has, a value the settings refuse: checked on the first combination
     before any worker starts), ValueError (a malformed sweep) or BacktestError (BacktestInputError: a recording
     that cannot be played). A sweep that fails writes no table and removes the run directories and the output
-    directory it made.
+    directory it made. The runs' scratch data dirs are made in one temp directory of the sweep's, removed once every
+    worker has ended, however it ended (a worker terminated on Ctrl-C, or killed, never reaches its own clean-up).
     """
     import time
 
     from ..config import DEFAULT_SOURCE, default_toml, plugins_disabled, read_toml
     from ..plugins import collect, load_plugins
-    from .driver import backtest_config
+    from .driver import SCRATCH_PREFIX, backtest_config
 
     if walk_forward is not None and not 0 < walk_forward < 1:
         raise ValueError(f"--walk-forward must be a fraction between 0 and 1 (the tuning part), got {walk_forward}")
@@ -557,7 +562,8 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     made_out = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = tuple((name, getattr(module, "__name__", str(module))) for name, module in extra_plugins)
-    jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}sweep-"))
+    jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies), scratch)
             for i, combo in enumerate(combos, 1)]
     made = [job.out_dir for job in jobs if not job.out_dir.exists()]
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
@@ -581,6 +587,8 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
             with contextlib.suppress(OSError):
                 out_dir.rmdir()  # only when empty
         raise
+    finally:  # the pool's shutdown has joined every worker, terminated ones too: none writes into it any more
+        shutil.rmtree(scratch, ignore_errors=True)
     wall_s = time.perf_counter() - wall
     rows = build_rows(outcomes, strategies, walk_forward)
     scenario = f"Config `{source}`, {outcomes[0].steps:,} market steps a run"
