@@ -1602,12 +1602,15 @@ class Executor:
 
     def _cannot_tell(self, order: Order, how: str, received: str) -> None:
         """An order its venue received does not find it: UNKNOWN (never sent again; reconciliation keeps asking, at a
-        slower pace), alerted once (kind ``order-unknown``)."""
+        slower pace), alerted once (kind ``order-unknown``). Its reason is written when the fact it states changes
+        (what shows the venue received it, what filled), not when a later pass says ``how`` in other words (each
+        pass's "found by reconciliation" after "not found at 3 look-ups", a restart's): a store write for nothing."""
         filled = f", {order.filled_qty} of {order.qty} filled" if order.filled_qty > 0 else ""
-        reason = (f"the venue received it ({received}{filled}) but no longer finds it ({how}): it may have filled or "
-                  "been cancelled there; cannot tell, so it is never sent again and reconciliation keeps asking")
-        if order.status is not OrderStatus.UNKNOWN or order.reason != reason:
-            self._finish_quiet(order, OrderStatus.UNKNOWN, reason)
+        fact = f"the venue received it ({received}{filled}) but no longer finds it"
+        if order.status is not OrderStatus.UNKNOWN or not order.reason.startswith(f"{fact} ("):
+            self._finish_quiet(order, OrderStatus.UNKNOWN, f"{fact} ({how}): it may have filled or been cancelled "
+                               "there; cannot tell, so it is never sent again and reconciliation keeps asking")
+        reason = order.reason
         cid = order.client_order_id
         if cid in self._unknown_alerted:
             return
