@@ -789,7 +789,8 @@ class WebServer:
 
     async def _unknown_api(self, request: web.Request) -> web.StreamResponse:
         self._check_public(request)
-        raise ApiError(404, f"no such endpoint: {request.method} {request.path} (see /api/openapi.json)")
+        path = audited_path(request.path, self.users.knows)  # a token pasted into the path is not quoted back
+        raise ApiError(404, f"no such endpoint: {request.method} {path} (see /api/openapi.json)")
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
         self._check_public(request)
