@@ -50,18 +50,20 @@ class Fold(Generic[K]):
 class Folding(Generic[K]):
     """The first occurrences of each key said, the rest counted and said once per ``interval_s``.
 
-    ``interval_s``: how long a window lasts (None: until ``due(force=True)``); ``monotonic``: the owner's clock (a
+    ``interval_s``: how long a window lasts (None: until ``due(force=True)``), or a function that says it, read at
+    every use (a setting that may change: the windows open follow it); ``monotonic``: the owner's clock (a
     test's ``ManualClock().monotonic``), read when a method is given no ``now``; ``shown``: occurrences said at the
     start of a run (0: none, every one counted); ``renew``: a key goes on counting after its summary, rather than
     being forgotten; ``keys``: at most this many keys have a window of their own at once, an occurrence of any
     other key counts in the window of ``others`` (keys a stranger chooses, such as addresses: memory and lines stay
     bounded)."""
 
-    def __init__(self, interval_s: float | None, *, monotonic: Callable[[], float] = time.monotonic, shown: int = 1,
-                 renew: bool = False, keys: int | None = None, others: K | None = None) -> None:
+    def __init__(self, interval_s: float | Callable[[], float | None] | None, *,
+                 monotonic: Callable[[], float] = time.monotonic, shown: int = 1, renew: bool = False,
+                 keys: int | None = None, others: K | None = None) -> None:
         if keys is not None and others is None:
             raise ValueError("keys needs others: the key the occurrences of any other key count under")
-        self._interval_s = interval_s
+        self._interval = interval_s
         self._monotonic = monotonic
         self.shown = shown
         self.renew = renew
@@ -72,8 +74,9 @@ class Folding(Generic[K]):
 
     @property
     def interval_s(self) -> float | None:
-        """How long a window lasts, read at every use (a subclass may read it from a setting)."""
-        return self._interval_s
+        """How long a window lasts now."""
+        interval = self._interval
+        return interval() if callable(interval) else interval
 
     def first(self, key: K, note: Any = None, now: float | None = None) -> bool:
         """An occurrence of ``key``: True to say it now, False when it is only counted. The first occurrence opens

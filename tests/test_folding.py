@@ -122,19 +122,16 @@ def test_keys_past_the_cap_count_in_the_others_window():
 
 
 def test_an_interval_read_at_every_use():
-    """A subclass may read its interval from elsewhere (a setting): a window's end follows it."""
-
-    class Shortened(Folding[str]):
-        interval_s = 60.0  # type: ignore[assignment]
-
+    """Given as a function (a setting that may change), the interval is read at every use: the open windows follow."""
+    setting = {"interval_s": 60.0}
     clock = ManualClock()
-    fold = Shortened(None, monotonic=clock.monotonic)
+    fold = Folding(lambda: setting["interval_s"], monotonic=clock.monotonic)
     fold.first("a")
     fold.first("a")
     clock.advance(1)
-    assert fold.due() == []
-    Shortened.interval_s = 1.0  # type: ignore[assignment]
-    assert [w.count for w in fold.due()] == [1]
+    assert fold.due() == [] and fold.interval_s == 60.0
+    setting["interval_s"] = 1.0
+    assert fold.due_in() == 0.0 and [w.count for w in fold.due()] == [1]
 
 
 def test_now_given_instead_of_the_clock():

@@ -262,12 +262,7 @@ class StrangerAudit(Folding[str]):
     NAMED = 100
 
     def __init__(self, capped: bool = True) -> None:
-        super().__init__(self.WINDOW_S, keys=self.NAMED if capped else None, others=OTHERS)
-
-    @property
-    def interval_s(self) -> float:
-        """:attr:`WINDOW_S`, read at every use."""
-        return self.WINDOW_S
+        super().__init__(lambda: self.WINDOW_S, keys=self.NAMED if capped else None, others=OTHERS)
 
 
 @dataclass

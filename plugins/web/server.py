@@ -12,7 +12,7 @@ at most :data:`AUDIT_BACKLOG` wait, the rest are counted), and the endpoints' st
 the loop that trades never waits for the database because of the console, nor does anything else of the process
 that uses the loop's default executor. A read the store refuses (its database not answering) or a store closed (the
 bot stopping) is a 503 with ``Retry-After``, no traceback, and one WARNING line for the first of a kind, then one a
-minute with how many more (:class:`FoldedWarnings`).
+minute with how many more (:attr:`WebServer.unavailable`).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ STOPPING_RETRY_S = 10
 """``Retry-After`` of a 503 while the bot stops (its store closed)."""
 WARNING_FOLD_S = 60.0
 """A WARNING repeated by requests (a 503 while the database does not answer) is logged the first time, then once per
-this many seconds with how many more came (:class:`FoldedWarnings`)."""
+this many seconds with how many more came (:attr:`WebServer.unavailable`)."""
 LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
 """The limits whose refusals of a client are audited folded per address (:meth:`WebServer.refused_client`)."""
 
@@ -144,21 +144,6 @@ class AuditThread:
                 _settle(done, exc)
             else:
                 _settle(done, None)
-
-
-class FoldedWarnings(Folding[str]):
-    """WARNING lines that requests repeat (a 503 each while the database does not answer: 50 polling browsers,
-    ~25 a second), folded per kind by the host's one rule (:class:`bot.api.kit.Folding`): the first logged as it
-    happens, then one line per :data:`WARNING_FOLD_S` with how many more came, for as long as they come (``renew``);
-    a window with none more ends silently, and the next is a first again."""
-
-    def __init__(self) -> None:
-        super().__init__(WARNING_FOLD_S, renew=True)
-
-    @property
-    def interval_s(self) -> float:
-        """:data:`WARNING_FOLD_S`, read at every use."""
-        return WARNING_FOLD_S
 
 
 def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
@@ -259,8 +244,11 @@ class WebServer:
         runaway script's 429s cost a line a minute, not a database row each (users are configured: no cap)."""
         self.limit_audit = {limit: StrangerAudit() for limit in LIMITS}
         """Clients refused by each of :data:`LIMITS` (a connection closed, a 429), folded per address the same way."""
-        self.unavailable = FoldedWarnings()
-        """The WARNING of each kind of 503 (the database not answering, the bot stopping), folded per minute."""
+        self.unavailable: Folding[str] = Folding(lambda: WARNING_FOLD_S, renew=True)
+        """The WARNING of each kind of 503 (the database not answering, the bot stopping: 50 polling browsers, ~25 a
+        second), folded per kind: the first logged as it happens, then one line per :data:`WARNING_FOLD_S` with how
+        many more came, for as long as they come; a window with none more ends silently, and the next is a first
+        again."""
         self.confirmations = Confirmations(settings.confirm_ttl_s)
         self.events = EventHub(ctx, settings.events_buffer)
         self.endpoints = Endpoints(self)
