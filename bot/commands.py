@@ -50,6 +50,7 @@ from typing import Protocol
 from .api import ROLE_RANK, Caller, Command, FleetLink, Operator, Reply
 from .clock import Clock
 from .config import BOT_NAME, CommandSettings
+from .folding import Folding
 from .ledger import fleet_totals
 from .plugins import Registered
 from .redact import REDACTOR
@@ -93,11 +94,10 @@ class AuditLog(Protocol):
 
 @dataclass
 class _Refusals:
-    """Strangers refused in one chat within one window: the first was answered, the rest are counted."""
+    """What the audit row of a chat's refusal window says (its :attr:`~bot.folding.Fold.note`): the command of the
+    stranger answered first, and who the strangers counted after it are."""
 
-    started: float
     command: str
-    count: int = 0
     users: set[str] = field(default_factory=set)
 
 
@@ -113,7 +113,9 @@ class CommandTable:
         self._settings = settings
         self._pending: dict[str, _Pending] = {}
         self._recent: dict[tuple[str, str], deque[float]] = {}
-        self._refusals: dict[tuple[str, str], _Refusals] = {}
+        self._refusals: Folding[tuple[str, str]] = Folding(RATE_WINDOW_S, monotonic=lambda: self._clock.monotonic())
+        """Strangers refused per chat (transport, chat): the first of a minute answered and audited, the rest counted
+        and audited as one row once the minute is over."""
         self._refusals_due: asyncio.TimerHandle | None = None
         """Audits the windows once over even if no stranger writes again (:meth:`_refusals_over`)."""
         self._stranger_replies: deque[float] = deque()
@@ -160,16 +162,14 @@ class CommandTable:
 
     def _folded(self, caller: Caller, name: str) -> bool:
         """True when a stranger's refusal is only counted: one of the same chat was answered this minute."""
-        now = self._clock.monotonic()
         self.flush_refusals()
         key = (caller.transport, caller.chat_id or caller.user_id)
-        window = self._refusals.get(key)
-        if window is None:
-            self._refusals[key] = _Refusals(now, name)
+        if self._refusals.first(key, _Refusals(name)):
             self._arm_refusals(RATE_WINDOW_S)
             return False
-        window.count += 1
-        window.users.add(caller.user_id)
+        window = self._refusals.get(key)
+        if window is not None:
+            window.note.users.add(caller.user_id)
         return True
 
     def _may_answer_stranger(self) -> bool:
@@ -204,9 +204,9 @@ class CommandTable:
         """The timer: audit the windows that are over, and wait for the oldest left."""
         self._refusals_due = None
         self.flush_refusals()
-        if self._refusals:
-            oldest = next(iter(self._refusals.values()))
-            self._arm_refusals(max(RATE_WINDOW_S - (self._clock.monotonic() - oldest.started), 1.0))
+        due_in = self._refusals.due_in()
+        if due_in is not None:
+            self._arm_refusals(max(due_in, 1.0))
 
     def flush_refusals(self, force: bool = False) -> None:
         """Audit the counts of refusal windows that are over (all of them with ``force``, on stop). A timer does it
@@ -214,21 +214,13 @@ class CommandTable:
         if force and self._refusals_due is not None:
             self._refusals_due.cancel()
             self._refusals_due = None
-        now = self._clock.monotonic()
-        refusals = self._refusals
-        # windows are kept in the order they opened (one is added only when its chat has none): the ones that are
-        # over are at the front, so the walk stops at the first still open (a message costs O(windows closed))
-        while refusals:
-            (transport, chat_id), window = next(iter(refusals.items()))
-            if not force and now - window.started < RATE_WINDOW_S:
-                break
-            del refusals[(transport, chat_id)]
-            if window.count:
-                users = sorted(window.users)
-                shown = ",".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-                self._audit_log(transport=transport, user_id=users[0] if len(users) == 1 else "", chat_id=chat_id,
-                                command=window.command, args=f"users {shown}", ts_ns=self._clock.time_ns(),
-                                outcome=f"refused: no role, {window.count} more in this chat, not answered")
+        for window in self._refusals.due(force=force):  # the oldest first: a message costs O(windows over)
+            transport, chat_id = window.key
+            users = sorted(window.note.users)
+            shown = ",".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+            self._audit_log(transport=transport, user_id=users[0] if len(users) == 1 else "", chat_id=chat_id,
+                            command=window.note.command, args=f"users {shown}", ts_ns=self._clock.time_ns(),
+                            outcome=f"refused: no role, {window.count} more in this chat, not answered")
 
     def _authorize(self, caller: Caller, name: str) -> tuple[Registered | Reply, str]:
         """(the command, or the refusal to send back; the audit outcome so far)."""

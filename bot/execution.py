@@ -19,7 +19,8 @@ Guarantees:
   whose look-ups fail too is UNKNOWN: it stays open (``/orders``, the kill switch and shutdown
   cancel it like any open order) and :meth:`reconcile` asks the venue again until it answers: once a pass
   while the venue does not answer, at a slower pace once it answers and cannot tell (up to every
-  :data:`UNKNOWN_LOOKUP_MAX_S`); a look-up's failures are logged once, then counted (:data:`LOOKUP_FAILURES_SAID_S`).
+  :data:`UNKNOWN_LOOKUP_MAX_S`); a look-up's failures are logged once, then counted (:data:`LOOKUP_FAILURES_SAID_S`,
+  by :class:`bot.folding.Folding`).
 * Every fill is applied once, whichever way it arrives (the venue's published ``Fill``, an order
   call's answer, a look-up, reconciliation, recovery after a restart): :meth:`apply_fill` keeps
   the (exchange, trade id) of every fill applied; that set is the store's ``fills`` table, read
@@ -63,6 +64,7 @@ from .domain import (
     Side,
     split_symbol,
 )
+from .folding import Folding
 from .ledger import EXACT_DIGITS, fee_in_quote
 from .portfolio import Portfolio
 from .ratelimit import TokenBucket, backoff_delay
@@ -141,17 +143,8 @@ class _Intent:
 
 @dataclass
 class _Pace:
-    """One order's look-ups that found no answer: what is logged of them, and when reconciliation asks again."""
+    """One order's look-ups that found no answer or could not tell: when reconciliation asks again."""
 
-    failed_at: float = 0.0
-    """When the first failure of the current run of failures came (monotonic); 0 while none is counted."""
-    said_at: float = 0.0
-    """When a failure of it was last logged (monotonic)."""
-    failures: int = 0
-    """Failed look-ups since it last answered."""
-    unsaid: int = 0
-    """Failed look-ups since the last log line."""
-    last_error: str = ""
     unsettled: int = 0
     """Reconciliation passes in a row that left it UNKNOWN (no answer, or "cannot tell")."""
     next_at: float = 0.0
@@ -299,7 +292,12 @@ class Executor:
         self._intent: _Intent | None = None
         """The durable intent open on the loop (:meth:`intent`), None outside one."""
         self._pace: dict[str, _Pace] = {}
-        """Orders held here whose look-ups found no answer, by client order id (:meth:`_lookup_failed`)."""
+        """Orders held here that reconciliation asks at its own pace, by client order id (:meth:`_settle_later`,
+        :meth:`_open_not_found`)."""
+        self._lookups_failing: Folding[str] = Folding(LOOKUP_FAILURES_SAID_S, monotonic=lambda: self.clock.monotonic(),
+                                                      renew=True)
+        """The failed look-ups of each order held here, since it last answered (its note: the last error): the first
+        logged, then a count every :data:`LOOKUP_FAILURES_SAID_S` (:meth:`_lookup_failed`)."""
         self._unknown_since: dict[str, int] = {}
         """When each UNKNOWN order held here became UNKNOWN (wall ns; after a restart, its stored ``updated_ns``)."""
         self._unknown_alerted: set[str] = set()
@@ -897,29 +895,26 @@ class Executor:
         if cid not in self._active:
             log.warning("look-up of %s failed: %s", cid, exc)
             return
-        now = self.clock.monotonic()
-        pace = self._pace.setdefault(cid, _Pace())
-        pace.failures += 1
-        pace.last_error = str(exc) or type(exc).__name__
-        if pace.failures == 1:
-            pace.failed_at = pace.said_at = now
-            log.warning("look-up of %s failed: %s (its further failures are counted, logged every %s)", cid,
-                        pace.last_error, span(LOOKUP_FAILURES_SAID_S))
+        error = str(exc) or type(exc).__name__
+        failing = self._lookups_failing
+        if failing.first(cid, error):
+            log.warning("look-up of %s failed: %s (its further failures are counted, logged every %s)", cid, error,
+                        span(LOOKUP_FAILURES_SAID_S))
             return
-        pace.unsaid += 1
-        if now - pace.said_at >= LOOKUP_FAILURES_SAID_S:
+        if (counting := failing.get(cid)) is not None:
+            counting.note = error  # the last error, said with the count
+        if (said := failing.due_of(cid)) is not None:
+            now = self.clock.monotonic()
             log.warning("look-up of %s: %d more look-up(s) failed in the last %s, %d since the first %s ago (last: "
-                        "%s); still asking", cid, pace.unsaid, span(now - pace.said_at), pace.failures,
-                        span(now - pace.failed_at), pace.last_error)
-            pace.said_at, pace.unsaid = now, 0
+                        "%s); still asking", cid, said.count, span(now - said.started), said.total,
+                        span(now - said.since), said.note)
 
     def _lookup_answered(self, order: Order) -> None:
-        pace = self._pace.get(order.client_order_id)
-        if pace is None or not pace.failures:
+        failed = self._lookups_failing.forget(order.client_order_id)
+        if failed is None:
             return
-        log.info("look-up of %s answered after %d failed look-up(s) over %s", order.client_order_id, pace.failures,
-                 span(self.clock.monotonic() - pace.failed_at))
-        pace.failures = pace.unsaid = 0
+        log.info("look-up of %s answered after %d failed look-up(s) over %s", order.client_order_id, failed.total,
+                 span(self.clock.monotonic() - failed.since))
 
     def _retry_later(self, lane: _Lane, job: _Job, reason: str) -> None:
         if job.attempt >= self.settings.max_retries:
@@ -1256,6 +1251,8 @@ class Executor:
             self._active.pop(cid, None)
             if self._pace:
                 self._pace.pop(cid, None)
+            if self._lookups_failing:
+                self._lookups_failing.forget(cid)
             if self._unknown_alerted:
                 self._unknown_alerted.discard(cid)
         if order.status is not OrderStatus.OBSERVED:
@@ -1523,8 +1520,8 @@ class Executor:
                 continue
             # one attempt a pass for an order whose look-ups already failed or could not tell (the venue's own retries
             # are for a fresh question), every attempt (max_retries + 1) for the first
-            answered, state = await self._lookup(lane, order, attempts=1 if pace is not None and (
-                pace.unsettled or pace.failures) else 0)
+            answered, state = await self._lookup(lane, order, attempts=1 if (
+                pace is not None and pace.unsettled) or cid in self._lookups_failing else 0)
             if state is not None:
                 if (pace := self._pace.get(cid)) is not None:
                     pace.not_found = 0  # found: a later "not found" starts the count over
@@ -1602,12 +1599,15 @@ class Executor:
 
     def _cannot_tell(self, order: Order, how: str, received: str) -> None:
         """An order its venue received does not find it: UNKNOWN (never sent again; reconciliation keeps asking, at a
-        slower pace), alerted once (kind ``order-unknown``)."""
+        slower pace), alerted once (kind ``order-unknown``). Its reason is written when the fact it states changes
+        (what shows the venue received it, what filled), not when a later pass says ``how`` in other words (each
+        pass's "found by reconciliation" after "not found at 3 look-ups", a restart's): a store write for nothing."""
         filled = f", {order.filled_qty} of {order.qty} filled" if order.filled_qty > 0 else ""
-        reason = (f"the venue received it ({received}{filled}) but no longer finds it ({how}): it may have filled or "
-                  "been cancelled there; cannot tell, so it is never sent again and reconciliation keeps asking")
-        if order.status is not OrderStatus.UNKNOWN or order.reason != reason:
-            self._finish_quiet(order, OrderStatus.UNKNOWN, reason)
+        fact = f"the venue received it ({received}{filled}) but no longer finds it"
+        if order.status is not OrderStatus.UNKNOWN or not order.reason.startswith(f"{fact} ("):
+            self._finish_quiet(order, OrderStatus.UNKNOWN, f"{fact} ({how}): it may have filled or been cancelled "
+                               "there; cannot tell, so it is never sent again and reconciliation keeps asking")
+        reason = order.reason
         cid = order.client_order_id
         if cid in self._unknown_alerted:
             return

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from .errors import UserError
+from .folding import Folding
 from .jsonlimits import MAX_JSON_DEPTH, TooDeep, json_depth, loads_limited
 from .recording_stats import ReadStats
 from .units import counted
@@ -465,26 +466,36 @@ def recorded_by(path: Path, not_exchange: str) -> str | None:
     return None
 
 
+WARNINGS = "warnings"
+"""The one key of a replay's warnings (:class:`_Folded`): they are folded all together."""
+
+
 class _Folded(logging.Filter):
-    """Lets the first ``shown`` warnings through, counts the rest (:func:`folded_warnings`)."""
+    """Lets the first ``shown`` warnings through, counts the rest (:func:`folded_warnings`), by the host's one rule
+    (:class:`~bot.folding.Folding`, one window as long as the replay)."""
 
     def __init__(self, shown: int):
         super().__init__()
-        self.limit = shown
-        self.shown = 0
-        self.hidden = 0
+        self._fold: Folding[str] = Folding(None, shown=shown)
+
+    @property
+    def shown(self) -> int:
+        """Warnings let through."""
+        window = self._fold.get(WARNINGS)
+        return 0 if window is None else window.said
+
+    @property
+    def hidden(self) -> int:
+        """Warnings counted and dropped."""
+        window = self._fold.get(WARNINGS)
+        return 0 if window is None else window.count
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
         decided = record.__dict__.get("arbot_folded_shown")
         if decided is None:  # decided once per record, whichever handler sees it first
-            decided = self.shown < self.limit
-            record.__dict__["arbot_folded_shown"] = decided
-            if decided:
-                self.shown += 1
-            else:
-                self.hidden += 1
+            decided = record.__dict__["arbot_folded_shown"] = self._fold.first(WARNINGS)
         return bool(decided)
 
 

@@ -10,6 +10,8 @@ take; the venue accepts it, for any cause) one INFO note ends the episode with w
 being refused without any order going through (the strategy was paused, or stopped sending) ends too once it has been
 quiet for :data:`REPEAT_S`: one INFO note with its count, so the trader's last word on it is not its first alert.
 Every refusal is still logged (and stored: the order's row, a veto's ``risk_events`` row): only the alerts are gathered.
+The counting and the alert again after :data:`REPEAT_S` are the host's one rule of repeats
+(:class:`bot.folding.Folding`, ``renew``); the ends of an episode are this module's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .domain import AlertLevel
+from .folding import Folding
 from .units import span
 
 KIND = "order"
@@ -31,19 +34,16 @@ REPEAT_S = 600.0
 
 @dataclass
 class _Episode:
+    """What a cause's alerts say besides its counts (the :attr:`~bot.folding.Fold.note` of its window)."""
+
     kind: str
     """The alert's kind: ``order`` (the venue or the executor refused it), ``risk`` (a check vetoed it)."""
     level: AlertLevel
     before_venue: bool
     """Refused before the venue saw it (a risk check's veto, an order no venue can take): over as soon as an order of
     the market passes the host's checks."""
-    started: float
-    alerted: float
     last: float
     """When the cause was last refused: quiet for :data:`REPEAT_S` since, the episode is over."""
-    total: int = 1
-    unalerted: int = 0
-    """Refusals counted since the last alert of the cause."""
 
 
 Key = tuple[str, str, str, str]
@@ -61,8 +61,9 @@ class RefusalAlerts:
         self._monotonic = monotonic
         self.repeat_s = repeat_s
         self._later = later or _call_later
-        self._open: dict[Key, _Episode] = {}
-        """Causes alerted and not over yet."""
+        self._open: Folding[Key] = Folding(lambda: self.repeat_s, monotonic=monotonic, renew=True)
+        """Causes alerted and not over yet: the first refusal alerted, the next ones counted and alerted again with
+        their count once :attr:`repeat_s` has passed since the last alert (the host's one rule, :mod:`bot.folding`)."""
         self._quiet_check: asyncio.TimerHandle | None = None
         """Pending while causes are open: ends those refused no more for :attr:`repeat_s`."""
         self._closed = False
@@ -74,24 +75,22 @@ class RefusalAlerts:
         still refused :attr:`repeat_s` after its last alert; counted otherwise."""
         key = (strategy, exchange, symbol, cause)
         now = self._monotonic()
-        episode = self._open.get(key)
         market = f"{strategy} on {exchange} {symbol}"
-        if episode is None:
-            self._open[key] = _Episode(kind, level, before_venue, now, now, now)
+        if self._open.first(key, _Episode(kind, level, before_venue, now), now):
             if self._quiet_check is None and not self._closed:
                 self._quiet_check = self._later(self.repeat_s, self._check_quiet)
             self._alert(level, kind, f"orders of {market} {cause}: {detail}; more like it are counted, not alerted, "
                         f"and a note follows when orders go through again", source=strategy, exchange=exchange,
                         symbol=symbol, cause=cause, **fields)
             return
-        episode.total += 1
-        episode.unalerted += 1
-        episode.last = now
-        if now - episode.alerted >= self.repeat_s:
-            more, episode.unalerted, episode.alerted = episode.unalerted, 0, now
-            self._alert(episode.level, kind, f"orders of {market} still {cause}: {detail} (and {more - 1} more like "
-                        f"it since the last alert, {episode.total} in {span(now - episode.started)})",
-                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total,
+        episode = self._open.get(key)
+        if episode is not None:
+            episode.note.last = now
+        again = self._open.due_of(key, now)
+        if again is not None:
+            self._alert(again.note.level, kind, f"orders of {market} still {cause}: {detail} (and {again.count - 1} "
+                        f"more like it since the last alert, {again.total} in {span(now - again.since)})",
+                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=again.total,
                         **fields)
 
     def passed_checks(self, strategy: str, exchange: str, symbol: str) -> None:
@@ -120,32 +119,39 @@ class RefusalAlerts:
         its refusals): its count is said; check again when the next open cause could be quiet."""
         self._quiet_check = None
         now = self._monotonic()
-        for key, episode in list(self._open.items()):
+        for key in list(self._open):
+            window = self._open.get(key)
+            assert window is not None
+            episode: _Episode = window.note
             quiet = now - episode.last
             if quiet < self.repeat_s:
                 continue
-            del self._open[key]
+            self._open.forget(key)
             strategy, exchange, symbol, cause = key
-            counted = (f"and {episode.unalerted} more like it since the last alert, " if episode.unalerted else "")
+            counted = (f"and {window.count} more like it since the last alert, " if window.count else "")
             self._alert(AlertLevel.INFO, episode.kind, f"orders of {strategy} on {exchange} {symbol} no more {cause} "
-                        f"for {span(quiet)}, though none went through either ({counted}{episode.total} in "
-                        f"{span(episode.last - episode.started)}); the next refusal is alerted again",
-                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
+                        f"for {span(quiet)}, though none went through either ({counted}{window.total} in "
+                        f"{span(episode.last - window.since)}); the next refusal is alerted again",
+                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=window.total)
         if self._open and not self._closed:
-            due = min(episode.last for episode in self._open.values()) + self.repeat_s - now
+            due = min(self._open_episodes(), key=lambda e: e.last).last + self.repeat_s - now
             self._quiet_check = self._later(max(due, 0.0), self._check_quiet)
+
+    def _open_episodes(self) -> list[_Episode]:
+        return [window.note for key in self._open if (window := self._open.get(key)) is not None]
 
     def _end(self, strategy: str, exchange: str, symbol: str, what: str, ends: Callable[[_Episode], bool]) -> None:
         now = self._monotonic()
-        for key, episode in list(self._open.items()):
-            if key[:3] != (strategy, exchange, symbol) or not ends(episode):
+        for key in list(self._open):
+            window = self._open.get(key)
+            if window is None or key[:3] != (strategy, exchange, symbol) or not ends(window.note):
                 continue
-            del self._open[key]
+            self._open.forget(key)
             cause = key[3]
-            counted = (f"and {episode.unalerted} more like it since the last alert, " if episode.unalerted else "")
-            self._alert(AlertLevel.INFO, episode.kind, f"orders of {strategy} on {exchange} {symbol} {what} again "
-                        f"after being {cause} ({counted}{episode.total} in {span(now - episode.started)})",
-                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
+            counted = (f"and {window.count} more like it since the last alert, " if window.count else "")
+            self._alert(AlertLevel.INFO, window.note.kind, f"orders of {strategy} on {exchange} {symbol} {what} again "
+                        f"after being {cause} ({counted}{window.total} in {span(now - window.since)})",
+                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=window.total)
         if not self._open:
             self._cancel_check()
 

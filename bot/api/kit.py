@@ -17,7 +17,9 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   :class:`TokenBucket` (client-side rate limit); :class:`Flapping`, the one flap rule of anything that drops and
   comes back (a private stream, a connection, a dead-man switch): a loss alerted once, a flap once, the losses after
   it counted, and one note when it has held :data:`FLAP_WINDOW_S` again (:data:`LOST`, :data:`FLAPPING`,
-  :data:`COUNTED`: what :meth:`Flapping.lost` says a loss is worth);
+  :data:`COUNTED`: what :meth:`Flapping.lost` says a loss is worth); :class:`Folding`, the one rule of anything said
+  again and again (a warning per request, a refusal per stranger, a failure per retry): per key, the first said as it
+  happens, the rest counted, and one summary (a :class:`Fold`, with its count) per interval;
 * recording and replay of raw frames (``arbot record`` / ``arbot replay``): :class:`Recorder`,
   :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording` (skips and counts
   malformed lines in a :class:`ReadStats`, and receive times that went back, read as no time passing);
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
     from ..flapping import COUNTED, FLAP_WINDOW_S, FLAPPING, LOST, Flapping, Loss
+    from ..folding import Fold, Folding
     from ..jsonable import fill_data, jsonable, to_data
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
     from ..logs import colour_wanted, escape_controls, fit, format_ts, json_lines
@@ -90,7 +93,7 @@ _WHERE = {
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "Flapping": "bot.flapping", "FLAP_WINDOW_S": "bot.flapping", "LOST": "bot.flapping", "FLAPPING": "bot.flapping",
-    "COUNTED": "bot.flapping", "Loss": "bot.flapping",
+    "COUNTED": "bot.flapping", "Loss": "bot.flapping", "Fold": "bot.folding", "Folding": "bot.folding",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
     "Outbox": "bot.outbox", "drop_least_urgent": "bot.outbox",
     "colour_wanted": "bot.logs", "escape_controls": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
@@ -121,6 +124,8 @@ __all__ = [
     "Clock",
     "DeadManSwitch",
     "Flapping",
+    "Fold",
+    "Folding",
     "FrameSink",
     "ManualClock",
     "OrderBook",

@@ -188,6 +188,12 @@ class Endpoints:
 
     # --- helpers -----------------------------------------------------------------------------
 
+    def _quoted(self, shown: str, name: str | None = None) -> str:
+        """``shown`` quoted in an answer that names what was not found: ``'***'`` when the name is a user's token or
+        the hash the config holds of one, as the audit masks it (:func:`~plugins.web.server.audited_path`): the
+        redactor knows neither, and the client, its proxy's log or a shared screen need not see it again."""
+        return "'***'" if self.server.users.knows(shown if name is None else name) else repr(shown)
+
     def _strategy(self, name: str) -> dict[str, Any]:
         op = self.op
         state = op.strategy_state(name)
@@ -398,7 +404,8 @@ class Endpoints:
     def _report_dir(self, name: str) -> Path:
         root = self._reports()
         # masked, then cut: the answer is masked whole, when a secret straddling the cut is no longer whole
-        missing = ApiError(404, f"no backtest report {REDACTOR.cut(name, 80)!r} in the data directory")
+        missing = ApiError(404, f"no backtest report {self._quoted(REDACTOR.cut(name, 80), name)} in the data "
+                                "directory")
         if "/" in name or "\0" in name or name in ("", ".", ".."):  # a NUL: no file name has one (resolve raises)
             raise missing
         try:
@@ -505,7 +512,7 @@ class Endpoints:
         if why is not None:
             raise ApiError(409, f"strategy {name!r} was not started ({why}): fix the cause and restart the bot")
         if name not in self.op.strategies:
-            raise ApiError(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
+            raise ApiError(404, f"no strategy named {self._quoted(name)}; strategies: {', '.join(self.op.strategies)}")
         return name
 
     async def pause(self, call: Call) -> Any:
@@ -607,7 +614,7 @@ class Endpoints:
     def _fleet_bot(self, call: Call, name: str) -> str:
         bots = self._bots()
         if name != "all" and name not in bots:
-            raise ApiError(404, f"no bot named {name!r} in the fleet; bots: {', '.join(bots)}")
+            raise ApiError(404, f"no bot named {self._quoted(name)} in the fleet; bots: {', '.join(bots)}")
         return name
 
     async def _command(self, call: Call, name: str, args: list[str], target: list[str] | None = None) -> Any:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from bot.api import ROLE_RANK, Role, Secret
+from bot.api.kit import Folding
 
 from .settings import WebSettings, same_token
 
@@ -234,13 +235,11 @@ class FailureWindow:
         self._recent.clear()
 
 
-@dataclass
-class Refusals:
-    """Refusals of one address within a minute: the first was audited, the rest are counted."""
+@dataclass(frozen=True)
+class Refused:
+    """What the audit line of a refusal window quotes (the :attr:`~bot.api.kit.Fold.note` of its first refusal)."""
 
-    started: float
     command: str
-    count: int = 0
     role: str = ""
     """The user's role, when the window is a user's (:attr:`WebServer.throttled_audit`)."""
 
@@ -249,10 +248,11 @@ OTHERS = "other addresses"
 """The key of the one window every address past :attr:`StrangerAudit.NAMED` counts in."""
 
 
-class StrangerAudit:
-    """Refusals audited folded per key (an address, or a throttled user): the first of a minute as it happens, the
-    rest as one line with their count once the minute is over (as the command layer folds a chat stranger's), so a
-    client hammering the API writes a line a minute, not one per request.
+class StrangerAudit(Folding[str]):
+    """Refusals audited folded per key (an address, or a throttled user), by the host's one rule
+    (:class:`bot.api.kit.Folding`): the first of a minute as it happens (:meth:`first` with its :class:`Refused`),
+    the rest as one line with their count once the minute is over (:meth:`due`), as the command layer folds a chat
+    stranger's, so a client hammering the API writes a line a minute, not one per request.
 
     Addresses are a stranger's to choose (an IPv6 network gives millions): with ``capped``, at most :attr:`NAMED`
     keys have a window of their own at once, and a refusal from any other key counts in one shared window
@@ -262,38 +262,7 @@ class StrangerAudit:
     NAMED = 100
 
     def __init__(self, capped: bool = True) -> None:
-        self.capped = capped
-        self._windows: dict[str, Refusals] = {}
-        """By key, in the order they opened (one opens only when its key has none)."""
-
-    def first(self, key: str, command: str, now: float, role: str = "") -> bool:
-        """True when this refusal opens a window (audit it now); otherwise it is only counted.
-        Call :meth:`over` first, so a window whose minute is over is not counted into."""
-        window = self._windows.get(key)
-        if window is None and self.capped and len(self._windows) - (OTHERS in self._windows) >= self.NAMED:
-            key, window = OTHERS, self._windows.get(OTHERS)
-        if window is None:
-            self._windows[key] = Refusals(now, command, role=role)
-            return True
-        window.count += 1
-        return False
-
-    def over(self, now: float, force: bool = False) -> list[tuple[str, Refusals]]:
-        """The windows whose minute is over (every one with ``force``), forgotten: their counts to audit (the key
-        :data:`OTHERS`: the addresses past ``NAMED``)."""
-        done = []
-        while self._windows:
-            key, window = next(iter(self._windows.items()))
-            if not force and now - window.started < self.WINDOW_S:
-                break
-            del self._windows[key]
-            done.append((key, window))
-        return done
-
-    def due_in(self, now: float) -> float | None:
-        """Seconds until the oldest window is over; None when none is open."""
-        oldest = next(iter(self._windows.values()), None)
-        return None if oldest is None else max(self.WINDOW_S - (now - oldest.started), 0.0)
+        super().__init__(lambda: self.WINDOW_S, keys=self.NAMED if capped else None, others=OTHERS)
 
 
 @dataclass

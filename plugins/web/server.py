@@ -12,7 +12,7 @@ at most :data:`AUDIT_BACKLOG` wait, the rest are counted), and the endpoints' st
 the loop that trades never waits for the database because of the console, nor does anything else of the process
 that uses the loop's default executor. A read the store refuses (its database not answering) or a store closed (the
 bot stopping) is a 503 with ``Retry-After``, no traceback, and one WARNING line for the first of a kind, then one a
-minute with how many more (:class:`FoldedWarnings`).
+minute with how many more (:attr:`WebServer.unavailable`).
 """
 
 from __future__ import annotations
@@ -34,12 +34,23 @@ from urllib.parse import unquote, unquote_plus
 from aiohttp import web
 
 from bot.api import AuditEntry, Caller
-from bot.api.kit import REDACTOR, ClientAddresses, TooDeep, loads_limited
+from bot.api.kit import REDACTOR, ClientAddresses, Folding, TooDeep, loads_limited
 from bot.api.ledger import counted
 from bot.api.storage import ReadRefused, StoreClosed
 
 from .api import Endpoints
-from .auth import OTHERS, Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
+from .auth import (
+    OTHERS,
+    Confirmations,
+    FailureWindow,
+    RateLimit,
+    Refused,
+    Sessions,
+    StrangerAudit,
+    User,
+    Users,
+    token_hash,
+)
 from .events import EventHub
 from .routes import COOKIE, CSRF_HEADER, MAX_INT, ApiError, Param, Route, openapi
 from .settings import WebSettings
@@ -74,7 +85,7 @@ STOPPING_RETRY_S = 10
 """``Retry-After`` of a 503 while the bot stops (its store closed)."""
 WARNING_FOLD_S = 60.0
 """A WARNING repeated by requests (a 503 while the database does not answer) is logged the first time, then once per
-this many seconds with how many more came (:class:`FoldedWarnings`)."""
+this many seconds with how many more came (:attr:`WebServer.unavailable`)."""
 LIMITS = ("max_connections", "max_connections_per_address", "public_requests_per_s")
 """The limits whose refusals of a client are audited folded per address (:meth:`WebServer.refused_client`)."""
 
@@ -133,53 +144,6 @@ class AuditThread:
                 _settle(done, exc)
             else:
                 _settle(done, None)
-
-
-@dataclass
-class Fold:
-    """One kind of WARNING folded: when its window began, how many came since its last line."""
-
-    started: float
-    count: int = 0
-
-
-class FoldedWarnings:
-    """WARNING lines that requests repeat (a 503 each while the database does not answer: 50 polling browsers,
-    ~25 a second), folded per kind: the first logged as it happens, then one line per :data:`WARNING_FOLD_S` with how
-    many more came; a window with none more ends silently, and the next is a first again."""
-
-    def __init__(self) -> None:
-        self._windows: dict[str, Fold] = {}
-
-    def first(self, kind: str, now: float) -> bool:
-        """True when this one opens a window (log it now); otherwise it is only counted. Call :meth:`over` first."""
-        window = self._windows.get(kind)
-        if window is None:
-            self._windows[kind] = Fold(now)
-            return True
-        window.count += 1
-        return False
-
-    def over(self, now: float, force: bool = False) -> list[tuple[str, int]]:
-        """(kind, how many more) of each window whose time is over (each one with ``force``) that counted any; a
-        window that counted some goes on from ``now``, one that counted none (or any with ``force``) is forgotten."""
-        done = []
-        for kind, window in list(self._windows.items()):
-            if not force and now - window.started < WARNING_FOLD_S:
-                continue
-            if window.count:
-                done.append((kind, window.count))
-            if window.count and not force:
-                self._windows[kind] = Fold(now)
-            else:
-                del self._windows[kind]
-        return done
-
-    def due_in(self, now: float) -> float | None:
-        """Seconds until the oldest window is over; None when none is open."""
-        if not self._windows:
-            return None
-        return max(WARNING_FOLD_S - (now - min(w.started for w in self._windows.values())), 0.0)
 
 
 def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
@@ -280,8 +244,11 @@ class WebServer:
         runaway script's 429s cost a line a minute, not a database row each (users are configured: no cap)."""
         self.limit_audit = {limit: StrangerAudit() for limit in LIMITS}
         """Clients refused by each of :data:`LIMITS` (a connection closed, a 429), folded per address the same way."""
-        self.unavailable = FoldedWarnings()
-        """The WARNING of each kind of 503 (the database not answering, the bot stopping), folded per minute."""
+        self.unavailable: Folding[str] = Folding(lambda: WARNING_FOLD_S, renew=True)
+        """The WARNING of each kind of 503 (the database not answering, the bot stopping: 50 polling browsers, ~25 a
+        second), folded per kind: the first logged as it happens, then one line per :data:`WARNING_FOLD_S` with how
+        many more came, for as long as they come; a window with none more ends silently, and the next is a first
+        again."""
         self.confirmations = Confirmations(settings.confirm_ttl_s)
         self.events = EventHub(ctx, settings.events_buffer)
         self.endpoints = Endpoints(self)
@@ -465,7 +432,7 @@ class WebServer:
         now = asyncio.get_running_loop().time()
         self._audit_strangers(now=now)
         address = self.client_of(request)
-        if self.stranger_audit.first(address, command, now):
+        if self.stranger_audit.first(address, Refused(command), now):
             self.audit("", "", command, _from(address, query), f"refused: {exc.status} {exc.message}")
 
     def refused_client(self, address: str, limit: str, command: str, outcome: str) -> None:
@@ -474,14 +441,14 @@ class WebServer:
         Called on the loop for each refusal, however many a client sends: it costs a dict look-up."""
         now = asyncio.get_running_loop().time()
         self._audit_strangers(now=now)
-        if self.limit_audit[limit].first(address, command, now):
+        if self.limit_audit[limit].first(address, Refused(command), now):
             self.audit("", "", command, _from(address), outcome)
 
     def refused_user(self, user: User, command: str, args: str, exc: ApiError) -> None:
         """Audit a call of ``user`` the per-user rate limit refused, folded per user (:attr:`throttled_audit`)."""
         now = asyncio.get_running_loop().time()
         self._audit_strangers(now=now)
-        if self.throttled_audit.first(user.name, command, now, role=user.role):
+        if self.throttled_audit.first(user.name, Refused(command, user.role), now):
             self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.message}")
 
     def _audit_strangers(self, *, now: float | None = None, force: bool = False) -> None:
@@ -489,35 +456,32 @@ class WebServer:
         with its count."""
         if now is None:
             now = asyncio.get_running_loop().time()
-        for address, window in self.stranger_audit.over(now, force):
-            if window.count:
-                self.audit("", "", window.command, _from(address),
-                           f"refused: {window.count} more without a valid token from {_whence(address)}")
-        for name, window in self.throttled_audit.over(now, force):
-            if window.count:
-                self.audit(name, window.role, window.command, "", f"refused: 429, {window.count} more this minute")
+        for window in self.stranger_audit.due(now, force):
+            self.audit("", "", window.note.command, _from(window.key),
+                       f"refused: {window.count} more without a valid token from {_whence(window.key)}")
+        for window in self.throttled_audit.due(now, force):
+            self.audit(window.key, window.note.role, window.note.command, "",
+                       f"refused: 429, {window.count} more this minute")
         for limit, folded in self.limit_audit.items():
-            for address, window in folded.over(now, force):
-                if window.count:
-                    self.audit("", "", window.command, _from(address),
-                               f"refused: {window.count} more ({limit}) from {_whence(address)}")
+            for window in folded.due(now, force):
+                self.audit("", "", window.note.command, _from(window.key),
+                           f"refused: {window.count} more ({limit}) from {_whence(window.key)}")
         self._log_unavailable(now, force)
 
     def _log_unavailable(self, now: float, force: bool = False) -> None:
         """One WARNING line with the count of each kind of 503 whose window is over (each one with ``force``)."""
-        for message, count in self.unavailable.over(now, force):
-            log.warning("web: %s answered 503 in the last %s: %s", counted(count, "more request"),
-                        "minute" if WARNING_FOLD_S == 60 else f"{WARNING_FOLD_S:g} s", message)
+        for window in self.unavailable.due(now, force):
+            log.warning("web: %s answered 503 in the last %s: %s", counted(window.count, "more request"),
+                        "minute" if WARNING_FOLD_S == 60 else f"{WARNING_FOLD_S:g} s", window.key)
 
-    def _folds(self) -> list[StrangerAudit]:
-        return [self.stranger_audit, self.throttled_audit, *self.limit_audit.values()]
+    def _folds(self) -> list[Folding[str]]:
+        return [self.stranger_audit, self.throttled_audit, *self.limit_audit.values(), self.unavailable]
 
     async def _write_audit(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:  # woken by a line to write, or when a stranger's refusal window is over
                 due = [d for d in (folded.due_in(loop.time()) for folded in self._folds()) if d is not None]
-                due += [d for d in [self.unavailable.due_in(loop.time())] if d is not None]
                 await asyncio.wait_for(self._audit_wakeup.wait(), min(due, default=None))
             except TimeoutError:
                 pass
@@ -789,7 +753,8 @@ class WebServer:
 
     async def _unknown_api(self, request: web.Request) -> web.StreamResponse:
         self._check_public(request)
-        raise ApiError(404, f"no such endpoint: {request.method} {request.path} (see /api/openapi.json)")
+        path = audited_path(request.path, self.users.knows)  # a token pasted into the path is not quoted back
+        raise ApiError(404, f"no such endpoint: {request.method} {path} (see /api/openapi.json)")
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
         self._check_public(request)
