@@ -128,7 +128,8 @@ seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill 
 close is kept too (:meth:`GridStrategy._closes_of`): a late fill of one is booked to its buy's lot with no read of the
 order (a store read on the loop where the executor has forgotten it). A late fill of an older sell waits for its order
 to be read off the loop, then is booked once to that lot; one whose order cannot be read is booked to the oldest lot,
-as the ledger books it, and alerted once (:meth:`GridStrategy._book_once_read`).
+as the ledger books it, and alerted once (:meth:`GridStrategy._book_once_read`). What an order's end estimated of
+fills not arrived is not capped (:attr:`GridStrategy._estimated`: each is needed until its fill comes).
 """
 
 
@@ -284,7 +285,11 @@ class GridStrategy(Strategy[GridSettings]):
         moves on: what :meth:`_executions_of` takes instead of a read on the loop."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
-        fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
+        fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`), and until then
+        :meth:`_unsold` counts it (the slot did, the ledger has not). Not capped at FINISHED_KEPT as ``_finished`` is:
+        each is needed until its fill comes, however many orders end meanwhile; there are only as many as the
+        finished orders whose fills are missing, which the start finds in the stored orders it reads anyway
+        (:meth:`_find_estimates`)."""
         self._late_said: dict[str, tuple[int, Decimal]] = {}
         """Orders whose late fills the slots could not hold (:meth:`_late_alert`) -> (those fills, their base in all):
         alerted at the first, logged with these counts after. The newest FINISHED_KEPT, oldest first."""
@@ -777,7 +782,7 @@ class GridStrategy(Strategy[GridSettings]):
     def _find_estimates(self, stored_qty: Mapping[str, Decimal], working: set[str]) -> None:
         """The slots' finished orders (not ``working``: the slots' current ones, settled apart) that filled more than
         their stored fills: counted without those fills (at the order's average price), whose fill may still come
-        (:attr:`_estimated`). The newest FINISHED_KEPT."""
+        (:attr:`_estimated`). All of them, oldest first: the slots' rows counted each (no cap, as while running)."""
         found: list[tuple[int, str, tuple[Side, Decimal, Decimal]]] = []
         for _, _, order in self._stored_orders():
             cid = order.client_order_id
@@ -789,7 +794,7 @@ class GridStrategy(Strategy[GridSettings]):
             if missing > 0 and price is not None:
                 found.append((order.updated_ns, cid, (order.side, missing, price)))
         found.sort(key=lambda item: item[0])
-        for _, cid, estimate in found[-FINISHED_KEPT:]:
+        for _, cid, estimate in found:
             self._estimated.setdefault(cid, estimate)
 
     def _id_pattern(self) -> re.Pattern[str]:
@@ -1517,10 +1522,10 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
                                  order_id, missing, filled_qty, fallback_price)
             executions.add_unseen(missing, fallback_price)
-            # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
+            # its fill, when it comes, corrects this estimate (:meth:`_late_fill`); kept until then, never capped: the
+            # slot counted it and the ledger has not, so one dropped while its fill may come counts that fill twice,
+            # and :meth:`_unsold` is off by it meanwhile (see :attr:`_estimated`)
             self._estimated[order_id] = (side, missing, fallback_price)
-            if len(self._estimated) > FINISHED_KEPT:
-                del self._estimated[next(iter(self._estimated))]
         new_assets = executions.unvalued_fee_assets - self._warned_fee_assets
         if new_assets:
             self._warned_fee_assets |= new_assets
