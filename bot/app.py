@@ -89,6 +89,7 @@ from .scheduler import Scheduler
 from .settings import resolve_paths
 from .store import Store
 from .tasks import HEALTHY_AFTER_S, Tasks
+from .units import counted
 from .watchdog import Watchdog
 from .writer import StoreWriter, WriterClosed, describe_store_error, is_store_closed, is_store_error
 
@@ -243,6 +244,9 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._written_soon: set[asyncio.Future[Any]] = set()
+        """The records :meth:`_write_soon` handed to the store writer and not settled yet: the stop waits for the
+        line naming each the writer's close gave up on, so that none comes after "stopped"."""
         self._build_failures: dict[str, str] = {}
         """Components that could not be created, with their error (a risk check's stands in the gate)."""
         self._cancelling_killed = False
@@ -724,6 +728,16 @@ class Bot:
         self._stopping = True
         log.info("stopping")
         deadline = time.monotonic() + self.config.bot.shutdown_timeout_s
+        # commands first, while all they use still runs: each running one ends (or is cancelled) and hands over its
+        # audit line now, which the store writer's close below writes or names; none is logged after "stopped". They
+        # share the stop's one budget with the notifiers' last sends (docs/deploy.md: how long a stop can take)
+        cancelled, ignored = await self.commands.close(max(0.0, deadline - time.monotonic()))
+        if cancelled:
+            log.warning("cancelled %s still running after [bot] shutdown_timeout_s (%g s): %s",
+                        counted(len(cancelled), "command"), self.config.bot.shutdown_timeout_s, ", ".join(cancelled))
+        if ignored:
+            log.error("%s went on after being cancelled at the stop (a handler that swallows its cancel): %s",
+                      counted(len(ignored), "command"), ", ".join(ignored))
         self.watchdog.stop()
         await self.plugins.call_each_async("shutdown", timeout_s=self.config.bot.shutdown_timeout_s, bot=self.operator,
                                            operator=self.operator)
@@ -789,6 +803,8 @@ class Bot:
         # the writes handed over get what is left of the stop's time: a database that does not answer holds the stop
         # that long at most, and what was not written is named (bot.writer: what a restart recovers)
         not_written = await self.writer.aclose(max(WRITER_CLOSE_FLOOR_S, deadline - time.monotonic()))
+        if self._written_soon:  # each settled by now (written, or given up on): their lines come before "stopped"
+            await asyncio.wait(set(self._written_soon), timeout=WRITER_CLOSE_FLOOR_S)
         self.store.close()
         gc.unfreeze()
         if not_written:  # the last line says how the stop ended: the ERROR lines above name what was left
@@ -1016,6 +1032,8 @@ class Bot:
             log.warning("%s not stored: %s", what, describe_store_error(exc))
             return
         written.add_done_callback(partial(_log_unwritten, what))
+        self._written_soon.add(written)
+        written.add_done_callback(self._written_soon.discard)
 
     def _restore_pauses(self, text: str | None) -> dict[str, str]:
         """Pause again the strategies that were paused when the last run stopped (:meth:`_save_pauses`), from

@@ -32,6 +32,11 @@ summed exactly from their ``totals``, then each bot's own answer under its name.
 audited here with its targets and every bot's outcome; each bot audits its own part. Without a link,
 ``all`` means this bot alone. A call another bot forwarded (``via``) is never routed again.
 
+The bot's stop: :meth:`CommandTable.close` refuses every command from then on ("the bot is stopping", audited), waits
+for the handlers running (each runs in a task of the table's own, awaited by its transport) for a bound, then cancels
+the rest: each is audited ``cancelled: the bot stopped`` and its transport answered so. The stop then closes the store:
+no command's audit line reaches it after that.
+
 Secrets: every reply that :meth:`CommandTable.dispatch` and :meth:`CommandTable.confirm` return has every
 known secret masked (:func:`masked`, with :data:`bot.redact.REDACTOR`), so no transport, and no fleet link
 answering another bot, has to mask it.
@@ -43,6 +48,7 @@ import asyncio
 import logging
 import secrets
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
@@ -64,6 +70,8 @@ ALL = "all"
 """The fleet target meaning every bot, this one included."""
 LINK_GRACE_S = 1.0
 """How long past :attr:`FleetLink.timeout_s` the host waits for a link's own "no answer"."""
+CANCEL_GRACE_S = 1.0
+"""How long :meth:`CommandTable.close` waits for the commands it cancelled to end (their audit lines handed over)."""
 
 
 @dataclass
@@ -85,6 +93,10 @@ class _Route:
 
     targets: dict[str, list[str]]
     everyone: bool
+
+
+class _Cut(Exception):
+    """A command's handler cancelled by the bot's stop (:meth:`CommandTable.close`)."""
 
 
 class AuditLog(Protocol):
@@ -121,6 +133,12 @@ class CommandTable:
         self._stranger_replies: deque[float] = deque()
         self.fleet: FleetLink | None = None
         """The fleet link a service attached (:meth:`attach_fleet`), or None when this bot is alone."""
+        self._running: dict[asyncio.Task[Reply], str] = {}
+        """The command handlers running, each as its task (:meth:`_handled`) with what the stop's log calls it."""
+        self._cut: set[asyncio.Task[Reply]] = set()
+        """The commands :meth:`close` cancelled: their callers get a reply saying so."""
+        self._closing = False
+        """:meth:`close` was called (the bot stops): every command is refused."""
 
     def attach_fleet(self, link: FleetLink) -> None:
         if self.fleet is not None and self.fleet is not link:
@@ -246,6 +264,47 @@ class CommandTable:
         :meth:`bot.api.CommandDispatcher.dispatch`); the reply comes back :func:`masked`."""
         return masked(await self._dispatch(caller, name, args, via=via, confirmed=confirmed))
 
+    async def _handled(self, caller: Caller, name: str, work: Awaitable[Reply]) -> Reply:
+        """Run the handler of ``/name`` (``work``) in a task of its own, known to :meth:`close`; :class:`_Cut` when
+        the stop cancelled it (a cancel of the caller's own goes through as such)."""
+        task = asyncio.ensure_future(work)
+        self._running[task] = f"/{name} ({caller.transport}:{caller.user_id})"
+        task.add_done_callback(self._ended)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task not in self._cut or (current is not None and current.cancelling()):
+                raise
+            raise _Cut() from None
+        finally:
+            self._cut.discard(task)
+
+    def _ended(self, task: asyncio.Task[Reply]) -> None:
+        self._running.pop(task, None)
+
+    async def close(self, timeout_s: float) -> tuple[list[str], list[str]]:
+        """The bot's stop: refuse every command from now on, wait ``timeout_s`` at most for the ones running, then
+        cancel the rest and wait :data:`CANCEL_GRACE_S` for them to end (each audits ``cancelled: the bot stopped``).
+        Returns (the commands cancelled, those of them still running: a handler that ignored its cancel)."""
+        self._closing = True
+        running = set(self._running)
+        if not running:
+            return [], []
+        _, late = await asyncio.wait(running, timeout=timeout_s)
+        if not late:
+            return [], []
+        labels = {task: self._running.get(task, "?") for task in late}
+        self._cut |= late
+        for task in late:
+            task.cancel()
+        _, left = await asyncio.wait(late, timeout=CANCEL_GRACE_S)
+        return sorted(labels.values()), sorted(labels[task] for task in left)
+
+    def _refuse_stopping(self, caller: Caller, name: str, args: list[str]) -> Reply:
+        self._audit(caller, name, args, "refused: the bot is stopping")
+        return Reply(f"The bot is stopping: /{name} not run.", ok=False)
+
     async def _dispatch(self, caller: Caller, name: str, args: list[str], *, via: str, confirmed: bool) -> Reply:
         name = name.lstrip("/").lower()
         if confirmed and not via:
@@ -254,6 +313,8 @@ class CommandTable:
             caller = Caller(f"{caller.transport}@{via}", caller.user_id, caller.role, caller.chat_id)
         if caller.role is None:
             return self._refuse_stranger(caller, name, args)
+        if self._closing:
+            return self._refuse_stopping(caller, name, args)
         registered, outcome = self._authorize(caller, name)
         if isinstance(registered, Reply):  # refused
             self._audit(caller, name, args, outcome)
@@ -292,6 +353,8 @@ class CommandTable:
         args = pending.args if pending else []
         if caller.role is None:  # a stranger pressing a button (another's, or forged): told nothing about it
             return self._refuse_stranger(caller, name, args)
+        if self._closing:  # the confirmation stays unused
+            return self._refuse_stopping(caller, name, args)
         if pending is None:
             outcome, reply = "refused: unknown confirmation", Reply("Nothing to confirm.", ok=False)
         elif (pending.transport, pending.user_id) != (caller.transport, caller.user_id):
@@ -318,10 +381,17 @@ class CommandTable:
         outcome = "ok"
         try:
             command: Command = registered.obj
-            reply = await command.handler(self._operator, caller, args)
+            reply = await self._handled(caller, name, command.handler(self._operator, caller, args))
             if not reply.ok:
                 outcome = "failed"
             return reply
+        except _Cut:
+            outcome = "cancelled: the bot stopped"
+            return Reply(f"/{name} was cancelled: the bot is stopping",
+                         text="It may have done part of its work; check once the bot runs again.", ok=False)
+        except asyncio.CancelledError:  # the caller's (a transport stopping, a client gone)
+            outcome = "cancelled"
+            raise
         except Exception as exc:
             outcome = f"error: {type(exc).__name__}"
             from .store import ReadRefused

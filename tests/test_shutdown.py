@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.api import AlertLevel, Notifier, Service, hookimpl
+from bot.api import AlertLevel, Caller, Command, Notifier, Reply, Service, hookimpl
 from tests.fakes.venue import ScriptedVenue
 from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.processes import wait_until
@@ -138,6 +138,15 @@ class _HangingShutdown:
     async def shutdown(operator) -> None:
         await asyncio.sleep(3600)  # a slow network call with no timeout
 
+    @staticmethod
+    @hookimpl
+    def register_commands(register):
+        async def hang(op, caller, args):
+            await asyncio.sleep(3600)  # a command waiting on a slow network call with no timeout
+            return Reply("never")
+
+        register(Command("hang", hang, "viewer", "a command that hangs"))
+
 
 class _PoliteShutdown:
     calls: list[str] = []
@@ -234,20 +243,26 @@ async def test_a_send_hanging_on_an_alert_raised_while_notifiers_stop_cannot_hol
 async def test_the_stop_bound_deploy_md_gives_holds_and_one_shutdown_timeout_does_not(make_bot, monkeypatch):
     """Each hanging part of the stop gets `shutdown_timeout_s` of its own, so a stop timeout of "more than
     shutdown_timeout_s" is not enough: docs/deploy.md gives the bound from bot/app.py's stop, and a stop with a hanging
-    shutdown hook, service and venue ends within it, and after more than one shutdown_timeout_s."""
+    command, shutdown hook, service and venue ends within it, and after more than one shutdown_timeout_s."""
     import time
 
     from bot.app import NOTIFIER_STOP_FLOOR_S
+    from bot.commands import CANCEL_GRACE_S
 
     deploy = " ".join((Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text().split())
-    assert "shutdown_timeout_s × (H + S + C + 5) + 1 s × (2N + 1)" in deploy
+    assert "shutdown_timeout_s × (H + S + C + 5) + 1 s × (2N + 2)" in deploy
+    assert NOTIFIER_STOP_FLOOR_S == CANCEL_GRACE_S == 1.0  # the formula's "1 s"
     timeout_s = 0.3
     bot = await make_bot(f'shutdown_timeout_s = {timeout_s}\n[exchanges.v]\ntype = "hanging-venue"\n',
                          extra=[("stuck", _HangingStops), ("hanging", _HangingShutdown)])
     hooks = len(bot.plugins.pm.hook.shutdown.get_hookimpls())
     services, components = len(bot.services), len(bot._started) - len(bot.notifiers)
-    bound_s = timeout_s * (hooks + services + components + 5) + NOTIFIER_STOP_FLOOR_S * (2 * len(bot.notifiers) + 1)
+    bound_s = (timeout_s * (hooks + services + components + 5)
+               + NOTIFIER_STOP_FLOOR_S * (2 * len(bot.notifiers) + 1) + CANCEL_GRACE_S)
+    hanging = asyncio.ensure_future(bot.commands.dispatch(Caller("test", "me", "admin"), "hang", []))
+    await asyncio.sleep(0)  # one loop turn: the dispatch has handed its handler to the command table
     started = time.monotonic()
     await bot.stop()
+    assert hanging.done()
     took_s = time.monotonic() - started
     assert 3 * timeout_s <= took_s <= bound_s, (took_s, bound_s)

@@ -4,8 +4,9 @@
 lanes and writer retry it, the CRITICAL "store cannot be written" alarm promises trading resumes by itself); a closed
 store (``StoreClosed``) or store writer (``WriterClosed``) never reopens, so it stays out of it (retried, it would be
 retried forever) and ``is_store_closed`` tells it apart. What still reaches the store after the bot's stop (an order
-change the executor writes back, a pause, a veto's risk event, a command) says once, in one line, that the store is
-closed, and goes on: no traceback, no "the database refused a batch", no alarm, no exception into the caller.
+change the executor writes back, a pause, a veto's risk event, the audit line of a command refused after the stop)
+says once, in one line, that the store is closed, and goes on: no traceback, no "the database refused a batch", no
+alarm, no exception into the caller.
 SQLite, or PostgreSQL with ARBOT_TEST_DB_URL."""
 
 from __future__ import annotations
@@ -76,11 +77,12 @@ async def test_a_risk_event_after_the_stop_is_not_stored_and_raises_nothing(stop
     assert any("risk event" in line for line in _closed_lines(caplog)), caplog.text
 
 
-async def test_a_command_reading_the_closed_store_answers_so_without_a_traceback(stopped, caplog):
+async def test_a_command_after_the_stop_is_refused_without_reading_the_closed_store(stopped, caplog):
+    # (before the stop closed the command table, it ran and answered "/pnl could not read the store: ... is closed")
     reply = await stopped.commands.dispatch(VIEWER, "pnl", [])
-    assert not reply.ok and reply.title == "/pnl could not read the store", reply
-    assert "is closed" in reply.text
+    assert not reply.ok and reply.title == "The bot is stopping: /pnl not run.", reply
     assert [line for line in _loud(caplog) if "/pnl" in line] == []
+    assert [line.split(":")[0] for line in _closed_lines(caplog)] == ["a command's audit line not stored"]
 
 
 async def test_no_send_lane_nor_the_writer_loop_outlives_the_stop(stopped):

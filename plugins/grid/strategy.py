@@ -128,7 +128,8 @@ seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill 
 close is kept too (:meth:`GridStrategy._closes_of`): a late fill of one is booked to its buy's lot with no read of the
 order (a store read on the loop where the executor has forgotten it). A late fill of an older sell waits for its order
 to be read off the loop, then is booked once to that lot; one whose order cannot be read is booked to the oldest lot,
-as the ledger books it, and alerted once (:meth:`GridStrategy._book_once_read`).
+as the ledger books it, and alerted once (:meth:`GridStrategy._book_once_read`). What an order's end estimated of
+fills not arrived is not capped (:attr:`GridStrategy._estimated`: each is needed until its fill comes).
 """
 
 
@@ -284,7 +285,14 @@ class GridStrategy(Strategy[GridSettings]):
         moves on: what :meth:`_executions_of` takes instead of a read on the loop."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
-        fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
+        fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`), and until then
+        :meth:`_unsold` counts it (the slot did, the ledger has not). Not capped at FINISHED_KEPT as ``_finished`` is:
+        each is needed until its fill comes, however many orders end meanwhile; there are only as many as the
+        finished orders whose fills are missing, which the start finds in the stored orders it reads anyway
+        (:meth:`_find_estimates`)."""
+        self._late_said: dict[str, tuple[int, Decimal]] = {}
+        """Orders whose late fills the slots could not hold (:meth:`_late_alert`) -> (those fills, their base in all):
+        alerted at the first, logged with these counts after. The newest FINISHED_KEPT, oldest first."""
 
     @property
     def _rules(self) -> MarketInfo:
@@ -774,7 +782,7 @@ class GridStrategy(Strategy[GridSettings]):
     def _find_estimates(self, stored_qty: Mapping[str, Decimal], working: set[str]) -> None:
         """The slots' finished orders (not ``working``: the slots' current ones, settled apart) that filled more than
         their stored fills: counted without those fills (at the order's average price), whose fill may still come
-        (:attr:`_estimated`). The newest FINISHED_KEPT."""
+        (:attr:`_estimated`). All of them, oldest first: the slots' rows counted each (no cap, as while running)."""
         found: list[tuple[int, str, tuple[Side, Decimal, Decimal]]] = []
         for _, _, order in self._stored_orders():
             cid = order.client_order_id
@@ -786,7 +794,7 @@ class GridStrategy(Strategy[GridSettings]):
             if missing > 0 and price is not None:
                 found.append((order.updated_ns, cid, (order.side, missing, price)))
         found.sort(key=lambda item: item[0])
-        for _, cid, estimate in found[-FINISHED_KEPT:]:
+        for _, cid, estimate in found:
             self._estimated.setdefault(cid, estimate)
 
     def _id_pattern(self) -> re.Pattern[str]:
@@ -934,7 +942,8 @@ class GridStrategy(Strategy[GridSettings]):
         (:meth:`_unsold`, which reads the ledger's position). A buy's new part is base the grid holds that no slot
         sells: a later sell carries it. Either way the slot's quote figures stay exact. An order of no slot the grid
         has now (laid out again on fewer levels, or under another id epoch): the ledger counts its fill, and the grid
-        alerts what its slots do not hold (or hold more of) than they say, once per fill."""
+        alerts what its slots do not hold (or hold more of) than they say. Each alert once per order, at its first
+        such fill; the later ones are logged (:meth:`_late_alert`)."""
         order_id = fill.client_order_id
         slot = self._ended_sells.get(order_id) or self._slot_of(order_id)
         if slot is None:
@@ -973,9 +982,9 @@ class GridStrategy(Strategy[GridSettings]):
             else:
                 slot.profit += quote
                 if extra:
-                    self._diverged(f"slot {slot.index}: sell {order_id} filled {extra} {base} after the slot's "
-                                   f"inventory was sold: the grid sold {extra} {base} more than it bought; its next "
-                                   f"sell offers that much less", slot, extra)
+                    self._late_alert(order_id, extra, f"slot {slot.index}: sell {order_id} filled {extra} {base} after "
+                                     f"the slot's inventory was sold: the grid sold {extra} {base} more than it "
+                                     f"bought; its next sell offers that much less", slot=slot.index)
         else:
             cost = done.buy_cost - counted_value
             if slot.state is LOCKED and slot.opened_by == order_id:
@@ -983,9 +992,9 @@ class GridStrategy(Strategy[GridSettings]):
             else:
                 slot.profit -= cost
             if extra:
-                self._diverged(f"slot {slot.index}: buy {order_id} filled {extra} {base} after it ended: the grid "
-                               f"holds {done.base_received - counted_qty} {base} no slot sells; a later sell carries "
-                               f"it", slot, extra)
+                self._late_alert(order_id, extra, f"slot {slot.index}: buy {order_id} filled {extra} {base} after it "
+                                 f"ended: the grid holds {done.base_received - counted_qty} {base} no slot sells; a "
+                                 f"later sell carries it", slot=slot.index)
         self._flush()
 
     def _slotless_fill(self, fill: Fill) -> None:
@@ -1008,8 +1017,23 @@ class GridStrategy(Strategy[GridSettings]):
         else:
             message = (f"buy {order_id} filled {extra} {base} after it ended, and no slot of the grid holds it (laid "
                        f"out again since): the grid holds {extra} {base} no slot sells; a later sell carries it")
+        self._late_alert(order_id, extra, message)
+
+    def _late_alert(self, order_id: str, qty: Decimal, message: str, **fields: object) -> None:
+        """A late fill of ``order_id`` (``qty`` base) the slots cannot hold, said in ``message``: alerted at the first
+        of the order's such fills only (a sell the venue reports 30 partial fills of after its end is one alert, not
+        30); each later one is logged with the order's count and base in all so far."""
+        fills, total = self._late_said.pop(order_id, (0, ZERO))
+        fills, total = fills + 1, total + qty
+        self._late_said[order_id] = (fills, total)
+        if len(self._late_said) > FINISHED_KEPT:  # an order's late fills come within seconds of its end
+            del self._late_said[next(iter(self._late_said))]
+        if fills > 1:
+            self.ctx.log.warning("%s (late fill %d of %s the slots cannot hold, %s %s in all; alerted at the first)",
+                                 message, fills, order_id, total, self._rules.base)
+            return
         self.ctx.log.warning(message)
-        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, order=order_id, qty=extra)
+        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, order=order_id, qty=qty, **fields)
 
     def _diverged(self, message: str, slot: Slot, qty: Decimal) -> None:
         """The grid's holding differs from its slots' (the ledger's position is the truth): say so."""
@@ -1498,10 +1522,10 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
                                  order_id, missing, filled_qty, fallback_price)
             executions.add_unseen(missing, fallback_price)
-            # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
+            # its fill, when it comes, corrects this estimate (:meth:`_late_fill`); kept until then, never capped: the
+            # slot counted it and the ledger has not, so one dropped while its fill may come counts that fill twice,
+            # and :meth:`_unsold` is off by it meanwhile (see :attr:`_estimated`)
             self._estimated[order_id] = (side, missing, fallback_price)
-            if len(self._estimated) > FINISHED_KEPT:
-                del self._estimated[next(iter(self._estimated))]
         new_assets = executions.unvalued_fee_assets - self._warned_fee_assets
         if new_assets:
             self._warned_fee_assets |= new_assets

@@ -366,8 +366,10 @@ async def test_a_hundred_strangers_in_a_group_do_not_hold_up_an_admins_private_k
     await api.press(ADMIN, question)
     await api.wait(lambda: "reply_markup" not in question)
     assert "Kill switch:" in question["text"] and bot.killed("s") and bot.strategies["s"].paused
-    # the group got one refusal, not 100 (and never hit Telegram's 20-a-minute limit)
-    assert [m["text"] for m in api.messages_to(GROUP)] == ["<pre>Not authorized.</pre>"]
+    # the group got one refusal, not 100 (and never hit Telegram's 20-a-minute limit); the kill switch's alert goes
+    # there too (the group takes "risk" alerts), whenever its send lane gets to it: not counted here
+    assert [m["text"] for m in api.messages_to(GROUP)
+            if "kill switch:" not in m["text"]] == ["<pre>Not authorized.</pre>"]
     assert all(c.status == 200 for c in api.calls if c.method == "sendMessage")
     bot.commands.flush_refusals(force=True)  # the window's count is audited when it closes (or on stop)
     in_group = [a for a in audit(bot) if a[2] == str(GROUP)]
