@@ -21,7 +21,9 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    intent, and a cex leg already submitted when the dex leg is refused is taken back before its
    request is made. An execution with no leg sent is ``refused``, not ``done``: no
    :class:`~bot.domain.ExecutionResult`, and the opportunity is recorded as not acted on.
-3. **Follow.** ``on_order_update``/``on_fill`` track each leg; a leg is final when its order is.
+3. **Follow.** ``on_order_update``/``on_fill`` track each leg; a leg is final when its order is. What follows waits
+   for the fills its order counted (a CEX answering "filled" before its private stream brings the trade and the
+   fee it charged, :data:`FILLS_WAIT_MS` at most, then on the order's figures): it is decided once, on them.
 4. **Hedge.** When every leg is final and the accounts' base changed (the residual: each fill's
    :attr:`~bot.domain.Fill.base_change` summed, so base bought minus sold, less the fees charged in the base, e.g.
    a swap's network fee on SOL/USDC or a CEX's buy fee in SOL), it is an exposure: a WARNING alert names it
@@ -31,7 +33,11 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    keeps it. A hedge, like a sequential execution's second leg, is sent in one durable intent with
    the row's update that names it. Neither is sent when the venue would refuse it (rounded down to the lot, under
    the CEX market's ``min_qty``, or worth less than its ``min_notional`` at the limit price): the residual is held,
-   alerted (a residual under ``min_qty`` in the first alert, which says it is held).
+   alerted (a residual under ``min_qty`` in the first alert, which says it is held). A hedge closes the residual
+   together with the **pending residual** (:attr:`ArbExecutions.pending_residual`: what the done executions left
+   unhedged, summed; read back from their rows at a restart), so residuals each too small to hedge (every SOL/USDC
+   swap's network fee in SOL) are hedged by the execution that takes their sum to ``min_qty``; its row's residual
+   counts that hedge, and the rows' residuals sum to what the account drifted by.
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
    minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with; a fee in the base
    at its fill's price), and the base bought minus sold still held valued at the CEX mid (a fee in the base is
@@ -120,6 +126,7 @@ from .records import (
     open_executions,
     save_execution,
     stored_legs,
+    unhedged_residual,
     update_execution,
 )
 from .settings import SOL, ArbSettings
@@ -131,6 +138,10 @@ if TYPE_CHECKING:
     from .pricing import Evaluation
 
 NS_PER_MS = 1_000_000
+FILLS_WAIT_MS = 5_000
+"""How long the residual's decision waits for the fills of a leg whose order ended with more filled than its fills
+add up to (a CEX answering "filled" before its private stream brings the trade and the fee it charged): once they
+are in, it is taken on them; past this, on the order's figures (a trade that comes after makes the figures again)."""
 FINISHED_KEPT = 1000
 """Finished executions whose legs a late fill is still matched to."""
 NO_LEG_SENT = "no leg was sent"
@@ -171,6 +182,9 @@ class Leg:
     order: Order | None = None
     """Its order as last read (:meth:`ArbExecutions._adopt`: after a restart, what ``recover()`` read off the loop),
     whose fees count where its fills are missing, without reading the store again."""
+    ended_here: bool = False
+    """Its end came in this run, by its order's update: fills it counted may still be on their way (a restart's or a
+    reconcile's legs are taken as the store holds them)."""
 
     @property
     def sent(self) -> bool:
@@ -198,6 +212,14 @@ class Leg:
             if sum((f.qty for f in fills.values()), ZERO) != self.filled:
                 return self.traded
             return sum((f.base_change for f in fills.values()), ZERO)
+
+    @property
+    def fills_missing(self) -> bool:
+        """Its order counted more than its fills add up to: trades not come yet (or never to come)."""
+        if self.filled <= 0:
+            return False
+        with localcontext(prec=EXACT_DIGITS):
+            return sum((f.qty for f in self.fills.values()), ZERO) < self.filled
 
     @property
     def latency_ms(self) -> Decimal | None:
@@ -249,6 +271,9 @@ class Execution:
         """A leg filled more after the hedge in flight was decided: what is left is hedged once that one ends."""
         self.finish_wanted = False
         """Over, but a residual is held and no CEX book has come yet to value it at its mid: finished on the next."""
+        self.awaiting_fills = False
+        """Its legs are over, but one's fills are not all in yet: the residual is decided once they are, or once
+        :data:`FILLS_WAIT_MS` passed (:meth:`ArbExecutions._fills_awaited`)."""
         self.second_scheduled = False
         self.recovered = False
         """Loaded after a restart: a leg not yet sent goes only while the opportunity is fresh."""
@@ -256,6 +281,9 @@ class Execution:
         """How many times its row was written (a leg's end is written once, with whatever it leads to)."""
         self.awaiting_row = False
         """Its row is on its way to the store (off the loop): no leg is submitted before it is committed."""
+        self.in_pending: Decimal | None = None
+        """The residual it adds to :attr:`ArbExecutions.pending_residual` (its row's, once done); None while it is
+        not counted there (not done in this run, nor done when the pending residual was read back)."""
         self.on_started: Callable[[], None] | None = None
         """Called once its legs are submitted, or it is given up, after its row was stored off the loop (then
         :attr:`refused` and :attr:`why_not` tell which)."""
@@ -346,6 +374,11 @@ class ArbExecutions:
         self._prefetched: FinishedExecution | StoredLegs | None = None
         """While a late fill's execution read off the loop is rebuilt, or legs are reconciled: what was read (the late
         leg's order as the executor held it when the fill came). An order the executor holds is newer: it wins."""
+        self.pending_residual = ZERO
+        """The base the done executions left unhedged, summed (long positive): every done row's residual (read back
+        at a restart, :func:`~plugins.arb.records.unhedged_residual`; moved by each finish). The one owner of the
+        figure: an execution's hedge closes its own residual and this together (:meth:`_exposure`), so what is too
+        small to hedge alone is hedged once the sum reaches the CEX's ``min_qty``; ``/status`` shows it."""
         self.done_count = 0
         self.refused_count = 0
         self.realized_total = ZERO
@@ -521,6 +554,7 @@ class ArbExecutions:
         leg.filled, leg.avg_price = update.filled_qty, update.avg_fill_price
         if update.status.terminal and not leg.final:
             leg.final_ns = self.ctx.clock.time_ns()
+            leg.ended_here = True
             saves = ex.saves
             self._advance(ex)  # what the leg's end leads to (the next leg, a hedge, the finish) writes the row
             if ex.saves == saves:  # nothing followed yet: the leg's end is written on its own (its columns only:
@@ -544,6 +578,8 @@ class ArbExecutions:
                 landed = sum((f.qty for f in leg.fills.values()), ZERO)
                 if landed > leg.filled:
                     self._landed_after_end(ex, leg, landed)
+                elif ex.awaiting_fills:  # a trade its order counted: the decision waited for it
+                    self._advance(ex)
 
     def _landed_after_end(self, ex: Execution, leg: Leg, filled: Decimal) -> None:
         """A leg of an execution still under way filled ``filled`` in all, more than when its order ended (a swap
@@ -636,6 +672,7 @@ class ArbExecutions:
         is not of one of its legs."""
         ex = Execution(row)
         ex.reported = row.realized_pnl  # its ExecutionResult was published when it finished
+        ex.in_pending = row.residual  # done as stored: in the pending residual read back at the start
         self._earlier_hedges(ex)
         for leg in ex.legs():
             order = self._order(leg.cid)
@@ -688,7 +725,7 @@ class ArbExecutions:
         """Every leg is over but a fill landed after its hedge was decided (or after it finished): finish it if the
         legs agree now, else hedge (or hold) what is left, under the next hedge id."""
         residual = ex.residual()
-        if residual == ZERO:
+        if residual == ZERO or self._exposed(ex) == ZERO:
             self._finish(ex)
             return
         if ex.hedge is not None:  # done with: the next hedge takes the next id
@@ -709,6 +746,8 @@ class ArbExecutions:
                 self._send_hedge(ex, book)
             elif ex.finish_wanted:
                 self._finish(ex)
+            elif ex.awaiting_fills:  # decided on the orders' figures once the wait is over
+                self._advance(ex)
 
     async def reconcile(self) -> None:
         """Catch missed updates: settle legs against the executor's records. Where a read is a round trip
@@ -757,7 +796,7 @@ class ArbExecutions:
             if first.final and not second.sent and not second.final:
                 self._second_leg(ex, first, second)
                 return
-        if not (ex.cex.final and ex.dex.final):
+        if not (ex.cex.final and ex.dex.final) or self._fills_awaited(ex):
             return
         if ex.hedge is None:
             residual = ex.residual()
@@ -767,15 +806,25 @@ class ArbExecutions:
                 self._exposure(ex, residual)
             return
         if ex.hedge.final:
-            hedge, residual = ex.hedge, ex.residual()
-            # a hedge never goes past the residual it was decided on (reduce-only, its size rounded down): one left
-            # on the hedge's own side means a leg filled more after it was decided (ex.rehedge: seen in this run)
+            hedge, residual = ex.hedge, self._exposed(ex)
+            # a hedge never goes past what it was decided on (reduce-only, its size rounded down): one left on the
+            # hedge's own side means a leg filled more after it was decided (ex.rehedge: seen in this run)
             if residual and (ex.rehedge or (hedge.filled and (residual > 0) == (hedge.side is Side.BUY))):
                 ex.rehedge = False
                 self._expose_again(ex)
                 return
             ex.rehedge = False
             self._finish(ex)
+
+    def _fills_awaited(self, ex: Execution) -> bool:
+        """Whether what the legs left waits for fills: a leg that ended in this run (:attr:`Leg.ended_here`) with
+        more filled than its fills add up to, for at most :data:`FILLS_WAIT_MS` since it ended. The hold-or-hedge
+        decision, and the figures, are then taken once, on the trades as they came (a fee charged in the base asset
+        is in them, not in the order's answer)."""
+        now = self.ctx.clock.time_ns()
+        ex.awaiting_fills = any(leg.ended_here and leg.fills_missing and now - leg.final_ns < FILLS_WAIT_MS * NS_PER_MS
+                                for leg in ex.legs())
+        return ex.awaiting_fills
 
     def _too_old(self, ex: Execution) -> bool:
         """After a restart, a leg not yet sent goes only while its opportunity is fresh."""
@@ -827,44 +876,72 @@ class ArbExecutions:
         ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"{leg.name} leg {why}"
         self._save(ex)
 
+    def _pending_without(self, ex: Execution) -> Decimal:
+        """What the other done executions left unhedged: :attr:`pending_residual` less ``ex``'s own part of it."""
+        in_pending = ex.in_pending
+        if in_pending is None:
+            return self.pending_residual
+        with localcontext(prec=EXACT_DIGITS):
+            return self.pending_residual - in_pending
+
+    def _exposed(self, ex: Execution) -> Decimal:
+        """What a hedge of ``ex`` closes: its residual and what the executions before it left unhedged, together."""
+        with localcontext(prec=EXACT_DIGITS):
+            return ex.residual() + self._pending_without(ex)
+
     def _mid(self) -> Decimal | None:
         book = self._latest_book()
         return book.mid if book is not None else None
 
     def _exposure(self, ex: Execution, residual: Decimal) -> None:
-        """Every leg is final and they disagree: alert the exposure, then hedge it or hold it. Legs that bought and sold
-        the same base whose residual is only fees charged in the base, under the CEX minimum: noted on the row and
-        logged, not alerted (every SOL/USDC swap pays its network fee in SOL)."""
-        s = self.settings
-        # the excess sits where more was filled: the venue that bought more (long) or sold more (short)
-        venue = max((ex.cex, ex.dex), key=lambda leg: leg.filled).exchange
-        mid = self._mid()
-        value = f"{(abs(residual) * mid).quantize(Decimal('0.01'))} {self.quote}" if mid is not None else "unknown"
-        long_short = "long" if residual > 0 else "short"
-        below = self._below_min_qty(residual)
+        """Every leg is final and they disagree: hedge the residual, together with what the executions before it left
+        unhedged (:attr:`pending_residual`), or hold it there. Held while the sum is under the CEX minimum, or with
+        ``hedge = "hold"``. Legs that bought and sold the same base whose residual is only fees charged in the base,
+        under the CEX minimum alone (every SOL/USDC swap pays its network fee in SOL): noted on the row and logged,
+        not alerted, whether it is held or hedged with the pending residual; any other residual is alerted."""
+        s, base = self.settings, self.base
+        pending = self._pending_without(ex)
         with localcontext(prec=EXACT_DIGITS):
+            exposure = residual + pending
             traded = sum((leg.traded for leg in ex.legs()), ZERO)
-        if below and not traded:
+        below = self._below_min_qty(exposure)
+        hedging = s.hedge == "ioc" and not below
+        with_pending = (f"; with the {pending} {base} pending from the executions before, {exposure} {base}"
+                        if pending else "")
+        if not traded and self._below_min_qty(residual):
             # the legs bought and sold the same base: what is left is fees charged in the base (a swap's network fee
-            # on SOL/USDC, every execution), too small to hedge: noted and logged, not alerted each time
-            ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"fees in {self.base} held: {below}"
-            self.ctx.log.info("arbitrage %s: %s %s of fees charged in %s held (%s)", ex.id, abs(residual), self.base,
-                              self.base, below)
-            self._finish(ex)
-            return
-        action = ("hedging it with an IOC limit order on " + s.cex if s.hedge == "ioc" and not below
-                  else f"holding it ({below})" if below else "holding it (hedge = hold)")
-        legs = (f"{ex.cex.side.value} {ex.cex.filled} on {ex.cex.exchange} ({ex.cex.status}), "
-                f"{ex.dex.side.value} {ex.dex.filled} on {ex.dex.exchange} ({ex.dex.status})")
-        self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id} left {long_short} {abs(residual)} {self.base} "
-                       f"on {venue} ({legs}); {action}", opportunity=ex.id, qty=f"{residual} {self.base}", venue=venue,
-                       value_at_mid=value, cex_leg=f"{ex.cex.status} {ex.cex.filled}",
-                       dex_leg=f"{ex.dex.status} {ex.dex.filled}")
-        if s.hedge == "hold" or below:  # (a residual the venue would refuse to hedge: no hedge waits for a book)
-            held = f"residual held: {below}" if below else "residual held (hedge = hold)"
-            ex.row.note = (ex.row.note + "; " if ex.row.note else "") + held
-            self._finish(ex)
-            return
+            # on SOL/USDC, every execution), too small to hedge alone: noted and logged, not alerted each time
+            fees = f"fees in {base} "
+            if hedging:
+                fees += f"{residual} {base}{with_pending}: hedged"
+            else:
+                fees += f"held: {self._below_min_qty(residual)}" + (f" ({exposure} {base} pending)" if pending else "")
+            ex.row.note = (ex.row.note + "; " if ex.row.note else "") + fees
+            self.ctx.log.info("arbitrage %s: %s", ex.id, fees)
+            if not hedging:
+                self._finish(ex)
+                return
+        else:
+            # the excess sits where more was filled: the venue that bought more (long) or sold more (short)
+            venue = max((ex.cex, ex.dex), key=lambda leg: leg.filled).exchange
+            mid = self._mid()
+            value = f"{(abs(residual) * mid).quantize(Decimal('0.01'))} {self.quote}" if mid is not None else "unknown"
+            long_short = "long" if residual > 0 else "short"
+            action = ("hedging it with an IOC limit order on " + s.cex if hedging
+                      else f"holding it ({below})" if below else "holding it (hedge = hold)")
+            legs = (f"{ex.cex.side.value} {ex.cex.filled} on {ex.cex.exchange} ({ex.cex.status}), "
+                    f"{ex.dex.side.value} {ex.dex.filled} on {ex.dex.exchange} ({ex.dex.status})")
+            self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id} left {long_short} {abs(residual)} {base} "
+                           f"on {venue} ({legs}){with_pending}; {action}", opportunity=ex.id,
+                           qty=f"{residual} {base}", venue=venue, value_at_mid=value,
+                           cex_leg=f"{ex.cex.status} {ex.cex.filled}", dex_leg=f"{ex.dex.status} {ex.dex.filled}",
+                           **({"pending": f"{pending} {base}"} if pending else {}))
+            if not hedging:  # (a residual the venue would refuse to hedge: no hedge waits for a book)
+                held = f"residual held: {below}" if below else "residual held (hedge = hold)"
+                ex.row.note = (ex.row.note + "; " if ex.row.note else "") + held + (
+                    f" ({exposure} {base} pending)" if pending else "")
+                self._finish(ex)
+                return
         ex.hedge_wanted = True
         ex.row.state = "hedging"
         self._save(ex)
@@ -880,13 +957,24 @@ class ArbExecutions:
             return f"{abs(residual)} {self.base} is below the CEX minimum ({self.market.min_qty} {self.base})"
         return ""
 
+    def _fees_alone(self, ex: Execution) -> str:
+        """Why what ``ex``'s legs before its current hedge left cannot be hedged alone, when it is fees charged in the
+        base (they bought and sold the same base); else ''. Such a residual's hedge, with the pending residual, is
+        logged, not alerted."""
+        legs = [leg for leg in ex.legs() if leg is not ex.hedge]
+        with localcontext(prec=EXACT_DIGITS):
+            if sum((leg.traded for leg in legs), ZERO):
+                return ""
+            return self._below_min_qty(sum((leg.base_delta for leg in legs), ZERO))
+
     def _fresh(self, book: BookUpdate) -> bool:
         return self.ctx.clock.time_ns() - book.ts_ns <= self.settings.max_input_age_ms * NS_PER_MS
 
     def _send_hedge(self, ex: Execution, book: BookUpdate) -> None:
-        residual = ex.residual()
+        """Send the hedge of what ``ex`` and the executions before it left (:meth:`_exposed`), as it is now."""
         ex.hedge_wanted = False
-        if residual == ZERO:  # a leg's fill that landed meanwhile closed it: nothing to hedge
+        residual = self._exposed(ex)
+        if residual == ZERO or ex.residual() == ZERO:  # a leg's fill that landed meanwhile closed it: nothing to hedge
             self._finish(ex)
             return
         side = Side.SELL if residual > 0 else Side.BUY
@@ -995,10 +1083,15 @@ class ArbExecutions:
             self._finished[leg.cid] = ex
         while len(self._finished) > FINISHED_KEPT * 3:
             self._finished.popitem(last=False)
-        if residual != ZERO and ex.hedge is not None:
-            self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge left {residual} {self.base} "
-                           f"on {self.settings.cex} ({ex.hedge.status} {ex.hedge.filled} of {ex.hedge.qty})",
-                           opportunity=ex.id, qty=f"{residual} {self.base}", venue=self.settings.cex)
+        with localcontext(prec=EXACT_DIGITS):  # the row, done, is in the pending residual with this residual
+            self.pending_residual = self._pending_without(ex) + residual
+        ex.in_pending = residual
+        hedge = ex.hedge
+        if hedge is not None and self.pending_residual != ZERO and not self._fees_alone(ex):
+            left = self.pending_residual
+            self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge left {left} {self.base} "
+                           f"on {self.settings.cex} ({hedge.status} {hedge.filled} of {hedge.qty})",
+                           opportunity=ex.id, qty=f"{left} {self.base}", venue=self.settings.cex)
         result = ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl, realized_pnl=realized,
                                  quote=self.quote, ts_ns=now, opportunity_id=ex.id, size=r.size, filled=ex.executed())
         predicted, _ = predicted_for_filled(result)  # a partial fill is judged on its part, as every surface does
@@ -1035,7 +1128,8 @@ class ArbExecutions:
                        opportunity=ex.id, direction=r.direction,
                        size=f"{r.size} {self.base}", predicted=money(r.predicted_pnl, self.quote),
                        realized=money(realized, self.quote), cex=f"{ex.cex.status} {ex.cex.filled}",
-                       dex=f"{ex.dex.status} {ex.dex.filled}", residual=money(residual, self.base), **latency)
+                       dex=f"{ex.dex.status} {ex.dex.filled}", residual=money(residual, self.base),
+                       pending=money(self.pending_residual, self.base), **latency)
 
     def _save(self, ex: Execution, columns: tuple[str, ...] | None = None) -> None:
         """Write what changed in the row: among ``columns`` when given (the only ones that may have changed since
@@ -1092,16 +1186,18 @@ class ArbExecutions:
         answering delays the start, not the loop."""
         store = self.ctx.store
 
-        def unfinished(store: Store, strategy: str) -> tuple[list[ArbExecutionRow], StoredLegs]:
+        def unfinished(store: Store, strategy: str) -> tuple[list[ArbExecutionRow], StoredLegs, Decimal]:
             rows = open_executions(store, strategy)
             cids = [cid for row in rows
                     for cid in (*(leg.cid for leg in Execution(row).legs()), *earlier_hedge_ids(row))]
-            return rows, stored_legs(store, strategy, cids)
+            return rows, stored_legs(store, strategy, cids), unhedged_residual(store, strategy)
 
         if store.records_inline:
             rows = open_executions(store, self.strategy)
+            self.pending_residual = unhedged_residual(store, self.strategy)
         else:
-            rows, self._prefetched = await self.ctx.read_later(unfinished, store, self.strategy)
+            rows, self._prefetched, self.pending_residual = await self.ctx.read_later(unfinished, store,
+                                                                                       self.strategy)
         try:
             return self._recovered(rows)
         finally:

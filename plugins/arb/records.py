@@ -107,7 +107,10 @@ class ArbExecutionRow(SQLModel, table=True):
     hedge_status: str = ""
     hedge_filled: Decimal = money()
     residual: Decimal = money()
-    """Base left over once everything is final (long positive), not hedged."""
+    """What the execution's fills did to the accounts' base once everything is final (long positive): base bought
+    minus sold, less the fees charged in the base. The residuals of the done executions summed are the strategy's
+    pending residual (:func:`unhedged_residual`), which the hedge of a later execution closes once it reaches the
+    CEX's ``min_qty``: that execution's residual then counts its hedge."""
     realized_pnl: Decimal | None = money(nullable=True)
     note: str = ""
     finished_ns: int = 0
@@ -283,6 +286,21 @@ def open_executions(store: Store, strategy: str) -> list[ArbExecutionRow]:
         return list(s.exec(q.order_by(col(ArbExecutionRow.id))).all())
 
 
+def residual_sum(residuals: Iterable[Decimal]) -> Decimal:
+    """Executions' residuals summed, exactly: the base they left unhedged together."""
+    with localcontext(prec=EXACT_DIGITS):
+        return sum(residuals, Decimal(0))
+
+
+def unhedged_residual(store: Store, strategy: str) -> Decimal:
+    """The pending residual of ``strategy`` as stored: its done executions' residuals summed (long positive), what
+    ``arbot report``'s residual column shows and what a restart starts from."""
+    with store.session() as s:
+        q = select(col(ArbExecutionRow.residual)).where(ArbExecutionRow.strategy == strategy,
+                                                        ArbExecutionRow.state == "done")
+        return residual_sum(s.exec(q).all())
+
+
 def execution_of(store: Store, strategy: str, opportunity_id: str) -> ArbExecutionRow | None:
     """The execution of ``strategy`` with this opportunity id (None: there is none)."""
     with store.session() as s:
@@ -447,7 +465,7 @@ def summary(store: Store) -> list[tuple[str, ...]]:
             error = (sum((abs(prediction_error(result)) for _, result in finished), Decimal(0)) / len(finished)
                      if finished else None)
         opportunities, acted = seen.get(name, [0, 0])
-        residual = sum((r.residual for r, _ in finished), Decimal(0))
+        residual = residual_sum(r.residual for r, _ in finished)
         rows.append((name, str(opportunities), str(acted), str(len(finished)), str(open_.get(name, 0)),
                      str(refused.get(name, 0)), str(sum(1 for r, _ in finished if r.hedge_cid)),
                      significant(residual), _q(predicted, quote),

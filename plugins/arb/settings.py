@@ -94,7 +94,8 @@ class ArbSettings:
         help="after an execution is done, wait this long before the next one (one at a time)")
     hedge: Literal["ioc", "hold"] = option(
         "ioc", help='a leg that filled more than the other leaves base over: "ioc" closes it on the CEX with an '
-                    'IOC limit order, "hold" keeps it; both alert the exposure')
+                    'IOC limit order, with what earlier executions left too small to hedge alone (the pending '
+                    'residual), "hold" keeps it; both alert the exposure')
     hedge_max_slippage_bps: Decimal = option(
         Decimal(50), ge=0, lt=10_000,
         help="the hedge's IOC limit: at most this many bps through the CEX touch (sells below the bid, buys above "

@@ -653,6 +653,11 @@ class ArbStrategy(Strategy):
                                           f"(predicted {signed_money(ex.predicted_total, self.quote)})")
             if ex.current:
                 facts["in flight"] = ", ".join(ex.current)
+            if ex.pending_residual:  # every execution's, not this run's: the account holds it
+                facts["pending residual"] = (
+                    f"{ex.pending_residual} {self.base} left unhedged by the executions, "
+                    + ("kept (hedge = hold)" if self.settings.hedge == "hold"
+                       else f"hedged with the next execution once it reaches {ex.market.min_qty} {self.base}"))
         if self.last_reason:
             facts["last"] = self.last_reason
         if self.rows_dropped:

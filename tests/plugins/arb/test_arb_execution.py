@@ -546,6 +546,7 @@ def test_a_restart_while_a_late_fills_hedge_waits_for_a_book_sends_that_hedge(mo
     assert ex.hedge_wanted and not submitted and row.state == "hedging"
     # the restart
     monkeypatch.setattr(execution, "open_executions", lambda store, strategy: [row])
+    monkeypatch.setattr(execution, "unhedged_residual", lambda store, strategy: D(0))  # (no other execution)
     second = ArbExecutions("arb", settings(hedge="ioc"), ctx, market, lambda: None, lambda ex: None)
     second._save = lambda ex, columns=None: ex.sync_row()
     [ex] = asyncio.run(second.recover())
@@ -711,7 +712,7 @@ def test_a_recovered_execution_missing_its_legs_fills_realizes_from_what_the_res
     read_on_the_loop: list[str] = []
 
     async def read_later(fn, *args):
-        return [row], StoredLegs(dict(orders), {cid: [] for cid in orders})
+        return [row], StoredLegs(dict(orders), {cid: [] for cid in orders}), D(0)  # (no other execution done)
 
     ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
                           submit=lambda intent: intent, order=lambda cid: read_on_the_loop.append(cid) or orders[cid],

@@ -106,3 +106,23 @@ def test_the_realized_pnl_still_counts_each_base_fee_once_at_its_fill_price():
     [result] = [e for e in h.published if type(e).__name__ == "ExecutionResult"]
     # the fees are in the PnL at their fills' prices (as the ledger counts them), not again in the residual's value
     assert result.realized_pnl == h.row.realized_pnl == D(153) - D(150) - D("0.001") * 150 - SWAP_FEE * 153
+
+
+def test_a_base_fee_whose_trade_comes_after_the_orders_answer_decides_once_on_the_trade():
+    """The CEX answers "10 SOL filled" before its trade, and the trade charges 0.01 SOL of fee in the base: decided on
+    the answer, the residual was the swap's 0.000005 SOL, held; decided on the trade, 0.010005 SOL short is hedged.
+    The decision waits for the trade, and is taken once."""
+    h = Harness("10")
+    h.arb.on_order_update(OrderUpdate("cex", "SOL/USDC", "o-1-cex", "arb", OrderStatus.FILLED, D(10), D(150), 3))
+    h.leg("o-1-dex", "dex", Side.SELL, "153", D(10), SWAP_FEE)
+    h.arb.on_book(BOOK)
+    assert h.submitted == [] and h.row.state == "open"  # waiting for the CEX trade, nothing decided yet
+    trade = Fill("cex", "SOL/USDC", "o-1-cex", "t-late", Side.BUY, D(150), D(10), D("0.01"), "SOL", Liquidity.TAKER, 4)
+    h.fills.append(trade)
+    h.arb.on_fill(trade)
+    h.arb.on_book(BOOK)
+    [hedge] = h.submitted
+    assert (hedge.client_order_id, hedge.side, hedge.qty) == ("o-1-hedge", Side.BUY, D("0.01"))
+    h.leg("o-1-hedge", "cex", Side.BUY, "150.1", D("0.01"), D("0.00001"))
+    assert h.row.state == "done" and h.row.residual == h.position() == D("-0.000015")
+    assert "held" not in h.row.note and len(h.submitted) == 1

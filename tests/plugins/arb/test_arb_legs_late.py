@@ -157,6 +157,7 @@ def test_a_restart_after_the_swap_landed_under_a_hedge_in_flight_hedges_what_is_
     h.ctx.order = orders.get
     h.submitted.clear()
     monkeypatch.setattr(execution, "open_executions", lambda store, strategy: [h.row])
+    monkeypatch.setattr(execution, "unhedged_residual", lambda store, strategy: D(0))  # (no other execution)
     second = ArbExecutions("arb", settings(hedge="ioc"), h.ctx, h.arb.market, lambda: BOOK, lambda ex: None)
     second._save = lambda ex, columns=None: ex.sync_row()
     [ex] = asyncio.run(second.recover())
@@ -165,12 +166,30 @@ def test_a_restart_after_the_swap_landed_under_a_hedge_in_flight_hedges_what_is_
     assert ex.residual() == -1 and h.row.state == "hedging" and h.results() == []
 
 
+def test_the_trade_that_comes_after_its_orders_answer_is_waited_for():
+    """A CEX answers the IOC leg "1 SOL filled" before its trade comes on the private stream (Kraken, ccxt): what the
+    legs left is decided on the trade, with its fee, once it comes; one result, its figures exact, nothing to
+    correct."""
+    h = Harness()
+    h.update("o-1-cex", OrderStatus.FILLED, "1", "150")  # the answer, before its fill
+    swap = h.fill("o-1-dex", Side.SELL, "153", "1", exchange="dex")
+    h.update("o-1-dex", OrderStatus.FILLED, "1", "153", exchange="dex")
+    h.arb.on_book(BOOK)
+    assert h.results() == [] and h.row.state == "open" and h.ex.awaiting_fills and h.arb.busy
+    trade = Fill("cex", "SOL/USDC", "o-1-cex", "c-1", Side.BUY, D(150), D(1), D("0.15"), "USDC", Liquidity.TAKER, 4)
+    h.arb.on_fill(trade)
+    [result] = h.results()
+    assert h.row.state == "done" and h.row.residual == -swap.fee and not h.arb.busy and h.submitted == []
+    assert result.realized_pnl == h.row.realized_pnl == D(153) - D(150) - D("0.15") - swap.fee * swap.price
+    assert not result.corrects and h.alerts == []
+
+
 @pytest.mark.parametrize("restarted", [False, True], ids=["this run", "after a restart"])
 def test_a_fill_that_comes_after_its_orders_answer_is_no_late_fill(monkeypatch, restarted):
-    """A CEX answers the IOC leg "1 SOL filled" before its trade comes on the private stream (Kraken, ccxt): the
-    execution finishes on the order's figures. The trade is the fill the order counted, not 1 SOL more: nothing is
-    hedged, nothing alerted as landed late; the execution's figures are made again from it (its fee now counted) and
-    the result corrected."""
+    """The trade of an answer's "1 SOL filled" has not come after ``FILLS_WAIT_MS``: the execution finishes on the
+    order's figures. The trade, when it comes, is the fill the order counted, not 1 SOL more: nothing is hedged,
+    nothing alerted as landed late; the execution's figures are made again from it (its fee now counted) and the
+    result corrected."""
     from bot.domain import Order
     from plugins.arb import execution
 
@@ -181,6 +200,11 @@ def test_a_fill_that_comes_after_its_orders_answer_is_no_late_fill(monkeypatch, 
     h.update("o-1-cex", OrderStatus.FILLED, "1", "150")  # the answer, before its fill
     swap = h.fill("o-1-dex", Side.SELL, "153", "1", exchange="dex")
     h.update("o-1-dex", OrderStatus.FILLED, "1", "153", exchange="dex")
+    h.ctx.clock.advance(execution.FILLS_WAIT_MS / 1000 - 0.001)
+    h.arb.on_book(BOOK)
+    assert h.results() == [] and h.ex.awaiting_fills  # (still waiting for it)
+    h.ctx.clock.advance(0.001)
+    h.arb.on_book(BOOK)  # the wait is over: decided on the order's figures
     [first] = h.results()
     assert h.row.state == "done" and h.row.residual == -swap.fee
     trade = Fill("cex", "SOL/USDC", "o-1-cex", "c-1", Side.BUY, D(150), D(1), D("0.15"), "USDC", Liquidity.TAKER, 4)

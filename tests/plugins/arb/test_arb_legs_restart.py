@@ -52,7 +52,7 @@ def test_a_leg_part_filled_before_a_restart_realizes_from_every_fill(monkeypatch
     held: dict[str, Order] = {}
 
     async def read_later(fn, *args):
-        return [row], StoredLegs(dict(at_restart), {cid: list(f) for cid, f in stored.items()})
+        return [row], StoredLegs(dict(at_restart), {cid: list(f) for cid, f in stored.items()}), D(0)
 
     published: list = []
     ctx = SimpleNamespace(
@@ -62,6 +62,7 @@ def test_a_leg_part_filled_before_a_restart_realizes_from_every_fill(monkeypatch
         alert=lambda level, kind, message, **fields: None, alerts_heard=False,
         bus=SimpleNamespace(publish=published.append), store=SimpleNamespace(records_inline=inline))
     monkeypatch.setattr(execution, "open_executions", lambda store, strategy: [row])
+    monkeypatch.setattr(execution, "unhedged_residual", lambda store, strategy: D(0))  # (no other execution)
     market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"), min_qty=D("0.01"))
     arb = ArbExecutions("arb", settings(hedge="ioc"), ctx, market, lambda: BOOK, lambda ex: None)
     arb._save = lambda ex, columns=None: ex.sync_row()
