@@ -1198,6 +1198,12 @@ class ArbExecutions:
         else:
             rows, self._prefetched, self.pending_residual = await self.ctx.read_later(unfinished, store,
                                                                                        self.strategy)
+        if self.pending_residual:  # an upgrade from a version that never hedged it: said before the first hedge
+            self.ctx.log.warning(
+                "arbitrage: %s %s left unhedged by earlier executions (their base fees); %s", self.pending_residual,
+                self.base, "kept (hedge = hold)" if self.settings.hedge == "hold" else
+                f"hedged with the next execution once it reaches {self.market.min_qty} {self.base} (set hedge = "
+                "\"hold\" to keep it, e.g. when the account was flattened by hand)")
         try:
             return self._recovered(rows)
         finally:

@@ -152,13 +152,17 @@ def test_residuals_each_under_min_qty_are_hedged_once_their_sum_reaches_it(store
     assert not [a for a in run.alerts if "hedg" in a]  # fees in the base: noted and logged, not alerted
 
 
-def test_a_restart_reads_the_pending_residual_back_from_the_rows_without_counting_it_twice(store):
+def test_a_restart_reads_the_pending_residual_back_from_the_rows_without_counting_it_twice(store, caplog):
     submitted: list = []
     first = Run(store, submitted)
     for n in range(1, 8):
         first.execution(n)
-    second = Run(store, submitted)  # a restart: the sum is the rows', not zero
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="test"):
+        second = Run(store, submitted)  # a restart: the sum is the rows', not zero
     assert second.arb.pending_residual == 7 * EACH == second.position()
+    said = [r.getMessage() for r in caplog.records if "left unhedged by earlier executions" in r.getMessage()]
+    assert len(said) == 1 and f"{7 * EACH} SOL" in said[0] and 'hedge = "hold"' in said[0], said  # before it trades
     for n in range(8, 11):
         second.execution(n)
     assert second.hedges() == [("o-10-hedge", Side.BUY, D("0.01"))]
