@@ -98,12 +98,13 @@ def test_the_password_is_in_no_output_of_any_command(tmp_path: Path, canary_url:
     for step in steps:
         started = {name: subprocess.Popen(arbot_command(*commands[name]), env=env, cwd=tmp_path, text=True,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in step}
-        for name, process in started.items():
-            try:
+        try:
+            for name, process in started.items():
                 stdout, stderr = process.communicate(timeout=120)
-            finally:
+                runs[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        finally:  # none outlives the test (one that timed out, and those beside it)
+            for process in started.values():
                 process.kill()
-            runs[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     runs = {name: runs[name] for name in commands}
     for name, out in runs.items():
         assert CANARY not in out.stdout + out.stderr, name
