@@ -125,6 +125,9 @@ class _Job:
     """An insert raised: the row the next one finds may be this order's own (:meth:`Executor._own_row`)."""
     cancelled: bool = False
     """Cancelled before it was sent: it never will be."""
+    ended: bool = False
+    """Out of the in-flight count already (:meth:`Executor._end_unsent`): cancelled, it is not waited for while its
+    lane, behind a token or another order, has yet to drop it."""
     reduce_only: bool = False
     """Its intent was marked ``reduce_only`` (a hedge, a close): it may be retried through a pause."""
 
@@ -629,8 +632,9 @@ class Executor:
                 if job.stored:  # on the immediate path: its request was never made
                     self._sending.discard(cid)
                     self._end()
-                elif cid in self._unsent:  # queued in its lane: the lane worker drops it (and ends it)
+                elif cid in self._unsent:  # queued in its lane: the lane worker drops it
                     job.cancelled = True
+                    self._end_unsent(job)
                 elif self._unwritten.pop(cid, None) is not None:  # cancelled in the intent: it never was
                     continue
                 else:  # refused by the store already (an id it holds): ended then
@@ -672,6 +676,13 @@ class Executor:
         self._in_flight -= 1
         if self._in_flight == 0:
             self._idle.set()
+
+    def _end_unsent(self, job: _Job) -> None:
+        """A job that will never be sent leaves the in-flight count, once: when it is cancelled (its lane may be
+        waiting for a token long after; a stop must not wait for it), or when its lane drops it."""
+        if not job.ended:
+            job.ended = True
+            self._end()
 
     async def settle(self, timeout_s: float) -> bool:
         """Wait until no order is queued or in flight (new ones may still come); False on timeout."""
@@ -735,7 +746,7 @@ class Executor:
             for job in batch:
                 if job.cancelled or not job.stored:
                     self._unsent.pop(job.order.client_order_id, None)
-                    self._end()
+                    self._end_unsent(job)
                     continue
                 fresh.append(job)
             if not fresh:
@@ -745,7 +756,7 @@ class Executor:
                 if job.cancelled:  # cancelled while waiting for a token: stored, never sent
                     fresh.remove(job)
                     self._unsent.pop(job.order.client_order_id, None)
-                    self._end()
+                    self._end_unsent(job)
                 else:
                     self._unsent.pop(job.order.client_order_id, None)
                     self._sending.add(job.order.client_order_id)
@@ -970,6 +981,7 @@ class Executor:
         if order.client_order_id in self._sending:
             return False
         job.cancelled = True
+        self._end_unsent(job)
         self._unsent.pop(order.client_order_id, None)
         if not job.stored:  # still queued in its lane, which writes the row just before sending
             self._unwritten[order.client_order_id] = order

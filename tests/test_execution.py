@@ -468,9 +468,11 @@ async def test_an_orders_fee_is_the_ledgers_fee_for_its_fills_in_the_quote_asset
     assert bot.store.get_order("a-1").fee == ledger_fees  # stored so, for a restart
 
 
-async def test_an_order_cancelled_while_queued_before_its_row_was_written_is_stored_cancelled(make_bot):
+async def test_an_order_cancelled_while_queued_before_its_row_was_written_is_stored_cancelled(make_bot, caplog):
     """Queued behind the rate limit, its row not written yet (the lane writes it just before sending): cancelled
-    then, it never leaves, and the store keeps it as CANCELLED with its reason (the audit trail has no gap)."""
+    then, it never leaves, and the store keeps it as CANCELLED with its reason (the audit trail has no gap). None
+    of the cancelled orders is in flight any more: the stop does not wait ``[bot] shutdown_timeout_s`` for them
+    (the lane is still waiting for a token, 100 s away) nor says they were left in flight."""
     ScriptedVenue.instances.clear()
     config = CONFIG.replace("max_retries = 3", "max_retries = 3\norders_per_s = 0.01\nburst = 1")
     bot = await make_bot('on_shutdown = "keep"\n' + config, extra=PLUGINS)  # no cancel waiting for a token
@@ -491,3 +493,6 @@ async def test_an_order_cancelled_while_queued_before_its_row_was_written_is_sto
         assert (stored.status, stored.reason) == (OrderStatus.CANCELLED, "cancelled before it was sent")
         assert final_status(bot, cid) is OrderStatus.CANCELLED
     assert set(venue(bot).submissions) == {"q-1"}
+    assert await bot.executor.settle(1)  # nothing left in flight
+    await bot.stop()
+    assert "still in flight" not in caplog.text
