@@ -39,13 +39,15 @@ settings.load_profile("arbot")
 @pytest.fixture(autouse=True)
 def _forget_secrets() -> Iterator[None]:
     """Secrets a test made known to the log redactor, the redactor `cli.main` puts on the root logger's
-    handlers, and the stderr handler it adds end with the test: they would rewrite later tests' log records,
-    and write them to a stream pytest has closed by then (a "Logging error" and its traceback per record)."""
+    handlers, the stderr handler it adds and the root level it sets end with the test: they would rewrite later
+    tests' log records, and write them to a stream pytest has closed by then (a "Logging error" and its traceback
+    per record)."""
     known, in_urls = set(REDACTOR._values), set(REDACTOR._url_passwords)
     short_lived = REDACTOR._deadlines, REDACTOR._short_lived  # replaced whole, never changed in place
     root = logging.getLogger()
-    handlers = list(root.handlers)
+    handlers, level = list(root.handlers), root.level
     yield
+    root.setLevel(level)  # `cli.main` sets the config's level: a later test's caplog would miss INFO records
     REDACTOR._values, REDACTOR._url_passwords = known, in_urls
     REDACTOR._deadlines, REDACTOR._short_lived = short_lived
     for handler in list(root.handlers):
