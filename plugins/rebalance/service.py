@@ -19,6 +19,12 @@ way). On start, a PLANNED transfer is looked up at its source first (a crash may
 left): found, it becomes SENT with the source's reference for it; not found, it is sent then. A venue that takes
 the transfer id as an idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
 
+A venue that answers :class:`~bot.api.RateLimited` is asked nothing until the wait it gave is over (:mod:`.pacing`):
+its needs are held with their proposals, its transfers are not looked up, and a withdrawal it answered so stays
+PLANNED, looked up (then sent if never received) once the wait is over. A look-up of a transfer on its way that fails
+leaves it for the next pass (:meth:`RebalanceService._lookup_failed`: the first failure of each kind logged, the rest
+counted): never ended nor sent again for it, the other transfers tracked in the same pass.
+
 No store call waits on the event loop: every read and write of the transfers (and of what was alerted of them) is
 handed to the store writer's thread (``ctx.read_later``, ``ctx.write_later``) and awaited there, in order, so a
 database that stops answering (a PostgreSQL server stopped) holds the planner, never the bot. The intent is stored
@@ -47,6 +53,7 @@ from bot.api import (
     Context,
     ExchangeError,
     PermanentError,
+    RateLimited,
     Service,
     Transfer,
     TransferStatus,
@@ -55,8 +62,10 @@ from bot.api import (
     TransientError,
     UnknownOutcome,
 )
+from bot.api.kit import Folding
 from bot.api.ledger import exact_money as money_text
 
+from .pacing import Paced, Waits
 from .planner import Need, Proposal, needs, plan
 from .settings import RebalanceSettings
 
@@ -68,6 +77,9 @@ OPEN = [TransferStatus.PLANNED, TransferStatus.SENT]
 LATE_FACTOR = 2
 """A transfer not credited this many times its expected time (:attr:`Transfer.expected_s`) after its intent is
 alerted (WARNING, once per transfer, across restarts): stuck, not merely slow."""
+LOOKUP_FAILURES_SAID_S = 3600.0
+"""A transfer's failing look-ups: the first of each kind logged, the rest counted and said this often, with the count
+(:meth:`RebalanceService._lookup_failed`)."""
 
 
 def is_late(transfer: Transfer, now_ns: int) -> bool:
@@ -124,6 +136,14 @@ class RebalanceService(Service[RebalanceSettings]):
         self._deposit_fees: dict[str, Decimal] = {}
         """The destination's deposit fee each transfer sent in this run was stored with, by id, until the fee its
         source charged is recorded with it (:meth:`_charged`)."""
+        self._waits = Waits(lambda: self.ctx.clock.monotonic(), min(settings.track_every_s, settings.check_every_s))
+        """The venues that asked to be left alone (:class:`~bot.api.RateLimited`), until when: every venue is reached
+        through :class:`.pacing.Paced`, which asks nothing of one inside its wait."""
+        self._lookups_failing: Folding[tuple[str, str, str]] = Folding(
+            LOOKUP_FAILURES_SAID_S, monotonic=lambda: self.ctx.clock.monotonic(), renew=True)
+        """(transfer id, what was asked, kind of failure) of the transfers whose look-up failed since it last
+        answered (its note: the last error): the first of each kind logged, then a count every
+        :data:`LOOKUP_FAILURES_SAID_S` (:meth:`_lookup_failed`)."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -157,10 +177,10 @@ class RebalanceService(Service[RebalanceSettings]):
         while True:
             if not resumed:  # nothing new is planned before every stored intent is settled
                 try:
-                    await self._resume()
-                    resumed = True
+                    resumed = await self._resume()  # a look-up that failed is logged there, once per kind
                 except Exception as exc:
                     self.ctx.log.warning("rebalance: settling stored transfers failed (%s); trying again", exc)
+                if not resumed:
                     await asyncio.sleep(self.settings.track_every_s)
                     continue
             if loop.time() >= next_check:
@@ -221,8 +241,13 @@ class RebalanceService(Service[RebalanceSettings]):
         return await self.ctx.read_later(fn, *args)
 
     def _venue(self, name: str) -> TransferVenue | None:
+        """The transfer venue configured as ``name``, asked nothing while its wait lasts (:class:`.pacing.Paced`)."""
         venue = self.ctx.operator.exchanges.get(name)
-        return venue if isinstance(venue, TransferVenue) else None
+        return Paced(name, venue, self._waits) if isinstance(venue, TransferVenue) else None
+
+    def _waiting(self, *names: str) -> bool:
+        """One of the venues ``names`` asked to be left alone and its wait is not over."""
+        return any(self._waits.left_s(name) > 0 for name in names)
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -247,15 +272,21 @@ class RebalanceService(Service[RebalanceSettings]):
         for need in self.needs():
             if any(t.asset == need.asset and {t.source, t.destination} == set(need.venues) for t in open_transfers):
                 continue  # one transfer at a time per asset and pair of venues
+            if self._held(need, wanted):
+                continue
             held, free = {}, {}
             for v in need.venues:
                 balance = balances.get(v, {}).get(need.asset)
                 held[v] = balance.total if balance is not None else ZERO
                 free[v] = balance.free if balance is not None else ZERO
             terms: dict[str, TransferTerms | None] = {}
-            for v in need.venues:
-                venue = self._venue(v)
-                terms[v] = await venue.transfer_terms(need.asset) if venue is not None else None
+            try:
+                for v in need.venues:
+                    venue = self._venue(v)
+                    terms[v] = await venue.transfer_terms(need.asset) if venue is not None else None
+            except RateLimited:  # its wait starts now: held until it is over
+                self._held(need, wanted)
+                continue
             if any(self._venue(v) is None for v in need.venues):
                 continue
             cap = self.settings.max_per_transfer.get(need.asset)
@@ -278,6 +309,9 @@ class RebalanceService(Service[RebalanceSettings]):
                     continue
                 if key not in self._alerted:  # shown with what it costs to send to the destination's address
                     proposal = await self._priced(proposal)
+            except RateLimited:  # a venue's wait, not a refusal: nothing stored nor sent, held until it is over
+                self._held(need, wanted)
+                continue
             except ExchangeError as exc:  # nothing left (a deposit address, a price): the trader is told, once
                 if key not in self._failing:
                     self._failing.add(key)
@@ -306,6 +340,17 @@ class RebalanceService(Service[RebalanceSettings]):
             if (p.asset, p.source, p.destination) not in wanted:
                 del self.proposals[pid]
         return proposals
+
+    def _held(self, need: Need, wanted: set[tuple[str, str, str]]) -> bool:
+        """True while a venue of ``need`` asked to be left alone (:class:`~bot.api.RateLimited`): nothing is asked of
+        it until its wait is over, and the need's proposal and what was alerted of it are kept (``wanted``), not
+        proposed or alerted again when the wait ends."""
+        if not self._waiting(*need.venues):
+            return False
+        pair = set(need.venues)
+        keys = self._alerted | self._failing | {(p.asset, p.source, p.destination) for p in self.proposals.values()}
+        wanted.update(k for k in keys if k[0] == need.asset and {k[1], k[2]} == pair)
+        return True
 
     async def _auto_refusal(self, proposal: Proposal) -> str | None:
         now = self.ctx.clock.time_ns()
@@ -430,6 +475,13 @@ class RebalanceService(Service[RebalanceSettings]):
         except UnknownOutcome as exc:  # it may have gone out: stays PLANNED, settled against the source
             self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
                            f"{transfer.source} ({exc}); asking it again before anything is resent")
+            return transfer
+        except RateLimited as exc:  # not taken now: stays PLANNED, looked up (then sent if never received) once the
+            # source's wait is over (:meth:`_resume`); asked nothing before
+            wait_s = self._waits.left_s(transfer.source)
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.source} "
+                           f"asked to wait {wait_s:.0f} s ({exc}); it is asked then whether it has the withdrawal, "
+                           "and sends it if not")
             return transfer
         except TransientError as exc:  # refused before anything was done (a fee risen since it was read): re-quoted
             return await self._not_sent(source, transfer, exc)
@@ -565,7 +617,9 @@ class RebalanceService(Service[RebalanceSettings]):
         """Follow each transfer on its way: its source's status first, then whether the destination credited it.
 
         The source may know the end (a CEX reports its withdrawal completed), or that it failed, or that
-        it never went out (a wallet transaction that expired unlanded): then it is sent again, once.
+        it never went out (a wallet transaction that expired unlanded): then it is sent again, once. A look-up that
+        fails (:meth:`_lookup_failed`), or a venue that asked to be left alone, leaves the transfer as it is until
+        the next pass (still alerted late or overdue): never ended, never sent again, and the others tracked.
         """
         async with self._lock:  # a withdrawal whose answer was lost: what the source knows of it
             await self._resume()
@@ -573,7 +627,21 @@ class RebalanceService(Service[RebalanceSettings]):
             source, destination = self._venue(transfer.source), self._venue(transfer.destination)
             if source is None or destination is None:
                 continue
-            status = await source.withdrawal(transfer)
+            if self._waiting(transfer.source, transfer.destination):  # asked nothing until the wait is over
+                await self._alert_slow(transfer)
+                continue
+            asking = f"{transfer.source}'s withdrawal"
+            try:
+                status = await source.withdrawal(transfer)
+                if status not in (None, TransferStatus.FAILED, TransferStatus.CREDITED):
+                    asking = f"{transfer.destination}'s deposit"
+                    if await destination.credited(transfer):
+                        status = TransferStatus.CREDITED
+            except Exception as exc:  # a bug in a venue plugin too: this transfer waits, the others go on
+                self._lookup_failed(transfer, asking, exc)
+                await self._alert_slow(transfer)
+                continue
+            self._lookup_answered(transfer)
             if status is None:
                 self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} never left "
                                f"{transfer.source} (expired unsent): sending it again")
@@ -584,9 +652,8 @@ class RebalanceService(Service[RebalanceSettings]):
                 self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
                                f"{transfer.source}")
                 continue
-            if status is not TransferStatus.CREDITED and not await destination.credited(transfer):
-                await self._alert_late(transfer)
-                await self._alert_overdue(transfer)
+            if status is not TransferStatus.CREDITED:
+                await self._alert_slow(transfer)
                 continue
             credited = await self._settled(source, destination, self._with(transfer, TransferStatus.CREDITED))
             await self._save(credited)
@@ -597,6 +664,53 @@ class RebalanceService(Service[RebalanceSettings]):
                            f"{money_text(transfer.amount, transfer.asset)} reached {transfer.destination} (fees "
                            f"{money_text(credited.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
                            f"it){moved}")
+
+    def _lookup_failed(self, transfer: Transfer, asking: str, exc: Exception) -> None:
+        """``asking`` (a venue's look-up of ``transfer``) raised ``exc``: the transfer is asked again at the next pass.
+        The first failure of each kind (its exception's class) is logged, a bug's with its traceback; the next ones
+        of that kind are counted and said every :data:`LOOKUP_FAILURES_SAID_S` with the count (:class:`Folding`): a
+        venue that fails at every pass does not fill the log."""
+        from bot.api.ledger import age_text  # as expected_text does
+
+        kind = type(exc).__name__
+        error = f"{kind}: {exc}"
+        key = (transfer.transfer_id, asking, kind)
+        failing = self._lookups_failing
+        if (said := failing.due_of(key)) is not None:
+            now = self.ctx.clock.monotonic()
+            self.ctx.log.warning("rebalance: transfer %s: %s look-up failed %d more time(s) in the last %s, %d since "
+                                 "the first %s ago (last: %s); still asked at every pass", transfer.transfer_id,
+                                 asking, said.count, age_text(seconds_ns(now - said.started)), said.total,
+                                 age_text(seconds_ns(now - said.since)), said.note)
+        if failing.first(key, error):
+            self.ctx.log.warning("rebalance: transfer %s: %s look-up failed (%s); asked again at the next pass, the "
+                                 "transfer still followed and nothing sent again (further %s failures are counted, "
+                                 "said every %s)", transfer.transfer_id, asking, error, kind,
+                                 age_text(seconds_ns(LOOKUP_FAILURES_SAID_S)),
+                                 exc_info=not isinstance(exc, ExchangeError))  # a bug: its traceback, once
+        elif (counting := failing.get(key)) is not None:
+            counting.note = error  # the last error, said with the count
+
+    def _lookup_answered(self, transfer: Transfer) -> None:
+        """``transfer``'s look-ups answered: its failures forgotten (a failure after this is logged again), and how
+        many there were said."""
+        if not self._lookups_failing:
+            return
+        failed = [fold for key in list(self._lookups_failing) if key[0] == transfer.transfer_id
+                  if (fold := self._lookups_failing.forget(key)) is not None]
+        if failed:
+            from bot.api.ledger import age_text
+
+            since = min(fold.since for fold in failed)
+            self.ctx.log.info("rebalance: transfer %s: looked up, answered after %d failed look-ups over %s",
+                              transfer.transfer_id, sum(fold.total for fold in failed),
+                              age_text(seconds_ns(self.ctx.clock.monotonic() - since)))
+
+    async def _alert_slow(self, transfer: Transfer) -> None:
+        """A transfer on its way, not known credited: alerted late (:meth:`_alert_late`), then overdue
+        (:meth:`_alert_overdue`), each once."""
+        await self._alert_late(transfer)
+        await self._alert_overdue(transfer)
 
     async def _alert_late(self, transfer: Transfer) -> None:
         """Alert (WARNING, once per transfer: :meth:`_alert_once`) a transfer not credited :data:`LATE_FACTOR` times
@@ -660,14 +774,26 @@ class RebalanceService(Service[RebalanceSettings]):
                                    "a late or overdue one is alerted again")
             return {}
 
-    async def _resume(self) -> None:
+    async def _resume(self) -> bool:
         """Settle every PLANNED transfer against its source: after a restart before anything new, and while
-        running for a withdrawal whose answer was lost (:class:`UnknownOutcome`)."""
+        running for a withdrawal whose answer was lost (:class:`UnknownOutcome`) or that its source asked to wait for
+        (:class:`RateLimited`). False when one is left for the next pass: its source's wait is not over, or its
+        look-up failed (:meth:`_lookup_failed`); it is never sent before its source has said it does not have it."""
+        settled = True
         for transfer in await self._transfers([TransferStatus.PLANNED]):
             source = self._venue(transfer.source)
             if source is None:
                 continue
-            status = await source.withdrawal(transfer)
+            if self._waiting(transfer.source):
+                settled = False
+                continue
+            try:
+                status = await source.withdrawal(transfer)
+            except Exception as exc:
+                self._lookup_failed(transfer, f"{transfer.source}'s withdrawal", exc)
+                settled = False
+                continue
+            self._lookup_answered(transfer)
             if status is None:
                 self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
                                f"never reached {transfer.source}: sending it now")
@@ -684,6 +810,7 @@ class RebalanceService(Service[RebalanceSettings]):
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
                                f"{transfer.source} already ({status.value}, reference {ref}): not sent again"
                                f"{self._fee_moved(transfer, sent)}")
+        return settled
 
     def _with(self, transfer: Transfer, status: TransferStatus, venue_ref: str | None = None,
               reason: str | None = None) -> Transfer:
