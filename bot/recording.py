@@ -421,7 +421,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                    "was it recorded from another exchange? Replay it with the --exchange it was recorded from"
                    + (f" ({', '.join(others)} can replay)" if (others := replayers(args.exchange)) else ""))
             print(stats.summary(), file=sys.stderr)
-            raise UserError(REDACTOR.redact(f"{path}: no book: none of its {stats.frames} frames built a "
+            raise UserError(REDACTOR.redact(f"{path}: no book: none of its {counted(stats.frames, 'frame')} built a "
                                             f"{args.exchange} book ({counters}); {fix}"))
     print(REDACTOR.redact(text))
     print(stats.summary(), file=sys.stderr)

@@ -56,12 +56,15 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 from ..domain import ZERO
 from ..ledger import EXACT_DIGITS, pnl_curve_drawdown
@@ -72,6 +75,8 @@ from .overrides import SWEEP_TABLE, targets
 from .report import exact
 
 MAX_COMBINATIONS = 10_000
+STOP_GRACE_S = 5.0
+"""How long a worker terminated mid-run (SIGTERM) is given to end before it is killed (SIGKILL)."""
 
 
 @dataclass(frozen=True)
@@ -196,8 +201,6 @@ class Outcome:
 
 def run_job(job: Job) -> Outcome:
     """Run one combination's backtest (in a worker); its report goes to ``job.out_dir``."""
-    import time
-
     from .driver import START_NS, run_backtest
 
     cpu = time.process_time()
@@ -501,10 +504,144 @@ class SweepResult:
     chart: Path | None
 
 
-def _ignore_ctrl_c() -> None:
+def _worker_signals() -> None:
     """A worker's initializer: Ctrl-C goes to every process of the terminal's group, and the parent alone answers it
-    (it stops the workers), so no worker prints a KeyboardInterrupt of its own."""
+    (it stops the workers), so no worker prints a KeyboardInterrupt of its own; SIGTERM (the parent stopping it) ends
+    it at once, whatever handler a forked worker inherited from the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the sweep's process while it waited on its combinations: raised there, so that the sweep
+    stops as on Ctrl-C (everything between treats it as the KeyboardInterrupt it is); the process then ends by
+    SIGTERM after all (:class:`SigtermStops`)."""
+
+
+class SigtermStops:
+    """SIGTERM to a sweep's process (``kill``, a service manager stopping it, ``timeout``) ends it as Ctrl-C does.
+
+    By default it would end the process at once: its workers playing on alone, its run directories and its scratch
+    directory left behind. While the sweep waits on its combinations (:meth:`waiting`) SIGTERM raises
+    :class:`Terminated` there; at any other moment (the clean-up after a failure) it is noted, and raised at the next
+    wait. Once the sweep has stopped its workers and removed what it made, leaving :meth:`installed` ends the process
+    by SIGTERM after all (its default action: a shell shows 143, a service manager sees it stopped as it asked). Only
+    in the main thread, and only when nothing else handles SIGTERM: a caller's own handler is left to do its work.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._armed = False
+        self._owner = os.getpid()
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._owner:  # a worker forked before its initializer reset this: SIGTERM's default there
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.received = True
+        if self._armed:  # once: a second SIGTERM does not break into the clean-up the first one started
+            self._armed = False
+            raise Terminated("SIGTERM")
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """The handler in place while inside; on leaving, the process ends by SIGTERM if one came."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread() or \
+                signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            yield
+            return
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            yield
+        finally:
+            self._armed = False
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if self.received:  # everything is cleaned up: now what SIGTERM does, which the caller asked for
+                signal.raise_signal(signal.SIGTERM)
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """While inside, SIGTERM raises :class:`Terminated` (at once, when one came already)."""
+        if self.received:
+            raise Terminated("SIGTERM")
+        self._armed = True
+        try:
+            yield
+        finally:
+            self._armed = False
+
+
+def _combination_failed(job: Job, total: int, exc: Exception) -> NoReturn:
+    """Raise what ``job``'s backtest raised, saying which combination it was: a BacktestError (or BacktestInputError,
+    a ConfigError) as one of its kind worded with the combination first, anything else (a bug) as itself, its
+    traceback kept, with a note naming the combination."""
+    from .driver import BacktestError, BacktestInputError
+
+    what = f"combination {job.index} of {total} ({', '.join(f'{k}={v}' for k, v in job.overrides)})"
+    if isinstance(exc, ConfigError):
+        raise ConfigError(exc.issues, f"{exc.source} with {what}") from exc
+    if isinstance(exc, BacktestError):
+        kind = BacktestInputError if isinstance(exc, BacktestInputError) else BacktestError
+        raise kind(f"{what}: {exc}") from exc
+    exc.add_note(f"in {what} of the sweep")
+    raise exc
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End a sweep's pool now, not once its combinations have played (its own shutdown waits for every one queued):
+    those queued never start, those running are terminated (killed when one has not ended within
+    :data:`STOP_GRACE_S`). Returns once every worker has ended: none writes into the sweep's directories after."""
+    processes = list((pool._processes or {}).values())  # the executor has no public way to terminate its workers
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()
+    pool.shutdown(wait=True, cancel_futures=True)  # every worker has ended: this joins the pool's own thread at once
+
+
+def _run_jobs(jobs: Sequence[Job], count: int, modules: Sequence[str], sigterm: SigtermStops) -> list[Outcome]:
+    """Every job's outcome, in job order, on ``count`` worker processes (in this one when 1).
+
+    The first combination to fail (the lowest numbered of those failed by then) ends the sweep at once
+    (:func:`_stop_workers`), raised naming it (:func:`_combination_failed`); so do Ctrl-C and SIGTERM.
+    """
+    if count == 1:
+        outcomes = []
+        for job in jobs:
+            try:
+                with sigterm.waiting():
+                    outcomes.append(run_job(job))
+            except Exception as exc:
+                _combination_failed(job, len(jobs), exc)
+        return outcomes
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=_worker_context(modules), initializer=_worker_signals)
+    finished = False
+    try:
+        with sigterm.waiting():
+            futures = [pool.submit(run_job, job) for job in jobs]
+            wait(futures, return_when=FIRST_EXCEPTION)
+        for job, future in zip(jobs, futures, strict=True):
+            failure = future.exception() if future.done() else None
+            if isinstance(failure, BrokenProcessPool):  # a worker died (killed): which combination it ran is unknown
+                raise failure
+            if isinstance(failure, Exception):
+                _combination_failed(job, len(jobs), failure)
+        outcomes = [future.result() for future in futures]
+        finished = True
+        return outcomes
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:  # a combination failed, Ctrl-C or SIGTERM: stop the others now, not after playing them to their end
+            _stop_workers(pool)
 
 
 def _worker_context(modules: Sequence[str]) -> Any:
@@ -527,11 +664,14 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
 
     Raises ConfigError (a key nothing has, a value the settings refuse: checked on the first combination
     before any worker starts), ValueError (a malformed sweep) or BacktestError (BacktestInputError: a recording
-    that cannot be played). A sweep that fails writes no table and removes the run directories and the output
+    that cannot be played). A combination whose backtest fails ends the sweep at once: the combinations queued never
+    start, those running are terminated, and what it raised is raised naming the combination ("combination 3 of 9
+    (min_edge_bps=20): ..."). A sweep that fails writes no table and removes the run directories and the output
     directory it made. The runs' scratch data dirs are made in one temp directory of the sweep's, removed once every
     worker has ended, however it ended (a worker terminated on Ctrl-C, or killed, never reaches its own clean-up).
+    SIGTERM to this process (main thread, no SIGTERM handler of the caller's) stops the sweep as Ctrl-C does, then
+    ends the process by SIGTERM (:class:`SigtermStops`).
     """
-    import time
 
     from ..config import DEFAULT_SOURCE, default_toml, plugins_disabled, read_toml
     from ..plugins import collect, load_plugins
@@ -559,36 +699,31 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
             except ConfigError as exc:  # the value is the sweep's, not the file's: say which one
                 swept = f"--sweep {axis.key}={value}" if flags else f"its [{SWEEP_TABLE}] {axis.key} = {value}"
                 raise ConfigError(exc.issues, f"{exc.source} with {swept}") from None
-    made_out = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
     extra = tuple((name, getattr(module, "__name__", str(module))) for name, module in extra_plugins)
-    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}sweep-"))
-    jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies), scratch)
-            for i, combo in enumerate(combos, 1)]
-    made = [job.out_dir for job in jobs if not job.out_dir.exists()]
-    count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    wall = time.perf_counter()
-    try:
-        if count == 1:
-            outcomes = [run_job(job) for job in jobs]
-        else:
-            context = _worker_context([module for _, module in extra])
-            with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_ignore_ctrl_c) as pool:
-                try:
-                    outcomes = list(pool.map(run_job, jobs))
-                except KeyboardInterrupt:  # Ctrl-C: stop the combinations running and those queued to a worker
-                    for process in list(pool._processes.values()):  # now, not after playing them to their end
-                        process.terminate()
-                    raise
-    except BaseException:  # no table: nothing half-written, no run directory it made, no output directory
-        for run_dir in made:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        if made_out:
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()  # only when empty
-        raise
-    finally:  # the pool's shutdown has joined every worker, terminated ones too: none writes into it any more
-        shutil.rmtree(scratch, ignore_errors=True)
+    run_dirs = [out_dir / f"run-{i:03d}" for i in range(1, len(combos) + 1)]
+    made = [run_dir for run_dir in run_dirs if not run_dir.exists()]
+    made_out = not out_dir.exists()
+    count = max(1, min(workers or os.cpu_count() or 1, len(combos)))
+    sigterm = SigtermStops()
+    with sigterm.installed():
+        scratch: Path | None = None
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}sweep-"))
+            jobs = [Job(i, config_path, run_dir, steps, combo, extra, tuple(strategies), scratch)
+                    for i, (run_dir, combo) in enumerate(zip(run_dirs, combos, strict=True), 1)]
+            wall = time.perf_counter()
+            outcomes = _run_jobs(jobs, count, [module for _, module in extra], sigterm)
+        except BaseException:  # no table: nothing half-written, no run directory it made, no output directory
+            for run_dir in made:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            if made_out:
+                with contextlib.suppress(OSError):
+                    out_dir.rmdir()  # only when empty
+            raise
+        finally:  # every worker has ended (joined, terminated ones too): none writes into it any more
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
     wall_s = time.perf_counter() - wall
     rows = build_rows(outcomes, strategies, walk_forward)
     scenario = f"Config `{source}`, {outcomes[0].steps:,} market steps a run"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot.api import BookUpdate, FeedState, FeedStatus
 from bot.api.kit import ReadStats, Recorder, RecordOptions, read_recording
+from bot.api.ledger import counted
 
 from .book_market import BookMarket
 
@@ -264,5 +265,6 @@ class RecordingPlayer:
         """At the end of a pass: the first break that frames followed and nothing restored is where it stopped."""
         for line, frames, why in sorted(self._broken.values()):
             if self.stats.frames > frames:
-                self.stats.stop(line, f"{why} (the {self.stats.frames - frames} frames after it yield no market)")
+                self.stats.stop(line, f"{why} (no market in the {counted(self.stats.frames - frames, 'frame')} "
+                                      "after it)")
                 return
