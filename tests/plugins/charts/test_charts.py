@@ -61,10 +61,15 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-async def bot(api, make_bot, monkeypatch):
-    """A grid on the paper exchange, steered over Telegram by a viewer; stopped before the fake closes."""
+async def bot(api, make_bot, monkeypatch, request):
+    """A grid on the paper exchange, steered over Telegram by a viewer; stopped before the fake closes. A test
+    given ``"far"`` (indirect parametrization) gets a grid far below the market, whose buys do not fill while it
+    runs."""
     monkeypatch.setenv("ARBOT_TEST_TG_TOKEN", TOKEN)
-    bot = await make_bot(GRID + telegram(api), start=False, control_socket="ctl.sock")
+    grid = GRID
+    if getattr(request, "param", None) == "far":
+        grid = grid.replace('lower = "29700"', 'lower = "20000"').replace('upper = "30300"', 'upper = "20600"')
+    bot = await make_bot(grid + telegram(api), start=False, control_socket="ctl.sock")
     resolve_secrets(bot.config)
     await bot.start()
     try:
@@ -100,6 +105,7 @@ async def test_a_viewer_gets_the_pnl_chart_as_a_telegram_photo(api, bot):
     assert audit == [(str(VIEWER), "viewer", "chart", "pnl", "ok")]
 
 
+@pytest.mark.parametrize("bot", ["far"], indirect=True)  # no grid fill may land before the command's answer
 async def test_no_fills_in_the_period_and_bad_arguments_get_one_clear_line(api, bot):
     await api.command(VIEWER, "/chart pnl week")
     assert (await api.next_message(VIEWER))["text"] == "<pre>No fills this week: no PnL to chart.</pre>"

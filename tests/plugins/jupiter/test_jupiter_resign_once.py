@@ -8,6 +8,7 @@ from decimal import Decimal
 from bot.domain import Order, OrderStatus, OrderType, Side
 from plugins.jupiter.errors import BlockhashExpired
 from plugins.jupiter.records import EXPIRED, LANDED, load_swap
+from tests.helpers.waiting import wait_for
 
 
 def _order() -> Order:
@@ -43,7 +44,11 @@ async def test_a_retry_while_the_confirmation_task_re_signs_joins_it_and_one_swa
         assert first.status is OrderStatus.OPEN
     except BlockhashExpired:
         pass
-    assert load_swap(exchange.ctx.store, "jupiter", "swap-1").status == EXPIRED  # attempt 2 not signed yet
+    # the confirmation task sees the expiry (within place_wait_s on a quiet machine; later under load), and attempt 2
+    # is not signed while its re-quote hangs
+    await wait_for(lambda: load_swap(exchange.ctx.store, "jupiter", "swap-1").status == EXPIRED, timeout_s=10,
+                   what="attempt 1 expired")
+    assert exchange.signatures_made == 1
     assert (await exchange.fetch_order("SOL/USDC", "swap-1")).status is OrderStatus.OPEN  # not "never placed"
     node.land = True
     retry = await exchange.place_order(_order())  # the executor's retry joins the confirmation task
