@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 
 import discord.gateway
@@ -84,10 +85,14 @@ async def test_a_stop_cut_off_does_not_wait_on_a_gateway_that_does_not_answer_it
         client = dc.client
         unanswered = asyncio.Event()
 
-        async def close_unanswered(self, code: int = 4000) -> None:  # the gateway never answers the close frame
-            await unanswered.wait()
+        close_in_order = discord.gateway.DiscordClientWebSocketResponse.close
 
-        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "close", close_unanswered)
+        async def close_unanswered(self, *, code: int = 4000, message: bytes = b"") -> bool:
+            """The gateway never answers the close frame (aiohttp would wait for it up to 10 s)."""
+            await unanswered.wait()
+            return await close_in_order(self, code=code, message=message)
+
+        monkeypatch.setattr(discord.gateway.DiscordClientWebSocketResponse, "close", close_unanswered)
         caplog.set_level(logging.INFO)
         began = time.monotonic()
         stopping = asyncio.ensure_future(bot.stop())
@@ -99,6 +104,9 @@ async def test_a_stop_cut_off_does_not_wait_on_a_gateway_that_does_not_answer_it
             await stopping
             await dc.outbox.close(0)
             await client.http.close()
+    # (the heartbeat thread was stopped before the close frame went: none calls into this test's loop once it closed)
+    await wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("keep-alive-handler")],
+                   what="the gateway's heartbeat thread to end")
     print(f"the stop took {took_s:.2f} s")
     assert done, "the bot's stop waited on the gateway's answer to its close"
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
