@@ -307,7 +307,9 @@ class StoreWriter:
 
     async def aclose(self, timeout_s: float = WRITER_CLOSE_S) -> list[str]:
         """:meth:`close` for the loop's thread (the bot's stop): the loop runs on while the work handed over ends.
-        Returns the writes not done (empty: all done); their waiters have been told when this returns."""
+        Returns the writes not done (empty: all done). Their waiters have been told when this returns: what awaits
+        the future of one given up on (a coroutine, a done callback: a plugin saying what it did not store) has had its
+        say, however many turns of the loop that takes, never after the bot's last line."""
         pool = self._closing()
         if pool is None:
             return []
@@ -315,8 +317,21 @@ class StoreWriter:
         await asyncio.wait([ended], timeout=timeout_s)
         if ended.done():
             return []
+        loop = asyncio.get_running_loop()
+
+        def told_after(handed: Future[Any]) -> asyncio.Future[None]:
+            """Done once ``handed``'s end has reached the caller's future: ``asyncio.wrap_future``'s callback (added at
+            hand-over) puts it on the loop before this one's, so that future's own callbacks (a done callback, an
+            awaiting coroutine's wakeup) are scheduled before a wait on this one can return."""
+            told: asyncio.Future[None] = loop.create_future()
+            handed.add_done_callback(lambda _: loop.call_soon_threadsafe(told.set_result, None))
+            return told
+
+        with self._writes_lock:
+            waiters_told = [told_after(work.future) for work in self._work.values()]
         left = self._given_up(pool, timeout_s)
-        await asyncio.sleep(0)  # their waiters (a plugin saying what it did not store) have their say before
+        if waiters_told:
+            await asyncio.wait(waiters_told)
         return left
 
     def _closing(self) -> _WriterThread | None:

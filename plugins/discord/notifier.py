@@ -45,6 +45,9 @@ HELD_ALERTS = 100
 """Alert lines held while the client is not logged in (standing by for another process); beyond, the oldest
 least urgent is dropped and counted."""
 
+CLOSE_WHEN_CUT_OFF_S = 0.5
+"""How long a stop cut off gives the client to close (the gateway's close handshake) before it goes on without."""
+
 REPLY_WITHIN_S = 2.0
 """Discord drops an interaction not answered within 3 s: a command still running after this long is
 deferred ("arbot is thinking...") and its reply sent as a follow-up."""
@@ -152,15 +155,39 @@ class DiscordNotifier(Notifier):
 
     async def stop(self) -> None:
         """Send what is queued, close the client, release the token's lease, put discord.py's endpoints back. A stop
-        cut off (the host's ``[bot] shutdown_timeout_s``) says which step held it (only one is sending), and still
-        puts the endpoints back."""
+        cut off (the host's ``[bot] shutdown_timeout_s``) says which step held it (only one is sending), leaves no send
+        running nor the client open (:meth:`_cut_off`), and still puts the endpoints back."""
         try:
             await self._stop_steps()
         except asyncio.CancelledError:
             self.ctx.log.warning("discord: the stop was cut off while %s", self._stop_step)
+            await self._cut_off()
             raise
         finally:
             self._restore_endpoints()
+
+    def _drop_held(self) -> None:
+        """On stop: the alerts held while the client was not logged in never reach a channel; counted and said."""
+        if self._held:
+            self.outbox.count_dropped(len(self._held))
+            self.ctx.log.warning("discord: %d alert(s) held while the client was not logged in are dropped on stop",
+                                 len(self._held))
+            self._held.clear()
+
+    async def _cut_off(self) -> None:
+        """What a stop cut off must still do: cancel the sends still running (a wait for a 429), counting and saying
+        what they did not send, and close the client (its gateway session and HTTP session), within
+        :data:`CLOSE_WHEN_CUT_OFF_S`. Left as it is: the token's lease (the store's close ends it)."""
+        await self.outbox.close(0)
+        client, self.client = self.client, None
+        if client is not None and not client.is_closed():  # (a close under way when cut off was cancelled with it)
+            try:
+                async with asyncio.timeout(CLOSE_WHEN_CUT_OFF_S):
+                    await client.close()
+            except TimeoutError:
+                self.ctx.log.warning("discord: the client of a stop cut off did not close within %g s (the gateway "
+                                     "did not answer): its sessions end with the process", CLOSE_WHEN_CUT_OFF_S)
+        self._drop_held()
 
     async def _stop_steps(self) -> None:
         if self._watch is not None:
@@ -172,11 +199,7 @@ class DiscordNotifier(Notifier):
             self._stop_step = "closing the Discord client (its gateway session)"
             await self.client.close()
             self.client = None
-        if self._held:  # never up again: they reach no chat
-            self.outbox.count_dropped(len(self._held))
-            self.ctx.log.warning("discord: %d alert(s) held while the client was not logged in are dropped on stop",
-                                 len(self._held))
-            self._held.clear()
+        self._drop_held()
         if self.lease is not None:
             self._stop_step = ("releasing the chat token lease (the database had not answered): another process "
                                "takes over once the server frees it, when this process's session ends")

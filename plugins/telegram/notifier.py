@@ -73,6 +73,9 @@ HANDLED_WAIT_S = 2.0
 URGENT_HANDLED_WAIT_S = 0.25
 """How long an urgent command (the kill switch, its Confirm press) waits for that record: a store that stopped
 answering delays a kill this long at most."""
+CLOSE_WHEN_CUT_OFF_S = 0.5
+"""How long a stop cut off gives the updates still being handled to end (PTB's stop waits for them) before they are
+cancelled and the Bot API session is closed: nothing of it waits on the Bot API server."""
 HELD_ALERTS = 100
 """Alert lines held while the bot is not up (before it is, standing by, after a failed start); beyond, the
 oldest least urgent is dropped and counted."""
@@ -298,18 +301,45 @@ class TelegramNotifier(Notifier):
 
     async def stop(self) -> None:
         """Stop polling, send what is queued, store the last handled update id, release the token's lease. A stop
-        cut off (the host's ``[bot] shutdown_timeout_s``) says which of these held it: only one is sending."""
+        cut off (the host's ``[bot] shutdown_timeout_s``) says which of these held it (only one is sending), and
+        leaves nothing running: see :meth:`_cut_off`."""
+        app = self.app
         try:
-            await self._stop_steps()
+            await self._stop_steps(app)
         except asyncio.CancelledError:
             self.ctx.log.warning("telegram: the stop was cut off while %s", self._stop_step)
+            await self._cut_off(app)
             raise
 
-    async def _stop_steps(self) -> None:
+    def _drop_held(self) -> None:
+        """On stop: the alert lines held while the bot was not up never reach a chat; counted and said."""
+        if self._held:
+            self.outbox.count_dropped(len(self._held))
+            self.ctx.log.warning("telegram: %d alert line(s) held while the bot was not up are dropped on stop",
+                                 len(self._held))
+            self._held.clear()
+
+    async def _cut_off(self, app: Application | None) -> None:
+        """What a stop cut off must still do, without waiting on the Bot API server: cancel the sends still running
+        (a wait for a 429's ``retry_after``), counting and saying what they did not send, and close the Application
+        and its Bot API session (HTTP clients), the updates still being handled given :data:`CLOSE_WHEN_CUT_OFF_S`.
+        Left as they are: the last handled update id (the process taking over may run that update again) and the
+        token's lease (the store's close ends it)."""
+        self.app = None
+        await self.outbox.close(0)
+        if app is not None:
+            try:
+                async with asyncio.timeout(CLOSE_WHEN_CUT_OFF_S):
+                    await self._close(app)  # (cancelled, it still shuts the session down: see _close)
+            except TimeoutError:
+                self.ctx.log.warning("telegram: updates still being handled when the stop was cut off were cancelled "
+                                     "after %g s", CLOSE_WHEN_CUT_OFF_S)
+        self._drop_held()
+
+    async def _stop_steps(self, app: Application | None) -> None:
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
-        app = self.app
         if app is not None:
             if app.updater is not None and app.updater.running:
                 self._stop_step = "stopping getUpdates (acknowledging the last updates to the Bot API server)"
@@ -321,11 +351,7 @@ class TelegramNotifier(Notifier):
             await self._close(app)
         else:
             await self.outbox.close(0)
-        if self._held:  # never up again: they reach no chat
-            self.outbox.count_dropped(len(self._held))
-            self.ctx.log.warning("telegram: %d alert line(s) held while the bot was not up are dropped on stop",
-                                 len(self._held))
-            self._held.clear()
+        self._drop_held()
         if self.lease is not None:
             self._stop_step = ("storing the last handled update id (the database had not answered): the process "
                                "taking over may run that update again")
@@ -340,6 +366,8 @@ class TelegramNotifier(Notifier):
 
     @staticmethod
     async def _close(app: Application) -> None:
+        """Stop polling, then the Application, then shut its Bot API session down: even when an earlier step fails
+        or is cancelled (PTB's stop waits for the updates being handled)."""
         try:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()  # acknowledges the last updates with getUpdates(offset, timeout=0)
