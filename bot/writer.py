@@ -192,6 +192,7 @@ class StoreWriter:
             with self._writes_lock:  # (the thread's pop of the number waits for it to be recorded)
                 handed = pool.submit(partial(self._timed, number, write, fn, args, kwargs))
                 self._work[number] = _Handed(time.monotonic(), write, _label(fn, args), handed)
+            handed.add_done_callback(partial(self._cancelled, number))  # (outside the lock: it may run at once)
             return asyncio.wrap_future(handed, loop=loop)
         done: asyncio.Future[T] = loop.create_future()
         try:
@@ -227,6 +228,13 @@ class StoreWriter:
             except RuntimeError:  # the loop is closed: nobody watches any more
                 pass
         return result
+
+    def _cancelled(self, number: int, handed: Future[Any]) -> None:
+        """A call its caller gave up on before it ran (the loop's future cancelled, which cancels this one) never
+        runs: it is not waited for, by the stall watch or the close."""
+        if handed.cancelled():
+            with self._writes_lock:
+                self._work.pop(number, None)
 
     def _oldest_write(self) -> float | None:
         """When the oldest write not yet done was handed over, None when every write is done."""
