@@ -24,7 +24,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import dataclasses
-import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -43,7 +42,7 @@ from . import PROJECT, hookspecs
 from .api import ROLE_RANK, Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
 from .logs import describe_failure
 from .redact import REDACTOR
-from .settings import NoSettings, settings_problem
+from .settings import NoSettings, closest, settings_problem
 
 log = logging.getLogger("arbot.plugins")
 
@@ -419,8 +418,8 @@ def _hook_problem(pm: pluggy.PluginManager, plugin: object) -> str | None:
         if hook not in specs:
             if opts.get("optionalhook"):
                 continue
-            close = difflib.get_close_matches(hook, specs, n=1)
-            guess = f" (did you mean {close[0]}?)" if close else ""
+            close = closest(hook, specs)
+            guess = f" (did you mean {close}?)" if close else ""
             return (f'implements {hook}, which is not an arbot hook{guess}; rename it to one of the hooks in '
                     f'docs/plugins.md ("The hooks")')
         try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import json
 import math
 import operator
@@ -282,6 +281,8 @@ def got(value: Any) -> str:
 
 def closest(key: str, known: typing.Iterable[str]) -> str | None:
     """The known name ``key`` is most likely a misspelling of, if any."""
+    import difflib  # here: a mistake's message needs it, a sound config (every command's) does not
+
     match = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     return match[0] if match else None
 

@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.processes import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "telegram", "discord", "matplotlib", "solders", "httpx", "websockets",
@@ -76,3 +79,46 @@ def test_plugins_imports_no_command_module_of_the_host(tmp_path):
     modules = modules_after("plugins", cwd=tmp_path)
     assert sorted(m for m in ("bot.report", "bot.ledger", "bot.opportunities", "getpass", "plugins.fleet.link")
                   if m in modules) == []
+
+
+RUN_MUST_NOT_IMPORT = (
+    "sqlalchemy.dialects.postgresql",  # a PostgreSQL store's (2.2 MB): its engine imports it, bot.store does not
+    "nacl",  # PyNaCl, cffi and libsodium (1 MB): the stream's keys, read when the stream is configured
+    "plugins.rebalance.service", "plugins.rebalance.planner",  # an enabled rebalancer's, imported when it starts
+    "plugins.web.auth",  # `arbot web-token`'s and the running console's
+    "difflib",  # a mistake's did-you-mean
+)
+"""What the demo (`arbot run`, the embedded default) imported at some point and does not use (benchmarks/startup.py:
+its peak went from 75.6 to 78.0 MB, over the README's 75 MB)."""
+
+
+def demo_modules(tmp_path: Path) -> set[str]:
+    """The modules `arbot run` imported by the time it started, then stopped by Ctrl-C, read from inside its process
+    when it exits. It runs as the `arbot` script does (``bot.entry``)."""
+    dump, log = tmp_path / "modules.json", tmp_path / "run.log"
+    code = ("import atexit, json, sys\n"
+            f"atexit.register(lambda: open({str(dump)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
+            "from bot.entry import main\n"
+            "sys.exit(main())\n")  # its command line: `-c run`
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-c", code, "run"], cwd=tmp_path, env=env, stdout=sink,
+                                stderr=subprocess.STDOUT)
+    try:
+        started = wait_until(lambda: "arbot started in" in log.read_text() or proc.poll() is not None, 120)
+        assert started and proc.poll() is None, log.read_text()[-3000:]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return set(json.loads(dump.read_text()))
+
+
+def test_the_demo_imports_none_of_what_it_does_not_use(tmp_path):
+    modules = demo_modules(tmp_path)
+    assert {"bot.app", "bot.store", "plugins.arb.strategy", "plugins.grid.strategy"} <= modules  # it traded
+    assert "plugins.stream" in modules and "plugins.rebalance" in modules  # every plugin registered
+    unused = [m for m in modules if any(m == name or m.startswith(f"{name}.") for name in RUN_MUST_NOT_IMPORT)]
+    assert sorted(unused) == []

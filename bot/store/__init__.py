@@ -60,7 +60,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -371,13 +371,18 @@ class RiskEventRow(SQLModel, table=True):
     """JSON object of the figures (decimal values as strings)."""
 
 
+ID_EPOCH_ROWS = "key = 'id_epoch'"
+"""The rows of ``bot_state`` that ``ux_bot_state_id_epoch`` covers."""
+
+
 class StateRow(SQLModel, table=True):
     """Small host facts that must outlive a restart (e.g. an operator's ``/observe on``)."""
 
     __tablename__ = "bot_state"
-    __table_args__ = (Index("ux_bot_state_id_epoch", "value", unique=True, sqlite_where=text("key = 'id_epoch'"),
-                            postgresql_where=text("key = 'id_epoch'")),)
-    """No two bots of one database share a client order id epoch (:mod:`bot.identity`)."""
+    __table_args__ = (Index("ux_bot_state_id_epoch", "value", unique=True, sqlite_where=text(ID_EPOCH_ROWS)),)
+    """No two bots of one database share a client order id epoch (:mod:`bot.identity`). A partial index on both
+    databases: PostgreSQL's ``WHERE`` is added by a PostgreSQL store (:func:`_postgresql_index_options`), since
+    naming a ``postgresql_`` option here would import that dialect into every process that imports the store."""
 
     bot: str = bot_field(primary_key=True)
     key: str = Field(primary_key=True)
@@ -509,6 +514,28 @@ def engine_url(url: str) -> str:
     return url
 
 
+def _postgresql_index_options() -> None:
+    """Give ``ux_bot_state_id_epoch`` PostgreSQL's ``WHERE`` (as revision 0007 made it there): set by a PostgreSQL
+    store, whose engine has imported that dialect, before it creates or compares any table. Setting it again is
+    the same."""
+    for index in table_of(StateRow).indexes:
+        if index.name == "ux_bot_state_id_epoch":
+            index.dialect_kwargs["postgresql_where"] = text(ID_EPOCH_ROWS)
+
+
+def conflict_insert(dialect: str) -> Callable[..., Any] | None:
+    """The dialect's ``insert`` that takes ``ON CONFLICT`` (SQLite's or PostgreSQL's), None for another database.
+    PostgreSQL's dialect is imported only here and by a PostgreSQL engine: about 2 MB that a SQLite store (the
+    demo's) does without."""
+    if dialect == "sqlite":
+        return sqlite.insert
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    return None
+
+
 NUL_STAND_IN = "\ufffd"
 """What a NUL character of free text is stored as: PostgreSQL's text refuses NUL (a ``DataError``, which no retry
 cures), so a venue's error text holding one would hold back every later write of its batch; SQLite stores the same."""
@@ -616,6 +643,8 @@ class Store:
         except Exception as exc:  # ArgumentError and friends: the message may quote the URL
             raise StoreError(f"db_url is not a usable database URL ({type(exc).__name__}); expected "
                              '"sqlite:///PATH" or "postgresql://USER:PASSWORD@HOST:PORT/DB"') from None
+        if self.engine.dialect.name == "postgresql":
+            _postgresql_index_options()
         self._closed = threading.Event()
         """Set by :meth:`close`; shared with the views of :meth:`scoped` (one engine, closed once)."""
         self._leases: set[Releasable] = set()
@@ -636,8 +665,8 @@ class Store:
         orders, fills = ORDERS, FILLS
         self._insert_order: Executable
         self._insert_fill: Executable
-        if dialect in ("sqlite", "postgresql"):
-            ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        ins = conflict_insert(dialect)
+        if ins is not None:
             self._insert_order = ins(orders).on_conflict_do_nothing().returning(orders.c.id)
             self._insert_fill = ins(fills).on_conflict_do_nothing().returning(fills.c.id)
             self._conflict_is_error = False
@@ -1003,9 +1032,8 @@ class Store:
         table = _table(table)
         if self.fast is not None:
             return self.fast.insert_once(table, values)
-        dialect = self.engine.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        ins = conflict_insert(self.engine.dialect.name)
+        if ins is not None:
             return self._insert_once(ins(table).on_conflict_do_nothing().returning(*table.primary_key.columns),
                                      values)
         try:
@@ -1026,9 +1054,8 @@ class Store:
         if self.fast is not None:
             self.fast.insert_many(table, rows, None if wait else 0)
             return
-        dialect = self.engine.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        ins = conflict_insert(self.engine.dialect.name)
+        if ins is not None:
             with self.engine.begin() as conn:
                 conn.execute(ins(table).on_conflict_do_nothing(), rows)
             return
@@ -1083,9 +1110,8 @@ class Store:
                 if rows:
                     # another process of this bot (a standby taking over) may store one of these fills after
                     # the check above: skip it, as the SQLite path does, rather than fail the whole batch
-                    dialect = conn.dialect.name
-                    if dialect in ("sqlite", "postgresql"):
-                        ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+                    ins = conflict_insert(conn.dialect.name)
+                    if ins is not None:
                         conn.execute(ins(table).on_conflict_do_nothing(), rows)
                     else:
                         conn.execute(insert(table), rows)
@@ -1221,11 +1247,10 @@ class Store:
         if self.fast is not None:  # one executemany on the calling thread's record connection (the loop's)
             self.fast.insert_many(MARKOUTS, rows)
             return
-        dialect = self.engine.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MARKOUTS).on_conflict_do_nothing()
+        ins = conflict_insert(self.engine.dialect.name)
+        if ins is not None:
             with self.engine.begin() as conn:
-                conn.execute(ins, rows)
+                conn.execute(ins(MARKOUTS).on_conflict_do_nothing(), rows)
             return
         for row in rows:
             self._insert_once(insert(MARKOUTS), row)
@@ -1306,11 +1331,10 @@ class Store:
         state = table_of(StateRow)
         ts = ts_ns or time.time_ns()
         with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            if dialect in ("sqlite", "postgresql"):
+            ins = conflict_insert(conn.dialect.name)
+            if ins is not None:
                 row = {"bot": self.bot, "key": key, "value": value, "updated_ns": ts}
-                ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(state).values(row)
-                conn.execute(ins.on_conflict_do_update(index_elements=[state.c.bot, state.c.key],
+                conn.execute(ins(state).values(row).on_conflict_do_update(index_elements=[state.c.bot, state.c.key],
                                                        set_={"value": value, "updated_ns": ts}))
                 return
         with self.session() as s:  # another database: read, then write
@@ -1333,9 +1357,8 @@ class Store:
                                        .values(value=value, updated_ns=ts))
                 return changed.rowcount == 1
             row = {"bot": self.bot, "key": key, "value": value, "updated_ns": ts}
-            dialect = conn.dialect.name
-            if dialect in ("sqlite", "postgresql"):
-                ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+            ins = conflict_insert(conn.dialect.name)
+            if ins is not None:
                 added = conn.execute(ins(state).values(row).on_conflict_do_nothing(
                     index_elements=[state.c.bot, state.c.key]))
                 return added.rowcount == 1

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from .service import RebalanceService
 
 PLUGIN = "rebalance"
-# The service and its planner are imported when the services are collected (a config is read), never by
-# `arbot --help`, which loads every plugin's module.
+# The service and its planner are imported when the service starts (enabled), never by a bot that leaves it off
+# (the demo) nor by `arbot --help`, which loads every plugin's module: only the settings load with a config.
 
 
 def running(op: Operator) -> RebalanceService | None:
@@ -71,10 +71,15 @@ def _confirm(op: Operator, args: list[str]) -> str | None:
 
 
 @hookimpl
-def register_services(register) -> None:
-    from .service import RebalanceService
+def register_plugin_settings(register) -> None:
+    from .settings import RebalanceSettings
 
-    register(PLUGIN, RebalanceService)
+    register(RebalanceSettings)
+
+
+@hookimpl
+def register_services(register) -> None:
+    register(PLUGIN, "plugins.rebalance.service:RebalanceService")
 
 
 @hookimpl

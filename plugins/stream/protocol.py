@@ -11,12 +11,15 @@ import json
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from typing import TYPE_CHECKING, Any
 
 from bot.api.kit import loads_limited
+
+if TYPE_CHECKING:
+    from nacl.signing import SigningKey, VerifyKey
+
+# PyNaCl (with cffi and libsodium, about 1 MB) is imported by the functions that use a key: the settings read a
+# key's text in every process that reads a config (`arbot run`), most of which never use the stream.
 
 PROTOCOL = "arbot-stream/1"
 CHANNELS = ("orders", "fills", "portfolio", "opportunities", "alerts", "status")
@@ -65,10 +68,14 @@ def parse_public_key(text: str) -> VerifyKey:
         raise ValueError("not base64") from None
     if len(raw) != 32:
         raise ValueError(f"an Ed25519 public key is 32 bytes, this is {len(raw)}")
+    from nacl.signing import VerifyKey
+
     return VerifyKey(raw)
 
 
 def verify(key: VerifyKey, payload: bytes, signature_b64: str) -> bool:
+    from nacl.exceptions import BadSignatureError
+
     try:
         key.verify(payload, base64.b64decode(signature_b64, validate=True))
     except (BadSignatureError, ValueError):
@@ -82,6 +89,8 @@ def sign(signing_key: SigningKey, payload: bytes) -> str:
 
 def write_key_pair(path: Path) -> SigningKey:
     """Make a key pair: the private seed in ``path`` (mode 0600, never overwritten), the public key in ``path.pub``."""
+    from nacl.signing import SigningKey
+
     key = SigningKey.generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -99,4 +108,6 @@ def read_signing_key(path: Path) -> SigningKey:
     raw = base64.b64decode(path.read_text().strip(), validate=True)
     if len(raw) != 32:
         raise ValueError(f"key file {path} does not hold a 32-byte Ed25519 seed")
+    from nacl.signing import SigningKey
+
     return SigningKey(raw)

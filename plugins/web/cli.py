@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from .auth import new_token, token_hash
-
 
 def cmd_web_token(args: argparse.Namespace) -> int:
+    from .auth import new_token, token_hash  # with the command: hashlib, hmac and secrets, not at every command's start
+
     token = new_token()
     # the block works pasted as is into a config without the table; one copied from config.example.toml has
     # [plugins.web] already (enabled = false, users = {}): its lines are edited instead (docs/web.md)
