@@ -19,7 +19,9 @@ Faults: ``faults[method]`` is a list consumed one per call: ``"429"``, ``"500"``
 processed), ``"timeout_lands"`` (processed, then answered after ``slow_s``), ``"unhealthy"`` (the node's
 ``-32005`` NodeUnhealthy error object, "Node is behind by 42 slots", nothing processed), ``"internal"``
 (JSON-RPC's ``-32603`` Internal error, nothing processed) or ``"ok"``
-(answered as usual: a place holder, to fault a later call).
+(answered as usual: a place holder, to fault a later call). ``fault_if[method]``, when set, is asked
+with a call's params and only a call it accepts takes the next fault (e.g. only a send of a new
+signature, not a rebroadcast). ``faulted`` lists the index in ``calls`` of every call a fault answered.
 
 Accounts: :meth:`FakeSolanaRpc.put_account` stores an account (bytes, owner, lamports) and
 :meth:`FakeSolanaRpc.set_account` also notifies its WebSocket subscribers; every write moves the
@@ -81,6 +83,7 @@ import base64
 import hashlib
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,6 +219,8 @@ class FakeSolanaRpc:
         self.rejected: list[str] = []
         self.calls: list[str] = []
         self.faults: dict[str, list[str]] = {}
+        self.fault_if: dict[str, Callable[[list[Any]], bool]] = {}
+        self.faulted: list[int] = []
         self.slow_s = 1.0
         self.url = ""
         self.ws_url = ""
@@ -401,7 +406,10 @@ class FakeSolanaRpc:
         body = await request.json()
         method, params = body["method"], body.get("params", [])
         self.calls.append(method)
-        fault = self.faults.get(method, []).pop(0) if self.faults.get(method) else None
+        fault = None
+        if self.faults.get(method) and self.fault_if.get(method, lambda _params: True)(params):
+            fault = self.faults[method].pop(0)
+            self.faulted.append(len(self.calls) - 1)
         if fault == "429":
             return web.Response(status=429, headers={"Retry-After": "1"}, text="Too many requests")
         if fault == "500":

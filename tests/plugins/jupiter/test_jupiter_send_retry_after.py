@@ -5,12 +5,19 @@ expiry (a rebroadcast) or by ``fill_lookup_s`` (reading the landed transaction).
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from decimal import Decimal
+
+from solders.transaction import VersionedTransaction
 
 from bot.domain import Order, OrderStatus, OrderType, Side
 from plugins.jupiter.errors import SLOT_S
 from plugins.jupiter.records import LANDED, load_swap
+
+
+def _signature(encoded: str) -> str:
+    return str(VersionedTransaction.from_bytes(base64.b64decode(encoded)).signatures[0])
 
 
 def _order(cid: str) -> Order:
@@ -107,12 +114,16 @@ async def test_a_rate_limited_send_of_a_re_signed_swap_waits_for_the_nodes_retry
     exchange = await make_exchange()
     exchange.place_wait_s = 0.05
     assert (await exchange.place_order(_order("resign-429"))).status is OrderStatus.OPEN
+    first = node.sent[0].signature
     node.calls.clear()
-    node.expire_all()  # the confirmation proves it expired and signs the next attempt: its send is answered 429
+    # the confirmation proves it expired and signs the next attempt: that send (not a rebroadcast of the first
+    # signature still under way) is answered 429
+    node.fault_if["sendTransaction"] = lambda params: _signature(params[0]) != first
     node.faults["sendTransaction"] = ["429"]
-    while "sendTransaction" not in node.calls or node.faults["sendTransaction"]:
+    node.expire_all()
+    while node.faults["sendTransaction"]:
         await asyncio.sleep(0.002)
-    limited = node.calls.index("sendTransaction")
+    limited = node.faulted[-1]
     assert exchange.signatures_made == 2
     waited_s, asked = await _calls_after(node, limited, timeout_s=3.0)
     print(f"asked again {waited_s:.3f} s after a re-signed swap's send got 429 with Retry-After: 1 ({asked[:3]})")
