@@ -1,0 +1,188 @@
+"""A venue call that fails (an :class:`~bot.api.ExchangeError`, a timeout, a bug in the venue plugin) holds only what
+it was asked for: the need whose terms or price it could not give is skipped (said once, then counted), the transfer
+whose withdrawal or reference it could not give waits for the next pass, and the other needs and transfers of the same
+pass go on. Nothing is sent twice, nothing is lost: a withdrawal whose fate its source cannot say stays planned and is
+looked up before anything is sent again."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal as D
+from types import SimpleNamespace
+
+import pytest
+
+from bot.api import (
+    Balance,
+    PermanentError,
+    Transfer,
+    TransferStatus,
+    TransferTerms,
+    TransferVenue,
+    TransientError,
+)
+from bot.api.kit import ManualClock
+from bot.store import Store
+from plugins.rebalance.service import RebalanceService
+from plugins.rebalance.settings import RebalanceSettings
+from tests.plugins.rebalance.rebalance_kit import inline_later
+
+LOG = "arbot.rebalance"
+
+
+class _Venue(TransferVenue):
+    """A venue that records its calls and answers them, except those named in :attr:`raising`: by (call, asset), the
+    exceptions the next calls raise, one each (then it answers again). ``lose`` names assets whose withdrawal is made
+    and its answer then lost (the next exception raised after it is made)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.raising: dict[tuple[str, str], list[BaseException]] = {}
+        self.lose: set[str] = set()
+        self.made: dict[str, str] = {}
+        """Withdrawals made, by transfer id: their reference."""
+        self.withdraws: list[str] = []
+        """The transfer ids of every withdraw call (a resend, or asking a reference, included)."""
+        self.credits = False
+
+    def _fail(self, call: str, asset: str) -> None:
+        queued = self.raising.get((call, asset))
+        if queued:
+            raise queued.pop(0)
+
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        self._fail("transfer_terms", asset)
+        return TransferTerms(asset, D("0.01"), D("0.1"), D(0), asset, 600.0)
+
+    async def deposit_address(self, asset: str) -> str:
+        self._fail("deposit_address", asset)
+        return f"{self.name}-{asset}"
+
+    async def deposit_fee(self, asset: str, amount: D) -> D:
+        self._fail("deposit_fee", asset)
+        return D(0)
+
+    async def deposit_limit(self, asset: str) -> D | None:
+        self._fail("deposit_limit", asset)
+        return None
+
+    async def withdraw(self, transfer: Transfer) -> str:
+        self.withdraws.append(transfer.transfer_id)
+        if transfer.asset in self.lose and self.raising.get(("withdraw", transfer.asset)):
+            self.made.setdefault(transfer.transfer_id, f"ref-{transfer.transfer_id}")  # made, its answer lost
+        self._fail("withdraw", transfer.asset)
+        return self.made.setdefault(transfer.transfer_id, f"ref-{transfer.transfer_id}")
+
+    async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
+        self._fail("withdrawal", transfer.asset)
+        return TransferStatus.SENT if transfer.transfer_id in self.made else None
+
+    async def credited(self, transfer: Transfer) -> bool:
+        return self.credits
+
+
+def service(store: Store, mode: str = "alert") -> tuple[RebalanceService, dict[str, _Venue], ManualClock, list[str]]:
+    """SOL moved from ``cex`` (80) to ``wallet`` (20), ETH from ``kraken`` (80) to ``wallet`` (20); USDC balanced."""
+    clock = ManualClock()
+    venues = {name: _Venue(name) for name in ("cex", "kraken", "wallet")}
+    balances = {"cex": {"SOL": Balance("SOL", D(80), D(80)), "USDC": Balance("USDC", D(1000), D(1000))},
+                "kraken": {"ETH": Balance("ETH", D(80), D(80)), "USDC": Balance("USDC", D(1000), D(1000))},
+                "wallet": {"SOL": Balance("SOL", D(20), D(20)), "ETH": Balance("ETH", D(20), D(20)),
+                           "USDC": Balance("USDC", D(2000), D(2000))}}
+
+    async def read_balances() -> dict:
+        return balances
+
+    strategies = {"sol": SimpleNamespace(settings=SimpleNamespace(cex="cex", dex="wallet", symbol="SOL/USDC")),
+                  "eth": SimpleNamespace(settings=SimpleNamespace(cex="kraken", dex="wallet", symbol="ETH/USDC"))}
+    operator = SimpleNamespace(exchanges=venues, strategies=strategies, strategy_state=lambda name: "running",
+                               balances=read_balances)
+    alerts: list[str] = []
+    ctx = SimpleNamespace(name="rebalance", store=store, read_later=inline_later, write_later=inline_later,
+                          clock=clock, log=logging.getLogger(LOG), operator=operator,
+                          alert=lambda level, kind, message, **fields: alerts.append(message))
+    settings = RebalanceSettings(enabled=True, mode=mode)  # type: ignore[arg-type]
+    return RebalanceService("rebalance", settings, ctx), venues, clock, alerts  # type: ignore[arg-type]
+
+
+def said(caplog: pytest.LogCaptureFixture, *words: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == LOG and all(w in r.getMessage() for w in words)]
+
+
+FAILURES = [TransientError("cex: HTTP 502"), PermanentError("cex: asset suspended"), TimeoutError(), KeyError("fee")]
+FAILURE_IDS = ["transient", "permanent", "timeout", "bug"]
+
+
+@pytest.mark.parametrize("failure", FAILURES, ids=FAILURE_IDS)
+async def test_a_need_whose_terms_fail_is_skipped_alone_said_once_then_counted(db_url, caplog, failure):
+    caplog.set_level(logging.INFO, LOG)
+    store = Store(db_url).open()
+    try:
+        rebalancer, venues, clock, alerts = service(store)
+        venues["cex"].raising[("transfer_terms", "SOL")] = [failure] * 3
+        for _ in range(3):
+            proposals = await rebalancer.check()  # never raises: the ETH need is checked all the same
+            assert [(p.asset, p.source) for p in proposals] == [("ETH", "kraken")], proposals
+            clock.advance(30)
+        [first] = said(caplog, "SOL", "cex's transfer terms")  # said once, the next two counted
+        assert first.levelno == logging.WARNING and type(failure).__name__ in first.getMessage(), first.getMessage()
+        assert bool(first.exc_info) is isinstance(failure, KeyError)  # a bug: its traceback, once
+        assert [p.asset for p in rebalancer.proposals.values()] == ["ETH"]
+
+        caplog.clear()
+        venues["cex"].raising[("transfer_terms", "SOL")] = [failure]
+        clock.advance(3600)
+        await rebalancer.check()  # an hour on: the count since the first, said once
+        [summary] = said(caplog, "SOL", "cex's transfer terms")
+        assert "2 more" in summary.getMessage() and not summary.exc_info, summary.getMessage()
+
+        caplog.clear()
+        await rebalancer.check()  # answered: the need is planned again, and that is said
+        assert sorted(p.asset for p in rebalancer.proposals.values()) == ["ETH", "SOL"]
+        assert said(caplog, "SOL", "answered after 4 failed")
+        assert len([a for a in alerts if "rebalance proposal" in a]) == 2, alerts
+        assert store.transfers() == []
+    finally:
+        store.close()
+
+
+async def test_a_waiting_proposal_is_kept_under_its_id_while_its_terms_fail(db_url):
+    """A need skipped for a failing call is not dropped: its proposal waits under its id and is not alerted again."""
+    store = Store(db_url).open()
+    try:
+        rebalancer, venues, clock, alerts = service(store)
+        await rebalancer.check()
+        ids = {p.asset: pid for pid, p in rebalancer.proposals.items()}
+        assert sorted(ids) == ["ETH", "SOL"]
+        venues["cex"].raising[("transfer_terms", "SOL")] = [TransientError("cex: HTTP 502")] * 2
+        for _ in range(3):  # two failing checks, then one that answers
+            clock.advance(30)
+            await rebalancer.check()
+            assert {p.asset: pid for pid, p in rebalancer.proposals.items()} == ids
+        assert len([a for a in alerts if "rebalance proposal" in a]) == 2, alerts
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("call", ["deposit_address", "deposit_fee", "deposit_limit"])
+@pytest.mark.parametrize("failure", [TimeoutError(), KeyError("fee")], ids=["timeout", "bug"])
+async def test_a_need_whose_pricing_raises_is_alerted_once_and_the_others_proposed(db_url, caplog, call, failure):
+    """Not an ExchangeError (a timeout, a venue plugin's bug): the need cannot be priced, said as an ExchangeError is,
+    once; the other needs of the check are proposed."""
+    caplog.set_level(logging.INFO, LOG)
+    store = Store(db_url).open()
+    try:
+        rebalancer, venues, clock, alerts = service(store)
+        venues["wallet"].raising[(call, "SOL")] = [failure] * 3
+        for _ in range(3):
+            await rebalancer.check()
+            clock.advance(30)
+        assert [p.asset for p in rebalancer.proposals.values()] == ["ETH"]
+        failing = [a for a in alerts if "cannot be sent" in a]
+        assert len(failing) == 1 and "cex -> wallet" in failing[0], alerts
+        assert type(failure).__name__ in failing[0], failing
+        assert len([r for r in said(caplog, "SOL") if r.exc_info]) == isinstance(failure, KeyError)
+        await rebalancer.check()
+        assert sorted(p.asset for p in rebalancer.proposals.values()) == ["ETH", "SOL"]
+    finally:
+        store.close()
