@@ -847,13 +847,14 @@ class RebalanceService(Service[RebalanceSettings]):
             if self._waiting(transfer.source):
                 settled = False
                 continue
+            asking = f"{transfer.source}'s withdrawal"
             try:
                 status = await source.withdrawal(transfer)
             except Exception as exc:
-                self._lookup_failed(transfer, f"{transfer.source}'s withdrawal", exc)
+                self._lookup_failed(transfer, asking, exc)
                 settled = False
                 continue
-            self._lookup_answered(transfer)
+            self._lookup_answered(transfer, asking)
             if status is None:
                 self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
                                f"never reached {transfer.source}: sending it now")
@@ -861,10 +862,18 @@ class RebalanceService(Service[RebalanceSettings]):
             elif status is TransferStatus.FAILED:
                 await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
                 self._deposit_fees.pop(transfer.transfer_id, None)
+                self._lookup_answered(transfer)
                 self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} had reached "
                                f"{transfer.source} and failed there")
             else:  # its reference, kept with it: a venue that stops listing it still knows it left by that
-                ref = await source.withdraw(transfer)  # asked again for a withdrawal it made: its reference, no send
+                asking = f"{transfer.source}'s withdrawal reference"
+                try:  # asked again for a withdrawal it made: its reference, no send
+                    ref = await source.withdraw(transfer)
+                except Exception as exc:  # this transfer waits for the next pass; the others are settled now
+                    self._lookup_failed(transfer, asking, exc)
+                    settled = False
+                    continue
+                self._lookup_answered(transfer)  # SENT now: what failed before it is over
                 sent = await self._charged(source, self._with(transfer, TransferStatus.SENT, venue_ref=ref))
                 await self._save(sent)
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "

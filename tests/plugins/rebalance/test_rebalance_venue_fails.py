@@ -186,3 +186,44 @@ async def test_a_need_whose_pricing_raises_is_alerted_once_and_the_others_propos
         assert sorted(p.asset for p in rebalancer.proposals.values()) == ["ETH", "SOL"]
     finally:
         store.close()
+
+
+def planned(clock: ManualClock, tid: str, asset: str, source: str, age_s: float) -> Transfer:
+    created = clock.time_ns() - int(age_s * 1e9)
+    return Transfer(tid, asset, D(5), source, "wallet", f"wallet-{asset}", D("0.01"), D(0), TransferStatus.PLANNED,
+                    created, created)
+
+
+@pytest.mark.parametrize("failure", [TransientError("cex: HTTP 502"), TimeoutError(), KeyError("refid")],
+                         ids=["transient", "timeout", "bug"])
+async def test_a_resumed_transfer_whose_reference_fails_waits_and_the_others_are_resumed(db_url, caplog, failure):
+    """At a restart a PLANNED transfer its source has is asked its reference (``withdraw`` again: nothing sent). One
+    that raises waits for the next pass (logged once, then counted), and the transfers after it are resumed and
+    tracked in the same pass."""
+    caplog.set_level(logging.INFO, LOG)
+    store = Store(db_url).open()
+    try:
+        rebalancer, venues, clock, alerts = service(store)
+        cex, kraken, wallet = venues["cex"], venues["kraken"], venues["wallet"]
+        store.save_transfer(planned(clock, "rb-stuck", "SOL", "cex", age_s=120))  # older: resumed first
+        store.save_transfer(planned(clock, "rb-fine", "ETH", "kraken", age_s=60))
+        cex.made["rb-stuck"], kraken.made["rb-fine"] = "ref-stuck", "ref-fine"  # both left before the restart
+        cex.raising[("withdraw", "SOL")] = [failure] * 3
+        wallet.credits = True
+        for _ in range(3):
+            await rebalancer.track()  # never raises: the pass goes on to rb-fine
+            clock.advance(5)
+        status = {t.transfer_id: t.status for t in store.transfers()}
+        assert status == {"rb-stuck": TransferStatus.PLANNED, "rb-fine": TransferStatus.CREDITED}, status
+        assert cex.made == {"rb-stuck": "ref-stuck"} and cex.withdraws == ["rb-stuck"] * 3  # asked, never resent
+        [first] = said(caplog, "rb-stuck")
+        assert first.levelno == logging.WARNING and "cex's withdrawal reference" in first.getMessage(), first
+        assert bool(first.exc_info) is isinstance(failure, KeyError)
+
+        caplog.clear()
+        await rebalancer.track()
+        stuck = {t.transfer_id: t for t in store.transfers()}["rb-stuck"]
+        assert stuck.status is TransferStatus.CREDITED and stuck.venue_ref == "ref-stuck", stuck
+        assert said(caplog, "rb-stuck", "answered after 3 failed")
+    finally:
+        store.close()
