@@ -546,11 +546,16 @@ class RebalanceService(Service[RebalanceSettings]):
         above the ``max_fee`` it was read at). Once its source confirms it never received it, the transfer ends FAILED
         (nothing left, nothing paid) and is not held against auto mode: its need is quoted again at the next check, at
         the venue's new terms, and proposed again in alert mode. Alerted once while the need lasts (then logged).
-        A source that cannot say, or knows the withdrawal, leaves it PLANNED, settled as an unknown outcome is."""
+        A source that cannot say, or knows the withdrawal, leaves it PLANNED, settled as an unknown outcome is: whatever
+        its look-up raises (an :class:`ExchangeError`, its wait a :class:`RateLimited` starts, a timeout, a bug in the
+        venue plugin), the transfer is neither ended (quoted and sent again: twice if the source had it) nor lost."""
         try:
             made = await source.withdrawal(transfer)
-        except ExchangeError as look_up:
-            made, exc = TransferStatus.PLANNED, TransientError(f"{exc}; {look_up}")
+        except Exception as look_up:  # cannot say: it may have it
+            if is_bug(look_up):
+                self.ctx.log.warning("rebalance: transfer %s: %s's withdrawal look-up failed after it refused it",
+                                     transfer.transfer_id, transfer.source, exc_info=look_up)
+            made, exc = TransferStatus.PLANNED, TransientError(f"{exc}; its look-up: {failure_text(look_up)}")
         if made is not None:
             self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.source} "
                            f"refused it ({exc}) but may have it; asking it again before anything is resent")

@@ -15,6 +15,7 @@ import pytest
 from bot.api import (
     Balance,
     PermanentError,
+    RateLimited,
     Transfer,
     TransferStatus,
     TransferTerms,
@@ -109,6 +110,10 @@ def said(caplog: pytest.LogCaptureFixture, *words: str) -> list[logging.LogRecor
     return [r for r in caplog.records if r.name == LOG and all(w in r.getMessage() for w in words)]
 
 
+def by_asset(store: Store) -> dict[str, Transfer]:
+    return {t.asset: t for t in store.transfers()}
+
+
 FAILURES = [TransientError("cex: HTTP 502"), PermanentError("cex: asset suspended"), TimeoutError(), KeyError("fee")]
 FAILURE_IDS = ["transient", "permanent", "timeout", "bug"]
 
@@ -184,6 +189,32 @@ async def test_a_need_whose_pricing_raises_is_alerted_once_and_the_others_propos
         assert len([r for r in said(caplog, "SOL") if r.exc_info]) == isinstance(failure, KeyError)
         await rebalancer.check()
         assert sorted(p.asset for p in rebalancer.proposals.values()) == ["ETH", "SOL"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("failure", [TimeoutError(), KeyError("txid"), RateLimited("cex: 429", retry_after_s=60)],
+                         ids=["timeout", "bug", "rate-limited"])
+async def test_a_refused_withdrawal_whose_look_up_raises_stays_planned_and_is_sent_once(db_url, failure):
+    """:meth:`RebalanceService._not_sent`: the source refused the withdrawal (its fee rose), then could not say
+    whether it has it. Not ended (a FAILED transfer is quoted and sent again: twice if the source had it), not lost
+    (PLANNED: looked up, then sent if never received), and the check goes on to the ETH need."""
+    store = Store(db_url).open()
+    try:
+        rebalancer, venues, clock, alerts = service(store, "auto")
+        cex = venues["cex"]
+        cex.raising[("withdraw", "SOL")] = [TransientError("cex: withdrawal fee rose: nothing was sent")]
+        cex.raising[("withdrawal", "SOL")] = [failure]
+        await rebalancer.check()
+        transfers = by_asset(store)
+        assert transfers["SOL"].status is TransferStatus.PLANNED, transfers
+        assert transfers["ETH"].status is TransferStatus.SENT, transfers
+        assert [a for a in alerts if "refused it" in a and "may have it" in a], alerts
+
+        clock.advance(61)  # past a rate limit's wait: looked up (never received), then sent, once
+        await rebalancer.track()
+        sol = by_asset(store)["SOL"]
+        assert sol.status is TransferStatus.SENT and list(cex.made) == [sol.transfer_id], by_asset(store)
     finally:
         store.close()
 
