@@ -512,12 +512,15 @@ class RebalanceService(Service[RebalanceSettings]):
         return replace(proposal, terms=proposal.terms if terms is None else terms, deposit_fee=deposit_fee)
 
     async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
+        """Ask ``source`` to send ``transfer`` (stored before); stored and alerted as it answers. Whatever it raises,
+        the transfer is neither sent twice nor lost: an answer that may hide a withdrawal made (an
+        :class:`UnknownOutcome`, a timeout, a bug in the venue plugin) leaves it as it is, asked of the source before
+        anything is sent again (:meth:`_resume`, :meth:`track`)."""
+        asking = withdraw_text(transfer)
         try:
             ref = await source.withdraw(transfer)
         except UnknownOutcome as exc:  # it may have gone out: stays PLANNED, settled against the source
-            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
-                           f"{transfer.source} ({exc}); asking it again before anything is resent")
-            return transfer
+            return self._unanswered(transfer, exc)
         except RateLimited as exc:  # not taken now: stays PLANNED, looked up (then sent if never received) once the
             # source's wait is over (:meth:`_resume`); asked nothing before
             wait_s = self._waits.left_s(transfer.source)
@@ -531,15 +534,31 @@ class RebalanceService(Service[RebalanceSettings]):
             failed = self._with(transfer, TransferStatus.FAILED, reason=str(exc))
             await self._save(failed)
             self._deposit_fees.pop(transfer.transfer_id, None)
+            self._lookup_answered(transfer)
             self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
                            f"{transfer.source}: {exc}")
             return failed
+        except Exception as exc:  # a timeout (not an ExchangeError), a bug in the venue plugin: it may have gone out
+            return self._unanswered(transfer, exc)
+        self._call_answered(transfer.transfer_id, f"transfer {transfer.transfer_id}", {asking})
         sent = await self._charged(source, self._with(transfer, TransferStatus.SENT, venue_ref=ref))
         await self._save(sent)
         self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} sent by {transfer.source} "
                        f"(reference {ref}){self._fee_moved(transfer, sent)}; waiting for {transfer.destination} to "
                        "credit it")
         return sent
+
+    def _unanswered(self, transfer: Transfer, exc: Exception) -> Transfer:
+        """``transfer``'s withdrawal answered ``exc``, which may hide a withdrawal made: it stays as it is, its source
+        asked whether it has it before anything is sent again. Alerted once while it fails so at each pass (then
+        counted: :meth:`_call_failed`)."""
+        if self._call_failed(transfer.transfer_id, f"transfer {transfer.transfer_id}", withdraw_text(transfer), exc,
+                             f"it may have left: {transfer.source} is asked whether it has it before anything is "
+                             "sent again"):
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
+                           f"{transfer.source} ({failure_text(exc)}); it may have left: asking it again before "
+                           "anything is resent")
+        return transfer
 
     async def _not_sent(self, source: TransferVenue, transfer: Transfer, exc: TransientError) -> Transfer:
         """``transfer``'s withdrawal refused with a :class:`TransientError` (certainly not made: Kraken's fee risen
@@ -677,7 +696,7 @@ class RebalanceService(Service[RebalanceSettings]):
             if self._waiting(transfer.source, transfer.destination):  # asked nothing until the wait is over
                 await self._alert_slow(transfer)
                 continue
-            asking = f"{transfer.source}'s withdrawal"
+            withdrawal = asking = f"{transfer.source}'s withdrawal"
             try:
                 status = await source.withdrawal(transfer)
                 if status not in (None, TransferStatus.FAILED, TransferStatus.CREDITED):
@@ -688,12 +707,14 @@ class RebalanceService(Service[RebalanceSettings]):
                 self._lookup_failed(transfer, asking, exc)
                 await self._alert_slow(transfer)
                 continue
-            self._lookup_answered(transfer)
+            self._lookup_answered(transfer, withdrawal, asking)  # not a resend's failures: said once, until it answers
             if status is None:
-                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} never left "
-                               f"{transfer.source} (expired unsent): sending it again")
+                if not self._call_failing(transfer.transfer_id, withdraw_text(transfer)):  # else said, and counted
+                    self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} never left "
+                                   f"{transfer.source} (expired unsent): sending it again")
                 await self._withdraw(source, transfer)
                 continue
+            self._lookup_answered(transfer)  # it ends, or goes on its way: what failed before it is over
             if status is TransferStatus.FAILED:
                 await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
                 self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
@@ -861,8 +882,9 @@ class RebalanceService(Service[RebalanceSettings]):
                 continue
             self._lookup_answered(transfer, asking)
             if status is None:
-                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
-                               f"never reached {transfer.source}: sending it now")
+                if not self._call_failing(transfer.transfer_id, withdraw_text(transfer)):  # else said, and counted
+                    self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
+                                   f"never reached {transfer.source}: sending it now")
                 await self._withdraw(source, transfer)
             elif status is TransferStatus.FAILED:
                 await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))

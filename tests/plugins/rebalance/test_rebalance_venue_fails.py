@@ -21,6 +21,7 @@ from bot.api import (
     TransferTerms,
     TransferVenue,
     TransientError,
+    UnknownOutcome,
 )
 from bot.api.kit import ManualClock
 from bot.store import Store
@@ -219,6 +220,42 @@ async def test_a_refused_withdrawal_whose_look_up_raises_stays_planned_and_is_se
         store.close()
 
 
+@pytest.mark.parametrize("lost", [True, False], ids=["made-then-lost", "not-made"])
+@pytest.mark.parametrize("failure", [TimeoutError(), KeyError("txid"), UnknownOutcome("cex: connection reset")],
+                         ids=["timeout", "bug", "unknown-outcome"])
+async def test_a_withdrawal_that_raises_stays_planned_said_once_and_is_made_once(db_url, caplog, failure, lost):
+    """``withdraw`` raising other than an ExchangeError may have sent the funds (a timeout after the request left):
+    kept PLANNED as an unknown outcome is, and looked up before any resend; the check and the passes go on to the
+    other needs and transfers. Alerted once while it fails again at each pass (an unknown outcome too), not at every
+    pass."""
+    caplog.set_level(logging.INFO, LOG)
+    store = Store(db_url).open()
+    try:
+        rebalancer, venues, clock, alerts = service(store, "auto")
+        cex, wallet = venues["cex"], venues["wallet"]
+        if lost:
+            cex.lose.add("SOL")
+        cex.raising[("withdraw", "SOL")] = [failure] * (1 if lost else 3)
+        await rebalancer.check()  # the ETH need is sent in the same check
+        transfers = by_asset(store)
+        assert transfers["SOL"].status is TransferStatus.PLANNED, transfers
+        assert transfers["ETH"].status is TransferStatus.SENT, transfers
+        sol = transfers["SOL"].transfer_id
+        wallet.credits = True
+        for _ in range(3):  # not made: each pass finds it never received and asks again (raising twice more)
+            clock.advance(5)
+            await rebalancer.track()
+        transfers = by_asset(store)
+        assert transfers["ETH"].status is TransferStatus.CREDITED, transfers
+        assert transfers["SOL"].status in (TransferStatus.SENT, TransferStatus.CREDITED), transfers
+        assert transfers["SOL"].venue_ref == f"ref-{sol}" and list(cex.made) == [sol], cex.made
+        assert len([a for a in alerts if sol in a and "no answer" in a]) == 1, alerts
+        assert not [a for a in alerts if sol in a and "never reached" in a], alerts
+        assert len([r for r in said(caplog, sol) if r.exc_info]) == isinstance(failure, KeyError)
+    finally:
+        store.close()
+
+
 def planned(clock: ManualClock, tid: str, asset: str, source: str, age_s: float) -> Transfer:
     created = clock.time_ns() - int(age_s * 1e9)
     return Transfer(tid, asset, D(5), source, "wallet", f"wallet-{asset}", D("0.01"), D(0), TransferStatus.PLANNED,
@@ -258,3 +295,4 @@ async def test_a_resumed_transfer_whose_reference_fails_waits_and_the_others_are
         assert said(caplog, "rb-stuck", "answered after 3 failed")
     finally:
         store.close()
+
