@@ -21,9 +21,13 @@ the transfer id as an idempotency key (the paper venues) makes even a resend har
 
 A venue that answers :class:`~bot.api.RateLimited` is asked nothing until the wait it gave is over (:mod:`.pacing`):
 its needs are held with their proposals, its transfers are not looked up, and a withdrawal it answered so stays
-PLANNED, looked up (then sent if never received) once the wait is over. A look-up of a transfer on its way that fails
-leaves it for the next pass (:meth:`RebalanceService._lookup_failed`: the first failure of each kind logged, the rest
-counted): never ended nor sent again for it, the other transfers tracked in the same pass.
+PLANNED, looked up (then sent if never received) once the wait is over. A venue call that fails (an
+:class:`~bot.api.ExchangeError`, a timeout, a bug in a venue plugin) holds only what it was made for, and the rest of
+the pass goes on (:meth:`RebalanceService._call_failed`: the first failure of each kind logged, the rest counted): a
+need whose terms fail is skipped until they answer (its proposal kept), one that cannot be priced is alerted once; a
+look-up of a transfer on its way, or of a stored one's reference at its source, leaves it for the next pass, never
+ended nor sent again for it; a withdrawal that raises other than a refusal may have left, so it stays as it is, alerted
+once, and its source is asked whether it has it before anything is sent again.
 
 No store call waits on the event loop: every read and write of the transfers (and of what was alerted of them) is
 handed to the store writer's thread (``ctx.read_later``, ``ctx.write_later``) and awaited there, in order, so a
@@ -435,7 +439,9 @@ class RebalanceService(Service[RebalanceSettings]):
             raise
 
     async def send(self, proposal: Proposal) -> Transfer:
-        """Store the intent, then withdraw at the source; alerted at each step."""
+        """Store the intent, then withdraw at the source; alerted at each step. Raises only before the withdrawal is
+        asked for (nothing sent; the intent's own write may be what failed): after it, the transfer is returned as it
+        was last stored."""
         async with self._lock:
             source, destination = self._venue(proposal.source), self._venue(proposal.destination)
             if source is None or destination is None:
@@ -454,7 +460,18 @@ class RebalanceService(Service[RebalanceSettings]):
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
                            f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> "
                            f"{transfer.destination} ({proposal.costs()})")
-            return await self._withdraw(source, transfer)
+            try:
+                return await self._withdraw(source, transfer)
+            except Exception as exc:  # the venue's answers are taken there: a write of what it answered failed. The
+                # intent is stored: it stays planned, settled against its source (never "cannot be sent": it may
+                # have left, and a move sent again by hand would go twice)
+                self.ctx.log.warning("rebalance: transfer %s: what %s answered could not be recorded",
+                                     transfer.transfer_id, transfer.source, exc_info=exc)
+                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: what "
+                               f"{transfer.source} answered could not be recorded ({failure_text(exc)}); it stays "
+                               f"planned and {transfer.source} is asked whether it has it before anything is sent "
+                               "again")
+                return transfer
 
     async def _limited(self, proposal: Proposal, replan: Callable[..., Proposal | None]
                        ) -> tuple[Proposal, Callable[..., Proposal | None]]:

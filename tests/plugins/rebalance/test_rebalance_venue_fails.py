@@ -296,3 +296,39 @@ async def test_a_resumed_transfer_whose_reference_fails_waits_and_the_others_are
     finally:
         store.close()
 
+
+async def test_a_sent_withdrawal_whose_record_fails_is_not_called_unsent_and_the_check_goes_on(db_url):
+    """The store write after a withdrawal was made fails (a database gone): the check goes on to the ETH need, the
+    trader is not told the SOL move "cannot be sent" (it left: sending it by hand would move it twice), and the
+    stored intent is settled against its source at the next pass: SENT, one withdrawal."""
+    store = Store(db_url).open()
+    try:
+        rebalancer, venues, clock, alerts = service(store, "auto")
+        failed: list[Transfer] = []
+
+        def write_later(fn, *args):
+            transfer = args[0] if args else None
+            if isinstance(transfer, Transfer) and transfer.asset == "SOL" and transfer.status is TransferStatus.SENT \
+                    and not failed:
+                failed.append(transfer)
+                fn = _raise(OSError("database gone"))
+            return inline_later(fn, *args)
+
+        rebalancer.ctx.write_later = write_later
+        await rebalancer.check()
+        transfers = by_asset(store)
+        assert failed and transfers["SOL"].status is TransferStatus.PLANNED, transfers
+        assert transfers["ETH"].status is TransferStatus.SENT, transfers
+        assert not [a for a in alerts if "cannot be sent" in a], alerts
+        assert [a for a in alerts if "could not be recorded" in a and transfers["SOL"].transfer_id in a], alerts
+        await rebalancer.track()
+        sol = by_asset(store)["SOL"]
+        assert sol.status is TransferStatus.SENT and venues["cex"].made == {sol.transfer_id: f"ref-{sol.transfer_id}"}
+    finally:
+        store.close()
+
+
+def _raise(exc: Exception):
+    def fail(*args):
+        raise exc
+    return fail
