@@ -21,9 +21,13 @@ the transfer id as an idempotency key (the paper venues) makes even a resend har
 
 A venue that answers :class:`~bot.api.RateLimited` is asked nothing until the wait it gave is over (:mod:`.pacing`):
 its needs are held with their proposals, its transfers are not looked up, and a withdrawal it answered so stays
-PLANNED, looked up (then sent if never received) once the wait is over. A look-up of a transfer on its way that fails
-leaves it for the next pass (:meth:`RebalanceService._lookup_failed`: the first failure of each kind logged, the rest
-counted): never ended nor sent again for it, the other transfers tracked in the same pass.
+PLANNED, looked up (then sent if never received) once the wait is over. A venue call that fails (an
+:class:`~bot.api.ExchangeError`, a timeout, a bug in a venue plugin) holds only what it was made for, and the rest of
+the pass goes on (:meth:`RebalanceService._call_failed`: the first failure of each kind logged, the rest counted): a
+need whose terms fail is skipped until they answer (its proposal kept), one that cannot be priced is alerted once; a
+look-up of a transfer on its way, or of a stored one's reference at its source, leaves it for the next pass, never
+ended nor sent again for it; a withdrawal that raises other than a refusal may have left, so it stays as it is, alerted
+once, and its source is asked whether it has it before anything is sent again.
 
 No store call waits on the event loop: every read and write of the transfers (and of what was alerted of them) is
 handed to the store writer's thread (``ctx.read_later``, ``ctx.write_later``) and awaited there, in order, so a
@@ -78,8 +82,8 @@ LATE_FACTOR = 2
 """A transfer not credited this many times its expected time (:attr:`Transfer.expected_s`) after its intent is
 alerted (WARNING, once per transfer, across restarts): stuck, not merely slow."""
 LOOKUP_FAILURES_SAID_S = 3600.0
-"""A transfer's failing look-ups: the first of each kind logged, the rest counted and said this often, with the count
-(:meth:`RebalanceService._lookup_failed`)."""
+"""A failing venue call (a transfer's look-up or withdrawal, a need's terms): the first of each kind logged, the rest
+counted and said this often, with the count (:meth:`RebalanceService._call_failed`)."""
 
 
 def is_late(transfer: Transfer, now_ns: int) -> bool:
@@ -95,6 +99,30 @@ def expected_text(transfer: Transfer, now_ns: int) -> str:
 
     return f"; expected within {age_text(seconds_ns(transfer.expected_s))}" + (
         ": OVERDUE" if is_late(transfer, now_ns) else "")
+
+
+def need_text(need: Need) -> str:
+    """A need's words (and its key among the failing calls: :meth:`RebalanceService._call_failed`), the same for
+    every strategy that needs it."""
+    first, second = sorted(need.venues)
+    return f"{need.asset} between {first} and {second}"
+
+
+def withdraw_text(transfer: Transfer) -> str:
+    """What asking ``transfer``'s source to send it is called among the failing calls
+    (:meth:`RebalanceService._call_failed`)."""
+    return f"{transfer.source}'s withdrawal request"
+
+
+def is_bug(exc: BaseException) -> bool:
+    """Neither a venue's answer (:class:`ExchangeError`) nor no answer in time (:class:`TimeoutError`, which is
+    ``asyncio.TimeoutError``): a bug in a venue plugin, logged with its traceback (once)."""
+    return not isinstance(exc, ExchangeError | TimeoutError)
+
+
+def failure_text(exc: BaseException) -> str:
+    """``exc`` named by its kind, for a log line or an alert (a timeout's message is empty)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def seconds_ns(seconds: float) -> int:
@@ -141,9 +169,9 @@ class RebalanceService(Service[RebalanceSettings]):
         through :class:`.pacing.Paced`, which asks nothing of one inside its wait."""
         self._lookups_failing: Folding[tuple[str, str, str]] = Folding(
             LOOKUP_FAILURES_SAID_S, monotonic=lambda: self.ctx.clock.monotonic(), renew=True)
-        """(transfer id, what was asked, kind of failure) of the transfers whose look-up failed since it last
-        answered (its note: the last error): the first of each kind logged, then a count every
-        :data:`LOOKUP_FAILURES_SAID_S` (:meth:`_lookup_failed`)."""
+        """(transfer id or need, what was asked, kind of failure) of the venue calls that failed since they last
+        answered (its note: the last error): a transfer's look-up or withdrawal, a need's terms. The first of each
+        kind logged, then a count every :data:`LOOKUP_FAILURES_SAID_S` (:meth:`_call_failed`)."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -280,13 +308,21 @@ class RebalanceService(Service[RebalanceSettings]):
                 held[v] = balance.total if balance is not None else ZERO
                 free[v] = balance.free if balance is not None else ZERO
             terms: dict[str, TransferTerms | None] = {}
+            subject, asking = need_text(need), ""
             try:
                 for v in need.venues:
                     venue = self._venue(v)
+                    asking = f"{v}'s transfer terms"
                     terms[v] = await venue.transfer_terms(need.asset) if venue is not None else None
             except RateLimited:  # its wait starts now: held until it is over
                 self._held(need, wanted)
                 continue
+            except Exception as exc:  # a 502, a timeout, a bug in the venue plugin: this need alone waits
+                self._call_failed(subject, subject, asking, exc, "this need is skipped until it answers (a proposal "
+                                  "of it kept), the other needs checked")
+                self._keep(need, wanted)
+                continue
+            self._call_answered(subject, subject, {f"{v}'s transfer terms" for v in need.venues})
             if any(self._venue(v) is None for v in need.venues):
                 continue
             cap = self.settings.max_per_transfer.get(need.asset)
@@ -312,13 +348,18 @@ class RebalanceService(Service[RebalanceSettings]):
             except RateLimited:  # a venue's wait, not a refusal: nothing stored nor sent, held until it is over
                 self._held(need, wanted)
                 continue
-            except ExchangeError as exc:  # nothing left (a deposit address, a price): the trader is told, once
+            except Exception as exc:  # nothing left (a deposit address, a price): the trader is told, once; a
+                # timeout or a bug in a venue plugin too (not an ExchangeError): this need alone, the others go on
                 if key not in self._failing:
                     self._failing.add(key)
+                    if is_bug(exc):  # its traceback, once
+                        self.ctx.log.warning("rebalance: %s %s -> %s cannot be priced or sent", proposal.asset,
+                                             proposal.source, proposal.destination, exc_info=exc)
                     self.ctx.alert(AlertLevel.ERROR if isinstance(exc, PermanentError) else AlertLevel.WARNING,
                                    "rebalance", "rebalance needed but it cannot be sent: "
                                    f"{money_text(proposal.amount, proposal.asset)} {proposal.source} -> "
-                                   f"{proposal.destination}: {exc}")
+                                   f"{proposal.destination}: "
+                                   f"{exc if isinstance(exc, ExchangeError) else failure_text(exc)}")
                 continue
             self._failing.discard(key)
             proposals.append(proposal)
@@ -347,10 +388,15 @@ class RebalanceService(Service[RebalanceSettings]):
         proposed or alerted again when the wait ends."""
         if not self._waiting(*need.venues):
             return False
+        self._keep(need, wanted)
+        return True
+
+    def _keep(self, need: Need, wanted: set[tuple[str, str, str]]) -> None:
+        """Keep ``need``'s proposal and what was alerted of it through a check that skips it (a venue's wait, a call
+        that failed): not dropped, nor proposed and alerted again once it answers."""
         pair = set(need.venues)
         keys = self._alerted | self._failing | {(p.asset, p.source, p.destination) for p in self.proposals.values()}
         wanted.update(k for k in keys if k[0] == need.asset and {k[1], k[2]} == pair)
-        return True
 
     async def _auto_refusal(self, proposal: Proposal) -> str | None:
         now = self.ctx.clock.time_ns()
@@ -393,7 +439,9 @@ class RebalanceService(Service[RebalanceSettings]):
             raise
 
     async def send(self, proposal: Proposal) -> Transfer:
-        """Store the intent, then withdraw at the source; alerted at each step."""
+        """Store the intent, then withdraw at the source; alerted at each step. Raises only before the withdrawal is
+        asked for (nothing sent; the intent's own write may be what failed): after it, the transfer is returned as it
+        was last stored."""
         async with self._lock:
             source, destination = self._venue(proposal.source), self._venue(proposal.destination)
             if source is None or destination is None:
@@ -412,7 +460,18 @@ class RebalanceService(Service[RebalanceSettings]):
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
                            f"{money_text(transfer.amount, transfer.asset)} {transfer.source} -> "
                            f"{transfer.destination} ({proposal.costs()})")
-            return await self._withdraw(source, transfer)
+            try:
+                return await self._withdraw(source, transfer)
+            except Exception as exc:  # the venue's answers are taken there: a write of what it answered failed. The
+                # intent is stored: it stays planned, settled against its source (never "cannot be sent": it may
+                # have left, and a move sent again by hand would go twice)
+                self.ctx.log.warning("rebalance: transfer %s: what %s answered could not be recorded",
+                                     transfer.transfer_id, transfer.source, exc_info=exc)
+                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: what "
+                               f"{transfer.source} answered could not be recorded ({failure_text(exc)}); it stays "
+                               f"planned and {transfer.source} is asked whether it has it before anything is sent "
+                               "again")
+                return transfer
 
     async def _limited(self, proposal: Proposal, replan: Callable[..., Proposal | None]
                        ) -> tuple[Proposal, Callable[..., Proposal | None]]:
@@ -470,12 +529,15 @@ class RebalanceService(Service[RebalanceSettings]):
         return replace(proposal, terms=proposal.terms if terms is None else terms, deposit_fee=deposit_fee)
 
     async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
+        """Ask ``source`` to send ``transfer`` (stored before); stored and alerted as it answers. Whatever it raises,
+        the transfer is neither sent twice nor lost: an answer that may hide a withdrawal made (an
+        :class:`UnknownOutcome`, a timeout, a bug in the venue plugin) leaves it as it is, asked of the source before
+        anything is sent again (:meth:`_resume`, :meth:`track`)."""
+        asking = withdraw_text(transfer)
         try:
             ref = await source.withdraw(transfer)
         except UnknownOutcome as exc:  # it may have gone out: stays PLANNED, settled against the source
-            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
-                           f"{transfer.source} ({exc}); asking it again before anything is resent")
-            return transfer
+            return self._unanswered(transfer, exc)
         except RateLimited as exc:  # not taken now: stays PLANNED, looked up (then sent if never received) once the
             # source's wait is over (:meth:`_resume`); asked nothing before
             wait_s = self._waits.left_s(transfer.source)
@@ -489,9 +551,13 @@ class RebalanceService(Service[RebalanceSettings]):
             failed = self._with(transfer, TransferStatus.FAILED, reason=str(exc))
             await self._save(failed)
             self._deposit_fees.pop(transfer.transfer_id, None)
+            self._lookup_answered(transfer)
             self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
                            f"{transfer.source}: {exc}")
             return failed
+        except Exception as exc:  # a timeout (not an ExchangeError), a bug in the venue plugin: it may have gone out
+            return self._unanswered(transfer, exc)
+        self._call_answered(transfer.transfer_id, f"transfer {transfer.transfer_id}", {asking})
         sent = await self._charged(source, self._with(transfer, TransferStatus.SENT, venue_ref=ref))
         await self._save(sent)
         self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} sent by {transfer.source} "
@@ -499,16 +565,33 @@ class RebalanceService(Service[RebalanceSettings]):
                        "credit it")
         return sent
 
+    def _unanswered(self, transfer: Transfer, exc: Exception) -> Transfer:
+        """``transfer``'s withdrawal answered ``exc``, which may hide a withdrawal made: it stays as it is, its source
+        asked whether it has it before anything is sent again. Alerted once while it fails so at each pass (then
+        counted: :meth:`_call_failed`)."""
+        if self._call_failed(transfer.transfer_id, f"transfer {transfer.transfer_id}", withdraw_text(transfer), exc,
+                             f"it may have left: {transfer.source} is asked whether it has it before anything is "
+                             "sent again"):
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
+                           f"{transfer.source} ({failure_text(exc)}); it may have left: asking it again before "
+                           "anything is resent")
+        return transfer
+
     async def _not_sent(self, source: TransferVenue, transfer: Transfer, exc: TransientError) -> Transfer:
         """``transfer``'s withdrawal refused with a :class:`TransientError` (certainly not made: Kraken's fee risen
         above the ``max_fee`` it was read at). Once its source confirms it never received it, the transfer ends FAILED
         (nothing left, nothing paid) and is not held against auto mode: its need is quoted again at the next check, at
         the venue's new terms, and proposed again in alert mode. Alerted once while the need lasts (then logged).
-        A source that cannot say, or knows the withdrawal, leaves it PLANNED, settled as an unknown outcome is."""
+        A source that cannot say, or knows the withdrawal, leaves it PLANNED, settled as an unknown outcome is: whatever
+        its look-up raises (an :class:`ExchangeError`, its wait a :class:`RateLimited` starts, a timeout, a bug in the
+        venue plugin), the transfer is neither ended (quoted and sent again: twice if the source had it) nor lost."""
         try:
             made = await source.withdrawal(transfer)
-        except ExchangeError as look_up:
-            made, exc = TransferStatus.PLANNED, TransientError(f"{exc}; {look_up}")
+        except Exception as look_up:  # cannot say: it may have it
+            if is_bug(look_up):
+                self.ctx.log.warning("rebalance: transfer %s: %s's withdrawal look-up failed after it refused it",
+                                     transfer.transfer_id, transfer.source, exc_info=look_up)
+            made, exc = TransferStatus.PLANNED, TransientError(f"{exc}; its look-up: {failure_text(look_up)}")
         if made is not None:
             self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: {transfer.source} "
                            f"refused it ({exc}) but may have it; asking it again before anything is resent")
@@ -542,7 +625,7 @@ class RebalanceService(Service[RebalanceSettings]):
         except Exception as exc:  # the withdrawal is made: its record must not be lost for a fee
             self.ctx.log.warning("rebalance: transfer %s: %s did not say what it charged (%s); the quoted fee %s %s "
                                  "is recorded", sent.transfer_id, sent.source, exc, sent.fee, sent.asset,
-                                 exc_info=not isinstance(exc, ExchangeError))  # a bug: its traceback
+                                 exc_info=is_bug(exc))  # a bug: its traceback
             return sent
         if charged is None:
             return sent
@@ -569,7 +652,7 @@ class RebalanceService(Service[RebalanceSettings]):
         except Exception as exc:
             self.ctx.log.warning("rebalance: transfer %s: %s did not say what its transaction paid (%s); the network "
                                  "fee %s %s is kept", transfer.transfer_id, transfer.source, exc, transfer.network_fee,
-                                 transfer.network_fee_asset, exc_info=not isinstance(exc, ExchangeError))
+                                 transfer.network_fee_asset, exc_info=is_bug(exc))
             return transfer
         return transfer if paid is None else replace(transfer, network_fee=paid)
 
@@ -595,7 +678,7 @@ class RebalanceService(Service[RebalanceSettings]):
         except Exception as exc:
             self.ctx.log.warning("rebalance: transfer %s: what %s kept of it is not recorded (%s); the fees %s %s "
                                  "recorded when it was sent are kept", credited.transfer_id, credited.destination, exc,
-                                 credited.fee, credited.asset, exc_info=not isinstance(exc, ExchangeError))
+                                 credited.fee, credited.asset, exc_info=is_bug(exc))
             return credited
         return replace(credited, fee=withdrawn + kept)
 
@@ -630,7 +713,7 @@ class RebalanceService(Service[RebalanceSettings]):
             if self._waiting(transfer.source, transfer.destination):  # asked nothing until the wait is over
                 await self._alert_slow(transfer)
                 continue
-            asking = f"{transfer.source}'s withdrawal"
+            withdrawal = asking = f"{transfer.source}'s withdrawal"
             try:
                 status = await source.withdrawal(transfer)
                 if status not in (None, TransferStatus.FAILED, TransferStatus.CREDITED):
@@ -641,12 +724,14 @@ class RebalanceService(Service[RebalanceSettings]):
                 self._lookup_failed(transfer, asking, exc)
                 await self._alert_slow(transfer)
                 continue
-            self._lookup_answered(transfer)
+            self._lookup_answered(transfer, withdrawal, asking)  # not a resend's failures: said once, until it answers
             if status is None:
-                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} never left "
-                               f"{transfer.source} (expired unsent): sending it again")
+                if not self._call_failing(transfer.transfer_id, withdraw_text(transfer)):  # else said, and counted
+                    self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} never left "
+                                   f"{transfer.source} (expired unsent): sending it again")
                 await self._withdraw(source, transfer)
                 continue
+            self._lookup_answered(transfer)  # it ends, or goes on its way: what failed before it is over
             if status is TransferStatus.FAILED:
                 await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
                 self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
@@ -665,45 +750,63 @@ class RebalanceService(Service[RebalanceSettings]):
                            f"{money_text(credited.fee, transfer.asset)} in all: what it keeps of a deposit is not on "
                            f"it){moved}")
 
-    def _lookup_failed(self, transfer: Transfer, asking: str, exc: Exception) -> None:
-        """``asking`` (a venue's look-up of ``transfer``) raised ``exc``: the transfer is asked again at the next pass.
-        The first failure of each kind (its exception's class) is logged, a bug's with its traceback; the next ones
-        of that kind are counted and said every :data:`LOOKUP_FAILURES_SAID_S` with the count (:class:`Folding`): a
-        venue that fails at every pass does not fill the log."""
+    def _lookup_failed(self, transfer: Transfer, asking: str, exc: Exception) -> bool:
+        """``asking`` (a venue's look-up of ``transfer``) raised ``exc``: the transfer is asked again at the next pass,
+        said once per kind then counted (:meth:`_call_failed`). True when this one is said."""
+        return self._call_failed(transfer.transfer_id, f"transfer {transfer.transfer_id}", f"{asking} look-up", exc,
+                                 "asked again at the next pass, the transfer still followed and nothing sent again")
+
+    def _lookup_answered(self, transfer: Transfer, *asking: str) -> None:
+        """``transfer``'s look-ups ``asking`` answered (every call of it when none is named: it ended, or is SENT)."""
+        self._call_answered(transfer.transfer_id, f"transfer {transfer.transfer_id}",
+                            {f"{what} look-up" for what in asking} or None)
+
+    def _call_failed(self, subject_id: str, subject: str, asking: str, exc: Exception, then: str) -> bool:
+        """``asking`` (a venue call made for ``subject``: a transfer, a need) raised ``exc``; ``then`` says what
+        follows. The first failure of each kind (its exception's class) is logged, a bug's with its traceback; the
+        next ones of that kind are counted and said every :data:`LOOKUP_FAILURES_SAID_S` with the count
+        (:class:`Folding`): a venue that fails at every pass does not fill the log. True when this one is said (the
+        caller alerts it then, if it alerts)."""
         from bot.api.ledger import age_text  # as expected_text does
 
         kind = type(exc).__name__
-        error = f"{kind}: {exc}"
-        key = (transfer.transfer_id, asking, kind)
+        error = failure_text(exc)
+        key = (subject_id, asking, kind)
         failing = self._lookups_failing
         if (said := failing.due_of(key)) is not None:
             now = self.ctx.clock.monotonic()
-            self.ctx.log.warning("rebalance: transfer %s: %s look-up failed %d more time(s) in the last %s, %d since "
-                                 "the first %s ago (last: %s); still asked at every pass", transfer.transfer_id,
-                                 asking, said.count, age_text(seconds_ns(now - said.started)), said.total,
+            self.ctx.log.warning("rebalance: %s: %s failed %d more time(s) in the last %s, %d since the first %s ago "
+                                 "(last: %s); still asked at every pass", subject, asking, said.count,
+                                 age_text(seconds_ns(now - said.started)), said.total,
                                  age_text(seconds_ns(now - said.since)), said.note)
         if failing.first(key, error):
-            self.ctx.log.warning("rebalance: transfer %s: %s look-up failed (%s); asked again at the next pass, the "
-                                 "transfer still followed and nothing sent again (further %s failures are counted, "
-                                 "said every %s)", transfer.transfer_id, asking, error, kind,
-                                 age_text(seconds_ns(LOOKUP_FAILURES_SAID_S)),
-                                 exc_info=not isinstance(exc, ExchangeError))  # a bug: its traceback, once
-        elif (counting := failing.get(key)) is not None:
+            self.ctx.log.warning("rebalance: %s: %s failed (%s); %s (further %s failures are counted, said every %s)",
+                                 subject, asking, error, then, kind, age_text(seconds_ns(LOOKUP_FAILURES_SAID_S)),
+                                 exc_info=is_bug(exc))  # its traceback, once
+            return True
+        if (counting := failing.get(key)) is not None:
             counting.note = error  # the last error, said with the count
+        return False
 
-    def _lookup_answered(self, transfer: Transfer) -> None:
-        """``transfer``'s look-ups answered: its failures forgotten (a failure after this is logged again), and how
-        many there were said."""
+    def _call_failing(self, subject_id: str, asking: str) -> bool:
+        """A failure of ``asking`` for ``subject_id`` is being counted (:meth:`_call_failed`): it was said."""
+        return any(key[0] == subject_id and key[1] == asking for key in self._lookups_failing)
+
+    def _call_answered(self, subject_id: str, subject: str, asking: set[str] | None = None) -> None:
+        """The venue calls ``asking`` made for ``subject`` answered (every one when None): their failures forgotten (a
+        failure after this is said again), and how many there were said."""
         if not self._lookups_failing:
             return
-        failed = [fold for key in list(self._lookups_failing) if key[0] == transfer.transfer_id
-                  if (fold := self._lookups_failing.forget(key)) is not None]
+        failed = [fold for key in list(self._lookups_failing) if key[0] == subject_id
+                  if asking is None or key[1] in asking if (fold := self._lookups_failing.forget(key)) is not None]
         if failed:
             from bot.api.ledger import age_text
 
             since = min(fold.since for fold in failed)
-            self.ctx.log.info("rebalance: transfer %s: looked up, answered after %d failed look-ups over %s",
-                              transfer.transfer_id, sum(fold.total for fold in failed),
+            asked = sorted({str(fold.key[1]) for fold in failed})
+            self.ctx.log.info("rebalance: %s: %s answered after %d failed %s over %s", subject, ", ".join(asked),
+                              sum(f.total for f in failed),
+                              "look-ups" if all(a.endswith(" look-up") for a in asked) else "calls",
                               age_text(seconds_ns(self.ctx.clock.monotonic() - since)))
 
     async def _alert_slow(self, transfer: Transfer) -> None:
@@ -787,24 +890,34 @@ class RebalanceService(Service[RebalanceSettings]):
             if self._waiting(transfer.source):
                 settled = False
                 continue
+            asking = f"{transfer.source}'s withdrawal"
             try:
                 status = await source.withdrawal(transfer)
             except Exception as exc:
-                self._lookup_failed(transfer, f"{transfer.source}'s withdrawal", exc)
+                self._lookup_failed(transfer, asking, exc)
                 settled = False
                 continue
-            self._lookup_answered(transfer)
+            self._lookup_answered(transfer, asking)
             if status is None:
-                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
-                               f"never reached {transfer.source}: sending it now")
+                if not self._call_failing(transfer.transfer_id, withdraw_text(transfer)):  # else said, and counted
+                    self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
+                                   f"never reached {transfer.source}: sending it now")
                 await self._withdraw(source, transfer)
             elif status is TransferStatus.FAILED:
                 await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
                 self._deposit_fees.pop(transfer.transfer_id, None)
+                self._lookup_answered(transfer)
                 self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} had reached "
                                f"{transfer.source} and failed there")
             else:  # its reference, kept with it: a venue that stops listing it still knows it left by that
-                ref = await source.withdraw(transfer)  # asked again for a withdrawal it made: its reference, no send
+                asking = f"{transfer.source}'s withdrawal reference"
+                try:  # asked again for a withdrawal it made: its reference, no send
+                    ref = await source.withdraw(transfer)
+                except Exception as exc:  # this transfer waits for the next pass; the others are settled now
+                    self._lookup_failed(transfer, asking, exc)
+                    settled = False
+                    continue
+                self._lookup_answered(transfer)  # SENT now: what failed before it is over
                 sent = await self._charged(source, self._with(transfer, TransferStatus.SENT, venue_ref=ref))
                 await self._save(sent)
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
