@@ -130,6 +130,21 @@ DAY_MS = 86_400_000
 LOOKUP_RANGE_MS = {"binance": DAY_MS}
 """The longest range (ms) an order list takes, per ccxt id of a venue where ccxt's ``features`` table says otherwise
 (ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
+FINISHED_LISTS: dict[str, tuple[str, ...]] = {
+    "okx": ("fetch_closed_orders", "fetch_canceled_orders"),
+    "bybit": ("fetch_canceled_and_closed_orders",),
+    "bitget": ("fetch_canceled_and_closed_orders",),
+    "htx": ("fetch_orders",),
+}
+"""The ccxt lists that hold a venue's finished orders between them, per ccxt id of a venue whose ccxt
+``fetchClosedOrders`` leaves its cancelled ones out (even one filled in part): the look-up by client id is not all
+there is, and lists read whole without an order that may have been cancelled would not say that the venue never saw
+it. OKX: ccxt's okx asks ``GET /api/v5/trade/orders-history`` for ``state=filled``, its ``fetchCanceledOrders`` the
+same list for ``state=canceled``; Bybit: ccxt's bybit asks ``/v5/order/history`` for ``orderStatus=Filled``, its
+``fetchCanceledAndClosedOrders`` for every final state; Bitget: ccxt's bitget keeps the ``closed`` ones of its
+``fetchCanceledAndClosedOrders``; HTX: ccxt's htx asks ``/v1/order/orders`` for ``states=filled``, its ``fetchOrders``
+for every state. Each reads the endpoint ccxt's ``features`` table describes under ``fetchClosedOrders`` (page,
+range, history)."""
 BEYOND_HISTORY_KEPT = 10_000
 """Orders alerted for lying beyond the venue's history (their fills, :meth:`CcxtExchange._fills_beyond_history`, or
 the order itself, :meth:`CcxtExchange._order_beyond_history`; the newest): not alerted again at every poll or pass."""
@@ -233,10 +248,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self._not_found: dict[str, tuple[int, float]] = {}
         """Tracked orders whose last look-ups the venue answered "not found": (answers in a row, the clock's
         ``monotonic`` at the first) (:data:`NOT_FOUND_POLLS`)."""
-        self._lookups: dict[str, tuple[int, int]] = {}
-        """Venue client id -> (the look-up's ``since_ms``, the start of the first range of the order lists not read
-        whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the next look at the
-        order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read count."""
+        self._lookups: dict[tuple[str, str], tuple[int, int]] = {}
+        """(ccxt list method, venue client id) -> (the look-up's ``since_ms``, the start of the first range of that
+        order list not read whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the
+        next look at the order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read
+        count."""
         self._beyond_history: dict[tuple[str, str], None] = {}
         """What was alerted as lying beyond the venue's history, oldest first: ("fills", venue order id) of an
         order's fills (:meth:`_fills_beyond_history`), ("order", client order id) of an order
@@ -598,10 +614,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         everything since ``since_ms``. Where they keep less (their history, :mod:`.history`: MEXC's 7 days, OKX's 2
         hours of cancelled orders) it may be one they dropped: UNKNOWN, saying so (never sent again, never "never
         received"), alerted once (``order-beyond-history``)."""
-        finished = self._finished_list()
+        finished = self._finished_lists()
         if finished is None:
             return None
-        lacks = history.unkept(self.api, self.settings.id, finished[1], since_ms,
+        lacks = history.unkept(self.api, self.settings.id, finished[0], since_ms,
                                self.ctx.clock.time_ns() // 1_000_000)
         if lacks is None:
             return None
@@ -629,15 +645,18 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             self._beyond_history.pop(next(iter(self._beyond_history)))
         return True
 
-    def _finished_list(self) -> tuple[str, str] | None:
-        """(ccxt method, ``has`` name) of the venue's list of finished orders: ``fetchOrders`` where ccxt emulates
-        ``fetchClosedOrders`` with it (Crypto.com: ccxt's emulation keeps the filled orders only, never a cancelled
-        one); None where ccxt has none (its gemini)."""
+    def _finished_lists(self) -> tuple[str, tuple[str, ...]] | None:
+        """(the ``features`` name of the venue's list of finished orders, the ccxt methods that read it whole between
+        them): ``fetchClosedOrders``; ``fetchOrders`` where ccxt emulates ``fetchClosedOrders`` with it (Crypto.com:
+        ccxt's emulation keeps the filled orders only, never a cancelled one); where ccxt's ``fetchClosedOrders``
+        leaves the cancelled orders out, the lists :data:`FINISHED_LISTS` names (OKX's filled and cancelled ones).
+        None where ccxt has none (its gemini)."""
         has = self.api.has
-        method, name = "fetch_closed_orders", "fetchClosedOrders"
-        if has.get(name) == "emulated" and has.get("fetchOrders"):
-            method, name = "fetch_orders", "fetchOrders"
-        return (method, name) if has.get(name) else None
+        if has.get("fetchClosedOrders") == "emulated" and has.get("fetchOrders"):
+            return "fetchOrders", ("fetch_orders",)
+        if not has.get("fetchClosedOrders"):
+            return None
+        return "fetchClosedOrders", FINISHED_LISTS.get(self.settings.id, ("fetch_closed_orders",))
 
     async def _fetch(self, symbol: str, client_order_id: str, since_ms: int | None,
                      venue_order_id: str | None = None) -> OrderState | None:
@@ -663,7 +682,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             # were never read otherwise)
             found = await self._call("look-up", False, "fetch_order", venue_order_id, symbol)
         if found is None:
-            if not self.api.has.get("fetchOpenOrders") or self._finished_list() is None:
+            if not self.api.has.get("fetchOpenOrders") or self._finished_lists() is None:
                 # None promises "never reached the venue" (the executor sends it again): only lists that could show
                 # the order can say so. An order that filled or was cancelled is in no list this venue has.
                 raise UnknownOutcome(f"{self.name}: {client_order_id} is not among the open {symbol} orders, and "
@@ -678,76 +697,89 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
 
     async def _listed(self, symbol: str, vid: str, since_ms: int | None) -> dict[str, Any] | None:
         """The order of venue client id ``vid`` in the open order list, else in the finished ones
-        (:meth:`_finished_list`; None where there are none: the caller cannot tell then). Each request asks the
-        venue's largest page (ccxt's ``features`` ``limit``) and none spans more than the venue takes
-        (``untilDays``) or starts before what it keeps (``daysBack``, :func:`.history.begins_ms`: MEXC's 7 days; a
-        request from further back is refused, or answered without the orders made then: :meth:`find_order` says
-        what lies before is beyond its history); from ``since_ms`` on, a range whose page comes back full is read
-        again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list was read whole; a full
-        page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``.
+        (:meth:`_finished_lists`, each in turn: OKX's filled, then its cancelled; None where there are none: the caller
+        cannot tell then). Each request asks the venue's largest page (ccxt's ``features`` ``limit``) and none spans
+        more than the venue takes (``untilDays``) or starts before what it keeps (``daysBack``,
+        :func:`.history.begins_ms`: MEXC's 7 days; a request from further back is refused, or answered without the
+        orders made then: :meth:`find_order` says what lies before is beyond its history); from ``since_ms`` on, a
+        range whose page comes back full is read again in halves, at most :data:`LOOKUP_CALLS` requests in all. None
+        only when every list was read whole; a full page without it (without ``since_ms``, the newest page only) is
+        ``UnknownOutcome``.
 
         Ranges are read oldest first, so those read whole lie before the next one: a look cut short (the executor's
         ``request_timeout_s`` cancels it: Crypto.com's order history takes a day a request, one a second; or past
-        :data:`LOOKUP_CALLS`) leaves where it stopped (:attr:`_lookups`), and the next look at the order goes on from
-        there instead of reading the same first ranges again, for ever."""
+        :data:`LOOKUP_CALLS`) leaves where it stopped in each list (:attr:`_lookups`), and the next look at the order
+        goes on from there instead of reading the same first ranges again, for ever."""
         has = self.api.has
         if has.get("fetchOpenOrders"):
             hits = [o for o in await self._call("look-up", False, "fetch_open_orders", symbol)
                     if o.get("clientOrderId") == vid]
             if hits:
                 return dict(hits[-1])
-        finished = self._finished_list()
+        finished = self._finished_lists()
         if finished is None:
             return None
-        method, name = finished
+        name, methods = finished
         limits = ((self.api.features or {}).get("spot") or {}).get(name) or {}
         page = int(limits.get("limit") or LOOKUP_PAGE)
-        if since_ms is None:
-            ranges: list[tuple[int | None, int | None]] = [(None, None)]
-        else:
-            days = limits.get("untilDays")
-            span = LOOKUP_RANGE_MS.get(self.settings.id, int(Decimal(str(days)) * DAY_MS) if days else None)
-            end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
-            ranges, start = [], since_ms
-            resumed = self._lookups.get(vid)
-            if resumed is not None and resumed[0] == since_ms:
-                start = max(since_ms, resumed[1])
-            begins = history.begins_ms(self.api, self.settings.id, name, self.ctx.clock.time_ns() // 1_000_000)
-            if begins is not None:
-                start = max(start, begins)  # what lies before is not listed (find_order says so)
-            while start <= end:
-                stop = end if span is None else min(end, start + span - 1)
-                ranges.append((start, stop))
-                start = stop + 1
-            ranges.reverse()  # the oldest first: the order was made at the start
         calls = 0
-        while ranges:
-            if calls >= LOOKUP_CALLS:
-                raise UnknownOutcome(f"{self.name}: {vid} not among the {symbol} orders of the {calls} lists read "
-                                     f"({page} a page); more remain (the next look goes on from there)")
-            lo, hi = ranges.pop()
-            calls += 1
-            orders = await self._call("look-up", False, method, symbol, lo, page,
-                                      {} if hi is None else {"until": hi})
-            hits = [o for o in orders if o.get("clientOrderId") == vid]
-            if hits:
-                self._lookups.pop(vid, None)
-                return dict(hits[-1])
-            if len(orders) < page:  # read whole
-                if since_ms is not None and hi is not None and \
-                        hi < self.ctx.clock.time_ns() // 1_000_000 - LOOKUP_SKEW_MS:  # ...and settled
-                    self._lookups.pop(vid, None)
-                    self._lookups[vid] = (since_ms, hi + 1)
-                    if len(self._lookups) > LOOKUP_RESUMES_KEPT:
-                        self._lookups.pop(next(iter(self._lookups)))
-                continue
-            if lo is None or hi is None or hi - lo < 2_000:  # (venues that count seconds cannot split it further)
-                raise UnknownOutcome(f"{self.name}: {vid} not in the {page} {symbol} orders the venue listed, a full "
-                                     "page: more remain")
-            mid = (lo + hi) // 2
-            ranges += [(mid + 1, hi), (lo, mid)]
-        self._lookups.pop(vid, None)
+        for method in methods:
+            ranges = self._lookup_ranges(vid, method, name, since_ms, limits)
+            while ranges:
+                if calls >= LOOKUP_CALLS:
+                    raise UnknownOutcome(f"{self.name}: {vid} not among the {symbol} orders of the {calls} lists read "
+                                         f"({page} a page); more remain (the next look goes on from there)")
+                lo, hi = ranges.pop()
+                calls += 1
+                orders = await self._call("look-up", False, method, symbol, lo, page,
+                                          {} if hi is None else {"until": hi})
+                hits = [o for o in orders if o.get("clientOrderId") == vid]
+                if hits:
+                    for each in methods:
+                        self._lookups.pop((each, vid), None)
+                    return dict(hits[-1])
+                if len(orders) < page:  # read whole
+                    if since_ms is not None and hi is not None and \
+                            hi < self.ctx.clock.time_ns() // 1_000_000 - LOOKUP_SKEW_MS:  # ...and settled
+                        self._lookups.pop((method, vid), None)
+                        self._lookups[(method, vid)] = (since_ms, hi + 1)
+                        if len(self._lookups) > LOOKUP_RESUMES_KEPT:
+                            self._lookups.pop(next(iter(self._lookups)))
+                    continue
+                if lo is None or hi is None or hi - lo < 2_000:  # (venues that count seconds cannot split it further)
+                    raise UnknownOutcome(f"{self.name}: {vid} not in the {page} {symbol} orders the venue listed, a "
+                                         "full page: more remain")
+                mid = (lo + hi) // 2
+                ranges += [(mid + 1, hi), (lo, mid)]
+        for method in methods:
+            self._lookups.pop((method, vid), None)
         return None
+
+    def _lookup_ranges(self, vid: str, method: str, name: str, since_ms: int | None,
+                       limits: dict[str, Any]) -> list[tuple[int | None, int | None]]:
+        """The ranges of the finished list ``method`` (``features`` name ``name``, its ``limits``) a look-up of ``vid``
+        from ``since_ms`` reads, the last to read first: from ``since_ms``, or where its last look stopped
+        (:attr:`_lookups`), or where the list's history begins, whichever is latest, to now, each no longer than the
+        venue takes; without ``since_ms``, the newest page (one range without bounds)."""
+        if since_ms is None:
+            return [(None, None)]
+        days = limits.get("untilDays")
+        span = LOOKUP_RANGE_MS.get(self.settings.id, int(Decimal(str(days)) * DAY_MS) if days else None)
+        end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
+        ranges: list[tuple[int | None, int | None]] = []
+        start = since_ms
+        resumed = self._lookups.get((method, vid))
+        if resumed is not None and resumed[0] == since_ms:
+            start = max(since_ms, resumed[1])
+        begins = history.begins_ms(self.api, self.settings.id, name, self.ctx.clock.time_ns() // 1_000_000)
+        if begins is not None:
+            start = max(start, begins)  # what lies before is not listed (find_order says so)
+        while start <= end:
+            stop = end if span is None else min(end, start + span - 1)
+            ranges.append((start, stop))
+            start = stop + 1
+        ranges.reverse()  # the oldest first: the order was made at the start
+        return ranges
 
     @staticmethod
     def _unsettled(state: OrderState) -> bool:
