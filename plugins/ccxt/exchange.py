@@ -253,6 +253,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         order list not read whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the
         next look at the order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read
         count."""
+        self._created: dict[str, int] = {}
+        """Tracked order -> its stored order's ``created_ns`` (the time of its intent, our clock), from the order the
+        executor placed (:meth:`place_order`) or looked up (:meth:`find_order`): its fill poll reads the venue's lists
+        from then on and tells an order older than they keep from one the venue no longer knows for no known reason
+        (:meth:`_poll_look_up`). Dropped with its tracking."""
         self._beyond_history: dict[tuple[str, str], None] = {}
         """What was alerted as lying beyond the venue's history, oldest first: ("fills", venue order id) of an
         order's fills (:meth:`_fills_beyond_history`), ("order", client order id) of an order
@@ -579,7 +584,13 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                                  f"{result.get('id')}) but its trades could not be read ({exc}): look it up") from exc
         if self._unsettled(state) and state.exchange_order_id is not None:
             self.track(order.client_order_id, order.symbol, state.exchange_order_id, state)
+            self._created_at(order)
         return state
+
+    def _created_at(self, order: Order) -> None:
+        """Keep the creation time of ``order``'s stored row for its fill poll, while it is tracked."""
+        if order.created_ns > 0 and order.client_order_id in self._tracked:
+            self._created[order.client_order_id] = order.created_ns
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
         current = await self.fetch_order(symbol, client_order_id)
@@ -602,18 +613,32 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
     async def find_order(self, order: Order) -> OrderState | None:
         """:meth:`fetch_order`, where the venue's order lists are searched bounded by the stored order's
         ``created_ns``: the list from then on is read (an order of an earlier run is found behind any number of
-        newer ones); and where they miss it, an order whose answer gave its venue id is asked for by that id."""
-        since = order.created_ns // 1_000_000 - LOOKUP_SKEW_MS if order.created_ns > 0 else None
-        state = await self._fetch(order.symbol, order.client_order_id, since, order.exchange_order_id)
+        newer ones); and where they miss it, an order whose answer gave its venue id is asked for by that id. An
+        order they do not hold (nor its venue id, "not found") that is older than they keep is UNKNOWN
+        (:meth:`_order_beyond_history`). An order found unsettled is tracked with its ``created_ns``."""
+        since = self._since_ms(order.created_ns)
+        try:
+            state = await self._fetch(order.symbol, order.client_order_id, since, order.exchange_order_id)
+        except OrderNotFound:  # by its venue id: an order the venue received, so never "never saw it"
+            beyond = None if since is None else self._order_beyond_history(order, since)
+            if beyond is None:
+                raise
+            return beyond
         if state is None and since is not None:
             return self._order_beyond_history(order, since)
+        self._created_at(order)
         return state
 
-    def _order_beyond_history(self, order: Order, since_ms: int) -> OrderState | None:
-        """A stored order its venue's lists, read whole, do not hold: None ("never saw it") only where they keep
-        everything since ``since_ms``. Where they keep less (their history, :mod:`.history`: MEXC's 7 days, OKX's 2
-        hours of cancelled orders) it may be one they dropped: UNKNOWN, saying so (never sent again, never "never
-        received"), alerted once (``order-beyond-history``)."""
+    @staticmethod
+    def _since_ms(created_ns: int) -> int | None:
+        """Where a look-up of an order made at ``created_ns`` (its intent, our clock) reads the venue's lists from:
+        :data:`LOOKUP_SKEW_MS` before it (the venue's clock may be behind ours); None: not known (0)."""
+        return created_ns // 1_000_000 - LOOKUP_SKEW_MS if created_ns > 0 else None
+
+    def _history_lacks(self, since_ms: int, created_ns: int) -> str | None:
+        """Why the venue's lists, read whole, may not hold an order made at ``created_ns`` (looked up from
+        ``since_ms``): they keep less than that (their history, :mod:`.history`: MEXC's 7 days, OKX's 2 hours of
+        cancelled orders), in words; None: they keep everything since (or the venue has no such lists)."""
         finished = self._finished_lists()
         if finished is None:
             return None
@@ -621,19 +646,33 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                                self.ctx.clock.time_ns() // 1_000_000)
         if lacks is None:
             return None
-        cid = order.client_order_id
-        sent = dt.datetime.fromtimestamp(order.created_ns / 1e9, dt.UTC)
-        reason = (f"not in {self.settings.id}'s order lists, which keep {lacks}: it was sent {sent:%Y-%m-%d %H:%M} "
-                  "UTC, longer ago than that, so whether it reached the venue, filled or was cancelled cannot be told")
-        if self._first_beyond_history("order", cid):
-            message = (f"{self.name}: order {cid} ({order.symbol}, venue id {order.exchange_order_id or 'not known'}) "
-                       f"is {reason}. It is held UNKNOWN with {order.filled_qty} filled (never sent again; "
-                       "reconciliation keeps asking). Fix: look for it on the venue (its web site's order history or "
-                       "export, by client order id): if it filled, compare its fills there with the position")
-            self.ctx.log.error("%s", message)
-            self.ctx.alert(AlertLevel.ERROR, "order-beyond-history", message, exchange=self.name, order=cid)
-        return OrderState(cid, OrderStatus.UNKNOWN, order.exchange_order_id, order.filled_qty, order.avg_fill_price,
-                          (), reason)
+        sent = dt.datetime.fromtimestamp(created_ns / 1e9, dt.UTC)
+        return (f"not in {self.settings.id}'s order lists, which keep {lacks}: it was sent {sent:%Y-%m-%d %H:%M} "
+                "UTC, longer ago than that, so whether it reached the venue, filled or was cancelled cannot be told")
+
+    def _order_beyond_history(self, order: Order, since_ms: int) -> OrderState | None:
+        """A stored order its venue's lists, read whole, do not hold: None ("never saw it") only where they keep
+        everything since ``since_ms``. Where they keep less (:meth:`_history_lacks`) it may be one they dropped:
+        UNKNOWN, saying so (never sent again, never "never received"), alerted once (``order-beyond-history``)."""
+        reason = self._history_lacks(since_ms, order.created_ns)
+        if reason is None:
+            return None
+        self._alert_beyond_history(order.client_order_id, order.symbol, order.exchange_order_id, order.filled_qty,
+                                   reason)
+        return OrderState(order.client_order_id, OrderStatus.UNKNOWN, order.exchange_order_id, order.filled_qty,
+                          order.avg_fill_price, (), reason)
+
+    def _alert_beyond_history(self, cid: str, symbol: str, venue_id: str | None, filled: Decimal, reason: str) -> None:
+        """Alert, once per order (whether its look-up or its fill poll found it so), an order held UNKNOWN for lying
+        beyond the venue's lists (``order-beyond-history``)."""
+        if not self._first_beyond_history("order", cid):
+            return
+        message = (f"{self.name}: order {cid} ({symbol}, venue id {venue_id or 'not known'}) is {reason}. It is held "
+                   f"UNKNOWN with {filled} filled (never sent again; reconciliation keeps asking). Fix: look for it on "
+                   "the venue (its web site's order history or export, by client order id): if it filled, compare its "
+                   "fills there with the position")
+        self.ctx.log.error("%s", message)
+        self.ctx.alert(AlertLevel.ERROR, "order-beyond-history", message, exchange=self.name, order=cid)
 
     def _first_beyond_history(self, what: str, key: str) -> bool:
         """Whether ``what`` ("fills", "order") of ``key`` is alerted as beyond the venue's history for the first time
@@ -922,10 +961,14 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                                  "short of what it filled; the next poll reads again", self.name, cid, order_id, pages)
         return list(mine.values())
 
-    def _not_found_answer(self, cid: str, symbol: str, oid: str, last: OrderState, why: str) -> None:
+    def _not_found_answer(self, cid: str, symbol: str, oid: str, last: OrderState, why: str,
+                          beyond: str | None = None) -> None:
         """The venue answered a poll of tracked order ``cid`` "not found": counted and logged as a failed poll, and
         after :data:`NOT_FOUND_POLLS` such answers in a row over :data:`NOT_FOUND_S` at least, reported UNKNOWN (once:
-        it is no longer tracked), alerted with what to do, and polled no more."""
+        it is no longer tracked), alerted with what to do, and polled no more. ``beyond``: the order is older than the
+        venue's lists keep, in words (:meth:`_history_lacks`): that is the reason it is reported with, and its alert
+        the one ``order-beyond-history`` (its look-up after a restart, or reconciliation's, says the same and does not
+        alert it again)."""
         now = self.ctx.clock.monotonic()
         count, first = self._not_found.get(cid, (0, now))
         count += 1
@@ -937,9 +980,16 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             return
         del self._not_found[cid]
         self._tracked.pop(cid, None)
+        self._created.pop(cid, None)
         self._lagging.pop(cid, None)
         oid = last.exchange_order_id or oid
         self._trade_windows.pop(oid, None)
+        if beyond is not None:
+            self.ctx.bus.publish(OrderReport(self.name, symbol, OrderState(
+                cid, OrderStatus.UNKNOWN, oid or None, last.filled_qty, last.avg_fill_price, (), beyond),
+                self.ctx.clock.time_ns()))
+            self._alert_beyond_history(cid, symbol, oid or None, last.filled_qty, beyond)
+            return
         cannot_tell = (f"{self.settings.id} no longer knows it: {count} look-ups over {now - first:.0f} s answered "
                        f"not found (the last: {why}); whether it filled further or was cancelled cannot be told")
         self.ctx.bus.publish(OrderReport(self.name, symbol, OrderState(
@@ -951,6 +1001,24 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                    "there, cancel it there; compare its fills there with the position")
         self.ctx.log.error("%s", message)
         self.ctx.alert(AlertLevel.ERROR, "order-unknown-to-venue", message, exchange=self.name, order=cid)
+
+    async def _poll_look_up(self, symbol: str, cid: str) -> tuple[OrderState | None, str]:
+        """A fill poll's look-up of tracked order ``cid``: (its state, "") or (None, why the venue answered "not
+        found"). First as any look-up (:meth:`fetch_order`: the newest page of the venue's lists); where that does not
+        find it and its creation time is known (:attr:`_created`), again through the lists from then on (those read
+        without a start may hold the last days only: Bybit's 7)."""
+        why = "not in the venue's order lists"
+        try:
+            state = await self.fetch_order(symbol, cid)
+        except OrderNotFound as exc:  # the venue answered: it has no such order
+            state, why = None, str(exc)
+        since = self._since_ms(self._created.get(cid, 0))
+        if state is not None or since is None:
+            return state, why
+        try:
+            return await self._fetch(symbol, cid, since), why
+        except OrderNotFound as exc:
+            return None, str(exc)
 
     def _trades_begin_ms(self) -> int | None:
         """The earliest start (ms, our clock) of a range of the account's trades the venue takes now
@@ -983,23 +1051,25 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         on (:meth:`_not_found_answer`)."""
         for cid in [c for c in self._not_found if c not in self._tracked]:
             del self._not_found[cid]  # final, or given up on, another way
+        for cid in [c for c in self._created if c not in self._tracked]:
+            del self._created[cid]
         for cid, (symbol, oid, last) in list(self._tracked.items()):
             if cid not in self._tracked:
                 continue  # final meanwhile
             try:
-                state = await self.fetch_order(symbol, cid)
+                state, why = await self._poll_look_up(symbol, cid)
             except (asyncio.CancelledError, RateLimited):
                 raise
-            except OrderNotFound as exc:  # the venue answered: it has no such order
-                self._not_found_answer(cid, symbol, oid, last, str(exc))
-                continue
             except Exception as exc:
                 self.counters.poll_errors += 1
                 self.ctx.log.warning("%s: poll of order %s failed (%s); the other orders are polled, it is asked "
                                      "again next poll", self.name, cid, exc)
                 continue
-            if state is None:  # (a venue without fetchOrder: its lists, read whole, do not hold it)
-                self._not_found_answer(cid, symbol, oid, last, "not in the venue's order lists")
+            if state is None:  # the venue answered: it has no such order (or its lists, read whole, do not hold it)
+                created = self._created.get(cid, 0)
+                since = self._since_ms(created)
+                beyond = None if since is None else self._history_lacks(since, created)
+                self._not_found_answer(cid, symbol, oid, last, why, beyond)
                 continue
             self._not_found.pop(cid, None)
             self.report_change(cid, symbol, state.exchange_order_id or "", last, state)
@@ -1012,6 +1082,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             else:
                 self._lagging.pop(cid, None)
                 self._tracked.pop(cid, None)
+                self._created.pop(cid, None)
                 self._trade_windows.pop(state.exchange_order_id or "", None)
                 self.ctx.log.error("%s: order %s filled %s but its trades still show %s after %d polls: its other "
                                    "fills were never read; compare the position with the venue", self.name, cid,

@@ -19,6 +19,8 @@ import time
 from decimal import Decimal as D
 from typing import Any
 
+import pytest
+
 from bot.api import OrderStatus
 
 from .test_ccxt_order_history import DAY_S, HOUR_S, made_at, restart, stored
@@ -133,3 +135,38 @@ async def test_an_okx_order_older_than_its_7_days_of_lists_is_unknown_saying_7_d
     assert [a.kind for a in said] == ["order-beyond-history"] and "7 days" in said[0].message
     froms = [int(q["from"]) for q in fake_gate.order_list_queries if q.get("status") == "finished" and "from" in q]
     assert froms and min(froms) >= int(time.time()) - OKX_KEEPS_S, froms
+
+
+@pytest.mark.parametrize("how", ["restart", "poll"])
+async def test_an_okx_cancelled_order_older_than_2_hours_is_unknown_with_one_alert_never_not_received(
+        gate_bot, fake_gate, monkeypatch, how):
+    """OKX keeps a cancelled order that filled nothing 2 hours. One made 3 hours ago and cancelled there since is in
+    no list and no look-up: whether found by the restart's look-up (stored, its answer lost) or by the fill poll of
+    the order tracked since it was placed, it ends UNKNOWN saying so, never "never received", with one
+    ``order-beyond-history`` alert, however often reconciliation asks again. The poll knew no creation time: it
+    alerted the order as one the venue no longer knows for no reason, and reconciliation alerted it a second time."""
+    import plugins.ccxt.exchange as exchange
+
+    monkeypatch.setattr(exchange, "NOT_FOUND_S", 0.0)
+    alerts: list = []
+    bot, gate = await as_okx(gate_bot, fake_gate, monkeypatch, alerts)
+    created_ns = time.time_ns() - 3 * HOUR_S * 10**9
+    sent = dataclasses.replace(order("okx-cx-2"), created_ns=created_ns)
+    placed = await gate.place_order(sent)
+    mine = made_at(fake_gate, "okx-cx-2", created_ns // 10**9, status="cancelled")
+    del fake_gate.orders[mine["id"]]  # gone from OKX's look-ups too, its venue id's included
+    if how == "restart":
+        restart(gate)
+        state = await gate.find_order(stored("okx-cx-2", 3 * HOUR_S))
+        assert state is not None and state.status is OrderStatus.UNKNOWN, state
+    else:
+        assert "okx-cx-2" in gate._tracked
+        for _ in range(exchange.NOT_FOUND_POLLS):
+            await gate.poll_once()
+        assert "okx-cx-2" not in gate._tracked
+    again = await gate.find_order(dataclasses.replace(sent, status=OrderStatus.UNKNOWN,
+                                                      exchange_order_id=placed.exchange_order_id))
+    assert again is not None and again.status is OrderStatus.UNKNOWN and "2 hours" in again.reason, again
+    said = [a for a in alerts if "okx-cx-2" in a.message]
+    assert [a.kind for a in said] == ["order-beyond-history"], [(a.kind, a.message) for a in said]
+    assert "2 hours" in said[0].message
