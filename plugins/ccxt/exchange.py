@@ -130,6 +130,21 @@ DAY_MS = 86_400_000
 LOOKUP_RANGE_MS = {"binance": DAY_MS}
 """The longest range (ms) an order list takes, per ccxt id of a venue where ccxt's ``features`` table says otherwise
 (ccxt gives Binance 10,000 days; its ``GET /api/v3/allOrders`` refuses a ``startTime``..``endTime`` over 24 hours)."""
+FINISHED_LISTS: dict[str, tuple[str, ...]] = {
+    "okx": ("fetch_closed_orders", "fetch_canceled_orders"),
+    "bybit": ("fetch_canceled_and_closed_orders",),
+    "bitget": ("fetch_canceled_and_closed_orders",),
+    "htx": ("fetch_orders",),
+}
+"""The ccxt lists that hold a venue's finished orders between them, per ccxt id of a venue whose ccxt
+``fetchClosedOrders`` leaves its cancelled ones out (even one filled in part): the look-up by client id is not all
+there is, and lists read whole without an order that may have been cancelled would not say that the venue never saw
+it. OKX: ccxt's okx asks ``GET /api/v5/trade/orders-history`` for ``state=filled``, its ``fetchCanceledOrders`` the
+same list for ``state=canceled``; Bybit: ccxt's bybit asks ``/v5/order/history`` for ``orderStatus=Filled``, its
+``fetchCanceledAndClosedOrders`` for every final state; Bitget: ccxt's bitget keeps the ``closed`` ones of its
+``fetchCanceledAndClosedOrders``; HTX: ccxt's htx asks ``/v1/order/orders`` for ``states=filled``, its ``fetchOrders``
+for every state. Each reads the endpoint ccxt's ``features`` table describes under ``fetchClosedOrders`` (page,
+range, history)."""
 BEYOND_HISTORY_KEPT = 10_000
 """Orders alerted for lying beyond the venue's history (their fills, :meth:`CcxtExchange._fills_beyond_history`, or
 the order itself, :meth:`CcxtExchange._order_beyond_history`; the newest): not alerted again at every poll or pass."""
@@ -233,10 +248,16 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self._not_found: dict[str, tuple[int, float]] = {}
         """Tracked orders whose last look-ups the venue answered "not found": (answers in a row, the clock's
         ``monotonic`` at the first) (:data:`NOT_FOUND_POLLS`)."""
-        self._lookups: dict[str, tuple[int, int]] = {}
-        """Venue client id -> (the look-up's ``since_ms``, the start of the first range of the order lists not read
-        whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the next look at the
-        order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read count."""
+        self._lookups: dict[tuple[str, str], tuple[int, int]] = {}
+        """(ccxt list method, venue client id) -> (the look-up's ``since_ms``, the start of the first range of that
+        order list not read whole yet) of a look-up cut short (by the executor's timeout, or :data:`LOOKUP_CALLS`): the
+        next look at the order goes on from there. Only ranges that ended :data:`LOOKUP_SKEW_MS` before they were read
+        count."""
+        self._created: dict[str, int] = {}
+        """Tracked order -> its stored order's ``created_ns`` (the time of its intent, our clock), from the order the
+        executor placed (:meth:`place_order`) or looked up (:meth:`find_order`): its fill poll reads the venue's lists
+        from then on and tells an order older than they keep from one the venue no longer knows for no known reason
+        (:meth:`_poll_look_up`). Dropped with its tracking."""
         self._beyond_history: dict[tuple[str, str], None] = {}
         """What was alerted as lying beyond the venue's history, oldest first: ("fills", venue order id) of an
         order's fills (:meth:`_fills_beyond_history`), ("order", client order id) of an order
@@ -563,7 +584,13 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                                  f"{result.get('id')}) but its trades could not be read ({exc}): look it up") from exc
         if self._unsettled(state) and state.exchange_order_id is not None:
             self.track(order.client_order_id, order.symbol, state.exchange_order_id, state)
+            self._created_at(order)
         return state
+
+    def _created_at(self, order: Order) -> None:
+        """Keep the creation time of ``order``'s stored row for its fill poll, while it is tracked."""
+        if order.created_ns > 0 and order.client_order_id in self._tracked:
+            self._created[order.client_order_id] = order.created_ns
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
         current = await self.fetch_order(symbol, client_order_id)
@@ -586,38 +613,66 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
     async def find_order(self, order: Order) -> OrderState | None:
         """:meth:`fetch_order`, where the venue's order lists are searched bounded by the stored order's
         ``created_ns``: the list from then on is read (an order of an earlier run is found behind any number of
-        newer ones); and where they miss it, an order whose answer gave its venue id is asked for by that id."""
-        since = order.created_ns // 1_000_000 - LOOKUP_SKEW_MS if order.created_ns > 0 else None
-        state = await self._fetch(order.symbol, order.client_order_id, since, order.exchange_order_id)
+        newer ones); and where they miss it, an order whose answer gave its venue id is asked for by that id. An
+        order they do not hold (nor its venue id, "not found") that is older than they keep is UNKNOWN
+        (:meth:`_order_beyond_history`). An order found unsettled is tracked with its ``created_ns``."""
+        since = self._since_ms(order.created_ns)
+        try:
+            state = await self._fetch(order.symbol, order.client_order_id, since, order.exchange_order_id)
+        except OrderNotFound:  # by its venue id: an order the venue received, so never "never saw it"
+            beyond = None if since is None else self._order_beyond_history(order, since)
+            if beyond is None:
+                raise
+            return beyond
         if state is None and since is not None:
             return self._order_beyond_history(order, since)
+        self._created_at(order)
         return state
 
-    def _order_beyond_history(self, order: Order, since_ms: int) -> OrderState | None:
-        """A stored order its venue's lists, read whole, do not hold: None ("never saw it") only where they keep
-        everything since ``since_ms``. Where they keep less (their history, :mod:`.history`: MEXC's 7 days, OKX's 2
-        hours of cancelled orders) it may be one they dropped: UNKNOWN, saying so (never sent again, never "never
-        received"), alerted once (``order-beyond-history``)."""
-        finished = self._finished_list()
+    @staticmethod
+    def _since_ms(created_ns: int) -> int | None:
+        """Where a look-up of an order made at ``created_ns`` (its intent, our clock) reads the venue's lists from:
+        :data:`LOOKUP_SKEW_MS` before it (the venue's clock may be behind ours); None: not known (0)."""
+        return created_ns // 1_000_000 - LOOKUP_SKEW_MS if created_ns > 0 else None
+
+    def _history_lacks(self, since_ms: int, created_ns: int) -> str | None:
+        """Why the venue's lists, read whole, may not hold an order made at ``created_ns`` (looked up from
+        ``since_ms``): they keep less than that (their history, :mod:`.history`: MEXC's 7 days, OKX's 2 hours of
+        cancelled orders), in words; None: they keep everything since (or the venue has no such lists)."""
+        finished = self._finished_lists()
         if finished is None:
             return None
-        lacks = history.unkept(self.api, self.settings.id, finished[1], since_ms,
+        lacks = history.unkept(self.api, self.settings.id, finished[0], since_ms,
                                self.ctx.clock.time_ns() // 1_000_000)
         if lacks is None:
             return None
-        cid = order.client_order_id
-        sent = dt.datetime.fromtimestamp(order.created_ns / 1e9, dt.UTC)
-        reason = (f"not in {self.settings.id}'s order lists, which keep {lacks}: it was sent {sent:%Y-%m-%d %H:%M} "
-                  "UTC, longer ago than that, so whether it reached the venue, filled or was cancelled cannot be told")
-        if self._first_beyond_history("order", cid):
-            message = (f"{self.name}: order {cid} ({order.symbol}, venue id {order.exchange_order_id or 'not known'}) "
-                       f"is {reason}. It is held UNKNOWN with {order.filled_qty} filled (never sent again; "
-                       "reconciliation keeps asking). Fix: look for it on the venue (its web site's order history or "
-                       "export, by client order id): if it filled, compare its fills there with the position")
-            self.ctx.log.error("%s", message)
-            self.ctx.alert(AlertLevel.ERROR, "order-beyond-history", message, exchange=self.name, order=cid)
-        return OrderState(cid, OrderStatus.UNKNOWN, order.exchange_order_id, order.filled_qty, order.avg_fill_price,
-                          (), reason)
+        sent = dt.datetime.fromtimestamp(created_ns / 1e9, dt.UTC)
+        return (f"not in {self.settings.id}'s order lists, which keep {lacks}: it was sent {sent:%Y-%m-%d %H:%M} "
+                "UTC, longer ago than that, so whether it reached the venue, filled or was cancelled cannot be told")
+
+    def _order_beyond_history(self, order: Order, since_ms: int) -> OrderState | None:
+        """A stored order its venue's lists, read whole, do not hold: None ("never saw it") only where they keep
+        everything since ``since_ms``. Where they keep less (:meth:`_history_lacks`) it may be one they dropped:
+        UNKNOWN, saying so (never sent again, never "never received"), alerted once (``order-beyond-history``)."""
+        reason = self._history_lacks(since_ms, order.created_ns)
+        if reason is None:
+            return None
+        self._alert_beyond_history(order.client_order_id, order.symbol, order.exchange_order_id, order.filled_qty,
+                                   reason)
+        return OrderState(order.client_order_id, OrderStatus.UNKNOWN, order.exchange_order_id, order.filled_qty,
+                          order.avg_fill_price, (), reason)
+
+    def _alert_beyond_history(self, cid: str, symbol: str, venue_id: str | None, filled: Decimal, reason: str) -> None:
+        """Alert, once per order (whether its look-up or its fill poll found it so), an order held UNKNOWN for lying
+        beyond the venue's lists (``order-beyond-history``)."""
+        if not self._first_beyond_history("order", cid):
+            return
+        message = (f"{self.name}: order {cid} ({symbol}, venue id {venue_id or 'not known'}) is {reason}. It is held "
+                   f"UNKNOWN with {filled} filled (never sent again; reconciliation keeps asking). Fix: look for it on "
+                   "the venue (its web site's order history or export, by client order id): if it filled, compare its "
+                   "fills there with the position")
+        self.ctx.log.error("%s", message)
+        self.ctx.alert(AlertLevel.ERROR, "order-beyond-history", message, exchange=self.name, order=cid)
 
     def _first_beyond_history(self, what: str, key: str) -> bool:
         """Whether ``what`` ("fills", "order") of ``key`` is alerted as beyond the venue's history for the first time
@@ -629,15 +684,18 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             self._beyond_history.pop(next(iter(self._beyond_history)))
         return True
 
-    def _finished_list(self) -> tuple[str, str] | None:
-        """(ccxt method, ``has`` name) of the venue's list of finished orders: ``fetchOrders`` where ccxt emulates
-        ``fetchClosedOrders`` with it (Crypto.com: ccxt's emulation keeps the filled orders only, never a cancelled
-        one); None where ccxt has none (its gemini)."""
+    def _finished_lists(self) -> tuple[str, tuple[str, ...]] | None:
+        """(the ``features`` name of the venue's list of finished orders, the ccxt methods that read it whole between
+        them): ``fetchClosedOrders``; ``fetchOrders`` where ccxt emulates ``fetchClosedOrders`` with it (Crypto.com:
+        ccxt's emulation keeps the filled orders only, never a cancelled one); where ccxt's ``fetchClosedOrders``
+        leaves the cancelled orders out, the lists :data:`FINISHED_LISTS` names (OKX's filled and cancelled ones).
+        None where ccxt has none (its gemini)."""
         has = self.api.has
-        method, name = "fetch_closed_orders", "fetchClosedOrders"
-        if has.get(name) == "emulated" and has.get("fetchOrders"):
-            method, name = "fetch_orders", "fetchOrders"
-        return (method, name) if has.get(name) else None
+        if has.get("fetchClosedOrders") == "emulated" and has.get("fetchOrders"):
+            return "fetchOrders", ("fetch_orders",)
+        if not has.get("fetchClosedOrders"):
+            return None
+        return "fetchClosedOrders", FINISHED_LISTS.get(self.settings.id, ("fetch_closed_orders",))
 
     async def _fetch(self, symbol: str, client_order_id: str, since_ms: int | None,
                      venue_order_id: str | None = None) -> OrderState | None:
@@ -663,7 +721,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             # were never read otherwise)
             found = await self._call("look-up", False, "fetch_order", venue_order_id, symbol)
         if found is None:
-            if not self.api.has.get("fetchOpenOrders") or self._finished_list() is None:
+            if not self.api.has.get("fetchOpenOrders") or self._finished_lists() is None:
                 # None promises "never reached the venue" (the executor sends it again): only lists that could show
                 # the order can say so. An order that filled or was cancelled is in no list this venue has.
                 raise UnknownOutcome(f"{self.name}: {client_order_id} is not among the open {symbol} orders, and "
@@ -678,76 +736,89 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
 
     async def _listed(self, symbol: str, vid: str, since_ms: int | None) -> dict[str, Any] | None:
         """The order of venue client id ``vid`` in the open order list, else in the finished ones
-        (:meth:`_finished_list`; None where there are none: the caller cannot tell then). Each request asks the
-        venue's largest page (ccxt's ``features`` ``limit``) and none spans more than the venue takes
-        (``untilDays``) or starts before what it keeps (``daysBack``, :func:`.history.begins_ms`: MEXC's 7 days; a
-        request from further back is refused, or answered without the orders made then: :meth:`find_order` says
-        what lies before is beyond its history); from ``since_ms`` on, a range whose page comes back full is read
-        again in halves, at most :data:`LOOKUP_CALLS` requests. None only when every list was read whole; a full
-        page without it (without ``since_ms``, the newest page only) is ``UnknownOutcome``.
+        (:meth:`_finished_lists`, each in turn: OKX's filled, then its cancelled; None where there are none: the caller
+        cannot tell then). Each request asks the venue's largest page (ccxt's ``features`` ``limit``) and none spans
+        more than the venue takes (``untilDays``) or starts before what it keeps (``daysBack``,
+        :func:`.history.begins_ms`: MEXC's 7 days; a request from further back is refused, or answered without the
+        orders made then: :meth:`find_order` says what lies before is beyond its history); from ``since_ms`` on, a
+        range whose page comes back full is read again in halves, at most :data:`LOOKUP_CALLS` requests in all. None
+        only when every list was read whole; a full page without it (without ``since_ms``, the newest page only) is
+        ``UnknownOutcome``.
 
         Ranges are read oldest first, so those read whole lie before the next one: a look cut short (the executor's
         ``request_timeout_s`` cancels it: Crypto.com's order history takes a day a request, one a second; or past
-        :data:`LOOKUP_CALLS`) leaves where it stopped (:attr:`_lookups`), and the next look at the order goes on from
-        there instead of reading the same first ranges again, for ever."""
+        :data:`LOOKUP_CALLS`) leaves where it stopped in each list (:attr:`_lookups`), and the next look at the order
+        goes on from there instead of reading the same first ranges again, for ever."""
         has = self.api.has
         if has.get("fetchOpenOrders"):
             hits = [o for o in await self._call("look-up", False, "fetch_open_orders", symbol)
                     if o.get("clientOrderId") == vid]
             if hits:
                 return dict(hits[-1])
-        finished = self._finished_list()
+        finished = self._finished_lists()
         if finished is None:
             return None
-        method, name = finished
+        name, methods = finished
         limits = ((self.api.features or {}).get("spot") or {}).get(name) or {}
         page = int(limits.get("limit") or LOOKUP_PAGE)
-        if since_ms is None:
-            ranges: list[tuple[int | None, int | None]] = [(None, None)]
-        else:
-            days = limits.get("untilDays")
-            span = LOOKUP_RANGE_MS.get(self.settings.id, int(Decimal(str(days)) * DAY_MS) if days else None)
-            end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
-            ranges, start = [], since_ms
-            resumed = self._lookups.get(vid)
-            if resumed is not None and resumed[0] == since_ms:
-                start = max(since_ms, resumed[1])
-            begins = history.begins_ms(self.api, self.settings.id, name, self.ctx.clock.time_ns() // 1_000_000)
-            if begins is not None:
-                start = max(start, begins)  # what lies before is not listed (find_order says so)
-            while start <= end:
-                stop = end if span is None else min(end, start + span - 1)
-                ranges.append((start, stop))
-                start = stop + 1
-            ranges.reverse()  # the oldest first: the order was made at the start
         calls = 0
-        while ranges:
-            if calls >= LOOKUP_CALLS:
-                raise UnknownOutcome(f"{self.name}: {vid} not among the {symbol} orders of the {calls} lists read "
-                                     f"({page} a page); more remain (the next look goes on from there)")
-            lo, hi = ranges.pop()
-            calls += 1
-            orders = await self._call("look-up", False, method, symbol, lo, page,
-                                      {} if hi is None else {"until": hi})
-            hits = [o for o in orders if o.get("clientOrderId") == vid]
-            if hits:
-                self._lookups.pop(vid, None)
-                return dict(hits[-1])
-            if len(orders) < page:  # read whole
-                if since_ms is not None and hi is not None and \
-                        hi < self.ctx.clock.time_ns() // 1_000_000 - LOOKUP_SKEW_MS:  # ...and settled
-                    self._lookups.pop(vid, None)
-                    self._lookups[vid] = (since_ms, hi + 1)
-                    if len(self._lookups) > LOOKUP_RESUMES_KEPT:
-                        self._lookups.pop(next(iter(self._lookups)))
-                continue
-            if lo is None or hi is None or hi - lo < 2_000:  # (venues that count seconds cannot split it further)
-                raise UnknownOutcome(f"{self.name}: {vid} not in the {page} {symbol} orders the venue listed, a full "
-                                     "page: more remain")
-            mid = (lo + hi) // 2
-            ranges += [(mid + 1, hi), (lo, mid)]
-        self._lookups.pop(vid, None)
+        for method in methods:
+            ranges = self._lookup_ranges(vid, method, name, since_ms, limits)
+            while ranges:
+                if calls >= LOOKUP_CALLS:
+                    raise UnknownOutcome(f"{self.name}: {vid} not among the {symbol} orders of the {calls} lists read "
+                                         f"({page} a page); more remain (the next look goes on from there)")
+                lo, hi = ranges.pop()
+                calls += 1
+                orders = await self._call("look-up", False, method, symbol, lo, page,
+                                          {} if hi is None else {"until": hi})
+                hits = [o for o in orders if o.get("clientOrderId") == vid]
+                if hits:
+                    for each in methods:
+                        self._lookups.pop((each, vid), None)
+                    return dict(hits[-1])
+                if len(orders) < page:  # read whole
+                    if since_ms is not None and hi is not None and \
+                            hi < self.ctx.clock.time_ns() // 1_000_000 - LOOKUP_SKEW_MS:  # ...and settled
+                        self._lookups.pop((method, vid), None)
+                        self._lookups[(method, vid)] = (since_ms, hi + 1)
+                        if len(self._lookups) > LOOKUP_RESUMES_KEPT:
+                            self._lookups.pop(next(iter(self._lookups)))
+                    continue
+                if lo is None or hi is None or hi - lo < 2_000:  # (venues that count seconds cannot split it further)
+                    raise UnknownOutcome(f"{self.name}: {vid} not in the {page} {symbol} orders the venue listed, a "
+                                         "full page: more remain")
+                mid = (lo + hi) // 2
+                ranges += [(mid + 1, hi), (lo, mid)]
+        for method in methods:
+            self._lookups.pop((method, vid), None)
         return None
+
+    def _lookup_ranges(self, vid: str, method: str, name: str, since_ms: int | None,
+                       limits: dict[str, Any]) -> list[tuple[int | None, int | None]]:
+        """The ranges of the finished list ``method`` (``features`` name ``name``, its ``limits``) a look-up of ``vid``
+        from ``since_ms`` reads, the last to read first: from ``since_ms``, or where its last look stopped
+        (:attr:`_lookups`), or where the list's history begins, whichever is latest, to now, each no longer than the
+        venue takes; without ``since_ms``, the newest page (one range without bounds)."""
+        if since_ms is None:
+            return [(None, None)]
+        days = limits.get("untilDays")
+        span = LOOKUP_RANGE_MS.get(self.settings.id, int(Decimal(str(days)) * DAY_MS) if days else None)
+        end = self.ctx.clock.time_ns() // 1_000_000 + LOOKUP_SKEW_MS
+        ranges: list[tuple[int | None, int | None]] = []
+        start = since_ms
+        resumed = self._lookups.get((method, vid))
+        if resumed is not None and resumed[0] == since_ms:
+            start = max(since_ms, resumed[1])
+        begins = history.begins_ms(self.api, self.settings.id, name, self.ctx.clock.time_ns() // 1_000_000)
+        if begins is not None:
+            start = max(start, begins)  # what lies before is not listed (find_order says so)
+        while start <= end:
+            stop = end if span is None else min(end, start + span - 1)
+            ranges.append((start, stop))
+            start = stop + 1
+        ranges.reverse()  # the oldest first: the order was made at the start
+        return ranges
 
     @staticmethod
     def _unsettled(state: OrderState) -> bool:
@@ -890,10 +961,14 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                                  "short of what it filled; the next poll reads again", self.name, cid, order_id, pages)
         return list(mine.values())
 
-    def _not_found_answer(self, cid: str, symbol: str, oid: str, last: OrderState, why: str) -> None:
+    def _not_found_answer(self, cid: str, symbol: str, oid: str, last: OrderState, why: str,
+                          beyond: str | None = None) -> None:
         """The venue answered a poll of tracked order ``cid`` "not found": counted and logged as a failed poll, and
         after :data:`NOT_FOUND_POLLS` such answers in a row over :data:`NOT_FOUND_S` at least, reported UNKNOWN (once:
-        it is no longer tracked), alerted with what to do, and polled no more."""
+        it is no longer tracked), alerted with what to do, and polled no more. ``beyond``: the order is older than the
+        venue's lists keep, in words (:meth:`_history_lacks`): that is the reason it is reported with, and its alert
+        the one ``order-beyond-history`` (its look-up after a restart, or reconciliation's, says the same and does not
+        alert it again)."""
         now = self.ctx.clock.monotonic()
         count, first = self._not_found.get(cid, (0, now))
         count += 1
@@ -905,9 +980,16 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             return
         del self._not_found[cid]
         self._tracked.pop(cid, None)
+        self._created.pop(cid, None)
         self._lagging.pop(cid, None)
         oid = last.exchange_order_id or oid
         self._trade_windows.pop(oid, None)
+        if beyond is not None:
+            self.ctx.bus.publish(OrderReport(self.name, symbol, OrderState(
+                cid, OrderStatus.UNKNOWN, oid or None, last.filled_qty, last.avg_fill_price, (), beyond),
+                self.ctx.clock.time_ns()))
+            self._alert_beyond_history(cid, symbol, oid or None, last.filled_qty, beyond)
+            return
         cannot_tell = (f"{self.settings.id} no longer knows it: {count} look-ups over {now - first:.0f} s answered "
                        f"not found (the last: {why}); whether it filled further or was cancelled cannot be told")
         self.ctx.bus.publish(OrderReport(self.name, symbol, OrderState(
@@ -919,6 +1001,24 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                    "there, cancel it there; compare its fills there with the position")
         self.ctx.log.error("%s", message)
         self.ctx.alert(AlertLevel.ERROR, "order-unknown-to-venue", message, exchange=self.name, order=cid)
+
+    async def _poll_look_up(self, symbol: str, cid: str) -> tuple[OrderState | None, str]:
+        """A fill poll's look-up of tracked order ``cid``: (its state, "") or (None, why the venue answered "not
+        found"). First as any look-up (:meth:`fetch_order`: the newest page of the venue's lists); where that does not
+        find it and its creation time is known (:attr:`_created`), again through the lists from then on (those read
+        without a start may hold the last days only: Bybit's 7)."""
+        why = "not in the venue's order lists"
+        try:
+            state = await self.fetch_order(symbol, cid)
+        except OrderNotFound as exc:  # the venue answered: it has no such order
+            state, why = None, str(exc)
+        since = self._since_ms(self._created.get(cid, 0))
+        if state is not None or since is None:
+            return state, why
+        try:
+            return await self._fetch(symbol, cid, since), why
+        except OrderNotFound as exc:
+            return None, str(exc)
 
     def _trades_begin_ms(self) -> int | None:
         """The earliest start (ms, our clock) of a range of the account's trades the venue takes now
@@ -951,23 +1051,25 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         on (:meth:`_not_found_answer`)."""
         for cid in [c for c in self._not_found if c not in self._tracked]:
             del self._not_found[cid]  # final, or given up on, another way
+        for cid in [c for c in self._created if c not in self._tracked]:
+            del self._created[cid]
         for cid, (symbol, oid, last) in list(self._tracked.items()):
             if cid not in self._tracked:
                 continue  # final meanwhile
             try:
-                state = await self.fetch_order(symbol, cid)
+                state, why = await self._poll_look_up(symbol, cid)
             except (asyncio.CancelledError, RateLimited):
                 raise
-            except OrderNotFound as exc:  # the venue answered: it has no such order
-                self._not_found_answer(cid, symbol, oid, last, str(exc))
-                continue
             except Exception as exc:
                 self.counters.poll_errors += 1
                 self.ctx.log.warning("%s: poll of order %s failed (%s); the other orders are polled, it is asked "
                                      "again next poll", self.name, cid, exc)
                 continue
-            if state is None:  # (a venue without fetchOrder: its lists, read whole, do not hold it)
-                self._not_found_answer(cid, symbol, oid, last, "not in the venue's order lists")
+            if state is None:  # the venue answered: it has no such order (or its lists, read whole, do not hold it)
+                created = self._created.get(cid, 0)
+                since = self._since_ms(created)
+                beyond = None if since is None else self._history_lacks(since, created)
+                self._not_found_answer(cid, symbol, oid, last, why, beyond)
                 continue
             self._not_found.pop(cid, None)
             self.report_change(cid, symbol, state.exchange_order_id or "", last, state)
@@ -980,6 +1082,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             else:
                 self._lagging.pop(cid, None)
                 self._tracked.pop(cid, None)
+                self._created.pop(cid, None)
                 self._trade_windows.pop(state.exchange_order_id or "", None)
                 self.ctx.log.error("%s: order %s filled %s but its trades still show %s after %d polls: its other "
                                    "fills were never read; compare the position with the venue", self.name, cid,

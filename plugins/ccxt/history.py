@@ -4,10 +4,11 @@ ccxt's ``features`` table gives it per list method, in days: ``daysBack`` (what 
 ``daysBackCanceled`` (how long a cancelled order stays in it). ccxt 4.5's spot tables: MEXC's order lists
 (fetchClosedOrders, fetchOrders) 7 days and its trades (fetchMyTrades) 30; OKX's finished orders 90 days, its
 cancelled ones 2 hours (1/12), its trades 90 days; Bybit's 730 days, cancelled ones 1; HTX's orders 180 days,
-cancelled ones 2 hours, trades 120. :data:`HISTORY_DAYS` adds what the table lacks. A request reaching further back is
-refused (Bitget's 43111 "param error time range illegal") or answered without what is older, which reads as "not
-found": the plugin asks from where the history begins (:func:`begins_ms`) and says what lies before it is beyond it
-(:func:`unkept`), never that it does not exist.
+cancelled ones 2 hours, trades 120. :data:`HISTORY_DAYS` adds what the table lacks, and corrects it where ccxt's
+method reads a list that keeps less (OKX's 7 days). A request reaching further back is refused (Bitget's 43111 "param
+error time range illegal") or answered without what is older, which reads as "not found": the plugin asks from where
+the history begins (:func:`begins_ms`) and says what lies before it is beyond it (:func:`unkept`), never that it does
+not exist.
 """
 
 from __future__ import annotations
@@ -17,11 +18,16 @@ from typing import Any
 
 from bot.api.ledger import counted
 
-HISTORY_DAYS: dict[tuple[str, str], int] = {("bitget", "fetchMyTrades"): 90}
+HISTORY_DAYS: dict[tuple[str, str], int] = {("bitget", "fetchMyTrades"): 90, ("okx", "fetchClosedOrders"): 7}
 """How far back a venue lists what a ccxt method reads, per (ccxt id, method) where ccxt's ``features`` table gives no
-``daysBack`` for it: Bitget's ``GET /api/v2/spot/trade/fills`` "only supports to get the data within 90days" (older
-data is downloaded from its web site) and refuses a ``startTime`` before then (43111 "param error time range
-illegal", which ccxt's bitget raises as PermissionDenied: ccxt issue #21502)."""
+``daysBack`` for it, or one for another list than the method reads: Bitget's ``GET /api/v2/spot/trade/fills`` "only
+supports to get the data within 90days" (older data is downloaded from its web site) and refuses a ``startTime``
+before then (43111 "param error time range illegal", which ccxt's bitget raises as PermissionDenied: ccxt issue
+#21502). OKX's finished orders: ccxt's okx reads them (fetchClosedOrders, fetchCanceledOrders) from ``GET
+/api/v5/trade/orders-history``, which holds "completed orders which are placed in the last 7 days" (and a cancelled
+order that filled nothing 2 hours: ccxt's ``daysBackCanceled`` 1/12 stands); ccxt's 90 days are
+``orders-history-archive``'s ("last 3 months", without any cancelled order that filled nothing), which it reads only
+when asked to."""
 HISTORY_MARGIN_MS = 60_000
 """What is asked starts this long after the venue's history begins by our clock: the venue's clock may be ahead of
 ours, and a range starting a moment before its history begins is refused whole."""

@@ -69,10 +69,11 @@ def stored(cid: str, age_s: int) -> dict:
 
 
 def restart(gate) -> None:
-    """What a restart forgets: the venue client ids known and the orders tracked (their venue ids)."""
+    """What a restart forgets: the venue client ids known and the orders tracked (their venue ids, their creation
+    times)."""
     gate.memory.ids.clear()
     gate._tracked.clear()
-    gate._tracked.clear()
+    gate._created.clear()
 
 
 def queries_from(fake_gate) -> list[int]:
