@@ -15,7 +15,9 @@ Every figure a person or a risk check sees about profit comes from here:
 - **Fees are shown apart** and converted to the quote asset: a fee in the quote asset as is, a fee
   in the base asset (a DEX's SOL network fee on SOL/USDC) at the fill's price. A fee in any other
   asset is kept in that asset (``other_fees``) and left out of ``net``. Lots keep the filled
-  quantity: a base fee is an expense, not a smaller lot.
+  quantity: a base fee is an expense, not a smaller lot. The base a fee took is bought back by what the account buys
+  while it holds no more than that base (an arbitrage's hedge of the SOL its pool fees took): the buy closes it,
+  realizing what it was expensed at less what it cost, and opens no lot.
 - **Fills are trades.** A fill of no quantity carries a fee alone (a DEX swap that landed on chain but failed
   paid its network fee): it counts in fees and so in ``net``, never among the fills (:func:`is_trade`); the
   figures count it apart (``fee_only``).
@@ -49,6 +51,9 @@ EXACT_DIGITS = 200
 """Precision of the ledger's arithmetic: sums and products of stored amounts (a DEX price has ~50 digits) stay
 exact, where Decimal's default 28 digits would round them."""
 MIDNIGHT = dt.time(0, 0)
+PAID_PLACES = Decimal("1e-150")
+"""The quantum of what a venue's base fees paid away were expensed at once a part of them was bought back, when that
+share has no exact decimal (a third of it)."""
 
 Marks = Callable[[str, str], Decimal | None]
 """(exchange, symbol) -> current mid, or None when unknown."""
@@ -131,11 +136,14 @@ class Position:
     """One strategy's open lots in one market, oldest first (all long or all short), and the base its fees paid away.
 
     A lot keeps the quantity filled, so a fill realizes the same PnL whatever asset its fee is in (an arbitrage's
-    executions sum to the ledger's net). A fee charged in the base asset (a DEX's network fee in SOL on SOL/USDC,
-    some venues' buy fees) is an expense at the fill's price (:func:`fee_in_quote`), and base the account no longer
-    holds: a buy's is kept on the lot it opened (:attr:`Lot.fee`; once the rest is closed the lot holds nothing and
-    goes), any other in :attr:`paid`. Both count in :attr:`qty` (what the account holds, as the portfolio's
-    positions) and in :meth:`unrealized` (the base a fee took, marked, against what it was expensed at).
+    executions that each close flat sum to the ledger's net). A fee charged in the base asset (a DEX's network fee in
+    SOL on SOL/USDC, some venues' buy fees) is an expense at the fill's price (:func:`fee_in_quote`), and base the
+    account no longer holds: a buy's is kept on the lot it opened (:attr:`Lot.fee`; once the rest is closed the lot
+    holds nothing and goes), any other in :attr:`paid`. Both count in :attr:`qty` (what the account holds, as the
+    portfolio's positions) and in :meth:`unrealized` (the base a fee took, marked, against what it was expensed
+    at). Long lots that hold no more than :attr:`paid` are that base bought back (:meth:`_bought_back`): they close
+    it, so a hedge that buys back a pool's SOL fees leaves neither a lot nor the fees' base open, only what the
+    account holds.
     """
 
     __slots__ = ("lots", "paid")
@@ -147,7 +155,8 @@ class Position:
 
     def apply(self, side: Side, qty: Decimal, price: Decimal, exchange: str = "", ts_ns: int = 0,
               order: str = "", closes: str | None = None, base_fee: Decimal = ZERO) -> Decimal:
-        """Book a fill of order ``order``; returns the PnL it realized (before fees) by closing opposite lots.
+        """Book a fill of order ``order``; returns the PnL it realized (before fees) by closing opposite lots, and
+        the base fees paid away when it leaves the long lots holding no more than them (:meth:`_bought_back`).
 
         The lots that order ``closes`` opened are closed first, as far as they go (what their buy received: less
         its base fee), then the oldest. ``base_fee``: its fee, when charged in the base asset.
@@ -171,11 +180,13 @@ class Position:
                     lots.popleft()
             if signed > base_fee > 0:  # a buy's fee comes out of the lot it opens
                 lots.append(Lot(signed, price, exchange, ts_ns, order, base_fee))
-                return realized
-            if signed:
-                lots.append(Lot(signed, price, exchange, ts_ns, order))
-            if base_fee:
-                self._pay(exchange, base_fee, price)
+            else:
+                if signed:
+                    lots.append(Lot(signed, price, exchange, ts_ns, order))
+                if base_fee:
+                    self._pay(exchange, base_fee, price)
+            if self.paid and lots and lots[0].qty > 0:
+                realized += self._bought_back()
         return realized
 
     def apply_fill(self, fill: Fill, closes: str | None = None) -> Decimal:
@@ -197,6 +208,55 @@ class Position:
     def _pay(self, exchange: str, base: Decimal, price: Decimal) -> None:
         paid, value = self.paid.get(exchange, (ZERO, ZERO))
         self.paid[exchange] = (paid + base, value + base * price)
+
+    def _bought_back(self) -> Decimal:
+        """When the long lots hold no more than the base the fees took (:attr:`paid`), the account holds no base of
+        its own: what they hold is that base bought back (a hedge that buys back a pool's SOL fees with what its legs
+        left; one that sells less, keeping them). They close it: each realizes what the base it covers was expensed
+        at less what it cost, and goes. Returns that PnL (0 while the lots hold more: a position of their own, the
+        fees' base kept apart). Exact context."""
+        lots = self.lots
+        if sum((lot.qty - lot.fee for lot in lots), ZERO) > self.paid_base:
+            return ZERO
+        realized = ZERO
+        for lot in lots:
+            if lot.fee:  # its own fee's base is paid away too
+                self._pay(lot.exchange, lot.fee, lot.price)
+            realized += self._cover(lot.qty, lot.price, lot.exchange)
+        lots.clear()
+        return realized
+
+    def _cover(self, qty: Decimal, price: Decimal, exchange: str) -> Decimal:
+        """Take ``qty`` (at most :attr:`paid_base`) off the base paid away, bought at ``price`` on ``exchange`` (that
+        venue's first, then the others by name); returns what it was expensed at less ``qty x price``. A part of a
+        venue's base takes its share of the expensed value, rounded at :data:`PAID_PLACES` when it has no exact
+        decimal: the PnL realized is what is left of the value, so realized plus what stays paid is exact. Exact
+        context."""
+        realized = ZERO
+        for venue in sorted(self.paid, key=lambda v: (v != exchange, v)):
+            base, value = self.paid[venue]
+            take = min(qty, base)
+            if take == base:
+                del self.paid[venue]
+                kept = ZERO
+            else:
+                with localcontext(prec=EXACT_DIGITS) as context:
+                    context.clear_flags()
+                    kept = value * (base - take) / base
+                    if context.flags[Inexact]:
+                        kept = kept.quantize(PAID_PLACES)
+                self.paid[venue] = (base - take, kept)
+            realized += value - kept - take * price
+            qty -= take
+            if not qty:
+                break
+        return realized
+
+    @property
+    def paid_base(self) -> Decimal:
+        """The base the fees took that no lot holds (:attr:`paid`, every venue's)."""
+        with localcontext(prec=EXACT_DIGITS):
+            return sum((base for base, _ in self.paid.values()), ZERO)
 
     @property
     def held(self) -> bool:

@@ -124,6 +124,78 @@ def test_the_base_fees_paid_away_make_no_round_trip_and_realize_nothing():
     assert m.unrealized == D("0.00001") * D("150.09") + D("0.00001") * D("150.40") - D("0.00002") * D("150.20")
 
 
+def _cash(fills: list) -> D:
+    """The quote the fills moved, their fees in quote taken off: what the account gained once it holds its base."""
+    return sum((f.qty * f.price * (1 if f.side is Side.SELL else -1) - (f.fee if f.fee_asset == "USDC" else 0)
+                for _, f in fills), D(0))
+
+
+SOL_FEE = {"symbol": "SOL/USDC", "fee_asset": "SOL"}
+CEX = {"symbol": "SOL/USDC", "fee_asset": "USDC", "exchange": "cex"}
+
+
+def test_a_hedge_that_buys_back_the_base_the_fees_took_leaves_nothing_open():
+    # an arbitrage pays the pool's network fee in SOL (0.00001); the next one's swap fails and its hedge buys back
+    # what its CEX leg sold and the SOL the fee took: the account holds the SOL it started with, and nothing is open
+    fills = [("arb", fill("sell", "10", "150.49", fee="1.5049", ts=1, **CEX)),
+             ("arb", fill("buy", "10", "150.09", fee="0.00001", exchange="dex", ts=2, **SOL_FEE)),
+             ("arb", fill("sell", "10", "150.60", fee="1.506", ts=3, **CEX)),
+             ("arb", fill("buy", "10.00001", "150.62", fee="1.50620001", ts=4, order="o3-hedge", **CEX))]
+    positions: dict = {}
+    got = list(steps(fills, positions))
+    book = positions[("arb", "SOL/USDC")]
+    assert book.qty == 0 and not book.held  # before: a lot of the 0.00001 bought back, and the fee's 0.00001 paid
+    # the SOL the fee took, expensed at 150.09, bought back at 150.62: 0.0000053 more, realized by the hedge
+    assert got[3].realized == D("10") * (D("150.60") - D("150.62")) + D("0.00001") * (D("150.09") - D("150.62"))
+    for mark in (D(140), D("150.5"), D(160)):
+        m = market_figures(fills, marks=lambda ex, sym, m=mark: m)[("arb", "SOL/USDC")]
+        assert m.unrealized == 0 and m.net == _cash(fills)  # flat: the net is what the account gained
+    # the next arbitrage realizes its own spread (before: its CEX sell closed the lot bought back first)
+    more = [("arb", fill("sell", "10", "150.70", ts=5, **CEX)),
+            ("arb", fill("buy", "10", "150.30", fee="0.00001", exchange="dex", ts=6, **SOL_FEE))]
+    assert [s.realized for s in steps(fills + more)][4:] == [0, D("4.00")]
+
+
+def test_a_hedge_that_sells_less_to_keep_the_base_the_fees_took_leaves_nothing_open():
+    # the mirror: the fee's 0.00001 SOL is short when the next arbitrage buys 10 on the CEX and its swap fails; its
+    # hedge sells back 9.99999, keeping what the fee took: the account holds what it started with
+    fills = [("arb", fill("buy", "10", "150.00", ts=1, **CEX)),
+             ("arb", fill("sell", "10", "150.40", fee="0.00001", exchange="dex", ts=2, **SOL_FEE)),
+             ("arb", fill("buy", "10", "150.10", ts=3, **CEX)),
+             ("arb", fill("sell", "9.99999", "150.05", ts=4, order="o3-hedge", **CEX))]
+    positions: dict = {}
+    got = list(steps(fills, positions))
+    book = positions[("arb", "SOL/USDC")]
+    assert book.qty == 0 and not book.held
+    assert got[3].realized == D("9.99999") * (D("150.05") - D("150.10")) + D("0.00001") * (D("150.40") - D("150.10"))
+    m = market_figures(fills, marks=lambda ex, sym: D(149))[("arb", "SOL/USDC")]
+    assert m.unrealized == 0 and m.net == _cash(fills)
+
+
+def test_a_buy_past_the_base_the_fees_took_opens_a_lot_and_leaves_that_base_apart():
+    # a new position, not a buy-back: the fee's base stays paid away (marked), the buy is a lot of what it bought
+    fills = [("arb", fill("sell", "10", "150.49", ts=1, **CEX)),
+             ("arb", fill("buy", "10", "150.09", fee="0.00001", exchange="dex", ts=2, **SOL_FEE)),
+             ("arb", fill("buy", "5", "150.00", ts=3, **CEX))]
+    positions: dict = {}
+    assert [s.realized for s in steps(fills, positions)] == [0, D("4.00"), 0]
+    book = positions[("arb", "SOL/USDC")]
+    assert [(lot.qty, lot.price) for lot in book.lots] == [(D(5), D("150.00"))] and book.qty == D("4.99999")
+
+
+def test_part_of_the_base_the_fees_took_bought_back_realizes_its_share_exactly():
+    # three fees of 0.00001 SOL at different prices, 0.00001 of it bought back: the rest stays paid away, and
+    # realized plus what stays marked add up to the account exactly (a third of the expensed value has no decimal)
+    fills = [("arb", fill("sell", "0", price, fee="0.00001", exchange="dex", ts=i, **SOL_FEE))
+             for i, price in enumerate(("150", "151", "152.5"), 1)]
+    fills.append(("arb", fill("buy", "0.00001", "151", ts=4, **CEX)))
+    for mark in (D(140), D("151.3")):
+        m = market_figures(fills, marks=lambda ex, sym, m=mark: m)[("arb", "SOL/USDC")]
+        assert m.position == D("-0.00002")
+        with localcontext(prec=200):
+            assert m.net + m.unrealized == _cash(fills) + m.position * mark
+
+
 def test_every_figure_is_exact_whatever_the_callers_context():
     # a pool's price has ~50 digits: the steps, the days and the market figures agree to the last one
     pool = "150.0912345678901234567890123456789012345678901"

@@ -68,11 +68,12 @@ def stored_opportunities(store, limit):
 
 @hookimpl
 def report_sections(store):
-    """``arbot report``: opportunities and executions per arb strategy, predicted vs realized PnL."""
-    from .records import summary
+    """``arbot report``: opportunities and executions per arb strategy, predicted vs captured PnL."""
+    from .records import CAPTURED, summary
 
     rows = summary(store)
     if len(rows) == 1:
         return None
     return [Reply("Arbitrage", rows=rows, header=True,
-                  text="PnL in each strategy's quote currency, over finished executions; /arb lists the latest.")]
+                  text="PnL in each strategy's quote currency, over finished executions; /arb lists the latest.\n"
+                       + CAPTURED)]

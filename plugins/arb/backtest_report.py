@@ -16,11 +16,11 @@ Definitions, also written into the report:
   rather than of the edge (stale input, observe mode, paused, cooldown, risk veto, inventory; see
   ``TRADABLE_MISSES``): the trades a perfect executor would have made;
 * **captured PnL** = the sum of the realized PnL of the ``ExecutionResult``s: each execution's own
-  figure, a residual left unhedged valued at the CEX mid when it finished and a fee in a third asset
-  (a DEX's SOL network fee on JUP/USDC) at the SOL price its opportunity was priced with. Not the
-  ledger's net realized PnL of the strategy (the host's table, and a sweep's "net realized PnL"),
-  which leaves a residual as an open lot and a third-asset fee out of the net: the two differ by
-  exactly those, and a sweep shows each under its own name;
+  figure (:data:`plugins.arb.records.CAPTURED`), a residual it left valued at the CEX mid when it finished and a
+  fee in a third asset (a DEX's SOL network fee on JUP/USDC) at the SOL price its opportunity was priced with.
+  Not the ledger's net realized PnL of the strategy (the host's table, and a sweep's "net realized PnL"),
+  which realizes a residual at the fills that open and close it and leaves a third-asset fee out of the net: the
+  section shows that net next to it, with the difference, and a sweep shows each under its own name;
 * **capture rate** = captured PnL / the sum of
   predicted net PnL of the tradable opportunities (a taken one counts with the prediction its
   ``ExecutionResult`` carries, a missed one with the best prediction of its episode);
@@ -39,6 +39,7 @@ never added.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -47,6 +48,8 @@ from typing import Any
 from bot.api import BPS, ExecutionResult, Opportunity, split_symbol
 from bot.api.backtest import BacktestRun, ReportSection, exact
 from bot.api.ledger import EXACT_DIGITS, money, prediction_error
+
+from .records import CAPTURED
 
 ZERO = Decimal(0)
 
@@ -238,8 +241,7 @@ def _stats(values: list[Decimal], places: Decimal) -> ErrorStats:
 
 
 def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
-    """The report's figures from what the collector saw, summed exactly (as the ledger: the captured PnL is the
-    strategy's net when the executions are all it traded).
+    """The report's figures from what the collector saw, summed exactly (at the ledger's precision).
 
     ``quote``: the figures of what was in that quote asset alone. Without it, the collector's one quote;
     ValueError when it saw several (PnL in different assets is never added: :func:`summarize_by_quote`).
@@ -349,7 +351,7 @@ def report_section(run: BacktestRun) -> ReportSection | None:
         summary: tuple[str, ...] = (_opportunities_line(f.seen, f.taken, f.missed, f.missed_by_reason),
                                     _captured_line(f))
         data = {**f.as_json(), "opportunity_events": collector.opportunity_events}
-        return ReportSection("arb", "Arbitrage", render_markdown(f, run), data, summary)
+        return ReportSection("arb", "Arbitrage", render_markdown(f, run, collector), data, summary)
     figures = list(by_quote.values())
     missed: Counter[str] = Counter()
     for f in figures:
@@ -368,7 +370,7 @@ def report_section(run: BacktestRun) -> ReportSection | None:
                 "capture_rate": {q: _s(f.capture_rate) for q, f in by_quote.items()}},
         "opportunity_events": collector.opportunity_events,
     }
-    return ReportSection("arb", "Arbitrage", render_markdown_by_quote(by_quote, run), data, summary)
+    return ReportSection("arb", "Arbitrage", render_markdown_by_quote(by_quote, run, collector), data, summary)
 
 
 def _opportunities_line(seen: int, taken: int, missed: int, reasons: dict[str, int]) -> str:
@@ -381,19 +383,36 @@ def _captured_line(f: BacktestFigures, where: str = "") -> str:
     return f"captured PnL{where}: {money(f.captured_pnl, f.quote)} over {f.executions} executions; capture rate {rate}"
 
 
-def render_markdown(f: BacktestFigures, run: BacktestRun) -> str:
-    """The section's body for arbitrage in one quote asset."""
-    return "\n".join([*_opportunities_markdown(f, "###"), *_stale_markdown(run), *_pnl_markdown(f, "###"),
+def render_markdown(f: BacktestFigures, run: BacktestRun, collector: BacktestCollector | None = None) -> str:
+    """The section's body for arbitrage in one quote asset (``collector``: what it was summarized from, whose
+    strategies' net PnL the ledger's curves give next to the captured PnL)."""
+    net = ledger_net(run, collector, f.quote) if collector is not None else None
+    return "\n".join([*_opportunities_markdown(f, "###"), *_stale_markdown(run), *_pnl_markdown(f, "###", net),
                       *DEFINITIONS])
 
 
-def render_markdown_by_quote(by_quote: dict[str, BacktestFigures], run: BacktestRun) -> str:
+def render_markdown_by_quote(by_quote: dict[str, BacktestFigures], run: BacktestRun,
+                             collector: BacktestCollector | None = None) -> str:
     """The section's body for arbitrage in several quote assets: each quote apart, under its own heading."""
     lines = [f"Arbitrage in {len(by_quote)} quote assets ({', '.join(by_quote)}): each is reported on its own; "
              "PnL in different assets is never added.", "", *_stale_markdown(run)]
     for quote, f in by_quote.items():
-        lines += [f"### In {quote}", "", *_opportunities_markdown(f, "####"), *_pnl_markdown(f, "####")]
+        net = ledger_net(run, collector, quote) if collector is not None else None
+        lines += [f"### In {quote}", "", *_opportunities_markdown(f, "####"), *_pnl_markdown(f, "####", net)]
     return "\n".join([*lines, *DEFINITIONS])
+
+
+def ledger_net(run: BacktestRun, collector: BacktestCollector, quote: str) -> Decimal | None:
+    """The ledger's net realized PnL in ``quote`` at the end of the run (the host's table: the last point of each
+    curve) of the strategies whose opportunities or executions the collector saw in it; None when none of them has
+    a curve in it (it traded nothing there, or the run carries no curves)."""
+    names = {e.strategy for e in collector.episodes.values() if _quote_of(e) == quote}
+    names |= {r.strategy for r in collector.results if r.quote == quote}
+    curves = [curve for name in sorted(names) if (curve := run.pnl_curves.get(name, {}).get(quote))]
+    if not curves:
+        return None
+    with localcontext(prec=EXACT_DIGITS):
+        return sum((curve[-1][1] for curve in curves), ZERO)
 
 
 def _opportunities_markdown(f: BacktestFigures, heading: str) -> list[str]:
@@ -424,7 +443,7 @@ def _stale_markdown(run: BacktestRun) -> list[str]:
             + ", ".join(f"{name} {n}" for name, n in stale.items()) + ".", ""]
 
 
-def _pnl_markdown(f: BacktestFigures, heading: str) -> list[str]:
+def _pnl_markdown(f: BacktestFigures, heading: str, net: Decimal | None = None) -> list[str]:
     q = f.quote
 
     def stats_row(name: str, s: ErrorStats, unit: str) -> str:
@@ -438,8 +457,11 @@ def _pnl_markdown(f: BacktestFigures, heading: str) -> list[str]:
     return [
         f"{heading} Captured PnL",
         "",
-        f"- captured (the executions' own realized PnL, net of fees): **{money(f.captured_pnl, q)}** over "
-        f"{f.executions} executions",
+        f"- captured (the executions' own PnL, their residuals at the mid: not the ledger's net): "
+        f"**{money(f.captured_pnl, q)}** over {f.executions} executions",
+        *([] if net is None else [
+            f"- the ledger's net PnL of these strategies (the table above): {money(net, q)}; captured - net: "
+            f"{exact(f.captured_pnl - net)} {q}"]),
         f"- predicted for those executions: {money(f.predicted_pnl, q)}",
         f"- predicted for every tradable opportunity: {money(f.tradable_predicted_pnl, q)}",
         f"- capture rate: **{rate}**",
@@ -461,9 +483,7 @@ DEFINITIONS = (
     "An opportunity is one opportunity id; taken when acted on (or executed), missed otherwise, with the",
     "reason of its latest event. Tradable: taken, or missed with a positive predicted net PnL for a reason",
     "of execution rather than of the edge (" + ", ".join(sorted(TRADABLE_MISSES)) + ").",
-    "Captured PnL = the sum of the executions' own realized PnL (a residual left unhedged valued at the CEX mid when",
-    "its execution finished, a fee in a third asset at the SOL price it was priced with); the strategies' net PnL",
-    "above is the ledger's (a residual an open lot, a third-asset fee apart), so the two differ by exactly those.",
+    *textwrap.wrap(CAPTURED, 110, break_on_hyphens=False),
     "Capture rate = captured PnL / the predicted net PnL of the tradable opportunities.",
     "Prediction error = realized - predicted PnL of each execution, a partial fill's prediction scaled to what",
     "filled (predicted x filled / size), in bps of the buy leg of what filled.",

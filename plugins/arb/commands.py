@@ -11,7 +11,7 @@ from decimal import Decimal
 from bot.api import Caller, Operator, Reply
 from bot.api.ledger import StrategyFigures, amount, money, signed_money
 
-from .records import ArbExecutionRow, executions
+from .records import CAPTURED, ArbExecutionRow, executions
 from .strategy import ArbStrategy
 
 
@@ -58,15 +58,16 @@ async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
     """``/arb [STRATEGY...]``: the latest executions with predicted and realized PnL, and each strategy's total.
 
     The total is the ledger's (FIFO lots, as ``/pnl`` and ``arbot report``; a fee paid in another asset than the
-    quote apart, in that asset, as their fees column shows it); next to it the sum of every
-    finished execution's own realized PnL, and the difference when there is one (a residual left unhedged,
-    valued at the mid when its execution finished; a fee in an asset that is neither base nor quote).
+    quote apart, in that asset, as their fees column shows it); next to it what the executions captured (every
+    finished execution's own PnL summed, :data:`~plugins.arb.records.CAPTURED`), and the difference when there is
+    one, with what makes it.
     """
     found = _arb_strategies(op, args)
     if isinstance(found, Reply):
         return found
     rows: list[tuple[str, ...]] = [("id", "direction", "size", "predicted", "realized", "state")]
     lines = []
+    differs = False
     read = await op.store.read_off_loop(_read, op, list(found))  # store reads: the store's threads
     for name, strategy in found.items():
         quote = strategy.quote
@@ -81,10 +82,10 @@ async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
         line = (f"{name} total: realized {money(fig.realized.get(quote, Decimal(0)), quote)} - fees "
                 f"{money(fig.fees.get(quote, Decimal(0)), quote)} = {signed_money(net, quote)} after fees"
                 + (f"{other} of fees in other assets (not in net; FIFO, as /pnl)" if other else " (FIFO, as /pnl)")
-                + f"; {len(finished)} executions sum to {signed_money(by_executions, quote)}")
+                + f"; {len(finished)} executions captured {signed_money(by_executions, quote)}")
         if amount(by_executions - net, quote) not in ("0", "0.00", "-0.00"):
-            line += f" (difference {signed_money(by_executions - net, quote)}: residuals valued at their mid, " \
-                    "fees in other assets)"
+            line += f" (captured - net {signed_money(by_executions - net, quote)})"
+            differs = True
         lines.append(line)
     facts = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in s.status().items()) for name, s in found.items())
-    return Reply("Arbitrage", rows=rows, header=True, text="\n".join(lines + [facts]))
+    return Reply("Arbitrage", rows=rows, header=True, text="\n".join(lines + [facts] + ([CAPTURED] if differs else [])))

@@ -422,16 +422,28 @@ def row_result(store: Store, row: ArbExecutionRow) -> ExecutionResult | None:
                            row.finished_ns, row.opportunity_id, row.size, row_executed(store, row))
 
 
+CAPTURED = ("Captured PnL is the executions' own PnL summed: each execution's fills and fees, the residual it left "
+            "valued at the CEX mid when it finished (with what its hedge bought or sold of what earlier executions "
+            "left) and a fee in a third asset at the SOL price it was priced with. It is not the ledger's net PnL of "
+            "the strategy, which realizes a residual at the prices of the fills that open and close it and leaves a "
+            "third-asset fee apart: the two differ by the mid's moves while a residual was held from one execution "
+            "to the next, by the base the fees took that a hedge bought back (at the mid; the ledger at the price "
+            "those fees were expensed at) and by third-asset fees.")
+"""What every surface that shows the executions' PnL summed (``arbot report``'s arbitrage table, ``/arb``, the
+backtest's captured PnL) calls it and says of it: a quantity of its own, next to the ledger's figures."""
+
+
 def summary(store: Store) -> list[tuple[str, ...]]:
     """``arbot report``'s arbitrage table: per strategy, opportunities and executions with PnL.
 
     Rows: strategy, opportunities recorded, acted on, executions done / open, hedged, residual
-    left (base), predicted and realized PnL summed over the finished executions, and the mean
+    left (base), predicted PnL and the executions' own PnL (``captured``, :data:`CAPTURED`: never named like the
+    ledger's realized or net PnL, which the report shows above) summed over the finished executions, and the mean
     absolute prediction error (:func:`bot.api.ledger.prediction_error`: a partial fill against its prediction for
     what filled). A header row first; only the header when nothing is stored.
     """
     rows: list[tuple[str, ...]] = [("strategy", "opportunities", "acted", "done", "open", "refused", "hedged",
-                                    "residual", "predicted", "realized", "mean |error|")]
+                                    "residual", "predicted", "captured", "mean |error|")]
     if not stored_here(store):
         return rows
     own = own_strategies(store)
@@ -459,9 +471,9 @@ def summary(store: Store) -> list[tuple[str, ...]]:
     for name in sorted(set(seen) | set(done) | set(open_) | set(refused)):
         finished = done.get(name, [])
         quote = split_symbol(finished[0][0].symbol)[1] if finished else ""
-        predicted = sum((r.predicted_pnl for r, _ in finished), Decimal(0))
-        realized = sum((result.realized_pnl for _, result in finished), Decimal(0))
-        with localcontext(prec=EXACT_DIGITS):
+        with localcontext(prec=EXACT_DIGITS):  # summed exactly, as the backtest's captured PnL
+            predicted = sum((r.predicted_pnl for r, _ in finished), Decimal(0))
+            captured = sum((result.realized_pnl for _, result in finished), Decimal(0))
             error = (sum((abs(prediction_error(result)) for _, result in finished), Decimal(0)) / len(finished)
                      if finished else None)
         opportunities, acted = seen.get(name, [0, 0])
@@ -469,7 +481,7 @@ def summary(store: Store) -> list[tuple[str, ...]]:
         rows.append((name, str(opportunities), str(acted), str(len(finished)), str(open_.get(name, 0)),
                      str(refused.get(name, 0)), str(sum(1 for r, _ in finished if r.hedge_cid)),
                      significant(residual), _q(predicted, quote),
-                     _q(realized, quote), _q(error, quote)))
+                     _q(captured, quote), _q(error, quote)))
     return rows
 
 

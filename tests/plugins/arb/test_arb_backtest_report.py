@@ -165,3 +165,24 @@ def test_a_corrected_result_replaces_the_first_in_the_captured_pnl():
     f = summarize(c)
     assert (f.captured_pnl, f.executions, f.error_quote.mean) == (Decimal("1.2"), 1, Decimal("0.300000"))
     assert f.pnl_curve == [(12, Decimal("1.2"))]
+
+
+def test_the_captured_pnl_is_shown_with_the_ledgers_net_of_the_same_strategies_and_the_difference():
+    """Two figures, two names: the executions' own PnL (captured) and the ledger's net realized PnL of the strategies
+    that made them (the report's table), side by side with what separates them, never one called the other."""
+    run = BacktestRun(config="c", start_ns=0, end_ns=10, strategies={"arb": "arb", "grid": "grid"},
+                      opportunities=(_opportunity("a", 1, "1.5", acted=True),),
+                      executions=(ExecutionResult("arb", Decimal("1.5"), Decimal("1.2"), "USDC", 10, "a"),),
+                      pnl_curves={"arb": {"USDC": [(5, Decimal("0.5")), (9, Decimal("1.19966"))]},
+                                  "grid": {"USDC": [(7, Decimal(40))]}})  # another strategy's: not in this net
+    [section] = backtest_report_sections(run=run)
+    lines = section.markdown.splitlines()
+    [captured] = [line for line in lines if line.startswith("- captured")]
+    assert "**1.20 USDC**" in captured and "not the ledger's net" in captured and "realized" not in captured
+    assert "- the ledger's net PnL of these strategies (the table above): 1.20 USDC; captured - net: 0.00034 USDC" \
+        in lines
+    assert "Captured PnL is the executions' own PnL summed" in section.markdown  # the definitions say what it is
+    # a run that carries no ledger curve (hand-made) shows the captured PnL alone
+    bare = BacktestRun(config="c", start_ns=0, end_ns=10, strategies={"arb": "arb"}, executions=run.executions)
+    [section] = backtest_report_sections(run=bare)
+    assert "the ledger's net PnL of these strategies" not in section.markdown and "**1.20 USDC**" in section.markdown

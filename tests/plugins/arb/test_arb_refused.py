@@ -85,7 +85,7 @@ async def test_a_refused_execution_is_neither_done_nor_acted_on(make_bot):
     assert strategy.executions.done_count == 0 and strategy.executions.predicted_total == 0
     header, line = summary(bot.store)
     report = dict(zip(header, line, strict=True))
-    assert (report["done"], report["refused"], report["realized"], report["mean |error|"]) == ("0", "1", "0", "-")
+    assert (report["done"], report["refused"], report["captured"], report["mean |error|"]) == ("0", "1", "0", "-")
     await wait_for(lambda: [o for o in opportunities(bot.store, "sol-arb") if o.opportunity_id == row.opportunity_id],
                    timeout_s=5, what="its opportunity row")
     [stored] = [o for o in opportunities(bot.store, "sol-arb") if o.opportunity_id == row.opportunity_id]

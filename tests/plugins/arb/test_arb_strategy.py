@@ -155,7 +155,7 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     total = signed_money(by_hand, "USDC")
     assert reply.text.splitlines()[0] == (
         f"sol-arb total: realized {money(fig.realized['USDC'], 'USDC')} - fees {money(fig.fees['USDC'], 'USDC')} = "
-        f"{total} after fees (FIFO, as /pnl); 1 executions sum to {total}")
+        f"{total} after fees (FIFO, as /pnl); 1 executions captured {total}")
     assert strategy.status()["executed this run"] == "1"
 
 
