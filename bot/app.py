@@ -89,7 +89,7 @@ from .scheduler import Scheduler
 from .settings import resolve_paths
 from .store import Store
 from .tasks import HEALTHY_AFTER_S, Tasks
-from .units import counted
+from .units import counted, span
 from .watchdog import Watchdog
 from .writer import StoreWriter, WriterClosed, describe_store_error, is_store_closed, is_store_error
 
@@ -493,9 +493,21 @@ class Bot:
         balance-snapshot job's period (5 min) has balances to report. A venue that fails or does not answer
         within ``[bot] shutdown_timeout_s`` is logged and skipped; the start or stop goes on. The rows are written on
         the store writer's thread, never on the loop, within that bound too (a database that does not answer: logged).
+        A venue that asked for quiet for longer than that bound (its rate limit, as its orders' answers said) is not
+        asked: it would not answer in time (a venue's own client waits the quiet out before sending), and the
+        snapshot would hold the stop the whole bound for nothing.
         """
         now = self.clock.time_ns()
-        venues = list(self.exchanges.items())
+        bound_s = self.config.bot.shutdown_timeout_s
+        venues = []
+        for name, exchange in self.exchanges.items():
+            quiet_s = self.executor.rate_limited_s(name)
+            if quiet_s > bound_s:
+                log.warning('%s: balances of exchange "%s" not stored at %s: it asked for no request for another %s '
+                            "(its rate limit), past [bot] shutdown_timeout_s (%g s)", self._plugin_label(name), name,
+                            when, span(quiet_s), bound_s)
+            else:
+                venues.append((name, exchange))
         answers = await asyncio.gather(  # asked together: a slow venue holds the start up once, not once per venue
             *(asyncio.wait_for(exchange.balances(), self.config.bot.shutdown_timeout_s) for _, exchange in venues),
             return_exceptions=True)
@@ -751,8 +763,12 @@ class Bot:
         self._strategies_stopped = True  # what shutdown cancels is not news to them (no "retry in 30s")
         if self.config.bot.on_shutdown == "cancel" and self.exchanges and not self._start_failed:
             try:
-                count = await asyncio.wait_for(self.executor.cancel_all(), self.config.bot.shutdown_timeout_s)
+                count = await asyncio.wait_for(self.executor.cancel_all(within_s=self.config.bot.shutdown_timeout_s),
+                                               self.config.bot.shutdown_timeout_s)
                 log.info("cancelled %d resting order(s)", count)
+            except TimeoutError:  # a wait nobody knew of beforehand (a venue that does not answer)
+                log.error("cancelling resting orders did not finish within [bot] shutdown_timeout_s (%g s); what was "
+                          "not cancelled is left resting", self.config.bot.shutdown_timeout_s)
             except Exception as exc:
                 log.error("cancelling resting orders failed: %s", exc)
         answered = await self._flush_within(deadline)

@@ -72,7 +72,7 @@ from .refusals import RefusalAlerts
 from .risk import RiskGate, Veto
 from .store import Store, StoreBusy
 from .tasks import Tasks
-from .units import span
+from .units import counted, span
 from .writer import StoreNotAnswering, StoreWriter, describe_store_error, is_store_closed, is_store_error
 
 log = logging.getLogger("arbot.executor")
@@ -170,6 +170,12 @@ class _Lane:
         self.next_batch: list[_Job] | None = None
         """Orders stored and sent by :meth:`Executor.submit` itself, in the request created this loop turn."""
 
+
+
+def _listed(client_order_ids: list[str], shown: int = 10) -> str:
+    """The first ``shown`` ids, then how many more: a log line stays readable for a grid of hundreds."""
+    more = len(client_order_ids) - shown
+    return ", ".join(client_order_ids[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _unplaceable(intent: OrderIntent) -> str | None:
@@ -694,8 +700,20 @@ class Executor:
         return True
 
     async def close(self, timeout_s: float) -> bool:
-        """Take no new orders and wait for those queued or in flight to settle; False on timeout."""
+        """Take no new orders and wait for those queued or in flight to settle; False on timeout. Orders queued for a
+        venue whose next token comes after ``timeout_s`` (it asked for quiet that long: its rate limit) could not
+        leave in time: they are cancelled before they are sent, and named, not waited for."""
         self.closing = True
+        for name, lane in self._lanes.items():
+            wait_s = lane.bucket.wait_s(ahead=0)
+            if wait_s > timeout_s:
+                unsent = [o.client_order_id for o in list(self._active.values())
+                          if o.exchange == name and self._cancel_unsent(o)]
+                if unsent:
+                    log.warning('exchange "%s" takes no request for another %s (its rate limit), past [bot] '
+                                "shutdown_timeout_s (%g s): %s not sent at the stop (cancelled before it was sent): "
+                                "%s", name, span(wait_s), timeout_s, counted(len(unsent), "queued order"),
+                                _listed(unsent))
         settled = await self.settle(timeout_s)
         self.refusals.close()  # a stopping bot's refusals do not go quiet: it stops
         if not settled:
@@ -962,11 +980,33 @@ class Executor:
             return
         self.tasks.create(self._cancel([order]), owner="executor", what=f"cancel {client_order_id}")
 
-    async def cancel_all(self, strategy: str | None = None) -> int:
-        """Cancel every open order (of one strategy), UNKNOWN ones included; returns how many were asked."""
+    async def cancel_all(self, strategy: str | None = None, *, within_s: float | None = None) -> int:
+        """Cancel every open order (of one strategy), UNKNOWN ones included; returns how many were asked.
+
+        With ``within_s`` (the stop's bound), a venue whose lane gives its next request token only after that long
+        (it asked for quiet: its rate limit) is not asked: its orders are left as they are and named in the log,
+        rather than the cancel waiting for a token it cannot get in time. Orders not sent yet are cancelled
+        anyway (that needs no request)."""
         orders = [o for o in self._active.values() if strategy is None or o.strategy == strategy]
-        await self._cancel([o for o in orders if not self._cancel_unsent(o)])
+        at_venues = [o for o in orders if not self._cancel_unsent(o)]
+        if within_s is not None:
+            for name, lane in self._lanes.items():
+                wait_s = lane.bucket.wait_s()
+                left = [o.client_order_id for o in at_venues if o.exchange == name]
+                if wait_s <= within_s or not left:
+                    continue
+                log.warning('exchange "%s" takes no request for another %s (its rate limit), past [bot] '
+                            "shutdown_timeout_s (%g s): %s not cancelled at the stop, left as they are: %s", name,
+                            span(wait_s), within_s, counted(len(left), "resting order"), _listed(left))
+                at_venues = [o for o in at_venues if o.exchange != name]
+                orders = [o for o in orders if o.client_order_id not in left]
+        await self._cancel(at_venues)
         return len(orders)
+
+    def rate_limited_s(self, exchange: str) -> float:
+        """How long the venue's last "slow down" answer (``RateLimited.retry_after_s``) still holds: 0 when none."""
+        lane = self._lanes.get(exchange)
+        return lane.bucket.blocked_s() if lane is not None else 0.0
 
     def cancel_unsent(self) -> int:
         """Cancel every order that has not left yet (queued, held for its row, waiting for a token): none of them

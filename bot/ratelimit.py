@@ -24,6 +24,8 @@ class TokenBucket:
         self._last = now()
         self._blocked_until = 0.0
         self._lock = asyncio.Lock()
+        self._waiting = 0
+        """Acquires not served yet (the one the lock holds included)."""
 
     def _refill(self) -> None:
         now = self._now()
@@ -34,6 +36,21 @@ class TokenBucket:
         """The venue said "slow down": hand out nothing for ``seconds`` and start again empty."""
         self._blocked_until = max(self._blocked_until, self._now() + seconds)
         self._tokens = 0.0
+
+    def blocked_s(self) -> float:
+        """How long the venue's "slow down" (:meth:`block_for`) still holds: 0 when it asked for none or it is over."""
+        return max(0.0, self._blocked_until - self._now())
+
+    def wait_s(self, ahead: int | None = None) -> float:
+        """How long an :meth:`acquire` would wait for its token, known now (the block, then the refill at ``rate``)
+        behind ``ahead`` acquires (default: all those waiting now; 0: when the next token is handed out). Changes
+        nothing: a stop decides with it whether a wait can end within its bound."""
+        need = (self._waiting if ahead is None else ahead) + 1  # tokens handed out up to and including ours
+        blocked_s = self.blocked_s()
+        if blocked_s > 0:  # a block ends with no token saved (block_for empties the bucket)
+            return blocked_s + need / self.rate
+        tokens = min(self.burst, self._tokens + (self._now() - self._last) * self.rate)
+        return max(0.0, (need - tokens) / self.rate) if tokens < need - (1 - WHOLE_TOKEN) else 0.0
 
     def available(self) -> bool:
         """A token can be taken now, without waiting (no one waits for one, the venue did not block us)."""
@@ -47,18 +64,22 @@ class TokenBucket:
         self._tokens = max(0.0, self._tokens - 1)
 
     async def acquire(self) -> None:
-        async with self._lock:  # FIFO: waiters are served in arrival order
-            while True:
-                wait = self._blocked_until - self._now()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    self._last = self._now()
-                    continue
-                self._refill()
-                if self._tokens >= WHOLE_TOKEN:
-                    self._tokens = max(0.0, self._tokens - 1)
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+        self._waiting += 1
+        try:
+            async with self._lock:  # FIFO: waiters are served in arrival order
+                while True:
+                    wait = self._blocked_until - self._now()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                        self._last = self._now()
+                        continue
+                    self._refill()
+                    if self._tokens >= WHOLE_TOKEN:
+                        self._tokens = max(0.0, self._tokens - 1)
+                        return
+                    await asyncio.sleep((1 - self._tokens) / self.rate)
+        finally:
+            self._waiting -= 1
 
 
 def backoff_delay(attempt: int, initial_s: float, max_s: float, rng: random.Random = random._inst) -> float:

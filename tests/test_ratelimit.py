@@ -31,3 +31,26 @@ async def test_a_bucket_on_a_nanosecond_clock_hands_out_every_token(monkeypatch)
         await bucket.acquire()
     assert clock_ns == pytest.approx(1e9, abs=10)  # three waits of a third of a second
     assert not bucket.available()
+
+
+async def test_the_known_wait_counts_the_block_the_refill_and_the_acquires_ahead():
+    """``wait_s`` says, without changing anything, when an acquire would get its token: what a stop decides on."""
+    now = 100.0
+    bucket = TokenBucket(2.0, 1, now=lambda: now)
+    assert bucket.wait_s() == 0.0  # a token saved
+    bucket.take()
+    assert bucket.wait_s() == pytest.approx(0.5)  # refilled at 2 a second
+    now += 0.25
+    assert bucket.wait_s() == pytest.approx(0.25)
+    bucket.block_for(60.0)  # the venue said "slow down": nothing for 60 s, then an empty bucket
+    assert bucket.blocked_s() == pytest.approx(60.0)
+    assert bucket.wait_s() == pytest.approx(60.5)
+    waiting = asyncio.ensure_future(bucket.acquire())  # one ahead: its token first
+    await asyncio.sleep(0)
+    assert bucket.wait_s() == pytest.approx(61.0) and bucket.wait_s(ahead=0) == pytest.approx(60.5)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert bucket.wait_s() == pytest.approx(60.5)  # a cancelled acquire is no longer ahead
+    now += 61.0
+    assert bucket.blocked_s() == 0.0 and bucket.wait_s() == pytest.approx(0.0)  # refilled since the block ended

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bot.api import AlertLevel, Caller, Command, Notifier, Reply, Service, hookimpl
+from bot.api import AlertLevel, Caller, Command, Notifier, RateLimited, Reply, Service, Strategy, hookimpl
+from bot.domain import OrderIntent, OrderStatus, Side
 from tests.fakes.venue import ScriptedVenue
 from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.processes import wait_until
 from tests.helpers.store_kit import query, query_db
+from tests.helpers.waiting import wait_for
 
 CONFIG = """
 mode = "paper"
@@ -266,3 +269,112 @@ async def test_the_stop_bound_deploy_md_gives_holds_and_one_shutdown_timeout_doe
     assert hanging.done()
     took_s = time.monotonic() - started
     assert 3 * timeout_s <= took_s <= bound_s, (took_s, bound_s)
+
+
+class _RateLimitedVenue(ScriptedVenue):
+    """A venue that answers an order with "slow down" for ``retry_after_s`` once ``slow_down`` is set, and whose own
+    client then waits that quiet out before any request, as Kraken's REST bucket does: the executor's lane for it
+    hands out no token meanwhile, nor does the venue answer."""
+
+    slow_down = False
+    retry_after_s = 60.0
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.quiet_until = 0.0
+
+    async def _wait_out_the_quiet(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self.quiet_until - loop.time()))
+
+    async def place_order(self, order):
+        if _RateLimitedVenue.slow_down and not self.quiet_until:
+            self.quiet_until = asyncio.get_running_loop().time() + self.retry_after_s
+            raise RateLimited("429 Too Many Requests", retry_after_s=self.retry_after_s)
+        await self._wait_out_the_quiet()
+        return await super().place_order(order)
+
+    async def balances(self):
+        await self._wait_out_the_quiet()
+        return await super().balances()
+
+    async def cancel_orders(self, symbol, client_order_ids):
+        await self._wait_out_the_quiet()
+        return await super().cancel_orders(symbol, client_order_ids)
+
+
+class _Orders(Strategy):
+    """Places what the test hands its ctx; nothing of its own."""
+
+
+class _RateLimitedPlugin:
+    @staticmethod
+    @hookimpl
+    def register_exchanges(register):
+        register("rate-limited", _RateLimitedVenue)
+
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("orders", _Orders)
+
+
+def _buy(cid: str) -> OrderIntent:
+    return OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.1"), Decimal("100"), client_order_id=cid)
+
+
+async def _rate_limited_bot(make_bot, caplog, retry_after_s: float):
+    """A bot with a resting order ``rest-1`` on venue "v", which then answered ``late-1`` with "slow down for
+    ``retry_after_s``": the retry waits behind that quiet. The stop's bound is 1 s; resting orders are cancelled."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="arbot.executor")
+    _RateLimitedVenue.slow_down, _RateLimitedVenue.retry_after_s = False, retry_after_s
+    bot = await make_bot('shutdown_timeout_s = 1.0\non_shutdown = "cancel"\n'
+                         '[executor]\nbackoff_initial_s = 0.01\nbackoff_max_s = 0.02\n'
+                         '[exchanges.v]\ntype = "rate-limited"\n[strategies.s]\ntype = "orders"\n',
+                         extra=[("rate-limited", _RateLimitedPlugin)])
+    ctx = bot.strategies["s"].ctx
+    ctx.submit(_buy("rest-1"))
+    await wait_for(lambda: (o := bot.executor.order("rest-1")) is not None and o.status is OrderStatus.OPEN)
+    _RateLimitedVenue.slow_down = True
+    ctx.submit(_buy("late-1"))  # answered "slow down": retried after its backoff, behind the quiet
+    await wait_for(lambda: "order late-1: RateLimited: 429 Too Many Requests; retry 1" in caplog.text)
+    return bot
+
+
+async def test_a_stop_does_not_wait_for_a_rate_limit_block_that_ends_after_its_bound(make_bot, caplog, db_url):
+    """The venue asked for a minute's quiet; the stop's bound is 1 s. No request to it can leave in time, so the stop
+    does not wait for one (before: the queued retry held the executor's close the whole bound, the cancel of the
+    resting order another, the balance snapshot a third, 3.0 s, and "cancelling resting orders failed:" said nothing
+    of why): the resting order is left, the queued one is not sent, no balances are asked for, and the log says each
+    and why."""
+    import time
+
+    bot = await _rate_limited_bot(make_bot, caplog, retry_after_s=60.0)
+    started = time.monotonic()
+    await bot.stop()
+    took_s = time.monotonic() - started
+    assert took_s < 1.0, took_s  # before: 3.0 s (three waits of the whole bound); now 0.03 s
+    assert bot.exchanges["v"].orders["rest-1"].status is OrderStatus.OPEN  # left resting: not cancelled
+    assert "late-1" not in bot.exchanges["v"].orders  # never sent
+    assert query_db(db_url, "select status, reason from orders where client_order_id = 'late-1'") == [
+        ("cancelled", "cancelled before it was sent")]
+    quiet = 'exchange "v" takes no request for another 60 s (its rate limit), past [bot] shutdown_timeout_s (1 s): '
+    assert quiet + "1 queued order not sent at the stop (cancelled before it was sent): late-1" in caplog.text
+    assert quiet + "1 resting order not cancelled at the stop, left as they are: rest-1" in caplog.text
+    assert ('balances of exchange "v" not stored at stop: it asked for no request for another 60 s (its rate '
+            "limit), past [bot] shutdown_timeout_s (1 s)") in caplog.text
+    assert "still in flight" not in caplog.text and "cancelling resting orders" not in caplog.text
+
+
+async def test_a_stop_waits_out_a_rate_limit_block_that_ends_within_its_bound(make_bot, caplog, db_url):
+    """The same, with a quiet of 0.2 s: it ends within the stop's bound, so the stop waits for it, sends the queued
+    order, cancels both and stores the balances, as before."""
+    bot = await _rate_limited_bot(make_bot, caplog, retry_after_s=0.2)
+    await bot.stop()
+    venue_orders = bot.exchanges["v"].orders
+    assert {cid: venue_orders[cid].status for cid in ("rest-1", "late-1")} == {
+        "rest-1": OrderStatus.CANCELLED, "late-1": OrderStatus.CANCELLED}
+    assert query_db(db_url, "select count(*) from balance_snapshots where exchange = 'v'") == [(2,)]  # start, stop
+    assert "its rate limit" not in caplog.text and "cancelling resting orders" not in caplog.text

@@ -16,7 +16,14 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS balances (asset TEXT PRIMARY KEY, total TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transfers (transfer_id TEXT NOT NULL, direction TEXT NOT NULL, asset TEXT NOT NULL,
     amount TEXT NOT NULL, ts_ns INTEGER NOT NULL, PRIMARY KEY (transfer_id, direction));
+CREATE TABLE IF NOT EXISTS withdrawal_requests (transfer_id TEXT NOT NULL, answer TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL);
 """
+"""``transfers``: each withdrawal (``out``) and deposit (``in``) the venue made, once: its key refuses a second row
+(loudly, ``sqlite3.IntegrityError``, the balance's change rolled back with it), so it cannot count how often the
+venue was asked. ``withdrawal_requests`` can, as a real venue's request log would: every :meth:`withdraw` asked of the
+venue, in order, with what it did (``sent``, or ``made already``: asked again for one it made, answered with its
+reference); a crash test counts the sends there."""
 
 
 json_str = json.encoder.encode_basestring_ascii
@@ -109,6 +116,17 @@ class VenueFile:
         """Log a withdrawal or deposit (inside the transaction that moves the balance)."""
         self._db.execute("INSERT INTO transfers (transfer_id, direction, asset, amount, ts_ns) VALUES (?, ?, ?, ?, ?)",
                          (transfer_id, direction, asset, format(amount, "f"), ts_ns))
+
+    def record_withdrawal_request(self, transfer_id: str, answer: str, ts_ns: int) -> None:
+        """Log a withdrawal the venue was asked for and what it did (``sent``: inside the transaction that moves the
+        balance; ``made already``: on its own)."""
+        self._db.execute("INSERT INTO withdrawal_requests (transfer_id, answer, ts_ns) VALUES (?, ?, ?)",
+                         (transfer_id, answer, ts_ns))
+
+    def withdrawal_requests(self, transfer_id: str) -> list[str]:
+        """What the venue answered each time it was asked for the withdrawal ``transfer_id``, in order."""
+        return [answer for (answer,) in self._db.execute(
+            "SELECT answer FROM withdrawal_requests WHERE transfer_id = ? ORDER BY rowid", (transfer_id,))]
 
     def insert(self, head: str, width: int, rows: list[tuple]) -> None:
         """Run ``head`` (``INSERT [OR REPLACE] INTO t (columns)``) for each row, in order: one statement per

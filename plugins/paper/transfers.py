@@ -6,7 +6,8 @@ a CEX and a wallet: the source debits the amount plus its withdrawal fee (``with
 asset) and the chain's fee (``network_fee_sol``, in SOL, paid by a wallet) at once; the destination
 credits the amount ``transfer_delay_s`` after it was sent, when it is asked (:meth:`credited`). Both
 sides log the transfer in the venue's own file under its transfer id, in the transaction that moves
-the balance, so asking twice (after a crash) never moves funds twice.
+the balance, so asking twice (after a crash) never moves funds twice; every withdrawal asked for is logged too, with
+what the venue did (``withdrawal_requests``: a test counts the sends there, which the transfers' key cannot show).
 
 The fees are the venue's settings, read alike when the transfer is quoted and when it is withdrawn: they cannot change
 in between, so the venue says no other fee (:meth:`~bot.api.TransferVenue.withdrawal_fee` is the default None) and the
@@ -63,8 +64,10 @@ class PaperTransfers(TransferVenue):
 
     async def withdraw(self, transfer: Transfer) -> str:
         f = self._transfer_file()
-        if f.transfer(transfer.transfer_id, "out") is not None:
-            return f"paper-{transfer.transfer_id}"  # sent already: never twice
+        if f.transfer(transfer.transfer_id, "out") is not None:  # sent already: never twice
+            with f.transaction():
+                f.record_withdrawal_request(transfer.transfer_id, "made already", self._now_ns())
+            return f"paper-{transfer.transfer_id}"
         terms = await self.transfer_terms(transfer.asset)
         assert terms is not None
         if transfer.amount < terms.minimum:
@@ -79,6 +82,7 @@ class PaperTransfers(TransferVenue):
                                         f"{-delta} {asset}, {self._free(asset)} free")
         totals = self._move_funds(deltas)
         with f.transaction():
+            f.record_withdrawal_request(transfer.transfer_id, "sent", self._now_ns())
             f.record_transfer(transfer.transfer_id, "out", transfer.asset, transfer.amount, self._now_ns())
             f.save_balances(totals)
         self._funds_moved(totals)

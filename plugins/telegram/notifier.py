@@ -323,8 +323,9 @@ class TelegramNotifier(Notifier):
         """What a stop cut off must still do, without waiting on the Bot API server: cancel the sends still running
         (a wait for a 429's ``retry_after``), counting and saying what they did not send, and close the Application
         and its Bot API session (HTTP clients), the updates still being handled given :data:`CLOSE_WHEN_CUT_OFF_S`.
-        Left as they are: the last handled update id (the process taking over may run that update again) and the
-        token's lease (the store's close ends it)."""
+        Left as they are: a handled update id still being written (each is asked for before its command runs, so
+        the next start skips every update whose command ran; only one a database that does not answer never wrote
+        may run again, as the module doc says) and the token's lease (the store's close ends it)."""
         self.app = None
         await self.outbox.close(0)
         if app is not None:

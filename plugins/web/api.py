@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -43,6 +44,10 @@ log = logging.getLogger("arbot.web")
 
 ALERTS_KEPT = 200
 CONFIRMS_KEPT_S = 3600.0
+STRATEGY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A strategy's name as the host allows a component's (``bot.conflicts.NAME_PATTERN``, a test keeps them equal): what
+the fleet's pause and resume pass on to another bot."""
+NOT_A_NAME = "is not a strategy name (letters, digits, '_', '.' and '-' only, at most 64 characters)"
 """How long a confirm_token's call is remembered: the longest ``[commands] confirm_ttl_s``."""
 CONFIRM_TOKEN = Field("confirm_token", "string", "the token the first call returned")
 REFUSED = ("the command layer refused it (a confirmation unknown, used, expired or another user's; too many "
@@ -168,12 +173,14 @@ class Endpoints:
                   "no fleet link): alive, last heard, and its status summary"),
             Route("POST", f"{v}/fleet/{{bot}}/strategies/{{name}}/pause", self.fleet_pause, "operator", "pause a "
                   "strategy of a fleet bot through the command layer (/pause bot:name): that bot authorizes and "
-                  "audits it too", body=(), responses={404: "no bot of that name in the fleet"}),
+                  "audits it too", body=(), responses={400: "a name no strategy can have (nothing is sent)",
+                                                       404: "no bot of that name in the fleet"}),
             Route("POST", f"{v}/fleet/{{bot}}/strategies/{{name}}/resume", self.fleet_resume, "operator", "resume a "
                   "strategy of a fleet bot (/resume bot:name), confirmed in two steps like /resume in chat: "
                   "without confirm_token it answers 202 with one",
                   body=(CONFIRM_TOKEN,),
                   responses={202: "confirmation needed: the answer holds confirm_token",
+                             400: "a name no strategy can have (nothing is sent)",
                              404: "no bot of that name in the fleet", 409: "the confirmation was refused "
                              "(unknown, used, expired or another user's token): the message says which"}),
             Route("POST", f"{v}/fleet/kill", self.fleet_kill, "admin", "kill switch on one fleet bot or on all "
@@ -634,13 +641,23 @@ class Endpoints:
                          **{bot: {"answer": "gone", "text": "not sent: gone from the fleet"}
                             for bot in (gone if isinstance(gone, dict) else {})}}}
 
+    def _fleet_strategy(self, call: Call) -> str:
+        """The strategy name of a fleet call's path; 400 for one no strategy can have (markup, quotes, a control
+        character, a space, a colon that would name a target): refused here, before any bot is asked, since the
+        answers and audit lines of every bot would quote it; quoted escaped (``repr``, a token masked)."""
+        name = call.request.match_info["name"]
+        if not STRATEGY_NAME.fullmatch(name):
+            more = f" ({len(name)} characters)" if len(name) > 64 else ""
+            raise ApiError(400, f"{self._quoted(name[:64], name)}{more} {NOT_A_NAME}", audited=NOT_A_NAME)
+        return name
+
     async def fleet_pause(self, call: Call) -> Any:
         bot = self._fleet_bot(call, call.request.match_info["bot"])
-        return await self._command(call, "pause", [f"{bot}:{call.request.match_info['name']}"])
+        return await self._command(call, "pause", [f"{bot}:{self._fleet_strategy(call)}"])
 
     async def fleet_resume(self, call: Call) -> Any:
         bot = self._fleet_bot(call, call.request.match_info["bot"])
-        return await self._command(call, "resume", [f"{bot}:{call.request.match_info['name']}"])
+        return await self._command(call, "resume", [f"{bot}:{self._fleet_strategy(call)}"])
 
     async def fleet_kill(self, call: Call) -> Any:
         bot = self._fleet_bot(call, call.body["bot"])

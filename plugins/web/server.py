@@ -798,8 +798,19 @@ def audited_query(route: Route, query_string: str, secret: Callable[[str], bool]
 
 def audited_path(path: str, secret: Callable[[str], bool]) -> str:
     """A request's path as its audit line names it: each segment ``secret`` knows (a user's token, or the ``sha256:``
-    hash the config holds of one, which the redactor cannot mask) as ``***``."""
-    return "/".join("***" if segment and secret(unquote(segment)) else segment for segment in path.split("/"))
+    hash the config holds of one, which the redactor cannot mask) as ``***``, and each character that is not printable
+    (a line break, a terminal escape, NUL, a right-to-left override: the path is decoded) as its escape, ``\\x1b``:
+    an audit line is read on a terminal and in chat, one line each."""
+    return "/".join("***" if segment and secret(unquote(segment)) else _printable(segment)
+                    for segment in path.split("/"))
+
+
+def _printable(text: str) -> str:
+    """``text`` with each character that is not printable written as Python writes it in a string (``\\n``,
+    ``\\x1b``, ``\\u202e``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def store_down(exc: ReadRefused | StoreClosed) -> ApiError:

@@ -411,6 +411,14 @@ class FakeBotAPI:
         late); nothing is done."""
         self._failures.append(_Failure(method, status, count, description))
 
+    def heal(self, method: str) -> None:
+        """Calls of ``method`` fail no more (what :meth:`fail_next` asked for and is not used up yet is dropped)."""
+        self._failures = [f for f in self._failures if f.method != method]
+
+    def unconfirmed(self) -> list[int]:
+        """The update ids handed out or waiting that no getUpdates has confirmed yet (Telegram hands them out again)."""
+        return [u["update_id"] for u in self._updates]
+
     async def next_message(self, chat_id: int, timeout_s: float = 5.0) -> dict:
         """The next message sent to ``chat_id`` that this helper has not returned yet."""
         key = str(chat_id)

@@ -20,6 +20,9 @@ async def test_the_source_debits_the_amount_plus_its_own_withdrawal_fee_never_th
     assert (await paper.balances())["SOL"].total == Decimal("100") - Decimal("5.01")
     await paper.withdraw(t)  # asked again: never twice
     assert (await paper.balances())["SOL"].total == Decimal("94.99")
+    # the transfers' key holds one row whatever happens (a second is refused: test_paper_sqlite_file.py); the
+    # request log says the venue was asked twice and sent once
+    assert paper._transfer_file().withdrawal_requests("rb-paper-1") == ["sent", "made already"]
 
 
 async def test_the_recorded_fee_is_what_the_paper_venue_debited(make_exchange, bot, db_url):

@@ -11,7 +11,8 @@ import logging
 import time
 
 from bot.domain import AlertLevel
-from tests.plugins.telegram.test_telegram import ALERTS, api  # noqa: F401 (a fixture)
+from tests.helpers.store_kit import audit_lines
+from tests.plugins.telegram.test_telegram import ADMIN, ALERTS, api  # noqa: F401 (a fixture)
 from tests.plugins.telegram.test_telegram_stop import started
 
 SHUTDOWN_S = 0.5
@@ -88,3 +89,38 @@ async def test_a_stop_cut_off_with_an_update_still_handled_cancels_it_and_closes
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "telegram: updates still being handled when the stop was cut off were cancelled after 0.5 s" in said, said
     assert took_s < SHUTDOWN_S + 1.0 + 0.5 + 1.5, took_s
+
+
+async def test_an_update_handled_before_a_stop_cut_off_is_not_run_again_at_the_next_start(api, make_bot,  # noqa: F811
+                                                                                          monkeypatch, caplog):
+    """A stop cut off leaves the last handled update id to no step of its own, and the token's lease to the store's
+    close. Telegram never had the update confirmed (getUpdates failing: the stop's own confirming call too), so it hands
+    the command out again to the next start, which must not run it a second time. It does not: an update's id is
+    stored before its command runs (``_seen``), not by the stop, and a command sent during the stop is refused by the
+    host (nothing to run twice); the stop's step only waits for a record still being written, and a record that a
+    database never wrote is the documented "may run again" of a store that does not answer."""
+    first = await started(api, make_bot, monkeypatch, extra="drain_on_stop_s = 30\n")
+    api.fail_next("getUpdates", 502, count=1000)  # the poll in flight returns the command; none confirms it
+    pause = await api.command(ADMIN, "/pause s")
+    assert "Paused" in (await api.next_message(ADMIN))["text"]
+    api.refuse_next("sendMessage", retry_after_s=30, count=100, chat_id=ALERTS)  # a backlog the stop cannot send
+    first.alert(AlertLevel.ERROR, "risk", "feed lost", source="v")
+    await api.wait(lambda: any(c.status == 429 for c in api.calls))
+    caplog.set_level(logging.INFO)
+    await first.stop()
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "telegram: the stop was cut off while sending the replies and alerts still queued" in said, said
+    assert pause["update_id"] in api.unconfirmed()  # Telegram hands it out again
+    api.heal("getUpdates")
+
+    answered = len(api.messages_to(ADMIN))
+    second = await started(api, make_bot, monkeypatch)
+    await api.command(ADMIN, "/status")  # handled after the replayed /pause, were it run
+    await api.wait(lambda: any(m["text"].startswith("<pre>Status") for m in api.messages_to(ADMIN)[answered:]),
+                   timeout_s=10)
+    replies = [m["text"] for m in api.messages_to(ADMIN)[answered:]]
+    assert len(replies) == 1, replies  # the /status answer only: no second answer to /pause
+    pauses = [line for line in audit_lines(second) if line.command == "pause"]
+    assert [(line.user_id, line.outcome) for line in pauses] == [(str(ADMIN), "ok")]  # run once, by the first bot
+    assert f"telegram: update {pause['update_id']} handled already (before a crash or a take-over); skipped" in [
+        r.getMessage() for r in caplog.records]

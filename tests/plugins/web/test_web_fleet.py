@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from urllib.parse import quote
+
 import aiohttp
 import pytest
 
@@ -100,3 +104,60 @@ async def test_a_kill_reason_saying_all_kills_only_the_bot_named(api):
     assert grid.store.audit_log()[0].args == "pull ALL quotes"
     status, refused = await call("POST", "/fleet/kill", "ada", {"bot": "arb", "reason": " All "})
     assert status == 400 and "every bot" in refused["error"] and not arb.killed("s")
+
+
+NOT_NAMES = ["<img src=x onerror=alert(1)>", "a\"b'c", "x\n== arb: ok\nPaused s.", "a\x1b[31mred", "a\u202eb", "\x00",
+             "s s", "grid:s", "x" * 65]
+"""Strategy names no strategy can have (the host's component-name rule): markup, quotes, a line break that would
+forge another bot's answer, a terminal escape, a right-to-left override, NUL, a space, a target, too long."""
+
+
+def control_characters(text: str) -> list[str]:
+    return [ch for ch in text if not ch.isprintable()]
+
+
+async def test_a_fleet_pause_of_a_name_no_strategy_can_have_is_refused_at_the_console_and_quoted_escaped(api):
+    """Before, the name went to the other bot's command layer, and came back raw in the answer ("No strategy named
+    x\\n== arb: ok\\nPaused s.", a terminal escape, NUL) and in both bots' audit lines. Now the console refuses it
+    (400) before any bot is asked, quoting it escaped, and its audit line has no control character either."""
+    fleet, call = api
+    grid, front = fleet.bots["grid"], fleet.bots["front"]
+    audited_before = len(grid.store.audit_log())
+    for name in NOT_NAMES:
+        for verb in ("pause", "resume"):
+            status, answer = await call("POST", f"/fleet/grid/strategies/{quote(name, safe='')}/{verb}", "otto", {})
+            assert status == 400, (name, status, answer)
+            error = answer["error"]
+            assert error.startswith(repr(name[:64])) and "is not a strategy name" in error, error
+            assert not control_characters(error), error
+    assert len(grid.store.audit_log()) == audited_before  # no bot was asked
+    await running_server(front.operator)._flush_audit()
+    lines = [f"{e.command} {e.args} {e.outcome}" for e in front.operator.audit_log(100) if e.transport == "web"]
+    assert len(lines) == 2 * len(NOT_NAMES) and all("refused: 400" in line for line in lines), lines
+    assert not [line for line in lines if control_characters(line)], lines
+
+
+async def test_a_fleet_pause_of_an_unknown_strategy_is_refused_by_its_bot_naming_the_ones_it_has(api):
+    fleet, call = api
+    status, answer = await call("POST", "/fleet/grid/strategies/nope/pause", "otto", {})
+    assert status == 200 and not answer["ok"], answer
+    assert answer["bots"] == {"grid": {"answer": "refused", "text": "No strategy named nope. Strategies: s."}}
+
+
+def test_the_console_puts_what_the_server_sends_in_as_text_never_as_markup():
+    """The console's answer to a name (a toast, a dialog, a table cell) is text: no script of it parses markup."""
+    static = Path(__file__).resolve().parents[3] / "plugins" / "web" / "static"
+    scripts = sorted(static.rglob("*.js"))
+    assert len(scripts) > 5
+    markup = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|createContextualFragment")
+    comments = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)  # (dom.js says it builds nodes "without innerHTML")
+    found = [f"{path.relative_to(static)}: {match.group()}" for path in scripts
+             for match in markup.finditer(comments.sub("", path.read_text(encoding="utf-8")))]
+    assert not found, found
+
+
+def test_the_consoles_strategy_name_rule_is_the_hosts():
+    from bot.conflicts import NAME_PATTERN
+    from plugins.web.api import STRATEGY_NAME
+
+    assert STRATEGY_NAME.pattern == NAME_PATTERN.pattern
