@@ -9,48 +9,18 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from bot.backtest.driver import BacktestError
+from bot.backtest.driver import SCRATCH_PREFIX, BacktestError
 from bot.backtest.sweep import parse_axis, run_sweep
-from tests.backtest.backtest_kit import write_config
-from tests.helpers.processes import arbot, wait_until
+from tests.backtest.backtest_kit import end_group, group_alive, left_behind, start, write_config
+from tests.helpers.processes import wait_until
 from tests.plugins.arb.arb_kit import arb_plugins
 
-PREFIX = "arbot-backtest-"
 # size_step 0.0001 SOL is finer than the CEX's lot (0.001): that combination's strategy cannot start, at once
 FAILS_FIRST = "size_step=0.0001,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8"
 LONG = "5000000"  # market steps a combination runs: minutes each (200,000 took 30 s here)
-
-
-def start(args: list[str], cwd: Path, temp: Path) -> subprocess.Popen[str]:
-    """``arbot ARGS`` in a session of its own (its workers in its process group), its temp directory ``temp``."""
-    temp.mkdir(exist_ok=True)
-    return subprocess.Popen(arbot(*args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, "NO_COLOR": "1", "TMPDIR": str(temp)})
-
-
-def group_alive(process: subprocess.Popen[str]) -> bool:
-    """Whether any process of the command's group (the command, its workers) still exists."""
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def end_group(process: subprocess.Popen[str]) -> None:
-    """Kill whatever of the command's group is left (the test failed): no worker outlives the test."""
-    if group_alive(process):
-        os.killpg(process.pid, signal.SIGKILL)
-    if process.poll() is None:
-        process.communicate()
-
-
-def left_behind(temp: Path) -> list[str]:
-    return sorted(p.name for p in temp.glob(f"{PREFIX}*"))
 
 
 def test_a_combination_that_fails_ends_the_sweep_at_once_naming_it_and_leaves_nothing(tmp_path):
@@ -102,7 +72,7 @@ def test_sigterm_to_a_sweep_stops_its_workers_removes_its_scratch_dir_and_ends_b
     try:
         ready = tmp_path / "sw" / "run-001" / "backtest.db"
         assert wait_until(ready.exists, 60), f"{ready} never appeared: {process.poll()}"
-        assert [p.name for p in temp.glob(f"{PREFIX}sweep-*")], "the sweep's scratch directory is not where expected"
+        assert list(temp.glob(f"{SCRATCH_PREFIX}sweep-*")), "the sweep's scratch directory is not where expected"
         os.kill(process.pid, signal.SIGTERM)  # the parent alone
         try:
             out, err = process.communicate(timeout=30)
