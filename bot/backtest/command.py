@@ -3,27 +3,87 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 from .contract import DEFAULT_STEPS
 
+EXIT_TERMINATED = 128 + signal.SIGTERM
+"""The status a shell gives a program SIGTERM ended: ``arbot backtest`` stopped by SIGTERM exits with it."""
 
-def interrupted(out: str, what: str) -> int:
-    """Ctrl-C stopped the run: one line saying so and what is left (the driver and the sweep have already removed
-    what they wrote in ``out``), then the status a shell gives a program Ctrl-C ended."""
+
+def interrupted(out: str, what: str, sigterm: bool = False) -> int:
+    """Ctrl-C (or SIGTERM, ``sigterm``) stopped the run: one line saying so and what is left (the driver and the sweep
+    have already removed what they wrote in ``out``), then the status a shell gives a program that signal ended."""
     from ..errors import EXIT_INTERRUPTED
 
-    print(f"arbot backtest: interrupted (Ctrl-C): no {what} written; nothing of this run is left in {out}",
-          file=sys.stderr)
-    return EXIT_INTERRUPTED
+    how = "stopped (SIGTERM)" if sigterm else "interrupted (Ctrl-C)"
+    print(f"arbot backtest: {how}: no {what} written; nothing of this run is left in {out}", file=sys.stderr)
+    return EXIT_TERMINATED if sigterm else EXIT_INTERRUPTED
+
+
+class SigtermAsCtrlC:
+    """SIGTERM to a backtest's process (``kill``, a service manager stopping it, ``timeout``) stops it as Ctrl-C does.
+
+    By default SIGTERM ends the process at once: the bot never stops, its scratch data dir and the store it writes in
+    ``--out`` stay behind. While :meth:`installed`, the first SIGTERM cancels the backtest's run (its task,
+    :data:`~bot.backtest.driver.RUN_TASK`) as asyncio's handling of Ctrl-C cancels it: at the run's next wait, so
+    that the bot stops and the driver removes what the run made, then ``run_backtest`` raises CancelledError. Before
+    or after the run it raises KeyboardInterrupt at once, as Python's own handler does for Ctrl-C. Unlike Ctrl-C, it
+    does so when SIGINT is ignored too (a command a script starts with ``&``). A second SIGTERM does not break into
+    the clean-up the first one started. Only in the main thread, and only when nothing else handles SIGTERM. (A
+    sweep stops on SIGTERM its own way: :class:`bot.backtest.sweep.SigtermStops`.)
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        import asyncio  # both imported already, by the backtest the handler is installed around
+
+        from .driver import RUN_TASK
+
+        if self.received:
+            return
+        self.received = True
+        try:
+            loop = asyncio.get_running_loop()  # the loop this handler interrupted, if the run is under way
+        except RuntimeError:
+            raise KeyboardInterrupt("SIGTERM") from None
+        run = next((task for task in asyncio.all_tasks(loop) if task.get_name() == RUN_TASK), None)
+        if run is None:
+            raise KeyboardInterrupt("SIGTERM")
+        run.cancel()  # as asyncio.Runner does on Ctrl-C
+        loop.call_soon_threadsafe(lambda: None)  # wake the loop if it waits
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """The handler in place while inside; SIGTERM's default action again on leaving."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread() or \
+                signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            yield
+            return
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """0 when the report is written, 2 bad config, arguments (raised as ConfigError to the CLI) or input (a recording
-    that yields no market event), 1 failed, 130 interrupted (Ctrl-C: nothing of the run left in ``--out``)."""
+    that yields no market event), 1 failed, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM (either way nothing of
+    the run is left in ``--out``)."""
+    from asyncio import CancelledError
+
     from ..units import counted, moneys
     from .clock import NS_PER_S
     from .driver import BacktestError, BacktestInputError, Progress, run_backtest
@@ -43,8 +103,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.sweep or args.walk_forward is not None or _has_sweep_table(path):
         return _cmd_sweep(args, path)
     progress = Progress(args.steps)
+    sigterm = SigtermAsCtrlC()
     try:
-        result = run_backtest(path, Path(args.out), args.steps, progress)
+        with sigterm.installed():  # only around the run: its handling of KeyboardInterrupt removes what it made
+            result = run_backtest(path, Path(args.out), args.steps, progress)
     except BacktestInputError as exc:  # the input is wrong, as a config error is: fix it and run again
         progress.close()
         print(f"arbot: bad backtest input: {exc}", file=sys.stderr)
@@ -53,9 +115,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         progress.close()
         print(f"arbot: backtest failed: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, CancelledError) as exc:
+        if isinstance(exc, CancelledError) and not sigterm.received:
+            raise  # not ours: a bug, shown as one
         progress.close()
-        return interrupted(args.out, "report")
+        return interrupted(args.out, "report", sigterm=sigterm.received)
     for name, stats in sorted(result.recordings.items()):  # shown without -v: the report is short of the file
         if stats.troubled:
             print(f'arbot: warning: exchange "{name}" recording {stats.summary()}', file=sys.stderr)

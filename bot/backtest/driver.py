@@ -65,6 +65,10 @@ SCRATCH_PREFIX = "arbot-backtest-"
 """The name of a run's scratch data dir (the bot's identity file; the store is in ``--out``) begins with this."""
 STORE_WATCH_TASK = "host:store watch"
 """The bot's task that checks, every few seconds, that its store is still the one it started on."""
+RUN_TASK = "backtest:run"
+"""The name of the task a backtest's run is (the bot's start, the market steps, its stop): cancelling it stops the run
+as Ctrl-C does, the bot stopped and what the run made removed; ``run_backtest`` then raises CancelledError (SIGTERM
+to ``arbot backtest``: :class:`bot.backtest.command.SigtermAsCtrlC`)."""
 
 
 class BacktestError(Exception):
@@ -606,8 +610,10 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     scratch data dir is removed once the bot has stopped, however the run ended.
 
     Raises ConfigError (a bad config, every problem with its key path), BacktestInputError (a recording that
-    yields no market event) or BacktestError. A run that fails leaves nothing half-written: its store, the report
-    files it made and ``out_dir`` when it made it (then empty) are removed; what ``out_dir`` held before stays.
+    yields no market event) or BacktestError; CancelledError when its run's task (:data:`RUN_TASK`) is cancelled
+    (SIGTERM to ``arbot backtest``). A run that fails or stops leaves nothing half-written: its store, the report
+    files it made and ``out_dir`` when it made it (then empty) are removed; what ``out_dir`` held before stays. The
+    report's files are written together at the end, each whole (:func:`.report.write_files`).
     """
     made_out = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -643,8 +649,14 @@ def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps:
         collector = Collector()
         progress = progress or Progress(steps, enabled=False)
         wall = time.perf_counter()
-        outcome = run_simulated(_run(config, plugins, registry, plans, clock, steps, progress, collector,
-                                     loop_per_step), clock)
+
+        async def run_as_task() -> RunOutcome:  # its task named: what SIGTERM to arbot backtest cancels
+            task = asyncio.current_task()
+            if task is not None:
+                task.set_name(RUN_TASK)
+            return await _run(config, plugins, registry, plans, clock, steps, progress, collector, loop_per_step)
+
+        outcome = run_simulated(run_as_task(), clock)
         wall_s = time.perf_counter() - wall
         progress.close()
     finally:  # the bot has stopped (``_run``): nothing writes into its data dir any more
@@ -664,6 +676,7 @@ def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps:
         focus_sections = sections if focused.strategies == run.strategies else _sections(plugins, focused)
     simulated_ns = outcome.last_step_ns - START_NS
     chart_path = out_dir / CHART_FILE if chart else None
+    chart_png: bytes | None = None  # written with the report's other files, together (report.write_files)
     if chart_path is not None:
         from .chart import pnl_chart_png
 
@@ -677,7 +690,7 @@ def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps:
                 log.debug("backtest_chart failed", exc_info=exc)
                 raise BacktestError(f"a plugin's backtest chart failed: {type(exc).__name__}: {exc}") from exc
 
-        chart_path.write_bytes(pnl_chart_png(run, f"Backtest of {name}: cumulative PnL", plugin_charts))
+        chart_png = pnl_chart_png(run, f"Backtest of {name}: cumulative PnL", plugin_charts)
     scenario = {
         "config": config.source, "input": describe_input(plans), "steps": outcome.steps,
         "start_ns": START_NS, "simulated_s": str(simulated_ns / NS_PER_S), "strategies": sorted(run.strategies),
@@ -686,6 +699,6 @@ def _run_backtest(config_path: Path | None, out_dir: Path, db_path: Path, steps:
     timing = {"wall_s": round(wall_s, 3), "steps_wall_s": round(drive_s, 3),
               "ticks_per_s": round(outcome.steps / drive_s) if drive_s > 0 else None}
     json_path, md_path = write_report(out_dir, outcome.host, sections, scenario, timing,
-                                      CHART_FILE if chart_path else None, outcome.recordings)
+                                      CHART_FILE if chart_path else None, outcome.recordings, chart_png)
     return BacktestResult(outcome.host, sections, outcome.steps, simulated_ns, wall_s, drive_s, outcome.drive_cpu_s,
                           json_path, md_path, chart_path, focus_sections, outcome.recordings)

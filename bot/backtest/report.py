@@ -14,6 +14,8 @@ same ``report.json`` and ``report.md``, byte for byte.
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -218,10 +220,41 @@ def recording_lines(recordings: Mapping[str, ReadStats]) -> list[str]:
     return lines + [""]
 
 
+def write_files(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write ``files`` (name -> content) into ``out_dir`` together, each one whole or not at all; returns their paths.
+
+    Each is written to a hidden temporary name beside it (``.NAME.PID.tmp``), then, once all are, renamed over its
+    name (``os.replace``: atomic within a directory) with SIGINT and SIGTERM held off meanwhile, so that an
+    interrupt (Ctrl-C, SIGTERM raised as one), a failure or a full disk never leaves a file cut short nor a set of
+    one run's files beside another run's; files there before stay as they were until the renames. A failure or an
+    interrupt before the renames removes the temporary files. A kill (SIGKILL) can leave a temporary file, never a
+    file of ``files`` half-written."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data in files.items():
+            temporary = out_dir / f".{name}.{os.getpid()}.tmp"
+            staged.append((temporary, out_dir / name))
+            temporary.write_bytes(data)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            for temporary, path in staged:
+                os.replace(temporary, path)
+        finally:  # a signal that came meanwhile is handled now, once the set is in place
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    return [path for _, path in staged]
+
+
 def write_report(out_dir: Path, host: HostFigures, sections: Sequence[ReportSection], scenario: dict[str, Any],
                  run: dict[str, Any], chart: str | None,
-                 recordings: Mapping[str, ReadStats] | None = None) -> tuple[Path, Path]:  # fmt: skip
-    """Write ``report.json``, ``report.md`` and ``run`` as ``run.json`` into ``out_dir``; returns the report's paths.
+                 recordings: Mapping[str, ReadStats] | None = None,
+                 chart_png: bytes | None = None) -> tuple[Path, Path]:  # fmt: skip
+    """Write ``report.json``, ``report.md`` and ``run`` as ``run.json`` into ``out_dir``, with ``chart_png`` as
+    ``chart`` when given; returns the report's paths. The files are written together (:func:`write_files`): an
+    interrupted write leaves the ones there before as they were, none cut short.
 
     ``scenario`` describes the input (config, venues, steps, simulated span): same scenario, same
     figures, same bytes of ``report.json`` and ``report.md``. ``recordings``: each recorded venue's read statistics
@@ -232,12 +265,12 @@ def write_report(out_dir: Path, host: HostFigures, sections: Sequence[ReportSect
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {"scenario": scenario, "recordings": {name: stats.as_json() for name, stats in sorted(recordings.items())},
             **host.as_json(), "sections": {s.key: s.data for s in sections}, "chart": chart}
-    (out_dir / RUN_JSON).write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-    json_path = out_dir / REPORT_JSON
-    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    md_path = out_dir / REPORT_MD
-    md_path.write_text(render_markdown(host, sections, scenario, chart, recordings), encoding="utf-8")
-    return json_path, md_path
+    files = {} if chart is None or chart_png is None else {chart: chart_png}
+    files[RUN_JSON] = (json.dumps(run, indent=2) + "\n").encode()
+    files[REPORT_JSON] = (json.dumps(data, indent=2) + "\n").encode()
+    files[REPORT_MD] = render_markdown(host, sections, scenario, chart, recordings).encode()
+    write_files(out_dir, files)
+    return out_dir / REPORT_JSON, out_dir / REPORT_MD
 
 
 def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenario: dict[str, Any],

@@ -72,9 +72,12 @@ from ..settings import ConfigError, ConfigIssue
 from ..units import money
 from .contract import Curve
 from .overrides import SWEEP_TABLE, targets
-from .report import exact
+from .report import exact, write_files
 
 MAX_COMBINATIONS = 10_000
+TABLE_JSON = "sweep.json"
+TABLE_MD = "sweep.md"
+TABLE_CHART = "sweep.png"
 STOP_GRACE_S = 5.0
 """How long a worker terminated mid-run (SIGTERM) is given to end before it is killed (SIGKILL)."""
 
@@ -214,6 +217,28 @@ def run_job(job: Job) -> Outcome:
         start_ns=START_NS, end_ns=START_NS + result.simulated_ns, steps=result.steps,
         steps_wall_s=result.steps_wall_s, cpu_s=time.process_time() - cpu, equity=result.host.equity,
     )  # fmt: skip
+
+
+WORKER_NOTE = "worker-"
+"""A worker's note in the sweep's scratch directory (``worker-PID``): the number of the combination it last started."""
+
+
+def run_job_in_worker(job: Job) -> Outcome:
+    """:func:`run_job` in a worker process, having first noted in the sweep's scratch directory which combination this
+    process runs (:func:`running_in`): should the process die, the sweep names the combination it was running."""
+    if job.scratch_in is not None:
+        (job.scratch_in / f"{WORKER_NOTE}{os.getpid()}").write_text(str(job.index), encoding="utf-8")
+    return run_job(job)
+
+
+def running_in(scratch: Path | None, pid: int) -> int | None:
+    """The number of the combination worker ``pid`` last started (its note), None when unknown."""
+    if scratch is None:
+        return None
+    try:
+        return int((scratch / f"{WORKER_NOTE}{pid}").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 # --- the table -------------------------------------------------------------------------------------
@@ -522,11 +547,12 @@ class SigtermStops:
     """SIGTERM to a sweep's process (``kill``, a service manager stopping it, ``timeout``) ends it as Ctrl-C does.
 
     By default it would end the process at once: its workers playing on alone, its run directories and its scratch
-    directory left behind. While the sweep waits on its combinations (:meth:`waiting`) SIGTERM raises
-    :class:`Terminated` there; at any other moment (the clean-up after a failure) it is noted, and raised at the next
-    wait. Once the sweep has stopped its workers and removed what it made, leaving :meth:`installed` ends the process
-    by SIGTERM after all (its default action: a shell shows 143, a service manager sees it stopped as it asked). Only
-    in the main thread, and only when nothing else handles SIGTERM: a caller's own handler is left to do its work.
+    directory left behind. While the sweep waits on its combinations or writes its table (:meth:`waiting`) SIGTERM
+    raises :class:`Terminated` there; at any other moment (the clean-up after a failure) it is noted, and raised at the
+    next wait. Once the sweep has stopped its workers and removed what it made, leaving :meth:`installed` ends the
+    process by SIGTERM after all (its default action: a shell shows 143, a service manager sees it stopped as it
+    asked). Only in the main thread, and only when nothing else handles SIGTERM: a caller's own handler is left to do
+    its work.
     """
 
     def __init__(self) -> None:
@@ -590,6 +616,51 @@ def _combination_failed(job: Job, total: int, exc: Exception) -> NoReturn:
     raise exc
 
 
+def _how_it_ended(exitcode: int | None) -> str:
+    """How a worker process ended, from its exit status, for a person (what ``kill -9`` is, and who else sends it)."""
+    if exitcode is None:
+        return "ended"
+    if exitcode >= 0:
+        return f"exited with status {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    if -exitcode == signal.SIGKILL:
+        return f"was killed by {name} (kill -9, or the kernel's out-of-memory killer)"
+    return f"was killed by {name}"
+
+
+def _worker_died(jobs: Sequence[Job], unfinished: set[int], processes: Mapping[int, Any],
+                 failure: BaseException) -> NoReturn:  # fmt: skip
+    """Raise BacktestError saying which worker process died, how, and which of the ``unfinished`` combinations it was
+    running (its note, :func:`running_in`), once every worker has ended (:func:`_stop_workers`). The pool terminates
+    the other workers (SIGTERM) when one dies: the one that died first is the one that ended otherwise. When they
+    all ended by SIGTERM (one of them from outside the sweep), the combinations then running are named."""
+    from .driver import BacktestError
+
+    def what(index: int) -> str:
+        job = jobs[index - 1]
+        return f"combination {job.index} of {len(jobs)} ({', '.join(f'{k}={v}' for k, v in job.overrides)})"
+
+    def running(pid: int) -> int | None:
+        index = running_in(jobs[0].scratch_in if jobs else None, pid)
+        return index if index in unfinished else None
+
+    died = [(pid, process.exitcode) for pid, process in sorted(processes.items())
+            if process.exitcode != -signal.SIGTERM]
+    if len(died) == 1:
+        pid, exitcode = died[0]
+        how = f"worker process (pid {pid}) {_how_it_ended(exitcode)}"
+        if (index := running(pid)) is None:
+            raise BacktestError(f"a {how} between combinations; the sweep stopped") from failure
+        raise BacktestError(f"{what(index)}: its {how}; the sweep stopped") from failure
+    indexes = sorted({index for pid in processes if (index := running(pid)) is not None})
+    during = f" while it ran {' or '.join(what(i) for i in indexes)}" if indexes else ""
+    how = _how_it_ended(died[0][1] if died else -signal.SIGTERM)
+    raise BacktestError(f"a worker process {how}{during}; the sweep stopped") from failure
+
+
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """End a sweep's pool now, not once its combinations have played (its own shutdown waits for every one queued):
     those queued never start, those running are terminated (killed when one has not ended within
@@ -626,12 +697,16 @@ def _run_jobs(jobs: Sequence[Job], count: int, modules: Sequence[str], sigterm: 
     finished = False
     try:
         with sigterm.waiting():
-            futures = [pool.submit(run_job, job) for job in jobs]
+            futures = [pool.submit(run_job_in_worker, job) for job in jobs]
+            processes = dict(pool._processes or {})  # every worker has started: pid -> process (exit status)
             wait(futures, return_when=FIRST_EXCEPTION)
         for job, future in zip(jobs, futures, strict=True):
             failure = future.exception() if future.done() else None
-            if isinstance(failure, BrokenProcessPool):  # a worker died (killed): which combination it ran is unknown
-                raise failure
+            if isinstance(failure, BrokenProcessPool):  # a worker died (killed from outside, out of memory)
+                _stop_workers(pool)  # every worker has ended: their exit statuses say which one died, and how
+                unfinished = {j.index for j, f in zip(jobs, futures, strict=True)
+                              if not f.done() or f.cancelled() or f.exception() is not None}
+                _worker_died(jobs, unfinished, processes, failure)
             if isinstance(failure, Exception):
                 _combination_failed(job, len(jobs), failure)
         outcomes = [future.result() for future in futures]
@@ -667,8 +742,13 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     that cannot be played). A combination whose backtest fails ends the sweep at once: the combinations queued never
     start, those running are terminated, and what it raised is raised naming the combination ("combination 3 of 9
     (min_edge_bps=20): ..."). A sweep that fails writes no table and removes the run directories and the output
-    directory it made. The runs' scratch data dirs are made in one temp directory of the sweep's, removed once every
-    worker has ended, however it ended (a worker terminated on Ctrl-C, or killed, never reaches its own clean-up).
+    directory it made. A worker process that dies (killed from outside: ``kill -9``, the kernel out of memory) ends
+    the sweep too: BacktestError saying how it ended and naming the combination it was running ("combination 2 of 3
+    (min_edge_bps=10): its worker process (pid 4321) was killed by SIGKILL ..."). The table's files are written
+    together, each whole (:func:`~.report.write_files`): Ctrl-C or SIGTERM while they are made leaves a table there
+    before as it was, and removes the run directories as any stop does. The runs' scratch data dirs are made in one
+    temp directory of the sweep's, removed once every worker has ended, however it ended (a worker terminated on
+    Ctrl-C, or killed, never reaches its own clean-up).
     SIGTERM to this process (main thread, no SIGTERM handler of the caller's) stops the sweep as Ctrl-C does, then
     ends the process by SIGTERM (:class:`SigtermStops`).
     """
@@ -704,6 +784,8 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     made = [run_dir for run_dir in run_dirs if not run_dir.exists()]
     made_out = not out_dir.exists()
     count = max(1, min(workers or os.cpu_count() or 1, len(combos)))
+    table = [out_dir / name for name in (TABLE_JSON, TABLE_MD, TABLE_CHART)]
+    made_table = [path for path in table if not path.exists()]
     sigterm = SigtermStops()
     with sigterm.installed():
         scratch: Path | None = None
@@ -714,9 +796,23 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
                     for i, (run_dir, combo) in enumerate(zip(run_dirs, combos, strict=True), 1)]
             wall = time.perf_counter()
             outcomes = _run_jobs(jobs, count, [module for _, module in extra], sigterm)
+            wall_s = time.perf_counter() - wall
+            rows = build_rows(outcomes, strategies, walk_forward)
+            scenario = f"Config `{source}`, {outcomes[0].steps:,} market steps a run"
+            data = {"config": source, "steps_per_run": outcomes[0].steps, "strategies": list(strategies),
+                    "axes": {a.key: list(a.values) for a in axes}, "walk_forward": walk_forward,
+                    "ranked_by": ranking_quote(rows), "rows": [r.as_json() for r in rows]}
+            with sigterm.waiting():  # SIGTERM while the table is made stops the sweep here too, as Ctrl-C does
+                files = {TABLE_JSON: (json.dumps(data, indent=2) + "\n").encode(),
+                         TABLE_MD: render_markdown(rows, axes, strategies, scenario, walk_forward).encode()}
+                if chart:
+                    files[TABLE_CHART] = sweep_chart_png(rows, walk_forward is not None)
+                write_files(out_dir, files)  # together, each whole: a table there before stays as it was till then
         except BaseException:  # no table: nothing half-written, no run directory it made, no output directory
             for run_dir in made:
                 shutil.rmtree(run_dir, ignore_errors=True)
+            for path in made_table:  # written, then an interrupt came as the last one was put in place
+                path.unlink(missing_ok=True)
             if made_out:
                 with contextlib.suppress(OSError):
                     out_dir.rmdir()  # only when empty
@@ -724,18 +820,5 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
         finally:  # every worker has ended (joined, terminated ones too): none writes into it any more
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
-    wall_s = time.perf_counter() - wall
-    rows = build_rows(outcomes, strategies, walk_forward)
-    scenario = f"Config `{source}`, {outcomes[0].steps:,} market steps a run"
-    data = {"config": source, "steps_per_run": outcomes[0].steps, "strategies": list(strategies),
-            "axes": {a.key: list(a.values) for a in axes}, "walk_forward": walk_forward,
-            "ranked_by": ranking_quote(rows), "rows": [r.as_json() for r in rows]}
-    table_json = out_dir / "sweep.json"
-    table_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    table_md = out_dir / "sweep.md"
-    table_md.write_text(render_markdown(rows, axes, strategies, scenario, walk_forward), encoding="utf-8")
-    chart_path = out_dir / "sweep.png" if chart else None
-    if chart_path is not None:
-        chart_path.write_bytes(sweep_chart_png(rows, walk_forward is not None))
     return SweepResult(rows, count, wall_s, sum(o.steps for o in outcomes), sum(o.cpu_s for o in outcomes),
-                       table_md, table_json, chart_path)
+                       out_dir / TABLE_MD, out_dir / TABLE_JSON, out_dir / TABLE_CHART if chart else None)

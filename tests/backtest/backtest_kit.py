@@ -1,13 +1,20 @@
-"""Shared by the backtest tests: the SOL/USDC arbitrage scenario, the arb plugin, PNG and recording helpers."""
+"""Shared by the backtest tests: the SOL/USDC arbitrage scenario, the arb plugin, PNG and recording helpers, and
+`arbot backtest` run in a process group of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import sqlite3
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
-from bot.backtest.driver import run_backtest
+from bot.backtest.driver import SCRATCH_PREFIX, run_backtest
+from tests.helpers.processes import arbot
 from tests.plugins.arb.arb_kit import arb_plugins
 
 SCENARIO = """
@@ -155,3 +162,50 @@ def write_kraken_recording(path: Path, updates: int, seed: int = 3) -> int:
     return len(lines) - 1
 
 
+
+
+# --- `arbot backtest` in a process group of its own -------------------------------------------------
+
+
+def start(args: list[str], cwd: Path, temp: Path, *, command: list[str] | None = None,
+          sigint: signal.Handlers = signal.SIG_DFL) -> subprocess.Popen[str]:  # fmt: skip
+    """``arbot ARGS`` (``command`` + ARGS when given) in a session of its own (its workers in its process group), its
+    temp directory ``temp``, SIGINT's disposition ``sigint`` (a test run in the background inherits it ignored, as a
+    command a script starts with ``&`` does)."""
+    temp.mkdir(exist_ok=True)
+    return subprocess.Popen([*command, *args] if command else arbot(*args), cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "NO_COLOR": "1", "TMPDIR": str(temp)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
+
+
+def group_alive(process: subprocess.Popen[str]) -> bool:
+    """Whether any process of the command's group (the command, its workers) still exists."""
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def end_group(process: subprocess.Popen[str]) -> None:
+    """Kill whatever of the command's group is left (the test failed): no worker outlives the test."""
+    if group_alive(process):
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.communicate()
+
+
+def left_behind(temp: Path) -> list[str]:
+    """The backtest scratch directories (:data:`~bot.backtest.driver.SCRATCH_PREFIX`) in ``temp``."""
+    return sorted(p.name for p in temp.glob(f"{SCRATCH_PREFIX}*"))
+
+
+def stored_fills(db: Path) -> int:
+    """The fills a running backtest's store (``--out``'s ``backtest.db``) holds so far, read-only: more than 0 once its
+    bot has started and the markets are being stepped; 0 while the store is not there or not ready."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as store:
+            return int(store.execute("SELECT count(*) FROM fills").fetchone()[0])
+    except sqlite3.Error:
+        return 0

@@ -9,14 +9,13 @@ import io
 import signal
 import tempfile
 import threading
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 import tests.backtest.sigterm_worker
 from bot.app import Bot
-from bot.backtest.driver import Progress, run_backtest
+from bot.backtest.driver import BacktestError, Progress, run_backtest
 from bot.backtest.sweep import parse_axis, run_sweep
 from bot.identity import StoreMismatch
 from bot.writer import THREAD_NAME
@@ -119,7 +118,7 @@ def test_a_sweep_interrupted_by_ctrl_c_leaves_no_scratch_dir_of_its_workers(tmp_
 def test_a_sweep_whose_workers_are_terminated_leaves_no_scratch_dir_of_theirs(tmp_path, temp_root):
     # each worker is terminated (SIGTERM) once its bot has started: a worker never reaches its own clean-up
     plugins = [*arb_plugins(), ("sigterm-worker", tests.backtest.sigterm_worker)]
-    with pytest.raises(BrokenProcessPool):
+    with pytest.raises(BacktestError, match="^a worker process was killed by SIGTERM .*; the sweep stopped$"):
         run_sweep(write_config(tmp_path), tmp_path / "sw", [parse_axis("min_edge_bps=5,10")], 450, workers=2,
                   chart=False, extra_plugins=plugins)
     assert left_behind(temp_root) == []
