@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import hookimpl
 from .api import Caller, Command, Component, Job, Operator, Reply
 from .domain import ZERO, AlertLevel, MarketInfo, Transfer, split_symbol
+from .logs import escape_controls
 from .units import amount, counted, money, moneys, price, qty
 
 if TYPE_CHECKING:
@@ -144,8 +145,8 @@ def market_info(op: Operator, exchange: str, symbol: str) -> MarketInfo | None:
 def _unknown(op: Operator, args: list[str]) -> Reply | None:
     unknown = [a for a in args if a not in op.strategies]
     if unknown:
-        return Reply(f"No strategy named {', '.join(unknown)}. Strategies: {', '.join(op.strategies) or 'none'}.",
-                     ok=False)
+        named = escape_controls(", ".join(unknown))  # quoted as one line, nothing a terminal obeys
+        return Reply(f"No strategy named {named}. Strategies: {', '.join(op.strategies) or 'none'}.", ok=False)
     return None
 
 

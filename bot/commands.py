@@ -58,6 +58,7 @@ from .clock import Clock
 from .config import BOT_NAME, CommandSettings
 from .folding import Folding
 from .ledger import fleet_totals
+from .logs import escape_controls
 from .plugins import Registered
 from .redact import REDACTOR
 from .report import fee_sums_text
@@ -165,7 +166,7 @@ class CommandTable:
     def _audit(self, caller: Caller, name: str, args: list[str], outcome: str) -> None:
         self._audit_log(
             transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id, role=caller.role or "",
-            command=name, args=" ".join(args), outcome=outcome, ts_ns=self._clock.time_ns(),
+            command=name, args=escape_controls(" ".join(args)), outcome=outcome, ts_ns=self._clock.time_ns(),
         )
 
     def _rate_limited(self, caller: Caller) -> bool:

@@ -527,3 +527,16 @@ async def test_plugins_command_shows_each_error_of_the_running_bot(make_bot):
     bot.plugin_failed("grid", "the venue answered 500")
     text = (await bot.commands.dispatch(VIEWER, "plugins", [])).render_text()
     assert 'plugin "grid"' in text and "the venue answered 500" in text, text
+
+
+async def test_a_name_with_control_characters_is_quoted_escaped_in_the_reply_and_the_audit(make_bot):
+    """A chat's ``/pause`` of a name holding a line break or a terminal escape: the refusal and the audit line show each
+    as its escape (one line each, nothing a terminal obeys), as the web console's audit does."""
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS)
+    name = "x\n== s: paused\x1b[2J\u202e"
+    reply = await bot.commands.dispatch(ADMIN, "pause", [name])
+    assert not reply.ok
+    text = reply.render_text()
+    assert "x\\n== s: paused\\x1b[2J\\u202e" in text and "\x1b" not in text and "\u202e" not in text
+    line = next(entry for entry in audit_lines(bot) if entry.command == "pause")
+    assert line.args == "x\\n== s: paused\\x1b[2J\\u202e", line.args

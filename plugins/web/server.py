@@ -34,7 +34,7 @@ from urllib.parse import unquote, unquote_plus
 from aiohttp import web
 
 from bot.api import AuditEntry, Caller
-from bot.api.kit import REDACTOR, ClientAddresses, Folding, TooDeep, loads_limited
+from bot.api.kit import REDACTOR, ClientAddresses, Folding, TooDeep, escape_controls, loads_limited
 from bot.api.ledger import counted
 from bot.api.storage import ReadRefused, StoreClosed
 
@@ -801,16 +801,8 @@ def audited_path(path: str, secret: Callable[[str], bool]) -> str:
     hash the config holds of one, which the redactor cannot mask) as ``***``, and each character that is not printable
     (a line break, a terminal escape, NUL, a right-to-left override: the path is decoded) as its escape, ``\\x1b``:
     an audit line is read on a terminal and in chat, one line each."""
-    return "/".join("***" if segment and secret(unquote(segment)) else _printable(segment)
+    return "/".join("***" if segment and secret(unquote(segment)) else escape_controls(segment)
                     for segment in path.split("/"))
-
-
-def _printable(text: str) -> str:
-    """``text`` with each character that is not printable written as Python writes it in a string (``\\n``,
-    ``\\x1b``, ``\\u202e``)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def store_down(exc: ReadRefused | StoreClosed) -> ApiError:
