@@ -36,4 +36,7 @@ async def test_cyclic_garbage_made_while_the_bot_runs_is_freed_by_the_next_young
     for _ in range(5 * young_pass_every):  # garbage as soon as it is made: five young passes' worth
         _Cycle()
         most = max(most, _Cycle.alive)
-    assert most <= young_pass_every + 1  # never more than one young pass's allocations waiting
+    # about one young pass's allocations waiting at most: what the other threads free meanwhile (the store writer's)
+    # lowers the young generation's count and can put a pass off a little (CI: 703 of 700), never by a pass; the
+    # collector off (or the cycles frozen) would hold all five passes' worth
+    assert most < 2 * young_pass_every, most

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, logs
+from bot import app, cli, logs
 from bot.alerts import Alerts
 from bot.domain import Alert, AlertLevel
 from bot.redact import REDACTOR
@@ -39,6 +39,21 @@ def _restore_logging() -> Iterator[None]:
     logs._verbose = logs._json = False
 
 
+@pytest.fixture
+def once_started(monkeypatch) -> list[str]:
+    """``arbot run`` in these tests stops as soon as its start has finished (``--for`` counts from the launch, and on a
+    loaded machine a short one ended the run before its start had: no "arbot started" to read); the argv tail that
+    bounds it."""
+    start = app.Bot.start
+
+    async def start_then_stop(self) -> None:
+        await start(self)
+        self.request_stop()
+
+    monkeypatch.setattr(app.Bot, "start", start_then_stop)
+    return ["--for", "60s"]
+
+
 def quiet_config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "c.toml"
     path.write_text(f"""
@@ -53,8 +68,8 @@ def quiet_config(tmp_path: Path, extra: str = "") -> Path:
     return path
 
 
-def test_json_log_format_makes_every_stderr_line_an_object(tmp_path, capsys):
-    assert cli.main(["run", "--config", str(quiet_config(tmp_path, 'log_format = "json"')), "--for", "0.2s"]) == 0
+def test_json_log_format_makes_every_stderr_line_an_object(tmp_path, capsys, once_started):
+    assert cli.main(["run", "--config", str(quiet_config(tmp_path, 'log_format = "json"')), *once_started]) == 0
     err = capsys.readouterr().err
     entries = [json.loads(line) for line in err.splitlines()]  # a line that is not JSON fails here
     assert len(entries) >= 3 and {"ts", "level", "logger", "msg"} <= set(entries[0])
@@ -62,13 +77,13 @@ def test_json_log_format_makes_every_stderr_line_an_object(tmp_path, capsys):
     assert all(re.fullmatch(TS, e["ts"]) for e in entries)
 
 
-def test_json_log_format_keeps_stderr_json_when_the_console_writes_alerts_there(tmp_path, capsys):
+def test_json_log_format_keeps_stderr_json_when_the_console_writes_alerts_there(tmp_path, capsys, once_started):
     """`[notifiers.console] stream = "stderr"` with `log_format = "json"`: the alert lines were plain text among the
     JSON objects (docs/deploy.md: each line on stderr is one JSON object). They are objects too, with the alert's
     kind, level, source and figures."""
     config = quiet_config(tmp_path, 'log_format = "json"')
     config.write_text(config.read_text().replace('colour = "always"', 'stream = "stderr"'))
-    assert cli.main(["run", "--config", str(config), "--for", "0.2s"]) == 0
+    assert cli.main(["run", "--config", str(config), *once_started]) == 0
     captured = capsys.readouterr()
     entries = [json.loads(line) for line in captured.err.splitlines()]  # a line that is not JSON fails here
     [started] = [e for e in entries if e["msg"].startswith("arbot started")]
@@ -166,18 +181,18 @@ def test_a_message_with_line_breaks_stays_one_line_in_the_log_and_on_the_console
 
 
 @pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
-def test_no_color_gives_no_escape_codes_even_with_colour_always(tmp_path, capsys, monkeypatch, how):
+def test_no_color_gives_no_escape_codes_even_with_colour_always(tmp_path, capsys, monkeypatch, how, once_started):
     monkeypatch.setenv("NO_COLOR", "1" if how == "NO_COLOR" else "")  # restored after the test either way
-    argv = ["run", "--config", str(quiet_config(tmp_path)), "--for", "0.2s"]
+    argv = ["run", "--config", str(quiet_config(tmp_path)), *once_started]
     assert cli.main([*argv, "--no-color"] if how == "--no-color" else argv) == 0
     out, err = capsys.readouterr()
     assert "arbot started" in out and "arbot stopped" in out
     assert ESCAPE not in out + err
 
 
-def test_colour_always_colours_without_no_color(tmp_path, capsys, monkeypatch):
+def test_colour_always_colours_without_no_color(tmp_path, capsys, monkeypatch, once_started):
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert cli.main(["run", "--config", str(quiet_config(tmp_path)), "--for", "0.2s"]) == 0
+    assert cli.main(["run", "--config", str(quiet_config(tmp_path)), *once_started]) == 0
     assert ESCAPE in capsys.readouterr().out  # the check above can fail
 
 
