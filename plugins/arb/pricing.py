@@ -1245,6 +1245,8 @@ class Pricer:
         if not units:
             return None
         with localcontext(_EXACT):
+            if buy_cex and self._cex_buy_fits(units[0][0], inventory):
+                return None
             at, _, _, short = self._walk_smallest(direction, units, inventory)
             if short is None:
                 return None
@@ -1264,6 +1266,25 @@ class Pricer:
                 return Shortfall(str(direction), settings.cex, self.quote, inventory.cex_quote, need)
             return Shortfall(str(direction), settings.dex, self.quote, inventory.dex_quote,
                              quote.amount + (fees_sol if self.quote == SOL else ZERO))
+
+    def _cex_buy_fits(self, t: int, inventory: Inventory) -> bool:
+        """Whether buying on the CEX at the touch ``t`` can lack no inventory for its smallest size, told without
+        walking the book or quoting the pool (:meth:`shortfall` after every fill: most find plenty): the SOL fees
+        and the DEX's base are there, and the CEX's quote holds the smallest size at the highest price its walk may
+        reach (``floor(limit / den)``: a level is walked while ``price x den <= limit``) with the fee, so the
+        walk's own check (the level reached x size x ``1 + fee``) cannot fail. False: ask the walk. Call in the
+        exact context."""
+        at = self._at_touch.get((Direction.BUY_CEX_SELL_DEX, t))
+        if at is None:
+            at = self._touch_facts(Direction.BUY_CEX_SELL_DEX, t)
+        limits = self._inventory_limits(Direction.BUY_CEX_SELL_DEX, inventory)
+        kmin = at.kmin
+        if limits.sol_have is not None:
+            return False
+        if at.kmax < kmin:  # no size under max_notional: the walk says None before any inventory check
+            return True
+        return (limits.k_inv >= kmin
+                and self._s * kmin * (at.limit // self._slip[0]) * self._rate_buy <= limits.have)
 
     def tradable(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> bool | None:
         """Whether :meth:`edges` decides ``direction`` tradable on this book and pool state, when that is cheap to

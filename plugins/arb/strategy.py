@@ -345,6 +345,9 @@ class ArbStrategy(Strategy):
             if mine is not None:
                 if not tradable and mine is Touch.HOPELESS:
                     return
+                if mine is Touch.NO_EDGE:  # neither direction has an edge (alone looked at the other first): the
+                    self._episode = None   # episode ends, as edges would say (None, None), without asking it
+                    return
                 if (mine is Touch.OPEN and (not tradable or (reason and reason == self._why_not_act(now)))
                         and pricer.tradable(direction, book, self._pricing_inventory()) is tradable):
                     return

@@ -61,6 +61,33 @@ def test_buying_on_the_dex_is_alerted_with_the_pools_quote_and_not_its_mid():
     assert not _capped(p, Direction.BUY_DEX_SELL_CEX, enough)
 
 
+
+def test_a_cex_buy_whose_quote_holds_its_highest_limit_is_told_without_walking_the_book_or_quoting_the_pool(
+        monkeypatch):
+    """After every fill both directions are asked (``check_inventory``): a CEX buy whose quote balance holds the
+    smallest size at the highest price the walk may reach (the touch + max_cex_slippage_bps: 160.80, with the fee
+    160.9608 USDC) needs neither the book's levels nor the pool's quote to say None; below that the walk decides, as
+    before (the exact need is 160.16)."""
+    p = pricer(pool(10_000, 1_610_000), **SCENE)
+    quoted = []
+    quote_size = type(p)._quote_size
+    monkeypatch.setattr(type(p), "_quote_size", lambda self, *args: quoted.append(args) or quote_size(self, *args))
+    for amount, walked in (("10000", False), ("160.9608", False), ("160.9607", True), ("160.16", True)):
+        quoted.clear()
+        p.set_pool(pool(10_000, 1_610_001 + len(amount)))  # a new pool state: no quote kept
+        inventory = replace(RICH, cex_quote=D(amount))
+        assert p.shortfall(Direction.BUY_CEX_SELL_DEX, TICK, inventory) is None, amount
+        assert bool(quoted) is walked, amount
+        assert not _capped(p, Direction.BUY_CEX_SELL_DEX, inventory)
+    # no size under max_notional (1 SOL at 160.00 is more than 100 USDC): None before any inventory is looked at,
+    # with or without the quote to buy it
+    small = pricer(pool(10_000, 1_610_000), max_notional=D(100), **SCENE)
+    for amount in ("10000", "1"):
+        quoted.clear()
+        assert small.shortfall(Direction.BUY_CEX_SELL_DEX, TICK, replace(RICH, cex_quote=D(amount))) is None
+        assert not quoted
+
+
 async def test_a_cex_holding_the_touch_but_not_the_limit_with_the_fee_is_alerted(make_bot):
     # min_size 0.1 SOL at the ask 150.05 is 15.005 USDC, but the IOC holds 150.05 x 0.1 x 1.001 = 15.020005
     toml = config().replace('initial_balances = { USDC = "100000", SOL = "100" }',
