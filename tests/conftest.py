@@ -90,9 +90,10 @@ def db_url(tmp_path: Path) -> Iterator[str]:
 async def make_bot(tmp_path: Path, db_url: str) -> AsyncIterator[Callable[..., object]]:
     """``bot = await make_bot(toml, extra=[("name", plugin)])``: a started Bot, stopped at teardown.
 
-    Its store is the ``db_url`` fixture's database.
+    Its store is the ``db_url`` fixture's database. One made with ``start=False`` and started by the test is stopped at
+    teardown too (its store writer's thread left running outlived the test, and failed later tests that count them).
     """
-    started: list[Bot] = []
+    made: list[Bot] = []
 
     async def factory(toml: str, extra: list[tuple[str, object]] = (), start: bool = True, clock=None,
                       control_socket: str = "") -> Bot:
@@ -103,14 +104,15 @@ async def make_bot(tmp_path: Path, db_url: str) -> AsyncIterator[Callable[..., o
         assert not registry.conflicts, registry.conflicts
         config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
         bot = Bot(config, plugins, registry, clock=clock)
+        made.append(bot)
         if start:
             await bot.start()
-            started.append(bot)
         return bot
 
     yield factory
-    for bot in started:
-        await bot.stop()
+    for bot in made:
+        if bot.started_ns:  # its start began (a stopped one's stop does nothing)
+            await bot.stop()
 
 
 @pytest.fixture
