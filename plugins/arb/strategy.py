@@ -652,7 +652,7 @@ class ArbStrategy(Strategy):
             facts["executed this run"] = str(ex.done_count)
             if ex.refused_count:
                 facts["refused this run"] = str(ex.refused_count)
-            facts["realized this run"] = (f"{signed_money(ex.realized_total, self.quote)} over the executions "
+            facts["captured this run"] = (f"{signed_money(ex.realized_total, self.quote)} over the executions "
                                           f"(predicted {signed_money(ex.predicted_total, self.quote)})")
             if ex.current:
                 facts["in flight"] = ", ".join(ex.current)

@@ -444,7 +444,7 @@ async def test_a_dex_leg_that_lands_after_the_executor_gave_up_on_it_is_hedged_a
                        - (f.fee * f.price if f.fee_asset == "SOL" else f.fee) for f in fills), Decimal(0))
     assert row.realized_pnl == by_hand
     # the bus heard the first figure, then its correction: what the backtest's captured PnL and the prediction gate
-    # count is the row's figure (arbot report's, /arb's, /status's "realized this run"), not the first one
+    # count is the row's figure (arbot report's, /arb's, /status's "captured this run"), not the first one
     first, last = results
     assert (first.corrects, last.corrects, last.opportunity_id) == (False, True, first.opportunity_id)
     assert last.realized_pnl == by_hand != first.realized_pnl and last.predicted_pnl == first.predicted_pnl

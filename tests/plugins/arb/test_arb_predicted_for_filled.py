@@ -1,4 +1,4 @@
-"""``/arb``'s "realized this run (predicted ...)" judges an execution that filled in part against its prediction for
+"""``/arb``'s "captured this run (predicted ...)" judges an execution that filled in part against its prediction for
 what filled (``bot.api.ledger.predicted_for_filled``), as ``arbot report``, the web console, the backtest report and
 the ``prediction`` check do: not against the prediction for the full size."""
 
@@ -30,7 +30,7 @@ async def test_a_partial_execution_is_judged_against_its_prediction_for_what_fil
     assert (result.size, result.filled) == (row.size, row.size / 2)
     predicted, _ = predicted_for_filled(result)
     assert predicted == row.predicted_pnl / 2 != row.predicted_pnl
-    fact = bot.strategies["sol-arb"].status()["realized this run"]
+    fact = bot.strategies["sol-arb"].status()["captured this run"]
     assert fact == (f"{signed_money(result.realized_pnl, 'USDC')} over the executions "
                     f"(predicted {signed_money(predicted, 'USDC')})")
     reply = await bot.commands.dispatch(VIEWER, "arb", [])
