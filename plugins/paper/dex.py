@@ -54,7 +54,10 @@ from .settings import BACKTEST_TICK_MS
 from .transfers import PaperTransfers
 
 SAVE_POOL_EVERY = 1000
-"""Steps between two saves of the pool when nothing else changed it (also saved on stop and by each swap)."""
+"""Steps between two saves of the pool when nothing else changed it (also saved on stop and by each swap); a pool
+kept in memory (a backtest's) is never saved after its start: nothing would read it (``PaperDexState.in_memory``)."""
+_NEVER = 1 << 62
+"""Steps between two saves of a pool that is never saved (a step only counts them)."""
 FEE_ASSET = "SOL"
 LAMPORTS_PER_SOL = 9
 """Decimals of SOL: network fees are lamports."""
@@ -165,6 +168,8 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self._in_flight: dict[str, asyncio.Future[OrderState]] = {}
         self._running = False
         self._steps_unsaved = 0
+        self._save_every = SAVE_POOL_EVERY
+        """Steps between two saves of the pool (:data:`SAVE_POOL_EVERY`; never for a state kept in memory)."""
         self._network_fee = from_units(settings.network_fee_lamports(), LAMPORTS_PER_SOL)
         self._feed_state: FeedState | None = None
         self._far_checked = False
@@ -238,6 +243,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         state = self._state = PaperDexState(path)
+        self._save_every = _NEVER if state.in_memory else SAVE_POOL_EVERY
         if owner is None:
             state.initialize({asset: Decimal(text) for asset, text in s.initial_balances.items()})
             self._balances = state.balances()
@@ -287,7 +293,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             unsubscribe()
         self._unsubscribe.clear()
         if self._state is not None:
-            if self.pool is not None and self.settings.market == "simulated":
+            if self.pool is not None and self.settings.market == "simulated" and not self._state.in_memory:
                 with self._state.transaction():
                     self._save_pool(self._state, self.pool)
             self._state.close()
@@ -442,7 +448,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         pools = self._pools
         if pools is not None and pools.route:  # made only if someone subscribed to it
             pools.publish(new_pool_update(self.name, self.symbol, pool, self._time_ns(), self.slot))
-        if self._steps_unsaved >= SAVE_POOL_EVERY:
+        if self._steps_unsaved >= self._save_every:
             state = self._ready()
             with state.transaction():
                 self._save_pool(state, pool)
