@@ -191,6 +191,10 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     def anchor_mid(self) -> Decimal | None:
         """The anchor's latest mid price (None: no anchor, or its feed is not live): the book's ``mid``, made
         when the pool steps (books come more often than the pool moves)."""
+        return self._anchor_mid_now()
+
+    def _anchor_mid_now(self) -> Decimal | None:
+        """:attr:`anchor_mid` (the step calls it as a method: a property's call costs more)."""
         touch = self._anchor_touch
         if touch is not None:
             bid, ask, decimals = touch
@@ -409,7 +413,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         terms = self._terms if self._terms_of is s else self._step_terms(s)
         mid = pool.mid()
         target = mid
-        anchor = self.anchor_mid if self._anchor_touch is not None else self._anchor_mid
+        anchor = self._anchor_mid_now() if self._anchor_touch is not None else self._anchor_mid
         if anchor is not None and s.reversion:
             # s.reversion * _reversion_draw(rng), the draw inline; by whole numbers when exact (see _StepTerms)
             drawn = 500_000 + _draw(rng)
@@ -475,9 +479,9 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         return terms
 
     def _on_anchor_book(self, event: BookUpdate) -> None:
-        bid, ask = event.best_bid_units, event.best_ask_units
+        bid, ask, decimals = event.touch_units()
         if bid is not None and ask is not None:  # a one-sided book leaves the mid before it
-            self._anchor_touch = (bid, ask, event.price_decimals)
+            self._anchor_touch = (bid, ask, decimals)
             if not self._far_checked:
                 self._check_far()
 
