@@ -168,6 +168,23 @@ def test_columns_are_the_levels_taken_apart_and_an_event_of_columns_is_the_event
     assert view._bu is None and not view._cached  # nothing kept in a view: it stays as cheap to reuse
 
 
+def test_the_decimal_tables_stay_bounded_on_a_walking_market() -> None:
+    """A price that walks for hours meets new prices all the time: each table of Decimals made from units keeps at most
+    4,096 of them (plus one book's levels; at most about 0.75 MB), and a price read after a table was emptied is still
+    right."""
+    from bot import bookview
+
+    levels = 10
+    for step in range(12_288):  # a new touch a step, read as a strategy reads it; the levels now and then
+        bid = 1_000_000 + step
+        ev = BookUpdate.of_ladder("k", "A/B", bid, bid + 1, 1, (7,) * levels, (9,) * levels, 2, 5, step)
+        assert ev.best_bid == D(bid).scaleb(-2)
+        if step % 97 == 0:
+            assert ev.bids[-1] == (D(bid - levels + 1).scaleb(-2), D("0.00007"))
+    for decimals in (2, 5):
+        assert 0 < len(bookview._DECIMALS[decimals]) <= 4_096 + 2 * levels
+
+
 def test_touch_units_is_the_touch_of_every_kind_of_event() -> None:
     """``touch_units()`` is ``(best_bid_units, best_ask_units, price_decimals)`` in one call, one-sided books included;
     ``owns_levels`` is False for a live book's view only, until it is detached."""
