@@ -72,18 +72,24 @@ pending list, or the publisher's slot), ``self`` (or the loop variable, or the l
 class BookUpdate:
     """Top levels of one order book after a change, best first on each side (see the module doc)."""
 
-    __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_bk", "_ak", "_n", "_bu", "_au", "_bd", "_ad",
-                 "_cached", "_lad", "_col")
+    __slots__ = ("exchange", "symbol", "ts_ns", "owns_levels", "_pd", "_qd", "_book", "_bk", "_ak", "_n", "_bu", "_au",
+                 "_bd", "_ad", "_cached", "_lad", "_col")
 
     exchange: str
     symbol: str
     ts_ns: int
+    owns_levels: bool
+    """True when the event holds its own levels (made from units, a ladder, columns or Decimals, or a view already
+    detached): it never changes and keeping it costs nothing, so a subscriber may keep it and read its touch later.
+    False for a view of a live book, which copies its levels if kept. (An attribute, not a property: the portfolio
+    reads it at every book change.)"""
 
     def __init__(self, exchange: str, symbol: str, bids: Sequence[tuple[Decimal, Decimal]],
                  asks: Sequence[tuple[Decimal, Decimal]], ts_ns: int):
         self.exchange = exchange
         self.symbol = symbol
         self.ts_ns = ts_ns
+        self.owns_levels = True
         self._bd: Levels | None = tuple(bids)
         self._ad: Levels | None = tuple(asks)
         self._book: OrderBook | None = None
@@ -109,6 +115,7 @@ class BookUpdate:
         Decimals when the venue has them at hand (else they are made when read)."""
         ev = _new(cls)
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
+        ev.owns_levels = True
         ev._bu, ev._au, ev._pd, ev._qd = bids, asks, price_decimals, qty_decimals
         ev._book = ev._bk = ev._ak = None
         ev._bd, ev._ad = decimals if decimals is not None else (None, None)
@@ -127,6 +134,7 @@ class BookUpdate:
         that reads the touch reads two integers)."""
         ev = _new(cls)
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
+        ev.owns_levels = True
         ev._lad = (best_bid, best_ask, step, bid_sizes, ask_sizes)
         ev._pd, ev._qd = price_decimals, qty_decimals
         ev._book = ev._bk = ev._ak = ev._bu = ev._au = ev._bd = ev._ad = ev._col = None
@@ -144,6 +152,7 @@ class BookUpdate:
         publishes it without a tuple per level."""
         ev = _new(cls)
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
+        ev.owns_levels = True
         ev._col = (bid_prices, bid_sizes, ask_prices, ask_sizes)
         ev._pd, ev._qd = price_decimals, qty_decimals
         ev._book = ev._bk = ev._ak = ev._bu = ev._au = ev._bd = ev._ad = ev._lad = None
@@ -156,6 +165,7 @@ class BookUpdate:
         """A view of the best ``levels`` of each side of a live book: see :class:`BookPublisher`, :class:`BookViews`."""
         ev = _new(cls)
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
+        ev.owns_levels = False
         ev._book, ev._n = book, levels
         ev._bk, ev._ak = book.bid_keys, book.ask_keys
         ev._pd, ev._qd = book.price_decimals, book.qty_decimals
@@ -212,6 +222,18 @@ class BookUpdate:
             return col[2][0] if col[2] else None
         levels = self.ask_units
         return levels[0][0] if levels else None
+
+    def touch_units(self) -> tuple[int | None, int | None, int]:
+        """``(best_bid_units, best_ask_units, price_decimals)`` in one call (None: that side is empty): what a
+        subscriber that follows the touch reads at every change, without three properties' calls."""
+        if self._bu is None and self._au is None and (pd := self._pd) is not None:  # no level made yet: the source's
+            if (lad := self._lad) is not None:
+                return lad[0] if lad[3] else None, lad[1] if lad[4] else None, pd
+            if (col := self._col) is not None:
+                return col[0][0] if col[0] else None, col[2][0] if col[2] else None, pd
+            if (bk := self._bk) is not None and (ak := self._ak) is not None:
+                return -bk[0] if bk else None, ak[0] if ak else None, pd
+        return self.best_bid_units, self.best_ask_units, self.price_decimals
 
     @property
     def bid_units(self) -> UnitLevels:
@@ -347,19 +369,13 @@ class BookUpdate:
 
     # --- keeping it -----------------------------------------------------------------------------
 
-    @property
-    def owns_levels(self) -> bool:
-        """True when the event holds its own levels (made from units, a ladder or Decimals, or a view
-        already detached): it never changes and keeping it costs nothing, so a subscriber may keep it and
-        read its touch later. False for a view of a live book, which copies its levels if kept."""
-        return self._book is None
-
     def detach(self) -> None:
         """Copy the viewed levels (as integers) so that the live book may change; idempotent."""
         if self._book is not None:
             self.bid_units  # noqa: B018 - materialises the levels
             self.ask_units  # noqa: B018
             self._book = self._bk = self._ak = None
+            self.owns_levels = True
 
     def release(self) -> None:
         """The venue calls this right after publishing a view: if a subscriber kept the event (a strategy's
@@ -421,10 +437,15 @@ def _values(qty: dict[int, int], prices: tuple[int, ...]) -> tuple[int, ...]:
 _DECIMALS: dict[int, dict[int, Decimal]] = {}
 """decimals -> units -> Decimal: prices and sizes repeat from one book to the next, and a Decimal is
 immutable, so each is made once (a table is emptied when it reaches :data:`_DECIMALS_KEPT`)."""
-_DECIMALS_KEPT = 100_000
+_DECIMALS_KEPT = 4_096
+"""Most Decimals a table keeps (about 0.75 MB): when a Decimal is to be added to a full table, the table is emptied
+first. What repeats is the prices near the touch and a market's usual sizes, a few hundred to a few thousand: a
+walking price fills the table at a few new prices a second (about 1,200 a minute in the demo), so it is emptied
+every few minutes and refilled by the next few books. At 100,000 (before) a long run held about 19 MB of them."""
 
 
 def _table(decimals: int) -> dict[int, Decimal]:
+    """The table of ``decimals``, emptied if full: one call adds at most one book's levels before the next check."""
     table = _DECIMALS.get(decimals)
     if table is None:
         table = _DECIMALS[decimals] = {}

@@ -99,9 +99,9 @@ class Portfolio(PortfolioView):
 
     def on_book(self, event: BookUpdate) -> None:
         key = (event.exchange, event.symbol)
-        follower = self._followers.get(key)
-        if follower is not None and event.ts_ns > follower[0]:
-            del self._followers[key]
+        followers = self._followers  # most updates find nobody following (a look-up only when someone is)
+        if followers and (follower := followers.get(key)) is not None and event.ts_ns > follower[0]:
+            del followers[key]
             follower[1](key, event.ts_ns, self._top.get(key))
         if event.owns_levels:  # kept as it is (it never changes): its Decimal touch is made when read
             top: Top = (event.ts_ns, None, None, event, event)
@@ -119,9 +119,9 @@ class Portfolio(PortfolioView):
         (:meth:`top`), at the default 28-digit precision, as if made now (the pool is immutable)."""
         key = (event.exchange, event.symbol)
         top = self._top.get(key)
-        follower = self._followers.get(key)
-        if follower is not None and event.ts_ns > follower[0]:
-            del self._followers[key]
+        followers = self._followers
+        if followers and (follower := followers.get(key)) is not None and event.ts_ns > follower[0]:
+            del followers[key]
             follower[1](key, event.ts_ns, top)
         pool = event.pool
         if top is None:

@@ -166,3 +166,47 @@ def test_columns_are_the_levels_taken_apart_and_an_event_of_columns_is_the_event
     view = BookUpdate.of_book("k", "A/B", book, 3, 7)
     assert view.unit_columns(3) == events[0].unit_columns(3)
     assert view._bu is None and not view._cached  # nothing kept in a view: it stays as cheap to reuse
+
+
+def test_the_decimal_tables_stay_bounded_on_a_walking_market() -> None:
+    """A price that walks for hours meets new prices all the time: each table of Decimals made from units keeps at most
+    4,096 of them (plus one book's levels; at most about 0.75 MB), and a price read after a table was emptied is still
+    right."""
+    from bot import bookview
+
+    levels = 10
+    for step in range(12_288):  # a new touch a step, read as a strategy reads it; the levels now and then
+        bid = 1_000_000 + step
+        ev = BookUpdate.of_ladder("k", "A/B", bid, bid + 1, 1, (7,) * levels, (9,) * levels, 2, 5, step)
+        assert ev.best_bid == D(bid).scaleb(-2)
+        if step % 97 == 0:
+            assert ev.bids[-1] == (D(bid - levels + 1).scaleb(-2), D("0.00007"))
+    for decimals in (2, 5):
+        assert 0 < len(bookview._DECIMALS[decimals]) <= 4_096 + 2 * levels
+
+
+def test_touch_units_is_the_touch_of_every_kind_of_event() -> None:
+    """``touch_units()`` is ``(best_bid_units, best_ask_units, price_decimals)`` in one call, one-sided books included;
+    ``owns_levels`` is False for a live book's view only, until it is detached."""
+    book = _book()
+    one_sided = OrderBook(2, 3, depth=5)
+    one_sided.set_ask(10_001, 5)
+    events = [
+        BookUpdate.of_book("k", "A/B", book, 3, 7), BookUpdate.of_book("k", "A/B", one_sided, 3, 7),
+        BookUpdate.of_ladder("k", "A/B", 10_000, 10_002, 1, (1, 2), (3, 4), 2, 3, 7),
+        BookUpdate.of_ladder("k", "A/B", 10_000, 10_002, 1, (), (3, 4), 2, 3, 7),
+        BookUpdate.of_columns("k", "A/B", (10_000, 9_999), (1, 2), (), (), 2, 3, 7),
+        BookUpdate.of_units("k", "A/B", ((10_000, 1),), ((10_001, 2),), 2, 3, 7),
+        BookUpdate("k", "A/B", ((D("100.00"), D("1")),), (), 7),
+    ]
+    for ev in events:
+        assert ev.touch_units() == (ev.best_bid_units, ev.best_ask_units, ev.price_decimals)
+        assert ev.owns_levels is (ev._book is None)
+        ev.bid_units  # noqa: B018 - levels made: the same touch
+        assert ev.touch_units() == (ev.best_bid_units, ev.best_ask_units, ev.price_decimals)
+    assert [ev.touch_units()[:2] for ev in events[:5]] == [(10_000, 10_001), (None, 10_001), (10_000, 10_002),
+                                                            (None, 10_002), (10_000, None)]
+    view = events[0]
+    assert not view.owns_levels
+    view.detach()
+    assert view.owns_levels and view.touch_units() == (10_000, 10_001, 2)

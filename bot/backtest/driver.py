@@ -433,6 +433,10 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     done = 0
     pop, push, advance_to = heapq.heappop, heapq.heappush, clock.advance_to
     step_to = fast.step_to if fast is not None else None
+    # step_to's common case is made inline below, without a call: nothing ready (BaseEventLoop's queue of ready
+    # callbacks, a deque it never replaces) and no timer, or the head timer step_to last saw, not due by the step
+    loop_state: Any = fast
+    ready = loop_state._ready if fast is not None else ()
     drawing = progress.enabled
     # each venue's step, whether it plays a recording, its pace: read once, not at every step
     stepper = [venue.exchange.step for venue in venues]
@@ -446,6 +450,10 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
             now = clock.time_ns()
             await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
             advance_to(due)
+        elif not ready and (not (scheduled := loop_state._scheduled) or (
+                scheduled[0] is loop_state._head and loop_state._head_ns > due)):
+            if due > clock._ns:  # step_to(due), inline
+                clock._ns = due
         elif not step_to(due):  # nothing to run before the step (most steps): the clock is at it now
             # Something runs before the step (an order in flight, a timer, a deferred report): the loop runs
             # it at its time, then the step runs at exactly its own.

@@ -54,7 +54,10 @@ from .settings import BACKTEST_TICK_MS
 from .transfers import PaperTransfers
 
 SAVE_POOL_EVERY = 1000
-"""Steps between two saves of the pool when nothing else changed it (also saved on stop and by each swap)."""
+"""Steps between two saves of the pool when nothing else changed it (also saved on stop and by each swap); a pool
+kept in memory (a backtest's) is never saved after its start: nothing would read it (``PaperDexState.in_memory``)."""
+_NEVER = 1 << 62
+"""Steps between two saves of a pool that is never saved (a step only counts them)."""
 FEE_ASSET = "SOL"
 LAMPORTS_PER_SOL = 9
 """Decimals of SOL: network fees are lamports."""
@@ -165,6 +168,8 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self._in_flight: dict[str, asyncio.Future[OrderState]] = {}
         self._running = False
         self._steps_unsaved = 0
+        self._save_every = SAVE_POOL_EVERY
+        """Steps between two saves of the pool (:data:`SAVE_POOL_EVERY`; never for a state kept in memory)."""
         self._network_fee = from_units(settings.network_fee_lamports(), LAMPORTS_PER_SOL)
         self._feed_state: FeedState | None = None
         self._far_checked = False
@@ -186,6 +191,10 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     def anchor_mid(self) -> Decimal | None:
         """The anchor's latest mid price (None: no anchor, or its feed is not live): the book's ``mid``, made
         when the pool steps (books come more often than the pool moves)."""
+        return self._anchor_mid_now()
+
+    def _anchor_mid_now(self) -> Decimal | None:
+        """:attr:`anchor_mid` (the step calls it as a method: a property's call costs more)."""
         touch = self._anchor_touch
         if touch is not None:
             bid, ask, decimals = touch
@@ -238,6 +247,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         state = self._state = PaperDexState(path)
+        self._save_every = _NEVER if state.in_memory else SAVE_POOL_EVERY
         if owner is None:
             state.initialize({asset: Decimal(text) for asset, text in s.initial_balances.items()})
             self._balances = state.balances()
@@ -287,7 +297,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             unsubscribe()
         self._unsubscribe.clear()
         if self._state is not None:
-            if self.pool is not None and self.settings.market == "simulated":
+            if self.pool is not None and self.settings.market == "simulated" and not self._state.in_memory:
                 with self._state.transaction():
                     self._save_pool(self._state, self.pool)
             self._state.close()
@@ -403,7 +413,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         terms = self._terms if self._terms_of is s else self._step_terms(s)
         mid = pool.mid()
         target = mid
-        anchor = self.anchor_mid if self._anchor_touch is not None else self._anchor_mid
+        anchor = self._anchor_mid_now() if self._anchor_touch is not None else self._anchor_mid
         if anchor is not None and s.reversion:
             # s.reversion * _reversion_draw(rng), the draw inline; by whole numbers when exact (see _StepTerms)
             drawn = 500_000 + _draw(rng)
@@ -442,7 +452,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         pools = self._pools
         if pools is not None and pools.route:  # made only if someone subscribed to it
             pools.publish(new_pool_update(self.name, self.symbol, pool, self._time_ns(), self.slot))
-        if self._steps_unsaved >= SAVE_POOL_EVERY:
+        if self._steps_unsaved >= self._save_every:
             state = self._ready()
             with state.transaction():
                 self._save_pool(state, pool)
@@ -469,9 +479,9 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         return terms
 
     def _on_anchor_book(self, event: BookUpdate) -> None:
-        bid, ask = event.best_bid_units, event.best_ask_units
+        bid, ask, decimals = event.touch_units()
         if bid is not None and ask is not None:  # a one-sided book leaves the mid before it
-            self._anchor_touch = (bid, ask, event.price_decimals)
+            self._anchor_touch = (bid, ask, decimals)
             if not self._far_checked:
                 self._check_far()
 

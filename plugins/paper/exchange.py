@@ -40,7 +40,10 @@ from .state import PaperState
 from .transfers import PaperTransfers
 
 SAVE_MARKETS_EVERY = 1000
-"""Steps between two saves of where the markets stand (also saved on stop)."""
+"""Steps between two saves of where the markets stand (also saved on stop); markets kept in memory (a backtest's
+venue) are never saved: nothing would read them (see ``PaperState.in_memory``)."""
+_NEVER = 1 << 62
+"""Steps between two saves of markets that are never saved (a step only counts them)."""
 
 
 class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
@@ -156,6 +159,8 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self._engine: MatchingEngine | None = None
         self._running = False
         self._steps_unsaved = 0
+        self._save_every = SAVE_MARKETS_EVERY
+        """Steps between two saves of the markets (:data:`SAVE_MARKETS_EVERY`; never for a state kept in memory)."""
         self._feed: BookFeed | None = None
         self._player: RecordingPlayer | None = None
         self._unsubscribe: list = []
@@ -179,6 +184,7 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         state = self._state = PaperState(path, self.name)
+        self._save_every = _NEVER if state.in_memory else SAVE_MARKETS_EVERY
         state.initialize({asset: Decimal(text) for asset, text in self.settings.initial_balances.items()})
         positions = state.market_positions() if self._random_walk else {}
         for symbol, market in self._simulated.items():
@@ -238,7 +244,7 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             unsubscribe()
         self._unsubscribe.clear()
         if self._state is not None:
-            if self._random_walk:
+            if self._random_walk and not self._state.in_memory:
                 with self._state.transaction():
                     self._save_markets()
             self._state.close()
@@ -293,7 +299,7 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             if engine.pending.orders:  # engine.changed, inline: fills, or a change set a failed commit put back
                 self._commit(now)
         self._steps_unsaved += 1
-        if self._steps_unsaved >= SAVE_MARKETS_EVERY:
+        if self._steps_unsaved >= self._save_every:
             with self._state_ready().transaction():
                 self._save_markets()
         return True

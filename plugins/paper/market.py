@@ -106,6 +106,8 @@ class SimulatedMarket:
         self._profiles_qty = tuple(tuple(map(self.qty, lots)) for lots in self._profiles_lots)
         # the same books in integer units, for strategies that read units (BookUpdate.bid_units)
         self._pd, self._tick_units = _decimals(self.tick_size)
+        self._step_units = self.level_step_ticks * self._tick_units
+        self._ladder = BookUpdate.of_ladder  # bound once: a book a step
         self._qd, lot_units = _decimals(self.lot_size)
         self._profiles_units = tuple(tuple([n * lot_units for n in lots]) for lots in self._profiles_lots)
         self._trade_qty = tuple(map(self.qty, self._trade_lots))
@@ -219,8 +221,8 @@ class SimulatedMarket:
         units = self._profiles_units
         bid_units, ask_units = units[(r >> 12) & 0xFF], units[(r >> 20) & 0xFF]
         if not self._eager_decimals:  # evenly spaced levels: made only if a subscriber reads past the touch
-            return BookUpdate.of_ladder(self.exchange, self.symbol, self.bid_ticks * tu, self.ask_ticks * tu,
-                                        self.level_step_ticks * tu, bid_units, ask_units, self._pd, self._qd, ts_ns)
+            return self._ladder(self.exchange, self.symbol, self.bid_ticks * tu, self.ask_ticks * tu, self._step_units,
+                                bid_units, ask_units, self._pd, self._qd, ts_ns)
         span = self._span
         step = self.level_step_ticks
         bid_u, ask_u = self.bid_ticks * tu, self.ask_ticks * tu

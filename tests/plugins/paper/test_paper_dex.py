@@ -376,6 +376,24 @@ async def test_a_swap_saves_the_pool_it_leaves_for_a_restart_in_a_file_only(bot,
     assert in_memory._ready().pool("SOL/USDC")[2] == 0 and in_memory.slot == 1
 
 
+async def test_steps_save_the_pool_for_a_restart_in_a_file_only(bot, make_dex):
+    """Every SAVE_POOL_EVERY steps (and on stop) a pool on file is saved; one kept in memory (a backtest's) never is
+    after its start: nothing reopens it, and the save (the pool's JSON) would cost its steps."""
+    from plugins.paper.dex import SAVE_POOL_EVERY
+
+    on_file, in_memory = make_dex(state_file=str(bot.data_dir / "dex.db")), make_dex()
+    for venue in (on_file, in_memory):
+        await venue.start()
+        for _ in range(SAVE_POOL_EVERY + 1):
+            venue.step()
+    assert on_file._ready().pool("SOL/USDC")[1:] == (SAVE_POOL_EVERY, SAVE_POOL_EVERY)
+    assert in_memory._ready().pool("SOL/USDC")[1:] == (0, 0) and in_memory.step_count == SAVE_POOL_EVERY + 1
+    saved = []
+    in_memory._ready().save_pool = lambda *args: saved.append(args)  # type: ignore[method-assign]
+    await in_memory.stop()
+    assert saved == []
+
+
 async def test_memory_state_starts_fresh(make_dex):
     dex = make_dex()
     await dex.start()

@@ -397,6 +397,21 @@ async def test_after_a_crash_the_market_resumes_from_its_last_save(make_exchange
     assert restarted.markets["BTC/USD"].step_count == SAVE_MARKETS_EVERY
 
 
+async def test_markets_kept_in_memory_are_never_saved(make_exchange):
+    """A venue kept in memory (a backtest's) is never reopened: its steps and its stop save no market position."""
+    from plugins.paper.exchange import SAVE_MARKETS_EVERY
+
+    exchange = make_exchange(state_file="")
+    await exchange.start()
+    state = exchange._state_ready()
+    saved = []
+    state.save_market_positions = saved.append  # type: ignore[method-assign]
+    for _ in range(2 * SAVE_MARKETS_EVERY + 1):
+        exchange.step()
+    await exchange.stop()
+    assert saved == [] and exchange.markets["BTC/USD"].step_count == 2 * SAVE_MARKETS_EVERY + 1
+
+
 async def test_markets_of_another_scale_take_their_own_shape(make_exchange):
     """shapes: one account trading SOL at 150 and BONK at 0.00002 needs a tick and a lot for each."""
     paper = make_exchange(symbols=["SOL/USDC", "BONK/USDC"], start_prices={"SOL/USDC": "150", "BONK/USDC": "0.00002"},
