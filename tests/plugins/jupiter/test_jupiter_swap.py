@@ -204,7 +204,7 @@ async def test_a_restart_resumes_only_its_own_bots_swaps_on_a_shared_database(ma
 async def test_send_that_times_out_but_lands_is_not_resigned(make_exchange, node):
     node.faults["sendTransaction"] = ["timeout_lands"]
     node.slow_s = 1.5
-    exchange = await make_exchange()
+    exchange = await make_exchange(request_timeout_s=1.0)  # the send's answer comes too late
     state = await exchange.place_order(_order())
     await _settle(exchange, "swap-1")
     state = await exchange.fetch_order("SOL/USDC", "swap-1")
