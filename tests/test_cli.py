@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +16,7 @@ import pytest
 from bot.cli import build_parser
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.processes import arbot as arbot_command
+from tests.helpers.processes import run_until
 from tests.helpers.risk_kit import plugin as kit_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,22 +115,14 @@ def test_default_run_for_60s_completes_a_grid_round_trip(tmp_path):
         finally:
             con.close()
 
-    proc = subprocess.Popen(arbot_command("run", "--for", "60s"), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"})
-    try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            fills = sides()
-            if fills.get("buy", 0) >= 1 and fills.get("sell", 0) >= 1:
-                proc.send_signal(signal.SIGINT)
-                break
-            time.sleep(0.5)  # polling the demo's store from outside, as a user would look
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, stderr[-3000:]
+    def round_trip() -> bool:
+        fills = sides()
+        return fills.get("buy", 0) >= 1 and fills.get("sell", 0) >= 1
+
+    log = tmp_path / "run.log"
+    status = run_until(arbot_command("run", "--for", "60s"), log, round_trip, cwd=tmp_path,
+                       env={**os.environ, "NO_COLOR": "1"}, timeout_s=120)
+    assert status == 0, log.read_text()[-3000:]
     fills = sides()
     assert fills.get("buy", 0) >= 1 and fills.get("sell", 0) >= 1, fills
     report = arbot("report", cwd=tmp_path)

@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.processes import wait_until
+from tests.helpers.processes import run_until
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "telegram", "discord", "matplotlib", "solders", "httpx", "websockets",
@@ -101,18 +100,9 @@ def demo_modules(tmp_path: Path) -> set[str]:
             "from bot.entry import main\n"
             "sys.exit(main())\n")  # its command line: `-c run`
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-c", code, "run"], cwd=tmp_path, env=env, stdout=sink,
-                                stderr=subprocess.STDOUT)
-    try:
-        started = wait_until(lambda: "arbot started in" in log.read_text() or proc.poll() is not None, 120)
-        assert started and proc.poll() is None, log.read_text()[-3000:]
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    status = run_until([sys.executable, "-c", code, "run"], log, lambda: "arbot started in" in log.read_text(),
+                       cwd=tmp_path, env=env, timeout_s=120)
+    assert status == 0 and "arbot started in" in log.read_text(), log.read_text()[-3000:]
     return set(json.loads(dump.read_text()))
 
 

@@ -22,6 +22,8 @@ processed), ``"timeout_lands"`` (processed, then answered after ``slow_s``), ``"
 (answered as usual: a place holder, to fault a later call). ``fault_if[method]``, when set, is asked
 with a call's params and only a call it accepts takes the next fault (e.g. only a send of a new
 signature, not a rebroadcast). ``faulted`` lists the index in ``calls`` of every call a fault answered.
+Each of ``calls`` is the method's name (a :class:`Call`, compared as the string) with ``at_s``, when the node took
+it: :meth:`FakeSolanaRpc.next_call_after` measures a client's wait on the node's side, as a node sees it.
 
 Accounts: :meth:`FakeSolanaRpc.put_account` stores an account (bytes, owner, lamports) and
 :meth:`FakeSolanaRpc.set_account` also notifies its WebSocket subscribers; every write moves the
@@ -83,6 +85,7 @@ import base64
 import hashlib
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,6 +197,17 @@ class _WsConnection:
     subscriptions: dict[int, str] = field(default_factory=dict)
 
 
+class Call(str):
+    """A method the node was asked (equal to its name) and ``at_s``, the monotonic time the node took the call."""
+
+    at_s: float
+
+    def __new__(cls, method: str, at_s: float) -> Call:
+        call = super().__new__(cls, method)
+        call.at_s = at_s
+        return call
+
+
 class FakeSolanaRpc:
     def __init__(self, *, block_height: int = 1_000, validity: int = 150):
         self.block_height = block_height
@@ -217,7 +231,7 @@ class FakeSolanaRpc:
         self.statuses: dict[str, dict | None] = {}
         self.sent: list[SentTransaction] = []
         self.rejected: list[str] = []
-        self.calls: list[str] = []
+        self.calls: list[Call] = []
         self.faults: dict[str, list[str]] = {}
         self.fault_if: dict[str, Callable[[list[Any]], bool]] = {}
         self.faulted: list[int] = []
@@ -249,6 +263,17 @@ class FakeSolanaRpc:
         blockhash = str(Hash(hashlib.sha256(f"block-{next(self._counter)}".encode()).digest()))
         self.blockhashes[blockhash] = self.block_height + self.validity
         return blockhash
+
+    async def next_call_after(self, index: int, timeout_s: float) -> tuple[float, list[str]]:
+        """Seconds from the call at ``index`` of ``calls`` to the next one, both as the node took them (the client's
+        wait, however late the test looks: a loaded machine delays the test's own polling, not these times), and
+        the methods asked since; when none comes within ``timeout_s``, the seconds since that call."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.calls) <= index + 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        after = self.calls[index + 1:]
+        waited_s = (after[0] if after else Call("", time.monotonic())).at_s - self.calls[index].at_s
+        return waited_s, list(after)
 
     def advance(self, blocks: int = 1) -> None:
         """Move the chain on; a fresh blockhash becomes the latest."""
@@ -405,7 +430,7 @@ class FakeSolanaRpc:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         method, params = body["method"], body.get("params", [])
-        self.calls.append(method)
+        self.calls.append(Call(method, time.monotonic()))
         fault = None
         if self.faults.get(method) and self.fault_if.get(method, lambda _params: True)(params):
             fault = self.faults[method].pop(0)

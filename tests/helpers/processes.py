@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +31,22 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float) -> bool:
             return True
         time.sleep(0.02)  # polling another process's files: there is no event to wait on
     return False
+
+
+def run_until(command: list[str], log: Path, settled: Callable[[], Any], *, cwd: Path,
+              env: Mapping[str, str] | None = None, timeout_s: float = 60) -> int:
+    """Run ``command`` (an ``arbot run``), its output in ``log``, and stop it with Ctrl-C once ``settled()`` holds,
+    as its owner would (the clean stop stores what is left); its exit status. A run that has not got there after
+    ``timeout_s`` (or that a ``--for`` ended) is stopped the same way: the assertions after it say what is missing.
+    The bound is the test's, not the run's: a ``--for`` short enough to end a quick run is what a loaded machine's
+    slow start runs out of."""
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: proc.poll() is not None or settled(), timeout_s)
+        proc.send_signal(signal.SIGINT)  # a no-op once it has ended
+        return proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

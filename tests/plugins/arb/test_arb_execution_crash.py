@@ -12,14 +12,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pytest
 
 from bot.ledger import EXACT_DIGITS
-from tests.helpers.processes import arbot, wait_until
+from tests.helpers.processes import arbot, run_until, wait_until
 from tests.helpers.store_kit import query, query_db
 
 CONFIG = """
@@ -66,22 +65,6 @@ min_level = "warning"
 """
 
 
-def run_until(command: list[str], log: Path, settled: Callable[[], bool], *, env: dict, cwd: Path) -> int:
-    """Run ``command`` (an ``arbot run --for N``), its output in ``log``, and stop it with Ctrl-C once ``settled()``
-    holds, as its owner would (the clean stop stores what is left); its exit status. ``--for`` bounds a run that never
-    gets there: the assertions after it then say what is missing."""
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        if wait_until(lambda: proc.poll() is not None or settled(), timeout_s=60):
-            proc.send_signal(signal.SIGINT)  # a no-op once it has ended
-        return proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.mark.slow
 def test_sigkill_between_the_legs_never_re_executes_the_filled_leg(tmp_path: Path, db_url: str):
     config = tmp_path / "config.toml"
@@ -115,8 +98,8 @@ def test_sigkill_between_the_legs_never_re_executes_the_filled_leg(tmp_path: Pat
     log2 = tmp_path / "run2.log"
     settled = (f"select count(*) from arb_executions where opportunity_id = '{oid}' and state = 'done' and exists "
                f"(select 1 from orders where client_order_id = '{oid}-hedge' and status = 'filled')")
-    assert run_until(arbot("run", "--config", str(config), "--for", "4s"), log2,
-                     lambda: query_db(db_url, settled) == [(1,)], env=env, cwd=tmp_path) == 0, log2.read_text()[-3000:]
+    assert run_until(arbot("run", "--config", str(config)), log2, lambda: query_db(db_url, settled) == [(1,)],
+                     env=env, cwd=tmp_path) == 0, log2.read_text()[-3000:]
     # The filled CEX leg reached the venue once over both runs; the DEX leg was never sent late.
     assert query(cex_db, f"select count(*) from submissions where client_order_id = '{cex_cid}'") == [(1,)]
     assert query(dex_db, f"select count(*) from submissions where client_order_id = '{dex_cid}'") in ([(0,)], [])
@@ -172,8 +155,8 @@ def test_sigkill_with_both_legs_in_flight_leaves_the_whole_intent_and_never_send
     # Ctrl-C once the execution is settled (done, or refused: no leg sent)
     log2 = tmp_path / "run2.log"
     settled = "select count(*) from arb_executions where state in ('done', 'refused')"
-    assert run_until(arbot("run", "--config", str(config), "--for", "6s"), log2,
-                     lambda: query_db(db_url, settled) == [(1,)], env=env, cwd=tmp_path) == 0, log2.read_text()[-3000:]
+    assert run_until(arbot("run", "--config", str(config)), log2, lambda: query_db(db_url, settled) == [(1,)],
+                     env=env, cwd=tmp_path) == 0, log2.read_text()[-3000:]
     assert query(cex_db, f"select count(*) from submissions where client_order_id = '{cex_cid}'") in ([(0,)], [(1,)])
     assert query(dex_db, f"select count(*) from submissions where client_order_id = '{dex_cid}'") in ([(0,)], [(1,)],
                                                                                                        [])

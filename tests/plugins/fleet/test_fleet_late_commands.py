@@ -43,8 +43,15 @@ async def test_a_command_that_waited_past_the_senders_timeout_is_not_run_later(n
     slow = [asyncio.create_task(link.call("grid-1", ADMIN, "slow", [], confirmed=False))
             for _ in range(MAX_CONCURRENT_COMMANDS)]  # every turn grid-1 has for fleet commands is taken
     await wait_for(lambda: SlowCommands.started == MAX_CONCURRENT_COMMANDS, what="grid-1 busy")
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
     reply = await link.call("grid-1", ADMIN, "orders", ["grid"], confirmed=False)
     assert not reply.ok and "no answer" in reply.render_text().lower(), reply  # the front told the user so
+    # grid-1 counts the request's wait from when it would have come by the shortest trip it has seen (a heartbeat's,
+    # or from its arrival before it has heard one): on a loaded machine that is up to a few tenths of a second after
+    # the front sent it, and released as soon as the front gave up, the request had waited 0.9 s by grid-1's count
+    # and was run. Held until it has waited twice its sender's patience, it is past it by any count.
+    await asyncio.sleep(max(0.0, asked + 2 * 1.0 - loop.time()))
     SlowCommands.release.set()
     await asyncio.gather(*slow)
     # the marker goes behind them on grid-1: once it is answered, the late one was run or refused

@@ -55,15 +55,16 @@ def keypair(tmp_path):
 async def make_exchange(tmp_path, db_url, node, jupiter_api, keypair):
     """``ex = await make_exchange(**settings)``: a started exchange on the fakes (same store each call, or
     ``bot_store``: another bot's store of the same database). Its ``ctx.write_later``/``ctx.read_later`` run on a
-    store writer's thread of that store, as a bot's do."""
+    store writer's thread of that store, as a bot's do. Requests time out after the settings' default
+    ``request_timeout_s`` (5 s): a loaded machine can take over a second to answer one (1 s here timed a mint's
+    read out under CI-like load); a test whose fault needs the timeout passes a shorter one."""
     store = Store(db_url).open()
     started: list[JupiterExchange] = []
     writers: dict[int, StoreWriter] = {}
 
     async def factory(*, rpc_urls=None, bot_store=None, **overrides):
         settings = JupiterSettings(api_url=jupiter_api.url, rpc_urls=rpc_urls or [node.url],
-                                   keypair_file=str(tmp_path / "id.json"), rebroadcast_s=0.05, poll_s=0.02,
-                                   request_timeout_s=1.0)
+                                   keypair_file=str(tmp_path / "id.json"), rebroadcast_s=0.05, poll_s=0.02)
         settings = replace(settings, **overrides)
         published: list = []
         its_store = bot_store or store

@@ -88,7 +88,7 @@ async def test_a_first_send_refused_by_the_fallback_node_after_a_lost_answer_is_
         return signature
 
     node._sendTransaction = accept_then_refuse
-    exchange = await make_exchange(rpc_urls=[node.url, node.url])
+    exchange = await make_exchange(rpc_urls=[node.url, node.url], request_timeout_s=1.0)  # the first answer: lost
     exchange.place_wait_s = 0.05
     try:
         state = await exchange.place_order(_order())

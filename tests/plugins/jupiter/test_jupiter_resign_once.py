@@ -38,9 +38,12 @@ async def test_a_retry_while_the_confirmation_task_re_signs_joins_it_and_one_swa
     exchange.place_wait_s = 0.5
     gate = await _slow_quote(exchange, call=2)  # the confirmation task's re-quote after the expiry
     node.land = False
-    asyncio.get_running_loop().call_later(0.1, node.expire_all)  # attempt 1 never lands and expires
+    placing = asyncio.create_task(exchange.place_order(_order()))
+    # attempt 1 never lands and expires once sent (expired any earlier, it would be quoted with a fresh blockhash)
+    await wait_for(lambda: node.sent, what="attempt 1 sent")
+    node.expire_all()
     try:  # while the re-quote hangs, the swap is still being worked on: OPEN, or a transient error to retry
-        first = await exchange.place_order(_order())
+        first = await placing
         assert first.status is OrderStatus.OPEN
     except BlockhashExpired:
         pass

@@ -6,25 +6,17 @@ still seen, and the swap re-signed, in time. The swap is then confirmed as usual
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 
 from bot.domain import Order, OrderStatus, OrderType, Side
 from plugins.jupiter.errors import SLOT_S
 from plugins.jupiter.records import LANDED, load_swap
+from tests.helpers.waiting import wait_for
 
 
 def _order(cid: str = "limited-1") -> Order:
     return Order(client_order_id=cid, strategy="s", exchange="jupiter", symbol="SOL/USDC", side=Side.SELL,
                  qty=Decimal("0.5"), price=None, order_type=OrderType.MARKET)
-
-
-async def _calls_after(node, start: int, timeout_s: float) -> tuple[float, list[str]]:
-    """Seconds until the node is asked again after its 429 (the call at ``start``), and what it was asked."""
-    began = time.monotonic()
-    while len(node.calls) <= start + 1 and time.monotonic() - began < timeout_s:
-        await asyncio.sleep(0.005)
-    return time.monotonic() - began, node.calls[start + 1:]
 
 
 async def _rate_limited_lookup(node) -> int:
@@ -42,7 +34,7 @@ async def test_a_rate_limited_status_look_up_waits_for_the_nodes_retry_after(mak
     exchange.place_wait_s = 0.05
     assert (await exchange.place_order(_order())).status is OrderStatus.OPEN
     limited = await _rate_limited_lookup(node)
-    waited_s, asked = await _calls_after(node, limited, timeout_s=3.0)
+    waited_s, asked = await node.next_call_after(limited, timeout_s=3.0)
     print(f"asked again {waited_s:.3f} s after a 429 with Retry-After: 1 ({len(asked)} calls by then)")
     assert waited_s >= 0.9, f"asked again after {waited_s:.3f} s: {asked[:6]}"
     node.land = True
@@ -58,9 +50,11 @@ async def test_the_wait_is_bounded_by_the_blockhash_expiry(make_exchange, node):
     exchange = await make_exchange()
     exchange.place_wait_s = 0.05
     assert (await exchange.place_order(_order())).status is OrderStatus.OPEN
+    node.calls.clear()
     node.advance(node.validity - 1)  # one block left: about SLOT_S, less than the node's Retry-After of 1 s
-    await asyncio.sleep(0.1)  # the confirmation sees that height
+    # the confirmation has seen that height: it asked something after its height look-up (one call at a time)
+    await wait_for(lambda: "getBlockHeight" in node.calls[:-1], what="the confirmation reading the height")
     limited = await _rate_limited_lookup(node)
-    waited_s, _ = await _calls_after(node, limited, timeout_s=3.0)
+    waited_s, _ = await node.next_call_after(limited, timeout_s=3.0)
     print(f"asked again {waited_s:.3f} s after a 429 with Retry-After: 1, one block ({SLOT_S} s) before expiry")
     assert SLOT_S - 0.1 <= waited_s < 0.8

@@ -14,6 +14,7 @@ from solders.transaction import VersionedTransaction
 from bot.domain import Order, OrderStatus, OrderType, Side
 from plugins.jupiter.errors import SLOT_S
 from plugins.jupiter.records import LANDED, load_swap
+from tests.helpers.waiting import wait_for
 
 
 def _signature(encoded: str) -> str:
@@ -34,13 +35,6 @@ async def _limited(node, method: str) -> int:
     return node.calls.index(method)
 
 
-async def _calls_after(node, start: int, timeout_s: float) -> tuple[float, list[str]]:
-    began = time.monotonic()
-    while len(node.calls) <= start + 1 and time.monotonic() - began < timeout_s:
-        await asyncio.sleep(0.005)
-    return time.monotonic() - began, node.calls[start + 1:]
-
-
 async def _settle(exchange, cid: str) -> None:
     async with asyncio.timeout(5):
         while cid in exchange._confirming:
@@ -53,7 +47,7 @@ async def test_a_rate_limited_rebroadcast_waits_for_the_nodes_retry_after(make_e
     exchange.place_wait_s = 0.05
     assert (await exchange.place_order(_order("send-429"))).status is OrderStatus.OPEN
     limited = await _limited(node, "sendTransaction")
-    waited_s, asked = await _calls_after(node, limited, timeout_s=3.0)
+    waited_s, asked = await node.next_call_after(limited, timeout_s=3.0)
     print(f"asked again {waited_s:.3f} s after a sendTransaction 429 with Retry-After: 1 ({asked[:3]})")
     assert waited_s >= 0.9, f"asked again after {waited_s:.3f} s: {asked[:6]}"
     node.land = True
@@ -67,10 +61,12 @@ async def test_a_rate_limited_rebroadcast_waits_no_longer_than_the_blockhash_has
     exchange = await make_exchange()
     exchange.place_wait_s = 0.05
     assert (await exchange.place_order(_order("send-429-late"))).status is OrderStatus.OPEN
+    node.calls.clear()
     node.advance(node.validity - 1)  # one block left: about SLOT_S, less than the node's Retry-After of 1 s
-    await asyncio.sleep(0.1)  # the confirmation sees that height
+    # the confirmation has seen that height: it asked something after its height look-up (one call at a time)
+    await wait_for(lambda: "getBlockHeight" in node.calls[:-1], what="the confirmation reading the height")
     limited = await _limited(node, "sendTransaction")
-    waited_s, _ = await _calls_after(node, limited, timeout_s=3.0)
+    waited_s, _ = await node.next_call_after(limited, timeout_s=3.0)
     print(f"asked again {waited_s:.3f} s after a sendTransaction 429, one block ({SLOT_S} s) before expiry")
     assert SLOT_S - 0.1 <= waited_s < 0.8
 
@@ -82,7 +78,7 @@ async def test_a_rate_limited_first_send_waits_for_the_nodes_retry_after(make_ex
     node.faults["sendTransaction"] = ["429"]
     assert (await exchange.place_order(_order("first-429"))).status is OrderStatus.OPEN
     limited = node.calls.index("sendTransaction")
-    waited_s, asked = await _calls_after(node, limited, timeout_s=3.0)
+    waited_s, asked = await node.next_call_after(limited, timeout_s=3.0)
     print(f"asked again {waited_s:.3f} s after the first send's 429 with Retry-After: 1 ({asked[:3]})")
     assert waited_s >= 0.9, f"asked again after {waited_s:.3f} s: {asked[:6]}"
     await _settle(exchange, "first-429")
@@ -100,7 +96,7 @@ async def test_a_rate_limited_read_back_is_asked_again_only_after_retry_after(ma
     while "getTransaction" not in node.calls or node.faults["getTransaction"]:
         await asyncio.sleep(0.002)
     limited = node.calls.index("getTransaction")
-    waited_s, asked = await _calls_after(node, limited, timeout_s=3.0)
+    waited_s, asked = await node.next_call_after(limited, timeout_s=3.0)
     print(f"read again {waited_s:.3f} s after a getTransaction 429 with Retry-After: 1 ({asked[:3]}, "
           f"{time.monotonic() - began:.3f} s after placing)")
     assert waited_s >= 0.9, f"asked again after {waited_s:.3f} s: {asked[:6]}"
@@ -125,7 +121,7 @@ async def test_a_rate_limited_send_of_a_re_signed_swap_waits_for_the_nodes_retry
         await asyncio.sleep(0.002)
     limited = node.faulted[-1]
     assert exchange.signatures_made == 2
-    waited_s, asked = await _calls_after(node, limited, timeout_s=3.0)
+    waited_s, asked = await node.next_call_after(limited, timeout_s=3.0)
     print(f"asked again {waited_s:.3f} s after a re-signed swap's send got 429 with Retry-After: 1 ({asked[:3]})")
     assert waited_s >= 0.9, f"asked again after {waited_s:.3f} s: {asked[:6]}"
     node.land = True

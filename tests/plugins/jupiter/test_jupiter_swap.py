@@ -11,6 +11,7 @@ from solders.transaction import VersionedTransaction
 from bot.domain import Order, OrderReport, OrderStatus, OrderType, Side
 from bot.store import Store
 from plugins.jupiter.records import EXPIRED, IN_FLIGHT, LANDED, in_flight_swaps, load_swap
+from tests.helpers.waiting import wait_for
 
 
 def _order(cid="swap-1", side=Side.SELL, qty="0.5", price=None) -> Order:
@@ -136,9 +137,10 @@ async def test_no_resign_until_expiry_is_proven(make_exchange, node):
 async def test_expired_with_attempts_used_is_blockhash_expired(make_exchange, node):
     node.land = False
     exchange = await make_exchange(max_sign_attempts=1)
-    exchange.place_wait_s = 2.0
+    exchange.place_wait_s = 10.0  # the outcome is answered when known: this only bounds a loaded machine's wait
     task = asyncio.create_task(exchange.place_order(_order()))
-    await asyncio.sleep(0.2)
+    # expired once sent (expired any earlier, the swap would be quoted with the next, fresh blockhash)
+    await wait_for(lambda: node.sent, what="the swap sent")
     node.expire_all()
     from plugins.jupiter.errors import BlockhashExpired
 
@@ -202,7 +204,7 @@ async def test_a_restart_resumes_only_its_own_bots_swaps_on_a_shared_database(ma
 async def test_send_that_times_out_but_lands_is_not_resigned(make_exchange, node):
     node.faults["sendTransaction"] = ["timeout_lands"]
     node.slow_s = 1.5
-    exchange = await make_exchange()
+    exchange = await make_exchange(request_timeout_s=1.0)  # the send's answer comes too late
     state = await exchange.place_order(_order())
     await _settle(exchange, "swap-1")
     state = await exchange.fetch_order("SOL/USDC", "swap-1")

@@ -6,7 +6,6 @@ before signing do: none of them drops the node's wait."""
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import replace
 from decimal import Decimal
 
@@ -15,14 +14,6 @@ import pytest
 from bot.api import RateLimited, TransferStatus
 
 from .test_jupiter_transfers import KRAKEN_DEPOSIT, transfer
-
-
-async def _calls_after(node, start: int, timeout_s: float) -> tuple[float, list[str]]:
-    """Seconds until the node is asked again after the call at ``start``, and what it was asked since."""
-    began = time.monotonic()
-    while len(node.calls) <= start + 1 and time.monotonic() - began < timeout_s:
-        await asyncio.sleep(0.005)
-    return time.monotonic() - began, node.calls[start + 1:]
 
 
 async def test_a_rate_limited_transfer_send_goes_again_after_the_nodes_retry_after(make_exchange, node, keypair):
@@ -39,7 +30,7 @@ async def test_a_rate_limited_transfer_send_goes_again_after_the_nodes_retry_aft
         while "sendTransaction" not in node.calls or node.faults["sendTransaction"]:
             await asyncio.sleep(0.002)
     limited = node.calls.index("sendTransaction")
-    waited_s, asked = await _calls_after(node, limited, timeout_s=3.0)
+    waited_s, asked = await node.next_call_after(limited, timeout_s=3.0)
     signature = await sending
     print(f"sent again {waited_s:.3f} s after a sendTransaction 429 with Retry-After: 1 ({asked[:3]})")
     assert asked[:1] == ["sendTransaction"] and waited_s >= 0.9, f"after {waited_s:.3f} s: {asked[:6]}"
